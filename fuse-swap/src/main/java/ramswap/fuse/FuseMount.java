@@ -1,0 +1,101 @@
+package ramswap.fuse;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A mounted {@link SwapFileSystem}. Opening waits until the kernel answers through the mount
+ * (a readiness probe, not a fixed sleep); closing unmounts and waits until the mount is gone.
+ */
+public final class FuseMount implements AutoCloseable {
+
+    /** Kernel-side options: no page cache (the kernel's own swap cache is the cache), 128 KiB requests. */
+    public static final List<String> OPTIONS = List.of(
+            "fsname=ramswap", "subtype=ramswap", "direct_io", "big_writes",
+            "max_write=131072", "max_read=131072", "allow_other", "default_permissions");
+
+    private static final Duration READY_TIMEOUT = Duration.ofSeconds(20);
+    private static final Duration UNMOUNT_TIMEOUT = Duration.ofSeconds(20);
+
+    private final SwapFileSystem fs;
+    private final Path dir;
+    private boolean open = true;
+
+    private FuseMount(SwapFileSystem fs, Path dir) {
+        this.fs = fs;
+        this.dir = dir;
+    }
+
+    /** Mounts {@code fs} on {@code dir} (created if missing) and returns once the mount serves requests. */
+    public static FuseMount mount(SwapFileSystem fs, Path dir) throws IOException {
+        Files.createDirectories(dir);
+        if (MountTable.isMountPoint(dir)) {
+            throw new IOException(dir + " is already a mount point");
+        }
+        fs.mount(dir, false, false, new String[] {"-o", String.join(",", OPTIONS)});
+        FuseMount m = new FuseMount(fs, dir);
+        long deadline = System.nanoTime() + READY_TIMEOUT.toNanos();
+        Path probe = dir.resolve(SwapFileSystem.STATUS);
+        while (!(MountTable.isMountPoint(dir) && Files.isReadable(probe))) {
+            if (System.nanoTime() > deadline) {
+                m.close();
+                throw new IOException("FUSE mount on " + dir + " did not become ready within " + READY_TIMEOUT.toSeconds() + " s");
+            }
+            sleep(20);
+        }
+        return m;
+    }
+
+    public Path dir() {
+        return dir;
+    }
+
+    public Path swapFile() {
+        return dir.resolve(SwapFileSystem.SWAPFILE);
+    }
+
+    /** Unmounts. Call only once nothing uses the swap file any more (swapoff, losetup -d). */
+    @Override
+    public void close() throws IOException {
+        if (!open) {
+            return;
+        }
+        open = false;
+        long deadline = System.nanoTime() + UNMOUNT_TIMEOUT.toNanos();
+        runBounded(List.of("fusermount", "-u", dir.toString()));
+        while (MountTable.isMountPoint(dir)) {
+            if (System.nanoTime() > deadline) {
+                // busy: detach lazily so that the daemon can still exit; the kernel frees it when the last user goes
+                runBounded(List.of("umount", "-l", dir.toString()));
+                break;
+            }
+            sleep(50);
+        }
+        fs.umount();
+    }
+
+    private static void runBounded(List<String> command) throws IOException {
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+        try {
+            if (!p.waitFor(10, TimeUnit.SECONDS)) {
+                p.destroyForcibly();
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            p.destroyForcibly();
+        }
+    }
+
+    private static void sleep(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted", e);
+        }
+    }
+}

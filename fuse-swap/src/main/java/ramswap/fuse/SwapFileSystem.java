@@ -1,0 +1,431 @@
+package ramswap.fuse;
+
+import static ramswap.store.BlockCodec.BLOCK_SIZE;
+
+import java.nio.charset.StandardCharsets;
+import java.util.function.Supplier;
+import jnr.ffi.Pointer;
+import jnr.ffi.types.off_t;
+import jnr.ffi.types.size_t;
+import ramswap.store.Counter;
+import ramswap.store.Knob;
+import ramswap.store.Knobs;
+import ramswap.store.SwapStore;
+import ramswap.sys.Posix;
+import ru.serce.jnrfuse.ErrorCodes;
+import ru.serce.jnrfuse.FuseFillDir;
+import ru.serce.jnrfuse.FuseStubFS;
+import ru.serce.jnrfuse.struct.FileStat;
+import ru.serce.jnrfuse.struct.FuseFileInfo;
+import ru.serce.jnrfuse.struct.Statvfs;
+
+/**
+ * The FUSE face of a {@link SwapStore}: translation only. Every request is validated at the door
+ * (zram's valid_io_request), exceptions turn into an errno in one place per callback.
+ *
+ * <pre>
+ * /swapfile            the swap area (0600)
+ * /status              a few "name: value" lines about the running daemon (0444)
+ * /ramster/&lt;knob&gt;      settings: read gives the value and a newline, write sets it (0644)
+ * /stats/&lt;counter&gt;     figures, read-only (0444)
+ * </pre>
+ *
+ * The swap file is told apart by its file handle, not its path, so the data path compares no strings.
+ */
+public final class SwapFileSystem extends FuseStubFS {
+
+    public static final String SWAPFILE = "swapfile";
+    public static final String STATUS = "status";
+    public static final String KNOB_DIR = "ramster";
+    public static final String COUNTER_DIR = "stats";
+
+    private static final long FH_SWAPFILE = 1;
+    private static final long FH_STATUS = 2;
+    private static final long FH_KNOB = 1000;
+    private static final long FH_COUNTER = 2000;
+    private static final int O_ACCMODE = 3;
+    private static final int CONTROL_FILE_BYTES = 4096;
+    /** Buffer per FUSE thread: FUSE sends at most max_write/max_read (128 KiB) per request. */
+    private static final int REQUEST_BUFFER_BYTES = 128 * 1024;
+
+    private final SwapStore store;
+    private final Knobs knobs;
+    private final Supplier<String> status;
+    private final long startSeconds = System.currentTimeMillis() / 1000;
+    private final ThreadLocal<byte[]> requestBuffer = ThreadLocal.withInitial(() -> new byte[REQUEST_BUFFER_BYTES]);
+    private final System.Logger log = System.getLogger(SwapFileSystem.class.getName());
+
+    public SwapFileSystem(SwapStore store, Knobs knobs, Supplier<String> status) {
+        this.store = store;
+        this.knobs = knobs;
+        this.status = status;
+    }
+
+    @Override
+    protected String getFSName() {
+        return "ramswap";
+    }
+
+    // ================================================================ names
+
+    /** What a path names: a file handle for files, or one of the directory marks. */
+    private static final long DIR_ROOT = -2;
+    private static final long DIR_KNOBS = -3;
+    private static final long DIR_COUNTERS = -4;
+    private static final long NOT_FOUND = -1;
+
+    private static long resolve(String path) {
+        switch (path) {
+            case "/":
+                return DIR_ROOT;
+            case "/" + SWAPFILE:
+                return FH_SWAPFILE;
+            case "/" + STATUS:
+                return FH_STATUS;
+            case "/" + KNOB_DIR:
+                return DIR_KNOBS;
+            case "/" + COUNTER_DIR:
+                return DIR_COUNTERS;
+            default:
+                break;
+        }
+        if (path.startsWith("/" + KNOB_DIR + "/")) {
+            Knob k = Knob.byFileName(path.substring(KNOB_DIR.length() + 2));
+            return k == null ? NOT_FOUND : FH_KNOB + k.ordinal();
+        }
+        if (path.startsWith("/" + COUNTER_DIR + "/")) {
+            Counter c = Counter.byFileName(path.substring(COUNTER_DIR.length() + 2));
+            return c == null ? NOT_FOUND : FH_COUNTER + c.ordinal();
+        }
+        return NOT_FOUND;
+    }
+
+    private static boolean isKnob(long fh) {
+        return fh >= FH_KNOB && fh < FH_KNOB + Knob.values().length;
+    }
+
+    private static boolean isCounter(long fh) {
+        return fh >= FH_COUNTER && fh < FH_COUNTER + Counter.values().length;
+    }
+
+    // ================================================================ metadata
+
+    @Override
+    public int getattr(String path, FileStat stat) {
+        try {
+            long what = resolve(path);
+            if (what == NOT_FOUND) {
+                return -ErrorCodes.ENOENT();
+            }
+            stat.st_uid.set(0);
+            stat.st_gid.set(0);
+            stat.st_atim.tv_sec.set(startSeconds);
+            stat.st_mtim.tv_sec.set(startSeconds);
+            stat.st_ctim.tv_sec.set(startSeconds);
+            stat.st_blksize.set(BLOCK_SIZE);
+            if (what < 0) {
+                stat.st_mode.set(FileStat.S_IFDIR | 0755);
+                stat.st_nlink.set(2);
+                return 0;
+            }
+            stat.st_nlink.set(1);
+            if (what == FH_SWAPFILE) {
+                stat.st_mode.set(FileStat.S_IFREG | 0600);
+                stat.st_size.set(store.sizeBytes());
+                // st_blocks is what the data really takes, as du shows it
+                long bytes = store.counters().get(Counter.PERS_ZBYTES);
+                stat.st_blocks.set((bytes + 511) / 512);
+            } else {
+                stat.st_mode.set(FileStat.S_IFREG | (isKnob(what) ? 0644 : 0444));
+                stat.st_size.set(CONTROL_FILE_BYTES);
+            }
+            return 0;
+        } catch (RuntimeException e) {
+            return fail("getattr " + path, e);
+        }
+    }
+
+    @Override
+    public int readdir(String path, Pointer buf, FuseFillDir filter, @off_t long offset, FuseFileInfo fi) {
+        try {
+            long what = resolve(path);
+            if (what == NOT_FOUND) {
+                return -ErrorCodes.ENOENT();
+            }
+            if (what >= 0) {
+                return -ErrorCodes.ENOTDIR();
+            }
+            filter.apply(buf, ".", null, 0);
+            filter.apply(buf, "..", null, 0);
+            if (what == DIR_ROOT) {
+                filter.apply(buf, SWAPFILE, null, 0);
+                filter.apply(buf, STATUS, null, 0);
+                filter.apply(buf, KNOB_DIR, null, 0);
+                filter.apply(buf, COUNTER_DIR, null, 0);
+            } else if (what == DIR_KNOBS) {
+                for (Knob k : Knob.values()) {
+                    filter.apply(buf, k.fileName(), null, 0);
+                }
+            } else {
+                for (Counter c : Counter.values()) {
+                    filter.apply(buf, c.fileName(), null, 0);
+                }
+            }
+            return 0;
+        } catch (RuntimeException e) {
+            return fail("readdir " + path, e);
+        }
+    }
+
+    @Override
+    public int statfs(String path, Statvfs st) {
+        try {
+            long blocks = store.blocks();
+            long free = Math.max(0, blocks - store.counters().get(Counter.STORED_PAGES));
+            st.f_bsize.set(BLOCK_SIZE);
+            st.f_frsize.set(BLOCK_SIZE);
+            st.f_blocks.set(blocks);
+            st.f_bfree.set(free);
+            st.f_bavail.set(free);
+            st.f_files.set(3 + Knob.values().length + Counter.values().length);
+            st.f_namemax.set(255);
+            return 0;
+        } catch (RuntimeException e) {
+            return fail("statfs", e);
+        }
+    }
+
+    @Override
+    public int open(String path, FuseFileInfo fi) {
+        try {
+            long what = resolve(path);
+            if (what == NOT_FOUND) {
+                return -ErrorCodes.ENOENT();
+            }
+            if (what < 0) {
+                return -ErrorCodes.EISDIR();
+            }
+            boolean writing = (fi.flags.get() & O_ACCMODE) != Posix.O_RDONLY;
+            if (writing && (what == FH_STATUS || isCounter(what))) {
+                return -ErrorCodes.EACCES();
+            }
+            fi.fh.set(what);
+            return 0;
+        } catch (RuntimeException e) {
+            return fail("open " + path, e);
+        }
+    }
+
+    @Override
+    public int truncate(String path, @off_t long size) {
+        return resize(resolve(path), size);
+    }
+
+    @Override
+    public int ftruncate(String path, @off_t long size, FuseFileInfo fi) {
+        return resize(fi.fh.get(), size);
+    }
+
+    /** The swap file's size is fixed at start; control files accept the truncate of "echo x > file". */
+    private int resize(long what, long size) {
+        if (what == NOT_FOUND) {
+            return -ErrorCodes.ENOENT();
+        }
+        if (what == FH_SWAPFILE) {
+            return size == store.sizeBytes() ? 0 : -ErrorCodes.EPERM();
+        }
+        if (isKnob(what)) {
+            return 0;
+        }
+        return what < 0 ? -ErrorCodes.EISDIR() : -ErrorCodes.EACCES();
+    }
+
+    // ================================================================ data
+
+    @Override
+    public int read(String path, Pointer buf, @size_t long size, @off_t long offset, FuseFileInfo fi) {
+        long fh = fi.fh.get();
+        try {
+            if (fh == FH_SWAPFILE) {
+                return readSwap(buf, size, offset);
+            }
+            return readControl(fh, buf, size, offset);
+        } catch (RuntimeException e) {
+            return fail("read " + path, e);
+        }
+    }
+
+    private int readSwap(Pointer buf, long size, long offset) {
+        if (offset < 0 || size < 0) {
+            return -ErrorCodes.EINVAL();
+        }
+        long fileSize = store.sizeBytes();
+        if (offset >= fileSize || size == 0) {
+            return 0;
+        }
+        int total = (int) Math.min(Math.min(size, Integer.MAX_VALUE), fileSize - offset);
+        byte[] chunk = requestBuffer.get();
+        int done = 0;
+        while (done < total) {
+            int n = Math.min(chunk.length, total - done);
+            if (!store.read(chunk, 0, offset + done, n)) {
+                return done > 0 ? done : -ErrorCodes.EIO();
+            }
+            buf.put(done, chunk, 0, n);
+            done += n;
+        }
+        return done;
+    }
+
+    @Override
+    public int write(String path, Pointer buf, @size_t long size, @off_t long offset, FuseFileInfo fi) {
+        long fh = fi.fh.get();
+        try {
+            if (fh == FH_SWAPFILE) {
+                return writeSwap(buf, size, offset);
+            }
+            return writeControl(fh, buf, size, offset);
+        } catch (RuntimeException e) {
+            return fail("write " + path, e);
+        }
+    }
+
+    private int writeSwap(Pointer buf, long size, long offset) {
+        if (offset < 0 || size < 0) {
+            return -ErrorCodes.EINVAL();
+        }
+        // a fixed-size area, like a block device: a write that does not fit changes nothing
+        if (size > store.sizeBytes() - offset) {
+            return -ErrorCodes.ENOSPC();
+        }
+        byte[] chunk = requestBuffer.get();
+        int total = (int) size;
+        int done = 0;
+        while (done < total) {
+            int n = Math.min(chunk.length, total - done);
+            buf.get(done, chunk, 0, n);
+            int written = store.write(chunk, 0, offset + done, n);
+            done += written;
+            if (written < n) {
+                return done > 0 ? done : -ErrorCodes.ENOSPC();
+            }
+        }
+        return done;
+    }
+
+    @Override
+    public int fallocate(String path, int mode, @off_t long offset, @off_t long length, FuseFileInfo fi) {
+        try {
+            if (fi.fh.get() != FH_SWAPFILE) {
+                return -ErrorCodes.EOPNOTSUPP();
+            }
+            if (offset < 0 || length <= 0) {
+                return -ErrorCodes.EINVAL();
+            }
+            boolean punch = mode == (Posix.FALLOC_FL_PUNCH_HOLE | Posix.FALLOC_FL_KEEP_SIZE);
+            boolean zero = (mode & ~Posix.FALLOC_FL_KEEP_SIZE) == Posix.FALLOC_FL_ZERO_RANGE;
+            if (!punch && !zero) {
+                // plain allocation cannot be promised by a store that compresses
+                return -ErrorCodes.EOPNOTSUPP();
+            }
+            if (zero && (mode & Posix.FALLOC_FL_KEEP_SIZE) == 0 && length > store.sizeBytes() - offset) {
+                return -ErrorCodes.ENOSPC();
+            }
+            // unwritten blocks read as zeros, so zeroing a range is discarding it
+            return store.discard(offset, length) ? 0 : -ErrorCodes.EIO();
+        } catch (RuntimeException e) {
+            return fail("fallocate " + path, e);
+        }
+    }
+
+    @Override
+    public int fsync(String path, int isdatasync, FuseFileInfo fi) {
+        return 0; // every write is complete in memory when it returns
+    }
+
+    @Override
+    public int flush(String path, FuseFileInfo fi) {
+        return 0;
+    }
+
+    @Override
+    public int release(String path, FuseFileInfo fi) {
+        return 0;
+    }
+
+    // ================================================================ control files
+
+    private int readControl(long fh, Pointer buf, long size, long offset) {
+        String text;
+        if (fh == FH_STATUS) {
+            text = status.get();
+        } else if (isKnob(fh)) {
+            text = knobs.get(Knob.values()[(int) (fh - FH_KNOB)]) + "\n";
+        } else if (isCounter(fh)) {
+            Counter c = Counter.values()[(int) (fh - FH_COUNTER)];
+            if (c == Counter.POOL_BYTES) {
+                store.refreshGauges();
+            }
+            text = store.counters().get(c) + "\n";
+        } else {
+            return -ErrorCodes.EBADF();
+        }
+        byte[] bytes = text.getBytes(StandardCharsets.US_ASCII);
+        if (offset >= bytes.length) {
+            return 0;
+        }
+        int n = (int) Math.min(size, bytes.length - offset);
+        buf.put(0, bytes, (int) offset, n);
+        return n;
+    }
+
+    private int writeControl(long fh, Pointer buf, long size, long offset) {
+        if (!isKnob(fh)) {
+            return -ErrorCodes.EACCES();
+        }
+        if (offset != 0 || size <= 0 || size > 64) {
+            return -ErrorCodes.EINVAL();
+        }
+        byte[] bytes = new byte[(int) size];
+        buf.get(0, bytes, 0, bytes.length);
+        Knob k = Knob.values()[(int) (fh - FH_KNOB)];
+        String refusal = knobs.set(k, new String(bytes, StandardCharsets.US_ASCII));
+        if (refusal != null) {
+            log.log(System.Logger.Level.WARNING, "refused: " + refusal);
+            return -ErrorCodes.EINVAL();
+        }
+        return (int) size;
+    }
+
+    // ================================================================ refused
+
+    @Override
+    public int create(String path, @jnr.ffi.types.mode_t long mode, FuseFileInfo fi) {
+        return -ErrorCodes.EPERM();
+    }
+
+    @Override
+    public int mkdir(String path, @jnr.ffi.types.mode_t long mode) {
+        return -ErrorCodes.EPERM();
+    }
+
+    @Override
+    public int unlink(String path) {
+        return -ErrorCodes.EPERM();
+    }
+
+    @Override
+    public int rmdir(String path) {
+        return -ErrorCodes.EPERM();
+    }
+
+    @Override
+    public int rename(String oldpath, String newpath) {
+        return -ErrorCodes.EPERM();
+    }
+
+    private int fail(String what, RuntimeException e) {
+        log.log(System.Logger.Level.ERROR, what + " failed", e);
+        return -ErrorCodes.EIO();
+    }
+}

@@ -1,0 +1,57 @@
+package ramswap.store;
+
+/**
+ * Read-only figures, named as RAMster and zcache named them under /sys/kernel/debug, plus the
+ * store's own. A gauge goes up and down with what is stored; an event counter only grows.
+ */
+public enum Counter {
+    // ---- RAMster: remote pages (the cluster's side)
+    REMOTE_PERS_PAGES("remote_pers_pages", "pages of this node now held by another node"),
+    PERS_PAGES_REMOTED("pers_pages_remoted", "pages sent to another node, ever"),
+    PERS_PAGES_REMOTE_FAILED("pers_pages_remote_failed", "pages that could not be sent to another node"),
+    REMOTE_PERS_PAGES_SUCC_GET("remote_pers_pages_succ_get", "remote pages read back successfully"),
+    REMOTE_PERS_PAGES_UNSUCC_GET("remote_pers_pages_unsucc_get", "remote pages that could not be read back"),
+    REMOTE_PAGES_FLUSHED("remote_pages_flushed", "remote pages freed (overwritten or discarded)"),
+    FOREIGN_PERS_PAGES("foreign_pers_pages", "pages other nodes keep on this node"),
+    FOREIGN_PERS_PAGES_MAX("foreign_pers_pages_max", "highest foreign_pers_pages seen"),
+    REPATRIATED_PAGES("repatriated_pages", "remote pages brought back to this node"),
+    // ---- zcache: the local compressed store
+    PERS_ZPAGES("pers_zpages", "pages stored compressed or raw in the local pool"),
+    PERS_ZBYTES("pers_zbytes", "bytes those pages take in the pool"),
+    ZERO_FILLED_PAGES("zero_filled_pages", "same-filled pages (one 8-byte word repeated, zero included), kept in the table"),
+    COMPRESS_POOR("compress_poor", "pages stored raw because LZ4 saved less than 1/8, ever"),
+    // ---- the store's own
+    STORED_PAGES("stored_pages", "pages that hold data: pers_zpages + zero_filled_pages + remote_pers_pages"),
+    STORED_PAGES_MAX("stored_pages_max", "highest stored_pages seen"),
+    POOL_BYTES("pool_bytes", "memory the local pool has mapped (slabs, including its reserve)"),
+    POOL_LIMIT_HIT("pool_limit_hit", "writes refused because the pool was at pool_max_bytes"),
+    PAGES_WRITTEN("pages_written", "blocks written, ever"),
+    PAGES_READ("pages_read", "blocks read, ever"),
+    PAGES_DISCARDED("pages_discarded", "stored blocks freed by discard (punch hole), ever"),
+    CORRUPT_READS("corrupt_reads", "blocks whose stored bytes failed to decode (reads got EIO)");
+
+    private final String fileName;
+    private final String description;
+
+    Counter(String fileName, String description) {
+        this.fileName = fileName;
+        this.description = description;
+    }
+
+    public String fileName() {
+        return fileName;
+    }
+
+    public String description() {
+        return description;
+    }
+
+    public static Counter byFileName(String name) {
+        for (Counter c : values()) {
+            if (c.fileName.equals(name)) {
+                return c;
+            }
+        }
+        return null;
+    }
+}

@@ -1,0 +1,59 @@
+package ramswap.sys;
+
+import java.lang.reflect.Field;
+import sun.misc.Unsafe;
+
+/**
+ * Copies between Java arrays and native memory (the pool's slabs) without allocating.
+ * Unsafe is the only zero-copy, zero-allocation way to do this on Java 17
+ * (the foreign memory API is still a preview there).
+ */
+public final class OffHeap {
+
+    private static final Unsafe UNSAFE = loadUnsafe();
+    private static final long BYTE_ARRAY_BASE = UNSAFE.arrayBaseOffset(byte[].class);
+
+    private OffHeap() {
+    }
+
+    public static void copyToNative(byte[] src, int srcOffset, long address, int length) {
+        checkRange(src, srcOffset, length);
+        UNSAFE.copyMemory(src, BYTE_ARRAY_BASE + srcOffset, null, address, length);
+    }
+
+    public static void copyFromNative(long address, byte[] dst, int dstOffset, int length) {
+        checkRange(dst, dstOffset, length);
+        UNSAFE.copyMemory(null, address, dst, BYTE_ARRAY_BASE + dstOffset, length);
+    }
+
+    public static void putInt(long address, int value) {
+        UNSAFE.putInt(address, value);
+    }
+
+    public static int getInt(long address) {
+        return UNSAFE.getInt(address);
+    }
+
+    /** Writes one byte per page so that the kernel backs the range now rather than at first use. */
+    public static void touchPages(long address, long length, int pageSize) {
+        for (long p = 0; p < length; p += pageSize) {
+            UNSAFE.putByte(address + p, (byte) 0);
+        }
+    }
+
+    private static void checkRange(byte[] array, int offset, int length) {
+        if (offset < 0 || length < 0 || offset > array.length - length) {
+            throw new IndexOutOfBoundsException("offset " + offset + " length " + length + " array " + array.length);
+        }
+    }
+
+    private static Unsafe loadUnsafe() {
+        try {
+            Field f = Unsafe.class.getDeclaredField("theUnsafe");
+            f.setAccessible(true);
+            return (Unsafe) f.get(null);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+}

@@ -1,0 +1,216 @@
+package ramswap.fuse;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Random;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Nested;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.condition.EnabledIf;
+import org.junit.jupiter.api.io.TempDir;
+import ramswap.store.Counter;
+import ramswap.store.Counters;
+import ramswap.store.Knob;
+import ramswap.store.Knobs;
+import ramswap.store.LocalPool;
+import ramswap.store.SwapStore;
+import ramswap.sys.Posix;
+
+/** Runs on a real FUSE mount: needs /dev/fuse, libfuse2 and root (CI has all three). */
+@EnabledIf("ramswap.fuse.SwapFileSystemIT#fuseAvailable")
+class SwapFileSystemIT {
+
+    private static final int PAGE = 4096;
+    private static final long SIZE = 32L << 20;
+    private final Posix posix = Posix.load();
+
+    @TempDir
+    Path tmp;
+    private LocalPool pool;
+    private SwapStore store;
+    private Knobs knobs;
+    private FuseMount mount;
+
+    static boolean fuseAvailable() {
+        return Files.exists(Path.of("/dev/fuse")) && Posix.load().geteuid() == 0
+                && (Files.exists(Path.of("/usr/lib/x86_64-linux-gnu/libfuse.so.2")) || Files.exists(Path.of("/lib/x86_64-linux-gnu/libfuse.so.2")));
+    }
+
+    @BeforeEach
+    void mount() throws IOException {
+        pool = new LocalPool(posix, SIZE + (64L << 20), SIZE + (64L << 20), 0);
+        store = new SwapStore(SIZE, pool, new Counters());
+        knobs = new Knobs();
+        mount = FuseMount.mount(new SwapFileSystem(store, knobs, () -> "state: test\n"), tmp.resolve("mnt"));
+    }
+
+    @AfterEach
+    void unmount() throws IOException {
+        try {
+            mount.close();
+        } finally {
+            pool.close();
+        }
+        assertTrue(!MountTable.isMountPoint(tmp.resolve("mnt")), "mount left behind");
+    }
+
+    @Nested
+    class SwapFile {
+        @Test
+        void shouldMatchAPlainFileThroughThousandsOfRandomReadsWritesAndPunches() throws IOException {
+            long seed = Long.getLong("ramswap.seed", System.nanoTime());
+            System.out.println("SwapFileSystemIT seed=" + seed);
+            Random r = new Random(seed);
+            Path refPath = tmp.resolve("reference");
+            int ref = open(refPath, Posix.O_RDWR | Posix.O_CREAT);
+            int swp = open(mount.swapFile(), Posix.O_RDWR);
+            try {
+                byte[] zeros = new byte[1 << 20];
+                for (long at = 0; at < SIZE; at += zeros.length) {
+                    assertEquals(zeros.length, posix.pwrite(ref, zeros, zeros.length, at));
+                }
+                int writes = 0;
+                int reads = 0;
+                int punches = 0;
+                for (int op = 0; op < 4000; op++) {
+                    long offset = r.nextBoolean() ? (long) r.nextInt((int) (SIZE / PAGE)) * PAGE : (long) (r.nextDouble() * SIZE);
+                    int length = (int) Math.min(SIZE - offset, 1 + r.nextInt(r.nextInt(4) == 0 ? 128 * 1024 : 3 * PAGE));
+                    switch (r.nextInt(10)) {
+                        case 0, 1, 2, 3 -> {
+                            byte[] data = content(r, length);
+                            assertEquals(length, posix.pwrite(swp, data, length, offset), "write " + offset + "+" + length);
+                            assertEquals(length, posix.pwrite(ref, data, length, offset));
+                            writes++;
+                        }
+                        case 4, 5, 6, 7 -> {
+                            byte[] a = new byte[length];
+                            byte[] b = new byte[length];
+                            assertEquals(length, posix.pread(swp, a, length, offset), "read " + offset + "+" + length);
+                            assertEquals(length, posix.pread(ref, b, length, offset));
+                            assertArrayEquals(b, a, "op " + op + ": read " + offset + "+" + length + " differs (seed " + seed + ")");
+                            reads++;
+                        }
+                        default -> {
+                            int mode = Posix.FALLOC_FL_PUNCH_HOLE | Posix.FALLOC_FL_KEEP_SIZE;
+                            assertEquals(0, posix.fallocate(swp, mode, offset, length), "punch: " + Posix.describe(Posix.lastErrno()));
+                            assertEquals(0, posix.fallocate(ref, mode, offset, length));
+                            punches++;
+                        }
+                    }
+                }
+                byte[] a = new byte[1 << 20];
+                byte[] b = new byte[1 << 20];
+                for (long at = 0; at < SIZE; at += a.length) {
+                    posix.pread(swp, a, a.length, at);
+                    posix.pread(ref, b, b.length, at);
+                    assertArrayEquals(b, a, "final compare at " + at);
+                }
+                System.out.printf("SwapFileSystemIT: %d writes, %d reads, %d punches; stored_pages=%d pers_zbytes=%d%n", writes, reads,
+                        punches, store.counters().get(Counter.STORED_PAGES), store.counters().get(Counter.PERS_ZBYTES));
+            } finally {
+                posix.close(swp);
+                posix.close(ref);
+            }
+        }
+
+        @Test
+        void shouldRefuseAWritePastTheEndAndChangeNothing() throws IOException {
+            int swp = open(mount.swapFile(), Posix.O_RDWR);
+            try {
+                byte[] ones = new byte[2 * PAGE];
+                java.util.Arrays.fill(ones, (byte) 1);
+                assertEquals(-1, posix.pwrite(swp, ones, ones.length, SIZE - PAGE));
+                assertEquals(28 /* ENOSPC */, Posix.lastErrno());
+                byte[] back = new byte[PAGE];
+                assertEquals(PAGE, posix.pread(swp, back, PAGE, SIZE - PAGE));
+                assertArrayEquals(new byte[PAGE], back);
+                assertEquals(0, posix.pread(swp, back, PAGE, SIZE), "read at the end is EOF");
+                assertEquals(-1, posix.fallocate(swp, 0, 0, PAGE), "plain allocation is refused");
+                assertEquals(95 /* EOPNOTSUPP */, Posix.lastErrno());
+            } finally {
+                posix.close(swp);
+            }
+        }
+
+        @Test
+        void shouldReportItsSizeAndRefuseResizing() throws IOException {
+            assertEquals(SIZE, Files.size(mount.swapFile()));
+            int swp = open(mount.swapFile(), Posix.O_RDWR);
+            posix.close(swp);
+            assertThrows(IOException.class, () -> {
+                try (var ch = java.nio.channels.FileChannel.open(mount.swapFile(), java.nio.file.StandardOpenOption.WRITE)) {
+                    ch.truncate(PAGE);
+                }
+            });
+        }
+    }
+
+    @Nested
+    class ControlFiles {
+        @Test
+        void shouldReadAndSetAKnobLikeSysfs() throws IOException {
+            Path knob = tmp.resolve("mnt/ramster/selfshrink_interval");
+            assertEquals("5\n", Files.readString(knob));
+            Files.writeString(knob, "10\n");
+            assertEquals("10\n", Files.readString(knob));
+            assertEquals(10, knobs.get(Knob.SELFSHRINK_INTERVAL));
+        }
+
+        @Test
+        void shouldRefuseABadKnobValueWithEinvalAndKeepTheOldOne() {
+            Path knob = tmp.resolve("mnt/ramster/frontswap_hysteresis");
+            IOException e = assertThrows(IOException.class, () -> Files.writeString(knob, "many\n"));
+            assertTrue(e.getMessage().contains("Invalid argument"), e.getMessage());
+            assertThrows(IOException.class, () -> Files.writeString(knob, "0\n"));
+            assertEquals(20, knobs.get(Knob.FRONTSWAP_HYSTERESIS));
+        }
+
+        @Test
+        void shouldServeEveryCounterReadOnly() throws IOException {
+            for (Counter c : Counter.values()) {
+                assertEquals("0\n", Files.readString(tmp.resolve("mnt/stats/" + c.fileName())), c.fileName());
+            }
+            assertThrows(AccessDeniedException.class, () -> Files.writeString(tmp.resolve("mnt/stats/pers_zpages"), "5"));
+            assertEquals("state: test\n", Files.readString(tmp.resolve("mnt/status")));
+        }
+
+        @Test
+        void shouldListTheRamsterNames() throws IOException {
+            try (var s = Files.list(tmp.resolve("mnt/ramster"))) {
+                assertEquals(Knob.values().length, s.count());
+            }
+            assertTrue(Files.exists(tmp.resolve("mnt/stats/remote_target_nodenum")) == false);
+            assertTrue(Files.exists(tmp.resolve("mnt/ramster/remote_target_nodenum")));
+        }
+    }
+
+    private byte[] content(Random r, int length) {
+        byte[] data = new byte[length];
+        switch (r.nextInt(3)) {
+            case 0 -> { }
+            case 1 -> r.nextBytes(data);
+            default -> {
+                for (int i = 0; i < length; i++) {
+                    data[i] = (byte) ("ramswap keeps pages\n".charAt((i + length) % 20));
+                }
+            }
+        }
+        return data;
+    }
+
+    private int open(Path p, int flags) throws IOException {
+        int fd = posix.open(p.toString(), flags, 0600);
+        if (fd < 0) {
+            throw new IOException("open " + p + ": " + Posix.describe(Posix.lastErrno()));
+        }
+        return fd;
+    }
+}
