@@ -1,0 +1,240 @@
+package ramswap.cli;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Locale;
+import java.util.concurrent.Semaphore;
+import ramswap.cluster.ClusterException;
+import ramswap.cluster.ClusterMember;
+import ramswap.cluster.StatsPublisher;
+import ramswap.fuse.FuseMount;
+import ramswap.fuse.SwapFileSystem;
+import ramswap.store.Counter;
+import ramswap.store.Counters;
+import ramswap.store.Knob;
+import ramswap.store.Knobs;
+import ramswap.store.LocalPool;
+import ramswap.store.SwapStore;
+import ramswap.sys.Posix;
+import sun.misc.Signal;
+
+/**
+ * The running ramswap: wires store, file system, cluster member and swap area in one place,
+ * brings them up in order (cluster, mount, loop, swapon) and down in the reverse one
+ * (swapoff, losetup -d, unmount, leave), whatever stops it: {@code ramswap down}, SIGTERM, SIGINT.
+ */
+final class Daemon {
+
+    private static final Duration STATS_INTERVAL = Duration.ofSeconds(2);
+    private static final Duration SWAPOFF_TIMEOUT = Duration.ofMinutes(30);
+
+    private final DaemonConfig config;
+    private final PrintWriter out;
+    private final Instance instance;
+    private final Semaphore stopRequests = new Semaphore(0);
+    private final Instant started = Instant.now();
+
+    private volatile String state = "starting";
+    private volatile String device = "-";
+    private volatile String lastError = "";
+    private volatile ClusterMember member;
+    private volatile SwapStore store;
+
+    Daemon(DaemonConfig config, PrintWriter out) {
+        this.config = config;
+        this.out = out;
+        this.instance = new Instance(config.mount());
+    }
+
+    int run() throws RamswapException {
+        Root.require("ramswap up");
+        prepareMountDir();
+        for (String name : new String[] {"TERM", "INT", "HUP"}) {
+            // our handler replaces the JVM's: no shutdown hook may unmount while swap is on
+            Signal.handle(new Signal(name), s -> stopRequests.release());
+        }
+        Posix posix = Posix.load();
+        Counters counters = new Counters();
+        Knobs knobs = new Knobs();
+        say("starting: swap " + Sizes.human(config.sizeBytes()) + ", pool limit " + Sizes.human(config.poolLimitBytes())
+                + ", mount " + config.mount() + ", pid " + ProcessHandle.current().pid());
+        try (LocalPool pool = new LocalPool(posix, config.poolCapacityBytes(), config.poolLimitBytes(), 0)) {
+            store = new SwapStore(config.sizeBytes(), pool, counters);
+            knobs.set(Knob.POOL_MAX_BYTES, config.poolLimitBytes());
+            knobs.onChange(Knob.POOL_MAX_BYTES, pool::setLimitBytes);
+            try (ClusterMember m = joinCluster();
+                    StatsPublisher stats = new StatsPublisher(m, this::snapshot, STATS_INTERVAL)) {
+                member = m;
+                say("cluster: " + m.describe());
+                FuseMount mount = mount(knobs);
+                try {
+                    serve(mount);
+                } finally {
+                    unmount(mount);
+                }
+            }
+        }
+        say("stopped: nothing left mounted, no loop device, no swap area");
+        return 0;
+    }
+
+    /** Swap on, wait for stop requests, swap off; returns only once swapoff succeeded. */
+    private void serve(FuseMount mount) throws RamswapException {
+        device = SwapDevice.attach(mount.swapFile());
+        try {
+            if (!SwapDevice.directIo(device)) {
+                say("warning: " + device + " does not use direct I/O; pages pass through the page cache twice");
+            }
+            SwapDevice.mkswap(device);
+            SwapDevice.swapon(device, config.priority());
+        } catch (RamswapException e) {
+            detach();
+            throw e;
+        }
+        state = "live";
+        say("live: " + device + " is swap with priority " + config.priority() + " and discard");
+        while (true) {
+            stopRequests.acquireUninterruptibly();
+            state = "stopping";
+            say("stopping: swapoff " + device + " brings " + usedMiB() + " MiB back into RAM");
+            try {
+                swapoffWithProgress();
+                break;
+            } catch (RamswapException e) {
+                lastError = e.getMessage();
+                state = "live";
+                say("cannot stop: " + e.getMessage() + "; ramswap stays up and keeps serving its pages");
+            }
+        }
+        detach();
+    }
+
+    private void swapoffWithProgress() throws RamswapException {
+        Thread progress = new Thread(() -> {
+            try {
+                while (!Thread.currentThread().isInterrupted()) {
+                    Thread.sleep(2000);
+                    say("stopping: " + usedMiB() + " MiB still in swap");
+                }
+            } catch (InterruptedException e) {
+                // swapoff ended
+            }
+        }, "ramswap-swapoff-progress");
+        progress.setDaemon(true);
+        progress.start();
+        try {
+            SwapDevice.swapoff(device, SWAPOFF_TIMEOUT);
+        } finally {
+            progress.interrupt();
+        }
+        say("swapoff done");
+    }
+
+    private void detach() throws RamswapException {
+        SwapDevice.detach(device);
+        say("loop device " + device + " detached");
+        device = "-";
+    }
+
+    private FuseMount mount(Knobs knobs) throws RamswapException {
+        try {
+            return FuseMount.mount(new SwapFileSystem(store, knobs, this::statusText), config.mount());
+        } catch (IOException | RuntimeException e) {
+            throw new RamswapException(RamswapException.FAILED, "cannot mount the swap file system on " + config.mount() + ": "
+                    + e.getMessage() + (Files.exists(java.nio.file.Path.of("/dev/fuse")) ? "" : " (/dev/fuse is missing: modprobe fuse)"), e);
+        }
+    }
+
+    private void unmount(FuseMount mount) throws RamswapException {
+        try {
+            mount.close();
+            say("unmounted " + config.mount());
+        } catch (IOException e) {
+            throw new RamswapException(RamswapException.FAILED, "cannot unmount " + config.mount() + ": " + e.getMessage(), e);
+        }
+    }
+
+    private ClusterMember joinCluster() throws RamswapException {
+        try {
+            return ClusterMember.join(config.cluster());
+        } catch (ClusterException e) {
+            throw new RamswapException(RamswapException.FAILED, "cannot join the cluster: " + e.getMessage(), e);
+        }
+    }
+
+    private void prepareMountDir() throws RamswapException {
+        switch (instance.state()) {
+            case LIVE -> throw new RamswapException(RamswapException.FAILED,
+                    "ramswap is already running at " + config.mount() + " (see: ./ramswap status --mount " + config.mount() + ")");
+            case FOREIGN -> throw new RamswapException(RamswapException.FAILED, config.mount() + " is a mount of type "
+                    + instance.mountType().orElse("?") + ", not ramswap's; it is left alone: choose another directory with --mount");
+            case STALE -> instance.cleanStale(out);
+            case ABSENT -> { }
+        }
+        try {
+            if (Files.isDirectory(config.mount())) {
+                try (var entries = Files.list(config.mount())) {
+                    if (entries.findAny().isPresent()) {
+                        throw new RamswapException(RamswapException.FAILED, config.mount()
+                                + " is not empty; ramswap mounts only on an empty directory: choose another with --mount");
+                    }
+                }
+            } else if (Files.exists(config.mount())) {
+                throw new RamswapException(RamswapException.FAILED, config.mount() + " exists and is not a directory");
+            }
+        } catch (IOException e) {
+            throw new RamswapException(RamswapException.FAILED, "cannot inspect " + config.mount() + ": " + e.getMessage(), e);
+        }
+    }
+
+    // ================================================================ what it shows
+
+    private java.util.Map<String, Long> snapshot() {
+        store.refreshGauges();
+        return store.counters().snapshot();
+    }
+
+    private String statusText() {
+        SwapStore s = store;
+        Counters c = s.counters();
+        s.refreshGauges();
+        long zpages = c.get(Counter.PERS_ZPAGES);
+        long zbytes = c.get(Counter.PERS_ZBYTES);
+        long stored = c.get(Counter.STORED_PAGES);
+        ClusterMember m = member;
+        StringBuilder b = new StringBuilder();
+        line(b, "state", state);
+        line(b, "pid", ProcessHandle.current().pid());
+        line(b, "mount", config.mount());
+        line(b, "swap_device", device);
+        line(b, "size_bytes", config.sizeBytes());
+        line(b, "priority", config.priority());
+        line(b, "stored_pages", stored);
+        line(b, "stored_bytes", stored * 4096);
+        line(b, "pool_bytes", c.get(Counter.POOL_BYTES));
+        line(b, "compression_ratio", zbytes == 0 ? "-" : String.format(Locale.ROOT, "%.2f", zpages * 4096.0 / zbytes));
+        line(b, "cluster", m == null ? "-" : m.describe());
+        line(b, "started", started);
+        line(b, "log", config.log() == null ? "-" : config.log());
+        if (!lastError.isEmpty()) {
+            line(b, "last_error", lastError);
+        }
+        return b.toString();
+    }
+
+    private static void line(StringBuilder b, String name, Object value) {
+        b.append(name).append(": ").append(value).append('\n');
+    }
+
+    private long usedMiB() {
+        return SwapDevice.usedBytes(device).orElse(0) >> 20;
+    }
+
+    private void say(String message) {
+        out.println(Instant.now() + " ramswap: " + message);
+        out.flush();
+    }
+}

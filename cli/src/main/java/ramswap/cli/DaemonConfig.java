@@ -1,0 +1,50 @@
+package ramswap.cli;
+
+import java.nio.file.Path;
+import ramswap.cluster.ClusterSettings;
+import ramswap.store.BlockCodec;
+import ramswap.store.LocalPool;
+
+/**
+ * Everything a daemon needs, resolved and checked once before anything starts.
+ *
+ * @param poolCapacityBytes the most the pool can ever map: the swap size plus one slab per size class
+ *                          of slack, enough even if every page were stored raw
+ */
+public record DaemonConfig(Path mount, long sizeBytes, int priority, long poolLimitBytes, long poolCapacityBytes,
+        ClusterSettings cluster, Path log) {
+
+    public static final long MIN_SIZE = 1L << 20;
+    public static final long POOL_SLACK = (long) LocalPool.CLASSES * LocalPool.SLAB_BYTES;
+
+    public DaemonConfig {
+        if (sizeBytes < MIN_SIZE || sizeBytes % BlockCodec.BLOCK_SIZE != 0) {
+            throw new IllegalArgumentException("--size must be a multiple of 4 KiB and at least 1 MiB, got " + sizeBytes + " bytes");
+        }
+        if (sizeBytes / BlockCodec.BLOCK_SIZE > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("--size is too large: at most 8 TiB");
+        }
+        if (priority < -1 || priority > 32767) {
+            throw new IllegalArgumentException("--priority must be between -1 and 32767 (swapon's range), got " + priority);
+        }
+        if (poolLimitBytes < LocalPool.SLAB_BYTES || poolLimitBytes > poolCapacityBytes) {
+            throw new IllegalArgumentException("--pool-max must be between " + Sizes.human(LocalPool.SLAB_BYTES) + " and "
+                    + Sizes.human(poolCapacityBytes) + " (swap size plus slack), got " + Sizes.human(poolLimitBytes));
+        }
+    }
+
+    public static long capacityFor(long sizeBytes) {
+        return sizeBytes + POOL_SLACK;
+    }
+
+    /** Heap the daemon needs besides its block table: the cluster member, FUSE threads, buffers. */
+    public static final long BASE_HEAP_BYTES = 96L << 20;
+
+    /**
+     * The daemon's fixed heap: the base plus the block table (8 bytes per 4 KiB block). Never the
+     * JVM's default, which grows with the machine and not with the swap.
+     */
+    public long heapBytes() {
+        return BASE_HEAP_BYTES + sizeBytes / BlockCodec.BLOCK_SIZE * Long.BYTES;
+    }
+}

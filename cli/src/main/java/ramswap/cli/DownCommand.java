@@ -1,0 +1,98 @@
+package ramswap.cli;
+
+import java.io.PrintWriter;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+@Command(name = "down",
+        description = {"Stop ramswap in the safe order: swapoff (pages come back into RAM; progress is shown),",
+            "losetup -d, unmount, leave the cluster. Cleans up after a daemon that died. Needs root."})
+final class DownCommand implements Callable<Integer> {
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Mixin
+    MountOption mountOption;
+
+    @Option(names = "--timeout", defaultValue = "1800", paramLabel = "SECONDS",
+            description = "Give up waiting after this long (default: ${DEFAULT-VALUE}); the daemon stays up if its pages cannot come back.")
+    long timeoutSeconds;
+
+    @Override
+    public Integer call() throws RamswapException {
+        Root.require("ramswap down");
+        PrintWriter out = spec.commandLine().getOut();
+        Instance instance = mountOption.instance();
+        switch (instance.state()) {
+            case ABSENT -> throw instance.notRunning();
+            case FOREIGN -> throw new RamswapException(RamswapException.FAILED, instance.dir() + " is a mount of type "
+                    + instance.mountType().orElse("?") + ", not ramswap's; left alone");
+            case STALE -> {
+                instance.cleanStale(out);
+                out.println("ramswap: down (cleaned up after a daemon that had died)");
+                return 0;
+            }
+            case LIVE -> { }
+        }
+        Map<String, String> status = instance.status();
+        long pid = Long.parseLong(status.get("pid"));
+        String device = status.get("swap_device");
+        ProcessHandle daemon = ProcessHandle.of(pid).filter(DownCommand::isRamswap)
+                .orElseThrow(() -> new RamswapException(RamswapException.FAILED, "process " + pid + " named in " + instance.dir()
+                        + "/status is not a ramswap daemon; nothing was signalled"));
+        out.println("ramswap: stopping the daemon (pid " + pid + ") at " + instance.dir());
+        out.flush();
+        daemon.destroy(); // SIGTERM: the daemon tears down in order
+        long deadline = System.nanoTime() + timeoutSeconds * 1_000_000_000L;
+        long lastReport = 0;
+        while (daemon.isAlive()) {
+            if (System.nanoTime() > deadline) {
+                throw new RamswapException(RamswapException.FAILED, "the daemon is still stopping after " + timeoutSeconds
+                        + " s; it keeps going, see its log: " + status.get("log"));
+            }
+            if (instance.state() == Instance.State.LIVE) {
+                Map<String, String> now = instance.status();
+                if ("live".equals(now.get("state")) && now.containsKey("last_error")) {
+                    throw new RamswapException(RamswapException.FAILED, "ramswap could not stop and stays up: "
+                            + now.get("last_error"));
+                }
+            }
+            if (System.nanoTime() - lastReport > 2_000_000_000L) {
+                Optional<Long> used = device == null ? Optional.empty()
+                        : SwapDevice.usedBytes(device).stream().boxed().findFirst();
+                used.ifPresent(u -> out.println("ramswap:   " + (u >> 20) + " MiB still in swap, coming back into RAM"));
+                out.flush();
+                lastReport = System.nanoTime();
+            }
+            sleep(200);
+        }
+        List<String> leftovers = SwapDevice.loopsBackedBy(instance.swapFile());
+        if (instance.state() != Instance.State.ABSENT || !leftovers.isEmpty()) {
+            throw new RamswapException(RamswapException.FAILED, "the daemon exited but left " + (leftovers.isEmpty() ? "" : leftovers + " and ")
+                    + "its mount state " + instance.state() + "; run ./ramswap down again to clean up; log:\n"
+                    + UpCommand.tail(java.nio.file.Path.of(status.getOrDefault("log", "-")), 10));
+        }
+        out.println("ramswap: down: no swap area, no loop device, no mount left");
+        return 0;
+    }
+
+    private static boolean isRamswap(ProcessHandle p) {
+        return p.info().arguments().map(a -> String.join(" ", a).contains(Main.class.getName())).orElse(false)
+                || p.info().commandLine().map(c -> c.contains("ramswap")).orElse(false);
+    }
+
+    private static void sleep(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

@@ -1,0 +1,52 @@
+package ramswap.cli;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.concurrent.Callable;
+import java.util.stream.Collectors;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Parameters;
+import ramswap.store.Counter;
+import ramswap.store.Knob;
+
+@Command(name = "get", description = {"Print one knob or counter, e.g. remote_target_nodenum or pers_zpages.",
+    "Knobs: ${COMPLETION-CANDIDATES}"})
+final class GetCommand implements Callable<Integer> {
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Mixin
+    MountOption mountOption;
+
+    @Parameters(paramLabel = "NAME", description = "A knob (DIR/ramster/NAME) or a counter (DIR/stats/NAME).")
+    String name;
+
+    @Override
+    public Integer call() throws RamswapException {
+        Instance instance = mountOption.instance();
+        Path file;
+        if (Knob.byFileName(name) != null) {
+            file = instance.knobFile(name);
+        } else if (Counter.byFileName(name) != null) {
+            file = instance.counterDir().resolve(name);
+        } else {
+            throw new RamswapException(RamswapException.USAGE, "no knob or counter named '" + name + "'; knobs: " + knobNames()
+                    + "; counters: see ./ramswap stats");
+        }
+        try {
+            spec.commandLine().getOut().println(Files.readString(file).strip());
+        } catch (IOException e) {
+            throw instance.notRunning();
+        }
+        return 0;
+    }
+
+    static String knobNames() {
+        return Arrays.stream(Knob.values()).map(Knob::fileName).collect(Collectors.joining(", "));
+    }
+}

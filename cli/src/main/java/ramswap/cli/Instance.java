@@ -1,0 +1,140 @@
+package ramswap.cli;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import ramswap.fuse.MountTable;
+import ramswap.fuse.SwapFileSystem;
+
+/** One ramswap, addressed by its mount directory: what is there, and its control files. */
+public final class Instance {
+
+    public enum State {
+        /** nothing mounted there (the directory may not exist) */
+        ABSENT,
+        /** our mount, and the daemon answers */
+        LIVE,
+        /** our mount type, but the daemon is gone (a crash): safe to clean */
+        STALE,
+        /** somebody else's mount: left alone */
+        FOREIGN
+    }
+
+    private final Path dir;
+
+    public Instance(Path dir) {
+        this.dir = dir.toAbsolutePath().normalize();
+    }
+
+    public Path dir() {
+        return dir;
+    }
+
+    public Path swapFile() {
+        return dir.resolve(SwapFileSystem.SWAPFILE);
+    }
+
+    public Path knobFile(String name) {
+        return dir.resolve(SwapFileSystem.KNOB_DIR).resolve(name);
+    }
+
+    public Path counterDir() {
+        return dir.resolve(SwapFileSystem.COUNTER_DIR);
+    }
+
+    public Path knobDir() {
+        return dir.resolve(SwapFileSystem.KNOB_DIR);
+    }
+
+    public State state() {
+        Optional<String> type = MountTable.typeOf(dir);
+        if (type.isEmpty()) {
+            return State.ABSENT;
+        }
+        if (!type.get().equals(MountTable.RAMSWAP_TYPE)) {
+            return State.FOREIGN;
+        }
+        try {
+            Files.readString(dir.resolve(SwapFileSystem.STATUS));
+            return State.LIVE;
+        } catch (IOException e) {
+            return State.STALE; // "Transport endpoint is not connected": the daemon died
+        }
+    }
+
+    public Optional<String> mountType() {
+        return MountTable.typeOf(dir);
+    }
+
+    /** The daemon's status file as name/value pairs. */
+    public Map<String, String> status() throws RamswapException {
+        Map<String, String> m = new LinkedHashMap<>();
+        try {
+            for (String line : Files.readAllLines(dir.resolve(SwapFileSystem.STATUS))) {
+                int colon = line.indexOf(':');
+                if (colon > 0) {
+                    m.put(line.substring(0, colon).strip(), line.substring(colon + 1).strip());
+                }
+            }
+        } catch (IOException e) {
+            throw notRunning();
+        }
+        return m;
+    }
+
+    /** Every counter by name, in the daemon's order. */
+    public Map<String, Long> counters() throws RamswapException {
+        return readNumbers(counterDir());
+    }
+
+    public Map<String, Long> knobs() throws RamswapException {
+        return readNumbers(knobDir());
+    }
+
+    private Map<String, Long> readNumbers(Path d) throws RamswapException {
+        Map<String, Long> m = new LinkedHashMap<>();
+        try (var files = Files.list(d)) {
+            for (Path p : files.sorted().toList()) {
+                m.put(p.getFileName().toString(), Long.parseLong(Files.readString(p).strip()));
+            }
+        } catch (IOException e) {
+            throw notRunning();
+        }
+        return m;
+    }
+
+    public RamswapException notRunning() {
+        return new RamswapException(RamswapException.NOT_RUNNING, "ramswap is not running at " + dir
+                + " (start it with: sudo ./ramswap up --size 2G" + (dir.equals(Path.of(MountOption.DEFAULT)) ? "" : " --mount " + dir) + ")");
+    }
+
+    /**
+     * Cleans what a crashed daemon of ours left: swap areas and loop devices over its swap file,
+     * then the dead mount. The pages that were in that swap are gone with the daemon.
+     */
+    public void cleanStale(PrintWriter out) throws RamswapException {
+        if (state() != State.STALE) {
+            return;
+        }
+        out.println("ramswap: cleaning up a stale mount at " + dir + " left by a daemon that died");
+        for (String loop : SwapDevice.loopsBackedBy(swapFile())) {
+            if (SwapDevice.isActive(loop)) {
+                Exec.Result r = Exec.run(Duration.ofSeconds(60), "swapoff", loop);
+                out.println("ramswap:   swapoff " + loop + (r.ok() ? "" : " failed: " + r.describe()));
+            }
+            Exec.Result r = Exec.run(Duration.ofSeconds(60), "losetup", "--detach", loop);
+            out.println("ramswap:   losetup --detach " + loop + (r.ok() ? "" : " failed: " + r.describe()));
+        }
+        Exec.Result r = Exec.run(Duration.ofSeconds(60), List.of("umount", "-l", dir.toString()));
+        if (!r.ok()) {
+            throw new RamswapException(RamswapException.FAILED, "cannot unmount the stale mount at " + dir + ": " + r.describe());
+        }
+        out.flush();
+    }
+}

@@ -1,0 +1,56 @@
+package ramswap.cli;
+
+import java.io.PrintWriter;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** The ramswap command: subcommands, and the one place where failures become messages and exit codes. */
+@Command(name = "ramswap", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
+        description = {"Swap space in the RAM of a cluster: a FUSE swap file whose 4 KiB pages are LZ4-compressed",
+            "and kept in memory, on this node or on another node of a Hazelcast cluster.", ""},
+        subcommands = {UpCommand.class, DownCommand.class, StatusCommand.class, StatsCommand.class, GetCommand.class,
+            SetCommand.class, RunCommand.class, CommandLine.HelpCommand.class},
+        footer = {"", "Exit codes: 0 done, 1 failed, 2 bad usage, 3 not running, 4 needs root."})
+public final class Main implements Runnable {
+
+    @picocli.CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    public static void main(String[] args) {
+        System.exit(execute(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
+    }
+
+    /** Runs one command line; tests call this to capture output and exit code. */
+    public static int execute(String[] args, PrintWriter out, PrintWriter err) {
+        CommandLine cl = new CommandLine(new Main());
+        cl.setOut(out);
+        cl.setErr(err);
+        cl.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
+            if (e instanceof RamswapException r) {
+                commandLine.getErr().println("ramswap: " + r.getMessage());
+                return r.exitCode();
+            }
+            if (e instanceof IllegalArgumentException) {
+                commandLine.getErr().println("ramswap: " + e.getMessage());
+                return RamswapException.USAGE;
+            }
+            commandLine.getErr().println("ramswap: unexpected failure: " + e);
+            e.printStackTrace(commandLine.getErr());
+            return RamswapException.FAILED;
+        });
+        return cl.execute(args);
+    }
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(spec.commandLine().getOut());
+    }
+
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            String v = Main.class.getPackage().getImplementationVersion();
+            return new String[] {"ramswap " + (v == null ? "(development build)" : v)};
+        }
+    }
+}

@@ -1,0 +1,185 @@
+package ramswap.cli;
+
+import java.io.File;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import ramswap.cluster.ClusterSettings;
+
+@Command(name = "up", sortOptions = false,
+        description = {"Start ramswap and turn its swap on: mount the swap file system, attach a loop device with",
+            "direct I/O, mkswap, swapon --discard, and join (or form) the cluster. Returns once swap is live;",
+            "the daemon keeps running in the background (see --foreground). Needs root."})
+final class UpCommand implements Callable<Integer> {
+
+    private static final Duration READY_TIMEOUT = Duration.ofMinutes(3);
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Mixin
+    MountOption mountOption;
+
+    @Option(names = "--size", paramLabel = "SIZE", converter = Sizes.class,
+            description = "Size of the swap area, e.g. 2G (a multiple of 4 KiB). Default: the machine's RAM (MemTotal). "
+                    + "An area larger than what will be swapped costs 8 bytes of table per 4 KiB and spares the kernel "
+                    + "rewriting pages when swap runs more than half full.")
+    Long size;
+
+    @Option(names = "--priority", defaultValue = "100", description = "swapon priority; higher is used first (default: ${DEFAULT-VALUE}, above disk swap).")
+    int priority;
+
+    @Option(names = "--pool-max", paramLabel = "SIZE", converter = Sizes.class,
+            description = "Most memory the local compressed pool may take (default: swap size + 32 MiB; the knob pool_max_bytes changes it live).")
+    Long poolMax;
+
+    @Option(names = "--cluster-name", defaultValue = "ramswap", description = "Hazelcast cluster to join (default: ${DEFAULT-VALUE}).")
+    String clusterName;
+
+    @Option(names = "--node", defaultValue = "0", description = "This node's number in the cluster, as RAMster's node numbers (default: ${DEFAULT-VALUE}).")
+    int node;
+
+    @Option(names = "--bind", defaultValue = "127.0.0.1", description = "Address the cluster member binds to (default: ${DEFAULT-VALUE}).")
+    String bind;
+
+    @Option(names = "--port", defaultValue = "5701", description = "First cluster port to try; the next free one is taken (default: ${DEFAULT-VALUE}).")
+    int port;
+
+    @Option(names = "--join", split = ",", paramLabel = "HOST[:PORT]", description = "Members to join (default: the --bind address).")
+    List<String> join;
+
+    @Option(names = "--lite", description = "Join as a lite member: borrow memory, lend none.")
+    boolean lite;
+
+    @Option(names = "--foreground", description = "Stay in the foreground (for service managers); stop with SIGTERM or Ctrl-C.")
+    boolean foreground;
+
+    @Option(names = "--log", paramLabel = "FILE", description = "Daemon log when running in the background (default: DIR.log beside the mount).")
+    Path log;
+
+    @Override
+    public Integer call() throws RamswapException {
+        DaemonConfig config = config();
+        PrintWriter out = spec.commandLine().getOut();
+        if (foreground) {
+            return new Daemon(config, out).run();
+        }
+        return startInBackground(config, out);
+    }
+
+    private DaemonConfig config() throws RamswapException {
+        long swapBytes = size != null ? size : memTotal() / 4096 * 4096;
+        long capacity = DaemonConfig.capacityFor(swapBytes);
+        long limit = poolMax != null ? poolMax : capacity;
+        Path mount = mountOption.mount.toAbsolutePath().normalize();
+        Path logFile = log != null ? log : Path.of(mount + ".log");
+        List<String> members = join != null && !join.isEmpty() ? join : List.of(bind);
+        try {
+            ClusterSettings cluster = new ClusterSettings(clusterName, node, bind, port, members, lite);
+            return new DaemonConfig(mount, swapBytes, priority, limit, capacity, cluster, logFile);
+        } catch (IllegalArgumentException e) {
+            throw new RamswapException(RamswapException.USAGE, e.getMessage(), e);
+        }
+    }
+
+    /** Starts this same command with --foreground as a detached process and waits until its swap is live. */
+    private int startInBackground(DaemonConfig config, PrintWriter out) throws RamswapException {
+        Root.require("ramswap up");
+        Instance instance = new Instance(config.mount());
+        if (instance.state() == Instance.State.LIVE) {
+            throw new RamswapException(RamswapException.FAILED, "ramswap is already running at " + config.mount()
+                    + " (see: ./ramswap status --mount " + config.mount() + ")");
+        }
+        List<String> cmd = new ArrayList<>();
+        cmd.add("setsid");
+        cmd.add(ProcessHandle.current().info().command().orElse("java"));
+        cmd.addAll(jvmOptions(config));
+        cmd.add("-cp");
+        cmd.add(System.getProperty("java.class.path"));
+        cmd.add(Main.class.getName());
+        cmd.addAll(spec.commandLine().getParseResult().originalArgs()); // starts with "up"
+        cmd.add("--foreground");
+        Process daemon;
+        try {
+            Files.createDirectories(config.log().toAbsolutePath().getParent());
+            daemon = new ProcessBuilder(cmd)
+                    .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
+                    .redirectOutput(ProcessBuilder.Redirect.appendTo(config.log().toFile()))
+                    .redirectErrorStream(true)
+                    .start();
+        } catch (IOException e) {
+            throw new RamswapException(RamswapException.FAILED, "cannot start the daemon: " + e.getMessage(), e);
+        }
+        out.println("ramswap: starting " + Sizes.human(config.sizeBytes()) + " of swap at " + config.mount()
+                + " (daemon pid " + daemon.pid() + ", log " + config.log() + ")");
+        out.flush();
+        long deadline = System.nanoTime() + READY_TIMEOUT.toNanos();
+        while (true) {
+            if (!daemon.isAlive()) {
+                throw new RamswapException(RamswapException.FAILED, "the daemon stopped before swap was live (exit "
+                        + daemon.exitValue() + "):\n" + tail(config.log(), 15));
+            }
+            if (instance.state() == Instance.State.LIVE) {
+                Map<String, String> status = instance.status();
+                if ("live".equals(status.get("state"))) {
+                    out.println("ramswap: up: " + status.get("swap_device") + " is swap (priority " + status.get("priority")
+                            + "), cluster " + status.get("cluster"));
+                    return 0;
+                }
+            }
+            if (System.nanoTime() > deadline) {
+                throw new RamswapException(RamswapException.FAILED, "swap was not live after " + READY_TIMEOUT.toSeconds()
+                        + " s; the daemon (pid " + daemon.pid() + ") keeps trying, see " + config.log() + ":\n" + tail(config.log(), 15));
+            }
+            sleep(200);
+        }
+    }
+
+    /** A fixed heap sized from the swap, not from the machine; small thread stacks; no JIT tiers that only cost memory. */
+    static List<String> jvmOptions(DaemonConfig config) {
+        long heapMiB = (config.heapBytes() + (1 << 20) - 1) >> 20;
+        return List.of("-Xms" + heapMiB + "m", "-Xmx" + heapMiB + "m", "-XX:+UseSerialGC",
+                "-XX:MaxMetaspaceSize=128m", "-XX:ReservedCodeCacheSize=64m", "-XX:MaxDirectMemorySize=64m",
+                "-Djava.util.concurrent.ForkJoinPool.common.parallelism=2");
+    }
+
+    private static long memTotal() throws RamswapException {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/meminfo"))) {
+                if (line.startsWith("MemTotal:")) {
+                    return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
+                }
+            }
+        } catch (IOException | NumberFormatException e) {
+            throw new RamswapException(RamswapException.FAILED, "cannot read MemTotal from /proc/meminfo; give --size", e);
+        }
+        throw new RamswapException(RamswapException.FAILED, "no MemTotal in /proc/meminfo; give --size");
+    }
+
+    static String tail(Path file, int lines) {
+        try {
+            List<String> all = Files.readAllLines(file);
+            return String.join("\n", all.subList(Math.max(0, all.size() - lines), all.size()));
+        } catch (IOException e) {
+            return "(no log at " + file + ")";
+        }
+    }
+
+    private static void sleep(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}
