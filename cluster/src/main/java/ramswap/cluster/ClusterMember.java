@@ -1,0 +1,224 @@
+package ramswap.cluster;
+
+import com.hazelcast.cluster.Address;
+import com.hazelcast.cluster.Member;
+import com.hazelcast.core.Hazelcast;
+import com.hazelcast.core.HazelcastInstance;
+
+import java.net.InetAddress;
+import java.net.NetworkInterface;
+import java.net.SocketException;
+import java.net.UnknownHostException;
+import java.util.Collections;
+import java.util.Objects;
+import java.util.SortedSet;
+import java.util.TreeSet;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * This daemon's embedded Hazelcast member. One per daemon, created by {@link #join},
+ * closed by the daemon when it stops (after swapoff, so that no page is still
+ * remote when the network goes away).
+ *
+ * <p>A data member starts as a lite member and is promoted only once its node
+ * number is known to be unique: a refused node never owns a partition, so its
+ * refusal moves no data and leaves the other members as they were.
+ */
+public final class ClusterMember implements AutoCloseable {
+
+    private final ClusterSettings settings;
+    private final HazelcastInstance hazelcast;
+    // JUL keeps loggers weakly; holding the reference keeps the level set below alive.
+    @SuppressWarnings("unused")
+    private final Logger hazelcastLog;
+    private final AtomicBoolean closed = new AtomicBoolean();
+
+    private ClusterMember(ClusterSettings settings, HazelcastInstance hazelcast, Logger hazelcastLog) {
+        this.settings = settings;
+        this.hazelcast = hazelcast;
+        this.hazelcastLog = hazelcastLog;
+    }
+
+    /**
+     * Starts an embedded member that joins the members given in the settings, or
+     * forms a cluster of its own when none answers within a few seconds.
+     *
+     * @throws ClusterException if the address is not local, the member cannot start,
+     *                          or another member already has this node number
+     */
+    public static ClusterMember join(ClusterSettings settings) throws ClusterException {
+        Objects.requireNonNull(settings, "settings");
+        requireLocalAddress(settings.bindAddress());
+        Logger hazelcastLog = quietHazelcastLogging();
+        HazelcastInstance hazelcast = start(settings);
+        try {
+            refuseDuplicateNodeNumber(hazelcast, settings.nodeNumber());
+            if (!settings.liteMember()) {
+                hazelcast.getCluster().promoteLocalLiteMember();
+            }
+        } catch (ClusterException e) {
+            shutdownQuietly(hazelcast);
+            throw e;
+        } catch (RuntimeException e) {
+            shutdownQuietly(hazelcast);
+            throw new ClusterException("node " + settings.nodeNumber() + " joined cluster \""
+                    + settings.clusterName() + "\" but could not become a data member: " + e.getMessage()
+                    + "; retry, or start it with the lite-member option", e);
+        }
+        return new ClusterMember(settings, hazelcast, hazelcastLog);
+    }
+
+    public int nodeNumber() {
+        return settings.nodeNumber();
+    }
+
+    /** Members of the cluster, this one included, lite members included. */
+    public int memberCount() {
+        requireOpen();
+        return hazelcast.getCluster().getMembers().size();
+    }
+
+    /** Node numbers of all current members that carry one. */
+    public SortedSet<Integer> nodeNumbers() {
+        requireOpen();
+        SortedSet<Integer> numbers = new TreeSet<>();
+        for (Member member : hazelcast.getCluster().getMembers()) {
+            Integer number = nodeNumberOf(member);
+            if (number != null) {
+                numbers.add(number);
+            }
+        }
+        return Collections.unmodifiableSortedSet(numbers);
+    }
+
+    /** The embedded instance, for features built on the cluster (remote blocks, quotas). */
+    public HazelcastInstance hazelcast() {
+        return hazelcast;
+    }
+
+    /** One line for logs and status output. */
+    public String describe() {
+        if (closed.get() || !hazelcast.getLifecycleService().isRunning()) {
+            return "cluster \"" + settings.clusterName() + "\", node " + settings.nodeNumber() + ", left";
+        }
+        Member local = hazelcast.getCluster().getLocalMember();
+        int count = hazelcast.getCluster().getMembers().size();
+        return "cluster \"" + settings.clusterName() + "\", member " + hostAndPort(local.getAddress())
+                + ", node " + settings.nodeNumber() + (local.isLiteMember() ? " (lite)" : "")
+                + ", " + count + (count == 1 ? " member" : " members");
+    }
+
+    /**
+     * Leaves the cluster gracefully: this member's partitions move to the others
+     * first. Bounded by {@link MemberConfig#GRACEFUL_SHUTDOWN_MAX_WAIT_SECONDS},
+     * after which Hazelcast stops the member anyway. Idempotent.
+     */
+    @Override
+    public void close() {
+        if (closed.compareAndSet(false, true)) {
+            shutdownQuietly(hazelcast);
+        }
+    }
+
+    @Override
+    public String toString() {
+        return describe();
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    static Integer nodeNumberOf(Member member) {
+        String value = member.getAttribute(MemberConfig.NODE_ATTRIBUTE);
+        if (value == null) {
+            return null;
+        }
+        try {
+            return Integer.valueOf(value);
+        } catch (NumberFormatException e) {
+            // A member that is not a ramswap daemon; it has no node number.
+            return null;
+        }
+    }
+
+    private void requireOpen() {
+        if (closed.get()) {
+            throw new IllegalStateException("the cluster member of node " + settings.nodeNumber() + " is closed");
+        }
+    }
+
+    private static HazelcastInstance start(ClusterSettings settings) throws ClusterException {
+        try {
+            return Hazelcast.newHazelcastInstance(MemberConfig.build(settings, true));
+        } catch (RuntimeException e) {
+            throw new ClusterException("could not start the cluster member on " + settings.bindAddress()
+                    + " from port " + settings.port() + ": " + rootMessage(e)
+                    + "; check that a port from " + settings.port() + " up is free (ss -ltn) and that the members "
+                    + settings.members() + " are ramswap nodes of cluster \"" + settings.clusterName()
+                    + "\" that answer", e);
+        }
+    }
+
+    /**
+     * The member list is ordered oldest first, so only a member older than this one
+     * counts as a conflict: of two nodes started with one number, the younger leaves.
+     */
+    private static void refuseDuplicateNodeNumber(HazelcastInstance hazelcast, int nodeNumber)
+            throws ClusterException {
+        for (Member member : hazelcast.getCluster().getMembers()) {
+            if (member.localMember()) {
+                return;
+            }
+            Integer other = nodeNumberOf(member);
+            if (other != null && other == nodeNumber) {
+                throw new ClusterException("node number " + nodeNumber + " is already used by member "
+                        + hostAndPort(member.getAddress()) + "; choose another with --node");
+            }
+        }
+    }
+
+    private static void requireLocalAddress(String bindAddress) throws ClusterException {
+        try {
+            if (NetworkInterface.getByInetAddress(InetAddress.getByName(bindAddress)) == null) {
+                throw new ClusterException("bind address " + bindAddress + " is not an address of this machine;"
+                        + " give one listed by \"ip -4 addr\"");
+            }
+        } catch (UnknownHostException | SocketException e) {
+            throw new ClusterException("cannot check bind address " + bindAddress + ": " + e.getMessage()
+                    + "; give one listed by \"ip -4 addr\"", e);
+        }
+    }
+
+    /**
+     * Hazelcast logs every step of its start at INFO. Unless the user configured
+     * the level (java.util.logging.config.file), only warnings get through.
+     */
+    private static Logger quietHazelcastLogging() {
+        Logger logger = Logger.getLogger("com.hazelcast");
+        if (logger.getLevel() == null) {
+            logger.setLevel(Level.WARNING);
+        }
+        return logger;
+    }
+
+    private static void shutdownQuietly(HazelcastInstance hazelcast) {
+        try {
+            hazelcast.shutdown();
+        } catch (RuntimeException e) {
+            hazelcast.getLifecycleService().terminate();
+        }
+    }
+
+    private static String hostAndPort(Address address) {
+        return address.getHost() + ":" + address.getPort();
+    }
+
+    private static String rootMessage(Throwable e) {
+        Throwable root = e;
+        while (root.getCause() != null && root.getCause() != root) {
+            root = root.getCause();
+        }
+        return root.getMessage() != null ? root.getMessage() : root.getClass().getSimpleName();
+    }
+}

@@ -1,0 +1,80 @@
+package ramswap.cluster;
+
+import static org.junit.jupiter.api.Assertions.fail;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import java.util.function.BooleanSupplier;
+
+/**
+ * Real embedded members on 127.0.0.1 under a random cluster name, closed
+ * together (newest first) by the test's try-with-resources even when it fails.
+ * Ports start at 5901 so that a daemon on 5701 is never joined or disturbed.
+ */
+final class TestCluster implements AutoCloseable {
+
+    static final String LOOPBACK = "127.0.0.1";
+    static final int BASE_PORT = 5901;
+    private static final Duration AWAIT_TIMEOUT = Duration.ofSeconds(30);
+
+    private final String name = "ramswap-test-" + UUID.randomUUID().toString().substring(0, 8);
+    private final List<ClusterMember> started = new ArrayList<>();
+
+    String name() {
+        return name;
+    }
+
+    /** Settings that join the members started so far, or form the cluster if there are none. */
+    ClusterSettings settings(int nodeNumber, boolean lite) {
+        List<String> addresses = new ArrayList<>();
+        for (ClusterMember member : started) {
+            if (member.hazelcast().getLifecycleService().isRunning()) {
+                addresses.add(LOOPBACK + ":" + member.hazelcast().getCluster().getLocalMember().getAddress().getPort());
+            }
+        }
+        if (addresses.isEmpty()) {
+            addresses.add(LOOPBACK);
+        }
+        return new ClusterSettings(name, nodeNumber, LOOPBACK, BASE_PORT, addresses, lite);
+    }
+
+    ClusterMember start(int nodeNumber) throws ClusterException {
+        return start(settings(nodeNumber, false));
+    }
+
+    ClusterMember startLite(int nodeNumber) throws ClusterException {
+        return start(settings(nodeNumber, true));
+    }
+
+    ClusterMember start(ClusterSettings settings) throws ClusterException {
+        ClusterMember member = ClusterMember.join(settings);
+        started.add(member);
+        return member;
+    }
+
+    @Override
+    public void close() {
+        for (int i = started.size() - 1; i >= 0; i--) {
+            started.get(i).close();
+        }
+        started.clear();
+    }
+
+    /** Waits for what the cluster does in the background (membership, migration). */
+    static void await(String what, BooleanSupplier condition) {
+        long deadline = System.nanoTime() + AWAIT_TIMEOUT.toNanos();
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > deadline) {
+                fail("timed out after " + AWAIT_TIMEOUT.toSeconds() + " s waiting for " + what);
+            }
+            try {
+                Thread.sleep(50);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                fail("interrupted while waiting for " + what);
+            }
+        }
+    }
+}
