@@ -38,9 +38,10 @@ final class Daemon {
     private final Instant started = Instant.now();
 
     private volatile String state = "starting";
-    private volatile String device = "-";
+    private volatile SwapArea area;
     private volatile String lastError = "";
     private volatile ClusterMember member;
+    private boolean createdMountDir;
     private volatile SwapStore store;
 
     Daemon(DaemonConfig config, PrintWriter out) {
@@ -81,38 +82,30 @@ final class Daemon {
         return 0;
     }
 
-    /** Swap on, wait for stop requests, swap off; returns only once swapoff succeeded. */
+    /** Swap on, wait for stop requests, swap off; returns only once every loop device is gone. */
     private void serve(FuseMount mount) throws RamswapException {
-        device = SwapDevice.attach(mount.swapFile());
-        try {
-            if (!SwapDevice.directIo(device)) {
-                say("warning: " + device + " does not use direct I/O; pages pass through the page cache twice");
-            }
-            SwapDevice.mkswap(device);
-            SwapDevice.swapon(device, config.priority());
-        } catch (RamswapException e) {
-            detach();
-            throw e;
-        }
+        area = SwapArea.open(mount.swapFile(), config.sizeBytes(), config.loops(), config.priority(), this::say);
         state = "live";
-        say("live: " + device + " is swap with priority " + config.priority() + " and discard");
+        say("live: " + String.join(" ", area.devices()) + " are swap with priority " + config.priority() + " and discard");
         while (true) {
             stopRequests.acquireUninterruptibly();
             state = "stopping";
-            say("stopping: swapoff " + device + " brings " + usedMiB() + " MiB back into RAM");
+            say("stopping: swapoff brings " + usedMiB() + " MiB back into RAM");
+            Thread progress = progressReporter();
             try {
-                swapoffWithProgress();
-                break;
+                area.close(SWAPOFF_TIMEOUT, this::say);
+                return;
             } catch (RamswapException e) {
                 lastError = e.getMessage();
                 state = "live";
                 say("cannot stop: " + e.getMessage() + "; ramswap stays up and keeps serving its pages");
+            } finally {
+                progress.interrupt();
             }
         }
-        detach();
     }
 
-    private void swapoffWithProgress() throws RamswapException {
+    private Thread progressReporter() {
         Thread progress = new Thread(() -> {
             try {
                 while (!Thread.currentThread().isInterrupted()) {
@@ -125,18 +118,7 @@ final class Daemon {
         }, "ramswap-swapoff-progress");
         progress.setDaemon(true);
         progress.start();
-        try {
-            SwapDevice.swapoff(device, SWAPOFF_TIMEOUT);
-        } finally {
-            progress.interrupt();
-        }
-        say("swapoff done");
-    }
-
-    private void detach() throws RamswapException {
-        SwapDevice.detach(device);
-        say("loop device " + device + " detached");
-        device = "-";
+        return progress;
     }
 
     private FuseMount mount(Knobs knobs) throws RamswapException {
@@ -149,9 +131,17 @@ final class Daemon {
     }
 
     private void unmount(FuseMount mount) throws RamswapException {
+        java.util.List<String> users = SwapDevice.loopsBackedBy(mount.swapFile());
+        if (!users.isEmpty()) {
+            // exiting now would take their pages with us; the operator must detach them first
+            throw new RamswapException(RamswapException.FAILED, "not unmounting: loop devices " + users + " still use " + mount.swapFile());
+        }
         try {
             mount.close();
             say("unmounted " + config.mount());
+            if (createdMountDir) {
+                Files.deleteIfExists(config.mount()); // leave the machine as we found it
+            }
         } catch (IOException e) {
             throw new RamswapException(RamswapException.FAILED, "cannot unmount " + config.mount() + ": " + e.getMessage(), e);
         }
@@ -184,6 +174,8 @@ final class Daemon {
                 }
             } else if (Files.exists(config.mount())) {
                 throw new RamswapException(RamswapException.FAILED, config.mount() + " exists and is not a directory");
+            } else {
+                createdMountDir = true;
             }
         } catch (IOException e) {
             throw new RamswapException(RamswapException.FAILED, "cannot inspect " + config.mount() + ": " + e.getMessage(), e);
@@ -209,7 +201,8 @@ final class Daemon {
         line(b, "state", state);
         line(b, "pid", ProcessHandle.current().pid());
         line(b, "mount", config.mount());
-        line(b, "swap_device", device);
+        SwapArea a = area;
+        line(b, "swap_devices", a == null ? "-" : String.join(" ", a.devices()));
         line(b, "size_bytes", config.sizeBytes());
         line(b, "priority", config.priority());
         line(b, "stored_pages", stored);
@@ -230,7 +223,8 @@ final class Daemon {
     }
 
     private long usedMiB() {
-        return SwapDevice.usedBytes(device).orElse(0) >> 20;
+        SwapArea a = area;
+        return a == null ? 0 : a.usedBytes() >> 20;
     }
 
     private void say(String message) {

@@ -11,7 +11,7 @@ import ramswap.store.LocalPool;
  * @param poolCapacityBytes the most the pool can ever map: the swap size plus one slab per size class
  *                          of slack, enough even if every page were stored raw
  */
-public record DaemonConfig(Path mount, long sizeBytes, int priority, long poolLimitBytes, long poolCapacityBytes,
+public record DaemonConfig(Path mount, long sizeBytes, int loops, int priority, long poolLimitBytes, long poolCapacityBytes,
         ClusterSettings cluster, Path log) {
 
     public static final long MIN_SIZE = 1L << 20;
@@ -23,6 +23,12 @@ public record DaemonConfig(Path mount, long sizeBytes, int priority, long poolLi
         }
         if (sizeBytes / BlockCodec.BLOCK_SIZE > Integer.MAX_VALUE) {
             throw new IllegalArgumentException("--size is too large: at most 8 TiB");
+        }
+        if (loops < 1 || loops > 16) {
+            throw new IllegalArgumentException("--loops must be between 1 and 16, got " + loops);
+        }
+        if (sizeBytes / loops < MIN_SIZE) {
+            throw new IllegalArgumentException("--size must give each of the " + loops + " loop devices at least 1 MiB");
         }
         if (priority < -1 || priority > 32767) {
             throw new IllegalArgumentException("--priority must be between -1 and 32767 (swapon's range), got " + priority);

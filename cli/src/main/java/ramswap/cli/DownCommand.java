@@ -3,16 +3,14 @@ package ramswap.cli;
 import java.io.PrintWriter;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-@Command(name = "down",
-        description = {"Stop ramswap in the safe order: swapoff (pages come back into RAM; progress is shown),",
-            "losetup -d, unmount, leave the cluster. Cleans up after a daemon that died. Needs root."})
+@Command(mixinStandardHelpOptions = true, name = "down",
+        description = "Stop ramswap in the safe order: swapoff (pages come back into RAM; progress is shown), losetup -d, unmount, leave the cluster. Cleans up after a daemon that died. Needs root.")
 final class DownCommand implements Callable<Integer> {
 
     @CommandLine.Spec
@@ -43,7 +41,7 @@ final class DownCommand implements Callable<Integer> {
         }
         Map<String, String> status = instance.status();
         long pid = Long.parseLong(status.get("pid"));
-        String device = status.get("swap_device");
+        List<String> devices = List.of(status.getOrDefault("swap_devices", "").split(" "));
         ProcessHandle daemon = ProcessHandle.of(pid).filter(DownCommand::isRamswap)
                 .orElseThrow(() -> new RamswapException(RamswapException.FAILED, "process " + pid + " named in " + instance.dir()
                         + "/status is not a ramswap daemon; nothing was signalled"));
@@ -65,9 +63,7 @@ final class DownCommand implements Callable<Integer> {
                 }
             }
             if (System.nanoTime() - lastReport > 2_000_000_000L) {
-                Optional<Long> used = device == null ? Optional.empty()
-                        : SwapDevice.usedBytes(device).stream().boxed().findFirst();
-                used.ifPresent(u -> out.println("ramswap:   " + (u >> 20) + " MiB still in swap, coming back into RAM"));
+                SwapDevice.usedBytes(devices).ifPresent(u -> out.println("ramswap:   " + (u >> 20) + " MiB still in swap, coming back into RAM"));
                 out.flush();
                 lastReport = System.nanoTime();
             }

@@ -13,8 +13,7 @@ import picocli.CommandLine.Parameters;
 import ramswap.store.Counter;
 import ramswap.store.Knob;
 
-@Command(name = "get", description = {"Print one knob or counter, e.g. remote_target_nodenum or pers_zpages.",
-    "Knobs: ${COMPLETION-CANDIDATES}"})
+@Command(mixinStandardHelpOptions = true, name = "get", description = "Print one knob or counter, e.g. remote_target_nodenum or pers_zpages. Knobs live in DIR/ramster/, counters in DIR/stats/ (list them with: ramswap stats).")
 final class GetCommand implements Callable<Integer> {
 
     @CommandLine.Spec

@@ -12,10 +12,10 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-@Command(name = "run", sortOptions = false,
-        description = {"Run a command with a RAM limit, in a memory cgroup made for it and removed afterwards,",
-            "so that what does not fit in --ram swaps (to ramswap when it is the highest-priority swap).",
-            "The exit code is the command's. Needs root.", "",
+@Command(mixinStandardHelpOptions = true, name = "run", sortOptions = false,
+        description = {"Run a command with a RAM limit, in a memory cgroup made for it and removed afterwards, "
+            + "so that what does not fit in --ram swaps (to ramswap when it is the highest-priority swap). "
+            + "The exit code is the command's. Needs root.", "",
             "Example: sudo ./ramswap run --ram 256M -- ./my-big-job --its-args"})
 final class RunCommand implements Callable<Integer> {
 

@@ -9,7 +9,7 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Parameters;
 import ramswap.store.Knob;
 
-@Command(name = "set", description = {"Change a knob while ramswap runs, like echo VALUE > DIR/ramster/NAME. Needs root.",
+@Command(mixinStandardHelpOptions = true, name = "set", description = {"Change a knob while ramswap runs, like echo VALUE > DIR/ramster/NAME. Needs root.",
     "Knobs and their ranges:",
     "  remote_target_nodenum  -1..65535   node that receives cold pages (-1 none)",
     "  pers_remotify_enable   0|1         send cold pages to the remote target",

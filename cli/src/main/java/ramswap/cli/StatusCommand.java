@@ -7,8 +7,7 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 
-@Command(name = "status", description = {"Is ramswap up; its swap area, pages stored, compression ratio and cluster.",
-    "Exit code 3 when it is not running."})
+@Command(mixinStandardHelpOptions = true, name = "status", description = "Is ramswap up; its swap area, pages stored, compression ratio and cluster. Exit code 3 when it is not running.")
 final class StatusCommand implements Callable<Integer> {
 
     @CommandLine.Spec
@@ -31,11 +30,11 @@ final class StatusCommand implements Callable<Integer> {
         }
         Map<String, String> s = instance.status();
         Map<String, Long> c = instance.counters();
-        String device = s.get("swap_device");
-        long used = SwapDevice.usedBytes(device).orElse(-1);
+        String devices = s.get("swap_devices");
+        long used = SwapDevice.usedBytes(java.util.List.of(devices.split(" "))).orElse(-1);
         out.printf("ramswap is %s at %s (pid %s, since %s)%n", "live".equals(s.get("state")) ? "up" : s.get("state"),
                 instance.dir(), s.get("pid"), s.get("started"));
-        out.printf("  swap       %s, %s, priority %s, %s in use%n", device, Sizes.human(Long.parseLong(s.get("size_bytes"))),
+        out.printf("  swap       %s, %s, priority %s, %s in use%n", devices, Sizes.human(Long.parseLong(s.get("size_bytes"))),
                 s.get("priority"), used < 0 ? "not active" : Sizes.human(used));
         out.printf("  stored     %d pages (%s): %d compressed into %s, %d same-filled, %d remote%n",
                 c.get("stored_pages"), Sizes.human(c.get("stored_pages") * 4096), c.get("pers_zpages"),

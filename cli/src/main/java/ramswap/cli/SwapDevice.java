@@ -20,9 +20,10 @@ public final class SwapDevice {
     private SwapDevice() {
     }
 
-    /** Attaches {@code file} to a free loop device with direct I/O; returns "/dev/loopN". */
-    public static String attach(Path file) throws RamswapException {
-        Exec.Result r = Exec.run(QUICK, "losetup", "--find", "--show", "--direct-io=on", file.toString());
+    /** Attaches a range of {@code file} to a free loop device with direct I/O; returns "/dev/loopN". */
+    public static String attach(Path file, long offset, long sizeBytes) throws RamswapException {
+        Exec.Result r = Exec.run(QUICK, "losetup", "--find", "--show", "--direct-io=on", "--offset", Long.toString(offset),
+                "--sizelimit", Long.toString(sizeBytes), file.toString());
         if (!r.ok()) {
             throw new RamswapException(RamswapException.FAILED, "cannot attach a loop device: " + r.describe());
         }
@@ -98,6 +99,20 @@ public final class SwapDevice {
             }
         }
         return OptionalLong.empty();
+    }
+
+    /** Bytes in use summed over the active ones of {@code devices}; empty when none is active. */
+    public static OptionalLong usedBytes(java.util.Collection<String> devices) {
+        long sum = 0;
+        boolean any = false;
+        for (String d : devices) {
+            OptionalLong u = usedBytes(d);
+            if (u.isPresent()) {
+                sum += u.getAsLong();
+                any = true;
+            }
+        }
+        return any ? OptionalLong.of(sum) : OptionalLong.empty();
     }
 
     public static boolean isActive(String device) {

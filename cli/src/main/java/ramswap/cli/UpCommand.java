@@ -16,10 +16,8 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import ramswap.cluster.ClusterSettings;
 
-@Command(name = "up", sortOptions = false,
-        description = {"Start ramswap and turn its swap on: mount the swap file system, attach a loop device with",
-            "direct I/O, mkswap, swapon --discard, and join (or form) the cluster. Returns once swap is live;",
-            "the daemon keeps running in the background (see --foreground). Needs root."})
+@Command(mixinStandardHelpOptions = true, name = "up", sortOptions = false,
+        description = "Start ramswap and turn its swap on: mount the swap file system, attach a loop device with direct I/O, mkswap, swapon --discard, and join (or form) the cluster. Returns once swap is live; the daemon keeps running in the background (see --foreground). Needs root.")
 final class UpCommand implements Callable<Integer> {
 
     private static final Duration READY_TIMEOUT = Duration.ofMinutes(3);
@@ -35,6 +33,11 @@ final class UpCommand implements Callable<Integer> {
                     + "An area larger than what will be swapped costs 8 bytes of table per 4 KiB and spares the kernel "
                     + "rewriting pages when swap runs more than half full.")
     Long size;
+
+    @Option(names = "--loops", defaultValue = "4",
+            description = "Loop devices the swap file is striped over, each a swap area of the same priority; "
+                    + "the kernel spreads pages over them so that several requests are in flight (default: ${DEFAULT-VALUE}).")
+    int loops;
 
     @Option(names = "--priority", defaultValue = "100", description = "swapon priority; higher is used first (default: ${DEFAULT-VALUE}, above disk swap).")
     int priority;
@@ -86,7 +89,7 @@ final class UpCommand implements Callable<Integer> {
         List<String> members = join != null && !join.isEmpty() ? join : List.of(bind);
         try {
             ClusterSettings cluster = new ClusterSettings(clusterName, node, bind, port, members, lite);
-            return new DaemonConfig(mount, swapBytes, priority, limit, capacity, cluster, logFile);
+            return new DaemonConfig(mount, swapBytes, loops, priority, limit, capacity, cluster, logFile);
         } catch (IllegalArgumentException e) {
             throw new RamswapException(RamswapException.USAGE, e.getMessage(), e);
         }
@@ -132,7 +135,7 @@ final class UpCommand implements Callable<Integer> {
             if (instance.state() == Instance.State.LIVE) {
                 Map<String, String> status = instance.status();
                 if ("live".equals(status.get("state"))) {
-                    out.println("ramswap: up: " + status.get("swap_device") + " is swap (priority " + status.get("priority")
+                    out.println("ramswap: up: " + status.get("swap_devices") + " swap at priority " + status.get("priority") + ","
                             + "), cluster " + status.get("cluster"));
                     return 0;
                 }
@@ -150,7 +153,12 @@ final class UpCommand implements Callable<Integer> {
         long heapMiB = (config.heapBytes() + (1 << 20) - 1) >> 20;
         return List.of("-Xms" + heapMiB + "m", "-Xmx" + heapMiB + "m", "-XX:+UseSerialGC",
                 "-XX:MaxMetaspaceSize=128m", "-XX:ReservedCodeCacheSize=64m", "-XX:MaxDirectMemorySize=64m",
-                "-Djava.util.concurrent.ForkJoinPool.common.parallelism=2");
+                "-Djava.util.concurrent.ForkJoinPool.common.parallelism=2",
+                // Hazelcast asks for these to use its fast internal paths instead of fallbacks
+                "--add-modules", "java.se", "--add-exports", "java.base/jdk.internal.ref=ALL-UNNAMED",
+                "--add-opens", "java.base/java.lang=ALL-UNNAMED", "--add-opens", "java.base/sun.nio.ch=ALL-UNNAMED",
+                "--add-opens", "java.management/sun.management=ALL-UNNAMED",
+                "--add-opens", "jdk.management/com.sun.management.internal=ALL-UNNAMED");
     }
 
     private static long memTotal() throws RamswapException {

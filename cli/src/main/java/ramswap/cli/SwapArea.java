@@ -1,0 +1,92 @@
+package ramswap.cli;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.function.Consumer;
+
+/**
+ * The swap file turned on as swap: striped over several loop devices of equal priority, which the
+ * kernel fills in turn. A loop device sends one request at a time to a FUSE file (libfuse 2 cannot
+ * negotiate asynchronous direct I/O), so one device leaves the daemon waiting on round trips;
+ * four were the fastest on 2 cores (docs/benchmarks.md).
+ */
+final class SwapArea {
+
+    private final Path file;
+    private final List<String> devices = new ArrayList<>();
+
+    private SwapArea(Path file) {
+        this.file = file;
+    }
+
+    /** Attaches, formats and turns on {@code stripes} loop devices over {@code file}; undoes what it did on failure. */
+    static SwapArea open(Path file, long sizeBytes, int stripes, int priority, Consumer<String> say) throws RamswapException {
+        SwapArea area = new SwapArea(file);
+        long stripe = sizeBytes / stripes / 4096 * 4096;
+        try {
+            for (int i = 0; i < stripes; i++) {
+                long offset = i * stripe;
+                long length = i == stripes - 1 ? sizeBytes - offset : stripe;
+                String device = SwapDevice.attach(file, offset, length);
+                area.devices.add(device);
+                if (!SwapDevice.directIo(device)) {
+                    say.accept("warning: " + device + " does not use direct I/O; pages pass through the page cache twice");
+                }
+                SwapDevice.mkswap(device);
+                SwapDevice.swapon(device, priority);
+            }
+        } catch (RamswapException e) {
+            try {
+                area.close(Duration.ofMinutes(5), say);
+            } catch (RamswapException again) {
+                e.addSuppressed(again);
+            }
+            throw e;
+        }
+        return area;
+    }
+
+    List<String> devices() {
+        return Collections.unmodifiableList(devices);
+    }
+
+    long usedBytes() {
+        long used = 0;
+        for (String d : devices) {
+            used += SwapDevice.usedBytes(d).orElse(0);
+        }
+        return used;
+    }
+
+    /**
+     * Swapoff and detach every loop device over the file, also ones this daemon did not record
+     * (an operator's own losetup): the file must have no user left before it is unmounted.
+     * Throws, leaving the rest on, when a swapoff fails.
+     */
+    void close(Duration swapoffTimeout, Consumer<String> say) throws RamswapException {
+        List<String> all = new ArrayList<>(devices);
+        for (String extra : SwapDevice.loopsBackedBy(file)) {
+            if (!all.contains(extra)) {
+                all.add(extra);
+            }
+        }
+        for (String d : all) {
+            if (SwapDevice.isActive(d)) {
+                SwapDevice.swapoff(d, swapoffTimeout);
+                say.accept("swapoff " + d + " done");
+            }
+        }
+        for (String d : all) {
+            SwapDevice.detach(d);
+            devices.remove(d);
+            say.accept("loop device " + d + " detached");
+        }
+        List<String> left = SwapDevice.loopsBackedBy(file);
+        if (!left.isEmpty()) {
+            throw new RamswapException(RamswapException.FAILED, "loop devices " + left + " still use " + file);
+        }
+    }
+}
