@@ -135,8 +135,8 @@ final class UpCommand implements Callable<Integer> {
             if (instance.state() == Instance.State.LIVE) {
                 Map<String, String> status = instance.status();
                 if ("live".equals(status.get("state"))) {
-                    out.println("ramswap: up: " + status.get("swap_devices") + " swap at priority " + status.get("priority") + ","
-                            + "), cluster " + status.get("cluster"));
+                    out.println("ramswap: up: " + status.get("swap_devices") + " swap at priority " + status.get("priority")
+                            + "; " + status.get("cluster"));
                     return 0;
                 }
             }
