@@ -1,0 +1,137 @@
+package ramswap.e2e;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/** The machine as end-to-end tests see it: the ramswap launcher, the workload, /proc. */
+final class Host {
+
+    record Run(int exitCode, String output) {
+        long value(String key) {
+            for (String line : output.split("\n")) {
+                String[] f = line.trim().split("\\s+");
+                if (f.length == 2 && f[0].equals(key)) {
+                    return Long.parseLong(f[1]);
+                }
+            }
+            throw new AssertionError("no '" + key + "' in output:\n" + output);
+        }
+    }
+
+    static final Path REPO = Path.of("").toAbsolutePath().getParent();
+    static final Path LAUNCHER = REPO.resolve("ramswap");
+    static final Path JAR = REPO.resolve("cli/target/ramswap.jar");
+
+    private Host() {
+    }
+
+    static boolean canSwap() {
+        return isRoot() && Files.exists(Path.of("/dev/fuse")) && Files.exists(Path.of("/dev/loop-control")) && Files.exists(JAR);
+    }
+
+    static boolean isRoot() {
+        try {
+            return Files.readString(Path.of("/proc/self/status")).lines().anyMatch(l -> l.matches("Uid:\\s+0\\s.*"));
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    /** Runs the launcher with the already built jar, bounded in time; prints what it printed. */
+    static Run ramswap(Duration timeout, String... args) {
+        List<String> cmd = new ArrayList<>();
+        cmd.add(LAUNCHER.toString());
+        cmd.addAll(Arrays.asList(args));
+        return exec(timeout, Map.of("RAMSWAP_JAR", JAR.toString()), cmd);
+    }
+
+    static Run exec(Duration timeout, Map<String, String> env, List<String> cmd) {
+        try {
+            ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+            pb.environment().putAll(env);
+            pb.redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+            Path out = Files.createTempFile("ramswap-e2e", ".out");
+            pb.redirectOutput(out.toFile());
+            Process p = pb.start();
+            if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+                p.destroyForcibly();
+                p.waitFor(10, TimeUnit.SECONDS);
+                throw new AssertionError(String.join(" ", cmd) + " did not finish within " + timeout + ":\n" + Files.readString(out));
+            }
+            String text = Files.readString(out, StandardCharsets.UTF_8);
+            Files.delete(out);
+            System.out.println("$ " + String.join(" ", cmd) + "   -> exit " + p.exitValue() + "\n" + text.stripTrailing());
+            return new Run(p.exitValue(), text);
+        } catch (IOException e) {
+            throw new AssertionError("cannot run " + cmd, e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AssertionError("interrupted", e);
+        }
+    }
+
+    /** Compiles the page workload into target/ once. */
+    static Path pagetest() {
+        Path bin = REPO.resolve("test-vm/target/pagetest");
+        Path src = REPO.resolve("test-vm/src/main/c/pagetest.c");
+        Run r = exec(Duration.ofMinutes(2), Map.of(), List.of("gcc", "-std=c11", "-O2", "-Wall", "-Wextra", "-o", bin.toString(), src.toString()));
+        assertEquals(0, r.exitCode(), "gcc failed");
+        return bin;
+    }
+
+    static String procSwaps() {
+        return read("/proc/swaps");
+    }
+
+    static String mounts() {
+        return read("/proc/self/mountinfo");
+    }
+
+    static String read(String path) {
+        try {
+            return Files.readString(Path.of(path));
+        } catch (IOException e) {
+            throw new AssertionError("cannot read " + path, e);
+        }
+    }
+
+    /** Counters straight from the mount's files: cheap enough to sample while a workload runs. */
+    static Map<String, Long> counters(Path mount) {
+        Map<String, Long> m = new LinkedHashMap<>();
+        try (var files = Files.list(mount.resolve("stats"))) {
+            for (Path p : files.sorted().toList()) {
+                m.put(p.getFileName().toString(), Long.parseLong(Files.readString(p).strip()));
+            }
+        } catch (IOException e) {
+            throw new AssertionError("cannot read counters of " + mount, e);
+        }
+        return m;
+    }
+
+    /** Loop devices whose backing file is under {@code mount}. */
+    static List<String> loopsUnder(Path mount) {
+        List<String> found = new ArrayList<>();
+        try (var dirs = Files.newDirectoryStream(Path.of("/sys/block"), "loop*")) {
+            for (Path d : dirs) {
+                Path b = d.resolve("loop/backing_file");
+                if (Files.exists(b) && Files.readString(b).strip().startsWith(mount.toString() + "/")) {
+                    found.add("/dev/" + d.getFileName());
+                }
+            }
+        } catch (IOException e) {
+            throw new AssertionError(e);
+        }
+        return found;
+    }
+}
