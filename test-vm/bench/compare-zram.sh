@@ -377,10 +377,10 @@ run_ramswap() {
         return 0
     fi
     local pid
-    pid=$(cd "$REPO_ROOT" && timeout 60 "$RAMSWAP_CLI" status --mount "$MOUNT_DIR" |
-          awk -F': *' '$1 == "pid" {print $2; exit}') || true
+    # the mount's status file has "pid: N" (what `ramswap status` summarises)
+    pid=$(timeout 10 awk -F': *' '$1 == "pid" {print $2; exit}' "$MOUNT_DIR/status") || true
     if [[ ! "$pid" =~ ^[0-9]+$ ]] || [[ ! -d "/proc/$pid" ]]; then
-        log "ramswap: no daemon pid from 'status' (got '${pid:-}')"
+        log "ramswap: no daemon pid in $MOUNT_DIR/status (got '${pid:-}')"
         pid=""
     fi
     # Counters may also be plain files in the mount; reading them avoids a CLI start per sample.

@@ -155,15 +155,20 @@ final class Daemon {
         }
     }
 
-    private void prepareMountDir() throws RamswapException {
+    /** Refuses a mount directory where a live ramswap or somebody else's file system is mounted. */
+    static void refuseOccupied(Instance instance) throws RamswapException {
         switch (instance.state()) {
             case LIVE -> throw new RamswapException(RamswapException.FAILED,
-                    "ramswap is already running at " + config.mount() + " (see: ./ramswap status --mount " + config.mount() + ")");
-            case FOREIGN -> throw new RamswapException(RamswapException.FAILED, config.mount() + " is a mount of type "
+                    "ramswap is already running at " + instance.dir() + " (see: ./ramswap status --mount " + instance.dir() + ")");
+            case FOREIGN -> throw new RamswapException(RamswapException.FAILED, instance.dir() + " is a mount of type "
                     + instance.mountType().orElse("?") + ", not ramswap's; it is left alone: choose another directory with --mount");
-            case STALE -> instance.cleanStale(out);
-            case ABSENT -> { }
+            case STALE, ABSENT -> { }
         }
+    }
+
+    private void prepareMountDir() throws RamswapException {
+        refuseOccupied(instance);
+        instance.cleanStale(out);
         try {
             if (Files.isDirectory(config.mount())) {
                 try (var entries = Files.list(config.mount())) {

@@ -99,10 +99,7 @@ final class UpCommand implements Callable<Integer> {
     private int startInBackground(DaemonConfig config, PrintWriter out) throws RamswapException {
         Root.require("ramswap up");
         Instance instance = new Instance(config.mount());
-        if (instance.state() == Instance.State.LIVE) {
-            throw new RamswapException(RamswapException.FAILED, "ramswap is already running at " + config.mount()
-                    + " (see: ./ramswap status --mount " + config.mount() + ")");
-        }
+        Daemon.refuseOccupied(instance); // the daemon checks again; this answers at once
         List<String> cmd = new ArrayList<>();
         cmd.add("setsid");
         cmd.add(ProcessHandle.current().info().command().orElse("java"));
