@@ -28,6 +28,7 @@ import sun.misc.Signal;
  */
 final class Daemon {
 
+    private static final int NICE = -20;
     private static final Duration STATS_INTERVAL = Duration.ofSeconds(2);
     private static final Duration SWAPOFF_TIMEOUT = Duration.ofMinutes(30);
 
@@ -58,6 +59,11 @@ final class Daemon {
             Signal.handle(new Signal(name), s -> stopRequests.release());
         }
         Posix posix = Posix.load();
+        // before any thread of ours starts, so that all inherit it: the kernel waits on this daemon
+        // for every swap request, it must not queue behind the processes that are swapping
+        if (posix.setpriority(Posix.PRIO_PROCESS, 0, NICE) != 0) {
+            say("warning: cannot set nice " + NICE + ": " + Posix.describe(Posix.lastErrno()));
+        }
         Counters counters = new Counters();
         Knobs knobs = new Knobs();
         say("starting: swap " + Sizes.human(config.sizeBytes()) + ", pool limit " + Sizes.human(config.poolLimitBytes())

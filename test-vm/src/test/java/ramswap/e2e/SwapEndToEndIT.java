@@ -46,7 +46,7 @@ class SwapEndToEndIT {
                 "--cluster-name", tag, "--port", "5711");
         assertEquals(0, r.exitCode(), "ramswap up failed");
         List<String> loops = Host.loopsUnder(mount);
-        assertEquals(4, loops.size(), "the swap file striped over four loop devices");
+        assertEquals(8, loops.size(), "the swap file striped over eight loop devices");
         for (String loop : loops) {
             assertTrue(Host.procSwaps().contains(loop + " "), loop + " is an active swap area:\n" + Host.procSwaps());
             assertTrue(Host.read("/sys/block/" + Path.of(loop).getFileName() + "/loop/dio").strip().equals("1"), loop + " uses direct I/O");
