@@ -153,8 +153,10 @@ zram_teardown() {
 ramswap_teardown() {
     if [[ $RAMSWAP_UP -eq 1 ]]; then
         (cd "$REPO_ROOT" && timeout 900 "$RAMSWAP_CLI" down --mount "$MOUNT_DIR") >&2 ||
-            log "warning: ramswap down --mount $MOUNT_DIR failed"
+            log "warning: ramswap down --mount $MOUNT_DIR failed (its log: $MOUNT_DIR.log)"
         RAMSWAP_UP=0
+        # the daemon's log is ours too; keep it only when down failed
+        mountpoint -q "$MOUNT_DIR" 2>/dev/null || rm -f "$MOUNT_DIR.log"
     fi
     if [[ $MOUNT_CREATED -eq 1 ]]; then
         if [[ ! -d "$MOUNT_DIR" ]]; then

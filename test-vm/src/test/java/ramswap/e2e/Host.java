@@ -119,6 +119,19 @@ final class Host {
         return m;
     }
 
+    /** Removes a test's mount directory and daemon log once nothing is mounted there. */
+    static void removeLeftovers(Path mount) {
+        if (mounts().contains(" " + mount + " ")) {
+            return; // still mounted: the assertion that follows says so; never remove under a mount
+        }
+        try {
+            Files.deleteIfExists(mount);
+            Files.deleteIfExists(Path.of(mount + ".log"));
+        } catch (IOException e) {
+            throw new AssertionError("cannot remove " + mount, e);
+        }
+    }
+
     /** Loop devices whose backing file is under {@code mount}. */
     static List<String> loopsUnder(Path mount) {
         List<String> found = new ArrayList<>();

@@ -45,6 +45,7 @@ class RecoveryIT {
             if (Host.mounts().contains(" " + mount + " ")) {
                 Host.ramswap(Duration.ofMinutes(5), "down", "--mount", mount.toString());
             }
+            Host.removeLeftovers(mount);
         }
         assertFalse(Host.mounts().contains(" " + mount + " "));
         assertTrue(Host.loopsUnder(mount).isEmpty());
@@ -64,7 +65,7 @@ class RecoveryIT {
             assertTrue(Host.mounts().contains(" " + dir + " "), "the tmpfs is still mounted");
         } finally {
             Host.exec(Duration.ofSeconds(30), Map.of(), List.of("umount", dir.toString()));
-            Files.deleteIfExists(dir);
+            Host.removeLeftovers(dir);
         }
     }
 

