@@ -28,7 +28,6 @@ import sun.misc.Signal;
  */
 final class Daemon {
 
-    private static final int NICE = -20;
     private static final Duration STATS_INTERVAL = Duration.ofSeconds(2);
     private static final Duration SWAPOFF_TIMEOUT = Duration.ofMinutes(30);
 
@@ -59,16 +58,23 @@ final class Daemon {
             Signal.handle(new Signal(name), s -> stopRequests.release());
         }
         Posix posix = Posix.load();
-        // before any thread of ours starts, so that all inherit it: the kernel waits on this daemon
-        // for every swap request, it must not queue behind the processes that are swapping
-        if (posix.setpriority(Posix.PRIO_PROCESS, 0, NICE) != 0) {
-            say("warning: cannot set nice " + NICE + ": " + Posix.describe(Posix.lastErrno()));
+        if (config.protections()) {
+            Protections.checkFits(config);
+            // before any thread of ours starts, so that all inherit them (up has already applied
+            // them to the whole JVM; this covers --foreground under a service manager)
+            for (String failed : Protections.applyInheritable(posix)) {
+                say("warning: protection not applied: " + failed);
+            }
+            Protections.lockMemory(posix);
+        } else {
+            say("warning: running without memory protections (--no-protections is for tests only)");
         }
         Counters counters = new Counters();
         Knobs knobs = new Knobs();
         say("starting: swap " + Sizes.human(config.sizeBytes()) + ", pool limit " + Sizes.human(config.poolLimitBytes())
+                + ", pool reserve " + Sizes.human(config.poolReserveBytes()) + ", heap " + Sizes.human(Runtime.getRuntime().maxMemory())
                 + ", mount " + config.mount() + ", pid " + ProcessHandle.current().pid());
-        try (LocalPool pool = new LocalPool(posix, config.poolCapacityBytes(), config.poolLimitBytes(), 0)) {
+        try (LocalPool pool = new LocalPool(posix, config.poolCapacityBytes(), config.poolLimitBytes(), config.poolReserveBytes())) {
             store = new SwapStore(config.sizeBytes(), pool, counters);
             knobs.set(Knob.POOL_MAX_BYTES, config.poolLimitBytes());
             knobs.onChange(Knob.POOL_MAX_BYTES, pool::setLimitBytes);
@@ -223,6 +229,10 @@ final class Daemon {
         line(b, "cluster", m == null ? "-" : m.describe());
         line(b, "started", started);
         line(b, "log", config.log() == null ? "-" : config.log());
+        line(b, "pool_reserve_bytes", config.poolReserveBytes());
+        for (String p : Protections.describe(config.protections())) {
+            b.append(p).append('\n');
+        }
         if (!lastError.isEmpty()) {
             line(b, "last_error", lastError);
         }

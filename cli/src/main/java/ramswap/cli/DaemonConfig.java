@@ -12,7 +12,7 @@ import ramswap.store.LocalPool;
  *                          of slack, enough even if every page were stored raw
  */
 public record DaemonConfig(Path mount, long sizeBytes, int loops, int priority, long poolLimitBytes, long poolCapacityBytes,
-        ClusterSettings cluster, Path log) {
+        long poolReserveBytes, boolean protections, ClusterSettings cluster, Path log) {
 
     public static final long MIN_SIZE = 1L << 20;
     public static final long POOL_SLACK = (long) LocalPool.CLASSES * LocalPool.SLAB_BYTES;
@@ -33,6 +33,10 @@ public record DaemonConfig(Path mount, long sizeBytes, int loops, int priority, 
         if (priority < -1 || priority > 32767) {
             throw new IllegalArgumentException("--priority must be between -1 and 32767 (swapon's range), got " + priority);
         }
+        if (poolReserveBytes < 0 || poolReserveBytes > poolLimitBytes) {
+            throw new IllegalArgumentException("--pool-reserve must be between 0 and the pool limit (" + Sizes.human(poolLimitBytes)
+                    + "), got " + Sizes.human(poolReserveBytes));
+        }
         if (poolLimitBytes < LocalPool.SLAB_BYTES || poolLimitBytes > poolCapacityBytes) {
             throw new IllegalArgumentException("--pool-max must be between " + Sizes.human(LocalPool.SLAB_BYTES) + " and "
                     + Sizes.human(poolCapacityBytes) + " (swap size plus slack), got " + Sizes.human(poolLimitBytes));
@@ -41,6 +45,20 @@ public record DaemonConfig(Path mount, long sizeBytes, int loops, int priority, 
 
     public static long capacityFor(long sizeBytes) {
         return sizeBytes + POOL_SLACK;
+    }
+
+    /** Memory of the JVM beside its heap, and of the cluster member: measured about 100 MiB for a lone member, with room. */
+    public static final long RUNTIME_BYTES = 160L << 20;
+
+    /** The default pool reserve: 1/32 of the swap, between 16 and 256 MiB, never above the pool limit. */
+    public static long defaultReserve(long sizeBytes, long poolLimitBytes) {
+        long r = Math.max(16L << 20, Math.min(256L << 20, sizeBytes / 32));
+        return Math.min(r, poolLimitBytes) / LocalPool.SLAB_BYTES * LocalPool.SLAB_BYTES;
+    }
+
+    /** What the daemon keeps locked in RAM from the start: heap, pool reserve, runtime. */
+    public long lockedBytes() {
+        return heapBytes() + poolReserveBytes + RUNTIME_BYTES;
     }
 
     /** Heap the daemon needs besides its block table: the cluster member, FUSE threads, buffers. */

@@ -44,6 +44,9 @@ final class StatusCommand implements Callable<Integer> {
                 Sizes.human(instance.knobs().get("pool_max_bytes")));
         out.printf("  cluster    %s%n", s.get("cluster"));
         out.printf("  log        %s%n", s.get("log"));
+        out.printf("  protected  mlock %s; heap pre-touch %s; io_flusher %s; oom_score_adj %s; pool reserve %s%n",
+                s.get("protection_mlock"), s.get("protection_heap_pretouch"), s.get("protection_io_flusher"),
+                s.get("protection_oom_score_adj"), Sizes.human(Long.parseLong(s.getOrDefault("pool_reserve_bytes", "0"))));
         if (s.containsKey("last_error")) {
             out.printf("  last error %s%n", s.get("last_error"));
         }

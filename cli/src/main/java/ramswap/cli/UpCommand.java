@@ -46,6 +46,15 @@ final class UpCommand implements Callable<Integer> {
             description = "Most memory the local compressed pool may take (default: swap size + 32 MiB; the knob pool_max_bytes changes it live).")
     Long poolMax;
 
+    @Option(names = "--pool-reserve", paramLabel = "SIZE", converter = Sizes.class,
+            description = "Pool memory mapped and touched at start, kept for writes that come when memory is short "
+                    + "(default: 1/32 of the swap, 16-256 MiB).")
+    Long poolReserve;
+
+    @Option(names = "--no-protections", hidden = true,
+            description = "For tests only: run without mlockall, pre-touched heap, pool reserve, PR_SET_IO_FLUSHER, oom_score_adj and nice.")
+    boolean noProtections;
+
     @Option(names = "--cluster-name", defaultValue = "ramswap", description = "Hazelcast cluster to join (default: ${DEFAULT-VALUE}).")
     String clusterName;
 
@@ -84,12 +93,14 @@ final class UpCommand implements Callable<Integer> {
         long swapBytes = size != null ? size : memTotal() / 4096 * 4096;
         long capacity = DaemonConfig.capacityFor(swapBytes);
         long limit = poolMax != null ? poolMax : capacity;
+        // without protections there is no reserve either: the serving thread maps slabs itself
+        long reserve = noProtections ? 0 : poolReserve != null ? poolReserve : DaemonConfig.defaultReserve(swapBytes, limit);
         Path mount = mountOption.mount.toAbsolutePath().normalize();
         Path logFile = log != null ? log : Path.of(mount + ".log");
         List<String> members = join != null && !join.isEmpty() ? join : List.of(bind);
         try {
             ClusterSettings cluster = new ClusterSettings(clusterName, node, bind, port, members, lite);
-            return new DaemonConfig(mount, swapBytes, loops, priority, limit, capacity, cluster, logFile);
+            return new DaemonConfig(mount, swapBytes, loops, priority, limit, capacity, reserve, !noProtections, cluster, logFile);
         } catch (IllegalArgumentException e) {
             throw new RamswapException(RamswapException.USAGE, e.getMessage(), e);
         }
@@ -100,6 +111,13 @@ final class UpCommand implements Callable<Integer> {
         Root.require("ramswap up");
         Instance instance = new Instance(config.mount());
         Daemon.refuseOccupied(instance); // the daemon checks again; this answers at once
+        if (config.protections()) {
+            Protections.checkFits(config);
+            // inherited by the daemon's process and every one of its threads
+            for (String failed : Protections.applyInheritable(ramswap.sys.Posix.load())) {
+                out.println("ramswap: warning: protection not applied: " + failed);
+            }
+        }
         List<String> cmd = new ArrayList<>();
         cmd.add("setsid");
         cmd.add(ProcessHandle.current().info().command().orElse("java"));
@@ -148,14 +166,18 @@ final class UpCommand implements Callable<Integer> {
     /** A fixed heap sized from the swap, not from the machine; small thread stacks; no JIT tiers that only cost memory. */
     static List<String> jvmOptions(DaemonConfig config) {
         long heapMiB = (config.heapBytes() + (1 << 20) - 1) >> 20;
-        return List.of("-Xms" + heapMiB + "m", "-Xmx" + heapMiB + "m", "-XX:+UseSerialGC",
+        List<String> options = new ArrayList<>(List.of("-Xms" + heapMiB + "m", "-Xmx" + heapMiB + "m", "-XX:+UseSerialGC", "-Xss512k",
                 "-XX:MaxMetaspaceSize=128m", "-XX:ReservedCodeCacheSize=64m", "-XX:MaxDirectMemorySize=64m",
                 "-Djava.util.concurrent.ForkJoinPool.common.parallelism=2",
                 // Hazelcast asks for these to use its fast internal paths instead of fallbacks
                 "--add-modules", "java.se", "--add-exports", "java.base/jdk.internal.ref=ALL-UNNAMED",
                 "--add-opens", "java.base/java.lang=ALL-UNNAMED", "--add-opens", "java.base/sun.nio.ch=ALL-UNNAMED",
                 "--add-opens", "java.management/sun.management=ALL-UNNAMED",
-                "--add-opens", "jdk.management/com.sun.management.internal=ALL-UNNAMED");
+                "--add-opens", "jdk.management/com.sun.management.internal=ALL-UNNAMED"));
+        if (config.protections()) {
+            options.add("-XX:+AlwaysPreTouch"); // the whole heap resident before the first request
+        }
+        return options;
     }
 
     private static long memTotal() throws RamswapException {

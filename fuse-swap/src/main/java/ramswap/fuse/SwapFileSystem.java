@@ -363,7 +363,7 @@ public final class SwapFileSystem extends FuseStubFS {
             text = knobs.get(Knob.values()[(int) (fh - FH_KNOB)]) + "\n";
         } else if (isCounter(fh)) {
             Counter c = Counter.values()[(int) (fh - FH_COUNTER)];
-            if (c == Counter.POOL_BYTES) {
+            if (c == Counter.POOL_BYTES || c == Counter.POOL_RESERVE_EMPTY) {
                 store.refreshGauges();
             }
             text = store.counters().get(c) + "\n";

@@ -25,6 +25,7 @@ public enum Counter {
     STORED_PAGES_MAX("stored_pages_max", "highest stored_pages seen"),
     POOL_BYTES("pool_bytes", "memory the local pool has mapped (slabs, including its reserve)"),
     POOL_LIMIT_HIT("pool_limit_hit", "writes refused because the pool was at pool_max_bytes"),
+    POOL_RESERVE_EMPTY("pool_reserve_empty", "writes refused because the pool's reserve was empty while it refilled (memory short)"),
     PAGES_WRITTEN("pages_written", "blocks written, ever"),
     PAGES_READ("pages_read", "blocks read, ever"),
     PAGES_DISCARDED("pages_discarded", "stored blocks freed by discard (punch hole), ever"),

@@ -10,6 +10,13 @@ import ramswap.sys.Posix;
  * free slots themselves, and all slab metadata lives in arrays sized once, so neither an allocation
  * nor a free allocates on the Java heap.
  *
+ * <p>With a reserve, the thread that serves a write never maps memory itself: it takes slabs from
+ * the reserve, and a background thread ("ramswap-pool-grower") maps and touches new ones to refill
+ * it. Mapping can enter the kernel's reclaim, and reclaim can write swap to this very store: a
+ * serving thread that waited there would wait on itself (seen: a daemon sharing a memory cgroup
+ * with its workload hung in try_charge_memcg -> swap_writeout). When the reserve is empty the
+ * write is refused and counted; the grower catches up as reclaim frees memory.
+ *
  * <p>A handle is {@code slabId << 16 | slot}. Lock order: a size class's lock, then
  * {@code slabLock}; callers hold no block lock while they allocate or free.
  */
@@ -50,6 +57,9 @@ public final class LocalPool implements AutoCloseable {
     private final int spareTarget;
     private int slabsMapped;
     private long limitHits;
+    private long reserveEmptyHits;
+    private final Thread grower;
+    private volatile boolean closed;
 
     /**
      * @param capacityBytes the most this pool can ever map
@@ -96,6 +106,44 @@ public final class LocalPool implements AutoCloseable {
                     throw new IllegalStateException("cannot map the pool's reserve of " + reserveBytes + " bytes");
                 }
                 OffHeap.touchPages(slabAddress[id], SLAB_BYTES, 4096);
+                spares[spareCount++] = id;
+            }
+        }
+        if (spareTarget > 0) {
+            grower = new Thread(this::growReserve, "ramswap-pool-grower");
+            grower.setDaemon(true);
+            grower.start();
+        } else {
+            grower = null;
+        }
+    }
+
+    /** Keeps the reserve full: maps and touches slabs outside every lock, then hands them over. */
+    private void growReserve() {
+        while (!closed) {
+            boolean wanted;
+            synchronized (slabLock) {
+                wanted = spareCount < spareTarget && (long) (slabsMapped + 1) * SLAB_BYTES <= limitBytes && freeIdCount > 0;
+            }
+            if (!wanted) {
+                java.util.concurrent.locks.LockSupport.parkNanos(this, 100_000_000L);
+                continue;
+            }
+            long addr = posix.mmap(null, SLAB_BYTES, Posix.PROT_READ | Posix.PROT_WRITE, Posix.MAP_PRIVATE | Posix.MAP_ANONYMOUS, -1, 0);
+            if (addr == Posix.MAP_FAILED || addr == 0) {
+                java.util.concurrent.locks.LockSupport.parkNanos(this, 100_000_000L);
+                continue;
+            }
+            OffHeap.touchPages(addr, SLAB_BYTES, 4096); // may wait in reclaim: this thread serves nobody
+            synchronized (slabLock) {
+                if (closed || freeIdCount == 0) {
+                    posix.munmap(addr, SLAB_BYTES);
+                    continue;
+                }
+                int id = freeIds[--freeIdCount];
+                slabAddress[id] = addr;
+                slabClass[id] = NONE;
+                slabsMapped++;
                 spares[spareCount++] = id;
             }
         }
@@ -196,8 +244,16 @@ public final class LocalPool implements AutoCloseable {
         synchronized (slabLock) {
             if (spareCount > 0) {
                 id = spares[--spareCount];
+                if (spareCount < spareTarget / 2 && grower != null) {
+                    java.util.concurrent.locks.LockSupport.unpark(grower);
+                }
             } else if ((long) (slabsMapped + 1) * SLAB_BYTES > limitBytes) {
                 limitHits++;
+                return NONE;
+            } else if (spareTarget > 0) {
+                // never map on the serving path: refuse now, the grower refills
+                reserveEmptyHits++;
+                java.util.concurrent.locks.LockSupport.unpark(grower);
                 return NONE;
             } else {
                 id = mapSlab();
@@ -304,8 +360,24 @@ public final class LocalPool implements AutoCloseable {
         }
     }
 
+    /** Allocations refused because the reserve was empty while the grower refilled it. */
+    public long reserveEmptyHits() {
+        synchronized (slabLock) {
+            return reserveEmptyHits;
+        }
+    }
+
     @Override
     public void close() {
+        closed = true;
+        if (grower != null) {
+            java.util.concurrent.locks.LockSupport.unpark(grower);
+            try {
+                grower.join(10_000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
         synchronized (slabLock) {
             for (int id = 0; id < maxSlabs; id++) {
                 if (slabAddress[id] != 0) {

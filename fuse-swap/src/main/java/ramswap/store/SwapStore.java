@@ -228,8 +228,10 @@ public final class SwapStore {
         int length = codec.compress(src, srcOffset, s.compressed);
         long handle = pool.allocate(length);
         if (handle < 0) {
-            counters.increment(Counter.POOL_LIMIT_HIT);
-            return -1;
+            if (pool.limitBytes() <= pool.mappedBytes()) {
+                counters.increment(Counter.POOL_LIMIT_HIT);
+            }
+            return -1; // otherwise the reserve was empty: the pool counts that itself
         }
         if (length == BLOCK_SIZE) {
             OffHeap.copyToNative(src, srcOffset, pool.address(handle), BLOCK_SIZE);
@@ -300,6 +302,7 @@ public final class SwapStore {
     /** Gauges that live in the pool, copied into the counters when someone looks. */
     public void refreshGauges() {
         counters.set(Counter.POOL_BYTES, pool.mappedBytes());
+        counters.set(Counter.POOL_RESERVE_EMPTY, pool.reserveEmptyHits());
     }
 
     private void checkRange(long offset, int length) {

@@ -57,6 +57,14 @@ final class Host {
     }
 
     static Run exec(Duration timeout, Map<String, String> env, List<String> cmd) {
+        return exec(timeout, env, cmd, () -> { }, true);
+    }
+
+    /**
+     * Runs a command bounded in time. On time-out {@code onTimeout} runs first (to unblock what the
+     * command may be stuck on, e.g. a hung FUSE mount), then the command is killed.
+     */
+    static Run exec(Duration timeout, Map<String, String> env, List<String> cmd, Runnable onTimeout, boolean echo) {
         try {
             ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
             pb.environment().putAll(env);
@@ -65,13 +73,16 @@ final class Host {
             pb.redirectOutput(out.toFile());
             Process p = pb.start();
             if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+                onTimeout.run();
                 p.destroyForcibly();
                 p.waitFor(10, TimeUnit.SECONDS);
                 throw new AssertionError(String.join(" ", cmd) + " did not finish within " + timeout + ":\n" + Files.readString(out));
             }
             String text = Files.readString(out, StandardCharsets.UTF_8);
             Files.delete(out);
-            System.out.println("$ " + String.join(" ", cmd) + "   -> exit " + p.exitValue() + "\n" + text.stripTrailing());
+            if (echo) {
+                System.out.println("$ " + String.join(" ", cmd) + "   -> exit " + p.exitValue() + "\n" + text.stripTrailing());
+            }
             return new Run(p.exitValue(), text);
         } catch (IOException e) {
             throw new AssertionError("cannot run " + cmd, e);
@@ -129,6 +140,35 @@ final class Host {
             Files.deleteIfExists(Path.of(mount + ".log"));
         } catch (IOException e) {
             throw new AssertionError("cannot remove " + mount, e);
+        }
+    }
+
+    /**
+     * Aborts the FUSE connection of a ramswap mount, as an operator would a hung one: every request
+     * waiting on it fails, so processes stuck in swap-in can die. Only for this test's own mounts.
+     */
+    static void abortFuse(Path mount) {
+        String minor = null;
+        for (String line : read("/proc/self/mountinfo").split("\n")) {
+            String[] f = line.split(" ");
+            if (f.length > 4 && f[4].equals(mount.toString())) {
+                minor = f[2].substring(f[2].indexOf(':') + 1);
+            }
+        }
+        if (minor == null) {
+            return;
+        }
+        Path connections = Path.of("/sys/fs/fuse/connections");
+        boolean mounted = exec(Duration.ofSeconds(10), Map.of(), List.of("mount", "-t", "fusectl", "none", connections.toString())).exitCode() == 0;
+        try {
+            Files.writeString(connections.resolve(minor).resolve("abort"), "1");
+            System.out.println("aborted the FUSE connection of " + mount);
+        } catch (IOException e) {
+            System.out.println("could not abort the FUSE connection of " + mount + ": " + e);
+        } finally {
+            if (mounted) {
+                exec(Duration.ofSeconds(10), Map.of(), List.of("umount", connections.toString()));
+            }
         }
     }
 

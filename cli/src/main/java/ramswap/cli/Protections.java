@@ -1,0 +1,164 @@
+package ramswap.cli;
+
+import java.io.IOException;
+import java.lang.management.ManagementFactory;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import ramswap.sys.Posix;
+
+/**
+ * What keeps a swap daemon alive when memory is short: it is called exactly then, and if it needs
+ * memory or I/O itself to answer, the machine locks up (the swap-over-NBD lesson).
+ *
+ * <ul>
+ * <li>PR_SET_IO_FLUSHER: allocations of the daemon never wait on I/O in reclaim (which could be
+ *     swap to itself) and are not throttled as a writer. Per thread, inherited across fork and exec.</li>
+ * <li>oom_score_adj -1000: the OOM killer never picks the process that holds other processes' pages.</li>
+ * <li>nice -20: every swap request waits on the daemon, it must not queue behind the swapping processes.</li>
+ * <li>mlockall (current and future, populated now): the daemon's memory is never swapped, least of all to itself.</li>
+ * <li>a fixed, pre-touched heap and a pre-touched pool reserve (JVM flags and {@code LocalPool}).</li>
+ * </ul>
+ *
+ * The first three are inherited, so {@code up} applies them to itself just before it starts the
+ * daemon: then every thread of the daemon's JVM has them, its own service threads included.
+ */
+final class Protections {
+
+    static final int NICE = -20;
+    private static final int PF_MEMALLOC_NOIO = 0x00080000;
+
+    private Protections() {
+    }
+
+    /** The inherited ones, on the calling thread and process; returns what failed, empty when all held. */
+    static List<String> applyInheritable(Posix posix) {
+        List<String> failed = new ArrayList<>();
+        if (posix.prctl(Posix.PR_SET_IO_FLUSHER, 1, 0, 0, 0) != 0) {
+            failed.add("PR_SET_IO_FLUSHER: " + Posix.describe(Posix.lastErrno())
+                    + " (needs Linux 5.6+ and CAP_SYS_RESOURCE); reclaim inside the daemon may wait on swap I/O");
+        }
+        try {
+            Files.writeString(Path.of("/proc/self/oom_score_adj"), "-1000");
+        } catch (IOException e) {
+            failed.add("oom_score_adj -1000: " + e.getMessage() + " (needs CAP_SYS_RESOURCE); the OOM killer may pick the daemon");
+        }
+        if (posix.setpriority(Posix.PRIO_PROCESS, 0, NICE) != 0) {
+            failed.add("nice " + NICE + ": " + Posix.describe(Posix.lastErrno()));
+        }
+        return failed;
+    }
+
+    /** Locks what is mapped now and everything mapped later, as it is first touched. */
+    static void lockMemory(Posix posix) throws RamswapException {
+        // not MCL_ONFAULT: a page first touched while serving a request (a deeper stack frame)
+        // would be a fault that can wait in reclaim on this very daemon
+        if (posix.mlockall(Posix.MCL_CURRENT | Posix.MCL_FUTURE) != 0) {
+            throw new RamswapException(RamswapException.FAILED, "mlockall failed: " + Posix.describe(Posix.lastErrno())
+                    + "; the daemon's memory could be swapped out, even to itself. Run as root, or raise the memlock limit (ulimit -l)");
+        }
+    }
+
+    /** Refuses a configuration that cannot hold before anything starts. */
+    static void checkFits(DaemonConfig config) throws RamswapException {
+        long need = config.lockedBytes();
+        long available = meminfo("MemAvailable:");
+        if (available >= 0 && need > available) {
+            throw new RamswapException(RamswapException.FAILED, "not enough memory: the daemon keeps " + Sizes.human(need)
+                    + " locked in RAM (heap " + Sizes.human(config.heapBytes()) + ", pool reserve " + Sizes.human(config.poolReserveBytes())
+                    + ", JVM and cluster " + Sizes.human(DaemonConfig.RUNTIME_BYTES) + ") but only " + Sizes.human(available)
+                    + " is available; choose a smaller --size or --pool-reserve");
+        }
+        if (!hasCapability(14 /* CAP_IPC_LOCK */)) {
+            long limit = memlockLimit();
+            if (limit >= 0 && limit < need) {
+                throw new RamswapException(RamswapException.FAILED, "the memlock limit (" + Sizes.human(limit) + ") is below the "
+                        + Sizes.human(need) + " the daemon locks; run as root or raise it (ulimit -l, LimitMEMLOCK= in a systemd unit)");
+            }
+        }
+    }
+
+    /** One status line per protection: on or off, with the figure that shows it. */
+    static List<String> describe(boolean enabled) {
+        List<String> lines = new ArrayList<>();
+        long locked = statusKib("VmLck:");
+        lines.add("protection_mlock: " + (locked > 0 ? "on (RSS " + (statusKib("VmRSS:") >> 10) + " MiB, all of it locked)" : "off"));
+        boolean pretouch = ManagementFactory.getRuntimeMXBean().getInputArguments().contains("-XX:+AlwaysPreTouch");
+        lines.add("protection_heap_pretouch: " + (pretouch ? "on" : "off") + " (heap " + (Runtime.getRuntime().maxMemory() >> 20) + " MiB fixed)");
+        int[] flusher = ioFlusherThreads();
+        lines.add("protection_io_flusher: " + (flusher[0] == flusher[1] ? "on" : flusher[0] == 0 ? "off" : "partial")
+                + " (" + flusher[0] + " of " + flusher[1] + " threads)");
+        String adj = read("/proc/self/oom_score_adj");
+        lines.add("protection_oom_score_adj: " + ("-1000".equals(adj) ? "on" : "off") + " (" + adj + ")");
+        lines.add("protection_enabled: " + (enabled ? "yes" : "no (--no-protections, for tests only)"));
+        return lines;
+    }
+
+    private static int[] ioFlusherThreads() {
+        int with = 0;
+        int all = 0;
+        try (DirectoryStream<Path> tasks = Files.newDirectoryStream(Path.of("/proc/self/task"))) {
+            for (Path t : tasks) {
+                String stat = read(t.resolve("stat").toString());
+                // fields after the ")" of comm: state ppid pgrp session tty tpgid flags ...
+                String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+                if (f.length > 6) {
+                    all++;
+                    if ((Long.parseLong(f[6]) & PF_MEMALLOC_NOIO) != 0) {
+                        with++;
+                    }
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            return new int[] {0, 0};
+        }
+        return new int[] {with, all};
+    }
+
+    static long meminfo(String key) {
+        for (String line : read("/proc/meminfo").split("\n")) {
+            if (line.startsWith(key)) {
+                return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
+            }
+        }
+        return -1;
+    }
+
+    private static long statusKib(String key) {
+        for (String line : read("/proc/self/status").split("\n")) {
+            if (line.startsWith(key)) {
+                return Long.parseLong(line.replaceAll("[^0-9]", ""));
+            }
+        }
+        return 0;
+    }
+
+    private static boolean hasCapability(int cap) {
+        for (String line : read("/proc/self/status").split("\n")) {
+            if (line.startsWith("CapEff:")) {
+                return (Long.parseUnsignedLong(line.substring(7).strip(), 16) & (1L << cap)) != 0;
+            }
+        }
+        return false;
+    }
+
+    private static long memlockLimit() {
+        for (String line : read("/proc/self/limits").split("\n")) {
+            if (line.startsWith("Max locked memory")) {
+                String soft = line.substring("Max locked memory".length()).strip().split("\\s+")[0];
+                return soft.equals("unlimited") ? Long.MAX_VALUE : Long.parseLong(soft);
+            }
+        }
+        return -1;
+    }
+
+    private static String read(String path) {
+        try {
+            return Files.readString(Path.of(path)).strip();
+        } catch (IOException e) {
+            return "";
+        }
+    }
+}

@@ -1,0 +1,247 @@
+package ramswap.e2e;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.condition.EnabledIf;
+
+/**
+ * Swap when memory is short for the daemon too: the swap-over-NBD test (processes that map more
+ * than the RAM and read it linearly in a loop), here on one node. In the first tests the daemon
+ * and the workload share one memory cgroup, so the daemon's own allocations meet the shortage;
+ * on one node the compressed pages live in that same memory, so the content compresses well
+ * (half zero, half text). Each runs with the protections on (must pass) and off (reported).
+ */
+@EnabledIf("ramswap.e2e.HostPressureIT#canRun")
+class HostPressureIT {
+
+    private static final Path MEMCG = Path.of("/sys/fs/cgroup/memory");
+    private static final Pattern KERNEL_TROUBLE = Pattern.compile(
+            "blocked for more than|hung_task|soft lockup|hard LOCKUP|rcu_sched self-detected stall|rcu: INFO: rcu_.* detected stalls");
+    private static final long LIMIT_MIB = 1024;
+    private static final Duration WORK_TIMEOUT = Duration.ofMinutes(5);
+
+    static boolean canRun() {
+        return Host.canSwap() && Files.exists(MEMCG.resolve("memory.limit_in_bytes"));
+    }
+
+    record Outcome(Host.Run workload, long pswpout, long pswpin, long daemonHwmKib, boolean daemonAlive, long oomKills,
+            List<String> kernelTrouble) {
+        boolean passed() {
+            return workload.exitCode() == 0 && daemonAlive && kernelTrouble.isEmpty();
+        }
+    }
+
+    @Test
+    void shouldSurviveAWorkloadOfTwiceTheMemoryOfACgroupItShares() throws Exception {
+        Outcome on = sharedCgroupRun(true);
+        report("daemon in the cgroup, protections on", on);
+        assertEquals(0, on.workload().value("mismatches"), "pages came back wrong");
+        assertEquals(0, on.workload().exitCode(), "workload failed");
+        assertTrue(on.daemonAlive(), "the daemon died (OOM kills in the cgroup: " + on.oomKills() + ")");
+        assertTrue(on.kernelTrouble().isEmpty(), "kernel log: " + on.kernelTrouble());
+
+        Outcome off = sharedCgroupRun(false);
+        report("daemon in the cgroup, protections OFF", off);
+        System.out.println(off.passed()
+                ? "FINDING: the shared-cgroup test still passes with the protections off"
+                : "FINDING: the shared-cgroup test fails with the protections off");
+    }
+
+    @Test
+    void shouldSurviveAMixedWorkloadOfFourTimesItsCgroupWithTheDaemonOutside() throws Exception {
+        for (boolean protections : new boolean[] {true, false}) {
+            String tag = tag();
+            Path mount = Path.of("/run/ramswap-" + tag);
+            List<String> up = upArgs(mount, tag, "2G", protections);
+            long pid = -1;
+            try {
+                assertEquals(0, Host.ramswap(Duration.ofMinutes(4), up.toArray(String[]::new)).exitCode());
+                pid = daemonPid(mount);
+                long[] before = vmstat();
+                int kernelLines = kernelLog().size();
+                Path pagetest = Host.pagetest();
+                Host.Run r = runOrAbort(mount, List.of(Host.LAUNCHER.toString(), "run", "--ram", "256M", "--", pagetest.toString(),
+                        "--procs", Integer.toString(8 * nproc()), "--mib", "1024", "--passes", "3", "--seed", "11", "--mix", "34:33:33", "--quiet"));
+                long[] after = vmstat();
+                Outcome o = new Outcome(r, after[0] - before[0], after[1] - before[1], hwmKib(pid), ProcessHandle.of(pid).isPresent(),
+                        0, trouble(kernelLines));
+                report("daemon outside, 4x a 256 MiB cgroup, mixed pages, protections " + (protections ? "on" : "OFF"), o);
+                if (protections) {
+                    assertEquals(0, r.value("mismatches"));
+                    assertTrue(o.passed(), "outcome " + o);
+                } else {
+                    System.out.println(o.passed() ? "FINDING: the 4x test still passes with the protections off"
+                            : "FINDING: the 4x test fails with the protections off");
+                }
+            } finally {
+                tearDown(mount, pid);
+            }
+        }
+    }
+
+    /** Daemon and workload in one cgroup of LIMIT_MIB; the workload maps twice that over 8 x nproc processes. */
+    private Outcome sharedCgroupRun(boolean protections) throws Exception {
+        String tag = tag();
+        Path mount = Path.of("/run/ramswap-" + tag);
+        Path group = MEMCG.resolve("ramswap-pressure-" + tag);
+        Files.createDirectory(group);
+        long pid = -1;
+        try {
+            Files.writeString(group.resolve("memory.limit_in_bytes"), Long.toString(LIMIT_MIB << 20));
+            List<String> up = new ArrayList<>(List.of("/bin/sh", "-c", "echo $$ > \"$0\" && exec \"$@\"", group.resolve("cgroup.procs").toString(),
+                    Host.LAUNCHER.toString()));
+            up.addAll(upArgs(mount, tag, "3G", protections));
+            assertEquals(0, Host.exec(Duration.ofMinutes(4), Map.of("RAMSWAP_JAR", Host.JAR.toString()), up).exitCode(), "ramswap up in the cgroup");
+            pid = daemonPid(mount);
+            assertTrue(Files.readString(group.resolve("cgroup.procs")).contains(Long.toString(pid)), "the daemon runs in the cgroup");
+            long[] before = vmstat();
+            int kernelLines = kernelLog().size();
+            Path pagetest = Host.pagetest();
+            Host.Run r = runOrAbort(mount, List.of("/bin/sh", "-c", "echo $$ > \"$0\" && exec \"$@\"",
+                    group.resolve("cgroup.procs").toString(), pagetest.toString(), "--procs", Integer.toString(8 * nproc()),
+                    "--mib", Long.toString(2 * LIMIT_MIB), "--passes", "3", "--seed", "5", "--mix", "50:50:0", "--quiet"));
+            long[] after = vmstat();
+            return new Outcome(r, after[0] - before[0], after[1] - before[1], hwmKib(pid), ProcessHandle.of(pid).isPresent(),
+                    oomKills(group), trouble(kernelLines));
+        } finally {
+            tearDown(mount, pid);
+            removeGroup(group);
+        }
+    }
+
+    /**
+     * The workload, bounded: a run that takes more than WORK_TIMEOUT is a hang (it takes about a
+     * minute), and a hung swap daemon would freeze the machine's tests. On time-out the mount's
+     * FUSE connection is aborted, so that the stuck processes can be killed; the run counts as failed.
+     */
+    private static Host.Run runOrAbort(Path mount, List<String> cmd) {
+        try {
+            return Host.exec(WORK_TIMEOUT, Map.of("RAMSWAP_JAR", Host.JAR.toString()), cmd, () -> {
+                System.out.println("HUNG: the workload did not finish within " + WORK_TIMEOUT.toMinutes() + " min");
+                Host.abortFuse(mount);
+            }, true);
+        } catch (AssertionError timedOut) {
+            return new Host.Run(-1, "hung\n" + timedOut.getMessage());
+        }
+    }
+
+    /** After a test: down (which cleans a mount whose connection was aborted), then the daemon if it is still there. */
+    private static void tearDown(Path mount, long pid) {
+        if (Host.mounts().contains(" " + mount + " ")) {
+            Host.ramswap(Duration.ofMinutes(10), "down", "--mount", mount.toString());
+        }
+        if (pid > 0) {
+            ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
+        }
+        Host.removeLeftovers(mount);
+    }
+
+    private static List<String> upArgs(Path mount, String tag, String size, boolean protections) {
+        List<String> a = new ArrayList<>(List.of("up", "--size", size, "--mount", mount.toString(), "--priority", "32000",
+                "--cluster-name", tag, "--port", "5731"));
+        if (!protections) {
+            a.add("--no-protections");
+        }
+        return a;
+    }
+
+    private static void report(String what, Outcome o) {
+        Host.Run w = o.workload();
+        System.out.printf("%n== %s ==%n", what);
+        System.out.printf("  workload exit %d, elapsed %s s, mismatches %s, killed children %s%n", w.exitCode(), field(w, "elapsed_s"),
+                field(w, "mismatches"), field(w, "killed_children"));
+        System.out.printf("  pages swapped out %d, in %d%n", o.pswpout(), o.pswpin());
+        System.out.printf("  daemon alive %s, peak RSS %d MiB, OOM kills in its cgroup %d%n", o.daemonAlive(), o.daemonHwmKib() >> 10, o.oomKills());
+        System.out.printf("  hung-task / lockup lines in the kernel log: %d %s%n", o.kernelTrouble().size(), o.kernelTrouble());
+    }
+
+    private static String field(Host.Run r, String key) {
+        try {
+            return Long.toString(r.value(key));
+        } catch (AssertionError | NumberFormatException e) {
+            return r.output().lines().filter(l -> l.startsWith(key + " ")).map(l -> l.substring(key.length() + 1)).findFirst().orElse("?");
+        }
+    }
+
+    private static String tag() {
+        return "prs-" + ProcessHandle.current().pid() + "-" + Integer.toHexString(ThreadLocalRandom.current().nextInt(1 << 16));
+    }
+
+    private static int nproc() {
+        return Runtime.getRuntime().availableProcessors();
+    }
+
+    private static long daemonPid(Path mount) throws IOException {
+        return Long.parseLong(Files.readAllLines(mount.resolve("status")).stream().filter(l -> l.startsWith("pid: ")).findFirst()
+                .orElseThrow().substring(5));
+    }
+
+    private static long hwmKib(long pid) {
+        try {
+            return Files.readAllLines(Path.of("/proc/" + pid + "/status")).stream().filter(l -> l.startsWith("VmHWM:"))
+                    .mapToLong(l -> Long.parseLong(l.replaceAll("[^0-9]", ""))).findFirst().orElse(-1);
+        } catch (IOException e) {
+            return -1;
+        }
+    }
+
+    /** pswpout, pswpin in pages. */
+    private static long[] vmstat() {
+        long out = 0;
+        long in = 0;
+        for (String line : Host.read("/proc/vmstat").split("\n")) {
+            if (line.startsWith("pswpout ")) {
+                out = Long.parseLong(line.substring(8));
+            } else if (line.startsWith("pswpin ")) {
+                in = Long.parseLong(line.substring(7));
+            }
+        }
+        return new long[] {out, in};
+    }
+
+    private static List<String> kernelLog() {
+        return Host.exec(Duration.ofSeconds(30), Map.of(), List.of("dmesg"), () -> { }, false).output().lines().toList();
+    }
+
+    private static List<String> trouble(int fromLine) {
+        List<String> lines = kernelLog();
+        return lines.subList(Math.min(fromLine, lines.size()), lines.size()).stream().filter(l -> KERNEL_TROUBLE.matcher(l).find()).toList();
+    }
+
+    private static long oomKills(Path group) {
+        try {
+            return Files.readAllLines(group.resolve("memory.oom_control")).stream().filter(l -> l.startsWith("oom_kill "))
+                    .mapToLong(l -> Long.parseLong(l.substring(9).strip())).findFirst().orElse(0);
+        } catch (IOException e) {
+            return -1;
+        }
+    }
+
+    /** Kills what is left in the group (started there by this test) and removes it, bounded. */
+    private static void removeGroup(Path group) throws InterruptedException {
+        for (int attempt = 0; attempt < 100 && Files.exists(group); attempt++) {
+            try {
+                for (String pid : Files.readAllLines(group.resolve("cgroup.procs"))) {
+                    if (!pid.isBlank()) {
+                        ProcessHandle.of(Long.parseLong(pid.strip())).ifPresent(ProcessHandle::destroyForcibly);
+                    }
+                }
+                Files.delete(group);
+            } catch (IOException e) {
+                Thread.sleep(100);
+            }
+        }
+        assertTrue(!Files.exists(group), "cgroup " + group + " left behind");
+    }
+}
