@@ -101,11 +101,10 @@ public final class LocalPool implements AutoCloseable {
         this.spareTarget = (int) Math.min(maxSlabs, (Math.max(0, reserveBytes) + SLAB_BYTES - 1) / SLAB_BYTES);
         synchronized (slabLock) {
             while (spareCount < spareTarget) {
-                int id = mapSlab();
+                int id = mapSlab(Posix.MAP_POPULATE);
                 if (id == NONE) {
                     throw new IllegalStateException("cannot map the pool's reserve of " + reserveBytes + " bytes");
                 }
-                OffHeap.touchPages(slabAddress[id], SLAB_BYTES, 4096);
                 spares[spareCount++] = id;
             }
         }
@@ -129,12 +128,15 @@ public final class LocalPool implements AutoCloseable {
                 java.util.concurrent.locks.LockSupport.parkNanos(this, 100_000_000L);
                 continue;
             }
-            long addr = posix.mmap(null, SLAB_BYTES, Posix.PROT_READ | Posix.PROT_WRITE, Posix.MAP_PRIVATE | Posix.MAP_ANONYMOUS, -1, 0);
+            // populated inside the system call, which may wait in reclaim: this thread serves nobody, and
+            // a thread in native code does not hold up the JVM's safepoints (touching the pages from
+            // Java would: a GC would then wait for it, and the serving thread for the GC)
+            long addr = posix.mmap(null, SLAB_BYTES, Posix.PROT_READ | Posix.PROT_WRITE,
+                    Posix.MAP_PRIVATE | Posix.MAP_ANONYMOUS | Posix.MAP_POPULATE, -1, 0);
             if (addr == Posix.MAP_FAILED || addr == 0) {
                 java.util.concurrent.locks.LockSupport.parkNanos(this, 100_000_000L);
                 continue;
             }
-            OffHeap.touchPages(addr, SLAB_BYTES, 4096); // may wait in reclaim: this thread serves nobody
             synchronized (slabLock) {
                 if (closed || freeIdCount == 0) {
                     posix.munmap(addr, SLAB_BYTES);
@@ -256,7 +258,7 @@ public final class LocalPool implements AutoCloseable {
                 java.util.concurrent.locks.LockSupport.unpark(grower);
                 return NONE;
             } else {
-                id = mapSlab();
+                id = mapSlab(0);
                 if (id == NONE) {
                     limitHits++;
                     return NONE;
@@ -289,11 +291,11 @@ public final class LocalPool implements AutoCloseable {
     }
 
     /** Maps a new slab under slabLock; NONE if ids or memory ran out. */
-    private int mapSlab() {
+    private int mapSlab(int extraFlags) {
         if (freeIdCount == 0) {
             return NONE;
         }
-        long addr = posix.mmap(null, SLAB_BYTES, Posix.PROT_READ | Posix.PROT_WRITE, Posix.MAP_PRIVATE | Posix.MAP_ANONYMOUS, -1, 0);
+        long addr = posix.mmap(null, SLAB_BYTES, Posix.PROT_READ | Posix.PROT_WRITE, Posix.MAP_PRIVATE | Posix.MAP_ANONYMOUS | extraFlags, -1, 0);
         if (addr == Posix.MAP_FAILED || addr == 0) {
             return NONE;
         }

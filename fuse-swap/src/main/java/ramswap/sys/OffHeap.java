@@ -34,13 +34,6 @@ public final class OffHeap {
         return UNSAFE.getInt(address);
     }
 
-    /** Writes one byte per page so that the kernel backs the range now rather than at first use. */
-    public static void touchPages(long address, long length, int pageSize) {
-        for (long p = 0; p < length; p += pageSize) {
-            UNSAFE.putByte(address + p, (byte) 0);
-        }
-    }
-
     private static void checkRange(byte[] array, int offset, int length) {
         if (offset < 0 || length < 0 || offset > array.length - length) {
             throw new IndexOutOfBoundsException("offset " + offset + " length " + length + " array " + array.length);

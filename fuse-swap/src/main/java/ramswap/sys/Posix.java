@@ -18,6 +18,7 @@ public interface Posix {
     int MAP_PRIVATE = 0x02;
     int MAP_ANONYMOUS = 0x20;
     int MAP_NORESERVE = 0x4000;
+    int MAP_POPULATE = 0x8000;
     long MAP_FAILED = -1L;
 
     int MCL_CURRENT = 1;

@@ -102,6 +102,10 @@ class HostPressureIT {
             List<String> up = new ArrayList<>(List.of("/bin/sh", "-c", "echo $$ > \"$0\" && exec \"$@\"", group.resolve("cgroup.procs").toString(),
                     Host.LAUNCHER.toString()));
             up.addAll(upArgs(mount, tag, "3G", protections));
+            if (protections) {
+                // a daemon short of memory itself maps all its pool up front: nothing is allocated while it serves
+                up.addAll(List.of("--pool-max", "576M", "--pool-reserve", "576M"));
+            }
             assertEquals(0, Host.exec(Duration.ofMinutes(4), Map.of("RAMSWAP_JAR", Host.JAR.toString()), up).exitCode(), "ramswap up in the cgroup");
             pid = daemonPid(mount);
             assertTrue(Files.readString(group.resolve("cgroup.procs")).contains(Long.toString(pid)), "the daemon runs in the cgroup");
