@@ -59,7 +59,7 @@ final class Daemon {
         }
         Posix posix = Posix.load();
         if (config.protections()) {
-            Protections.checkFits(config);
+            Protections.checkFits(config, true);
             // before any thread of ours starts, so that all inherit them (up has already applied
             // them to the whole JVM; this covers --foreground under a service manager)
             for (String failed : Protections.applyInheritable(posix)) {

@@ -61,9 +61,12 @@ final class Protections {
         }
     }
 
-    /** Refuses a configuration that cannot hold before anything starts. */
-    static void checkFits(DaemonConfig config) throws RamswapException {
-        long need = config.lockedBytes();
+    /**
+     * Refuses a configuration that cannot hold before anything starts. In the daemon itself the
+     * heap is already resident (pre-touched at JVM start), so it is not asked for again.
+     */
+    static void checkFits(DaemonConfig config, boolean heapResident) throws RamswapException {
+        long need = config.lockedBytes() - (heapResident ? config.heapBytes() : 0);
         long available = meminfo("MemAvailable:");
         if (available >= 0 && need > available) {
             throw new RamswapException(RamswapException.FAILED, "not enough memory: the daemon keeps " + Sizes.human(need)

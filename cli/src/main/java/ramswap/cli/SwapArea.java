@@ -16,7 +16,8 @@ import java.util.function.Consumer;
 final class SwapArea {
 
     private final Path file;
-    private final List<String> devices = new ArrayList<>();
+    /** Read by the progress reporter while close() removes devices: a copy-on-write list. */
+    private final List<String> devices = new java.util.concurrent.CopyOnWriteArrayList<>();
 
     private SwapArea(Path file) {
         this.file = file;

@@ -112,7 +112,7 @@ final class UpCommand implements Callable<Integer> {
         Instance instance = new Instance(config.mount());
         Daemon.refuseOccupied(instance); // the daemon checks again; this answers at once
         if (config.protections()) {
-            Protections.checkFits(config);
+            Protections.checkFits(config, false);
             // inherited by the daemon's process and every one of its threads
             for (String failed : Protections.applyInheritable(ramswap.sys.Posix.load())) {
                 out.println("ramswap: warning: protection not applied: " + failed);
