@@ -1,0 +1,378 @@
+#!/usr/bin/env bash
+# Guest pressure test: a QEMU guest (software emulation) whose whole RAM is small, with ramswap as
+# its only swap and the daemon and a page workload inside, so that memory is short for the daemon
+# too. Prints a table of figures; exit 0 only when every page verified, nothing hung and the daemon
+# survived. Usage: test-vm/guest/run-guest-test.sh --help
+set -euo pipefail
+
+here=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+cache=${RAMSWAP_VM_CACHE:-/var/cache/ramswap-test-vm}
+
+ram=1024           # guest RAM, MiB: the smallest that passes today (see test-vm/README.md)
+swap=              # ramswap --size, MiB (default 2 x RAM)
+mib=               # workload, MiB (default 1.5 x RAM)
+procs=2
+passes=3
+seed=1
+mix=50:50:0
+smp=2
+timeout_s=720      # hard limit on the guest, boot to power-off
+no_protections=0
+keep=0
+link=
+jar=$repo/cli/target/ramswap.jar
+
+usage() {
+    cat <<EOF
+usage: $0 [options]
+  --ram MIB          guest RAM (default $ram)
+  --swap MIB         ramswap --size in the guest (default 2 x RAM)
+  --mib MIB          memory the workload maps (default 1.5 x RAM)
+  --procs N          workload processes (default $procs)
+  --passes N         verification passes over every page (default $passes)
+  --seed S           workload seed (default $seed)
+  --mix Z:T:R        percent zero/text/random pages (default $mix)
+  --smp N            guest CPUs (default $smp)
+  --timeout SEC      hard limit on the guest, boot to power-off (default $timeout_s)
+  --no-protections   pass --no-protections to ramswap up (a test-only switch)
+  --link listen:PORT|connect:PORT
+                     give the guest a private virtio-net link over a QEMU socket on 127.0.0.1
+                     (address 10.77.0.1/24); the seam for tests with several guests
+  --jar PATH         the ramswap jar (default cli/target/ramswap.jar)
+  --keep             keep the run directory (console, daemon log, raw outputs)
+Needs root. Installs qemu-system-x86 and cpio with apt-get when missing; fetches Debian's kernel
+and busybox-static into $cache (RAMSWAP_VM_CACHE) without installing them.
+EOF
+}
+
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --ram) ram=$2; shift 2 ;;
+        --swap) swap=$2; shift 2 ;;
+        --mib) mib=$2; shift 2 ;;
+        --procs) procs=$2; shift 2 ;;
+        --passes) passes=$2; shift 2 ;;
+        --seed) seed=$2; shift 2 ;;
+        --mix) mix=$2; shift 2 ;;
+        --smp) smp=$2; shift 2 ;;
+        --timeout) timeout_s=$2; shift 2 ;;
+        --no-protections) no_protections=1; shift ;;
+        --link) link=$2; shift 2 ;;
+        --jar) jar=$2; shift 2 ;;
+        --keep) keep=1; shift ;;
+        -h|--help) usage; exit 0 ;;
+        *) echo "unknown option: $1" >&2; usage >&2; exit 64 ;;
+    esac
+done
+for v in ram procs passes smp timeout_s; do
+    [[ ${!v} =~ ^[0-9]+$ ]] || { echo "--${v%_s} must be a number, got '${!v}'" >&2; exit 64; }
+done
+[ -z "$link" ] || [[ $link =~ ^(listen|connect):[0-9]+$ ]] || { echo "--link must be listen:PORT or connect:PORT" >&2; exit 64; }
+swap=${swap:-$((ram * 2))}
+mib=${mib:-$((ram * 3 / 2))}
+
+say() { echo "guest-test: $*"; }
+die() { echo "guest-test: $*" >&2; exit 2; }
+
+[ "$(id -u)" = 0 ] || die "needs root (QEMU's 9p share of / and apt-get)"
+[ -f "$jar" ] || die "no jar at $jar; build it first: cd $repo && mvn -B -q install -DskipTests"
+
+# ------------------------------------------------------------------ what the host needs
+
+apt_updated=0
+apt_update_once() {
+    [ "$apt_updated" = 1 ] && return
+    say "apt-get update"
+    timeout 300 apt-get update -q >/dev/null || die "apt-get update failed"
+    apt_updated=1
+}
+
+apt_install() {
+    apt_update_once
+    say "installing $*"
+    DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -q --no-install-recommends "$@" >/dev/null \
+        || die "apt-get install $* failed"
+}
+
+# Fetches a package into the cache and unpacks it there: the guest's kernel must not become the
+# host's (no /boot, no boot loader), and busybox-static would replace a dynamic busybox.
+apt_unpack() { # package dir
+    local pkg=$1 dest=$2 tmp
+    apt_update_once
+    tmp=$(mktemp -d "$cache/dl.XXXXXX")
+    chmod 755 "$tmp" # apt's download sandbox user must be able to write here
+    chown _apt "$tmp" 2>/dev/null || true
+    say "fetching $pkg"
+    (cd "$tmp" && timeout 600 apt-get download -q "$pkg" >/dev/null 2>&1) || { rm -rf "$tmp"; die "apt-get download $pkg failed"; }
+    mkdir -p "$tmp/x"
+    dpkg-deb -x "$tmp"/*.deb "$tmp/x" || { rm -rf "$tmp"; die "cannot unpack $pkg"; }
+    rm -rf "$dest"
+    mv "$tmp/x" "$dest"
+    rm -rf "$tmp"
+}
+
+command -v qemu-system-x86_64 >/dev/null || apt_install qemu-system-x86
+command -v cpio >/dev/null || apt_install cpio
+command -v gcc >/dev/null || apt_install gcc libc6-dev
+# the guest runs the host's own programs: ramswap needs libfuse2 and fusermount there
+libs=$(ldconfig -p 2>/dev/null || true)
+{ [[ $libs == *libfuse.so.2* ]] && command -v fusermount >/dev/null; } || apt_install fuse
+command -v java >/dev/null || die "Java 17 is missing (the guest runs the host's java): apt-get install openjdk-17-jre-headless"
+mkdir -p "$cache"
+exec 9> "$cache/lock"
+flock -w 900 9 || die "another run holds $cache/lock"
+
+# Debian's generic kernel: the cloud flavour has no 9p, and the guest's root is the host's over 9p.
+kdir=$(ls -d "$cache"/kernel/linux-image-* 2>/dev/null | sort -V | tail -n 1 || true)
+if [ -z "$kdir" ]; then
+    apt_update_once
+    kpkg=$(apt-cache depends linux-image-amd64 | sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*\)$/\1/p' | tail -n 1)
+    [ -n "$kpkg" ] || die "cannot tell which kernel linux-image-amd64 stands for"
+    mkdir -p "$cache/kernel"
+    apt_unpack "$kpkg" "$cache/kernel/$kpkg"
+    kdir=$cache/kernel/$kpkg
+fi
+kver=$(basename "$(ls -d "$kdir"/lib/modules/* | head -n 1)")
+vmlinuz=$kdir/boot/vmlinuz-$kver
+moddir=$kdir/lib/modules/$kver
+[ -f "$vmlinuz" ] || die "no kernel image in $kdir"
+
+busybox=/bin/busybox
+if ! [ -x "$busybox" ] || ldd "$busybox" >/dev/null 2>&1; then # missing or not static
+    [ -x "$cache/busybox/bin/busybox" ] || apt_unpack busybox-static "$cache/busybox"
+    busybox=$cache/busybox/bin/busybox
+fi
+flock -u 9
+
+# ------------------------------------------------------------------ one run's directory
+
+run=$(mktemp -d /tmp/ramswap-guest.XXXXXX)
+declare -a qemu_pids=() stream_pids=()
+cleanup() {
+    local rc=$?
+    for p in "${qemu_pids[@]}"; do
+        if kill -0 "$p" 2>/dev/null; then
+            kill "$p" 2>/dev/null || true
+            for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$p" 2>/dev/null || break; sleep 0.5; done
+            kill -9 "$p" 2>/dev/null || true
+        fi
+    done
+    for p in "${stream_pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    if [ "$keep" = 1 ]; then
+        echo "guest-test: run directory kept: $run"
+    else
+        rm -rf "$run"
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Modules the guest loads, dependencies first; what is built in is skipped.
+declare -A seen=()
+modules=()
+add_module() {
+    local m=$1 f deps d
+    [ -n "${seen[$m]:-}" ] && return
+    seen[$m]=1
+    grep -q "/${m}\.ko\$" "$moddir/modules.builtin" 2>/dev/null && return
+    f=$(find "$moddir/kernel" \( -name "$m.ko" -o -name "${m//_/-}.ko" \) -print -quit)
+    [ -n "$f" ] || die "module $m not found under $moddir"
+    deps=$(tr '\0' '\n' < "$f" | awk -F= '$1 == "depends" && !d { gsub(",", " ", $2); print $2; d = 1 }')
+    for d in $deps; do add_module "$d"; done
+    modules+=("$m")
+    cp "$f" "$initdir/modules/$m.ko"
+}
+
+initdir=$run/initramfs
+mkdir -p "$initdir"/{bin,dev,proc,sys,modules}
+cp "$busybox" "$initdir/bin/busybox"
+cp "$here/init.sh" "$initdir/init"
+chmod 755 "$initdir/init" "$initdir/bin/busybox"
+mknod -m 600 "$initdir/dev/console" c 5 1
+for m in virtio_pci 9pnet_virtio 9p fuse loop virtio_net; do add_module "$m"; done
+printf '%s\n' "${modules[@]}" > "$initdir/modules.list"
+(cd "$initdir" && find . -print0 | cpio --null -o -H newc --quiet | gzip -1) > "$run/initrd.gz"
+rm -rf "$initdir"
+
+# Private copies: a build on the host must not change the jar under a running guest.
+payload() { # dir
+    mkdir -p "$1/payload"
+    cp "$jar" "$1/payload/ramswap.jar"
+    cp "$repo/ramswap" "$here/guest-test.sh" "$1/payload/"
+    cp "$run/pagetest" "$1/payload/pagetest"
+}
+gcc -std=c11 -O2 -Wall -Wextra -o "$run/pagetest" "$repo/test-vm/src/main/c/pagetest.c"
+
+# Starts guest N in DIR with RAM MiB; LINK (optional) is listen:PORT or connect:PORT, a private
+# virtio-net link between guests over a QEMU socket on 127.0.0.1 (guest N gets 10.77.0.N+1/24);
+# UP_ARGS (optional) are added to the guest's ramswap up (--bind, --node, --join).
+start_guest() { # n ram dir [link] [up_args]
+    local n=$1 mem=$2 dir=$3 link=${4:-} up_args=${5:-} net=() qpid
+    mkdir -p "$dir"
+    payload "$dir"
+    {
+        printf 'GUEST=%s\nSWAP_MIB=%s\nWORK_MIB=%s\nPROCS=%s\nPASSES=%s\nSEED=%s\nMIX=%s\n' \
+            "$n" "$swap" "$mib" "$procs" "$passes" "$seed" "$mix"
+        printf 'NO_PROTECTIONS=%s\nDEADLINE_S=%s\nUP_ARGS=%q\n' "$no_protections" "$((timeout_s - 30))" "$up_args"
+        [ -n "$link" ] && printf 'LINK_ADDR=10.77.0.%s/24\n' "$((n + 1))"
+    } > "$dir/env"
+    if [ -n "$link" ]; then
+        net=(-netdev "socket,id=link0,${link%%:*}=127.0.0.1:${link#*:}"
+             -device "virtio-net-pci,netdev=link0,mac=52:54:00:72:73:$(printf %02x "$n")")
+    fi
+    qemu-system-x86_64 -name "ramswap-guest$n" -nodefaults -no-user-config \
+        -machine pc -accel tcg,thread=multi,tb-size=512 -cpu qemu64,+ssse3,+sse4.1,+sse4.2,+popcnt \
+        -smp "$smp" -m "${mem}M" \
+        -kernel "$vmlinuz" -initrd "$run/initrd.gz" \
+        -append "console=ttyS0 loglevel=4 panic=-1 hung_task_panic=1 panic_print=3 mitigations=off rdinit=/init" \
+        -display none -monitor none -serial "file:$dir/console.log" -no-reboot \
+        -fsdev "local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap" \
+        -device "virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot" \
+        -fsdev "local,id=results,path=$dir,security_model=none,multidevs=remap" \
+        -device "virtio-9p-pci,fsdev=results,mount_tag=results" \
+        "${net[@]}" > "$dir/qemu.log" 2>&1 &
+    qpid=$!
+    qemu_pids[n]=$qpid
+    # the console, live, until QEMU exits
+    touch "$dir/console.log"
+    tail -n +1 -F --pid="$qpid" "$dir/console.log" 2>/dev/null | sed -u "s/^/[guest$n] /" &
+    stream_pids[n]=$!
+}
+
+# Waits for guest N until the deadline (epoch seconds); kills it when the deadline passes.
+wait_guest() { # n deadline
+    local n=$1 deadline=$2 p=${qemu_pids[$1]}
+    while kill -0 "$p" 2>/dev/null && [ "$(date +%s)" -lt "$deadline" ]; do sleep 2; done
+    if kill -0 "$p" 2>/dev/null; then
+        say "guest$n still running after ${timeout_s} s: killing QEMU (pid $p)"
+        kill "$p" 2>/dev/null || true
+        sleep 2
+        kill -9 "$p" 2>/dev/null || true
+    fi
+    wait "$p" 2>/dev/null || true
+    wait "${stream_pids[$n]}" 2>/dev/null || true
+}
+
+heap=$((96 + swap / 512))
+reserve=$((swap / 32)); [ "$reserve" -lt 16 ] && reserve=16; [ "$reserve" -gt 256 ] && reserve=256
+say "kernel $kver, modules: ${modules[*]}"
+say "guest0: RAM $ram MiB, ramswap $swap MiB (daemon heap $heap MiB + pool reserve $reserve MiB + JVM/cluster about 160 MiB" \
+    "= $((heap + reserve + 160)) MiB locked), workload $mib MiB, protections $([ "$no_protections" = 1 ] && echo off || echo on)"
+
+t0=$(date +%s.%N)
+start_guest 0 "$ram" "$run/g0" "$link"
+wait_guest 0 "$(( $(date +%s) + timeout_s ))"
+t1=$(date +%s.%N)
+
+# ------------------------------------------------------------------ figures
+
+g=$run/g0
+declare -A r=() w=() st=()
+[ -f "$g/result.txt" ] && while read -r k v; do r[$k]=$v; done < "$g/result.txt"
+[ -f "$g/pagetest.txt" ] && while read -r k v; do w[$k]=$v; done < "$g/pagetest.txt"
+[ -f "$g/stats.txt" ] && while read -r k v; do [[ $v =~ ^[0-9]+$ ]] && st[$k]=$v; done < "$g/stats.txt"
+log=$g/dmesg.txt
+[ -s "$log" ] || log=$g/console.log
+trouble='blocked for more than|hung_task: |soft lockup|hard LOCKUP|detected stalls'
+hung=$(grep -c -E "$trouble" "$log" || true)
+oom=$(grep -c -E 'Killed process' "$log" || true)
+victims=$(sed -n 's/.*Killed process [0-9]* (\([^)]*\)).*/\1/p' "$log" | sort | uniq -c | awk '{ printf "%s%s x%s", (NR > 1 ? ", " : ""), $2, $1 }')
+pid=${r[daemon_pid]:-}
+daemon_killed=no
+if [ -n "$pid" ] && grep -q -E "Killed process $pid " "$log"; then
+    daemon_killed=yes
+elif [ "${r[daemon_alive]:-}" = 0 ]; then
+    daemon_killed="no, but it died"
+fi
+
+mibk() { [ -n "${1:-}" ] && awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }' || echo "-"; }
+col() { [ -f "$g/samples.txt" ] || return 0; awk -v c="$1" 'BEGIN { m = -1 } $c ~ /^[0-9]+$/ { if (m < 0 || (c == 2 ? $c < m : $c > m)) m = $c } END { if (m >= 0) print m }' "$g/samples.txt" 2>/dev/null; }
+row() { printf '| %-46s | %-44s |\n' "$1" "$2"; }
+stored_peak=$(col 6 || true)
+pool_peak=$(col 7 || true)
+# compression (original / compressed bytes of pooled pages) when the most pages were stored
+ratio=$(awk '$6 ~ /^[0-9]+$/ && $6 + 0 >= m && $9 + 0 > 0 { m = $6 + 0; r = $8 * 4096 / $9 } END { if (r) printf "%.2f", r }' \
+    "$g/samples.txt" 2>/dev/null || true)
+# column C of the sample with the most stored pages
+peak_col() { awk -v c="$1" '$6 ~ /^[0-9]+$/ && $6 + 0 >= m { m = $6 + 0; v = $c } END { print (v == "" ? "-" : v) }' "$g/samples.txt" 2>/dev/null || echo -; }
+if [ -f "$g/exit" ]; then
+    ended=$(cat "$g/exit")
+    case "$ended" in [0-9]*) ended="test script, exit $ended" ;; esac
+elif grep -q 'Kernel panic - not syncing' "$g/console.log"; then
+    ended="kernel panic: $(tr -d '\r' < "$g/console.log" | sed -n 's/.*Kernel panic - not syncing: //p' | tail -n 1)"
+else
+    ended="killed by the host after $timeout_s s"
+fi
+total=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", b - a }')
+
+echo
+row "ramswap guest pressure test" "guest0, kernel $kver, TCG, $smp CPUs"
+row "----------------------------------------------" "--------------------------------------------"
+row "guest RAM (MemTotal)" "$ram MiB ($(mibk "${r[mem_total_kib]:-}"))"
+row "ramswap --size / protections" "$swap MiB / $([ "$no_protections" = 1 ] && echo off || echo on)"
+row "workload" "$mib MiB, $procs procs, $passes passes, mix $mix"
+row "swap areas before / with ramswap / after" "${r[swaps_before]:--} / ${r[swap_areas]:--} / ${r[swaps_after]:--}"
+row "boot to test script" "${r[boot_s]:--} s"
+row "ramswap up" "${r[up_s]:--} s (exit ${r[up_rc]:--})"
+row "workload (fill + verify)" "${r[work_s]:--} s (exit ${r[work_rc]:--}, limit ${r[work_timeout_s]:--} s)"
+row "ramswap status + stats" "${r[status_stats_s]:--} s"
+row "ramswap down" "${r[down_s]:--} s (exit ${r[down_rc]:--})"
+row "end to end (QEMU start to exit)" "$total s"
+row "guest ended by" "$ended"
+row "pages verified" "${w[pages]:--}"
+row "mismatches" "${w[mismatches]:--}"
+row "killed / timed-out workload processes" "${w[killed_children]:--} / ${w[timed_out]:-0}"
+row "pages swapped out (pswpout)" "${r[pswpout]:--}"
+row "pages swapped in (pswpin)" "${r[pswpin]:--}"
+row "workload major faults" "${w[majflt]:--}"
+row "ramswap stored pages, peak (sampled)" "${stored_peak:--}"
+row "ramswap pages written / read" "${st[pages_written]:--} / ${st[pages_read]:--}"
+row "same-filled pages at the peak / corrupt reads" "$(peak_col 10) / ${st[corrupt_reads]:--}"
+row "pool mapped, peak (sampled)" "$( [ -n "$pool_peak" ] && mibk "$((pool_peak / 1024))" || echo -)"
+row "compression ratio at the peak" "${ratio:--}"
+row "daemon RSS after up" "$(mibk "${r[daemon_rss_after_up_kib]:-}")"
+row "daemon peak RSS (VmHWM)" "$(mibk "${r[daemon_vmhwm_kib]:-}")"
+row "daemon RSS at end: anon / file" "$(mibk "${r[daemon_rssanon_kib]:-}") / $(mibk "${r[daemon_rssfile_kib]:-}")"
+row "daemon locked (VmLck, end)" "$(mibk "${r[daemon_vmlck_kib]:-}")"
+row "daemon swapped out (VmSwap peak sampled)" "$(mibk "$(col 4)")"
+row "guest MemAvailable, lowest sampled" "$(mibk "$(col 2)")"
+row "hung-task / soft-lockup lines" "$hung"
+row "OOM kills" "$oom${victims:+ ($victims)}"
+row "daemon OOM-killed" "$daemon_killed"
+
+fails=()
+if [ "${r[up_rc]:-}" != 0 ]; then
+    fails+=("ramswap up failed (exit ${r[up_rc]:-none})")
+else
+    [ "${r[work_rc]:-}" = 0 ] || fails+=("workload exit ${r[work_rc]:-none}")
+    [ "${w[mismatches]:-}" = 0 ] || fails+=("mismatches ${w[mismatches]:-unknown}")
+    [ "${w[pages]:-0}" = "$((mib * 256))" ] || fails+=("pages verified ${w[pages]:-0} of $((mib * 256))")
+    [ "${r[pswpout]:-0}" -gt 0 ] || fails+=("nothing was swapped out")
+    [ "$daemon_killed" = no ] || fails+=("daemon OOM-killed: $daemon_killed")
+    [ "${r[down_rc]:-}" = 0 ] || fails+=("ramswap down exit ${r[down_rc]:-none}")
+fi
+[ "$hung" = 0 ] || fails+=("$hung hung-task lines")
+[[ $ended == "test script, exit 0" || ${r[up_rc]:-} != 0 ]] || fails+=("guest ended by $ended")
+
+if [ ${#fails[@]} = 0 ]; then
+    row "result" "PASS"
+    echo
+    say "PASS"
+    exit 0
+fi
+row "result" "FAIL"
+echo
+for f in "$g/up.txt" "$g/daemon.log" "$g/pagetest.err" "$g/down.txt"; do
+    [ -s "$f" ] && { echo "--- last lines of $(basename "$f")"; tail -n 30 "$f"; }
+done
+if [ "$hung" != 0 ] || [ "$oom" != 0 ]; then
+    echo "--- kernel log: hung tasks, lockups, OOM (first lines; all in dmesg.txt with --keep)"
+    grep -E -A 25 "$trouble|invoked oom-killer" "$log" | head -n 60 || true
+    echo "--- tasks in D state at the panic (all tasks are in console.log with --keep)"
+    awk '/ task:/ { d = ($0 ~ / state:D /) } d' "$g/console.log" | head -n 300 || true
+    grep -E 'Killed process' "$log" | head -n 10 || true
+fi
+say "FAIL: $(IFS=';'; echo "${fails[*]}")"
+exit 1

@@ -1,0 +1,132 @@
+package ramswap.e2e;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import java.io.BufferedReader;
+import java.io.File;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.condition.EnabledIf;
+
+/**
+ * ramswap as the only swap of a QEMU guest whose whole RAM is short, the daemon included: runs
+ * {@code test-vm/guest/run-guest-test.sh} (which installs QEMU and fetches Debian's kernel when
+ * missing) and checks its verdict and table. The guest runs under software emulation, so this
+ * takes minutes; {@code -Dramswap.guest.skip=true} skips it, {@code -Dramswap.guest.args="..."}
+ * passes options to the script (e.g. {@code --no-protections}).
+ */
+@EnabledIf("ramswap.e2e.GuestPressureIT#canRun")
+@org.junit.jupiter.api.Disabled("not yet in CI: it passes with a 1 GiB guest (4-6.5 min) but the issue asks for 384-512 MiB, "
+        + "where the locked daemon (about 420 MiB) does not fit; run it with test-vm/guest/run-guest-test.sh. Remove this line "
+        + "once the daemon fits a 512 MiB guest.")
+class GuestPressureIT {
+
+    private static final Path SCRIPT = Host.REPO.resolve("test-vm/guest/run-guest-test.sh");
+    /** The script bounds the guest itself; this is the backstop, inside CI's 15 minutes. */
+    private static final Duration TIMEOUT = Duration.ofMinutes(14);
+    private static final Pattern ROW = Pattern.compile("^\\| (.+?) +\\| (.*?) +\\|$");
+
+    static boolean canRun() {
+        if (Boolean.getBoolean("ramswap.guest.skip") || !Host.isRoot() || !Files.exists(Host.JAR) || !Files.isExecutable(SCRIPT)) {
+            return false;
+        }
+        // QEMU present, or installable: the script installs what is missing with apt-get
+        return onPath("qemu-system-x86_64") || onPath("apt-get");
+    }
+
+    private static boolean onPath(String command) {
+        for (String dir : System.getenv().getOrDefault("PATH", "/usr/bin:/bin").split(File.pathSeparator)) {
+            if (Files.isExecutable(Path.of(dir, command))) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    @Test
+    void shouldVerifyEveryPageInAGuestWhoseWholeMemoryIsShort() throws Exception {
+        List<String> cmd = new ArrayList<>(List.of("bash", SCRIPT.toString(), "--jar", Host.JAR.toString()));
+        String extra = System.getProperty("ramswap.guest.args", "").trim();
+        if (!extra.isEmpty()) {
+            cmd.addAll(Arrays.asList(extra.split("\\s+")));
+        }
+        Result r = run(cmd, TIMEOUT);
+
+        assertTrue(r.output.contains("guest-test: PASS"), "the guest test did not pass:\n" + tail(r.output));
+        assertEquals(0, r.exitCode, "exit code of " + SCRIPT);
+        assertEquals("0", row(r.output, "mismatches"), "pages came back wrong");
+        assertEquals("0", row(r.output, "hung-task / soft-lockup lines"), "the guest's kernel reported hung tasks");
+        assertEquals("no", row(r.output, "daemon OOM-killed"));
+        assertTrue(Long.parseLong(row(r.output, "pages swapped out (pswpout)")) > 0, "nothing went through ramswap");
+        assertTrue(Long.parseLong(row(r.output, "pages verified")) > 0);
+    }
+
+    private record Result(int exitCode, String output) {
+    }
+
+    /** Streams the script's output as it comes (the run takes minutes); stops it with SIGTERM so its trap ends QEMU. */
+    private static Result run(List<String> cmd, Duration timeout) throws IOException, InterruptedException {
+        System.out.println("$ " + String.join(" ", cmd));
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
+                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null"))).start();
+        StringBuilder out = new StringBuilder();
+        Thread reader = new Thread(() -> {
+            try (BufferedReader in = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+                for (String line; (line = in.readLine()) != null;) {
+                    System.out.println(line);
+                    synchronized (out) {
+                        out.append(line).append('\n');
+                    }
+                }
+            } catch (IOException e) {
+                // the process is gone; what was read is kept
+            }
+        }, "guest-test-output");
+        reader.start();
+        if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+            p.destroy(); // SIGTERM: the script's trap kills its QEMU by pid and removes its files
+            if (!p.waitFor(30, TimeUnit.SECONDS)) {
+                p.descendants().forEach(ProcessHandle::destroyForcibly);
+                p.destroyForcibly();
+                p.waitFor(10, TimeUnit.SECONDS);
+            }
+            reader.join(10_000);
+            synchronized (out) {
+                fail(SCRIPT + " did not finish within " + timeout + ":\n" + tail(out.toString()));
+            }
+        }
+        reader.join(30_000);
+        synchronized (out) {
+            return new Result(p.exitValue(), out.toString());
+        }
+    }
+
+    /** The value of a row of the script's table. */
+    private static String row(String output, String name) {
+        for (String line : output.split("\n")) {
+            Matcher m = ROW.matcher(line.trim());
+            if (m.matches() && m.group(1).trim().equals(name)) {
+                return m.group(2).trim();
+            }
+        }
+        throw new AssertionError("no row '" + name + "' in the table:\n" + tail(output));
+    }
+
+    private static String tail(String s) {
+        String[] lines = s.split("\n");
+        return String.join("\n", Arrays.copyOfRange(lines, Math.max(0, lines.length - 80), lines.length));
+    }
+}
