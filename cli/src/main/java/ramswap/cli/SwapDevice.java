@@ -119,15 +119,6 @@ public final class SwapDevice {
         return usedBytes(device).isPresent();
     }
 
-    /** The priority of an active swap area, as /proc/swaps reports it. */
-    public static OptionalLong priority(String device) {
-        for (String[] f : swaps()) {
-            if (f[0].equals(device)) {
-                return OptionalLong.of(Long.parseLong(f[4]));
-            }
-        }
-        return OptionalLong.empty();
-    }
 
     private static List<String[]> swaps() {
         List<String[]> rows = new ArrayList<>();

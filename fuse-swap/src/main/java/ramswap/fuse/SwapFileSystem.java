@@ -363,9 +363,7 @@ public final class SwapFileSystem extends FuseStubFS {
             text = knobs.get(Knob.values()[(int) (fh - FH_KNOB)]) + "\n";
         } else if (isCounter(fh)) {
             Counter c = Counter.values()[(int) (fh - FH_COUNTER)];
-            if (c == Counter.POOL_BYTES || c == Counter.POOL_RESERVE_EMPTY) {
-                store.refreshGauges();
-            }
+            store.refreshGauges(); // the pool's figures live in the pool
             text = store.counters().get(c) + "\n";
         } else {
             return -ErrorCodes.EBADF();

@@ -352,9 +352,6 @@ public final class LocalPool implements AutoCloseable {
         }
     }
 
-    public long reserveBytes() {
-        return (long) spareTarget * SLAB_BYTES;
-    }
 
     public long limitHits() {
         synchronized (slabLock) {

@@ -228,10 +228,7 @@ public final class SwapStore {
         int length = codec.compress(src, srcOffset, s.compressed);
         long handle = pool.allocate(length);
         if (handle < 0) {
-            if (pool.limitBytes() <= pool.mappedBytes()) {
-                counters.increment(Counter.POOL_LIMIT_HIT);
-            }
-            return -1; // otherwise the reserve was empty: the pool counts that itself
+            return -1; // the pool counts why: its limit or an empty reserve (refreshGauges copies both)
         }
         if (length == BLOCK_SIZE) {
             OffHeap.copyToNative(src, srcOffset, pool.address(handle), BLOCK_SIZE);
@@ -302,6 +299,7 @@ public final class SwapStore {
     /** Gauges that live in the pool, copied into the counters when someone looks. */
     public void refreshGauges() {
         counters.set(Counter.POOL_BYTES, pool.mappedBytes());
+        counters.set(Counter.POOL_LIMIT_HIT, pool.limitHits());
         counters.set(Counter.POOL_RESERVE_EMPTY, pool.reserveEmptyHits());
     }
 

@@ -103,6 +103,7 @@ class SwapStoreTest {
             byte[] data = new byte[(perSlab + 2) * BlockCodec.BLOCK_SIZE];
             r.nextBytes(data);
             assertEquals(perSlab * BlockCodec.BLOCK_SIZE, s.write(data, 0, 0, data.length));
+            s.refreshGauges();
             assertEquals(1, counters.get(Counter.POOL_LIMIT_HIT));
         } finally {
             tiny.close();
