@@ -27,6 +27,15 @@ put swaps_before "$(($(wc -l < /proc/swaps) - 1))"
 out0=$(vmstat pswpout)
 in0=$(vmstat pswpin)
 
+# Headroom for the swap-out path itself: the loop worker and FUSE allocate a little kernel memory
+# for every write, with the same watermark as the workload's faults. With the kernel's defaults
+# on a small machine (min_free_kbytes about 2.8 MiB, watermark gap 0.1%), the workload can take
+# the last free page and the write that would free memory waits in reclaim for ever.
+[ "${MIN_FREE_KIB:-kernel}" = kernel ] || echo "$MIN_FREE_KIB" > /proc/sys/vm/min_free_kbytes
+[ "${WATERMARK_SCALE:-kernel}" = kernel ] || echo "$WATERMARK_SCALE" > /proc/sys/vm/watermark_scale_factor
+put min_free_kib "$(cat /proc/sys/vm/min_free_kbytes)"
+put watermark_scale "$(cat /proc/sys/vm/watermark_scale_factor)"
+
 flags=()
 [ "${NO_PROTECTIONS:-0}" = 1 ] && flags+=(--no-protections)
 read -r -a more <<< "${UP_ARGS:-}" # e.g. --bind/--node/--join of a multi-guest test

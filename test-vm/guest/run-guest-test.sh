@@ -9,7 +9,7 @@ here=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 cache=${RAMSWAP_VM_CACHE:-/var/cache/ramswap-test-vm}
 
-ram=1024           # guest RAM, MiB: the smallest that passes today (see test-vm/README.md)
+ram=512            # guest RAM, MiB
 swap=              # ramswap --size, MiB (default 2 x RAM)
 mib=               # workload, MiB (default 1.5 x RAM)
 procs=2
@@ -17,8 +17,15 @@ passes=3
 seed=1
 mix=50:50:0
 smp=2
+# One host thread emulates every guest CPU. With QEMU's multi-threaded TCG, a JIT that patches
+# code on one vCPU while another runs it (HotSpot making a method not entrant) was seen to fault
+# the JVM (SIGSEGV at a freshly patched jump); single-threaded TCG orders that correctly.
+tcg_thread=single
 timeout_s=720      # hard limit on the guest, boot to power-off
 no_protections=0
+# Headroom for the swap-out path in the guest (guest-test.sh says why); "kernel" keeps the defaults
+min_free_kib=16384 # vm.min_free_kbytes
+watermark_scale=500 # vm.watermark_scale_factor, in 1/10000 of RAM
 keep=0
 link=
 jar=$repo/cli/target/ramswap.jar
@@ -34,8 +41,15 @@ usage: $0 [options]
   --seed S           workload seed (default $seed)
   --mix Z:T:R        percent zero/text/random pages (default $mix)
   --smp N            guest CPUs (default $smp)
+  --tcg-thread single|multi
+                     QEMU TCG threading (default $tcg_thread; multi is faster but was seen to
+                     crash the guest's JVM while it patched compiled code)
   --timeout SEC      hard limit on the guest, boot to power-off (default $timeout_s)
   --no-protections   pass --no-protections to ramswap up (a test-only switch)
+  --min-free-kib N   the guest's vm.min_free_kbytes (default $min_free_kib; "kernel" keeps the
+                     kernel's own, about 2.8 MiB at 512 MiB)
+  --watermark-scale N
+                     the guest's vm.watermark_scale_factor (default $watermark_scale; "kernel": 10)
   --link listen:PORT|connect:PORT
                      give the guest a private virtio-net link over a QEMU socket on 127.0.0.1
                      (address 10.77.0.1/24); the seam for tests with several guests
@@ -56,8 +70,11 @@ while [ $# -gt 0 ]; do
         --seed) seed=$2; shift 2 ;;
         --mix) mix=$2; shift 2 ;;
         --smp) smp=$2; shift 2 ;;
+        --tcg-thread) tcg_thread=$2; shift 2 ;;
         --timeout) timeout_s=$2; shift 2 ;;
         --no-protections) no_protections=1; shift ;;
+        --min-free-kib) min_free_kib=$2; shift 2 ;;
+        --watermark-scale) watermark_scale=$2; shift 2 ;;
         --link) link=$2; shift 2 ;;
         --jar) jar=$2; shift 2 ;;
         --keep) keep=1; shift ;;
@@ -68,6 +85,10 @@ done
 for v in ram procs passes smp timeout_s; do
     [[ ${!v} =~ ^[0-9]+$ ]] || { echo "--${v%_s} must be a number, got '${!v}'" >&2; exit 64; }
 done
+for v in min_free_kib watermark_scale; do
+    [[ ${!v} =~ ^([0-9]+|kernel)$ ]] || { echo "--${v//_/-} must be a number or 'kernel', got '${!v}'" >&2; exit 64; }
+done
+[[ $tcg_thread =~ ^(single|multi)$ ]] || { echo "--tcg-thread must be single or multi" >&2; exit 64; }
 [ -z "$link" ] || [[ $link =~ ^(listen|connect):[0-9]+$ ]] || { echo "--link must be listen:PORT or connect:PORT" >&2; exit 64; }
 swap=${swap:-$((ram * 2))}
 mib=${mib:-$((ram * 3 / 2))}
@@ -215,6 +236,7 @@ start_guest() { # n ram dir [link] [up_args]
     {
         printf 'GUEST=%s\nSWAP_MIB=%s\nWORK_MIB=%s\nPROCS=%s\nPASSES=%s\nSEED=%s\nMIX=%s\n' \
             "$n" "$swap" "$mib" "$procs" "$passes" "$seed" "$mix"
+        printf 'MIN_FREE_KIB=%s\nWATERMARK_SCALE=%s\n' "$min_free_kib" "$watermark_scale"
         printf 'NO_PROTECTIONS=%s\nDEADLINE_S=%s\nUP_ARGS=%q\n' "$no_protections" "$((timeout_s - 30))" "$up_args"
         [ -n "$link" ] && printf 'LINK_ADDR=10.77.0.%s/24\n' "$((n + 1))"
     } > "$dir/env"
@@ -223,7 +245,7 @@ start_guest() { # n ram dir [link] [up_args]
              -device "virtio-net-pci,netdev=link0,mac=52:54:00:72:73:$(printf %02x "$n")")
     fi
     qemu-system-x86_64 -name "ramswap-guest$n" -nodefaults -no-user-config \
-        -machine pc -accel tcg,thread=multi,tb-size=512 -cpu qemu64,+ssse3,+sse4.1,+sse4.2,+popcnt \
+        -machine pc -accel "tcg,thread=$tcg_thread,tb-size=512" -cpu qemu64,+ssse3,+sse4.1,+sse4.2,+popcnt \
         -smp "$smp" -m "${mem}M" \
         -kernel "$vmlinuz" -initrd "$run/initrd.gz" \
         -append "console=ttyS0 loglevel=4 panic=-1 hung_task_panic=1 panic_print=3 mitigations=off rdinit=/init" \
@@ -255,8 +277,8 @@ wait_guest() { # n deadline
     wait "${stream_pids[$n]}" 2>/dev/null || true
 }
 
-heap=$((96 + swap / 512))
-reserve=$((swap / 32)); [ "$reserve" -lt 16 ] && reserve=16; [ "$reserve" -gt 256 ] && reserve=256
+heap=$((32 + swap / 512))
+reserve=$((swap / 64)); [ "$reserve" -lt 16 ] && reserve=16; [ "$reserve" -gt 256 ] && reserve=256
 say "kernel $kver, modules: ${modules[*]}"
 say "guest0: RAM $ram MiB, ramswap $swap MiB (daemon heap $heap MiB + pool reserve $reserve MiB + JVM/cluster about 160 MiB" \
     "= $((heap + reserve + 160)) MiB locked), workload $mib MiB, protections $([ "$no_protections" = 1 ] && echo off || echo on)"

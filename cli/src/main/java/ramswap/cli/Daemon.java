@@ -43,6 +43,7 @@ final class Daemon {
     private volatile ClusterMember member;
     private boolean createdMountDir;
     private volatile SwapStore store;
+    private volatile long classImageUnlocked;
 
     Daemon(DaemonConfig config, PrintWriter out) {
         this.config = config;
@@ -84,7 +85,7 @@ final class Daemon {
                 say("cluster: " + m.describe());
                 FuseMount mount = mount(knobs);
                 try {
-                    serve(mount);
+                    serve(mount, posix);
                 } finally {
                     unmount(mount);
                 }
@@ -95,10 +96,21 @@ final class Daemon {
     }
 
     /** Swap on, wait for stop requests, swap off; returns only once every loop device is gone. */
-    private void serve(FuseMount mount) throws RamswapException {
+    private void serve(FuseMount mount, Posix posix) throws RamswapException {
+        long t0 = System.nanoTime();
+        int requests = WarmUp.run(posix, mount.swapFile(), config.sizeBytes());
+        say("warmed up: " + requests + " requests through the swap file, every block read back intact, in "
+                + String.format(Locale.ROOT, "%.1f s", (System.nanoTime() - t0) / 1e9));
         area = SwapArea.open(mount.swapFile(), config.sizeBytes(), config.loops(), config.priority(), this::say);
         state = "live";
         say("live: " + String.join(" ", area.devices()) + " are swap with priority " + config.priority() + " and discard");
+        if (config.protections()) {
+            classImageUnlocked = Protections.unlockClassImage(posix);
+            if (classImageUnlocked > 0) {
+                say("unlocked the JDK's class image (" + Sizes.human(classImageUnlocked)
+                        + "): PR_SET_IO_FLUSHER holds, so a fault on it cannot wait on swap");
+            }
+        }
         while (true) {
             stopRequests.acquireUninterruptibly();
             state = "stopping";
@@ -230,7 +242,7 @@ final class Daemon {
         line(b, "started", started);
         line(b, "log", config.log() == null ? "-" : config.log());
         line(b, "pool_reserve_bytes", config.poolReserveBytes());
-        for (String p : Protections.describe(config.protections())) {
+        for (String p : Protections.describe(config.protections(), classImageUnlocked)) {
             b.append(p).append('\n');
         }
         if (!lastError.isEmpty()) {

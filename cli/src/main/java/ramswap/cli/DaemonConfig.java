@@ -50,9 +50,9 @@ public record DaemonConfig(Path mount, long sizeBytes, int loops, int priority, 
     /** Memory of the JVM beside its heap, and of the cluster member: measured about 100 MiB for a lone member, with room. */
     public static final long RUNTIME_BYTES = 160L << 20;
 
-    /** The default pool reserve: 1/32 of the swap, between 16 and 256 MiB, never above the pool limit. */
+    /** The default pool reserve: 1/64 of the swap, between 16 and 256 MiB, never above the pool limit. */
     public static long defaultReserve(long sizeBytes, long poolLimitBytes) {
-        long r = Math.max(16L << 20, Math.min(256L << 20, sizeBytes / 32));
+        long r = Math.max(16L << 20, Math.min(256L << 20, sizeBytes / 64));
         return Math.min(r, poolLimitBytes) / LocalPool.SLAB_BYTES * LocalPool.SLAB_BYTES;
     }
 
@@ -61,8 +61,12 @@ public record DaemonConfig(Path mount, long sizeBytes, int loops, int priority, 
         return heapBytes() + poolReserveBytes + RUNTIME_BYTES;
     }
 
-    /** Heap the daemon needs besides its block table: the cluster member, FUSE threads, buffers. */
-    public static final long BASE_HEAP_BYTES = 96L << 20;
+    /**
+     * Heap the daemon needs besides its block table: the cluster member, FUSE threads, buffers.
+     * A lone member holds about 12 MiB live after a full GC (docs/memory-pressure.md); the rest
+     * is room for the young generation.
+     */
+    public static final long BASE_HEAP_BYTES = 32L << 20;
 
     /**
      * The daemon's fixed heap: the base plus the block table (8 bytes per 4 KiB block). Never the

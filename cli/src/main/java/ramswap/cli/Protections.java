@@ -7,6 +7,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import ramswap.sys.Posix;
 
 /**
@@ -62,6 +63,40 @@ final class Protections {
     }
 
     /**
+     * Takes the JDK's class image ({@code lib/modules}, about 125 MiB, of which the daemon reads a
+     * few) out of the lock once the daemon is live, but only where PR_SET_IO_FLUSHER holds: then a
+     * thread that faults a page of it back in reclaims without waiting on swap I/O, so the fault
+     * is slow at worst and can never wait on this daemon. Without the flag (no CAP_SYS_RESOURCE)
+     * such a fault could wait on a page being swapped to us, so everything stays locked.
+     * Returns the bytes taken out of the lock, or 0.
+     */
+    static long unlockClassImage(Posix posix) {
+        if (posix.prctl(Posix.PR_GET_IO_FLUSHER, 0, 0, 0, 0) != 1) {
+            return 0;
+        }
+        Path image = Path.of(System.getProperty("java.home"), "lib", "modules");
+        try {
+            image = image.toRealPath(); // /proc/self/maps names the real path
+        } catch (IOException e) {
+            return 0;
+        }
+        long unlocked = 0;
+        for (String line : read("/proc/self/maps").split("\n")) {
+            // start-end perms offset dev inode path
+            String[] f = line.split("\\s+", 6);
+            if (f.length == 6 && f[1].startsWith("r") && !f[1].contains("w") && Path.of(f[5]).equals(image)) {
+                String[] range = f[0].split("-");
+                long start = Long.parseUnsignedLong(range[0], 16);
+                long length = Long.parseUnsignedLong(range[1], 16) - start;
+                if (posix.munlock(start, length) == 0) {
+                    unlocked += length;
+                }
+            }
+        }
+        return unlocked;
+    }
+
+    /**
      * Refuses a configuration that cannot hold before anything starts. In the daemon itself the
      * heap is already resident (pre-touched at JVM start), so it is not asked for again.
      */
@@ -83,11 +118,32 @@ final class Protections {
         }
     }
 
+    /** Below this the kernel's free-page reserve may not hold the swap-out path's own allocations. */
+    static final long MIN_FREE_KIB_ADVISED = 16384;
+
+    /**
+     * The loop device and FUSE allocate a little kernel memory for every page written, at the same
+     * watermark as the processes that fault; when free memory hits it, the write that would free
+     * memory waits for ever (a 512 MiB guest with the default 2.8 MiB hung so; with 16 MiB it
+     * passes, docs/memory-pressure.md). Not set by ramswap: it is the machine's setting.
+     */
+    static Optional<String> headroomAdvice() {
+        String v = read("/proc/sys/vm/min_free_kbytes");
+        if (!v.matches("[0-9]+") || Long.parseLong(v) >= MIN_FREE_KIB_ADVISED) {
+            return Optional.empty();
+        }
+        return Optional.of("vm.min_free_kbytes is " + v + " KiB: when memory runs out, the swap-out path itself may find "
+                + "no free page and hang; " + MIN_FREE_KIB_ADVISED + " or more is advised (sysctl -w vm.min_free_kbytes="
+                + MIN_FREE_KIB_ADVISED + " vm.watermark_scale_factor=500)");
+    }
+
     /** One status line per protection: on or off, with the figure that shows it. */
-    static List<String> describe(boolean enabled) {
+    static List<String> describe(boolean enabled, long classImageUnlocked) {
         List<String> lines = new ArrayList<>();
         long locked = statusKib("VmLck:");
-        lines.add("protection_mlock: " + (locked > 0 ? "on (RSS " + (statusKib("VmRSS:") >> 10) + " MiB, all of it locked)" : "off"));
+        lines.add("protection_mlock: " + (locked == 0 ? "off" : "on (RSS " + (statusKib("VmRSS:") >> 10) + " MiB, "
+                + (classImageUnlocked == 0 ? "all of it locked)" : "all locked but the JDK's class image of " + (classImageUnlocked >> 20)
+                        + " MiB: with PR_SET_IO_FLUSHER its faults cannot wait on swap)")));
         boolean pretouch = ManagementFactory.getRuntimeMXBean().getInputArguments().contains("-XX:+AlwaysPreTouch");
         lines.add("protection_heap_pretouch: " + (pretouch ? "on" : "off") + " (heap " + (Runtime.getRuntime().maxMemory() >> 20) + " MiB fixed)");
         int[] flusher = ioFlusherThreads();

@@ -48,7 +48,7 @@ final class UpCommand implements Callable<Integer> {
 
     @Option(names = "--pool-reserve", paramLabel = "SIZE", converter = Sizes.class,
             description = "Pool memory mapped and touched at start, kept for writes that come when memory is short "
-                    + "(default: 1/32 of the swap, 16-256 MiB).")
+                    + "(default: 1/64 of the swap, 16-256 MiB).")
     Long poolReserve;
 
     @Option(names = "--no-protections", hidden = true,
@@ -118,6 +118,7 @@ final class UpCommand implements Callable<Integer> {
                 out.println("ramswap: warning: protection not applied: " + failed);
             }
         }
+        Protections.headroomAdvice().ifPresent(advice -> out.println("ramswap: warning: " + advice));
         List<String> cmd = new ArrayList<>();
         cmd.add("setsid");
         cmd.add(ProcessHandle.current().info().command().orElse("java"));
@@ -130,7 +131,15 @@ final class UpCommand implements Callable<Integer> {
         Process daemon;
         try {
             Files.createDirectories(config.log().toAbsolutePath().getParent());
-            daemon = new ProcessBuilder(cmd)
+            ProcessBuilder builder = new ProcessBuilder(cmd);
+            // glibc gives each thread that mallocs an arena of its own; with every page locked,
+            // two arenas are plenty for the JVM's own native allocations
+            builder.environment().put("MALLOC_ARENA_MAX", "2");
+            // and keeps what it freed instead of returning it to the kernel: a page given back
+            // is a page to fault in again, maybe in the middle of a shortage
+            builder.environment().put("MALLOC_TRIM_THRESHOLD_", Long.toString(1L << 30));
+            builder.environment().put("MALLOC_MMAP_THRESHOLD_", Long.toString(32L << 20));
+            daemon = builder
                     .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
                     .redirectOutput(ProcessBuilder.Redirect.appendTo(config.log().toFile()))
                     .redirectErrorStream(true)
@@ -166,7 +175,7 @@ final class UpCommand implements Callable<Integer> {
     /** A fixed heap sized from the swap, not from the machine; small thread stacks; no JIT tiers that only cost memory. */
     static List<String> jvmOptions(DaemonConfig config) {
         long heapMiB = (config.heapBytes() + (1 << 20) - 1) >> 20;
-        List<String> options = new ArrayList<>(List.of("-Xms" + heapMiB + "m", "-Xmx" + heapMiB + "m", "-XX:+UseSerialGC", "-Xss512k",
+        List<String> options = new ArrayList<>(List.of("-Xms" + heapMiB + "m", "-Xmx" + heapMiB + "m", "-XX:+UseSerialGC", "-Xss256k",
                 "-XX:MaxMetaspaceSize=128m", "-XX:ReservedCodeCacheSize=64m", "-XX:MaxDirectMemorySize=64m",
                 "-Djava.util.concurrent.ForkJoinPool.common.parallelism=2",
                 // Hazelcast asks for these to use its fast internal paths instead of fallbacks

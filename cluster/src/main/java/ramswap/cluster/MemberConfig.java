@@ -53,6 +53,13 @@ final class MemberConfig {
         config.setProperty("hazelcast.partition.count", "271");
         // The once-a-minute INFO health line is noise in a swap daemon's journal.
         config.setProperty("hazelcast.health.monitoring.level", "OFF");
+        // Every thread's stack is locked in RAM (mlockall), so the member keeps the threads it needs
+        // and no more: Hazelcast's defaults (3 in + 3 out I/O threads, 5 event threads, ...) are
+        // sized for servers that serve many clients, not for a swap daemon's small map traffic.
+        config.setProperty("hazelcast.io.thread.count", "1");
+        config.setProperty("hazelcast.event.thread.count", "1");
+        config.setProperty("hazelcast.operation.generic.thread.count", "1");
+        config.setProperty("hazelcast.operation.response.thread.count", "1");
 
         NetworkConfig network = config.getNetworkConfig();
         network.setPort(settings.port()).setPortAutoIncrement(true);

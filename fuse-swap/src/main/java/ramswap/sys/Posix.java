@@ -46,6 +46,10 @@ public interface Posix {
     @SaveError
     int mlockall(int flags);
 
+    /** Takes a range out of {@code mlockall}'s lock; its pages stay where they are until reclaimed. */
+    @SaveError
+    int munlock(long addr, @size_t long length);
+
     @SaveError
     int prctl(int option, long arg2, long arg3, long arg4, long arg5);
 

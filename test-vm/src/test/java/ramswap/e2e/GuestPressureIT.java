@@ -26,12 +26,11 @@ import org.junit.jupiter.api.condition.EnabledIf;
  * {@code test-vm/guest/run-guest-test.sh} (which installs QEMU and fetches Debian's kernel when
  * missing) and checks its verdict and table. The guest runs under software emulation, so this
  * takes minutes; {@code -Dramswap.guest.skip=true} skips it, {@code -Dramswap.guest.args="..."}
- * passes options to the script (e.g. {@code --no-protections}).
+ * passes options to the script (e.g. {@code --ram 384}). After the run that must pass, the same
+ * guest runs with {@code --no-protections} and its outcome is printed as a FINDING;
+ * {@code -Dramswap.guest.findings=false} leaves that run out.
  */
 @EnabledIf("ramswap.e2e.GuestPressureIT#canRun")
-@org.junit.jupiter.api.Disabled("not yet in CI: it passes with a 1 GiB guest (4-6.5 min) but the issue asks for 384-512 MiB, "
-        + "where the locked daemon (about 420 MiB) does not fit; run it with test-vm/guest/run-guest-test.sh. Remove this line "
-        + "once the daemon fits a 512 MiB guest.")
 class GuestPressureIT {
 
     private static final Path SCRIPT = Host.REPO.resolve("test-vm/guest/run-guest-test.sh");
@@ -58,12 +57,7 @@ class GuestPressureIT {
 
     @Test
     void shouldVerifyEveryPageInAGuestWhoseWholeMemoryIsShort() throws Exception {
-        List<String> cmd = new ArrayList<>(List.of("bash", SCRIPT.toString(), "--jar", Host.JAR.toString()));
-        String extra = System.getProperty("ramswap.guest.args", "").trim();
-        if (!extra.isEmpty()) {
-            cmd.addAll(Arrays.asList(extra.split("\\s+")));
-        }
-        Result r = run(cmd, TIMEOUT);
+        Result r = run(command(false), TIMEOUT);
 
         assertTrue(r.output.contains("guest-test: PASS"), "the guest test did not pass:\n" + tail(r.output));
         assertEquals(0, r.exitCode, "exit code of " + SCRIPT);
@@ -72,6 +66,41 @@ class GuestPressureIT {
         assertEquals("no", row(r.output, "daemon OOM-killed"));
         assertTrue(Long.parseLong(row(r.output, "pages swapped out (pswpout)")) > 0, "nothing went through ramswap");
         assertTrue(Long.parseLong(row(r.output, "pages verified")) > 0);
+
+        if (Boolean.parseBoolean(System.getProperty("ramswap.guest.findings", "true"))) {
+            Result off = run(command(true), TIMEOUT);
+            System.out.println(off.output.contains("guest-test: PASS")
+                    ? "FINDING: the guest test still passes with the protections off"
+                    : "FINDING: the guest test fails with the protections off: " + verdict(off.output));
+        }
+    }
+
+    private static List<String> command(boolean noProtections) {
+        List<String> cmd = new ArrayList<>(List.of("bash", SCRIPT.toString(), "--jar", Host.JAR.toString()));
+        String extra = System.getProperty("ramswap.guest.args", "").trim();
+        if (!extra.isEmpty()) {
+            cmd.addAll(Arrays.asList(extra.split("\\s+")));
+        }
+        if (noProtections) {
+            // a hang is what this run may find: the kernel's hung-task panic ends most in 2 min, the rest end here
+            cmd.addAll(List.of("--no-protections", "--timeout", "480"));
+        }
+        return cmd;
+    }
+
+    /** The script's last line of judgement: "guest-test: FAIL: ..." and how the guest ended. */
+    private static String verdict(String output) {
+        String fail = "";
+        for (String line : output.split("\n")) {
+            if (line.startsWith("guest-test: FAIL")) {
+                fail = line.substring("guest-test: ".length());
+            }
+        }
+        try {
+            return fail + " (guest ended by " + row(output, "guest ended by") + ")";
+        } catch (AssertionError noTable) {
+            return fail.isEmpty() ? "no verdict" : fail;
+        }
     }
 
     private record Result(int exitCode, String output) {

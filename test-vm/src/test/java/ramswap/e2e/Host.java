@@ -172,6 +172,25 @@ final class Host {
         }
     }
 
+    /**
+     * Prints where each thread of a process waits: name, state and kernel stack, read from
+     * /proc/PID/task (which, unlike ps or a stat of the mount, does not hang on a stuck FUSE
+     * daemon). For the record of a hang, before the watchdog ends it.
+     */
+    static void printThreadStacks(long pid) {
+        System.out.println("--- threads of pid " + pid + " (name, state, kernel stack)");
+        try (var tasks = Files.newDirectoryStream(Path.of("/proc/" + pid + "/task"))) {
+            for (Path t : tasks) {
+                String stat = read(t.resolve("stat").toString());
+                String state = stat.isEmpty() ? "?" : stat.substring(stat.lastIndexOf(')') + 2).split(" ")[0];
+                String stack = read(t.resolve("stack").toString()).strip().replace("\n", " <- ");
+                System.out.println(t.getFileName() + " " + read(t.resolve("comm").toString()).strip() + " " + state + ": " + stack);
+            }
+        } catch (IOException e) {
+            System.out.println("(cannot list the threads of " + pid + ": " + e.getMessage() + ")");
+        }
+    }
+
     /** Loop devices whose backing file is under {@code mount}. */
     static List<String> loopsUnder(Path mount) {
         List<String> found = new ArrayList<>();

@@ -43,9 +43,6 @@ class HostPressureIT {
     }
 
     @Test
-    @org.junit.jupiter.api.Disabled("passes by hand (48 s, 0 mismatches) but stalled in the suite: without PR_SET_IO_FLUSHER, "
-            + "which needs CAP_SYS_RESOURCE that root lacks here, a daemon sharing the cgroup can still wait in reclaim on itself; "
-            + "see docs/memory-pressure.md. Remove this line to run it.")
     void shouldSurviveAWorkloadOfTwiceTheMemoryOfACgroupItShares() throws Exception {
         Outcome on = sharedCgroupRun(true);
         report("daemon in the cgroup, protections on", on);
@@ -74,7 +71,7 @@ class HostPressureIT {
                 long[] before = vmstat();
                 int kernelLines = kernelLog().size();
                 Path pagetest = Host.pagetest();
-                Host.Run r = runOrAbort(mount, List.of(Host.LAUNCHER.toString(), "run", "--ram", "256M", "--", pagetest.toString(),
+                Host.Run r = runOrAbort(mount, pid, List.of(Host.LAUNCHER.toString(), "run", "--ram", "256M", "--", pagetest.toString(),
                         "--procs", Integer.toString(8 * nproc()), "--mib", "1024", "--passes", "3", "--seed", "11", "--mix", "34:33:33", "--quiet"));
                 long[] after = vmstat();
                 Outcome o = new Outcome(r, after[0] - before[0], after[1] - before[1], hwmKib(pid), ProcessHandle.of(pid).isPresent(),
@@ -115,7 +112,7 @@ class HostPressureIT {
             long[] before = vmstat();
             int kernelLines = kernelLog().size();
             Path pagetest = Host.pagetest();
-            Host.Run r = runOrAbort(mount, List.of("/bin/sh", "-c", "echo $$ > \"$0\" && exec \"$@\"",
+            Host.Run r = runOrAbort(mount, pid, List.of("/bin/sh", "-c", "echo $$ > \"$0\" && exec \"$@\"",
                     group.resolve("cgroup.procs").toString(), pagetest.toString(), "--procs", Integer.toString(8 * nproc()),
                     "--mib", Long.toString(2 * LIMIT_MIB), "--passes", "3", "--seed", "5", "--mix", "50:50:0", "--quiet"));
             long[] after = vmstat();
@@ -132,10 +129,11 @@ class HostPressureIT {
      * minute), and a hung swap daemon would freeze the machine's tests. On time-out the mount's
      * FUSE connection is aborted, so that the stuck processes can be killed; the run counts as failed.
      */
-    private static Host.Run runOrAbort(Path mount, List<String> cmd) {
+    private static Host.Run runOrAbort(Path mount, long daemonPid, List<String> cmd) {
         try {
             return Host.exec(WORK_TIMEOUT, Map.of("RAMSWAP_JAR", Host.JAR.toString()), cmd, () -> {
                 System.out.println("HUNG: the workload did not finish within " + WORK_TIMEOUT.toMinutes() + " min");
+                Host.printThreadStacks(daemonPid);
                 Host.abortFuse(mount);
             }, true);
         } catch (AssertionError timedOut) {
