@@ -128,7 +128,7 @@ final class Protections {
      * passes, docs/memory-pressure.md). Not set by ramswap: it is the machine's setting.
      */
     static Optional<String> headroomAdvice() {
-        String v = read("/proc/sys/vm/min_free_kbytes");
+        String v = readSysctl("vm/min_free_kbytes");
         if (!v.matches("[0-9]+") || Long.parseLong(v) >= MIN_FREE_KIB_ADVISED) {
             return Optional.empty();
         }
@@ -211,6 +211,20 @@ final class Protections {
             }
         }
         return -1;
+    }
+
+    /**
+     * A sysctl's value, read in one call: the kernel answers a read at a non-zero offset with end
+     * of file, and Files.readString reads a zero-sized file one byte first.
+     */
+    static String readSysctl(String name) {
+        try (var in = Files.newInputStream(Path.of("/proc/sys", name))) {
+            byte[] buf = new byte[256];
+            int n = in.read(buf);
+            return n <= 0 ? "" : new String(buf, 0, n, java.nio.charset.StandardCharsets.US_ASCII).strip();
+        } catch (IOException e) {
+            return "";
+        }
     }
 
     private static String read(String path) {
