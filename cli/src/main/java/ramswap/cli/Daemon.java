@@ -29,6 +29,7 @@ import sun.misc.Signal;
 final class Daemon {
 
     private static final Duration STATS_INTERVAL = Duration.ofSeconds(2);
+    private static final Duration PROC_READ_INTERVAL = Duration.ofSeconds(3);
     private static final Duration SWAPOFF_TIMEOUT = Duration.ofMinutes(30);
 
     private final DaemonConfig config;
@@ -44,6 +45,8 @@ final class Daemon {
     private boolean createdMountDir;
     private volatile SwapStore store;
     private volatile long classImageUnlocked;
+    /** Read from /proc by a thread of its own: see {@link #startProcReader()}. */
+    private volatile java.util.List<String> protectionLines = java.util.List.of();
 
     Daemon(DaemonConfig config, PrintWriter out) {
         this.config = config;
@@ -70,6 +73,7 @@ final class Daemon {
         } else {
             say("warning: running without memory protections (--no-protections is for tests only)");
         }
+        startProcReader();
         Counters counters = new Counters();
         Knobs knobs = new Knobs();
         say("starting: swap " + Sizes.human(config.sizeBytes()) + ", pool limit " + Sizes.human(config.poolLimitBytes())
@@ -218,6 +222,27 @@ final class Daemon {
         return store.counters().snapshot();
     }
 
+    /**
+     * Reading a /proc file allocates kernel memory charged to the daemon's memory cgroup; when
+     * that is full, the reader reclaims and may wait on a swap write to this very daemon. So the
+     * serving thread never reads /proc: this thread does, every few seconds, and the status file
+     * shows what it read last.
+     */
+    private void startProcReader() {
+        Thread reader = new Thread(() -> {
+            while (true) {
+                protectionLines = Protections.describe(config.protections(), classImageUnlocked);
+                try {
+                    Thread.sleep(PROC_READ_INTERVAL.toMillis());
+                } catch (InterruptedException e) {
+                    return;
+                }
+            }
+        }, "ramswap-proc-reader");
+        reader.setDaemon(true);
+        reader.start();
+    }
+
     private String statusText() {
         SwapStore s = store;
         Counters c = s.counters();
@@ -242,7 +267,7 @@ final class Daemon {
         line(b, "started", started);
         line(b, "log", config.log() == null ? "-" : config.log());
         line(b, "pool_reserve_bytes", config.poolReserveBytes());
-        for (String p : Protections.describe(config.protections(), classImageUnlocked)) {
+        for (String p : protectionLines) {
             b.append(p).append('\n');
         }
         if (!lastError.isEmpty()) {

@@ -178,6 +178,12 @@ final class UpCommand implements Callable<Integer> {
         List<String> options = new ArrayList<>(List.of("-Xms" + heapMiB + "m", "-Xmx" + heapMiB + "m", "-XX:+UseSerialGC", "-Xss256k",
                 "-XX:MaxMetaspaceSize=128m", "-XX:ReservedCodeCacheSize=64m", "-XX:MaxDirectMemorySize=64m",
                 "-Djava.util.concurrent.ForkJoinPool.common.parallelism=2",
+                // In a memory cgroup the JVM reads the cgroup's files many times a second (the
+                // compiler threads ask for the memory left, Hazelcast's metrics for the limit).
+                // Each read allocates kernel memory charged to the cgroup, and when that is full,
+                // the reader reclaims, writes swap to this daemon and waits: seen with the VM thread
+                // at a safepoint, which the serving thread then waits on. The heap is fixed anyway.
+                "-XX:-UseContainerSupport", "-XX:-UseDynamicNumberOfCompilerThreads",
                 // Hazelcast asks for these to use its fast internal paths instead of fallbacks
                 "--add-modules", "java.se", "--add-exports", "java.base/jdk.internal.ref=ALL-UNNAMED",
                 "--add-opens", "java.base/java.lang=ALL-UNNAMED", "--add-opens", "java.base/sun.nio.ch=ALL-UNNAMED",

@@ -51,6 +51,9 @@ class HostPressureIT {
         assertTrue(on.daemonAlive(), "the daemon died (OOM kills in the cgroup: " + on.oomKills() + ")");
         assertTrue(on.kernelTrouble().isEmpty(), "kernel log: " + on.kernelTrouble());
 
+        if (!Boolean.parseBoolean(System.getProperty("ramswap.pressure.findings", "true"))) {
+            return; // -Dramswap.pressure.findings=false: only the run that must pass (the one without protections hangs for 5 min)
+        }
         Outcome off = sharedCgroupRun(false);
         report("daemon in the cgroup, protections OFF", off);
         System.out.println(off.passed()
