@@ -188,8 +188,7 @@ final class Daemon {
         switch (instance.state()) {
             case LIVE -> throw new RamswapException(RamswapException.FAILED,
                     "ramswap is already running at " + instance.dir() + " (see: ./ramswap status --mount " + instance.dir() + ")");
-            case FOREIGN -> throw new RamswapException(RamswapException.FAILED, instance.dir() + " is a mount of type "
-                    + instance.mountType().orElse("?") + ", not ramswap's; it is left alone: choose another directory with --mount");
+            case FOREIGN -> throw instance.foreign(RamswapException.FAILED, "; it is left alone: choose another directory with --mount");
             case STALE, ABSENT -> { }
         }
     }

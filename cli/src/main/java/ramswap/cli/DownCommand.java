@@ -30,8 +30,7 @@ final class DownCommand implements Callable<Integer> {
         Instance instance = mountOption.instance();
         switch (instance.state()) {
             case ABSENT -> throw instance.notRunning();
-            case FOREIGN -> throw new RamswapException(RamswapException.FAILED, instance.dir() + " is a mount of type "
-                    + instance.mountType().orElse("?") + ", not ramswap's; left alone");
+            case FOREIGN -> throw instance.foreign(RamswapException.FAILED, "; left alone");
             case STALE -> {
                 instance.cleanStale(out);
                 out.println("ramswap: down (cleaned up after a daemon that had died)");

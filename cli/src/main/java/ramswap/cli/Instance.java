@@ -109,6 +109,11 @@ public final class Instance {
         return m;
     }
 
+    /** Somebody else's file system is mounted here; ramswap leaves it alone. The exit code and advice are the caller's. */
+    public RamswapException foreign(int exitCode, String advice) {
+        return new RamswapException(exitCode, dir + " is a mount of type " + mountType().orElse("?") + ", not ramswap's" + advice);
+    }
+
     public RamswapException notRunning() {
         return new RamswapException(RamswapException.NOT_RUNNING, "ramswap is not running at " + dir
                 + " (start it with: sudo ./ramswap up --size 2G" + (dir.equals(Path.of(MountOption.DEFAULT)) ? "" : " --mount " + dir) + ")");

@@ -24,8 +24,7 @@ final class StatusCommand implements Callable<Integer> {
             case ABSENT -> throw instance.notRunning();
             case STALE -> throw new RamswapException(RamswapException.NOT_RUNNING, "ramswap at " + instance.dir()
                     + " has died and left its mount; clean up with: sudo ./ramswap down --mount " + instance.dir());
-            case FOREIGN -> throw new RamswapException(RamswapException.NOT_RUNNING, instance.dir() + " is a mount of type "
-                    + instance.mountType().orElse("?") + ", not ramswap's");
+            case FOREIGN -> throw instance.foreign(RamswapException.NOT_RUNNING, "");
             case LIVE -> { }
         }
         Map<String, String> s = instance.status();
