@@ -73,6 +73,8 @@ final class Daemon {
         } else {
             say("warning: running without memory protections (--no-protections is for tests only)");
         }
+        // up says it on the terminal; this puts it in the log, and before --foreground's user
+        Protections.headroomAdvice().ifPresent(advice -> say("warning: " + advice));
         startProcReader();
         Counters counters = new Counters();
         Knobs knobs = new Knobs();
