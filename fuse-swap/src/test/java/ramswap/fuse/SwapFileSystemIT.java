@@ -121,6 +121,47 @@ class SwapFileSystemIT {
             }
         }
 
+        /**
+         * Garbage made while serving means young collections, and each is a safepoint: it stops the
+         * serving thread until every thread of the JVM gets there, which a thread waiting in reclaim
+         * on a swap write cannot (docs/memory-pressure.md). Counted by the JVM's per-thread
+         * allocation counter, in bytes, through the real mount.
+         */
+        @Test
+        void shouldServeReadsWritesAndPunchesWithoutAllocating() throws IOException {
+            com.sun.management.ThreadMXBean threads = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+            Thread server = Thread.getAllStackTraces().keySet().stream().filter(t -> t.getName().startsWith("jnr-fuse-mount"))
+                    .findFirst().orElseThrow(() -> new AssertionError("no jnr-fuse-mount thread"));
+            Random r = new Random(7);
+            byte[][] pages = {content(r, 32 * PAGE), content(r, 32 * PAGE), new byte[32 * PAGE]};
+            byte[] back = new byte[32 * PAGE];
+            int swp = open(mount.swapFile(), Posix.O_RDWR);
+            try {
+                int requests = 3000;
+                for (int round = 0; round < 3; round++) { // warm-up: the thread's buffer, class loading, the JIT
+                    serve(swp, r, pages, back, requests);
+                }
+                long before = threads.getThreadAllocatedBytes(server.getId());
+                serve(swp, r, pages, back, requests);
+                long allocated = threads.getThreadAllocatedBytes(server.getId()) - before;
+                System.out.printf("SwapFileSystemIT: %d bytes allocated by the serving thread over %d requests%n", allocated, 3 * requests);
+                // a stray object or two (a lazily built one, a resize) is tolerated; a per-request one is not
+                assertTrue(allocated < 3 * requests, allocated + " bytes allocated by the serving thread over " + 3 * requests + " requests");
+            } finally {
+                posix.close(swp);
+            }
+        }
+
+        private void serve(int swp, Random r, byte[][] pages, byte[] back, int requests) {
+            for (int i = 0; i < requests; i++) {
+                long offset = (long) r.nextInt((int) (SIZE / PAGE) - 32) * PAGE;
+                byte[] page = pages[i % pages.length];
+                assertEquals(page.length, posix.pwrite(swp, page, page.length, offset));
+                assertEquals(back.length, posix.pread(swp, back, back.length, offset));
+                assertEquals(0, posix.fallocate(swp, Posix.FALLOC_FL_PUNCH_HOLE | Posix.FALLOC_FL_KEEP_SIZE, offset, PAGE));
+            }
+        }
+
         @Test
         void shouldRefuseAWritePastTheEndAndChangeNothing() throws IOException {
             int swp = open(mount.swapFile(), Posix.O_RDWR);
