@@ -177,18 +177,28 @@ final class Host {
      * /proc/PID/task (which, unlike ps or a stat of the mount, does not hang on a stuck FUSE
      * daemon). For the record of a hang, before the watchdog ends it.
      */
-    static void printThreadStacks(long pid) {
+    /**
+     * Every thread of {@code pid}: name, state and kernel stack, printed; returns the lines of the
+     * threads that are not running or sleeping interruptibly (the stuck ones, for a failure message).
+     */
+    static String printThreadStacks(long pid) {
         System.out.println("--- threads of pid " + pid + " (name, state, kernel stack)");
+        StringBuilder stuck = new StringBuilder();
         try (var tasks = Files.newDirectoryStream(Path.of("/proc/" + pid + "/task"))) {
             for (Path t : tasks) {
                 String stat = read(t.resolve("stat").toString());
                 String state = stat.isEmpty() ? "?" : stat.substring(stat.lastIndexOf(')') + 2).split(" ")[0];
                 String stack = read(t.resolve("stack").toString()).strip().replace("\n", " <- ");
-                System.out.println(t.getFileName() + " " + read(t.resolve("comm").toString()).strip() + " " + state + ": " + stack);
+                String line = t.getFileName() + " " + read(t.resolve("comm").toString()).strip() + " " + state + ": " + stack;
+                System.out.println(line);
+                if (!state.equals("S") && !state.equals("R")) {
+                    stuck.append(line).append('\n');
+                }
             }
         } catch (IOException e) {
             System.out.println("(cannot list the threads of " + pid + ": " + e.getMessage() + ")");
         }
+        return stuck.toString();
     }
 
     /** Loop devices whose backing file is under {@code mount}. */

@@ -12,6 +12,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.regex.Pattern;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.condition.EnabledIf;
 
@@ -30,6 +32,26 @@ class HostPressureIT {
             "blocked for more than|hung_task|soft lockup|hard LOCKUP|rcu_sched self-detected stall|rcu: INFO: rcu_.* detected stalls");
     private static final long LIMIT_MIB = 1024;
     private static final Duration WORK_TIMEOUT = Duration.ofMinutes(5);
+
+    /** The kernel reports at most kernel.hung_task_warnings hung tasks per boot; 0 would hide them from these tests. */
+    private static final Path HUNG_TASK_WARNINGS = Path.of("/proc/sys/kernel/hung_task_warnings");
+    private static String hungTaskWarningsBefore;
+
+    @BeforeAll
+    static void armHungTaskReports() throws IOException {
+        hungTaskWarningsBefore = Files.readString(HUNG_TASK_WARNINGS).strip();
+        if (hungTaskWarningsBefore.equals("0")) {
+            System.out.println("kernel.hung_task_warnings was 0 (earlier reports used them up): set to 10 for these tests");
+            Files.writeString(HUNG_TASK_WARNINGS, "10");
+        }
+    }
+
+    @AfterAll
+    static void restoreHungTaskReports() throws IOException {
+        if (hungTaskWarningsBefore != null) {
+            Files.writeString(HUNG_TASK_WARNINGS, hungTaskWarningsBefore);
+        }
+    }
 
     static boolean canRun() {
         return Host.canSwap() && Files.exists(MEMCG.resolve("memory.limit_in_bytes"));
@@ -133,14 +155,15 @@ class HostPressureIT {
      * FUSE connection is aborted, so that the stuck processes can be killed; the run counts as failed.
      */
     private static Host.Run runOrAbort(Path mount, long daemonPid, List<String> cmd) {
+        StringBuilder stuck = new StringBuilder();
         try {
             return Host.exec(WORK_TIMEOUT, Map.of("RAMSWAP_JAR", Host.JAR.toString()), cmd, () -> {
                 System.out.println("HUNG: the workload did not finish within " + WORK_TIMEOUT.toMinutes() + " min");
-                Host.printThreadStacks(daemonPid);
+                stuck.append(Host.printThreadStacks(daemonPid));
                 Host.abortFuse(mount);
             }, true);
         } catch (AssertionError timedOut) {
-            return new Host.Run(-1, "hung\n" + timedOut.getMessage());
+            return new Host.Run(-1, "hung\n" + timedOut.getMessage() + "\nthe daemon's threads in uninterruptible sleep:\n" + stuck);
         }
     }
 
