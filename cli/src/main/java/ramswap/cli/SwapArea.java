@@ -36,6 +36,9 @@ final class SwapArea {
                 if (!SwapDevice.directIo(device)) {
                     say.accept("warning: " + device + " does not use direct I/O; pages pass through the page cache twice");
                 }
+                if (!SwapDevice.unthrottled(device)) {
+                    say.accept("warning: " + device + " keeps writeback throttling on (queue/wbt_lat_usec); under memory pressure a daemon thread may wait on its own swap writes");
+                }
                 SwapDevice.mkswap(device);
                 SwapDevice.swapon(device, priority);
             }

@@ -27,7 +27,38 @@ public final class SwapDevice {
         if (!r.ok()) {
             throw new RamswapException(RamswapException.FAILED, "cannot attach a loop device: " + r.describe());
         }
-        return r.output().strip();
+        String device = r.output().strip();
+        unthrottle(device);
+        return device;
+    }
+
+    /**
+     * Turns off writeback throttling on the loop device. The block layer's throttle makes a thread
+     * that writes swap wait until earlier writes complete, and on this device they complete only
+     * when the daemon serves them. Seen in a hang: a compiler thread of the daemon, committing code
+     * memory in a full memory cgroup, reclaimed, wrote swap, and slept in wbt_wait; the safepoint it
+     * then held up stopped the serving thread. zram, a RAM device too, has no such throttle.
+     * Best effort: a kernel without the file has no throttle.
+     */
+    static void unthrottle(String device) {
+        Path wbt = Path.of("/sys/block", Path.of(device).getFileName().toString(), "queue", "wbt_lat_usec");
+        try {
+            if (Files.exists(wbt)) {
+                Files.writeString(wbt, "0");
+            }
+        } catch (IOException e) {
+            // left on: slower under pressure, and the daemon's other protections still hold
+        }
+    }
+
+    /** True when the block layer does not throttle writes to the device. */
+    public static boolean unthrottled(String device) {
+        Path wbt = Path.of("/sys/block", Path.of(device).getFileName().toString(), "queue", "wbt_lat_usec");
+        try {
+            return !Files.exists(wbt) || Files.readString(wbt).strip().equals("0");
+        } catch (IOException e) {
+            return false;
+        }
     }
 
     /** True when the loop device really uses direct I/O (losetup falls back silently). */

@@ -132,9 +132,12 @@ final class UpCommand implements Callable<Integer> {
         try {
             Files.createDirectories(config.log().toAbsolutePath().getParent());
             ProcessBuilder builder = new ProcessBuilder(cmd);
-            // glibc gives each thread that mallocs an arena of its own; with every page locked,
-            // two arenas are plenty for the JVM's own native allocations
-            builder.environment().put("MALLOC_ARENA_MAX", "2");
+            // glibc gives each thread that mallocs an arena of its own, up to this many, then
+            // shares them. Shared is a hang: a thread growing its arena holds the arena's lock
+            // while its page faults reclaim and wait on a swap write to this daemon; if that arena
+            // is also the serving thread's (libfuse mallocs each read's buffer), the write is never
+            // served (docs/memory-pressure.md). Enough arenas for every thread of the daemon.
+            builder.environment().put("MALLOC_ARENA_MAX", Integer.toString(MALLOC_ARENAS));
             // and keeps what it freed instead of returning it to the kernel: a page given back
             // is a page to fault in again, maybe in the middle of a shortage
             builder.environment().put("MALLOC_TRIM_THRESHOLD_", Long.toString(1L << 30));
@@ -172,11 +175,17 @@ final class UpCommand implements Callable<Integer> {
         }
     }
 
+    /** More than the daemon's threads (about 45), so that the serving thread's malloc arena is its own. */
+    static final int MALLOC_ARENAS = 128;
+
+    /** The JIT's code memory, committed (and so locked) whole at start; the shared-cgroup test and the zram benchmark used 6.9-7.6 MiB; when full, the sweeper evicts cold code. */
+    static final int CODE_CACHE_MIB = 10;
+
     /** A fixed heap sized from the swap, not from the machine; small thread stacks; no JIT tiers that only cost memory. */
     static List<String> jvmOptions(DaemonConfig config) {
         long heapMiB = (config.heapBytes() + (1 << 20) - 1) >> 20;
         List<String> options = new ArrayList<>(List.of("-Xms" + heapMiB + "m", "-Xmx" + heapMiB + "m", "-XX:+UseSerialGC", "-Xss256k",
-                "-XX:MaxMetaspaceSize=128m", "-XX:ReservedCodeCacheSize=64m", "-XX:MaxDirectMemorySize=64m",
+                "-XX:MaxMetaspaceSize=128m", "-XX:ReservedCodeCacheSize=" + CODE_CACHE_MIB + "m", "-XX:MaxDirectMemorySize=64m",
                 "-Djava.util.concurrent.ForkJoinPool.common.parallelism=2",
                 // In a memory cgroup the JVM reads the cgroup's files many times a second (the
                 // compiler threads ask for the memory left, Hazelcast's metrics for the limit).
@@ -184,6 +193,14 @@ final class UpCommand implements Callable<Integer> {
                 // the reader reclaims, writes swap to this daemon and waits: seen with the VM thread
                 // at a safepoint, which the serving thread then waits on. The heap is fixed anyway.
                 "-XX:-UseContainerSupport", "-XX:-UseDynamicNumberOfCompilerThreads",
+                // A safepoint stops the serving thread until every thread reaches it, and a thread
+                // that is committing memory in a full cgroup may be waiting on a swap write that
+                // only the serving thread can complete (docs/memory-pressure.md). So, while serving:
+                // no safepoint every second to clean inline caches (they are cleaned when full),
+                // and code memory committed up front instead of in 64 KiB steps by the compiler
+                // threads, in the middle of a shortage.
+                "-XX:+UnlockDiagnosticVMOptions", "-XX:GuaranteedSafepointInterval=0",
+                "-XX:InitialCodeCacheSize=" + CODE_CACHE_MIB + "m",
                 // Hazelcast asks for these to use its fast internal paths instead of fallbacks
                 "--add-modules", "java.se", "--add-exports", "java.base/jdk.internal.ref=ALL-UNNAMED",
                 "--add-opens", "java.base/java.lang=ALL-UNNAMED", "--add-opens", "java.base/sun.nio.ch=ALL-UNNAMED",

@@ -50,6 +50,9 @@ class SwapEndToEndIT {
         for (String loop : loops) {
             assertTrue(Host.procSwaps().contains(loop + " "), loop + " is an active swap area:\n" + Host.procSwaps());
             assertTrue(Host.read("/sys/block/" + Path.of(loop).getFileName() + "/loop/dio").strip().equals("1"), loop + " uses direct I/O");
+            Path wbt = Path.of("/sys/block", Path.of(loop).getFileName().toString(), "queue", "wbt_lat_usec");
+            assertTrue(!java.nio.file.Files.exists(wbt) || Host.read(wbt.toString()).strip().equals("0"),
+                    loop + " has no writeback throttle, which would make reclaim wait on the daemon");
         }
     }
 
