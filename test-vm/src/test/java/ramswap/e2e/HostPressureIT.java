@@ -38,10 +38,14 @@ class HostPressureIT {
     private static String hungTaskWarningsBefore;
 
     @BeforeAll
-    static void armHungTaskReports() throws IOException {
+    static void keepHungTaskWarnings() throws IOException {
         hungTaskWarningsBefore = Files.readString(HUNG_TASK_WARNINGS).strip();
-        if (hungTaskWarningsBefore.equals("0")) {
-            System.out.println("kernel.hung_task_warnings was 0 (earlier reports used them up): set to 10 for these tests");
+    }
+
+    /** Before each run: a run that hangs (the ones without protections do) can use the reports up again. */
+    private static void armHungTaskReports() throws IOException {
+        if (Files.readString(HUNG_TASK_WARNINGS).strip().equals("0")) {
+            System.out.println("kernel.hung_task_warnings was 0 (earlier reports used them up): set to 10 for this run");
             Files.writeString(HUNG_TASK_WARNINGS, "10");
         }
     }
@@ -93,6 +97,7 @@ class HostPressureIT {
             try {
                 assertEquals(0, Host.ramswap(Duration.ofMinutes(4), up.toArray(String[]::new)).exitCode());
                 pid = daemonPid(mount);
+                armHungTaskReports();
                 long[] before = vmstat();
                 int kernelLines = kernelLog().size();
                 Path pagetest = Host.pagetest();
@@ -134,6 +139,7 @@ class HostPressureIT {
             assertEquals(0, Host.exec(Duration.ofMinutes(4), Map.of("RAMSWAP_JAR", Host.JAR.toString()), up).exitCode(), "ramswap up in the cgroup");
             pid = daemonPid(mount);
             assertTrue(Files.readString(group.resolve("cgroup.procs")).contains(Long.toString(pid)), "the daemon runs in the cgroup");
+            armHungTaskReports();
             long[] before = vmstat();
             int kernelLines = kernelLog().size();
             Path pagetest = Host.pagetest();
