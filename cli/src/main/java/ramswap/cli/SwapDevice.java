@@ -51,6 +51,18 @@ public final class SwapDevice {
         }
     }
 
+    /** Gives the device back the kernel's default writeback throttle ("-1" restores it). Best effort. */
+    static void rethrottle(String device) {
+        Path wbt = Path.of("/sys/block", Path.of(device).getFileName().toString(), "queue", "wbt_lat_usec");
+        try {
+            if (Files.exists(wbt)) {
+                Files.writeString(wbt, "-1");
+            }
+        } catch (IOException e) {
+            // the next user of the device sets its own
+        }
+    }
+
     /** True when the block layer does not throttle writes to the device. */
     public static boolean unthrottled(String device) {
         Path wbt = Path.of("/sys/block", Path.of(device).getFileName().toString(), "queue", "wbt_lat_usec");
@@ -93,6 +105,7 @@ public final class SwapDevice {
     }
 
     public static void detach(String device) throws RamswapException {
+        rethrottle(device); // loop devices outlive their backing file: leave the kernel's default for the next user
         Exec.Result r = Exec.run(QUICK, "losetup", "--detach", device);
         if (!r.ok()) {
             throw new RamswapException(RamswapException.FAILED, "cannot detach " + device + ": " + r.describe());

@@ -178,7 +178,7 @@ final class UpCommand implements Callable<Integer> {
     /** More than the daemon's threads (about 45), so that the serving thread's malloc arena is its own. */
     static final int MALLOC_ARENAS = 128;
 
-    /** The JIT's code memory, committed (and so locked) whole at start; the shared-cgroup test and the zram benchmark used 6.9-7.6 MiB; when full, the sweeper evicts cold code. */
+    /** The JIT's code memory, committed (and so locked) whole at start; the shared-cgroup test and the zram benchmark used 6.9-7.6 MiB (JDK 17). When it is full, JDK 17's sweeper evicts cold code; JDK 20 and later, which have none, free code at collections. */
     static final int CODE_CACHE_MIB = 10;
 
     /** A fixed heap sized from the swap, not from the machine; small thread stacks; no JIT tiers that only cost memory. */

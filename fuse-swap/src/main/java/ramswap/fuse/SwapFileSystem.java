@@ -98,7 +98,7 @@ public final class SwapFileSystem extends FuseStubFS {
 
     private void installDataCallbacks() {
         ClosureManager closures = jnr.ffi.Runtime.getSystemRuntime().getClosureManager();
-        Pointer ops = Struct.getMemory(fuseOperations);
+        Pointer ops = Struct.getMemory(fuseOperations, jnr.ffi.provider.ParameterFlags.DIRECT); // the memory libfuse is given
         ops.putPointer(fuseOperations.read.offset(), closures.getClosurePointer(DataCallback.class, readCallback));
         ops.putPointer(fuseOperations.write.offset(), closures.getClosurePointer(DataCallback.class, writeCallback));
         ops.putPointer(fuseOperations.fallocate.offset(), closures.getClosurePointer(FallocateCallback.class, fallocateCallback));
@@ -110,7 +110,7 @@ public final class SwapFileSystem extends FuseStubFS {
 
     /** The C string at {@code path}, for error messages only. */
     private static String path(long path) {
-        return new String(MEMORY.getZeroTerminatedByteArray(path), StandardCharsets.UTF_8);
+        return path == 0 ? "(no path)" : new String(MEMORY.getZeroTerminatedByteArray(path), StandardCharsets.UTF_8);
     }
 
     @Override

@@ -73,9 +73,12 @@ final class Host {
             pb.redirectOutput(out.toFile());
             Process p = pb.start();
             if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
-                onTimeout.run();
-                p.destroyForcibly();
-                p.waitFor(10, TimeUnit.SECONDS);
+                try {
+                    onTimeout.run();
+                } finally {
+                    p.destroyForcibly();
+                    p.waitFor(10, TimeUnit.SECONDS);
+                }
                 throw new AssertionError(String.join(" ", cmd) + " did not finish within " + timeout + ":\n" + Files.readString(out));
             }
             String text = Files.readString(out, StandardCharsets.UTF_8);
@@ -175,30 +178,38 @@ final class Host {
     /**
      * Prints where each thread of a process waits: name, state and kernel stack, read from
      * /proc/PID/task (which, unlike ps or a stat of the mount, does not hang on a stuck FUSE
-     * daemon). For the record of a hang, before the watchdog ends it.
-     */
-    /**
-     * Every thread of {@code pid}: name, state and kernel stack, printed; returns the lines of the
-     * threads that are not running or sleeping interruptibly (the stuck ones, for a failure message).
+     * daemon). For the record of a hang, before the watchdog ends it. Returns the lines of the
+     * threads that matter for a failure message: those not running or sleeping interruptibly,
+     * and the FUSE serving thread whatever its state (in a hang it often waits on a futex).
      */
     static String printThreadStacks(long pid) {
         System.out.println("--- threads of pid " + pid + " (name, state, kernel stack)");
         StringBuilder stuck = new StringBuilder();
         try (var tasks = Files.newDirectoryStream(Path.of("/proc/" + pid + "/task"))) {
             for (Path t : tasks) {
-                String stat = read(t.resolve("stat").toString());
+                String stat = readOrEmpty(t.resolve("stat"));
                 String state = stat.isEmpty() ? "?" : stat.substring(stat.lastIndexOf(')') + 2).split(" ")[0];
-                String stack = read(t.resolve("stack").toString()).strip().replace("\n", " <- ");
-                String line = t.getFileName() + " " + read(t.resolve("comm").toString()).strip() + " " + state + ": " + stack;
+                String name = readOrEmpty(t.resolve("comm")).strip();
+                String stack = readOrEmpty(t.resolve("stack")).strip().replace("\n", " <- ");
+                String line = t.getFileName() + " " + name + " " + state + ": " + stack;
                 System.out.println(line);
-                if (!state.equals("S") && !state.equals("R")) {
+                if ((!state.equals("S") && !state.equals("R")) || name.startsWith("jnr-fuse-mount")) {
                     stuck.append(line).append('\n');
                 }
             }
-        } catch (IOException e) {
+        } catch (IOException | RuntimeException e) {
             System.out.println("(cannot list the threads of " + pid + ": " + e.getMessage() + ")");
         }
         return stuck.toString();
+    }
+
+    /** A /proc file of a thread that may have exited meanwhile: its text, or "" when it is gone. */
+    private static String readOrEmpty(Path file) {
+        try {
+            return Files.readString(file);
+        } catch (IOException e) {
+            return "";
+        }
     }
 
     /** Loop devices whose backing file is under {@code mount}. */

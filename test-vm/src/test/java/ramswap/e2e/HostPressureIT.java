@@ -39,12 +39,14 @@ class HostPressureIT {
 
     @BeforeAll
     static void keepHungTaskWarnings() throws IOException {
-        hungTaskWarningsBefore = Files.readString(HUNG_TASK_WARNINGS).strip();
+        if (Files.exists(HUNG_TASK_WARNINGS)) { // a kernel without the hung-task detector has no such file
+            hungTaskWarningsBefore = Files.readString(HUNG_TASK_WARNINGS).strip();
+        }
     }
 
     /** Before each run: a run that hangs (the ones without protections do) can use the reports up again. */
     private static void armHungTaskReports() throws IOException {
-        if (Files.readString(HUNG_TASK_WARNINGS).strip().equals("0")) {
+        if (hungTaskWarningsBefore != null && Files.readString(HUNG_TASK_WARNINGS).strip().equals("0")) {
             System.out.println("kernel.hung_task_warnings was 0 (earlier reports used them up): set to 10 for this run");
             Files.writeString(HUNG_TASK_WARNINGS, "10");
         }
@@ -165,11 +167,14 @@ class HostPressureIT {
         try {
             return Host.exec(WORK_TIMEOUT, Map.of("RAMSWAP_JAR", Host.JAR.toString()), cmd, () -> {
                 System.out.println("HUNG: the workload did not finish within " + WORK_TIMEOUT.toMinutes() + " min");
-                stuck.append(Host.printThreadStacks(daemonPid));
-                Host.abortFuse(mount);
+                try {
+                    stuck.append(Host.printThreadStacks(daemonPid));
+                } finally {
+                    Host.abortFuse(mount);
+                }
             }, true);
         } catch (AssertionError timedOut) {
-            return new Host.Run(-1, "hung\n" + timedOut.getMessage() + "\nthe daemon's threads in uninterruptible sleep:\n" + stuck);
+            return new Host.Run(-1, "hung\n" + timedOut.getMessage() + "\nthe daemon's serving thread and its threads not sleeping interruptibly:\n" + stuck);
         }
     }
 

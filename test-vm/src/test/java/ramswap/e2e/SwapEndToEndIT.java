@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -51,7 +52,7 @@ class SwapEndToEndIT {
             assertTrue(Host.procSwaps().contains(loop + " "), loop + " is an active swap area:\n" + Host.procSwaps());
             assertTrue(Host.read("/sys/block/" + Path.of(loop).getFileName() + "/loop/dio").strip().equals("1"), loop + " uses direct I/O");
             Path wbt = Path.of("/sys/block", Path.of(loop).getFileName().toString(), "queue", "wbt_lat_usec");
-            assertTrue(!java.nio.file.Files.exists(wbt) || Host.read(wbt.toString()).strip().equals("0"),
+            assertTrue(!Files.exists(wbt) || Host.read(wbt.toString()).strip().equals("0"),
                     loop + " has no writeback throttle, which would make reclaim wait on the daemon");
         }
     }
