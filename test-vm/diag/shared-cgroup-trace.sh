@@ -100,7 +100,7 @@ for run in $(seq 1 "$runs"); do
   ls /proc/"$pid"/task | tr '\n' ' ' > "$tr/set_event_pid"; echo 1 > "$tr/options/event-fork"
   for e in mm_vmscan_memcg_reclaim_begin mm_vmscan_memcg_reclaim_end; do echo 1 > "$tr/events/vmscan/$e/enable"; done
   echo stacktrace > "$tr/events/vmscan/mm_vmscan_memcg_reclaim_begin/trigger"
-  if [ "$strace" = 1 ]; then strace -f -tt -e trace=mmap,mprotect,munmap,brk,clone,clone3 -p "$pid" -o "$out/strace.txt" 2>/dev/null & bg+=($!); sleep 1; fi
+  if [ "$strace" = 1 ]; then strace -f -tt -e trace=mmap,mprotect,munmap,brk,clone,clone3 -p "$pid" -o "$out/strace.txt" 2>/dev/null & bg+=($!); disown $!; sleep 1; fi
   log=$out/jvm-$pid.log
   gcs_before=$(grep -c "Pause Young" "$log"); sp_before=$(grep -c "Safepoint \"" "$log")
   start=$SECONDS
