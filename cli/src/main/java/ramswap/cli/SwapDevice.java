@@ -41,36 +41,37 @@ public final class SwapDevice {
      * Best effort: a kernel without the file has no throttle.
      */
     static void unthrottle(String device) {
-        Path wbt = Path.of("/sys/block", Path.of(device).getFileName().toString(), "queue", "wbt_lat_usec");
-        try {
-            if (Files.exists(wbt)) {
-                Files.writeString(wbt, "0");
-            }
-        } catch (IOException e) {
-            // left on: slower under pressure, and the daemon's other protections still hold
-        }
+        writeThrottle(device, "0"); // left on when refused: slower under pressure, the other protections still hold
     }
 
     /** Gives the device back the kernel's default writeback throttle ("-1" restores it). Best effort. */
     static void rethrottle(String device) {
-        Path wbt = Path.of("/sys/block", Path.of(device).getFileName().toString(), "queue", "wbt_lat_usec");
-        try {
-            if (Files.exists(wbt)) {
-                Files.writeString(wbt, "-1");
-            }
-        } catch (IOException e) {
-            // the next user of the device sets its own
-        }
+        writeThrottle(device, "-1"); // when refused, the next user of the device sets its own
     }
 
     /** True when the block layer does not throttle writes to the device. */
     public static boolean unthrottled(String device) {
-        Path wbt = Path.of("/sys/block", Path.of(device).getFileName().toString(), "queue", "wbt_lat_usec");
+        Path wbt = throttleFile(device);
         try {
             return !Files.exists(wbt) || Files.readString(wbt).strip().equals("0");
         } catch (IOException e) {
             return false;
         }
+    }
+
+    private static void writeThrottle(String device, String latencyUsec) {
+        Path wbt = throttleFile(device);
+        try {
+            if (Files.exists(wbt)) {
+                Files.writeString(wbt, latencyUsec);
+            }
+        } catch (IOException e) {
+            // best effort, see the callers
+        }
+    }
+
+    private static Path throttleFile(String device) {
+        return Path.of("/sys/block", Path.of(device).getFileName().toString(), "queue", "wbt_lat_usec");
     }
 
     /** True when the loop device really uses direct I/O (losetup falls back silently). */
