@@ -9,11 +9,10 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.SortedMap;
 import java.util.TreeMap;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Supplier;
+import org.agrona.concurrent.Agent;
 
 /**
  * Publishes this node's counters into the IMap {@value #MAP_NAME}, keyed by node
@@ -24,15 +23,17 @@ import java.util.function.Supplier;
  * a node that dies without closing its publisher vanishes from the map instead
  * of showing stale figures forever. Expiry is not eviction: the map config keeps
  * eviction NONE.
+ *
+ * <p>An agent: the daemon's {@code Agents} runs it on a thread named {@value #THREAD_NAME}; when
+ * it stops, this node's entry is removed.
  */
-public final class StatsPublisher implements AutoCloseable {
+public final class StatsPublisher implements Agent {
 
     public static final String MAP_NAME = "ramswap-stats";
     static final String THREAD_NAME = "ramswap-stats";
 
     private static final Duration MIN_ENTRY_TTL = Duration.ofSeconds(30);
     private static final int ENTRY_TTL_INTERVALS = 3;
-    private static final Duration STOP_TIMEOUT = Duration.ofSeconds(10);
     private static final System.Logger LOG = System.getLogger(StatsPublisher.class.getName());
 
     private final HazelcastInstance hazelcast;
@@ -41,14 +42,12 @@ public final class StatsPublisher implements AutoCloseable {
     private final Supplier<Map<String, Long>> snapshot;
     private final long intervalNanos;
     private final long entryTtlMillis;
-    private final CountDownLatch stop = new CountDownLatch(1);
-    private final AtomicBoolean closed = new AtomicBoolean();
     private final AtomicLong published = new AtomicLong();
     private final AtomicLong errors = new AtomicLong();
-    private final Thread thread;
+    private long nextNanos;
 
     /**
-     * Starts publishing at once, then every {@code interval}.
+     * Publishes at once once running, then every {@code interval}.
      *
      * @param snapshot called on the publisher's thread; returns counter name to value
      */
@@ -64,9 +63,6 @@ public final class StatsPublisher implements AutoCloseable {
         this.nodeNumber = member.nodeNumber();
         this.intervalNanos = interval.toNanos();
         this.entryTtlMillis = entryTtl(interval).toMillis();
-        this.thread = new Thread(this::run, THREAD_NAME);
-        thread.setDaemon(true);
-        thread.start();
     }
 
     /** Snapshots written so far. */
@@ -79,42 +75,31 @@ public final class StatsPublisher implements AutoCloseable {
         return errors.get();
     }
 
-    /**
-     * Stops the thread, waiting a bounded time for a write in progress, then
-     * removes this node's entry. Idempotent.
-     */
     @Override
-    public void close() {
-        if (!closed.compareAndSet(false, true)) {
-            return;
-        }
-        stop.countDown();
-        boolean interrupted = false;
-        try {
-            thread.join(STOP_TIMEOUT.toMillis());
-            if (thread.isAlive()) {
-                thread.interrupt();
-                thread.join(STOP_TIMEOUT.toMillis());
-            }
-        } catch (InterruptedException e) {
-            interrupted = true;
-        }
-        removeEntry();
-        if (interrupted) {
-            Thread.currentThread().interrupt();
-        }
+    public String roleName() {
+        return THREAD_NAME;
     }
 
-    // ---------------------------------------------------------------- publishing
+    @Override
+    public void onStart() {
+        nextNanos = System.nanoTime();
+    }
 
-    private void run() {
-        try {
-            do {
-                publishOnce();
-            } while (!stop.await(intervalNanos, TimeUnit.NANOSECONDS));
-        } catch (InterruptedException e) {
-            // close() gave up waiting for a write in progress; the thread ends here.
+    @Override
+    public int doWork() {
+        long now = System.nanoTime();
+        if (now - nextNanos < 0) {
+            return 0;
         }
+        nextNanos = now + intervalNanos;
+        publishOnce();
+        return 1;
+    }
+
+    /** Removes this node's entry: its figures stop with it. */
+    @Override
+    public void onClose() {
+        removeEntry();
     }
 
     private void publishOnce() {
