@@ -3,6 +3,7 @@ package ramswap.cli;
 import java.nio.file.Path;
 import ramswap.cluster.ClusterSettings;
 import ramswap.store.BlockCodec;
+import ramswap.store.BlockTable;
 import ramswap.store.LocalPool;
 
 /**
@@ -95,10 +96,10 @@ public record DaemonConfig(Path mount, long sizeBytes, int loops, int priority, 
     public static final long BASE_HEAP_BYTES = 32L << 20;
 
     /**
-     * The daemon's fixed heap: the base plus the block table (8 bytes per 4 KiB block). Never the
+     * The daemon's fixed heap: the base plus the block table (12 bytes per 4 KiB block: entry and generation). Never the
      * JVM's default, which grows with the machine and not with the swap.
      */
     public long heapBytes() {
-        return BASE_HEAP_BYTES + sizeBytes / BlockCodec.BLOCK_SIZE * Long.BYTES;
+        return BASE_HEAP_BYTES + sizeBytes / BlockCodec.BLOCK_SIZE * BlockTable.BYTES_PER_BLOCK;
     }
 }

@@ -30,7 +30,7 @@ final class UpCommand implements Callable<Integer> {
 
     @Option(names = "--size", paramLabel = "SIZE", converter = Sizes.class,
             description = "Size of the swap area, e.g. 2G (a multiple of 4 KiB). Default: the machine's RAM (MemTotal). "
-                    + "An area larger than what will be swapped costs 8 bytes of table per 4 KiB and spares the kernel "
+                    + "An area larger than what will be swapped costs 12 bytes of table per 4 KiB and spares the kernel "
                     + "rewriting pages when swap runs more than half full.")
     Long size;
 
