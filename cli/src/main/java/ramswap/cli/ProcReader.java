@@ -1,8 +1,9 @@
 package ramswap.cli;
 
+import java.time.Duration;
 import java.util.List;
 import java.util.function.Supplier;
-import org.agrona.concurrent.Agent;
+import ramswap.agent.PeriodicAgent;
 
 /**
  * Reads what the status file shows of /proc (the protections in force) every few seconds.
@@ -10,15 +11,13 @@ import org.agrona.concurrent.Agent;
  * is full, the reader reclaims and may wait on a swap write to this very daemon. So the serving
  * thread never reads /proc: this agent does, and the status file shows what it read last.
  */
-final class ProcReader implements Agent {
-
-    private static final long INTERVAL_NANOS = 3_000_000_000L;
+final class ProcReader extends PeriodicAgent {
 
     private final Supplier<List<String>> read;
-    private long nextNanos;
     private volatile List<String> lines = List.of();
 
     ProcReader(Supplier<List<String>> read) {
+        super(Duration.ofSeconds(3));
         this.read = read;
     }
 
@@ -28,14 +27,8 @@ final class ProcReader implements Agent {
     }
 
     @Override
-    public int doWork() {
-        long now = System.nanoTime();
-        if (now - nextNanos < 0) {
-            return 0;
-        }
-        nextNanos = now + INTERVAL_NANOS;
+    protected void tick() {
         lines = read.get();
-        return 1;
     }
 
     /** What it read last. */

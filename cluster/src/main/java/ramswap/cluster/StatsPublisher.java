@@ -12,7 +12,7 @@ import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Supplier;
-import org.agrona.concurrent.Agent;
+import ramswap.agent.PeriodicAgent;
 
 /**
  * Publishes this node's counters into the IMap {@value #MAP_NAME}, keyed by node
@@ -27,7 +27,7 @@ import org.agrona.concurrent.Agent;
  * <p>An agent: the daemon's {@code Agents} runs it on a thread named {@value #THREAD_NAME}; when
  * it stops, this node's entry is removed.
  */
-public final class StatsPublisher implements Agent {
+public final class StatsPublisher extends PeriodicAgent {
 
     public static final String MAP_NAME = "ramswap-stats";
     static final String THREAD_NAME = "ramswap-stats";
@@ -40,11 +40,9 @@ public final class StatsPublisher implements Agent {
     private final IMap<Integer, HazelcastJsonValue> map;
     private final int nodeNumber;
     private final Supplier<Map<String, Long>> snapshot;
-    private final long intervalNanos;
     private final long entryTtlMillis;
     private final AtomicLong published = new AtomicLong();
     private final AtomicLong errors = new AtomicLong();
-    private long nextNanos;
 
     /**
      * Publishes at once once running, then every {@code interval}.
@@ -52,16 +50,12 @@ public final class StatsPublisher implements Agent {
      * @param snapshot called on the publisher's thread; returns counter name to value
      */
     public StatsPublisher(ClusterMember member, Supplier<Map<String, Long>> snapshot, Duration interval) {
+        super(Objects.requireNonNull(interval, "interval")); // refuses an interval that is not positive
         Objects.requireNonNull(member, "member");
         this.snapshot = Objects.requireNonNull(snapshot, "snapshot");
-        Objects.requireNonNull(interval, "interval");
-        if (interval.isNegative() || interval.isZero()) {
-            throw new IllegalArgumentException("stats interval must be positive, got " + interval);
-        }
         this.hazelcast = member.hazelcast();
         this.map = hazelcast.getMap(MAP_NAME);
         this.nodeNumber = member.nodeNumber();
-        this.intervalNanos = interval.toNanos();
         this.entryTtlMillis = entryTtl(interval).toMillis();
     }
 
@@ -81,19 +75,8 @@ public final class StatsPublisher implements Agent {
     }
 
     @Override
-    public void onStart() {
-        nextNanos = System.nanoTime();
-    }
-
-    @Override
-    public int doWork() {
-        long now = System.nanoTime();
-        if (now - nextNanos < 0) {
-            return 0;
-        }
-        nextNanos = now + intervalNanos;
+    protected void tick() {
         publishOnce();
-        return 1;
     }
 
     /** Removes this node's entry: its figures stop with it. */

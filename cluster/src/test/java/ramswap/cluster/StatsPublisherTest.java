@@ -130,7 +130,7 @@ class StatsPublisherTest {
 
                 IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                         () -> new StatsPublisher(member, Map::of, Duration.ZERO));
-                assertEquals("stats interval must be positive, got PT0S", e.getMessage());
+                assertEquals("an agent's interval must be positive, got PT0S", e.getMessage());
             }
         }
     }

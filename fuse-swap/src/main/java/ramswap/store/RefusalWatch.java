@@ -1,8 +1,9 @@
 package ramswap.store;
 
+import java.time.Duration;
 import java.time.Instant;
 import java.util.function.Consumer;
-import org.agrona.concurrent.Agent;
+import ramswap.agent.PeriodicAgent;
 
 /**
  * Watches the refusal counters and says when the pool turns full and when it has room again.
@@ -14,15 +15,14 @@ import org.agrona.concurrent.Agent;
  * (a higher pool limit, less load), so the state is shown where the operator looks: a line in
  * {@code status} and one log line when it starts and one when it ends.
  */
-public final class RefusalWatch implements Agent {
+public final class RefusalWatch extends PeriodicAgent {
 
-    private static final long SAMPLE_NANOS = 2_000_000_000L;
+    private static final Duration SAMPLE = Duration.ofSeconds(2);
     /** Samples without a refusal before the pool counts as having room again. */
     private static final int QUIET_SAMPLES = 3;
 
     private final Counters counters;
     private final Consumer<String> say;
-    private long nextNanos;
     private long lastLimitHits;
     private long lastReserveEmpty;
     private Instant fullSince;
@@ -32,6 +32,7 @@ public final class RefusalWatch implements Agent {
 
     /** @param say where the start and end of a full pool are told (the daemon's log) */
     public RefusalWatch(Counters counters, Consumer<String> say) {
+        super(SAMPLE);
         this.counters = counters;
         this.say = say;
     }
@@ -41,19 +42,9 @@ public final class RefusalWatch implements Agent {
         return "ramswap-refusal-watch";
     }
 
-    @Override
-    public int doWork() {
-        long now = System.nanoTime();
-        if (now - nextNanos < 0) {
-            return 0;
-        }
-        nextNanos = now + SAMPLE_NANOS;
-        sample();
-        return 1;
-    }
-
     /** One sample: compares the counters with the last sample's. */
-    void sample() {
+    @Override
+    protected void tick() {
         long limitHits = counters.get(Counter.POOL_LIMIT_HIT);
         long reserveEmpty = counters.get(Counter.POOL_RESERVE_EMPTY);
         long refusedNow = (limitHits - lastLimitHits) + (reserveEmpty - lastReserveEmpty);
