@@ -213,6 +213,7 @@ final class Daemon {
             case LIVE -> throw new RamswapException(RamswapException.FAILED,
                     "ramswap is already running at " + instance.dir() + " (see: ./ramswap status --mount " + instance.dir() + ")");
             case FOREIGN -> throw instance.foreign(RamswapException.FAILED, "; it is left alone: choose another directory with --mount");
+            case HUNG -> throw instance.hung();
             case STALE, ABSENT -> { }
         }
     }

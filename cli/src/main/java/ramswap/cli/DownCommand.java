@@ -31,6 +31,7 @@ final class DownCommand implements Callable<Integer> {
         switch (instance.state()) {
             case ABSENT -> throw instance.notRunning();
             case FOREIGN -> throw instance.foreign(RamswapException.FAILED, "; left alone");
+            case HUNG -> throw instance.hung(); // a stopped daemon would not act on SIGTERM; it is not signalled
             case STALE -> {
                 instance.cleanStale(out);
                 out.println("ramswap: down (cleaned up after a daemon that had died)");
@@ -55,7 +56,12 @@ final class DownCommand implements Callable<Integer> {
                         + " s; it keeps going, see its log: " + status.get("log"));
             }
             if (instance.state() == Instance.State.LIVE) {
-                Map<String, String> now = instance.status();
+                Map<String, String> now;
+                try {
+                    now = instance.status();
+                } catch (RamswapException goneOrBusy) {
+                    now = Map.of(); // exited, or too busy bringing pages back to answer: look again
+                }
                 if ("live".equals(now.get("state")) && now.containsKey("last_error")) {
                     throw new RamswapException(RamswapException.FAILED, "ramswap could not stop and stays up: "
                             + now.get("last_error"));
