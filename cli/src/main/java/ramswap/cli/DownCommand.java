@@ -13,6 +13,9 @@ import picocli.CommandLine.Option;
         description = "Stop ramswap in the safe order: swapoff (pages come back into RAM; progress is shown), losetup -d, unmount, leave the cluster. Cleans up after a daemon that died. Needs root.")
 final class DownCommand implements Callable<Integer> {
 
+    /** A day: longer than any swapoff, and small enough that nanoseconds of it fit in a long many times over. */
+    static final long MAX_TIMEOUT_SECONDS = 86_400;
+
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
@@ -25,6 +28,10 @@ final class DownCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws RamswapException {
+        if (timeoutSeconds < 1 || timeoutSeconds > MAX_TIMEOUT_SECONDS) {
+            throw new RamswapException(RamswapException.USAGE, "--timeout must be between 1 and " + MAX_TIMEOUT_SECONDS
+                    + " seconds (a day), not " + timeoutSeconds);
+        }
         Root.require("ramswap down");
         PrintWriter out = spec.commandLine().getOut();
         Instance instance = mountOption.instance();
