@@ -9,8 +9,11 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-@Command(mixinStandardHelpOptions = true, name = "down",
-        description = "Stop ramswap in the safe order: swapoff (pages come back into RAM; progress is shown), losetup -d, unmount, leave the cluster. Cleans up after a daemon that died. Needs root.")
+@Command(mixinStandardHelpOptions = true, name = "down", sortOptions = false,
+        description = {"Stop ramswap in the safe order: swapoff (pages come back into RAM; progress is shown), losetup -d, unmount, "
+            + "leave the cluster. Cleans up after a daemon that died. Needs root.",
+            "A daemon that does not answer (stopped or stuck) is not signalled; --abort tears it down without its help, "
+            + "at the price of the pages it still held."})
 final class DownCommand implements Callable<Integer> {
 
     /** A day: longer than any swapoff, and small enough that nanoseconds of it fit in a long many times over. */
@@ -26,6 +29,13 @@ final class DownCommand implements Callable<Integer> {
             description = "Give up waiting after this long (default: ${DEFAULT-VALUE}); the daemon stays up if its pages cannot come back.")
     long timeoutSeconds;
 
+    @Option(names = "--abort",
+            description = {"For a daemon that does not answer: turn swap off where that still works (at most "
+                + ForcedDown.SWAPOFF_BEFORE_ABORT_SECONDS + " s), abort the FUSE connection (/sys/fs/fuse/connections/N/abort), turn swap off again, losetup -d, "
+                + "unmount lazily, and kill the daemon (SIGKILL). Pages still in swap at the abort are lost: the kernel "
+                + "marks them poisoned, and a process that touches one gets SIGBUS and dies. Says how much that was."})
+    boolean abort;
+
     @Override
     public Integer call() throws RamswapException {
         if (timeoutSeconds < 1 || timeoutSeconds > MAX_TIMEOUT_SECONDS) {
@@ -35,7 +45,11 @@ final class DownCommand implements Callable<Integer> {
         Root.require("ramswap down");
         PrintWriter out = spec.commandLine().getOut();
         Instance instance = mountOption.instance();
-        switch (instance.state()) {
+        Instance.State state = instance.state();
+        if (abort && (state == Instance.State.LIVE || state == Instance.State.HUNG || state == Instance.State.STALE)) {
+            return new ForcedDown(instance, out).run();
+        }
+        switch (state) {
             case ABSENT -> throw instance.notRunning();
             case FOREIGN -> throw instance.foreign(RamswapException.FAILED, "; left alone");
             case HUNG -> throw instance.hung(); // a stopped daemon would not act on SIGTERM; it is not signalled

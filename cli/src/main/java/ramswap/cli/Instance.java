@@ -9,6 +9,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.OptionalInt;
 import java.util.OptionalLong;
 import ramswap.fuse.MountTable;
 import ramswap.fuse.SwapFileSystem;
@@ -89,6 +90,28 @@ public final class Instance {
     /** The pid of the daemon that mounted this directory, from the mount table: found without asking the daemon. */
     public OptionalLong daemonPid() {
         return MountTable.find(dir).map(MountTable.Entry::daemonPid).orElse(OptionalLong.empty());
+    }
+
+    /** The FUSE connection of this mount (its number in /sys/fs/fuse/connections), if ours is mounted here. */
+    public OptionalInt fuseConnection() {
+        return MountTable.find(dir).filter(e -> e.type().equals(MountTable.RAMSWAP_TYPE))
+                .map(e -> OptionalInt.of(e.deviceMinor())).orElse(OptionalInt.empty());
+    }
+
+    /** The daemon named by the mount table, if that process lives and is a ramswap daemon: the only one ever signalled. */
+    public Optional<ProcessHandle> daemon() {
+        OptionalLong pid = daemonPid();
+        return pid.isPresent() ? ProcessHandle.of(pid.getAsLong()).filter(Instance::isRamswapDaemon) : Optional.empty();
+    }
+
+    /** True when {@code p} runs ramswap's daemon: this program's main class with "up ... --foreground". */
+    static boolean isRamswapDaemon(ProcessHandle p) {
+        try {
+            List<String> args = List.of(Files.readString(Path.of("/proc", Long.toString(p.pid()), "cmdline")).split("\0"));
+            return args.contains(Main.class.getName()) && args.contains("up") && args.contains("--foreground");
+        } catch (IOException e) {
+            return false; // gone
+        }
     }
 
     /** The daemon lives but does not answer; say so, and what the operator can do. */

@@ -7,6 +7,7 @@ import java.io.PrintWriter;
 import java.io.StringWriter;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.api.Test;
 
 class DownCommandTest {
 
@@ -27,5 +28,13 @@ class DownCommandTest {
         Outcome o = execute("down", "--timeout", timeout, "--mount", "/nonexistent/ramswap-down-test");
         assertEquals(RamswapException.USAGE, o.exitCode(), o.err());
         assertTrue(o.err().contains("--timeout must be between 1 and 86400 seconds (a day), not " + timeout), o.err());
+    }
+
+    @Test
+    void shouldExplainAbortInItsHelp() {
+        Outcome o = execute("down", "--help");
+        assertEquals(0, o.exitCode());
+        assertTrue(o.out().contains("--abort"), o.out());
+        assertTrue(o.out().contains("SIGBUS"), o.out());
     }
 }
