@@ -61,6 +61,7 @@ final class DownCommand implements Callable<Integer> {
             case LIVE -> { }
         }
         Map<String, String> status = instance.status();
+        long refusalsBefore = stopRefusals(status);
         long pid = Long.parseLong(status.get("pid"));
         List<String> devices = List.of(status.getOrDefault("swap_devices", "").split(" "));
         ProcessHandle daemon = ProcessHandle.of(pid).filter(DownCommand::isRamswap)
@@ -83,7 +84,7 @@ final class DownCommand implements Callable<Integer> {
                 } catch (RamswapException goneOrBusy) {
                     now = Map.of(); // exited, or too busy bringing pages back to answer: look again
                 }
-                if ("live".equals(now.get("state")) && now.containsKey("last_error")) {
+                if (stopRefusals(now) > refusalsBefore) {
                     throw new RamswapException(RamswapException.FAILED, "ramswap could not stop and stays up: "
                             + now.get("last_error"));
                 }
@@ -103,6 +104,15 @@ final class DownCommand implements Callable<Integer> {
         }
         out.println("ramswap: down: no swap area, no loop device, no mount left");
         return 0;
+    }
+
+    /** How many stop requests the daemon has refused; counting, not the last error, tells ours from an earlier one. */
+    private static long stopRefusals(Map<String, String> status) {
+        try {
+            return Long.parseLong(status.getOrDefault("stop_refusals", "0"));
+        } catch (NumberFormatException e) {
+            return 0;
+        }
     }
 
     private static boolean isRamswap(ProcessHandle p) {
