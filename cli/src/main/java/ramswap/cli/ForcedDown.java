@@ -171,6 +171,7 @@ final class ForcedDown {
             }
             sleep(200);
         }
+        say(device + " is off" + (failure.isEmpty() ? "" : " (the swapoff started before the abort has ended)"));
     }
 
     private static List<String> active(List<String> loops) {
