@@ -26,7 +26,7 @@ final class DownCommand implements Callable<Integer> {
     MountOption mountOption;
 
     @Option(names = "--timeout", defaultValue = "1800", paramLabel = "SECONDS",
-            description = "Give up waiting after this long (default: ${DEFAULT-VALUE}); the daemon stays up if its pages cannot come back.")
+            description = "Give up waiting after this long, 1 to 86400 (default: ${DEFAULT-VALUE}); the daemon stays up if its pages cannot come back.")
     long timeoutSeconds;
 
     @Option(names = "--abort",
