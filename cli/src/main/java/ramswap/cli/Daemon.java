@@ -44,6 +44,8 @@ final class Daemon {
     private volatile String state = "starting";
     private volatile SwapArea area;
     private volatile String lastError = "";
+    /** Stop requests refused so far: down compares it before and after its own request. */
+    private volatile int stopRefusals;
     private volatile ClusterMember member;
     private boolean createdMountDir;
     private volatile SwapStore store;
@@ -133,6 +135,12 @@ final class Daemon {
         }
         while (true) {
             stopRequests.acquireUninterruptibly();
+            java.util.List<String> others = usersOf(mount);
+            others.removeAll(area.devices());
+            if (!others.isEmpty()) {
+                refuseStop(notStopping(others, mount)); // before swapoff: swap stays on as it was
+                continue;
+            }
             state = "stopping";
             say("stopping: swapoff brings " + usedMiB() + " MiB back into RAM");
             Thread progress = progressReporter();
@@ -140,13 +148,28 @@ final class Daemon {
                 area.close(SWAPOFF_TIMEOUT, this::say);
                 return;
             } catch (RamswapException e) {
-                lastError = e.getMessage();
                 state = "live";
-                say("cannot stop: " + e.getMessage() + "; ramswap stays up and keeps serving its pages");
+                refuseStop(e.getMessage());
             } finally {
                 progress.interrupt();
             }
         }
+    }
+
+    /** Loop devices over the swap file, read from sysfs. */
+    private static java.util.List<String> usersOf(FuseMount mount) {
+        return new java.util.ArrayList<>(SwapDevice.loopsBackedBy(mount.swapFile()));
+    }
+
+    private static String notStopping(java.util.List<String> users, FuseMount mount) {
+        return "not stopping: loop devices " + users + " still use " + mount.swapFile() + "; detach them first (sudo losetup -d "
+                + String.join(" ", users) + "), then run down again";
+    }
+
+    private void refuseStop(String why) {
+        lastError = why;
+        stopRefusals++;
+        say("cannot stop: " + why + "; ramswap stays up and keeps serving its pages");
     }
 
     private Thread progressReporter() {
@@ -175,10 +198,11 @@ final class Daemon {
     }
 
     private void unmount(FuseMount mount) throws RamswapException {
-        java.util.List<String> users = SwapDevice.loopsBackedBy(mount.swapFile());
-        if (!users.isEmpty()) {
-            // exiting now would take their pages with us; the operator must detach them first
-            throw new RamswapException(RamswapException.FAILED, "not unmounting: loop devices " + users + " still use " + mount.swapFile());
+        // Exiting now would take their pages with us, and the pool, closed after this, must never be
+        // unmapped under a mount that still serves: wait for the operator to detach them and ask again.
+        for (java.util.List<String> users = usersOf(mount); !users.isEmpty(); users = usersOf(mount)) {
+            refuseStop(notStopping(users, mount));
+            stopRequests.acquireUninterruptibly();
         }
         try {
             mount.close();
@@ -213,6 +237,7 @@ final class Daemon {
             case LIVE -> throw new RamswapException(RamswapException.FAILED,
                     "ramswap is already running at " + instance.dir() + " (see: ./ramswap status --mount " + instance.dir() + ")");
             case FOREIGN -> throw instance.foreign(RamswapException.FAILED, "; it is left alone: choose another directory with --mount");
+            case HUNG -> throw instance.hung();
             case STALE, ABSENT -> { }
         }
     }
@@ -279,6 +304,7 @@ final class Daemon {
         if (!lastError.isEmpty()) {
             line(b, "last_error", lastError);
         }
+        line(b, "stop_refusals", stopRefusals);
         return b.toString();
     }
 

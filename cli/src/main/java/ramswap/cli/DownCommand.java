@@ -9,9 +9,15 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-@Command(mixinStandardHelpOptions = true, name = "down",
-        description = "Stop ramswap in the safe order: swapoff (pages come back into RAM; progress is shown), losetup -d, unmount, leave the cluster. Cleans up after a daemon that died. Needs root.")
+@Command(mixinStandardHelpOptions = true, name = "down", sortOptions = false,
+        description = {"Stop ramswap in the safe order: swapoff (pages come back into RAM; progress is shown), losetup -d, unmount, "
+            + "leave the cluster. Cleans up after a daemon that died. Needs root.",
+            "A daemon that does not answer (stopped or stuck) is not signalled; --abort tears it down without its help, "
+            + "at the price of the pages it still held."})
 final class DownCommand implements Callable<Integer> {
+
+    /** A day: longer than any swapoff, and small enough that nanoseconds of it fit in a long many times over. */
+    static final long MAX_TIMEOUT_SECONDS = 86_400;
 
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -20,17 +26,33 @@ final class DownCommand implements Callable<Integer> {
     MountOption mountOption;
 
     @Option(names = "--timeout", defaultValue = "1800", paramLabel = "SECONDS",
-            description = "Give up waiting after this long (default: ${DEFAULT-VALUE}); the daemon stays up if its pages cannot come back.")
+            description = "Give up waiting after this long, 1 to 86400 (default: ${DEFAULT-VALUE}); the daemon stays up if its pages cannot come back.")
     long timeoutSeconds;
+
+    @Option(names = "--abort",
+            description = {"For a daemon that does not answer: turn swap off where that still works (at most "
+                + ForcedDown.SWAPOFF_BEFORE_ABORT_SECONDS + " s), abort the FUSE connection (/sys/fs/fuse/connections/N/abort), turn swap off again, losetup -d, "
+                + "unmount lazily, and kill the daemon (SIGKILL). Pages still in swap at the abort are lost: the kernel "
+                + "marks them poisoned, and a process that touches one gets SIGBUS and dies. Says how much that was."})
+    boolean abort;
 
     @Override
     public Integer call() throws RamswapException {
+        if (timeoutSeconds < 1 || timeoutSeconds > MAX_TIMEOUT_SECONDS) {
+            throw new RamswapException(RamswapException.USAGE, "--timeout must be between 1 and " + MAX_TIMEOUT_SECONDS
+                    + " seconds (a day), not " + timeoutSeconds);
+        }
         Root.require("ramswap down");
         PrintWriter out = spec.commandLine().getOut();
         Instance instance = mountOption.instance();
-        switch (instance.state()) {
+        Instance.State state = instance.state();
+        if (abort && (state == Instance.State.LIVE || state == Instance.State.HUNG || state == Instance.State.STALE)) {
+            return new ForcedDown(instance, out).run();
+        }
+        switch (state) {
             case ABSENT -> throw instance.notRunning();
             case FOREIGN -> throw instance.foreign(RamswapException.FAILED, "; left alone");
+            case HUNG -> throw instance.hung(); // a stopped daemon would not act on SIGTERM; it is not signalled
             case STALE -> {
                 instance.cleanStale(out);
                 out.println("ramswap: down (cleaned up after a daemon that had died)");
@@ -39,6 +61,7 @@ final class DownCommand implements Callable<Integer> {
             case LIVE -> { }
         }
         Map<String, String> status = instance.status();
+        long refusalsBefore = stopRefusals(status);
         long pid = Long.parseLong(status.get("pid"));
         List<String> devices = List.of(status.getOrDefault("swap_devices", "").split(" "));
         ProcessHandle daemon = ProcessHandle.of(pid).filter(DownCommand::isRamswap)
@@ -55,8 +78,13 @@ final class DownCommand implements Callable<Integer> {
                         + " s; it keeps going, see its log: " + status.get("log"));
             }
             if (instance.state() == Instance.State.LIVE) {
-                Map<String, String> now = instance.status();
-                if ("live".equals(now.get("state")) && now.containsKey("last_error")) {
+                Map<String, String> now;
+                try {
+                    now = instance.status();
+                } catch (RamswapException goneOrBusy) {
+                    now = Map.of(); // exited, or too busy bringing pages back to answer: look again
+                }
+                if (stopRefusals(now) > refusalsBefore) {
                     throw new RamswapException(RamswapException.FAILED, "ramswap could not stop and stays up: "
                             + now.get("last_error"));
                 }
@@ -76,6 +104,15 @@ final class DownCommand implements Callable<Integer> {
         }
         out.println("ramswap: down: no swap area, no loop device, no mount left");
         return 0;
+    }
+
+    /** How many stop requests the daemon has refused; counting, not the last error, tells ours from an earlier one. */
+    private static long stopRefusals(Map<String, String> status) {
+        try {
+            return Long.parseLong(status.getOrDefault("stop_refusals", "0"));
+        } catch (NumberFormatException e) {
+            return 0;
+        }
     }
 
     private static boolean isRamswap(ProcessHandle p) {

@@ -1,7 +1,5 @@
 package ramswap.cli;
 
-import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.concurrent.Callable;
@@ -37,11 +35,8 @@ final class GetCommand implements Callable<Integer> {
             throw new RamswapException(RamswapException.USAGE, "no knob or counter named '" + name + "'; knobs: " + knobNames()
                     + "; counters: see ./ramswap stats");
         }
-        try {
-            spec.commandLine().getOut().println(Files.readString(file).strip());
-        } catch (IOException e) {
-            throw instance.notRunning();
-        }
+        instance.requireLive();
+        spec.commandLine().getOut().println(instance.readControlFile(file));
         return 0;
     }
 

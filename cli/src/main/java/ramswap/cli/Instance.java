@@ -9,6 +9,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.OptionalInt;
+import java.util.OptionalLong;
 import ramswap.fuse.MountTable;
 import ramswap.fuse.SwapFileSystem;
 
@@ -23,10 +25,13 @@ public final class Instance {
         /** our mount type, but the daemon is gone (a crash): safe to clean */
         STALE,
         /** somebody else's mount: left alone */
-        FOREIGN
+        FOREIGN,
+        /** our mount type, the daemon lives but does not answer (stopped, stuck): down --abort */
+        HUNG
     }
 
     private final Path dir;
+    private final MountIo io = new MountIo(MountIo.ANSWER_TIMEOUT);
 
     public Instance(Path dir) {
         this.dir = dir.toAbsolutePath().normalize();
@@ -61,11 +66,59 @@ public final class Instance {
             return State.FOREIGN;
         }
         try {
-            Files.readString(dir.resolve(SwapFileSystem.STATUS));
+            io.readString(dir.resolve(SwapFileSystem.STATUS));
             return State.LIVE;
+        } catch (MountIo.NoAnswer e) {
+            return State.HUNG;
         } catch (IOException e) {
             return State.STALE; // "Transport endpoint is not connected": the daemon died
         }
+    }
+
+    /** Throws, with the message for the user, unless a daemon of ours is mounted here and answers. */
+    public void requireLive() throws RamswapException {
+        switch (state()) {
+            case ABSENT -> throw notRunning();
+            case STALE -> throw new RamswapException(RamswapException.NOT_RUNNING, "ramswap at " + dir
+                    + " has died and left its mount; clean up with: sudo ./ramswap down --mount " + dir);
+            case FOREIGN -> throw foreign(RamswapException.NOT_RUNNING, "");
+            case HUNG -> throw hung();
+            case LIVE -> { }
+        }
+    }
+
+    /** The pid of the daemon that mounted this directory, from the mount table: found without asking the daemon. */
+    public OptionalLong daemonPid() {
+        return MountTable.find(dir).map(MountTable.Entry::daemonPid).orElse(OptionalLong.empty());
+    }
+
+    /** The FUSE connection of this mount (its number in /sys/fs/fuse/connections), if ours is mounted here. */
+    public OptionalInt fuseConnection() {
+        return MountTable.find(dir).filter(e -> e.type().equals(MountTable.RAMSWAP_TYPE))
+                .map(e -> OptionalInt.of(e.deviceMinor())).orElse(OptionalInt.empty());
+    }
+
+    /** The daemon named by the mount table, if that process lives and is a ramswap daemon: the only one ever signalled. */
+    public Optional<ProcessHandle> daemon() {
+        OptionalLong pid = daemonPid();
+        return pid.isPresent() ? ProcessHandle.of(pid.getAsLong()).filter(Instance::isRamswapDaemon) : Optional.empty();
+    }
+
+    /** True when {@code p} runs ramswap's daemon: this program's main class with "up ... --foreground". */
+    static boolean isRamswapDaemon(ProcessHandle p) {
+        try {
+            List<String> args = List.of(Files.readString(Path.of("/proc", Long.toString(p.pid()), "cmdline")).split("\0"));
+            return args.contains(Main.class.getName()) && args.contains("up") && args.contains("--foreground");
+        } catch (IOException e) {
+            return false; // gone
+        }
+    }
+
+    /** The daemon lives but does not answer; say so, and what the operator can do. */
+    public RamswapException hung() {
+        OptionalLong pid = daemonPid();
+        return new RamswapException(RamswapException.FAILED, "ramswap at " + dir + " does not answer (daemon pid "
+                + (pid.isPresent() ? Long.toString(pid.getAsLong()) : "unknown") + "); if it stays so: sudo ./ramswap down --abort --mount " + dir);
     }
 
     public Optional<String> mountType() {
@@ -76,12 +129,14 @@ public final class Instance {
     public Map<String, String> status() throws RamswapException {
         Map<String, String> m = new LinkedHashMap<>();
         try {
-            for (String line : Files.readAllLines(dir.resolve(SwapFileSystem.STATUS))) {
+            for (String line : io.readAllLines(dir.resolve(SwapFileSystem.STATUS))) {
                 int colon = line.indexOf(':');
                 if (colon > 0) {
                     m.put(line.substring(0, colon).strip(), line.substring(colon + 1).strip());
                 }
             }
+        } catch (MountIo.NoAnswer e) {
+            throw hung();
         } catch (IOException e) {
             throw notRunning();
         }
@@ -97,16 +152,38 @@ public final class Instance {
         return readNumbers(knobDir());
     }
 
-    private Map<String, Long> readNumbers(Path d) throws RamswapException {
-        Map<String, Long> m = new LinkedHashMap<>();
-        try (var files = Files.list(d)) {
-            for (Path p : files.sorted().toList()) {
-                m.put(p.getFileName().toString(), Long.parseLong(Files.readString(p).strip()));
-            }
+    /** One control file (a knob or a counter), as the daemon shows it. */
+    public String readControlFile(Path file) throws RamswapException {
+        try {
+            return io.readString(file).strip();
+        } catch (MountIo.NoAnswer e) {
+            throw hung();
         } catch (IOException e) {
             throw notRunning();
         }
-        return m;
+    }
+
+    /** Writes a knob; the daemon refuses a bad value with an IOException (EINVAL), and {@link MountIo.NoAnswer} says it did not answer. */
+    public void writeKnob(String name, String text) throws IOException {
+        io.writeString(knobFile(name), text);
+    }
+
+    private Map<String, Long> readNumbers(Path d) throws RamswapException {
+        try {
+            return io.call("read " + d, () -> {
+                Map<String, Long> m = new LinkedHashMap<>();
+                try (var files = Files.list(d)) {
+                    for (Path p : files.sorted().toList()) {
+                        m.put(p.getFileName().toString(), Long.parseLong(Files.readString(p).strip()));
+                    }
+                }
+                return m;
+            });
+        } catch (MountIo.NoAnswer e) {
+            throw hung();
+        } catch (IOException e) {
+            throw notRunning();
+        }
     }
 
     /** Somebody else's file system is mounted here; ramswap leaves it alone. The exit code and advice are the caller's. */

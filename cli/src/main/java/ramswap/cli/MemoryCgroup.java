@@ -17,6 +17,8 @@ final class MemoryCgroup implements AutoCloseable {
 
     private final Path dir;
     private final boolean v1;
+    /** Guarded by this: close() runs from the main thread and from a shutdown hook, maybe both. */
+    private boolean removed;
 
     private MemoryCgroup(Path dir, boolean v1) {
         this.dir = dir;
@@ -97,9 +99,15 @@ final class MemoryCgroup implements AutoCloseable {
         }
     }
 
-    /** Kills what is left in the group (only processes started in it), then removes it, within a few seconds. */
+    /**
+     * Kills what is left in the group (only processes started in it), then removes it, within a few
+     * seconds. Idempotent, and safe from several threads at once: the second caller waits for the first.
+     */
     @Override
-    public void close() throws RamswapException {
+    public synchronized void close() throws RamswapException {
+        if (removed) {
+            return;
+        }
         for (int attempt = 0; attempt < 100 && Files.exists(dir); attempt++) {
             try {
                 List<String> pids = Files.readAllLines(procsFile());
@@ -109,6 +117,7 @@ final class MemoryCgroup implements AutoCloseable {
                     }
                 }
                 Files.delete(dir);
+                removed = true;
                 return;
             } catch (IOException | NumberFormatException e) {
                 try {
@@ -122,5 +131,6 @@ final class MemoryCgroup implements AutoCloseable {
         if (Files.exists(dir)) {
             throw new RamswapException(RamswapException.FAILED, "could not remove cgroup " + dir + "; remove it with: rmdir " + dir);
         }
+        removed = true;
     }
 }

@@ -7,6 +7,7 @@ import java.util.List;
 import java.util.OptionalLong;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -18,6 +19,9 @@ import picocli.CommandLine.Parameters;
             + "The exit code is the command's. Needs root.", "",
             "Example: sudo ./ramswap run --ram 256M -- ./my-big-job --its-args"})
 final class RunCommand implements Callable<Integer> {
+
+    /** How long a stopped command gets to exit on SIGTERM before SIGKILL. */
+    static final java.time.Duration STOP_GRACE = java.time.Duration.ofSeconds(10);
 
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -40,18 +44,21 @@ final class RunCommand implements Callable<Integer> {
         Root.require("ramswap run");
         PrintWriter err = spec.commandLine().getErr();
         String name = "ramswap-run-" + ProcessHandle.current().pid() + "-" + Integer.toHexString(ThreadLocalRandom.current().nextInt());
-        try (MemoryCgroup group = MemoryCgroup.create(name, ram, swap == null ? OptionalLong.empty() : OptionalLong.of(swap))) {
+        // SIGTERM or Ctrl-C: the JVM runs its hooks and halts, never reaching close() below
+        SignalCleanup onSignal = new SignalCleanup(err);
+        Thread hook = new Thread(onSignal, "ramswap-run-stop");
+        Runtime.getRuntime().addShutdownHook(hook);
+        try (MemoryCgroup group = onSignal.group(() -> MemoryCgroup.create(name, ram, swap == null ? OptionalLong.empty() : OptionalLong.of(swap)))) {
             // the shell puts itself in the group, then becomes the command: nothing runs outside the limit
             List<String> argv = new ArrayList<>(List.of("/bin/sh", "-c", "echo $$ > \"$0\" && exec \"$@\"", group.procsFile().toString()));
             argv.addAll(command);
-            Process p;
-            try {
-                p = new ProcessBuilder(argv).inheritIO().start();
-            } catch (IOException e) {
-                throw new RamswapException(RamswapException.FAILED, "cannot start " + command.get(0) + ": " + e.getMessage(), e);
-            }
-            Thread cleanup = new Thread(p::destroy, "ramswap-run-stop");
-            Runtime.getRuntime().addShutdownHook(cleanup); // Ctrl-C: stop the command, then close() removes the group
+            Process p = onSignal.job(() -> {
+                try {
+                    return new ProcessBuilder(argv).inheritIO().start();
+                } catch (IOException e) {
+                    throw new RamswapException(RamswapException.FAILED, "cannot start " + command.get(0) + ": " + e.getMessage(), e);
+                }
+            });
             int code;
             try {
                 code = p.waitFor();
@@ -59,11 +66,6 @@ final class RunCommand implements Callable<Integer> {
                 Thread.currentThread().interrupt();
                 p.destroyForcibly();
                 throw new RamswapException(RamswapException.FAILED, "interrupted", e);
-            }
-            try {
-                Runtime.getRuntime().removeShutdownHook(cleanup);
-            } catch (IllegalStateException shuttingDown) {
-                // the JVM is already stopping; the hook has run
             }
             long kills = group.oomKills();
             if (kills > 0 && !quiet) {
@@ -76,6 +78,90 @@ final class RunCommand implements Callable<Integer> {
                         + "; peak memory charged to its cgroup " + Sizes.human(b)));
             }
             return code;
+        } finally {
+            try {
+                Runtime.getRuntime().removeShutdownHook(hook);
+            } catch (IllegalStateException shuttingDown) {
+                // the JVM is stopping: the hook stops the command and removes the group
+            }
+        }
+    }
+
+    /** One step of run that the shutdown hook must undo. */
+    @FunctionalInterface
+    private interface Step<T> {
+        T run() throws RamswapException;
+    }
+
+    /**
+     * The shutdown hook: stops the command and removes its group. The group is made and the
+     * command started under its lock, so that a signal at any moment finds either nothing made
+     * yet (and nothing more is made) or what was made.
+     */
+    private static final class SignalCleanup implements Runnable {
+        private final PrintWriter err;
+        private MemoryCgroup group;
+        private Process job;
+        private boolean stopping;
+
+        SignalCleanup(PrintWriter err) {
+            this.err = err;
+        }
+
+        synchronized MemoryCgroup group(Step<MemoryCgroup> create) throws RamswapException {
+            refuseIfStopping();
+            group = create.run();
+            return group;
+        }
+
+        synchronized Process job(Step<Process> start) throws RamswapException {
+            refuseIfStopping();
+            job = start.run();
+            return job;
+        }
+
+        private void refuseIfStopping() throws RamswapException {
+            if (stopping) {
+                throw new RamswapException(RamswapException.FAILED, "stopped by a signal before the command started");
+            }
+        }
+
+        @Override
+        public void run() {
+            MemoryCgroup g;
+            Process p;
+            synchronized (this) {
+                stopping = true;
+                g = group;
+                p = job;
+            }
+            if (g != null) {
+                stop(p, g, err);
+            }
+        }
+    }
+
+    /**
+     * Ends the command (if it was started): SIGTERM, then SIGKILL if it has not exited within
+     * {@link #STOP_GRACE}; then removes its group, killing whatever else is left in it.
+     */
+    private static void stop(Process job, MemoryCgroup group, PrintWriter err) {
+        if (job != null) {
+            job.destroy();
+            try {
+                if (!job.waitFor(STOP_GRACE.toMillis(), TimeUnit.MILLISECONDS)) {
+                    job.destroyForcibly();
+                    job.waitFor(STOP_GRACE.toMillis(), TimeUnit.MILLISECONDS);
+                }
+            } catch (InterruptedException e) {
+                job.destroyForcibly(); // close() kills what is left in the group anyway
+            }
+        }
+        try {
+            group.close();
+        } catch (RamswapException e) {
+            err.println("ramswap run: " + e.getMessage());
+            err.flush();
         }
     }
 }

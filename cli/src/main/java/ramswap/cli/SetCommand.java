@@ -1,7 +1,6 @@
 package ramswap.cli;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -40,9 +39,7 @@ final class SetCommand implements Callable<Integer> {
             throw new RamswapException(RamswapException.USAGE, "no knob named '" + name + "'; knobs: " + GetCommand.knobNames());
         }
         Instance instance = mountOption.instance();
-        if (instance.state() != Instance.State.LIVE) {
-            throw instance.notRunning();
-        }
+        instance.requireLive();
         long v;
         try {
             v = knob == Knob.POOL_MAX_BYTES ? Sizes.parse(value) : Long.parseLong(value.strip());
@@ -50,7 +47,9 @@ final class SetCommand implements Callable<Integer> {
             throw new RamswapException(RamswapException.USAGE, name + ": '" + value + "' is not a number");
         }
         try {
-            Files.writeString(instance.knobFile(name), v + "\n");
+            instance.writeKnob(name, v + "\n");
+        } catch (MountIo.NoAnswer e) {
+            throw instance.hung();
         } catch (IOException e) {
             String range = knob == Knob.POOL_MAX_BYTES ? "between 256 KiB and the pool's capacity (swap size + 32 MiB)"
                     : "in [" + knob.min() + ", " + knob.max() + "]";

@@ -24,7 +24,9 @@ final class StatsCommand implements Callable<Integer> {
     @Override
     public Integer call() throws RamswapException {
         PrintWriter out = spec.commandLine().getOut();
-        Map<String, Long> counters = mountOption.instance().counters();
+        Instance instance = mountOption.instance();
+        instance.requireLive();
+        Map<String, Long> counters = instance.counters();
         if (json) {
             StringJoiner j = new StringJoiner(", ", "{", "}");
             counters.forEach((k, v) -> j.add("\"" + k + "\": " + v));

@@ -20,13 +20,7 @@ final class StatusCommand implements Callable<Integer> {
     public Integer call() throws RamswapException {
         PrintWriter out = spec.commandLine().getOut();
         Instance instance = mountOption.instance();
-        switch (instance.state()) {
-            case ABSENT -> throw instance.notRunning();
-            case STALE -> throw new RamswapException(RamswapException.NOT_RUNNING, "ramswap at " + instance.dir()
-                    + " has died and left its mount; clean up with: sudo ./ramswap down --mount " + instance.dir());
-            case FOREIGN -> throw instance.foreign(RamswapException.NOT_RUNNING, "");
-            case LIVE -> { }
-        }
+        instance.requireLive();
         Map<String, String> s = instance.status();
         Map<String, Long> c = instance.counters();
         String devices = s.get("swap_devices");

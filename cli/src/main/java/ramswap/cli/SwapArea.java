@@ -66,17 +66,12 @@ final class SwapArea {
     }
 
     /**
-     * Swapoff and detach every loop device over the file, also ones this daemon did not record
-     * (an operator's own losetup): the file must have no user left before it is unmounted.
-     * Throws, leaving the rest on, when a swapoff fails.
+     * Swapoff and detach this area's loop devices. An operator's own loop device over the file is
+     * not ours to detach (it may hold what the operator wrote): the daemon refuses to stop while
+     * one is there. Throws, leaving the rest on, when a swapoff fails.
      */
     void close(Duration swapoffTimeout, Consumer<String> say) throws RamswapException {
         List<String> all = new ArrayList<>(devices);
-        for (String extra : SwapDevice.loopsBackedBy(file)) {
-            if (!all.contains(extra)) {
-                all.add(extra);
-            }
-        }
         for (String d : all) {
             if (SwapDevice.isActive(d)) {
                 SwapDevice.swapoff(d, swapoffTimeout);
@@ -89,6 +84,7 @@ final class SwapArea {
             say.accept("loop device " + d + " detached");
         }
         List<String> left = SwapDevice.loopsBackedBy(file);
+        left.retainAll(all); // detached, but still held open by someone: the kernel frees them when they let go
         if (!left.isEmpty()) {
             throw new RamswapException(RamswapException.FAILED, "loop devices " + left + " still use " + file);
         }

@@ -167,7 +167,12 @@ final class UpCommand implements Callable<Integer> {
                         + daemon.exitValue() + "):\n" + tail(config.log(), 15));
             }
             if (instance.state() == Instance.State.LIVE) {
-                Map<String, String> status = instance.status();
+                Map<String, String> status;
+                try {
+                    status = instance.status();
+                } catch (RamswapException busy) {
+                    status = Map.of(); // did not answer this time (busy warming up): ask again until the deadline
+                }
                 if ("live".equals(status.get("state"))) {
                     out.println("ramswap: up: " + status.get("swap_devices") + " swap at priority " + status.get("priority")
                             + "; " + status.get("cluster"));

@@ -14,9 +14,13 @@ import ramswap.store.SwapStore;
  */
 public final class FuseMount implements AutoCloseable {
 
-    /** Kernel-side options: no page cache (the kernel's own swap cache is the cache), requests of the store's size. */
+    /**
+     * Kernel-side options: no page cache (the kernel's own swap cache is the cache), requests of the store's size.
+     * The fsname, added at mount, names this process (see {@link MountTable#sourceFor}), so that a
+     * daemon that does not answer can be found without asking it.
+     */
     public static final List<String> OPTIONS = List.of(
-            "fsname=ramswap", "subtype=ramswap", "direct_io", "big_writes",
+            "subtype=ramswap", "direct_io", "big_writes",
             "max_write=" + SwapStore.MAX_REQUEST_BYTES, "max_read=" + SwapStore.MAX_REQUEST_BYTES, "allow_other", "default_permissions");
 
     /*
@@ -43,7 +47,8 @@ public final class FuseMount implements AutoCloseable {
             throw new IOException(dir + " is already a mount point");
         }
         // -s: one thread serves every request; see SINGLE_THREADED
-        fs.mount(dir, false, false, new String[] {"-s", "-o", String.join(",", OPTIONS)});
+        String options = "fsname=" + MountTable.sourceFor(ProcessHandle.current().pid()) + "," + String.join(",", OPTIONS);
+        fs.mount(dir, false, false, new String[] {"-s", "-o", options});
         FuseMount m = new FuseMount(fs, dir);
         long deadline = System.nanoTime() + READY_TIMEOUT.toNanos();
         Path probe = dir.resolve(SwapFileSystem.STATUS);

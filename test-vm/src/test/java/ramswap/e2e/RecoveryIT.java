@@ -5,12 +5,16 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.condition.EnabledIf;
 
@@ -81,10 +85,290 @@ class RecoveryIT {
         assertTrue(bad.output().contains("is not a size"), bad.output());
     }
 
-    private static List<String> runGroups() throws IOException {
+    /**
+     * A daemon that lives but does not answer (SIGSTOP): the CLI must not hang on it, and down
+     * --abort must take it down without its help, saying what was lost. A job keeps pages in its
+     * swap and touches one now and then: after the abort those pages are gone, and the job dies of SIGBUS.
+     */
+    @Test
+    void shouldAnswerWithinItsBoundAndAbortADaemonThatDoesNotAnswer() throws Exception {
+        Path mount = Path.of("/run/ramswap-" + tag + "-hung");
+        long pid = -1;
+        Process job = null;
+        Path jobOut = Files.createTempFile("ramswap-e2e-job", ".out");
+        try {
+            assertEquals(0, Host.ramswap(Duration.ofMinutes(4), "up", "--size", "64M", "--mount", mount.toString(), "--priority", "1",
+                    "--cluster-name", tag + "-hung", "--port", "5761").exitCode());
+            pid = statusPid(mount);
+            List<String> loops = Host.loopsUnder(mount);
+            List<String> others = Host.procSwaps().lines().skip(1).map(l -> l.split("\\s+")[0]).filter(d -> !loops.contains(d)).toList();
+            assertEquals(List.of(), others, "the job's pages must go to this swap, but other swap areas are on (run the swap tests one at a time)");
+            // 48 MiB of distinct words in 16 MiB of RAM: most of it goes to this swap; then one page a second is read
+            job = launcher(Host.LAUNCHER.toString(), "run", "--ram", "16M", "--", "perl", "-e",
+                    "$| = 1; my $x = ''; $x .= pack('N', $_) for 1 .. 12_000_000; print \"filled\\n\"; "
+                            + "while (1) { sleep 1; my $s = ord(substr($x, int(rand(length $x)), 1)); }")
+                    .redirectErrorStream(true).redirectOutput(jobOut.toFile()).start();
+            job.getOutputStream().close();
+            Process started = job;
+            assertTrue(waitFor(Duration.ofMinutes(2), () -> Host.read(jobOut.toString()).contains("filled") || !started.isAlive()),
+                    "the job did not fill its memory: " + Host.read(jobOut.toString()));
+            assertTrue(job.isAlive(), "the job died early: " + Host.read(jobOut.toString()));
+            long inSwap = usedKib(loops);
+            assertTrue(inSwap > 8 * 1024, "the job's pages are in this swap: " + inSwap + " KiB\n" + Host.procSwaps());
+            // Room in its cgroup for the pages swapoff brings back: in a full cgroup, swapoff would make room by
+            // reclaim and then the OOM killer, and the job would die of that before it met a lost page.
+            Path group = jobGroup(job.pid());
+            Files.writeString(group.resolve(Files.exists(group.resolve("memory.limit_in_bytes")) ? "memory.limit_in_bytes" : "memory.max"),
+                    Long.toString(1L << 30));
+
+            assertEquals(0, Host.exec(Duration.ofSeconds(10), Map.of(), List.of("kill", "-STOP", Long.toString(pid))).exitCode());
+            String hung = "ramswap at " + mount + " does not answer (daemon pid " + pid + "); if it stays so: sudo ./ramswap down --abort --mount " + mount;
+            for (String[] command : List.of(new String[] {"status"}, new String[] {"get", "pers_zpages"}, new String[] {"down"})) {
+                List<String> args = new ArrayList<>(Arrays.asList(command));
+                args.addAll(List.of("--mount", mount.toString()));
+                Host.Run r = Host.ramswap(Duration.ofSeconds(40), args.toArray(String[]::new));
+                assertEquals(1, r.exitCode(), command[0] + ": " + r.output());
+                assertTrue(r.output().contains(hung), command[0] + ": " + r.output());
+            }
+            assertTrue(ProcessHandle.of(pid).isPresent(), "down without --abort signals no daemon that does not answer");
+            assertEquals(pid, pidOf(mount), "the mount table names the daemon");
+
+            Host.Run abort = Host.ramswap(Duration.ofMinutes(3), "down", "--abort", "--mount", mount.toString());
+            assertEquals(0, abort.exitCode(), abort.output());
+            assertTrue(abort.output().contains("was still in swap when the connection was aborted and could not come back into RAM; "
+                    + "processes that touch those pages get SIGBUS and die"), abort.output());
+            assertFalse(abort.output().contains("lost: 0 B"), "pages of the job were lost: " + abort.output());
+            assertFalse(Host.mounts().contains(" " + mount + " "), "mount removed");
+            assertTrue(Host.loopsUnder(mount).isEmpty(), "loop devices detached");
+            for (String loop : loops) {
+                assertFalse(Host.procSwaps().contains(loop + " "), loop + " is no swap area any more:\n" + Host.procSwaps());
+            }
+            long daemon = pid;
+            assertTrue(waitFor(Duration.ofSeconds(30), () -> ProcessHandle.of(daemon).isEmpty()), "the daemon was killed");
+
+            assertTrue(job.waitFor(2, TimeUnit.MINUTES), "the job touched a lost page and died: " + Host.read(jobOut.toString()));
+            assertEquals(128 + 7, job.exitValue(), "killed by SIGBUS: " + Host.read(jobOut.toString()));
+        } finally {
+            if (pid > 0) {
+                Host.exec(Duration.ofSeconds(10), Map.of(), List.of("kill", "-CONT", Long.toString(pid))); // only if the test failed before the abort
+            }
+            if (job != null) {
+                job.destroy(); // ramswap run passes SIGTERM on to the job and removes its cgroup
+                if (!job.waitFor(30, TimeUnit.SECONDS)) {
+                    job.destroyForcibly();
+                }
+                removeRunGroups(job.pid());
+            }
+            tearDown(mount, pid);
+            Files.deleteIfExists(jobOut);
+        }
+        assertFalse(Host.mounts().contains(" " + mount + " "));
+        assertTrue(Host.loopsUnder(mount).isEmpty());
+    }
+
+    /** SIGTERM (or Ctrl-C) to ramswap run: the job is stopped and its cgroup removed, as when it ends by itself. */
+    @Test
+    void shouldStopTheJobAndRemoveItsCgroupWhenRunIsTerminated() throws Exception {
+        String seconds = "4000." + ThreadLocalRandom.current().nextInt(100_000, 1_000_000); // names this test's sleep
+        List<String> before = runGroups();
+        Path out = Files.createTempFile("ramswap-e2e-run", ".out");
+        Process timeout = launcher("timeout", "-s", "TERM", "3", Host.LAUNCHER.toString(), "run", "--ram", "64M", "--", "sleep", seconds)
+                .redirectErrorStream(true).redirectOutput(out.toFile()).start();
+        timeout.getOutputStream().close();
+        long runPid = -1;
+        try {
+            // timeout's child is the launcher, which execs the JVM of ramswap run: its cgroup is ramswap-run-<that pid>-...
+            assertTrue(waitFor(Duration.ofSeconds(3), () -> timeout.toHandle().children().findAny().isPresent()), "timeout started ramswap run");
+            runPid = timeout.toHandle().children().findFirst().map(ProcessHandle::pid).orElse(-1L);
+            assertTrue(timeout.waitFor(1, TimeUnit.MINUTES), "ramswap run ended after its SIGTERM");
+            assertTrue(waitFor(Duration.ofSeconds(15), () -> sleepsOf(seconds).isEmpty()), "the job is gone: " + sleepsOf(seconds));
+            List<String> added = new ArrayList<>(runGroups());
+            added.removeAll(before);
+            assertEquals(List.of(), added, "no cgroup left behind; ramswap run said:\n" + Host.read(out.toString()));
+        } finally {
+            Files.deleteIfExists(out);
+            for (long sleep : sleepsOf(seconds)) {
+                ProcessHandle.of(sleep).ifPresent(ProcessHandle::destroyForcibly);
+            }
+            if (timeout.isAlive()) {
+                timeout.destroyForcibly();
+            }
+            if (runPid > 0) {
+                removeRunGroups(runPid);
+            }
+        }
+    }
+
+    /**
+     * An operator's own loop device over a live ramswap's swap file: down refuses, saying which,
+     * the daemon stays up and serves that device, and down works once it is detached. The test
+     * writes the boot-block bytes of the first swap header (which the kernel never reads) through
+     * that device and reads them back.
+     */
+    @Test
+    void shouldRefuseToStopWhileAnOperatorsLoopDeviceUsesTheSwapFile() throws Exception {
+        Path mount = Path.of("/run/ramswap-" + tag + "-oploop");
+        long pid = -1;
+        String loop = null;
+        Path page = Files.createTempFile("ramswap-e2e-page", ".bin");
+        Path back = Files.createTempFile("ramswap-e2e-back", ".bin");
+        try {
+            assertEquals(0, Host.ramswap(Duration.ofMinutes(4), "up", "--size", "64M", "--mount", mount.toString(), "--priority", "1",
+                    "--cluster-name", tag + "-oploop", "--port", "5771").exitCode());
+            pid = statusPid(mount);
+            Host.Run attach = Host.exec(Duration.ofSeconds(60), Map.of(), List.of("losetup", "--find", "--show", "--direct-io=on",
+                    "--sizelimit", "4096", mount.resolve("swapfile").toString()));
+            assertEquals(0, attach.exitCode(), attach.output());
+            loop = attach.output().strip();
+            assertEquals(0, dd("if=" + loop, "of=" + page, "iflag=direct").exitCode());
+            byte[] block = Files.readAllBytes(page);
+            assertEquals("SWAPSPACE2", new String(block, 4086, 10, StandardCharsets.US_ASCII), "page 0 is the first swap header");
+            byte[] boot = new byte[1024];
+            ThreadLocalRandom.current().nextBytes(boot);
+            System.arraycopy(boot, 0, block, 0, boot.length);
+            Files.write(page, block);
+            assertEquals(0, dd("if=" + page, "of=" + loop, "oflag=direct", "conv=notrunc,fsync").exitCode());
+
+            Host.Run down = Host.ramswap(Duration.ofMinutes(2), "down", "--mount", mount.toString());
+            assertEquals(1, down.exitCode(), down.output());
+            assertTrue(down.output().contains("ramswap could not stop and stays up: not stopping: loop devices [" + loop + "] still use "
+                    + mount.resolve("swapfile") + "; detach them first (sudo losetup -d " + loop + "), then run down again"), down.output());
+            assertTrue(ProcessHandle.of(pid).isPresent(), "the daemon stays up");
+            Host.Run status = Host.ramswap(Duration.ofMinutes(1), "status", "--mount", mount.toString());
+            assertEquals(0, status.exitCode(), status.output());
+            assertTrue(status.output().contains("last error not stopping: loop devices [" + loop + "]"), status.output());
+            assertEquals(8, Host.loopsUnder(mount).size() - 1, "its own swap stays on beside the operator's device");
+
+            assertEquals(0, dd("if=" + loop, "of=" + back, "iflag=direct").exitCode());
+            assertTrue(Arrays.equals(block, Files.readAllBytes(back)), "the operator's device still reads what was written through it");
+
+            assertEquals(0, Host.exec(Duration.ofSeconds(60), Map.of(), List.of("losetup", "--detach", loop)).exitCode());
+            loop = null;
+            Host.Run again = Host.ramswap(Duration.ofMinutes(5), "down", "--mount", mount.toString());
+            assertEquals(0, again.exitCode(), again.output());
+            long daemon = pid;
+            assertTrue(waitFor(Duration.ofSeconds(30), () -> ProcessHandle.of(daemon).isEmpty()), "the daemon exited");
+        } finally {
+            if (loop != null && Host.loopsUnder(mount).contains(loop)) {
+                Host.exec(Duration.ofSeconds(60), Map.of(), List.of("losetup", "--detach", loop));
+            }
+            tearDown(mount, pid);
+            Files.deleteIfExists(page);
+            Files.deleteIfExists(back);
+        }
+        assertFalse(Host.mounts().contains(" " + mount + " "));
+        assertTrue(Host.loopsUnder(mount).isEmpty());
+    }
+
+    /** After a test: down (swapoff, losetup -d, unmount, the daemon leaves); a hung one is aborted; then the daemon if still there. */
+    private static void tearDown(Path mount, long pid) {
+        if (Host.mounts().contains(" " + mount + " ")) {
+            Host.Run down = Host.ramswap(Duration.ofMinutes(5), "down", "--mount", mount.toString());
+            if (down.exitCode() != 0 && Host.mounts().contains(" " + mount + " ")) {
+                Host.ramswap(Duration.ofMinutes(3), "down", "--abort", "--mount", mount.toString());
+            }
+        }
+        if (pid > 0) {
+            ProcessHandle.of(pid).filter(p -> p.info().commandLine().orElse("").contains("--foreground")).ifPresent(ProcessHandle::destroyForcibly);
+        }
+        Host.removeLeftovers(mount);
+    }
+
+    /** A command that runs the launcher, with the jar already built. */
+    private static ProcessBuilder launcher(String... command) {
+        ProcessBuilder pb = new ProcessBuilder(command);
+        pb.environment().put("RAMSWAP_JAR", Host.JAR.toString());
+        return pb;
+    }
+
+    private static Host.Run dd(String... operands) {
+        List<String> cmd = new ArrayList<>(List.of("dd", "bs=4096", "count=1", "status=none"));
+        cmd.addAll(Arrays.asList(operands));
+        return Host.exec(Duration.ofSeconds(60), Map.of(), cmd);
+    }
+
+    private static long statusPid(Path mount) throws IOException {
+        return Long.parseLong(Files.readAllLines(mount.resolve("status")).stream()
+                .filter(l -> l.startsWith("pid: ")).findFirst().orElseThrow().substring(5));
+    }
+
+    /** The daemon pid the mount table names for {@code mount}, or -1: read without asking the daemon. */
+    private static long pidOf(Path mount) {
+        for (String line : Host.mounts().split("\n")) {
+            String[] f = line.split(" ");
+            int dash = Arrays.asList(f).indexOf("-");
+            if (f.length > 4 && f[4].equals(mount.toString()) && dash > 0 && f[dash + 2].startsWith("ramswap:")) {
+                return Long.parseLong(f[dash + 2].substring("ramswap:".length()));
+            }
+        }
+        return -1;
+    }
+
+    /** Used KiB of these swap areas, from /proc/swaps. */
+    private static long usedKib(List<String> loops) {
+        long used = 0;
+        for (String line : Host.procSwaps().split("\n")) {
+            String[] f = line.trim().split("\\s+");
+            if (f.length >= 5 && loops.contains(f[0])) {
+                used += Long.parseLong(f[3]);
+            }
+        }
+        return used;
+    }
+
+    /** Removes what cgroups ramswap run (JVM pid {@code runPid}) left; only this test's, empty once its job is gone. */
+    private static void removeRunGroups(long runPid) throws IOException {
+        for (String group : runGroups()) {
+            if (group.startsWith("ramswap-run-" + runPid + "-")) {
+                Files.deleteIfExists(runGroupBase().resolve(group));
+            }
+        }
+    }
+
+    /** The cgroup that ramswap run (JVM pid {@code runPid}) made for its job. */
+    private static Path jobGroup(long runPid) throws IOException {
+        for (String g : runGroups()) {
+            if (g.startsWith("ramswap-run-" + runPid + "-")) {
+                return runGroupBase().resolve(g);
+            }
+        }
+        throw new AssertionError("no cgroup of ramswap run " + runPid);
+    }
+
+    /** Processes running "sleep SECONDS". */
+    private static List<Long> sleepsOf(String seconds) {
+        List<Long> found = new ArrayList<>();
+        ProcessHandle.allProcesses().forEach(p -> {
+            try {
+                String cmdline = Files.readString(Path.of("/proc", Long.toString(p.pid()), "cmdline"));
+                if (cmdline.startsWith("sleep\0" + seconds + "\0") || cmdline.contains("/sleep\0" + seconds + "\0")) {
+                    found.add(p.pid());
+                }
+            } catch (IOException gone) {
+                // exited meanwhile
+            }
+        });
+        return found;
+    }
+
+    private static boolean waitFor(Duration bound, java.util.function.BooleanSupplier condition) throws InterruptedException {
+        long deadline = System.nanoTime() + bound.toNanos();
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > deadline) {
+                return false;
+            }
+            Thread.sleep(100);
+        }
+        return true;
+    }
+
+    private static Path runGroupBase() {
         Path v1 = Path.of("/sys/fs/cgroup/memory");
-        Path base = Files.exists(v1.resolve("memory.limit_in_bytes")) ? v1 : Path.of("/sys/fs/cgroup");
-        try (var s = Files.list(base)) {
+        return Files.exists(v1.resolve("memory.limit_in_bytes")) ? v1 : Path.of("/sys/fs/cgroup");
+    }
+
+    private static List<String> runGroups() throws IOException {
+        try (var s = Files.list(runGroupBase())) {
             return s.map(p -> p.getFileName().toString()).filter(n -> n.startsWith("ramswap-run-")).sorted().toList();
         }
     }
