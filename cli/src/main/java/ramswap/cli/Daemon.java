@@ -86,9 +86,11 @@ final class Daemon {
         say("starting: swap " + Sizes.human(config.sizeBytes()) + ", pool limit " + Sizes.human(config.poolLimitBytes())
                 + ", pool reserve " + Sizes.human(config.poolReserveBytes()) + ", heap " + Sizes.human(Runtime.getRuntime().maxMemory())
                 + ", mount " + config.mount() + ", pid " + ProcessHandle.current().pid());
-        // closed in reverse: the agents stop, then the member leaves, then the pool is unmapped
-        try (LocalPool pool = new LocalPool(posix, config.poolCapacityBytes(), config.poolLimitBytes(), config.poolReserveBytes());
-                ClusterMember m = joinCluster();
+        // closed in reverse: the agents stop, then the member leaves, then the pool is unmapped, but only
+        // once nothing can read it: an unmount that failed leaves it mapped until this process exits
+        LocalPool pool = new LocalPool(posix, config.poolCapacityBytes(), config.poolLimitBytes(), config.poolReserveBytes());
+        boolean poolUnread = true;
+        try (ClusterMember m = joinCluster();
                 Agents agents = new Agents(() -> counters.increment(Counter.AGENT_ERRORS))) {
             store = new SwapStore(config.sizeBytes(), pool, counters);
             setKnob(knobs, Knob.POOL_MAX_BYTES, config.poolLimitBytes());
@@ -107,10 +109,18 @@ final class Daemon {
             agents.start(refusals, AGENT_IDLE);
             agents.start(new StatsPublisher(m, this::snapshot, STATS_INTERVAL), AGENT_IDLE);
             FuseMount mount = mount(knobs);
+            poolUnread = false;
             try {
                 serve(mount, posix);
             } finally {
                 unmount(mount);
+                poolUnread = true;
+            }
+        } finally {
+            if (poolUnread) {
+                pool.close();
+            } else {
+                say("the pool stays mapped: the file system may still serve from it until this process exits");
             }
         }
         say("stopped: nothing left mounted, no loop device, no swap area");
