@@ -64,7 +64,7 @@ final class DownCommand implements Callable<Integer> {
         long refusalsBefore = stopRefusals(status);
         long pid = Long.parseLong(status.get("pid"));
         List<String> devices = List.of(status.getOrDefault("swap_devices", "").split(" "));
-        ProcessHandle daemon = ProcessHandle.of(pid).filter(DownCommand::isRamswap)
+        ProcessHandle daemon = ProcessHandle.of(pid).filter(Instance::isRamswapDaemon)
                 .orElseThrow(() -> new RamswapException(RamswapException.FAILED, "process " + pid + " named in " + instance.dir()
                         + "/status is not a ramswap daemon; nothing was signalled"));
         out.println("ramswap: stopping the daemon (pid " + pid + ") at " + instance.dir());
@@ -113,11 +113,6 @@ final class DownCommand implements Callable<Integer> {
         } catch (NumberFormatException e) {
             return 0;
         }
-    }
-
-    private static boolean isRamswap(ProcessHandle p) {
-        return p.info().arguments().map(a -> String.join(" ", a).contains(Main.class.getName())).orElse(false)
-                || p.info().commandLine().map(c -> c.contains("ramswap")).orElse(false);
     }
 
     private static void sleep(long ms) {
