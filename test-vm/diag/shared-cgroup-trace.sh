@@ -91,7 +91,7 @@ for run in $(seq 1 "$runs"); do
   m=/run/ramswap-$tag
   if ! JAVA_TOOL_OPTIONS="-Xlog:async -Xlog:safepoint,gc:file=$out/jvm-%p.log" /bin/sh -c 'echo $$ > "$0" && exec "$@"' "$g/cgroup.procs" \
       "$root/ramswap" up --size 3G --mount "$m" --priority 32000 --cluster-name "$tag" --port 5731 \
-      --pool-max 576M --pool-reserve 576M > "$out/up.txt" 2>&1; then
+      --pool-max 576M --pool-reserve 576M --pool-overcommit > "$out/up.txt" 2>&1; then
     echo "run $run: up failed, see $out/up.txt"; cleanup; bad=1; continue
   fi
   pid=$(sed -n 's/^pid: //p' "$m/status")

@@ -9,6 +9,7 @@ import java.util.Locale;
 import java.util.concurrent.Semaphore;
 import ramswap.cluster.ClusterException;
 import ramswap.cluster.ClusterMember;
+import ramswap.agent.Agents;
 import ramswap.cluster.StatsPublisher;
 import ramswap.fuse.FuseMount;
 import ramswap.fuse.SwapFileSystem;
@@ -17,6 +18,7 @@ import ramswap.store.Counters;
 import ramswap.store.Knob;
 import ramswap.store.Knobs;
 import ramswap.store.LocalPool;
+import ramswap.store.RefusalWatch;
 import ramswap.store.SwapStore;
 import ramswap.sys.Posix;
 import sun.misc.Signal;
@@ -29,7 +31,8 @@ import sun.misc.Signal;
 final class Daemon {
 
     private static final Duration STATS_INTERVAL = Duration.ofSeconds(2);
-    private static final Duration PROC_READ_INTERVAL = Duration.ofSeconds(3);
+    /** How long an agent with nothing to do parks; the pool wakes its grower at once when it needs it. */
+    private static final Duration AGENT_IDLE = Duration.ofMillis(100);
     private static final Duration SWAPOFF_TIMEOUT = Duration.ofMinutes(30);
 
     private final DaemonConfig config;
@@ -45,13 +48,14 @@ final class Daemon {
     private boolean createdMountDir;
     private volatile SwapStore store;
     private volatile long classImageUnlocked;
-    /** Read from /proc by a thread of its own: see {@link #startProcReader()}. */
-    private volatile java.util.List<String> protectionLines = java.util.List.of();
+    private final ProcReader procReader;
+    private volatile RefusalWatch refusals;
 
     Daemon(DaemonConfig config, PrintWriter out) {
         this.config = config;
         this.out = out;
         this.instance = new Instance(config.mount());
+        this.procReader = new ProcReader(() -> Protections.describe(config.protections(), classImageUnlocked));
     }
 
     int run() throws RamswapException {
@@ -75,26 +79,36 @@ final class Daemon {
         }
         // up says it on the terminal; this puts it in the log, and before --foreground's user
         Protections.headroomAdvice().ifPresent(advice -> say("warning: " + advice));
-        startProcReader();
         Counters counters = new Counters();
         Knobs knobs = new Knobs();
         say("starting: swap " + Sizes.human(config.sizeBytes()) + ", pool limit " + Sizes.human(config.poolLimitBytes())
                 + ", pool reserve " + Sizes.human(config.poolReserveBytes()) + ", heap " + Sizes.human(Runtime.getRuntime().maxMemory())
                 + ", mount " + config.mount() + ", pid " + ProcessHandle.current().pid());
-        try (LocalPool pool = new LocalPool(posix, config.poolCapacityBytes(), config.poolLimitBytes(), config.poolReserveBytes())) {
+        // closed in reverse: the agents stop, then the member leaves, then the pool is unmapped
+        try (LocalPool pool = new LocalPool(posix, config.poolCapacityBytes(), config.poolLimitBytes(), config.poolReserveBytes());
+                ClusterMember m = joinCluster();
+                Agents agents = new Agents(() -> counters.increment(Counter.AGENT_ERRORS))) {
             store = new SwapStore(config.sizeBytes(), pool, counters);
-            knobs.set(Knob.POOL_MAX_BYTES, config.poolLimitBytes());
-            knobs.onChange(Knob.POOL_MAX_BYTES, pool::setLimitBytes);
-            try (ClusterMember m = joinCluster();
-                    StatsPublisher stats = new StatsPublisher(m, this::snapshot, STATS_INTERVAL)) {
-                member = m;
-                say("cluster: " + m.describe());
-                FuseMount mount = mount(knobs);
-                try {
-                    serve(mount, posix);
-                } finally {
-                    unmount(mount);
+            setKnob(knobs, Knob.POOL_MAX_BYTES, config.poolLimitBytes());
+            knobs.onChange(Knob.POOL_MAX_BYTES, limit -> {
+                String refusal = config.poolLimitRefusal(limit);
+                if (refusal != null) {
+                    throw new IllegalArgumentException("pool_max_bytes " + refusal);
                 }
+                pool.setLimitBytes(limit);
+            });
+            member = m;
+            say("cluster: " + m.describe());
+            refusals = new RefusalWatch(counters, this::say);
+            agents.start(procReader, AGENT_IDLE);
+            agents.start(pool.grower(), AGENT_IDLE);
+            agents.start(refusals, AGENT_IDLE);
+            agents.start(new StatsPublisher(m, this::snapshot, STATS_INTERVAL), AGENT_IDLE);
+            FuseMount mount = mount(knobs);
+            try {
+                serve(mount, posix);
+            } finally {
+                unmount(mount);
             }
         }
         say("stopped: nothing left mounted, no loop device, no swap area");
@@ -177,6 +191,14 @@ final class Daemon {
         }
     }
 
+    /** A knob the daemon sets at start: a refusal means the configuration and the store disagree. */
+    private static void setKnob(Knobs knobs, Knob knob, long value) throws RamswapException {
+        String refusal = knobs.set(knob, value);
+        if (refusal != null) {
+            throw new RamswapException(RamswapException.FAILED, "cannot start: " + refusal);
+        }
+    }
+
     private ClusterMember joinCluster() throws RamswapException {
         try {
             return ClusterMember.join(config.cluster());
@@ -223,27 +245,6 @@ final class Daemon {
         return store.counters().snapshot();
     }
 
-    /**
-     * Reading a /proc file allocates kernel memory charged to the daemon's memory cgroup; when
-     * that is full, the reader reclaims and may wait on a swap write to this very daemon. So the
-     * serving thread never reads /proc: this thread does, every few seconds, and the status file
-     * shows what it read last.
-     */
-    private void startProcReader() {
-        Thread reader = new Thread(() -> {
-            while (true) {
-                protectionLines = Protections.describe(config.protections(), classImageUnlocked);
-                try {
-                    Thread.sleep(PROC_READ_INTERVAL.toMillis());
-                } catch (InterruptedException e) {
-                    return;
-                }
-            }
-        }, "ramswap-proc-reader");
-        reader.setDaemon(true);
-        reader.start();
-    }
-
     private String statusText() {
         SwapStore s = store;
         Counters c = s.counters();
@@ -268,8 +269,12 @@ final class Daemon {
         line(b, "started", started);
         line(b, "log", config.log() == null ? "-" : config.log());
         line(b, "pool_reserve_bytes", config.poolReserveBytes());
-        for (String p : protectionLines) {
+        for (String p : procReader.lines()) {
             b.append(p).append('\n');
+        }
+        RefusalWatch r = refusals;
+        if (r != null && !r.status().isEmpty()) {
+            line(b, "pool_full", r.status());
         }
         if (!lastError.isEmpty()) {
             line(b, "last_error", lastError);

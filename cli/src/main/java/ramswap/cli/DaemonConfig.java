@@ -3,6 +3,7 @@ package ramswap.cli;
 import java.nio.file.Path;
 import ramswap.cluster.ClusterSettings;
 import ramswap.store.BlockCodec;
+import ramswap.store.BlockTable;
 import ramswap.store.LocalPool;
 
 /**
@@ -10,9 +11,12 @@ import ramswap.store.LocalPool;
  *
  * @param poolCapacityBytes the most the pool can ever map: the swap size plus one slab per size class
  *                          of slack, enough even if every page were stored raw
+ * @param poolOvercommit    a pool limit below the capacity is allowed: the operator counts on
+ *                          compression, and accepts that a full pool makes the kernel retry swap
+ *                          writes without end (processes stall) until the limit is raised
  */
 public record DaemonConfig(Path mount, long sizeBytes, int loops, int priority, long poolLimitBytes, long poolCapacityBytes,
-        long poolReserveBytes, boolean protections, ClusterSettings cluster, Path log) {
+        long poolReserveBytes, boolean poolOvercommit, boolean protections, ClusterSettings cluster, Path log) {
 
     public static final long MIN_SIZE = 1L << 20;
     public static final long POOL_SLACK = (long) LocalPool.CLASSES * LocalPool.SLAB_BYTES;
@@ -41,6 +45,29 @@ public record DaemonConfig(Path mount, long sizeBytes, int loops, int priority, 
             throw new IllegalArgumentException("--pool-max must be between " + Sizes.human(LocalPool.SLAB_BYTES) + " and "
                     + Sizes.human(poolCapacityBytes) + " (swap size plus slack), got " + Sizes.human(poolLimitBytes));
         }
+        // the fields are not assigned yet in a compact constructor: the parameters are passed
+        String full = poolLimitRefusal(poolLimitBytes, sizeBytes, poolCapacityBytes, poolOvercommit);
+        if (full != null) {
+            throw new IllegalArgumentException("--pool-max " + full);
+        }
+    }
+
+    /**
+     * Why a pool limit is refused, or null. Below the capacity, the pool can fill before the swap
+     * area does; the kernel then retries the refused swap writes without end and processes stall
+     * (docs/refusals.md). Only an operator who says so (--pool-overcommit) gets that.
+     */
+    public String poolLimitRefusal(long limitBytes) {
+        return poolLimitRefusal(limitBytes, sizeBytes, poolCapacityBytes, poolOvercommit);
+    }
+
+    private static String poolLimitRefusal(long limitBytes, long sizeBytes, long poolCapacityBytes, boolean poolOvercommit) {
+        if (poolOvercommit || limitBytes >= poolCapacityBytes) {
+            return null;
+        }
+        return Sizes.human(limitBytes) + " is less than the " + Sizes.human(sizeBytes) + " swap area may need (" + Sizes.human(poolCapacityBytes)
+                + " with slack, if no page compressed): once the pool is full, the kernel retries the refused swap writes without end "
+                + "and processes stall. Give a smaller --size (the swap area), or add --pool-overcommit to count on compression";
     }
 
     public static long capacityFor(long sizeBytes) {
@@ -69,10 +96,10 @@ public record DaemonConfig(Path mount, long sizeBytes, int loops, int priority, 
     public static final long BASE_HEAP_BYTES = 32L << 20;
 
     /**
-     * The daemon's fixed heap: the base plus the block table (8 bytes per 4 KiB block). Never the
+     * The daemon's fixed heap: the base plus the block table (12 bytes per 4 KiB block: entry and generation). Never the
      * JVM's default, which grows with the machine and not with the swap.
      */
     public long heapBytes() {
-        return BASE_HEAP_BYTES + sizeBytes / BlockCodec.BLOCK_SIZE * Long.BYTES;
+        return BASE_HEAP_BYTES + sizeBytes / BlockCodec.BLOCK_SIZE * BlockTable.BYTES_PER_BLOCK;
     }
 }

@@ -41,6 +41,9 @@ final class StatusCommand implements Callable<Integer> {
         out.printf("  ratio      %s (original / compressed bytes of pooled pages)%n", s.get("compression_ratio"));
         out.printf("  pool       %s mapped, limit %s%n", Sizes.human(c.get("pool_bytes")),
                 Sizes.human(instance.knobs().get("pool_max_bytes")));
+        if (s.containsKey("pool_full")) {
+            out.printf("  pool FULL  %s%n", s.get("pool_full"));
+        }
         out.printf("  cluster    %s%n", s.get("cluster"));
         out.printf("  log        %s%n", s.get("log"));
         out.printf("  protected  mlock %s; heap pre-touch %s; io_flusher %s; oom_score_adj %s; pool reserve %s%n",

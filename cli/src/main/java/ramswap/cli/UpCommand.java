@@ -30,7 +30,7 @@ final class UpCommand implements Callable<Integer> {
 
     @Option(names = "--size", paramLabel = "SIZE", converter = Sizes.class,
             description = "Size of the swap area, e.g. 2G (a multiple of 4 KiB). Default: the machine's RAM (MemTotal). "
-                    + "An area larger than what will be swapped costs 8 bytes of table per 4 KiB and spares the kernel "
+                    + "An area larger than what will be swapped costs 12 bytes of table per 4 KiB and spares the kernel "
                     + "rewriting pages when swap runs more than half full.")
     Long size;
 
@@ -43,8 +43,15 @@ final class UpCommand implements Callable<Integer> {
     int priority;
 
     @Option(names = "--pool-max", paramLabel = "SIZE", converter = Sizes.class,
-            description = "Most memory the local compressed pool may take (default: swap size + 32 MiB; the knob pool_max_bytes changes it live).")
+            description = "Most memory the local compressed pool may take (default: swap size + 32 MiB, enough if no page compressed; "
+                    + "the knob pool_max_bytes changes it live). Less needs --pool-overcommit.")
     Long poolMax;
+
+    @Option(names = "--pool-overcommit",
+            description = "Allow a --pool-max (or a pool_max_bytes) below what the swap area may need, counting on compression. "
+                    + "When the pool is full, swap writes are refused: the kernel keeps those pages in RAM and retries them without end, "
+                    + "processes that need memory stall, and status says the pool is full until the limit is raised.")
+    boolean poolOvercommit;
 
     @Option(names = "--pool-reserve", paramLabel = "SIZE", converter = Sizes.class,
             description = "Pool memory mapped and touched at start, kept for writes that come when memory is short "
@@ -100,7 +107,7 @@ final class UpCommand implements Callable<Integer> {
         List<String> members = join != null && !join.isEmpty() ? join : List.of(bind);
         try {
             ClusterSettings cluster = new ClusterSettings(clusterName, node, bind, port, members, lite);
-            return new DaemonConfig(mount, swapBytes, loops, priority, limit, capacity, reserve, !noProtections, cluster, logFile);
+            return new DaemonConfig(mount, swapBytes, loops, priority, limit, capacity, reserve, poolOvercommit, !noProtections, cluster, logFile);
         } catch (IllegalArgumentException e) {
             throw new RamswapException(RamswapException.USAGE, e.getMessage(), e);
         }

@@ -9,11 +9,10 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.SortedMap;
 import java.util.TreeMap;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Supplier;
+import ramswap.agent.PeriodicAgent;
 
 /**
  * Publishes this node's counters into the IMap {@value #MAP_NAME}, keyed by node
@@ -24,49 +23,40 @@ import java.util.function.Supplier;
  * a node that dies without closing its publisher vanishes from the map instead
  * of showing stale figures forever. Expiry is not eviction: the map config keeps
  * eviction NONE.
+ *
+ * <p>An agent: the daemon's {@code Agents} runs it on a thread named {@value #THREAD_NAME}; when
+ * it stops, this node's entry is removed.
  */
-public final class StatsPublisher implements AutoCloseable {
+public final class StatsPublisher extends PeriodicAgent {
 
     public static final String MAP_NAME = "ramswap-stats";
     static final String THREAD_NAME = "ramswap-stats";
 
     private static final Duration MIN_ENTRY_TTL = Duration.ofSeconds(30);
     private static final int ENTRY_TTL_INTERVALS = 3;
-    private static final Duration STOP_TIMEOUT = Duration.ofSeconds(10);
     private static final System.Logger LOG = System.getLogger(StatsPublisher.class.getName());
 
     private final HazelcastInstance hazelcast;
     private final IMap<Integer, HazelcastJsonValue> map;
     private final int nodeNumber;
     private final Supplier<Map<String, Long>> snapshot;
-    private final long intervalNanos;
     private final long entryTtlMillis;
-    private final CountDownLatch stop = new CountDownLatch(1);
-    private final AtomicBoolean closed = new AtomicBoolean();
     private final AtomicLong published = new AtomicLong();
     private final AtomicLong errors = new AtomicLong();
-    private final Thread thread;
 
     /**
-     * Starts publishing at once, then every {@code interval}.
+     * Publishes at once once running, then every {@code interval}.
      *
      * @param snapshot called on the publisher's thread; returns counter name to value
      */
     public StatsPublisher(ClusterMember member, Supplier<Map<String, Long>> snapshot, Duration interval) {
+        super(Objects.requireNonNull(interval, "interval")); // refuses an interval that is not positive
         Objects.requireNonNull(member, "member");
         this.snapshot = Objects.requireNonNull(snapshot, "snapshot");
-        Objects.requireNonNull(interval, "interval");
-        if (interval.isNegative() || interval.isZero()) {
-            throw new IllegalArgumentException("stats interval must be positive, got " + interval);
-        }
         this.hazelcast = member.hazelcast();
         this.map = hazelcast.getMap(MAP_NAME);
         this.nodeNumber = member.nodeNumber();
-        this.intervalNanos = interval.toNanos();
         this.entryTtlMillis = entryTtl(interval).toMillis();
-        this.thread = new Thread(this::run, THREAD_NAME);
-        thread.setDaemon(true);
-        thread.start();
     }
 
     /** Snapshots written so far. */
@@ -79,42 +69,20 @@ public final class StatsPublisher implements AutoCloseable {
         return errors.get();
     }
 
-    /**
-     * Stops the thread, waiting a bounded time for a write in progress, then
-     * removes this node's entry. Idempotent.
-     */
     @Override
-    public void close() {
-        if (!closed.compareAndSet(false, true)) {
-            return;
-        }
-        stop.countDown();
-        boolean interrupted = false;
-        try {
-            thread.join(STOP_TIMEOUT.toMillis());
-            if (thread.isAlive()) {
-                thread.interrupt();
-                thread.join(STOP_TIMEOUT.toMillis());
-            }
-        } catch (InterruptedException e) {
-            interrupted = true;
-        }
-        removeEntry();
-        if (interrupted) {
-            Thread.currentThread().interrupt();
-        }
+    public String roleName() {
+        return THREAD_NAME;
     }
 
-    // ---------------------------------------------------------------- publishing
+    @Override
+    protected void tick() {
+        publishOnce();
+    }
 
-    private void run() {
-        try {
-            do {
-                publishOnce();
-            } while (!stop.await(intervalNanos, TimeUnit.NANOSECONDS));
-        } catch (InterruptedException e) {
-            // close() gave up waiting for a write in progress; the thread ends here.
-        }
+    /** Removes this node's entry: its figures stop with it. */
+    @Override
+    public void onClose() {
+        removeEntry();
     }
 
     private void publishOnce() {

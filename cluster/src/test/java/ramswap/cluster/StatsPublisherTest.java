@@ -16,6 +16,7 @@ import java.util.concurrent.atomic.AtomicLong;
 
 import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Test;
+import ramswap.agent.Agents;
 
 class StatsPublisherTest {
 
@@ -23,6 +24,29 @@ class StatsPublisherTest {
 
     private static IMap<Integer, HazelcastJsonValue> statsOf(ClusterMember member) {
         return member.hazelcast().getMap(StatsPublisher.MAP_NAME);
+    }
+
+    /** A publisher run as the daemon runs it: an agent on a thread of its own. */
+    private record Running(StatsPublisher publisher, Agents agents) implements AutoCloseable {
+        long publishedCount() {
+            return publisher.publishedCount();
+        }
+
+        long errorCount() {
+            return publisher.errorCount();
+        }
+
+        @Override
+        public void close() {
+            agents.close();
+        }
+    }
+
+    private static Running run(ClusterMember member, java.util.function.Supplier<Map<String, Long>> snapshot, Duration interval) {
+        StatsPublisher publisher = new StatsPublisher(member, snapshot, interval);
+        Agents agents = new Agents();
+        agents.start(publisher, Duration.ofMillis(10));
+        return new Running(publisher, agents);
     }
 
     private static boolean publisherThreadAlive() {
@@ -42,7 +66,7 @@ class StatsPublisherTest {
                 counters.put("remote_pers_pages", 42L);
                 counters.put("pers_pages_remoted", 7L);
 
-                try (StatsPublisher publisher = new StatsPublisher(first, () -> counters, INTERVAL)) {
+                try (Running publisher = run(first, () -> counters, INTERVAL)) {
                     IMap<Integer, HazelcastJsonValue> seenBySecond = statsOf(second);
                     TestCluster.await("node 1's stats on node 2", () -> seenBySecond.get(1) != null);
 
@@ -59,7 +83,7 @@ class StatsPublisherTest {
                 ClusterMember member = cluster.start(3);
                 AtomicLong pages = new AtomicLong();
 
-                try (StatsPublisher publisher = new StatsPublisher(member,
+                try (Running publisher = run(member,
                         () -> Map.of("pers_zpages", pages.incrementAndGet()), INTERVAL)) {
                     TestCluster.await("three snapshots", () -> publisher.publishedCount() >= 3);
 
@@ -75,7 +99,7 @@ class StatsPublisherTest {
             try (TestCluster cluster = new TestCluster()) {
                 ClusterMember member = cluster.start(5);
 
-                try (StatsPublisher publisher = new StatsPublisher(member,
+                try (Running publisher = run(member,
                         () -> Map.of("foreign_pers_pages", 12L), INTERVAL)) {
                     TestCluster.await("first snapshot", () -> publisher.publishedCount() >= 1);
 
@@ -91,7 +115,7 @@ class StatsPublisherTest {
             try (TestCluster cluster = new TestCluster()) {
                 ClusterMember member = cluster.start(1);
 
-                try (StatsPublisher publisher = new StatsPublisher(member, Map::of, INTERVAL)) {
+                try (Running publisher = run(member, Map::of, INTERVAL)) {
                     TestCluster.await("first snapshot", () -> publisher.publishedCount() >= 1);
                     assertTrue(Thread.getAllStackTraces().keySet().stream()
                             .anyMatch(t -> t.getName().equals(StatsPublisher.THREAD_NAME) && t.isDaemon()));
@@ -106,7 +130,7 @@ class StatsPublisherTest {
 
                 IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                         () -> new StatsPublisher(member, Map::of, Duration.ZERO));
-                assertEquals("stats interval must be positive, got PT0S", e.getMessage());
+                assertEquals("an agent's interval must be positive, got PT0S", e.getMessage());
             }
         }
     }
@@ -120,7 +144,7 @@ class StatsPublisherTest {
                 ClusterMember member = cluster.start(1);
                 AtomicLong calls = new AtomicLong();
 
-                try (StatsPublisher publisher = new StatsPublisher(member, () -> {
+                try (Running publisher = run(member, () -> {
                     if (calls.incrementAndGet() <= 3) {
                         throw new IllegalStateException("counters not ready");
                     }
@@ -138,7 +162,7 @@ class StatsPublisherTest {
         void shouldSurviveTheMemberLeavingFirst() throws ClusterException {
             try (TestCluster cluster = new TestCluster()) {
                 ClusterMember member = cluster.start(1);
-                StatsPublisher publisher = new StatsPublisher(member, Map::of, INTERVAL);
+                Running publisher = run(member, Map::of, INTERVAL);
                 try {
                     TestCluster.await("first snapshot", () -> publisher.publishedCount() >= 1);
 
@@ -162,7 +186,7 @@ class StatsPublisherTest {
             try (TestCluster cluster = new TestCluster()) {
                 ClusterMember first = cluster.start(1);
                 ClusterMember second = cluster.start(2);
-                StatsPublisher publisher = new StatsPublisher(first, () -> Map.of("compress_poor", 1L), INTERVAL);
+                Running publisher = run(first, () -> Map.of("compress_poor", 1L), INTERVAL);
                 IMap<Integer, HazelcastJsonValue> seenBySecond = statsOf(second);
                 TestCluster.await("node 1's stats on node 2", () -> seenBySecond.get(1) != null);
 
@@ -181,8 +205,8 @@ class StatsPublisherTest {
             try (TestCluster cluster = new TestCluster()) {
                 ClusterMember first = cluster.start(1);
                 ClusterMember second = cluster.start(2);
-                try (StatsPublisher kept = new StatsPublisher(second, () -> Map.of("n", 2L), INTERVAL)) {
-                    StatsPublisher closed = new StatsPublisher(first, () -> Map.of("n", 1L), INTERVAL);
+                try (Running kept = run(second, () -> Map.of("n", 2L), INTERVAL)) {
+                    Running closed = run(first, () -> Map.of("n", 1L), INTERVAL);
                     TestCluster.await("both entries", () -> statsOf(first).size() == 2);
 
                     closed.close();

@@ -6,6 +6,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import ramswap.store.SwapStore;
 
 /**
  * A mounted {@link SwapFileSystem}. Opening waits until the kernel answers through the mount
@@ -13,10 +14,10 @@ import java.util.concurrent.TimeUnit;
  */
 public final class FuseMount implements AutoCloseable {
 
-    /** Kernel-side options: no page cache (the kernel's own swap cache is the cache), 128 KiB requests. */
+    /** Kernel-side options: no page cache (the kernel's own swap cache is the cache), requests of the store's size. */
     public static final List<String> OPTIONS = List.of(
             "fsname=ramswap", "subtype=ramswap", "direct_io", "big_writes",
-            "max_write=131072", "max_read=131072", "allow_other", "default_permissions");
+            "max_write=" + SwapStore.MAX_REQUEST_BYTES, "max_read=" + SwapStore.MAX_REQUEST_BYTES, "allow_other", "default_permissions");
 
     /*
      * Single-threaded on purpose: each request is a few microseconds of LZ4, and a second thread

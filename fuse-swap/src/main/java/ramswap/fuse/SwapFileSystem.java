@@ -12,7 +12,7 @@ import jnr.ffi.provider.ClosureManager;
 import jnr.ffi.types.off_t;
 import jnr.ffi.types.size_t;
 import ramswap.store.Counter;
-import ramswap.store.Knob;
+import ramswap.store.IoResult;
 import ramswap.store.Knobs;
 import ramswap.store.SwapStore;
 import ramswap.sys.Posix;
@@ -25,44 +25,33 @@ import ru.serce.jnrfuse.struct.Statvfs;
 
 /**
  * The FUSE face of a {@link SwapStore}: translation only. Every request is validated at the door
- * (zram's valid_io_request), exceptions turn into an errno in one place per callback.
+ * (zram's valid_io_request); a store result becomes an errno in one place ({@link #errno}), and an
+ * exception becomes EIO in one place per callback. The control files beside the swap file
+ * ({@code status}, {@code ramster/}, {@code stats/}) are {@link ControlFiles}'.
  *
- * <pre>
- * /swapfile            the swap area (0600)
- * /status              a few "name: value" lines about the running daemon (0444)
- * /ramster/&lt;knob&gt;      settings: read gives the value and a newline, write sets it (0644)
- * /stats/&lt;counter&gt;     figures, read-only (0444)
- * </pre>
- *
- * The swap file is told apart by its file handle, not its path, so the data path compares no strings.
+ * <p>The swap file is told apart by its file handle, not its path, so the data path compares no
+ * strings. Requests are all or nothing: a write answers its full size or an errno, never a short
+ * count, since a loop device in direct-I/O mode completes a short write as success.
  */
 public final class SwapFileSystem extends FuseStubFS {
 
     public static final String SWAPFILE = "swapfile";
-    public static final String STATUS = "status";
-    public static final String KNOB_DIR = "ramster";
-    public static final String COUNTER_DIR = "stats";
+    public static final String STATUS = ControlFiles.STATUS;
+    public static final String KNOB_DIR = ControlFiles.KNOB_DIR;
+    public static final String COUNTER_DIR = ControlFiles.COUNTER_DIR;
 
     private static final long FH_SWAPFILE = 1;
-    private static final long FH_STATUS = 2;
-    private static final long FH_KNOB = 1000;
-    private static final long FH_COUNTER = 2000;
     private static final int O_ACCMODE = 3;
-    private static final int CONTROL_FILE_BYTES = 4096;
-    /** Buffer per FUSE thread: FUSE sends at most max_write/max_read (128 KiB) per request. */
-    private static final int REQUEST_BUFFER_BYTES = 128 * 1024;
 
     private final SwapStore store;
-    private final Knobs knobs;
-    private final Supplier<String> status;
+    private final ControlFiles controls;
     private final long startSeconds = System.currentTimeMillis() / 1000;
-    private final ThreadLocal<byte[]> requestBuffer = ThreadLocal.withInitial(() -> new byte[REQUEST_BUFFER_BYTES]);
+    private final ThreadLocal<byte[]> requestBuffer = ThreadLocal.withInitial(() -> new byte[SwapStore.MAX_REQUEST_BYTES]);
     private final System.Logger log = System.getLogger(SwapFileSystem.class.getName());
 
     public SwapFileSystem(SwapStore store, Knobs knobs, Supplier<String> status) {
         this.store = store;
-        this.knobs = knobs;
-        this.status = status;
+        this.controls = new ControlFiles(store, knobs, status);
         installDataCallbacks();
     }
 
@@ -118,46 +107,9 @@ public final class SwapFileSystem extends FuseStubFS {
         return "ramswap";
     }
 
-    // ================================================================ names
-
-    /** What a path names: a file handle for files, or one of the directory marks. */
-    private static final long DIR_ROOT = -2;
-    private static final long DIR_KNOBS = -3;
-    private static final long DIR_COUNTERS = -4;
-    private static final long NOT_FOUND = -1;
-
+    /** What a path names: the swap file, a control file or directory, or {@link ControlFiles#NOT_FOUND}. */
     private static long resolve(String path) {
-        switch (path) {
-            case "/":
-                return DIR_ROOT;
-            case "/" + SWAPFILE:
-                return FH_SWAPFILE;
-            case "/" + STATUS:
-                return FH_STATUS;
-            case "/" + KNOB_DIR:
-                return DIR_KNOBS;
-            case "/" + COUNTER_DIR:
-                return DIR_COUNTERS;
-            default:
-                break;
-        }
-        if (path.startsWith("/" + KNOB_DIR + "/")) {
-            Knob k = Knob.byFileName(path.substring(KNOB_DIR.length() + 2));
-            return k == null ? NOT_FOUND : FH_KNOB + k.ordinal();
-        }
-        if (path.startsWith("/" + COUNTER_DIR + "/")) {
-            Counter c = Counter.byFileName(path.substring(COUNTER_DIR.length() + 2));
-            return c == null ? NOT_FOUND : FH_COUNTER + c.ordinal();
-        }
-        return NOT_FOUND;
-    }
-
-    private static boolean isKnob(long fh) {
-        return fh >= FH_KNOB && fh < FH_KNOB + Knob.values().length;
-    }
-
-    private static boolean isCounter(long fh) {
-        return fh >= FH_COUNTER && fh < FH_COUNTER + Counter.values().length;
+        return path.equals("/" + SWAPFILE) ? FH_SWAPFILE : ControlFiles.resolve(path);
     }
 
     // ================================================================ metadata
@@ -166,7 +118,7 @@ public final class SwapFileSystem extends FuseStubFS {
     public int getattr(String path, FileStat stat) {
         try {
             long what = resolve(path);
-            if (what == NOT_FOUND) {
+            if (what == ControlFiles.NOT_FOUND) {
                 return -ErrorCodes.ENOENT();
             }
             stat.st_uid.set(0);
@@ -175,21 +127,15 @@ public final class SwapFileSystem extends FuseStubFS {
             stat.st_mtim.tv_sec.set(startSeconds);
             stat.st_ctim.tv_sec.set(startSeconds);
             stat.st_blksize.set(BLOCK_SIZE);
-            if (what < 0) {
-                stat.st_mode.set(FileStat.S_IFDIR | 0755);
-                stat.st_nlink.set(2);
-                return 0;
-            }
-            stat.st_nlink.set(1);
             if (what == FH_SWAPFILE) {
                 stat.st_mode.set(FileStat.S_IFREG | 0600);
+                stat.st_nlink.set(1);
                 stat.st_size.set(store.sizeBytes());
                 // st_blocks is what the data really takes, as du shows it
                 long bytes = store.counters().get(Counter.PERS_ZBYTES);
                 stat.st_blocks.set((bytes + 511) / 512);
             } else {
-                stat.st_mode.set(FileStat.S_IFREG | (isKnob(what) ? 0644 : 0444));
-                stat.st_size.set(CONTROL_FILE_BYTES);
+                ControlFiles.describe(what, stat);
             }
             return 0;
         } catch (RuntimeException e) {
@@ -201,7 +147,7 @@ public final class SwapFileSystem extends FuseStubFS {
     public int readdir(String path, Pointer buf, FuseFillDir filter, @off_t long offset, FuseFileInfo fi) {
         try {
             long what = resolve(path);
-            if (what == NOT_FOUND) {
+            if (what == ControlFiles.NOT_FOUND) {
                 return -ErrorCodes.ENOENT();
             }
             if (what >= 0) {
@@ -209,20 +155,10 @@ public final class SwapFileSystem extends FuseStubFS {
             }
             filter.apply(buf, ".", null, 0);
             filter.apply(buf, "..", null, 0);
-            if (what == DIR_ROOT) {
+            if (what == ControlFiles.DIR_ROOT) {
                 filter.apply(buf, SWAPFILE, null, 0);
-                filter.apply(buf, STATUS, null, 0);
-                filter.apply(buf, KNOB_DIR, null, 0);
-                filter.apply(buf, COUNTER_DIR, null, 0);
-            } else if (what == DIR_KNOBS) {
-                for (Knob k : Knob.values()) {
-                    filter.apply(buf, k.fileName(), null, 0);
-                }
-            } else {
-                for (Counter c : Counter.values()) {
-                    filter.apply(buf, c.fileName(), null, 0);
-                }
             }
+            ControlFiles.list(what, name -> filter.apply(buf, name, null, 0));
             return 0;
         } catch (RuntimeException e) {
             return fail("readdir " + path, e);
@@ -239,7 +175,7 @@ public final class SwapFileSystem extends FuseStubFS {
             st.f_blocks.set(blocks);
             st.f_bfree.set(free);
             st.f_bavail.set(free);
-            st.f_files.set(3 + Knob.values().length + Counter.values().length);
+            st.f_files.set(1 + ControlFiles.count());
             st.f_namemax.set(255);
             return 0;
         } catch (RuntimeException e) {
@@ -251,15 +187,14 @@ public final class SwapFileSystem extends FuseStubFS {
     public int open(String path, FuseFileInfo fi) {
         try {
             long what = resolve(path);
-            if (what == NOT_FOUND) {
+            if (what == ControlFiles.NOT_FOUND) {
                 return -ErrorCodes.ENOENT();
             }
-            if (what < 0) {
-                return -ErrorCodes.EISDIR();
-            }
-            boolean writing = (fi.flags.get() & O_ACCMODE) != Posix.O_RDONLY;
-            if (writing && (what == FH_STATUS || isCounter(what))) {
-                return -ErrorCodes.EACCES();
+            if (what != FH_SWAPFILE) {
+                int refusal = ControlFiles.open(what, (fi.flags.get() & O_ACCMODE) != Posix.O_RDONLY);
+                if (refusal != 0) {
+                    return refusal;
+                }
             }
             fi.fh.set(what);
             return 0;
@@ -278,21 +213,27 @@ public final class SwapFileSystem extends FuseStubFS {
         return resize(fi.fh.get(), size);
     }
 
-    /** The swap file's size is fixed at start; control files accept the truncate of "echo x > file". */
+    /** The swap file's size is fixed at start. */
     private int resize(long what, long size) {
-        if (what == NOT_FOUND) {
+        if (what == ControlFiles.NOT_FOUND) {
             return -ErrorCodes.ENOENT();
         }
         if (what == FH_SWAPFILE) {
             return size == store.sizeBytes() ? 0 : -ErrorCodes.EPERM();
         }
-        if (isKnob(what)) {
-            return 0;
-        }
-        return what < 0 ? -ErrorCodes.EISDIR() : -ErrorCodes.EACCES();
+        return ControlFiles.resize(what);
     }
 
     // ================================================================ data
+
+    /** The one mapping from a store result to what FUSE answers: 0 or a negative errno. */
+    static int errno(IoResult result) {
+        return switch (result) {
+            case DONE -> 0;
+            case POOL_LIMIT, RESERVE_EMPTY -> -ErrorCodes.ENOSPC();
+            case CORRUPT -> -ErrorCodes.EIO();
+        };
+    }
 
     private int read(long path, long buf, long size, long offset, long fileInfo) {
         long fh = fileHandle(fileInfo);
@@ -300,13 +241,14 @@ public final class SwapFileSystem extends FuseStubFS {
             if (fh == FH_SWAPFILE) {
                 return readSwap(buf, size, offset);
             }
-            return readControl(fh, buf, size, offset);
+            return controls.read(fh, buf, size, offset);
         } catch (RuntimeException e) {
             return fail("read " + path(path), e);
         }
     }
 
-    private int readSwap(long buf, long size, long offset) {
+    /** A read of the swap file: its bytes, fewer only at the end of the file, or an errno. */
+    int readSwap(long buf, long size, long offset) {
         if (offset < 0 || size < 0) {
             return -ErrorCodes.EINVAL();
         }
@@ -314,18 +256,17 @@ public final class SwapFileSystem extends FuseStubFS {
         if (offset >= fileSize || size == 0) {
             return 0;
         }
-        int total = (int) Math.min(Math.min(size, Integer.MAX_VALUE), fileSize - offset);
-        byte[] chunk = requestBuffer.get();
-        int done = 0;
-        while (done < total) {
-            int n = Math.min(chunk.length, total - done);
-            if (!store.read(chunk, 0, offset + done, n)) {
-                return done > 0 ? done : -ErrorCodes.EIO();
-            }
-            MEMORY.putByteArray(buf + done, chunk, 0, n);
-            done += n;
+        long total = Math.min(size, fileSize - offset);
+        if (total > SwapStore.MAX_REQUEST_BYTES) {
+            return -ErrorCodes.EINVAL(); // more than max_read: FUSE never sends it
         }
-        return done;
+        byte[] chunk = requestBuffer.get();
+        IoResult result = store.read(chunk, 0, offset, (int) total);
+        if (result != IoResult.DONE) {
+            return errno(result);
+        }
+        MEMORY.putByteArray(buf, chunk, 0, (int) total);
+        return (int) total;
     }
 
     private int write(long path, long buf, long size, long offset, long fileInfo) {
@@ -334,33 +275,28 @@ public final class SwapFileSystem extends FuseStubFS {
             if (fh == FH_SWAPFILE) {
                 return writeSwap(buf, size, offset);
             }
-            return writeControl(fh, buf, size, offset);
+            return controls.write(fh, buf, size, offset);
         } catch (RuntimeException e) {
             return fail("write " + path(path), e);
         }
     }
 
-    private int writeSwap(long buf, long size, long offset) {
+    /** A write to the swap file: all of it ({@code size}) or an errno, never a short count. */
+    int writeSwap(long buf, long size, long offset) {
         if (offset < 0 || size < 0) {
             return -ErrorCodes.EINVAL();
+        }
+        if (size > SwapStore.MAX_REQUEST_BYTES) {
+            return -ErrorCodes.EINVAL(); // more than max_write: FUSE never sends it
         }
         // a fixed-size area, like a block device: a write that does not fit changes nothing
         if (size > store.sizeBytes() - offset) {
             return -ErrorCodes.ENOSPC();
         }
         byte[] chunk = requestBuffer.get();
-        int total = (int) size;
-        int done = 0;
-        while (done < total) {
-            int n = Math.min(chunk.length, total - done);
-            MEMORY.getByteArray(buf + done, chunk, 0, n);
-            int written = store.write(chunk, 0, offset + done, n);
-            done += written;
-            if (written < n) {
-                return done > 0 ? done : -ErrorCodes.ENOSPC();
-            }
-        }
-        return done;
+        MEMORY.getByteArray(buf, chunk, 0, (int) size);
+        IoResult result = store.write(chunk, 0, offset, (int) size);
+        return result == IoResult.DONE ? (int) size : errno(result);
     }
 
     private int fallocate(long path, int mode, long offset, long length, long fileInfo) {
@@ -381,7 +317,7 @@ public final class SwapFileSystem extends FuseStubFS {
                 return -ErrorCodes.ENOSPC();
             }
             // unwritten blocks read as zeros, so zeroing a range is discarding it
-            return store.discard(offset, length) ? 0 : -ErrorCodes.EIO();
+            return errno(store.discard(offset, length));
         } catch (RuntimeException e) {
             return fail("fallocate " + path(path), e);
         }
@@ -400,48 +336,6 @@ public final class SwapFileSystem extends FuseStubFS {
     @Override
     public int release(String path, FuseFileInfo fi) {
         return 0;
-    }
-
-    // ================================================================ control files
-
-    private int readControl(long fh, long buf, long size, long offset) {
-        String text;
-        if (fh == FH_STATUS) {
-            text = status.get();
-        } else if (isKnob(fh)) {
-            text = knobs.get(Knob.values()[(int) (fh - FH_KNOB)]) + "\n";
-        } else if (isCounter(fh)) {
-            Counter c = Counter.values()[(int) (fh - FH_COUNTER)];
-            store.refreshGauges(); // the pool's figures live in the pool
-            text = store.counters().get(c) + "\n";
-        } else {
-            return -ErrorCodes.EBADF();
-        }
-        byte[] bytes = text.getBytes(StandardCharsets.US_ASCII);
-        if (offset >= bytes.length) {
-            return 0;
-        }
-        int n = (int) Math.min(size, bytes.length - offset);
-        MEMORY.putByteArray(buf, bytes, (int) offset, n);
-        return n;
-    }
-
-    private int writeControl(long fh, long buf, long size, long offset) {
-        if (!isKnob(fh)) {
-            return -ErrorCodes.EACCES();
-        }
-        if (offset != 0 || size <= 0 || size > 64) {
-            return -ErrorCodes.EINVAL();
-        }
-        byte[] bytes = new byte[(int) size];
-        MEMORY.getByteArray(buf, bytes, 0, bytes.length);
-        Knob k = Knob.values()[(int) (fh - FH_KNOB)];
-        String refusal = knobs.set(k, new String(bytes, StandardCharsets.US_ASCII));
-        if (refusal != null) {
-            log.log(System.Logger.Level.WARNING, "refused: " + refusal);
-            return -ErrorCodes.EINVAL();
-        }
-        return (int) size;
     }
 
     // ================================================================ refused

@@ -12,8 +12,12 @@ import java.lang.invoke.VarHandle;
  *  LOCK  state   length   handle (pool handle, fill-word index or remote key)
  * </pre>
  *
- * Lock order: a block's lock is the innermost lock; nothing else is taken while it is held
- * except reading the pool's memory.
+ * Beside each entry, a generation that every {@link #publish} advances: a mover that copied a
+ * block commits only if the generation is still the one it saw, since the pool reuses freed
+ * addresses and an entry can come back bit for bit with other contents.
+ *
+ * <p>Lock order: block locks are taken in ascending block order, and they are the innermost
+ * locks; nothing else is taken while one is held except reading the pool's memory.
  */
 public final class BlockTable {
 
@@ -32,13 +36,19 @@ public final class BlockTable {
     private static final VarHandle ENTRY = MethodHandles.arrayElementVarHandle(long[].class);
     private static final int SPINS_BEFORE_YIELD = 256;
 
+    /** Bytes of table per block: the entry and its generation. */
+    public static final int BYTES_PER_BLOCK = Long.BYTES + Integer.BYTES;
+
     private final long[] entries;
+    /** Written only under the block's lock; read under it (the lock's volatile accesses order them). */
+    private final int[] generations;
 
     public BlockTable(int blocks) {
         if (blocks <= 0) {
             throw new IllegalArgumentException("a block table needs at least one block, got " + blocks);
         }
         this.entries = new long[blocks];
+        this.generations = new int[blocks];
     }
 
     public int blocks() {
@@ -90,15 +100,26 @@ public final class BlockTable {
         }
     }
 
-    /** Publishes {@code entry} and releases the lock taken by {@link #lock}. */
+    /** Releases the lock taken by {@link #lock}, the entry unchanged: {@code entry} is what lock returned. */
     public void unlock(int block, long entry) {
         ENTRY.setVolatile(entries, block, entry & ~LOCK_BIT);
     }
 
-    /** Replaces the entry under the block's lock and returns the old one, whose location the caller frees. */
+    /** Publishes {@code entry} under the block's lock and returns the old one, whose location the caller frees. */
     public long exchange(int block, long entry) {
         long old = lock(block);
-        unlock(block, entry);
+        publish(block, entry);
         return old;
+    }
+
+    /** The block's generation; call it while holding the block's lock. */
+    public int generation(int block) {
+        return generations[block];
+    }
+
+    /** Publishes a new entry, advances the generation and releases the lock taken by {@link #lock}. */
+    public void publish(int block, long entry) {
+        generations[block]++;
+        ENTRY.setVolatile(entries, block, entry & ~LOCK_BIT);
     }
 }

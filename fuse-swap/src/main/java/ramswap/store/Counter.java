@@ -24,12 +24,14 @@ public enum Counter {
     STORED_PAGES("stored_pages", "pages that hold data: pers_zpages + zero_filled_pages + remote_pers_pages"),
     STORED_PAGES_MAX("stored_pages_max", "highest stored_pages seen"),
     POOL_BYTES("pool_bytes", "memory the local pool has mapped (slabs, including its reserve)"),
-    POOL_LIMIT_HIT("pool_limit_hit", "writes refused because the pool was at pool_max_bytes"),
-    POOL_RESERVE_EMPTY("pool_reserve_empty", "writes refused because the pool's reserve was empty while it refilled (memory short)"),
+    POOL_LIMIT_HIT("pool_limit_hit", "write requests refused whole because the pool was at pool_max_bytes"),
+    POOL_RESERVE_EMPTY("pool_reserve_empty", "write requests refused whole because the pool's reserve was empty while it refilled (memory short)"),
     PAGES_WRITTEN("pages_written", "blocks written, ever"),
     PAGES_READ("pages_read", "blocks read, ever"),
     PAGES_DISCARDED("pages_discarded", "stored blocks freed by discard (punch hole), ever"),
-    CORRUPT_READS("corrupt_reads", "blocks whose stored bytes failed to decode (reads got EIO)");
+    CORRUPT_READS("corrupt_reads", "blocks whose stored bytes failed to decode (the request got EIO)"),
+    FREE_FAILED("free_failed", "replaced blocks whose old location could not be freed (their write succeeded; should stay 0)"),
+    AGENT_ERRORS("agent_errors", "errors in background work (pool grower, stats publisher, ...), each logged; should stay 0");
 
     private final String fileName;
     private final String description;

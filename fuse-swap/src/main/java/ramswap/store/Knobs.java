@@ -5,15 +5,21 @@ import java.util.Map;
 import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.function.LongConsumer;
 
-/** Current values of every {@link Knob}, checked against its range when set. */
+/**
+ * Current values of every {@link Knob}, checked against its range when set. Setting a knob runs
+ * its listener and stores the value as one step, one set at a time per knob, so that what the
+ * listener applied last is always the value stored.
+ */
 public final class Knobs {
 
     private final AtomicLongArray values = new AtomicLongArray(Knob.values().length);
     private final Map<Knob, LongConsumer> listeners = new EnumMap<>(Knob.class);
+    private final Object[] locks = new Object[Knob.values().length];
 
     public Knobs() {
         for (Knob k : Knob.values()) {
             values.set(k.ordinal(), k.defaultValue());
+            locks[k.ordinal()] = new Object();
         }
     }
 
@@ -43,14 +49,16 @@ public final class Knobs {
         synchronized (listeners) {
             l = listeners.get(k);
         }
-        if (l != null) {
-            try {
-                l.accept(v);
-            } catch (IllegalArgumentException e) {
-                return e.getMessage();
+        synchronized (locks[k.ordinal()]) {
+            if (l != null) {
+                try {
+                    l.accept(v);
+                } catch (IllegalArgumentException e) {
+                    return e.getMessage();
+                }
             }
+            values.set(k.ordinal(), v);
         }
-        values.set(k.ordinal(), v);
         return null;
     }
 

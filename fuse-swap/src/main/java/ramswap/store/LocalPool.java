@@ -1,5 +1,7 @@
 package ramswap.store;
 
+import java.util.concurrent.locks.LockSupport;
+import org.agrona.concurrent.Agent;
 import ramswap.sys.OffHeap;
 import ramswap.sys.Posix;
 
@@ -11,8 +13,8 @@ import ramswap.sys.Posix;
  * nor a free allocates on the Java heap.
  *
  * <p>With a reserve, the thread that serves a write never maps memory itself: it takes slabs from
- * the reserve, and a background thread ("ramswap-pool-grower") maps and touches new ones to refill
- * it. Mapping can enter the kernel's reclaim, and reclaim can write swap to this very store: a
+ * the reserve, and a background agent ({@link #grower()}, run by the daemon's agent runner) maps
+ * and touches new ones to refill it. Mapping can enter the kernel's reclaim, and reclaim can write swap to this very store: a
  * serving thread that waited there would wait on itself (seen: a daemon sharing a memory cgroup
  * with its workload hung in try_charge_memcg -> swap_writeout). When the reserve is empty the
  * write is refused and counted; the grower catches up as reclaim frees memory.
@@ -29,6 +31,11 @@ public final class LocalPool implements AutoCloseable {
     private static final int NONE = -1;
     /** Empty slabs a class keeps for itself before giving them back, so that a class at a slab edge does not map and unmap in turn. */
     private static final int EMPTY_SLABS_KEPT = 1;
+
+    /** {@link #allocate} refused: the pool is at its limit. */
+    public static final long REFUSED_LIMIT = -1;
+    /** {@link #allocate} refused: the reserve is empty while the grower refills it (memory short). */
+    public static final long REFUSED_RESERVE_EMPTY = -2;
 
     private final Posix posix;
     private final int maxSlabs;
@@ -56,9 +63,7 @@ public final class LocalPool implements AutoCloseable {
     private int spareCount;
     private final int spareTarget;
     private int slabsMapped;
-    private long limitHits;
-    private long reserveEmptyHits;
-    private final Thread grower;
+    private final ReserveGrower grower = new ReserveGrower();
     private volatile boolean closed;
 
     /**
@@ -72,6 +77,9 @@ public final class LocalPool implements AutoCloseable {
             throw new IllegalArgumentException("pool capacity must be at least " + SLAB_BYTES + " bytes, got " + capacityBytes);
         }
         long slabs = (capacityBytes + SLAB_BYTES - 1) / SLAB_BYTES;
+        if (slabs > Integer.MAX_VALUE) { // slab ids are ints, and handles keep 47 bits of them and the slot
+            throw new IllegalArgumentException("pool capacity too large: " + capacityBytes);
+        }
         if (slabs > (1L << (47 - SLOT_BITS))) {
             throw new IllegalArgumentException("pool capacity too large: " + capacityBytes);
         }
@@ -108,25 +116,26 @@ public final class LocalPool implements AutoCloseable {
                 spares[spareCount++] = id;
             }
         }
-        if (spareTarget > 0) {
-            grower = new Thread(this::growReserve, "ramswap-pool-grower");
-            grower.setDaemon(true);
-            grower.start();
-        } else {
-            grower = null;
-        }
     }
 
-    /** Keeps the reserve full: maps and touches slabs outside every lock, then hands them over. */
-    private void growReserve() {
-        while (!closed) {
-            boolean wanted;
-            synchronized (slabLock) {
-                wanted = spareCount < spareTarget && (long) (slabsMapped + 1) * SLAB_BYTES <= limitBytes && freeIdCount > 0;
-            }
-            if (!wanted) {
-                java.util.concurrent.locks.LockSupport.parkNanos(this, 100_000_000L);
-                continue;
+    /** The agent that keeps the reserve full; the owner runs it (or not: then an empty reserve stays empty). */
+    public Agent grower() {
+        return grower;
+    }
+
+    /** Maps and touches slabs outside every lock, then hands them over. */
+    private final class ReserveGrower implements Agent {
+        private volatile Thread thread;
+
+        @Override
+        public void onStart() {
+            thread = Thread.currentThread();
+        }
+
+        @Override
+        public int doWork() {
+            if (!wanted()) {
+                return 0;
             }
             // populated inside the system call, which may wait in reclaim: this thread serves nobody, and
             // a thread in native code does not hold up the JVM's safepoints (touching the pages from
@@ -134,13 +143,13 @@ public final class LocalPool implements AutoCloseable {
             long addr = posix.mmap(null, SLAB_BYTES, Posix.PROT_READ | Posix.PROT_WRITE,
                     Posix.MAP_PRIVATE | Posix.MAP_ANONYMOUS | Posix.MAP_POPULATE, -1, 0);
             if (addr == Posix.MAP_FAILED || addr == 0) {
-                java.util.concurrent.locks.LockSupport.parkNanos(this, 100_000_000L);
-                continue;
+                return 0;
             }
             synchronized (slabLock) {
-                if (closed || freeIdCount == 0) {
+                // the limit may have been lowered, or the pool closed, while this thread mapped
+                if (!wanted()) {
                     posix.munmap(addr, SLAB_BYTES);
-                    continue;
+                    return 0;
                 }
                 int id = freeIds[--freeIdCount];
                 slabAddress[id] = addr;
@@ -148,6 +157,25 @@ public final class LocalPool implements AutoCloseable {
                 slabsMapped++;
                 spares[spareCount++] = id;
             }
+            return 1;
+        }
+
+        private boolean wanted() {
+            synchronized (slabLock) {
+                return !closed && spareCount < spareTarget && (long) (slabsMapped + 1) * SLAB_BYTES <= limitBytes && freeIdCount > 0;
+            }
+        }
+
+        void wake() {
+            Thread t = thread;
+            if (t != null) {
+                LockSupport.unpark(t);
+            }
+        }
+
+        @Override
+        public String roleName() {
+            return "ramswap-pool-grower";
         }
     }
 
@@ -171,16 +199,17 @@ public final class LocalPool implements AutoCloseable {
 
     // ---------------------------------------------------------------- allocation
 
-    /** A handle for {@code length} bytes, or -1 when the pool is at its limit (counted in {@link #limitHits()}). */
+    /** A handle for {@code length} bytes, or {@link #REFUSED_LIMIT} or {@link #REFUSED_RESERVE_EMPTY}. */
     public long allocate(int length) {
         int c = classOf(length);
         synchronized (classLocks[c]) {
             int slab = partialHead[c];
             if (slab == NONE) {
-                slab = takeSlab(c);
-                if (slab == NONE) {
-                    return -1;
+                long refusal = takeSlab(c);
+                if (refusal < 0) {
+                    return refusal;
                 }
+                slab = (int) refusal;
             }
             int slot = slabFreeHead[slab];
             if (slot != NONE) {
@@ -241,27 +270,25 @@ public final class LocalPool implements AutoCloseable {
 
     // ---------------------------------------------------------------- slabs
 
-    private int takeSlab(int sizeClass) {
+    /** A slab for the class, linked as partial: its id, or a refusal (negative). */
+    private long takeSlab(int sizeClass) {
         int id;
         synchronized (slabLock) {
             if (spareCount > 0) {
                 id = spares[--spareCount];
-                if (spareCount < spareTarget / 2 && grower != null) {
-                    java.util.concurrent.locks.LockSupport.unpark(grower);
+                if (spareCount < spareTarget / 2) {
+                    grower.wake();
                 }
             } else if ((long) (slabsMapped + 1) * SLAB_BYTES > limitBytes) {
-                limitHits++;
-                return NONE;
+                return REFUSED_LIMIT;
             } else if (spareTarget > 0) {
                 // never map on the serving path: refuse now, the grower refills
-                reserveEmptyHits++;
-                java.util.concurrent.locks.LockSupport.unpark(grower);
-                return NONE;
+                grower.wake();
+                return REFUSED_RESERVE_EMPTY;
             } else {
                 id = mapSlab(0);
                 if (id == NONE) {
-                    limitHits++;
-                    return NONE;
+                    return REFUSED_LIMIT; // the kernel refused the memory: as good as a limit
                 }
             }
         }
@@ -353,31 +380,14 @@ public final class LocalPool implements AutoCloseable {
     }
 
 
-    public long limitHits() {
-        synchronized (slabLock) {
-            return limitHits;
-        }
-    }
-
-    /** Allocations refused because the reserve was empty while the grower refilled it. */
-    public long reserveEmptyHits() {
-        synchronized (slabLock) {
-            return reserveEmptyHits;
-        }
-    }
-
+    /**
+     * Unmaps every slab. Call it only once nothing can read a handle any more: the file system
+     * unmounted and the grower's runner closed (a grower that maps after this unmaps at once).
+     */
     @Override
     public void close() {
-        closed = true;
-        if (grower != null) {
-            java.util.concurrent.locks.LockSupport.unpark(grower);
-            try {
-                grower.join(10_000);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        }
         synchronized (slabLock) {
+            closed = true;
             for (int id = 0; id < maxSlabs; id++) {
                 if (slabAddress[id] != 0) {
                     posix.munmap(slabAddress[id], SLAB_BYTES);

@@ -37,6 +37,7 @@ class SwapFileSystemIT {
     private LocalPool pool;
     private SwapStore store;
     private Knobs knobs;
+    private SwapFileSystem fs;
     private FuseMount mount;
     private volatile Thread servingThread;
 
@@ -50,10 +51,11 @@ class SwapFileSystemIT {
         pool = new LocalPool(posix, SIZE + (64L << 20), SIZE + (64L << 20), 0);
         store = new SwapStore(SIZE, pool, new Counters());
         knobs = new Knobs();
-        mount = FuseMount.mount(new SwapFileSystem(store, knobs, () -> {
+        fs = new SwapFileSystem(store, knobs, () -> {
             servingThread = Thread.currentThread(); // the status file is read on the thread that serves the mount
             return "state: test\n";
-        }), tmp.resolve("mnt"));
+        });
+        mount = FuseMount.mount(fs, tmp.resolve("mnt"));
     }
 
     @AfterEach
@@ -188,6 +190,91 @@ class SwapFileSystemIT {
             } finally {
                 posix.close(swp);
             }
+        }
+
+        @Test
+        void shouldFailAWriteThePoolCannotHoldWhole() throws IOException {
+            pool.setLimitBytes(LocalPool.SLAB_BYTES); // one slab: 64 incompressible pages
+            Random r = new Random(11);
+            byte[] first = new byte[60 * PAGE];
+            r.nextBytes(first);
+            int swp = open(mount.swapFile(), Posix.O_RDWR);
+            try {
+                // a page at a time: FUSE splits a larger direct write where the user's buffer crosses pages, and
+                // the pieces' part-covered blocks would take slots of other size classes
+                for (int p = 0; p < 60; p++) {
+                    byte[] page = java.util.Arrays.copyOfRange(first, p * PAGE, (p + 1) * PAGE);
+                    assertEquals(PAGE, posix.pwrite(swp, page, PAGE, (long) p * PAGE));
+                }
+                byte[] request = new byte[8 * PAGE];
+                r.nextBytes(request);
+                // blocks 56..63: the first four replace stored ones, the last four need slots the pool does not have
+                assertEquals(-1, posix.pwrite(swp, request, request.length, 56L * PAGE), "a write the pool cannot hold whole");
+                assertEquals(28 /* ENOSPC */, Posix.lastErrno());
+                byte[] back = new byte[64 * PAGE];
+                assertEquals(back.length, posix.pread(swp, back, back.length, 0));
+                assertArrayEquals(first, java.util.Arrays.copyOf(back, first.length), "the refused write changed stored blocks");
+                assertArrayEquals(new byte[4 * PAGE], java.util.Arrays.copyOfRange(back, first.length, back.length),
+                        "the refused write stored some of its blocks");
+                assertEquals(1, store.counters().get(Counter.POOL_LIMIT_HIT));
+            } finally {
+                posix.close(swp);
+            }
+        }
+
+        @Test
+        void shouldZeroARangeWithZeroRange() throws IOException {
+            Random r = new Random(13);
+            byte[] data = new byte[8 * PAGE];
+            r.nextBytes(data);
+            int swp = open(mount.swapFile(), Posix.O_RDWR);
+            try {
+                assertEquals(data.length, posix.pwrite(swp, data, data.length, 0));
+                assertEquals(0, posix.fallocate(swp, Posix.FALLOC_FL_ZERO_RANGE | Posix.FALLOC_FL_KEEP_SIZE, PAGE + 100, 3 * PAGE),
+                        "zero range: " + Posix.describe(Posix.lastErrno()));
+                assertEquals(0, posix.fallocate(swp, Posix.FALLOC_FL_ZERO_RANGE, 6L * PAGE, PAGE), "zero range inside the size");
+                java.util.Arrays.fill(data, PAGE + 100, 4 * PAGE + 100, (byte) 0);
+                java.util.Arrays.fill(data, 6 * PAGE, 7 * PAGE, (byte) 0);
+                byte[] back = new byte[data.length];
+                assertEquals(back.length, posix.pread(swp, back, back.length, 0));
+                assertArrayEquals(data, back);
+                assertEquals(-1, posix.fallocate(swp, Posix.FALLOC_FL_ZERO_RANGE, SIZE - PAGE, 2 * PAGE), "zeroing past the end grows nothing");
+                assertEquals(28 /* ENOSPC */, Posix.lastErrno());
+            } finally {
+                posix.close(swp);
+            }
+        }
+
+        @Test
+        void shouldAnswerEioForABlockWhoseStoredBytesAreDamaged() throws IOException {
+            byte[] text = new byte[PAGE];
+            for (int i = 0; i < PAGE; i++) {
+                text[i] = (byte) ("ramswap keeps pages\n".charAt(i % 20));
+            }
+            int swp = open(mount.swapFile(), Posix.O_RDWR);
+            try {
+                assertEquals(PAGE, posix.pwrite(swp, text, PAGE, 0));
+                assertEquals(1, store.counters().get(Counter.PERS_ZPAGES), "one page in the pool");
+                // the first allocation of a new pool: slab 0, slot 0 (handle 0)
+                for (int i = 0; i < 32; i += 4) {
+                    ramswap.sys.OffHeap.putInt(pool.address(0) + i, 0xFFFF_FFFF);
+                }
+                byte[] back = new byte[PAGE];
+                assertEquals(-1, posix.pread(swp, back, PAGE, 0));
+                assertEquals(5 /* EIO */, Posix.lastErrno());
+                assertEquals(1, store.counters().get(Counter.CORRUPT_READS));
+            } finally {
+                posix.close(swp);
+            }
+        }
+
+        @Test
+        void shouldRefuseRequestsLargerThanFuseSendsInsteadOfTruncatingTheirSize() {
+            long huge = (1L << 32) + PAGE; // (int) of it is 4096: a size cast to int would write one page and answer success
+            assertEquals(-22 /* EINVAL */, fs.writeSwap(0, huge, 0));
+            assertEquals(-22 /* EINVAL */, fs.writeSwap(0, SwapStore.MAX_REQUEST_BYTES + 1L, 0));
+            assertEquals(-22 /* EINVAL */, fs.readSwap(0, SwapStore.MAX_REQUEST_BYTES + 1L, 0));
+            assertEquals(0, store.counters().get(Counter.PAGES_WRITTEN));
         }
 
         @Test

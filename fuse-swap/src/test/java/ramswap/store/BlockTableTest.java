@@ -67,7 +67,7 @@ class BlockTableTest {
                     for (int n = 0; n < rounds; n++) {
                         long e = t.lock(0);
                         long count = BlockTable.handle(e);
-                        t.unlock(0, BlockTable.entry(BlockTable.STATE_LOCAL, 1, count + 1));
+                        t.publish(0, BlockTable.entry(BlockTable.STATE_LOCAL, 1, count + 1));
                     }
                 }, "table-test-" + i);
                 ts[i].setUncaughtExceptionHandler((th, ex) -> errors.incrementAndGet());

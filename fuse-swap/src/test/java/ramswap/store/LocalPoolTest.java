@@ -5,10 +5,15 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.lang.reflect.Proxy;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
+import ramswap.agent.Agents;
 import ramswap.sys.OffHeap;
 import ramswap.sys.Posix;
 
@@ -68,15 +73,16 @@ class LocalPoolTest {
     }
 
     @Test
-    void shouldRefuseAllocationsBeyondTheLimitAndCountThem() {
+    void shouldRefuseAllocationsBeyondTheLimitSayingSo() {
         try (LocalPool pool = new LocalPool(POSIX, 4 * MIB, 1 * MIB, 0)) {
             int got = 0;
-            while (pool.allocate(BlockCodec.BLOCK_SIZE) >= 0) {
+            long h;
+            while ((h = pool.allocate(BlockCodec.BLOCK_SIZE)) >= 0) {
                 got++;
                 assertTrue(got <= 256, "limit ignored");
             }
             assertEquals(256, got);
-            assertEquals(1, pool.limitHits());
+            assertEquals(LocalPool.REFUSED_LIMIT, h);
             pool.setLimitBytes(2 * MIB);
             assertTrue(pool.allocate(BlockCodec.BLOCK_SIZE) >= 0, "raised limit lets the pool grow");
         }
@@ -98,6 +104,60 @@ class LocalPoolTest {
         try (LocalPool pool = new LocalPool(POSIX, 4 * MIB, 4 * MIB, 0)) {
             long h = pool.allocate(100);
             assertThrows(IllegalStateException.class, () -> pool.free(h, 3000));
+        }
+    }
+
+    @Test
+    void shouldRefuseACapacityWhoseSlabIdsWouldNotFitAnInt() {
+        // 2^31 slabs: one more than an int can number (the check was off by one and the arrays' size wrapped)
+        assertThrows(IllegalArgumentException.class, () -> new LocalPool(POSIX, (1L << 31) * LocalPool.SLAB_BYTES, LocalPool.SLAB_BYTES, 0));
+    }
+
+    @Test
+    void shouldRefuseWithReserveEmptyAndRefillThroughItsGrower() throws Exception {
+        try (LocalPool pool = new LocalPool(POSIX, 16 * MIB, 16 * MIB, LocalPool.SLAB_BYTES)) {
+            int perSlab = LocalPool.SLAB_BYTES / BlockCodec.BLOCK_SIZE;
+            for (int i = 0; i < perSlab; i++) {
+                assertTrue(pool.allocate(BlockCodec.BLOCK_SIZE) >= 0);
+            }
+            assertEquals(LocalPool.REFUSED_RESERVE_EMPTY, pool.allocate(BlockCodec.BLOCK_SIZE), "no grower runs yet: the serving path never maps");
+            try (Agents agents = new Agents()) {
+                agents.start(pool.grower(), Duration.ofMillis(10));
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+                long h;
+                while ((h = pool.allocate(BlockCodec.BLOCK_SIZE)) < 0 && System.nanoTime() < deadline) {
+                    Thread.sleep(10);
+                }
+                assertTrue(h >= 0, "the grower refilled the reserve");
+            }
+        }
+    }
+
+    @Test
+    void shouldNotKeepASlabTheGrowerMappedAfterTheLimitWasLowered() throws Exception {
+        CountDownLatch mapping = new CountDownLatch(1);
+        CountDownLatch lowered = new CountDownLatch(1);
+        // the real libc, with the grower's mmap held until the test has lowered the limit
+        Posix slowGrower = (Posix) Proxy.newProxyInstance(Posix.class.getClassLoader(), new Class<?>[] {Posix.class}, (proxy, m, args) -> {
+            if (m.getName().equals("mmap") && Thread.currentThread().getName().equals("ramswap-pool-grower")) {
+                mapping.countDown();
+                lowered.await(10, TimeUnit.SECONDS);
+            }
+            return m.invoke(POSIX, args);
+        });
+        try (LocalPool pool = new LocalPool(slowGrower, 16 * MIB, 16 * MIB, 2 * LocalPool.SLAB_BYTES)) {
+            int perSlab = LocalPool.SLAB_BYTES / BlockCodec.BLOCK_SIZE;
+            for (int i = 0; i < perSlab; i++) {
+                assertTrue(pool.allocate(BlockCodec.BLOCK_SIZE) >= 0); // takes a spare: the grower wants one more
+            }
+            try (Agents agents = new Agents()) {
+                agents.start(pool.grower(), Duration.ofMillis(10));
+                assertTrue(mapping.await(10, TimeUnit.SECONDS), "the grower started mapping");
+                pool.setLimitBytes(2 * LocalPool.SLAB_BYTES); // what is mapped now: no room for another slab
+                lowered.countDown();
+                Thread.sleep(200);
+            }
+            assertEquals(2L * LocalPool.SLAB_BYTES, pool.mappedBytes(), "the grower kept a slab beyond the lowered limit");
         }
     }
 }

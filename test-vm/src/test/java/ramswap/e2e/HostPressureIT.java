@@ -159,7 +159,7 @@ class HostPressureIT {
             up.addAll(upArgs(mount, tag, "3G", protections));
             if (protections) {
                 // a daemon short of memory itself maps all its pool up front: nothing is allocated while it serves
-                up.addAll(List.of("--pool-max", "576M", "--pool-reserve", "576M"));
+                up.addAll(List.of("--pool-max", "576M", "--pool-reserve", "576M", "--pool-overcommit"));
             }
             assertEquals(0, Host.exec(Duration.ofMinutes(4), Map.of("RAMSWAP_JAR", Host.JAR.toString()), up).exitCode(), "ramswap up in the cgroup");
             pid = daemonPid(mount);
