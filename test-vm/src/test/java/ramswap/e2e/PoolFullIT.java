@@ -27,13 +27,15 @@ import org.junit.jupiter.api.condition.EnabledIf;
 @EnabledIf("ramswap.e2e.Host#canSwap")
 class PoolFullIT {
 
-    private static final Duration WORK_TIMEOUT = Duration.ofSeconds(180);
-    /** How long to wait for the pool to fill, and how long to watch the refusals go on. */
+    /** How long to wait for the pool to fill, and how long to watch the refusals go on (-Dramswap.poolfull.stall=SECONDS). */
     private static final Duration FILL_TIMEOUT = Duration.ofSeconds(90);
-    private static final Duration STALL_WATCHED = Duration.ofSeconds(10);
+    private static final Duration STALL_WATCHED = Duration.ofSeconds(Long.getLong("ramswap.poolfull.stall", 10));
+    /** The workload takes about 15 s with the stall; the rest is margin for a loaded machine. */
+    private static final Duration WORK_TIMEOUT = STALL_WATCHED.plusSeconds(170);
     private static final long RAISED_LIMIT_BYTES = 512L << 20;
     private static final String WRITE_ERROR = "Write-error on swap-device";
     private static final Pattern SUPPRESSED = Pattern.compile("end_swap_bio_write: (\\d+) callbacks suppressed");
+    private static final Pattern STAMP = Pattern.compile("^\\[\\s*(\\d+\\.\\d+)\\]");
     private static final Pattern CRASH = Pattern.compile("segfault at|Killed process|oom-kill");
 
     private final String tag = "pf-" + ProcessHandle.current().pid() + "-" + Integer.toHexString(ThreadLocalRandom.current().nextInt(1 << 16));
@@ -47,7 +49,7 @@ class PoolFullIT {
                     "--pool-overcommit", "--priority", "32000", "--mount", mount.toString(), "--cluster-name", tag, "--port", "5751");
             assertEquals(0, up.exitCode(), "ramswap up failed");
             Path pagetest = Host.pagetest();
-            int kernelLines = kernelLog().size();
+            double logStart = lastStamp(kernelLog());
             long start = System.nanoTime();
 
             AtomicReference<Host.Run> result = new AtomicReference<>();
@@ -64,8 +66,7 @@ class PoolFullIT {
             Thread.sleep(STALL_WATCHED.toMillis());
             Map<String, Long> stalled = Host.counters(mount);
             String poolFull = Host.read(mount.resolve("status").toString()).lines().filter(l -> l.startsWith("pool_full:")).findFirst().orElse(null);
-            List<String> logWhileFull = kernelLog();
-            long errorsWhileFull = writeErrors(logWhileFull.subList(Math.min(kernelLines, logWhileFull.size()), logWhileFull.size()));
+            long errorsWhileFull = writeErrors(kernelLogSince(logStart));
             boolean finishedWhileFull = !workload.isAlive();
 
             long raised = System.nanoTime();
@@ -76,8 +77,7 @@ class PoolFullIT {
             Host.Run r = result.get();
             assertNotNull(r, "the workload did not end");
             Map<String, Long> end = Host.counters(mount);
-            List<String> log = kernelLog();
-            List<String> crashes = log.subList(Math.min(kernelLines, log.size()), log.size()).stream().filter(l -> CRASH.matcher(l).find()).toList();
+            List<String> crashes = kernelLogSince(logStart).stream().filter(l -> CRASH.matcher(l).find()).toList();
 
             System.out.printf("%n== pool limit 16 MiB, a 256 MiB workload in 64 MiB of RAM ==%n");
             System.out.printf("  pool full %.1f s after the start; watched %d s; limit raised %.1f s after the first refusal%n",
@@ -139,6 +139,23 @@ class PoolFullIT {
 
     private static List<String> kernelLog() {
         return Host.exec(Duration.ofSeconds(30), Map.of(), List.of("dmesg"), () -> { }, false).output().lines().toList();
+    }
+
+    /**
+     * The kernel log's lines after a time stamp (seconds since boot, as dmesg prints them). Not
+     * by line count: a full pool fills the log's ring buffer, and old lines drop out as new come.
+     */
+    private static List<String> kernelLogSince(double stamp) {
+        return kernelLog().stream().filter(l -> stamp(l) > stamp).toList();
+    }
+
+    private static double lastStamp(List<String> log) {
+        return log.isEmpty() ? 0 : stamp(log.get(log.size() - 1));
+    }
+
+    private static double stamp(String line) {
+        Matcher m = STAMP.matcher(line);
+        return m.find() ? Double.parseDouble(m.group(1)) : -1;
     }
 
     /** Swap write errors the kernel reported: the lines it printed plus those its rate limit suppressed (counted at its next print). */
