@@ -118,7 +118,7 @@ final class Daemon {
     /** Swap on, wait for stop requests, swap off; returns only once every loop device is gone. */
     private void serve(FuseMount mount, Posix posix) throws RamswapException {
         long t0 = System.nanoTime();
-        int requests = WarmUp.run(posix, mount.swapFile(), config.sizeBytes());
+        int requests = WarmUp.run(posix, mount.swapFile(), config.sizeBytes(), config.poolLimitBytes());
         say("warmed up: " + requests + " requests through the swap file, every block read back intact, in "
                 + String.format(Locale.ROOT, "%.1f s", (System.nanoTime() - t0) / 1e9));
         area = SwapArea.open(mount.swapFile(), config.sizeBytes(), config.loops(), config.priority(), this::say);

@@ -12,6 +12,10 @@ import ramswap.sys.Posix;
  * up the safepoint the serving thread waits at (seen in the 512 MiB guest). Every block written
  * is read back and compared, so this is also a self-check of the whole path; the region is
  * punched afterwards, leaving the store empty.
+ *
+ * <p>A write the pool refuses (ENOSPC: its reserve empty while the grower refills it) is written
+ * again after a pause, as the kernel would, for a bounded time; the region is at most half the
+ * pool's limit, so that a small pool is not filled by the warm-up itself.
  */
 final class WarmUp {
 
@@ -20,13 +24,17 @@ final class WarmUp {
     static final int ROUNDS = 6; // about 18,000 requests: past the JIT's thresholds for the per-request code
     private static final int BLOCK = 4096;
     private static final int RUN_BLOCKS = 8; // the loop driver sends runs of a few blocks
+    private static final int ENOSPC = 28;
+    private static final long RETRY_PAUSE_MS = 5;
+    private static final long RETRY_FOR_NANOS = 30_000_000_000L;
 
     private WarmUp() {
     }
 
     /** Returns the number of requests made; throws when a block comes back different. */
-    static int run(Posix posix, Path swapFile, long sizeBytes) throws RamswapException {
-        long region = Math.min((long) REGION_BLOCKS * BLOCK, sizeBytes - REGION_OFFSET) / (RUN_BLOCKS * BLOCK) * (RUN_BLOCKS * BLOCK);
+    static int run(Posix posix, Path swapFile, long sizeBytes, long poolLimitBytes) throws RamswapException {
+        long region = Math.min(Math.min((long) REGION_BLOCKS * BLOCK, poolLimitBytes / 2), sizeBytes - REGION_OFFSET)
+                / (RUN_BLOCKS * BLOCK) * (RUN_BLOCKS * BLOCK);
         if (region <= 0) {
             return 0;
         }
@@ -44,11 +52,11 @@ final class WarmUp {
                     fill(run, at, round);
                     // single blocks for the first half of each run, the rest as one request
                     for (int b = 0; b < RUN_BLOCKS / 2; b++) {
-                        io(posix.pwrite(fd, Arrays.copyOfRange(run, b * BLOCK, (b + 1) * BLOCK), BLOCK, at + (long) b * BLOCK), BLOCK, "write", at);
+                        write(posix, fd, Arrays.copyOfRange(run, b * BLOCK, (b + 1) * BLOCK), at + (long) b * BLOCK);
                         requests++;
                     }
                     int rest = (RUN_BLOCKS / 2) * BLOCK;
-                    io(posix.pwrite(fd, Arrays.copyOfRange(run, rest, run.length), run.length - rest, at + rest), run.length - rest, "write", at);
+                    write(posix, fd, Arrays.copyOfRange(run, rest, run.length), at + rest);
                     requests++;
                     io(posix.pread(fd, back, back.length, at), back.length, "read", at);
                     requests++;
@@ -65,6 +73,21 @@ final class WarmUp {
         } finally {
             posix.close(fd);
         }
+    }
+
+    /** A write, again after a pause while the pool refuses it for want of room (bounded). */
+    private static void write(Posix posix, int fd, byte[] data, long at) throws RamswapException {
+        long deadline = System.nanoTime() + RETRY_FOR_NANOS;
+        long done;
+        while ((done = posix.pwrite(fd, data, data.length, at)) < 0 && Posix.lastErrno() == ENOSPC && System.nanoTime() < deadline) {
+            try {
+                Thread.sleep(RETRY_PAUSE_MS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+        io(done, data.length, "write", at);
     }
 
     private static void io(long done, long expected, String what, long at) throws RamswapException {

@@ -365,12 +365,16 @@ public final class LocalPool implements AutoCloseable {
         return limitBytes;
     }
 
-    /** Changes the limit; lowering it below what is mapped stops growth, it frees nothing. */
+    /**
+     * Changes the limit; lowering it below what is mapped stops growth, it frees nothing. Raising
+     * it wakes the grower, so that a reserve emptied at the old limit refills at once.
+     */
     public void setLimitBytes(long bytes) {
         if (bytes < SLAB_BYTES || bytes > capacityBytes()) {
             throw new IllegalArgumentException("pool limit must be between " + SLAB_BYTES + " and " + capacityBytes() + " bytes, got " + bytes);
         }
         this.limitBytes = bytes;
+        grower.wake();
     }
 
     public long mappedBytes() {
