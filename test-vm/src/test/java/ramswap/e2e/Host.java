@@ -95,10 +95,20 @@ final class Host {
         }
     }
 
-    /** Compiles the page workload into target/ once. */
+    /** Compiles the page workload into target/. */
     static Path pagetest() {
-        Path bin = REPO.resolve("test-vm/target/pagetest");
-        Path src = REPO.resolve("test-vm/src/main/c/pagetest.c");
+        return compile("pagetest");
+    }
+
+    /** Compiles the direct-I/O write checker into target/. */
+    static Path writecheck() {
+        return compile("writecheck");
+    }
+
+    /** Compiles {@code src/main/c/NAME.c} into {@code target/NAME}. */
+    private static Path compile(String name) {
+        Path bin = REPO.resolve("test-vm/target/" + name);
+        Path src = REPO.resolve("test-vm/src/main/c/" + name + ".c");
         Run r = exec(Duration.ofMinutes(2), Map.of(), List.of("gcc", "-std=c11", "-O2", "-Wall", "-Wextra", "-o", bin.toString(), src.toString()));
         assertEquals(0, r.exitCode(), "gcc failed");
         return bin;

@@ -14,17 +14,24 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.condition.EnabledIf;
+import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
 
 /**
  * Swap when memory is short for the daemon too: the swap-over-NBD test (processes that map more
  * than the RAM and read it linearly in a loop), here on one node. In the first tests the daemon
  * and the workload share one memory cgroup, so the daemon's own allocations meet the shortage;
  * on one node the compressed pages live in that same memory, so the content compresses well
- * (half zero, half text). Each runs with the protections on (must pass) and off (reported).
+ * (half zero, half text). Each runs with the protections on and must pass. The same runs with
+ * the protections off only report what they find (a FINDING line; the shared one hangs for its
+ * whole 5 min): they run with {@code -Dramswap.pressure.findings=true} or {@code -Pfindings}.
  */
 @EnabledIf("ramswap.e2e.HostPressureIT#canRun")
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class) // the runs that must pass first, before a run that hangs
 class HostPressureIT {
 
     private static final Path MEMCG = Path.of("/sys/fs/cgroup/memory");
@@ -32,6 +39,8 @@ class HostPressureIT {
             "blocked for more than|hung_task|soft lockup|hard LOCKUP|rcu_sched self-detected stall|rcu: INFO: rcu_.* detected stalls");
     private static final long LIMIT_MIB = 1024;
     private static final Duration WORK_TIMEOUT = Duration.ofMinutes(5);
+    /** The system property that turns on the runs without protections, which only report. */
+    private static final String FINDINGS = "ramswap.pressure.findings";
 
     /** The kernel reports at most kernel.hung_task_warnings hung tasks per boot; 0 would hide them from these tests. */
     private static final Path HUNG_TASK_WARNINGS = Path.of("/proc/sys/kernel/hung_task_warnings");
@@ -71,6 +80,7 @@ class HostPressureIT {
     }
 
     @Test
+    @Order(1)
     void shouldSurviveAWorkloadOfTwiceTheMemoryOfACgroupItShares() throws Exception {
         Outcome on = sharedCgroupRun(true);
         report("daemon in the cgroup, protections on", on);
@@ -78,10 +88,13 @@ class HostPressureIT {
         assertEquals(0, on.workload().exitCode(), "workload failed");
         assertTrue(on.daemonAlive(), "the daemon died (OOM kills in the cgroup: " + on.oomKills() + ")");
         assertTrue(on.kernelTrouble().isEmpty(), "kernel log: " + on.kernelTrouble());
+    }
 
-        if (!Boolean.parseBoolean(System.getProperty("ramswap.pressure.findings", "true"))) {
-            return; // -Dramswap.pressure.findings=false: only the run that must pass (the one without protections hangs for 5 min)
-        }
+    /** Reports only; without the protections this run hangs until the 5-min watchdog ends it. */
+    @Test
+    @Order(3)
+    @EnabledIfSystemProperty(named = FINDINGS, matches = "true")
+    void reportTheSharedCgroupRunWithoutProtections() throws Exception {
         Outcome off = sharedCgroupRun(false);
         report("daemon in the cgroup, protections OFF", off);
         System.out.println(off.passed()
@@ -90,35 +103,45 @@ class HostPressureIT {
     }
 
     @Test
+    @Order(2)
     void shouldSurviveAMixedWorkloadOfFourTimesItsCgroupWithTheDaemonOutside() throws Exception {
-        for (boolean protections : new boolean[] {true, false}) {
-            String tag = tag();
-            Path mount = Path.of("/run/ramswap-" + tag);
-            List<String> up = upArgs(mount, tag, "2G", protections);
-            long pid = -1;
-            try {
-                assertEquals(0, Host.ramswap(Duration.ofMinutes(4), up.toArray(String[]::new)).exitCode());
-                pid = daemonPid(mount);
-                armHungTaskReports();
-                long[] before = vmstat();
-                int kernelLines = kernelLog().size();
-                Path pagetest = Host.pagetest();
-                Host.Run r = runOrAbort(mount, pid, List.of(Host.LAUNCHER.toString(), "run", "--ram", "256M", "--", pagetest.toString(),
-                        "--procs", Integer.toString(8 * nproc()), "--mib", "1024", "--passes", "3", "--seed", "11", "--mix", "34:33:33", "--quiet"));
-                long[] after = vmstat();
-                Outcome o = new Outcome(r, after[0] - before[0], after[1] - before[1], hwmKib(pid), ProcessHandle.of(pid).isPresent(),
-                        0, trouble(kernelLines));
-                report("daemon outside, 4x a 256 MiB cgroup, mixed pages, protections " + (protections ? "on" : "OFF"), o);
-                if (protections) {
-                    assertEquals(0, r.value("mismatches"));
-                    assertTrue(o.passed(), "outcome " + o);
-                } else {
-                    System.out.println(o.passed() ? "FINDING: the 4x test still passes with the protections off"
-                            : "FINDING: the 4x test fails with the protections off");
-                }
-            } finally {
-                tearDown(mount, pid);
-            }
+        Outcome o = fourTimesRun(true);
+        report("daemon outside, 4x a 256 MiB cgroup, mixed pages, protections on", o);
+        assertEquals(0, o.workload().value("mismatches"));
+        assertTrue(o.passed(), "outcome " + o);
+    }
+
+    /** Reports only. */
+    @Test
+    @Order(4)
+    @EnabledIfSystemProperty(named = FINDINGS, matches = "true")
+    void reportTheFourTimesRunWithoutProtections() throws Exception {
+        Outcome o = fourTimesRun(false);
+        report("daemon outside, 4x a 256 MiB cgroup, mixed pages, protections OFF", o);
+        System.out.println(o.passed() ? "FINDING: the 4x test still passes with the protections off"
+                : "FINDING: the 4x test fails with the protections off");
+    }
+
+    /** The daemon outside a 256 MiB cgroup; the workload maps 4x that, a third each zero, text and random pages. */
+    private Outcome fourTimesRun(boolean protections) throws Exception {
+        String tag = tag();
+        Path mount = Path.of("/run/ramswap-" + tag);
+        List<String> up = upArgs(mount, tag, "2G", protections);
+        long pid = -1;
+        try {
+            assertEquals(0, Host.ramswap(Duration.ofMinutes(4), up.toArray(String[]::new)).exitCode());
+            pid = daemonPid(mount);
+            armHungTaskReports();
+            long[] before = vmstat();
+            int kernelLines = kernelLog().size();
+            Path pagetest = Host.pagetest();
+            Host.Run r = runOrAbort(mount, pid, List.of(Host.LAUNCHER.toString(), "run", "--ram", "256M", "--", pagetest.toString(),
+                    "--procs", Integer.toString(8 * nproc()), "--mib", "1024", "--passes", "3", "--seed", "11", "--mix", "34:33:33", "--quiet"));
+            long[] after = vmstat();
+            return new Outcome(r, after[0] - before[0], after[1] - before[1], hwmKib(pid), ProcessHandle.of(pid).isPresent(),
+                    0, trouble(kernelLines));
+        } finally {
+            tearDown(mount, pid);
         }
     }
 
