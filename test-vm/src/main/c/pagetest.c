@@ -49,6 +49,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "toolkit.h"
+
 #define PAGE 4096u
 #define MAX_PROCS 4096
 #define MAX_MIB (1u << 20)      /* 1 TiB */
@@ -230,13 +232,6 @@ static enum kind gen_page(const struct config *c, unsigned char *p, unsigned chi
 
 /* ------------------------------------------------------------ helpers --- */
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static uint64_t self_majflt(void)
 {
     struct rusage ru;
@@ -407,13 +402,6 @@ static int run_child(const struct config *c, unsigned child, int wfd)
 
 /* ------------------------------------------------------------- parent --- */
 
-static volatile sig_atomic_t timed_out;
-static void on_alarm(int sig)
-{
-    (void)sig;
-    timed_out = 1;
-}
-
 static void usage(FILE *f)
 {
     fprintf(f,
@@ -427,19 +415,6 @@ static void usage(FILE *f)
             "  --timeout SEC kill the children after SEC seconds, exit 3 (default 3600, 0 = none)\n"
             "  --quiet       no progress lines on stderr\n",
             MAX_PROCS, MAX_MIB, MAX_PASSES);
-}
-
-static int parse_u64(const char *s, uint64_t max, uint64_t *out)
-{
-    if (!s || !*s || *s == '-')
-        return -1;
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 0);
-    if (errno || *end || v > max)
-        return -1;
-    *out = v;
-    return 0;
 }
 
 static int parse_args(int argc, char **argv, struct config *c)

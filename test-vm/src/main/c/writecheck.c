@@ -45,6 +45,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "toolkit.h"
+
 #define BLOCK 4096u
 #define MAX_KIB 1024u
 #define MAX_WRITES 1000000u
@@ -58,13 +60,6 @@ struct config {
     uint64_t seed;
     unsigned timeout_s;
 };
-
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec / 1e9;
-}
 
 static uint64_t splitmix(uint64_t *x)
 {
@@ -124,13 +119,6 @@ static size_t diff(const unsigned char *a, const unsigned char *b, size_t len, s
     return bytes;
 }
 
-static volatile sig_atomic_t timed_out;
-static void on_alarm(int sig)
-{
-    (void)sig;
-    timed_out = 1;
-}
-
 static void usage(FILE *f)
 {
     fprintf(f,
@@ -142,19 +130,6 @@ static void usage(FILE *f)
             "  --seed S      64-bit seed for the content\n"
             "  --timeout SEC stop after SEC seconds, exit 3 (default 600, 0 = none)\n",
             MAX_WRITES, MAX_KIB);
-}
-
-static int parse_u64(const char *s, uint64_t max, uint64_t *out)
-{
-    if (!s || !*s || *s == '-')
-        return -1;
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 0);
-    if (errno || *end || v > max)
-        return -1;
-    *out = v;
-    return 0;
 }
 
 static int parse_args(int argc, char **argv, struct config *c)
