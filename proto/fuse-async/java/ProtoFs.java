@@ -32,6 +32,7 @@ import ru.serce.jnrfuse.struct.FuseFileInfo;
  *      lla  - ll, and the INIT reply carries FUSE_ASYNC_DIO (patched on its way out, see asyncDio):
  *             a loop device's direct I/O no longer waits for one reply before sending the next request.
  *      llpa - both.
+ *      ll3  - ll on libfuse 3 (Debian 12: libfuse3-3, 3.14), which negotiates FUSE_ASYNC_DIO itself.
  * Reads at offsets in [READ_LO, READ_HI) and writes at offsets in [WRITE_LO, WRITE_HI) are answered
  * DELAY_MS late: the stand-in for a remote fetch (and, for writes, a test of the kernel's inode lock).
  */
@@ -67,6 +68,7 @@ public final class ProtoFs {
         switch (mode) {
             case "hl1", "hlmt" -> new HighLevel(fs).serve(mnt, mode.equals("hl1"));
             case "ll", "llp", "lla", "llpa" -> new LowLevel(fs, mode.contains("p"), mode.contains("a")).serve(mnt);
+            case "ll3", "ll3p" -> new LowLevel3(fs, mode.contains("p")).serve(mnt);
             default -> throw new IllegalArgumentException(mode);
         }
         System.out.println("served " + fs.served.get() + " delayed " + fs.delayed.get());
@@ -193,7 +195,7 @@ public final class ProtoFs {
         @IgnoreError long writev(int fd, long iov, int count);
     }
 
-    static final class LowLevel {
+    static class LowLevel {
         // struct fuse_lowlevel_ops: 41 pointers in libfuse 2.9 (checked by c/layout.c)
         static final int OPS_SIZE = 328, OP_LOOKUP = 2, OP_GETATTR = 4, OP_OPEN = 14, OP_READ = 15, OP_WRITE = 16;
         static final int STAT_SIZE = 144, ST_INO = 8, ST_NLINK = 16, ST_MODE = 24, ST_SIZE = 48;
@@ -202,7 +204,7 @@ public final class ProtoFs {
         static final int ENOENT = 2, EIO = 5, ENOSPC = 28, EISDIR = 21;
 
         final ProtoFs fs;
-        final LibFuse fuse = LibraryLoader.create(LibFuse.class).option(LibraryOption.IgnoreError, true).load("fuse");
+        final LibFuse fuse = library();
         // held here: libfuse has only their addresses
         final LookupOp lookup = this::lookup;
         final GetattrOp getattr = this::getattr;
@@ -220,6 +222,10 @@ public final class ProtoFs {
         final LibC libc = LibraryLoader.create(LibC.class).load("c");
         final SendOp patchInit = this::patchInit;
         long chan, libfuseSend;
+
+        LibFuse library() {
+            return LibraryLoader.create(LibFuse.class).option(LibraryOption.IgnoreError, true).load("fuse");
+        }
 
         LowLevel(ProtoFs fs, boolean parallelWrites, boolean asyncDio) {
             this.fs = fs;
@@ -281,6 +287,10 @@ public final class ProtoFs {
             fuse.fuse_unmount(mp, ch); // closes /dev/fuse; the mount is already gone
         }
 
+        boolean rawOpenReply() {
+            return false;
+        }
+
         static long fuseArgs(String... argv) {
             long vec = MEM.allocateMemory(8L * (argv.length + 1), true);
             for (int i = 0; i < argv.length; i++) {
@@ -337,10 +347,10 @@ public final class ProtoFs {
                 fuse.fuse_reply_err(req, EISDIR);
                 return;
             }
-            if (parallelWrites) {
+            if (parallelWrites || rawOpenReply()) {
                 // fuse_reply_open sends exactly this struct, but only knows direct_io, keep_cache, nonseekable
-                MEM.putLong(openOut, MEM.getLong(fi + 24)); // fh
-                MEM.putInt(openOut + 8, FOPEN_DIRECT_IO | FOPEN_PARALLEL_DIRECT_WRITES);
+                MEM.putLong(openOut, 0); // fh
+                MEM.putInt(openOut + 8, FOPEN_DIRECT_IO | (parallelWrites ? FOPEN_PARALLEL_DIRECT_WRITES : 0));
                 MEM.putInt(openOut + 12, 0);
                 fuse.fuse_reply_buf(req, openOut, 16);
                 return;
@@ -384,6 +394,83 @@ public final class ProtoFs {
             }
             fs.served.incrementAndGet();
             fuse.fuse_reply_write(req, size);
+        }
+    }
+
+    // ================================================================ (c) low level through jnr-ffi, libfuse 3
+
+    public interface LibFuse3 {
+        long fuse_session_new(long args, long ops, @size_t long opSize, long userdata);
+        int fuse_session_mount(long se, String mountpoint);
+        int fuse_session_loop(long se);
+        void fuse_session_unmount(long se);
+        void fuse_session_destroy(long se);
+    }
+
+    public interface InitOp { @Delegate void call(long userdata, long conn); }
+
+    /**
+     * The same callbacks on libfuse 3.14: only the session calls differ, the reply calls and the first
+     * 17 entries of fuse_lowlevel_ops are the same (c/layout3.c). The open reply is sent raw since
+     * 3.14's fuse_file_info has another layout and no parallel_direct_writes bit.
+     */
+    static final class LowLevel3 extends LowLevel {
+        static final int OPS3_SIZE = 352, OP_INIT = 0;
+        // struct fuse_conn_info (3.14): proto_major, proto_minor, max_write, max_read, max_readahead, capable, want, max_background, congestion_threshold
+        static final int CONN_MAX_WRITE = 8, CONN_CAPABLE = 20, CONN_WANT = 24, CONN_MAX_BACKGROUND = 28, CONN_CONGESTION = 32;
+        final LibFuse3 fuse3 = LibraryLoader.create(LibFuse3.class).load("fuse3");
+        final InitOp init = this::init;
+
+        LowLevel3(ProtoFs fs, boolean parallelWrites) {
+            super(fs, parallelWrites, false);
+        }
+
+        @Override
+        LibFuse library() {
+            return LibraryLoader.create(LibFuse.class).option(LibraryOption.IgnoreError, true).load("fuse3");
+        }
+
+        @Override
+        boolean rawOpenReply() {
+            return true;
+        }
+
+        void init(long userdata, long conn) {
+            MEM.putInt(conn + CONN_MAX_WRITE, 131072);
+            // async direct I/O are background requests: a stalled fetch holds one of max_background
+            MEM.putInt(conn + CONN_MAX_BACKGROUND, 1024);
+            MEM.putInt(conn + CONN_CONGESTION, 1000);
+            System.out.println("init: capable 0x" + Integer.toHexString(MEM.getInt(conn + CONN_CAPABLE))
+                    + " want 0x" + Integer.toHexString(MEM.getInt(conn + CONN_WANT)) + " (FUSE_CAP_ASYNC_DIO is 0x8000)");
+        }
+
+        @Override
+        void serve(Path mnt) throws Exception {
+            ClosureManager cm = jnr.ffi.Runtime.getSystemRuntime().getClosureManager();
+            long ops = MEM.allocateMemory(OPS3_SIZE, true);
+            MEM.putAddress(ops + 8L * OP_INIT, cm.getClosurePointer(InitOp.class, init).address());
+            MEM.putAddress(ops + 8L * OP_LOOKUP, cm.getClosurePointer(LookupOp.class, lookup).address());
+            MEM.putAddress(ops + 8L * OP_GETATTR, cm.getClosurePointer(GetattrOp.class, getattr).address());
+            MEM.putAddress(ops + 8L * OP_OPEN, cm.getClosurePointer(OpenOp.class, open).address());
+            MEM.putAddress(ops + 8L * OP_READ, cm.getClosurePointer(ReadOp.class, read).address());
+            MEM.putAddress(ops + 8L * OP_WRITE, cm.getClosurePointer(WriteOp.class, write).address());
+            long args = fuseArgs("proto", "-o", "allow_other,fsname=proto,subtype=proto,max_read=131072");
+            long se = fuse3.fuse_session_new(args, ops, OPS3_SIZE, 0);
+            if (se == 0) throw new IllegalStateException("fuse_session_new failed");
+            String mp = mnt.toString();
+            if (fuse3.fuse_session_mount(se, mp) != 0) {
+                fuse3.fuse_session_destroy(se);
+                throw new IllegalStateException("fuse_session_mount failed");
+            }
+            System.out.println("READY " + ProcessHandle.current().pid());
+            long before = allocatedBytes();
+            int rc = fuse3.fuse_session_loop(se);
+            System.out.println("loop thread allocated " + (allocatedBytes() - before) + " bytes");
+            System.out.println("loop ended rc=" + rc);
+            fetcher.shutdown();
+            fetcher.awaitTermination(10, TimeUnit.SECONDS);
+            fuse3.fuse_session_unmount(se);
+            fuse3.fuse_session_destroy(se);
         }
     }
 }
