@@ -417,7 +417,7 @@ public final class ProtoFs {
     static final class LowLevel3 extends LowLevel {
         static final int OPS3_SIZE = 352, OP_INIT = 0;
         // struct fuse_conn_info (3.14): proto_major, proto_minor, max_write, max_read, max_readahead, capable, want, max_background, congestion_threshold
-        static final int CONN_MAX_WRITE = 8, CONN_CAPABLE = 20, CONN_WANT = 24, CONN_MAX_BACKGROUND = 28, CONN_CONGESTION = 32;
+        static final int CONN_MAX_WRITE = 8, CONN_MAX_READ = 12, CONN_CAPABLE = 20, CONN_WANT = 24, CONN_MAX_BACKGROUND = 28, CONN_CONGESTION = 32;
         final LibFuse3 fuse3 = LibraryLoader.create(LibFuse3.class).load("fuse3");
         final InitOp init = this::init;
 
@@ -437,6 +437,7 @@ public final class ProtoFs {
 
         void init(long userdata, long conn) {
             MEM.putInt(conn + CONN_MAX_WRITE, 131072);
+            MEM.putInt(conn + CONN_MAX_READ, 131072); // must equal -o max_read, or libfuse 3 refuses INIT
             // async direct I/O are background requests: a stalled fetch holds one of max_background
             MEM.putInt(conn + CONN_MAX_BACKGROUND, 1024);
             MEM.putInt(conn + CONN_CONGESTION, 1000);
