@@ -31,8 +31,10 @@ import sun.misc.Signal;
 final class Daemon {
 
     private static final Duration STATS_INTERVAL = Duration.ofSeconds(2);
-    /** How long an agent with nothing to do parks; the pool wakes its grower at once when it needs it. */
-    private static final Duration AGENT_IDLE = Duration.ofMillis(100);
+    /** How long the pool's grower parks with nothing to do; the pool wakes it at once when it needs it. */
+    private static final Duration GROWER_IDLE = Duration.ofMillis(100);
+    /** How long a periodic agent (intervals of seconds) parks between looks at its clock: few wake-ups on a small machine. */
+    private static final Duration PERIODIC_IDLE = Duration.ofMillis(500);
     private static final Duration SWAPOFF_TIMEOUT = Duration.ofMinutes(30);
 
     private final DaemonConfig config;
@@ -104,10 +106,10 @@ final class Daemon {
             member = m;
             say("cluster: " + m.describe());
             refusals = new RefusalWatch(counters, this::say);
-            agents.start(procReader, AGENT_IDLE);
-            agents.start(pool.grower(), AGENT_IDLE);
-            agents.start(refusals, AGENT_IDLE);
-            agents.start(new StatsPublisher(m, this::snapshot, STATS_INTERVAL), AGENT_IDLE);
+            agents.start(procReader, PERIODIC_IDLE);
+            agents.start(pool.grower(), GROWER_IDLE);
+            agents.start(refusals, PERIODIC_IDLE);
+            agents.start(new StatsPublisher(m, this::snapshot, STATS_INTERVAL), PERIODIC_IDLE);
             FuseMount mount = mount(knobs);
             poolUnread = false;
             try {

