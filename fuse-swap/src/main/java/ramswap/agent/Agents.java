@@ -58,11 +58,6 @@ public final class Agents implements AutoCloseable {
         onError.run();
     }
 
-    /** Errors the agents raised so far. */
-    public long errors() {
-        return errors.get();
-    }
-
     /** Stops every agent, the last started first, each waiting for its current round to end. */
     @Override
     public synchronized void close() {
