@@ -147,7 +147,7 @@ final class ControlFiles {
         if (fh == FH_STATUS) {
             text = status.get();
         } else if (isKnob(fh)) {
-            text = knobs.get(Knob.values()[(int) (fh - FH_KNOB)]) + "\n";
+            text = knobs.text(Knob.values()[(int) (fh - FH_KNOB)]) + "\n";
         } else if (isCounter(fh)) {
             Counters counters = store.counters();
             store.refreshGauges(); // the pool's figures live in the pool

@@ -1,0 +1,90 @@
+package ramswap.store;
+
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * What the store needs from wherever its remote pages live (another node's RAM, through the
+ * cluster): send pages, fetch them back, forget them. The store owns every decision about
+ * blocks (which go, when a move commits, when a copy is dead); the tier owns where a page goes,
+ * how it is sealed and how it travels.
+ *
+ * <p>A page is identified to the tier by its block and the generation its remote entry has (the
+ * generation after the move commits), which the tier binds into the sealed page, and by the
+ * tier's handle, which the store keeps in the block's entry. A handle is at most
+ * {@link BlockTable#HANDLE_MASK} and is never reused for another page.
+ *
+ * <p>Implementations are thread-safe: serving threads fetch, the movers send and forget.
+ */
+public interface RemoteTier {
+
+    /** {@link #fetch}: the page is not held anywhere. */
+    int MISSING = -1;
+    /** {@link #fetch}: the page came back but failed authentication (altered, misplaced or stale). */
+    int UNAUTHENTIC = -2;
+    /** {@link #fetch}: no answer within the timeout. */
+    int TIMEOUT = -3;
+
+    /** {@link Sent#handles}: no target was present and lending; the page stays local. */
+    long NO_TARGET = -1;
+    /** {@link Sent#handles}: every target refused the page (quota) or the send failed; the page stays local. */
+    long REFUSED = -2;
+
+    /** A batch of pages to send: block, generation after the move, and the stored (compressed) bytes. */
+    final class Batch {
+        public final int[] blocks;
+        public final int[] generations;
+        public final byte[][] pages;
+        public final int[] lengths;
+        public int count;
+
+        public Batch(int capacity, int pageBytes) {
+            blocks = new int[capacity];
+            generations = new int[capacity];
+            pages = new byte[capacity][pageBytes];
+            lengths = new int[capacity];
+        }
+
+        public int capacity() {
+            return blocks.length;
+        }
+    }
+
+    /** What became of a sent batch: for page k, its handle, or {@link #NO_TARGET} or {@link #REFUSED}. */
+    final class Sent {
+        public final long[] handles;
+
+        public Sent(int count) {
+            handles = new long[count];
+        }
+    }
+
+    /**
+     * True when some target is present and lending now, so that copying pages out for
+     * {@link #send} is worth it.
+     */
+    boolean canSend();
+
+    /**
+     * Seals and sends the batch's pages to the first target (in the operator's order) that takes
+     * them. Never blocks; the future completes, normally, once each page is stored remotely or
+     * refused. A page stored remotely is the store's to forget when it no longer needs it.
+     */
+    CompletableFuture<Sent> send(Batch batch);
+
+    /**
+     * Fetches {@code n} pages together, waiting at most {@code timeoutMillis}: page k, of block
+     * {@code blocks[k]} at generation {@code generations[k]} under {@code handles[k]}, is opened
+     * into {@code pages[k]} and {@code lengths[k]} set to its length, or to {@link #MISSING},
+     * {@link #UNAUTHENTIC} or {@link #TIMEOUT}. Never returns bytes that failed authentication.
+     */
+    void fetch(int n, int[] blocks, int[] generations, long[] handles, byte[][] pages, int[] lengths, long timeoutMillis);
+
+    /** Deletes a page that the store no longer needs; asynchronous and batched, never blocks. */
+    void forget(long handle);
+
+    /**
+     * True when the page under {@code handle} now sits on this node's own member (its partition
+     * moved here): it must be brought home and sent again.
+     */
+    boolean misplaced(long handle);
+}
