@@ -24,9 +24,11 @@ public final class FuseMount implements AutoCloseable {
             "max_write=" + SwapStore.MAX_REQUEST_BYTES, "max_read=" + SwapStore.MAX_REQUEST_BYTES, "allow_other", "default_permissions");
 
     /*
-     * Single-threaded on purpose: each request is a few microseconds of LZ4, and a second thread
-     * only adds a sleep and a wake-up per request. Measured (docs/decisions.md): 10.2 s against
-     * 12.3 s for the benchmark workload, daemon CPU 5.2 s against 7.5 s.
+     * One serving thread for a store whose blocks are all local: each request is a few
+     * microseconds of LZ4, and a second thread only adds a sleep and a wake-up per request.
+     * Measured (docs/decisions.md): 10.2 s against 12.3 s for the benchmark workload, daemon CPU
+     * 5.2 s against 7.5 s. A store with remote blocks is served by libfuse's pool of threads, so
+     * that a request waiting on the network never holds up one that needs only local blocks.
      */
     private static final Duration READY_TIMEOUT = Duration.ofSeconds(20);
     private static final Duration UNMOUNT_TIMEOUT = Duration.ofSeconds(20);
@@ -40,15 +42,24 @@ public final class FuseMount implements AutoCloseable {
         this.dir = dir;
     }
 
-    /** Mounts {@code fs} on {@code dir} (created if missing) and returns once the mount serves requests. */
+    /** Mounts {@code fs} on {@code dir}, served by one thread; see {@link #mount(SwapFileSystem, Path, boolean)}. */
     public static FuseMount mount(SwapFileSystem fs, Path dir) throws IOException {
+        return mount(fs, dir, false);
+    }
+
+    /**
+     * Mounts {@code fs} on {@code dir} (created if missing) and returns once the mount serves
+     * requests; with {@code threadPool}, libfuse serves it from a pool of threads (one per request
+     * in flight, up to the loop devices' count), as a store with remote blocks needs.
+     */
+    public static FuseMount mount(SwapFileSystem fs, Path dir, boolean threadPool) throws IOException {
         Files.createDirectories(dir);
         if (MountTable.isMountPoint(dir)) {
             throw new IOException(dir + " is already a mount point");
         }
-        // -s: one thread serves every request; see SINGLE_THREADED
         String options = "fsname=" + MountTable.sourceFor(ProcessHandle.current().pid()) + "," + String.join(",", OPTIONS);
-        fs.mount(dir, false, false, new String[] {"-s", "-o", options});
+        // -s: one thread serves every request
+        fs.mount(dir, false, false, threadPool ? new String[] {"-o", options} : new String[] {"-s", "-o", options});
         FuseMount m = new FuseMount(fs, dir);
         long deadline = System.nanoTime() + READY_TIMEOUT.toNanos();
         Path probe = dir.resolve(SwapFileSystem.STATUS);

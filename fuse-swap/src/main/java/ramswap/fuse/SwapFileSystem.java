@@ -231,7 +231,7 @@ public final class SwapFileSystem extends FuseStubFS {
         return switch (result) {
             case DONE -> 0;
             case POOL_LIMIT, RESERVE_EMPTY -> -ErrorCodes.ENOSPC();
-            case CORRUPT -> -ErrorCodes.EIO();
+            case CORRUPT, REMOTE_FAILED -> -ErrorCodes.EIO();
         };
     }
 

@@ -36,12 +36,23 @@ public final class BlockTable {
     private static final VarHandle ENTRY = MethodHandles.arrayElementVarHandle(long[].class);
     private static final int SPINS_BEFORE_YIELD = 256;
 
-    /** Bytes of table per block: the entry and its generation. */
-    public static final int BYTES_PER_BLOCK = Long.BYTES + Integer.BYTES;
+    /** Bytes of table per block: the entry, its generation and its clock mark. */
+    public static final int BYTES_PER_BLOCK = Long.BYTES + Integer.BYTES + 1;
+
+    /** Clock marks: not used since the hand passed, used (read or written), or being sent remote. */
+    static final byte MARK_COLD = 0;
+    static final byte MARK_USED = 1;
+    static final byte MARK_SENDING = 2;
 
     private final long[] entries;
     /** Written only under the block's lock; read under it (the lock's volatile accesses order them). */
     private final int[] generations;
+    /**
+     * The clock of the remotifier's approximate LRU: serving threads mark a block used, the hand
+     * clears the mark and takes blocks it finds unmarked. Plain accesses: a lost mark only makes
+     * the approximation coarser.
+     */
+    private final byte[] marks;
 
     public BlockTable(int blocks) {
         if (blocks <= 0) {
@@ -49,6 +60,7 @@ public final class BlockTable {
         }
         this.entries = new long[blocks];
         this.generations = new int[blocks];
+        this.marks = new byte[blocks];
     }
 
     public int blocks() {
@@ -115,6 +127,21 @@ public final class BlockTable {
     /** The block's generation; call it while holding the block's lock. */
     public int generation(int block) {
         return generations[block];
+    }
+
+    /** Marks the block used (a read or a write), for the clock. */
+    void markUsed(int block) {
+        if (marks[block] != MARK_USED) {
+            marks[block] = MARK_USED;
+        }
+    }
+
+    byte mark(int block) {
+        return marks[block];
+    }
+
+    void setMark(int block, byte mark) {
+        marks[block] = mark;
     }
 
     /** Publishes a new entry, advances the generation and releases the lock taken by {@link #lock}. */

@@ -19,6 +19,8 @@ public enum Counter {
     PERS_PAGES_LOCAL_NO_TARGET("pers_pages_local_no_target", "pages that stayed local because no target node was present and lending"),
     PERS_PAGES_LOCAL_TARGETS_FULL("pers_pages_local_targets_full", "pages that stayed local because every target refused them (quota)"),
     PERS_PAGES_REMOTE_RACED("pers_pages_remote_raced", "pages changed while being sent; the sent copy was deleted"),
+    REMOTE_PERS_ZBYTES("remote_pers_zbytes", "compressed bytes of this node's pages held by other nodes (before sealing)"),
+    REMOTE_FAILED_REQUESTS("remote_failed_requests", "requests answered with EIO because a remote page could not be read"),
     REMOTE_GET_MISSING("remote_get_missing", "remote pages not found on any node (the request got EIO)"),
     REMOTE_GET_UNAUTHENTIC("remote_get_unauthentic", "remote pages that failed authentication: altered, misplaced or stale (EIO)"),
     REMOTE_GET_TIMEOUTS("remote_get_timeouts", "remote reads not answered within remote_timeout_ms (EIO)"),

@@ -12,7 +12,9 @@ public enum IoResult {
     /** A block needed pool memory and the reserve was empty while it refilled (memory short). */
     RESERVE_EMPTY(Counter.POOL_RESERVE_EMPTY),
     /** A stored block failed to decode: on a read, or on a write that keeps part of the block. */
-    CORRUPT(Counter.CORRUPT_READS);
+    CORRUPT(Counter.CORRUPT_READS),
+    /** A remote block could not be read back: missing, unauthentic, or no answer in time (each page counted by cause). */
+    REMOTE_FAILED(Counter.REMOTE_FAILED_REQUESTS);
 
     private final Counter counter;
 

@@ -22,6 +22,8 @@ public enum Knob {
             "self-shrink brings pages back only while MemAvailable stays above this (bytes)"),
     SELFSHRINK_MAX_PRESSURE("selfshrink_max_pressure", 5, 0, 100,
             "self-shrink brings pages back only while memory pressure (some avg10, percent) is at most this"),
+    REPATRIATE_ALL("repatriate_all", 0, 0, 1,
+            "1 = bring every remote page home now, whatever the inertia and spare memory (ramswap drain sets it); 0 again when done or refused"),
     ORPHAN_GRACE_SECONDS("orphan_grace_seconds", 600, 0, 7 * 86400,
             "a lender frees the pages of a node gone from the cluster this long (seconds)");
 

@@ -2,6 +2,7 @@ package ramswap.store;
 
 import static ramswap.store.BlockCodec.BLOCK_SIZE;
 
+import java.util.function.LongSupplier;
 import ramswap.sys.OffHeap;
 
 /**
@@ -34,6 +35,10 @@ public final class SwapStore {
     static final int MAX_REQUEST_BLOCKS = MAX_REQUEST_BYTES / BLOCK_SIZE + 1;
     private static final int FILL_WORDS = 4096;
     private static final byte[] ZEROS = new byte[BLOCK_SIZE];
+    /** {@link #fetchOne}: the block changed while it was fetched. */
+    private static final byte[] CHANGED = new byte[0];
+    /** Reads of a block that moved while it was fetched, before the read gives up. */
+    private static final int MAX_REFETCH = 8;
 
     private final long sizeBytes;
     private final BlockTable table;
@@ -42,6 +47,9 @@ public final class SwapStore {
     private final BlockCodec codec = new BlockCodec();
     private final FillWords fillWords = new FillWords(FILL_WORDS);
     private final ThreadLocal<Scratch> scratch;
+    /** Where remote blocks live; null while this store keeps every block home. */
+    private volatile RemoteTier remote;
+    private volatile LongSupplier remoteTimeoutMillis = () -> 2_000;
 
     public SwapStore(long sizeBytes, LocalPool pool, Counters counters) {
         if (sizeBytes <= 0 || sizeBytes % BLOCK_SIZE != 0) {
@@ -58,6 +66,19 @@ public final class SwapStore {
         this.scratch = ThreadLocal.withInitial(() -> new Scratch(compressedBytes));
     }
 
+    /**
+     * Lets blocks live remote: from now on the movers may send blocks to {@code tier}, and reads
+     * fetch them from it, waiting at most {@code timeoutMillis} (read at each fetch).
+     */
+    public void useRemote(RemoteTier tier, LongSupplier timeoutMillis) {
+        this.remoteTimeoutMillis = timeoutMillis;
+        this.remote = tier;
+    }
+
+    RemoteTier remote() {
+        return remote;
+    }
+
     /** Per-thread buffers: a page to patch, room for one compressed page, and one prepared request. */
     private static final class Scratch {
         final byte[] page = new byte[BLOCK_SIZE];
@@ -71,9 +92,49 @@ public final class SwapStore {
         final int[] generations = new int[MAX_REQUEST_BLOCKS];
         /** The generation {@link #copyOut} saw last. */
         int generation;
+        /** Made at this thread's first remote block. */
+        Fetch fetch;
 
         Scratch(int compressedBytes) {
             this.compressed = new byte[compressedBytes];
+        }
+
+        Fetch fetch() {
+            if (fetch == null) {
+                fetch = new Fetch(MAX_REQUEST_BLOCKS, compressed.length);
+            }
+            return fetch;
+        }
+    }
+
+    /** The remote blocks of one request, fetched together: where each goes, and what came back. */
+    static final class Fetch {
+        final int[] spanIndex;
+        final int[] blocks;
+        final int[] generations;
+        final long[] handles;
+        final long[] entries;
+        final byte[][] pages;
+        final int[] lengths;
+        int count;
+
+        Fetch(int capacity, int pageBytes) {
+            spanIndex = new int[capacity];
+            blocks = new int[capacity];
+            generations = new int[capacity];
+            handles = new long[capacity];
+            entries = new long[capacity];
+            pages = new byte[capacity][pageBytes];
+            lengths = new int[capacity];
+        }
+
+        void add(int i, int block, int generation, long entry) {
+            spanIndex[count] = i;
+            blocks[count] = block;
+            generations[count] = generation;
+            handles[count] = BlockTable.handle(entry);
+            entries[count] = entry;
+            count++;
         }
     }
 
@@ -154,21 +215,96 @@ public final class SwapStore {
         Scratch s = scratch.get();
         Span r = s.span.set(offset, length);
         IoResult result = IoResult.DONE;
+        Fetch f = null;
         for (int i = 0; i < r.count; i++) {
-            long e = copyOut(r.block(i), s);
-            boolean ok;
-            if (r.whole(i)) {
-                ok = decode(e, s, dst, dstOffset + r.dataOffset(i));
-            } else {
-                ok = decode(e, s, s.page, 0);
-                System.arraycopy(s.page, r.inBlock(i), dst, dstOffset + r.dataOffset(i), r.bytes(i));
-            }
+            int block = r.block(i);
+            table.markUsed(block);
+            long e = copyOut(block, s);
             counters.increment(Counter.PAGES_READ);
-            if (!ok) {
+            if (BlockTable.state(e) == BlockTable.STATE_REMOTE) {
+                if (f == null) {
+                    f = s.fetch();
+                    f.count = 0;
+                }
+                f.add(i, block, s.generation, e); // fetched together below, outside every lock
+            } else if (!place(e, s.compressed, r, i, dst, dstOffset, s)) {
                 result = refused(IoResult.CORRUPT);
             }
         }
+        if (f != null) {
+            IoResult fetched = readRemote(r, f, dst, dstOffset, s);
+            if (fetched != IoResult.DONE && result == IoResult.DONE) {
+                result = fetched;
+            }
+        }
         return result;
+    }
+
+    /** Decodes block {@code i} of the span from its entry and stored bytes into its place in {@code dst}. */
+    private boolean place(long e, byte[] stored, Span r, int i, byte[] dst, int dstOffset, Scratch s) {
+        if (r.whole(i)) {
+            return decode(e, stored, dst, dstOffset + r.dataOffset(i));
+        }
+        boolean ok = decode(e, stored, s.page, 0);
+        System.arraycopy(s.page, r.inBlock(i), dst, dstOffset + r.dataOffset(i), r.bytes(i));
+        return ok;
+    }
+
+    /**
+     * Fetches the request's remote blocks together and places them. A page that is missing because
+     * its block changed meanwhile (brought home, rewritten) is read again from its new entry; any
+     * other failure is counted by cause and fails the request with EIO, never with wrong bytes.
+     */
+    private IoResult readRemote(Span r, Fetch f, byte[] dst, int dstOffset, Scratch s) {
+        IoResult result = IoResult.DONE;
+        for (int attempt = 0; f.count > 0; attempt++) {
+            RemoteTier tier = remote;
+            if (tier == null) {
+                throw new IllegalStateException("a remote block, and no remote tier");
+            }
+            tier.fetch(f.count, f.blocks, f.generations, f.handles, f.pages, f.lengths, remoteTimeoutMillis.getAsLong());
+            int again = 0;
+            for (int k = 0; k < f.count; k++) {
+                long e = f.entries[k];
+                int got = f.lengths[k];
+                if (got == BlockTable.length(e)) {
+                    if (place(e, f.pages[k], r, f.spanIndex[k], dst, dstOffset, s)) {
+                        counters.increment(Counter.REMOTE_PERS_PAGES_SUCC_GET);
+                    } else {
+                        result = refused(IoResult.CORRUPT);
+                    }
+                    continue;
+                }
+                if (got == RemoteTier.MISSING && attempt < MAX_REFETCH) {
+                    long now = copyOut(f.blocks[k], s);
+                    if (s.generation != f.generations[k]) { // moved meanwhile: read where it is now
+                        if (BlockTable.state(now) == BlockTable.STATE_REMOTE) {
+                            int i = f.spanIndex[k];
+                            f.spanIndex[again] = i;
+                            f.blocks[again] = f.blocks[k];
+                            f.generations[again] = s.generation;
+                            f.handles[again] = BlockTable.handle(now);
+                            f.entries[again] = now;
+                            again++;
+                        } else if (!place(now, s.compressed, r, f.spanIndex[k], dst, dstOffset, s)) {
+                            result = refused(IoResult.CORRUPT);
+                        }
+                        continue;
+                    }
+                }
+                counters.increment(Counter.REMOTE_PERS_PAGES_UNSUCC_GET);
+                counters.increment(switch (got) {
+                    case RemoteTier.MISSING -> Counter.REMOTE_GET_MISSING;
+                    case RemoteTier.TIMEOUT -> Counter.REMOTE_GET_TIMEOUTS;
+                    default -> Counter.REMOTE_GET_UNAUTHENTIC; // opened, yet not the length sealed: as good as altered
+                });
+                if (result == IoResult.DONE) {
+                    result = IoResult.REMOTE_FAILED;
+                }
+            }
+            f.count = again;
+        }
+        return result == IoResult.REMOTE_FAILED ? refused(result) : result;
     }
 
     /** Takes a block's entry and, for a pooled block, copies its stored bytes into scratch, under the block's lock. */
@@ -182,17 +318,51 @@ public final class SwapStore {
         return e;
     }
 
-    /** A block's contents from its entry (and, for a pooled block, the bytes {@link #copyOut} took); false if they do not decode. */
-    private boolean decode(long e, Scratch s, byte[] dst, int dstOffset) {
+    /**
+     * A block's contents from its entry and, for a pooled or remote block, its stored bytes (what
+     * {@link #copyOut} or a fetch took); false if they do not decode.
+     */
+    private boolean decode(long e, byte[] stored, byte[] dst, int dstOffset) {
         switch (BlockTable.state(e)) {
             case BlockTable.STATE_EMPTY -> BlockCodec.fill(dst, dstOffset, 0L);
             case BlockTable.STATE_SAME -> BlockCodec.fill(dst, dstOffset, fillWords.word((int) BlockTable.handle(e)));
-            case BlockTable.STATE_LOCAL -> {
-                return codec.decompress(s.compressed, BlockTable.length(e), dst, dstOffset);
+            default -> {
+                return codec.decompress(stored, BlockTable.length(e), dst, dstOffset);
             }
-            default -> throw new IllegalStateException("remote block; this store has no remote tier");
         }
         return true;
+    }
+
+    /**
+     * The stored bytes of a remote block for a write that keeps part of it, fetched alone: the
+     * buffer holding them, or null when the fetch failed (counted), or {@link #CHANGED} when the
+     * page is missing because the block changed meanwhile: the commit will see the new generation
+     * and prepare again.
+     */
+    private byte[] fetchOne(int block, long e, int generation, Scratch s) {
+        Fetch f = s.fetch();
+        f.count = 0;
+        f.add(0, block, generation, e);
+        remote.fetch(1, f.blocks, f.generations, f.handles, f.pages, f.lengths, remoteTimeoutMillis.getAsLong());
+        int got = f.lengths[0];
+        if (got == BlockTable.length(e)) {
+            counters.increment(Counter.REMOTE_PERS_PAGES_SUCC_GET);
+            return f.pages[0];
+        }
+        if (got == RemoteTier.MISSING && changedSince(block, generation)) {
+            return CHANGED;
+        }
+        counters.increment(Counter.REMOTE_PERS_PAGES_UNSUCC_GET);
+        counters.increment(got == RemoteTier.MISSING ? Counter.REMOTE_GET_MISSING
+                : got == RemoteTier.TIMEOUT ? Counter.REMOTE_GET_TIMEOUTS : Counter.REMOTE_GET_UNAUTHENTIC);
+        return null;
+    }
+
+    private boolean changedSince(int block, int generation) {
+        long e = table.lock(block);
+        boolean changed = table.generation(block) != generation;
+        table.unlock(block, e);
+        return changed;
     }
 
     // ================================================================ writes
@@ -230,6 +400,7 @@ public final class SwapStore {
      */
     private IoResult prepare(Span r, int i, byte[] src, int srcOffset, Scratch s, int k) {
         int block = r.block(i);
+        table.markUsed(block);
         s.blocks[k] = block;
         s.partial[k] = !r.whole(i);
         long entry;
@@ -238,7 +409,17 @@ public final class SwapStore {
         } else {
             long old = copyOut(block, s);
             s.generations[k] = s.generation;
-            if (!decode(old, s, s.page, 0)) {
+            byte[] stored = s.compressed;
+            if (BlockTable.state(old) == BlockTable.STATE_REMOTE) {
+                stored = fetchOne(block, old, s.generation, s);
+                if (stored == null) {
+                    s.entries[k] = BlockTable.EMPTY;
+                    return IoResult.REMOTE_FAILED;
+                }
+            }
+            if (stored == CHANGED) {
+                BlockCodec.fill(s.page, 0, 0L); // never published: the commit sees the change and prepares again
+            } else if (!decode(old, stored, s.page, 0)) {
                 s.entries[k] = BlockTable.EMPTY; // nothing to drop
                 return IoResult.CORRUPT;
             }
@@ -336,7 +517,7 @@ public final class SwapStore {
                     counters.increment(Counter.COMPRESS_POOR);
                 }
             }
-            default -> throw new IllegalStateException("remote block; this store has no remote tier");
+            default -> throw new IllegalStateException("a write never publishes a remote entry");
         }
         counters.increment(Counter.STORED_PAGES);
     }
@@ -360,7 +541,11 @@ public final class SwapStore {
                     counters.add(Counter.PERS_ZBYTES, -length);
                     pool.free(BlockTable.handle(old), length);
                 }
-                default -> throw new IllegalStateException("remote block; this store has no remote tier");
+                default -> {
+                    counters.add(Counter.REMOTE_PERS_PAGES, -1);
+                    counters.add(Counter.REMOTE_PERS_ZBYTES, -BlockTable.length(old));
+                    remote.forget(BlockTable.handle(old)); // asynchronous; the tier counts remote_pages_flushed
+                }
             }
         } catch (RuntimeException e) {
             counters.increment(Counter.FREE_FAILED);
@@ -427,6 +612,180 @@ public final class SwapStore {
             }
             dropPrepared(n, s);
         }
+    }
+
+    // ================================================================ movers
+
+    /** The remotifier's clock hand and the repatriator's; each used by one mover thread. */
+    private int sendHand;
+    private int homeHand;
+
+    /**
+     * Copies local blocks that the clock finds cold into {@code b} (at most {@code maxPages}),
+     * looking at most at {@code maxScan} blocks: a block used since the hand last passed gets a
+     * second chance, unless {@code anyBlock} (the local target is 0: every page goes). Each copy
+     * notes the generation its remote entry will have, and the block is marked as being sent.
+     */
+    int collectCold(RemoteTier.Batch b, int maxPages, int maxScan, boolean anyBlock) {
+        b.count = 0;
+        int blocks = table.blocks();
+        int want = Math.min(maxPages, b.capacity());
+        for (int scanned = 0; scanned < maxScan && b.count < want; scanned++) {
+            int block = sendHand;
+            sendHand = block + 1 == blocks ? 0 : block + 1;
+            if (BlockTable.state(table.peek(block)) != BlockTable.STATE_LOCAL) {
+                continue;
+            }
+            byte mark = table.mark(block);
+            if (mark == BlockTable.MARK_SENDING) {
+                continue;
+            }
+            if (mark == BlockTable.MARK_USED && !anyBlock) {
+                table.setMark(block, BlockTable.MARK_COLD);
+                continue;
+            }
+            long e = table.lock(block);
+            if (BlockTable.state(e) == BlockTable.STATE_LOCAL) {
+                int k = b.count++;
+                int length = BlockTable.length(e);
+                OffHeap.copyFromNative(pool.address(BlockTable.handle(e)), b.pages[k], 0, length);
+                b.blocks[k] = block;
+                b.lengths[k] = length;
+                b.generations[k] = table.generation(block) + 1;
+                table.setMark(block, BlockTable.MARK_SENDING);
+            }
+            table.unlock(block, e);
+        }
+        return b.count;
+    }
+
+    /**
+     * Commits the moves of a sent batch: a block unchanged since it was copied now points at its
+     * remote copy and its pool memory is freed; a block that changed meanwhile keeps its new
+     * contents and the copy sent is deleted. Pages the tier did not store stay local.
+     */
+    void commitMoved(RemoteTier.Batch b, RemoteTier.Sent sent) {
+        for (int k = 0; k < b.count; k++) {
+            int block = b.blocks[k];
+            long handle = sent.handles[k];
+            if (table.mark(block) == BlockTable.MARK_SENDING) {
+                table.setMark(block, BlockTable.MARK_COLD);
+            }
+            if (handle < 0) {
+                continue;
+            }
+            long e = table.lock(block);
+            if (table.generation(block) + 1 != b.generations[k] || BlockTable.state(e) != BlockTable.STATE_LOCAL) {
+                table.unlock(block, e);
+                remote.forget(handle);
+                counters.increment(Counter.PERS_PAGES_REMOTE_RACED);
+                continue;
+            }
+            int length = b.lengths[k];
+            table.publish(block, BlockTable.entry(BlockTable.STATE_REMOTE, length, handle));
+            counters.add(Counter.PERS_ZPAGES, -1);
+            counters.add(Counter.PERS_ZBYTES, -length);
+            counters.increment(Counter.REMOTE_PERS_PAGES);
+            counters.add(Counter.REMOTE_PERS_ZBYTES, length);
+            counters.increment(Counter.PERS_PAGES_REMOTED);
+            try {
+                pool.free(BlockTable.handle(e), length);
+            } catch (RuntimeException ex) {
+                counters.increment(Counter.FREE_FAILED);
+            }
+        }
+    }
+
+    /**
+     * Finds up to {@code max} remote blocks into {@code out}, looking at most at {@code maxScan}
+     * blocks from where the last call stopped; with {@code misplacedOnly}, only those whose copy
+     * now sits on this node's own member.
+     */
+    int collectRemote(int[] out, int max, int maxScan, boolean misplacedOnly) {
+        RemoteTier tier = remote;
+        if (tier == null) {
+            return 0;
+        }
+        int n = 0;
+        int blocks = table.blocks();
+        for (int scanned = 0; scanned < maxScan && n < max; scanned++) {
+            int block = homeHand;
+            homeHand = block + 1 == blocks ? 0 : block + 1;
+            long e = table.peek(block);
+            if (BlockTable.state(e) == BlockTable.STATE_REMOTE && (!misplacedOnly || tier.misplaced(BlockTable.handle(e)))) {
+                out[n++] = block;
+            }
+        }
+        return n;
+    }
+
+    /** {@link #bringHome}: the pool refused before any block came home. */
+    static final int HOME_POOL_FULL = -1;
+
+    /**
+     * Brings remote blocks home into the pool, fetched together: at most
+     * {@link #MAX_REQUEST_BLOCKS} of {@code blocks[0..n)}. A block commits only if unchanged
+     * since its entry was read; its remote copy is then deleted. Each block brought home is
+     * counted in {@code countAs} (repatriated_pages, remote_pages_replaced). Returns how many came
+     * home, or {@link #HOME_POOL_FULL}. Call from one mover thread at a time.
+     */
+    int bringHome(int[] blocks, int n, Counter countAs) {
+        RemoteTier tier = remote;
+        if (tier == null) {
+            return 0;
+        }
+        Scratch s = scratch.get();
+        Fetch f = s.fetch();
+        f.count = 0;
+        for (int j = 0; j < n && f.count < MAX_REQUEST_BLOCKS; j++) {
+            long e = copyOut(blocks[j], s);
+            if (BlockTable.state(e) == BlockTable.STATE_REMOTE) {
+                f.add(j, blocks[j], s.generation, e);
+            }
+        }
+        if (f.count == 0) {
+            return 0;
+        }
+        tier.fetch(f.count, f.blocks, f.generations, f.handles, f.pages, f.lengths, remoteTimeoutMillis.getAsLong());
+        int home = 0;
+        boolean full = false;
+        for (int k = 0; k < f.count; k++) {
+            int block = f.blocks[k];
+            int length = BlockTable.length(f.entries[k]);
+            if (f.lengths[k] != length) {
+                if (!(f.lengths[k] == RemoteTier.MISSING && changedSince(block, f.generations[k]))) {
+                    counters.increment(Counter.REMOTE_PERS_PAGES_UNSUCC_GET);
+                    counters.increment(f.lengths[k] == RemoteTier.TIMEOUT ? Counter.REMOTE_GET_TIMEOUTS
+                            : f.lengths[k] == RemoteTier.MISSING ? Counter.REMOTE_GET_MISSING : Counter.REMOTE_GET_UNAUTHENTIC);
+                }
+                continue;
+            }
+            if (full) {
+                continue;
+            }
+            long handle = pool.allocate(length);
+            if (handle < 0) {
+                full = true;
+                continue;
+            }
+            OffHeap.copyToNative(f.pages[k], 0, pool.address(handle), length);
+            long e = table.lock(block);
+            if (table.generation(block) != f.generations[k]) {
+                table.unlock(block, e);
+                pool.free(handle, length);
+                continue;
+            }
+            table.publish(block, BlockTable.entry(BlockTable.STATE_LOCAL, length, handle));
+            counters.increment(Counter.REMOTE_PERS_PAGES_SUCC_GET);
+            counters.add(Counter.REMOTE_PERS_PAGES, -1);
+            counters.add(Counter.REMOTE_PERS_ZBYTES, -length);
+            counters.increment(Counter.PERS_ZPAGES);
+            counters.add(Counter.PERS_ZBYTES, length);
+            counters.increment(countAs);
+            tier.forget(BlockTable.handle(e));
+            home++;
+        }
+        return full && home == 0 ? HOME_POOL_FULL : home;
     }
 
     // ================================================================ helpers

@@ -316,6 +316,8 @@ class SwapStoreTest {
         long same = 0;
         long local = 0;
         long bytes = 0;
+        long remote = 0;
+        long remoteBytes = 0;
         BlockTable table = s.table();
         for (int b = 0; b < table.blocks(); b++) {
             long e = table.peek(b);
@@ -325,12 +327,18 @@ class SwapStoreTest {
                     local++;
                     bytes += BlockTable.length(e);
                 }
+                case BlockTable.STATE_REMOTE -> {
+                    remote++;
+                    remoteBytes += BlockTable.length(e);
+                }
                 default -> { }
             }
         }
+        assertEquals(remote, c.get(Counter.REMOTE_PERS_PAGES), "remote_pers_pages");
+        assertEquals(remoteBytes, c.get(Counter.REMOTE_PERS_ZBYTES), "remote_pers_zbytes");
         assertEquals(same, c.get(Counter.ZERO_FILLED_PAGES), "zero_filled_pages");
         assertEquals(local, c.get(Counter.PERS_ZPAGES), "pers_zpages");
         assertEquals(bytes, c.get(Counter.PERS_ZBYTES), "pers_zbytes");
-        assertEquals(same + local, c.get(Counter.STORED_PAGES), "stored_pages");
+        assertEquals(same + local + remote, c.get(Counter.STORED_PAGES), "stored_pages");
     }
 }

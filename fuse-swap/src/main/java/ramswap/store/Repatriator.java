@@ -1,0 +1,129 @@
+package ramswap.store;
+
+import java.util.function.BooleanSupplier;
+import org.agrona.concurrent.Agent;
+
+/**
+ * Brings remote pages home: RAMster's self-shrinking, a drain on request, and the re-placing of
+ * pages whose partition moved onto this node's own member.
+ *
+ * <p>Self-shrinking, as RAMster's {@code frontswap_selfshrink}: every {@code selfshrink_interval}
+ * seconds, the number of remote pages is sampled; once it has not grown for
+ * {@code frontswap_inertia} samples, {@code count / frontswap_hysteresis} pages come home (all of
+ * them when at most {@code frontswap_hysteresis} are left). Beyond RAMster, only while the node
+ * has memory to spare (MemAvailable and memory pressure, the daemon's judgement) and, while
+ * pages are being sent remote, only as far as the local target leaves room: bringing home what
+ * the remotifier would send straight back would move pages for nothing.
+ *
+ * <p>A drain ({@code repatriate_all} = 1) brings every remote page home regardless, until none is
+ * left or the pool refuses, then sets the knob back to 0.
+ */
+public final class Repatriator implements Agent {
+
+    private static final long MISPLACED_SWEEP_NANOS = 2_000_000_000L;
+    /** Blocks looked at per unit of work, so that one call stays short. */
+    private static final int SCAN = 65_536;
+
+    private final SwapStore store;
+    private final Knobs knobs;
+    private final Counters counters;
+    private final BooleanSupplier memoryToSpare;
+    private final int[] found = new int[SwapStore.MAX_REQUEST_BLOCKS];
+
+    private long nextSampleNanos = System.nanoTime();
+    private long lastRemote;
+    private long samplesWithoutGrowth;
+    /** Pages still to bring home in this self-shrink step. */
+    private long owed;
+    private long nextSweepNanos = System.nanoTime();
+    /** Blocks of the table still to look at in this sweep for misplaced pages. */
+    private long sweepLeft;
+
+    /** @param memoryToSpare true while the node can take pages back (MemAvailable, pressure) */
+    public Repatriator(SwapStore store, Knobs knobs, BooleanSupplier memoryToSpare) {
+        this.store = store;
+        this.knobs = knobs;
+        this.counters = store.counters();
+        this.memoryToSpare = memoryToSpare;
+    }
+
+    @Override
+    public String roleName() {
+        return "ramswap-repatriator";
+    }
+
+    @Override
+    public int doWork() {
+        if (store.remote() == null) {
+            return 0;
+        }
+        if (knobs.get(Knob.REPATRIATE_ALL) == 1) {
+            return drainStep();
+        }
+        long now = System.nanoTime();
+        int work = 0;
+        if (now - nextSampleNanos >= 0) {
+            nextSampleNanos = now + knobs.get(Knob.SELFSHRINK_INTERVAL) * 1_000_000_000L;
+            sample();
+            work++;
+        }
+        if (owed > 0) {
+            int home = store.bringHome(found, store.collectRemote(found, (int) Math.min(found.length, owed), SCAN, false),
+                    Counter.REPATRIATED_PAGES);
+            owed = home <= 0 ? 0 : owed - home; // the pool refused or nothing was found: this step is over
+            work++;
+        }
+        if (sweepLeft > 0) {
+            int n = store.collectRemote(found, found.length, SCAN, true);
+            sweepLeft -= SCAN;
+            if (n > 0) {
+                store.bringHome(found, n, Counter.REMOTE_PAGES_REPLACED);
+                sweepLeft += SCAN; // the hand stopped at a full batch; the rest of this stretch is still to see
+            }
+            work++;
+        } else if (now - nextSweepNanos >= 0) {
+            nextSweepNanos = now + MISPLACED_SWEEP_NANOS;
+            sweepLeft = counters.get(Counter.REMOTE_PERS_PAGES) > 0 ? store.blocks() : 0;
+        }
+        return work;
+    }
+
+    /** One self-shrink sample: RAMster's inertia and hysteresis, then this node's own limits. */
+    private void sample() {
+        long remote = counters.get(Counter.REMOTE_PERS_PAGES);
+        boolean grew = remote > lastRemote;
+        lastRemote = remote;
+        if (grew) {
+            samplesWithoutGrowth = 0;
+            return;
+        }
+        samplesWithoutGrowth++;
+        if (knobs.get(Knob.SELFSHRINK_ENABLE) == 0 || remote == 0 || samplesWithoutGrowth <= knobs.get(Knob.FRONTSWAP_INERTIA)
+                || !memoryToSpare.getAsBoolean()) {
+            return;
+        }
+        long hysteresis = knobs.get(Knob.FRONTSWAP_HYSTERESIS);
+        long want = remote <= hysteresis ? remote : remote / hysteresis;
+        if (knobs.get(Knob.PERS_REMOTIFY_ENABLE) == 1) {
+            long room = knobs.get(Knob.LOCAL_TARGET_BYTES) - counters.get(Counter.PERS_ZBYTES);
+            long pageBytes = Math.max(1, counters.get(Counter.REMOTE_PERS_ZBYTES) / remote);
+            want = Math.min(want, Math.max(0, room / pageBytes));
+        }
+        owed = want;
+    }
+
+    private int drainStep() {
+        if (counters.get(Counter.REMOTE_PERS_PAGES) == 0) {
+            knobs.set(Knob.REPATRIATE_ALL, 0);
+            return 0;
+        }
+        int n = store.collectRemote(found, found.length, SCAN, false);
+        if (n == 0) {
+            return 1; // the hand is still looking: the next call goes on from where it stopped
+        }
+        if (store.bringHome(found, n, Counter.REPATRIATED_PAGES) == SwapStore.HOME_POOL_FULL) {
+            knobs.set(Knob.REPATRIATE_ALL, 0); // refused: ramswap drain sees the knob back at 0 with pages left
+        }
+        return 1;
+    }
+}

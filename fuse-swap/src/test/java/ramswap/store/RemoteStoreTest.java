@@ -1,0 +1,350 @@
+package ramswap.store;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static ramswap.store.SwapStoreTest.assertCountersAgreeWithTable;
+
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import ramswap.sys.Posix;
+
+/**
+ * The store's side of remote blocks: moves that commit only against an unchanged generation,
+ * reads, overwrites, discards and repatriation of remote blocks, and that every counter agrees
+ * with the table. The tier here keeps pages in a map of this JVM and checks block and generation
+ * as the sealed page's associated data does; the Hazelcast tier itself is tested against real
+ * members in cluster/, and the whole path by the multi-daemon tests.
+ */
+class RemoteStoreTest {
+
+    private static final int PAGE = BlockCodec.BLOCK_SIZE;
+    private static final int BLOCKS = 512;
+    private static final long SIZE = (long) BLOCKS * PAGE;
+
+    private final LocalPool pool = new LocalPool(Posix.load(), 64L << 20, 64L << 20, 0);
+    private final Counters counters = new Counters();
+    private final SwapStore store = new SwapStore(SIZE, pool, counters);
+    private final Knobs knobs = new Knobs();
+    private final MapTier tier = new MapTier();
+    private final byte[][] expected = new byte[BLOCKS][];
+
+    RemoteStoreTest() {
+        store.useRemote(tier, () -> 1_000);
+        knobs.set(Knob.PERS_REMOTIFY_ENABLE, 1);
+    }
+
+    @AfterEach
+    void closePool() {
+        pool.close();
+    }
+
+    /** Pages in a map: the block and generation are checked as the seal's associated data would. */
+    static final class MapTier implements RemoteTier {
+        final Map<Long, Object[]> pages = new HashMap<>();
+        long nextHandle = 1;
+        int forced; // when not 0, every fetch answers it
+        int forgotten;
+        Runnable beforeNextFetch; // runs once, as if another thread acted while the fetch travelled
+
+        @Override
+        public boolean canSend() {
+            return true;
+        }
+
+        @Override
+        public synchronized CompletableFuture<Sent> send(Batch b) {
+            Sent sent = new Sent(b.count);
+            for (int k = 0; k < b.count; k++) {
+                long h = nextHandle++;
+                pages.put(h, new Object[] {b.blocks[k], b.generations[k], Arrays.copyOf(b.pages[k], b.lengths[k])});
+                sent.handles[k] = h;
+            }
+            return CompletableFuture.completedFuture(sent);
+        }
+
+        @Override
+        public synchronized void fetch(int n, int[] blocks, int[] generations, long[] handles, byte[][] out, int[] lengths,
+                                       long timeoutMillis) {
+            Runnable meanwhile = beforeNextFetch;
+            beforeNextFetch = null;
+            if (meanwhile != null) {
+                meanwhile.run();
+            }
+            for (int k = 0; k < n; k++) {
+                Object[] p = pages.get(handles[k]);
+                if (forced != 0) {
+                    lengths[k] = forced;
+                } else if (p == null) {
+                    lengths[k] = MISSING;
+                } else if ((int) p[0] != blocks[k] || (int) p[1] != generations[k]) {
+                    lengths[k] = UNAUTHENTIC;
+                } else {
+                    byte[] bytes = (byte[]) p[2];
+                    System.arraycopy(bytes, 0, out[k], 0, bytes.length);
+                    lengths[k] = bytes.length;
+                }
+            }
+        }
+
+        @Override
+        public synchronized void forget(long handle) {
+            if (pages.remove(handle) != null) {
+                forgotten++;
+            }
+        }
+
+        @Override
+        public boolean misplaced(long handle) {
+            return false;
+        }
+    }
+
+    private void writeAll(Random r) {
+        String[] kinds = {"text", "random", "text", "word"};
+        for (int b = 0; b < BLOCKS; b++) {
+            expected[b] = Pages.random(r, kinds[b % kinds.length]);
+            assertEquals(IoResult.DONE, store.write(expected[b], 0, (long) b * PAGE, PAGE));
+        }
+    }
+
+    /** Runs the remotifier until it has had nothing to do for 100 ms (at most 10 s). */
+    private void remotify() {
+        Remotifier remotifier = new Remotifier(store, knobs, PAGE + 64);
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        int idle = 0;
+        while (idle < 50 && System.nanoTime() < deadline) {
+            if (remotifier.doWork() > 0) {
+                idle = 0;
+            } else {
+                idle++;
+                sleep(2);
+            }
+        }
+        remotifier.onClose();
+    }
+
+    private static void sleep(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    private void assertReadsBack() {
+        byte[] back = new byte[PAGE];
+        for (int b = 0; b < BLOCKS; b++) {
+            assertEquals(IoResult.DONE, store.read(back, 0, (long) b * PAGE, PAGE), "block " + b);
+            assertArrayEquals(expected[b], back, "block " + b);
+        }
+    }
+
+    @Test
+    void shouldSendEveryLocalPageAndReadItBackWhenTheLocalTargetIsZero() {
+        writeAll(new Random(Pages.seed("RemoteStore.all")));
+        long local = counters.get(Counter.PERS_ZPAGES);
+        remotify();
+        assertEquals(0, counters.get(Counter.PERS_ZPAGES));
+        assertEquals(0, counters.get(Counter.PERS_ZBYTES));
+        assertEquals(local, counters.get(Counter.REMOTE_PERS_PAGES));
+        assertEquals(local, counters.get(Counter.PERS_PAGES_REMOTED));
+        assertEquals(local, tier.pages.size());
+        assertTrue(pool.mappedBytes() <= (long) LocalPool.CLASSES * LocalPool.SLAB_BYTES, "emptied slabs went back");
+        assertCountersAgreeWithTable(store, counters);
+        assertReadsBack();
+        assertEquals(local, counters.get(Counter.REMOTE_PERS_PAGES_SUCC_GET));
+        // a request spanning many remote blocks, unaligned: fetched together
+        byte[] span = new byte[SwapStore.MAX_REQUEST_BYTES];
+        assertEquals(IoResult.DONE, store.read(span, 0, 100, span.length));
+        byte[] want = new byte[span.length];
+        for (int i = 0; i < span.length; i++) {
+            long at = 100L + i;
+            want[i] = expected[(int) (at / PAGE)][(int) (at % PAGE)];
+        }
+        assertArrayEquals(want, span);
+    }
+
+    @Test
+    void shouldKeepTheLocalPoolNearItsTarget() {
+        writeAll(new Random(Pages.seed("RemoteStore.target")));
+        long target = counters.get(Counter.PERS_ZBYTES) / 2;
+        knobs.set(Knob.LOCAL_TARGET_BYTES, target);
+        remotify();
+        long left = counters.get(Counter.PERS_ZBYTES);
+        assertTrue(left <= target && left > target - (long) Remotifier.BATCH_PAGES * Remotifier.IN_FLIGHT * PAGE,
+                "local bytes " + left + " for a target of " + target);
+        assertTrue(counters.get(Counter.REMOTE_PERS_PAGES) > 0);
+        assertCountersAgreeWithTable(store, counters);
+        assertReadsBack();
+    }
+
+    @Test
+    void shouldDeleteTheRemoteCopyWhenABlockIsOverwrittenPatchedOrDiscarded() {
+        Random r = new Random(Pages.seed("RemoteStore.overwrite"));
+        writeAll(r);
+        remotify();
+        long remote = counters.get(Counter.REMOTE_PERS_PAGES);
+        // whole overwrite
+        expected[0] = Pages.random(r, "text");
+        assertEquals(IoResult.DONE, store.write(expected[0], 0, 0, PAGE));
+        // partial overwrite: the rest of the block comes from the remote copy
+        byte[] patch = Pages.random(r, "random");
+        assertEquals(IoResult.DONE, store.write(patch, 0, PAGE + 1000, 1500));
+        System.arraycopy(patch, 0, expected[1], 1000, 1500);
+        // discard of a range that starts and ends inside blocks
+        assertEquals(IoResult.DONE, store.discard(10L * PAGE + 2048, 4L * PAGE));
+        Arrays.fill(expected[10], 2048, PAGE, (byte) 0);
+        for (int b = 11; b < 14; b++) {
+            expected[b] = new byte[PAGE];
+        }
+        Arrays.fill(expected[14], 0, 2048, (byte) 0);
+        assertReadsBack();
+        assertCountersAgreeWithTable(store, counters);
+        assertEquals(remote, tier.forgotten + counters.get(Counter.REMOTE_PERS_PAGES));
+        assertEquals(counters.get(Counter.REMOTE_PERS_PAGES), tier.pages.size(), "the tier holds only pages of blocks still remote");
+        // everything freed: nothing is left remote
+        assertEquals(IoResult.DONE, store.discard(0, SIZE));
+        assertEquals(0, tier.pages.size());
+        assertCountersAgreeWithTable(store, counters);
+    }
+
+    @Test
+    void shouldNotCommitAMoveOfABlockWrittenWhileItWasBeingSent() {
+        Random r = new Random(Pages.seed("RemoteStore.race"));
+        writeAll(r);
+        RemoteTier.Batch b = new RemoteTier.Batch(8, PAGE + 64);
+        assertEquals(8, store.collectCold(b, 8, BLOCKS, true));
+        int changed = b.blocks[3];
+        expected[changed] = Pages.random(r, "text");
+        assertEquals(IoResult.DONE, store.write(expected[changed], 0, (long) changed * PAGE, PAGE));
+        int discarded = b.blocks[5];
+        assertEquals(IoResult.DONE, store.discard((long) discarded * PAGE, PAGE));
+        expected[discarded] = new byte[PAGE];
+        store.commitMoved(b, tier.send(b).join());
+        assertEquals(2, counters.get(Counter.PERS_PAGES_REMOTE_RACED));
+        assertEquals(6, counters.get(Counter.REMOTE_PERS_PAGES));
+        assertEquals(6, tier.pages.size(), "the copies of the changed blocks were deleted");
+        assertCountersAgreeWithTable(store, counters);
+        assertReadsBack();
+    }
+
+    @Test
+    void shouldAnswerEioAndCountWhenARemotePageCannotBeRead() {
+        writeAll(new Random(Pages.seed("RemoteStore.fail")));
+        remotify();
+        byte[] back = new byte[PAGE];
+        int remoteBlock = 0;
+        while (BlockTable.state(store.table().peek(remoteBlock)) != BlockTable.STATE_REMOTE) {
+            remoteBlock++;
+        }
+        tier.forced = RemoteTier.TIMEOUT;
+        assertEquals(IoResult.REMOTE_FAILED, store.read(back, 0, (long) remoteBlock * PAGE, PAGE));
+        tier.forced = RemoteTier.UNAUTHENTIC;
+        assertEquals(IoResult.REMOTE_FAILED, store.read(back, 0, (long) remoteBlock * PAGE, PAGE));
+        assertEquals(IoResult.REMOTE_FAILED, store.write(back, 0, (long) remoteBlock * PAGE + 1, 10),
+                "a partial write needs the rest of the block");
+        tier.forced = 0;
+        tier.pages.remove(store.table().peek(remoteBlock) & BlockTable.HANDLE_MASK);
+        assertEquals(IoResult.REMOTE_FAILED, store.read(back, 0, (long) remoteBlock * PAGE, PAGE));
+        assertEquals(1, counters.get(Counter.REMOTE_GET_TIMEOUTS));
+        assertEquals(2, counters.get(Counter.REMOTE_GET_UNAUTHENTIC));
+        assertEquals(1, counters.get(Counter.REMOTE_GET_MISSING));
+        assertEquals(4, counters.get(Counter.REMOTE_PERS_PAGES_UNSUCC_GET));
+        assertEquals(4, counters.get(Counter.REMOTE_FAILED_REQUESTS));
+        // the block is still there to write whole, and everything else reads back
+        assertEquals(IoResult.DONE, store.write(expected[remoteBlock], 0, (long) remoteBlock * PAGE, PAGE));
+        assertReadsBack();
+    }
+
+    @Test
+    void shouldReadABlockBroughtHomeWhileItsFetchTravelled() {
+        Random r = new Random(Pages.seed("RemoteStore.moved"));
+        writeAll(r);
+        remotify();
+        int block = 0;
+        while (BlockTable.state(store.table().peek(block)) != BlockTable.STATE_REMOTE) {
+            block++;
+        }
+        int moved = block;
+        tier.beforeNextFetch = () -> assertEquals(1, store.bringHome(new int[] {moved}, 1, Counter.REPATRIATED_PAGES));
+        byte[] back = new byte[PAGE];
+        assertEquals(IoResult.DONE, store.read(back, 0, (long) block * PAGE, PAGE));
+        assertArrayEquals(expected[block], back);
+        assertEquals(0, counters.get(Counter.REMOTE_PERS_PAGES_UNSUCC_GET));
+        assertEquals(BlockTable.STATE_LOCAL, BlockTable.state(store.table().peek(block)));
+        // and a partial write that raced the same way keeps the block's other bytes
+        remotify();
+        tier.beforeNextFetch = () -> assertEquals(1, store.bringHome(new int[] {moved}, 1, Counter.REPATRIATED_PAGES));
+        byte[] patch = Pages.random(r, "random");
+        assertEquals(IoResult.DONE, store.write(patch, 0, (long) block * PAGE + 7, 100));
+        System.arraycopy(patch, 0, expected[block], 7, 100);
+        assertCountersAgreeWithTable(store, counters);
+        assertReadsBack();
+    }
+
+    @Test
+    void shouldBringEveryPageHomeOnADrainAndThenStop() {
+        writeAll(new Random(Pages.seed("RemoteStore.drain")));
+        remotify();
+        long remote = counters.get(Counter.REMOTE_PERS_PAGES);
+        assertTrue(remote > 0);
+        knobs.set(Knob.REPATRIATE_ALL, 1);
+        Repatriator home = new Repatriator(store, knobs, () -> true);
+        for (int i = 0; i < 10_000 && knobs.get(Knob.REPATRIATE_ALL) == 1; i++) {
+            home.doWork();
+        }
+        assertEquals(0, knobs.get(Knob.REPATRIATE_ALL));
+        assertEquals(0, counters.get(Counter.REMOTE_PERS_PAGES));
+        assertEquals(remote, counters.get(Counter.REPATRIATED_PAGES));
+        assertEquals(0, tier.pages.size());
+        assertCountersAgreeWithTable(store, counters);
+        assertReadsBack();
+    }
+
+    @Test
+    void shouldSelfShrinkByAHysteresisFractionOnceRemotePagesStopGrowing() throws InterruptedException {
+        writeAll(new Random(Pages.seed("RemoteStore.selfshrink")));
+        remotify();
+        long remote = counters.get(Counter.REMOTE_PERS_PAGES);
+        knobs.set(Knob.PERS_REMOTIFY_ENABLE, 0);
+        knobs.set(Knob.SELFSHRINK_INTERVAL, 1);
+        knobs.set(Knob.FRONTSWAP_INERTIA, 1);
+        knobs.set(Knob.FRONTSWAP_HYSTERESIS, 4);
+        Repatriator home = new Repatriator(store, knobs, () -> true);
+        long deadline = System.nanoTime() + 4_500_000_000L;
+        while (System.nanoTime() < deadline) {
+            if (home.doWork() == 0) {
+                Thread.sleep(5);
+            }
+        }
+        // samples at 0, 1, 2, 3, 4 s: the first sets the level, the second is the inertia, then three steps of 1/4
+        long left = counters.get(Counter.REMOTE_PERS_PAGES);
+        assertTrue(left < remote && left >= remote * 27 / 64 - 3, remote + " remote pages, " + left + " left");
+        assertEquals(remote - left, counters.get(Counter.REPATRIATED_PAGES));
+        assertCountersAgreeWithTable(store, counters);
+        assertReadsBack();
+    }
+
+    @Test
+    void shouldNotSelfShrinkWithoutMemoryToSpare() throws InterruptedException {
+        writeAll(new Random(Pages.seed("RemoteStore.nospare")));
+        remotify();
+        knobs.set(Knob.PERS_REMOTIFY_ENABLE, 0);
+        knobs.set(Knob.SELFSHRINK_INTERVAL, 1);
+        knobs.set(Knob.FRONTSWAP_INERTIA, 0);
+        Repatriator home = new Repatriator(store, knobs, () -> false);
+        long deadline = System.nanoTime() + 2_200_000_000L;
+        while (System.nanoTime() < deadline) {
+            if (home.doWork() == 0) {
+                Thread.sleep(5);
+            }
+        }
+        assertEquals(0, counters.get(Counter.REPATRIATED_PAGES));
+    }
+}
