@@ -87,6 +87,7 @@ struct config {
     int quiet;
     unsigned timeout_s;     /* 0 = none */
     int corrupt;            /* hidden self-test: 0 none, 1 flip, 2 page, 3 child */
+    const char *hold_file;  /* after the fill, wait until this file exists; NULL = no wait */
 };
 
 /* ---------------------------------------------------------------- PRNG --- */
@@ -351,6 +352,11 @@ static int run_child(const struct config *c, unsigned child, int wfd)
     if (c->corrupt)
         corrupt_one(c, mem, npages, child);
 
+    /* idle with every page written (and swapped out, if memory is short) until told to verify;
+       the parent's --timeout bounds the wait */
+    while (c->hold_file && access(c->hold_file, F_OK) != 0)
+        usleep(100 * 1000);
+
     unsigned char expect[PAGE];
     unsigned char *bad = calloc((size_t)(npages / 8 + 1), 1); /* pages that failed at least once */
     if (!bad) {
@@ -406,13 +412,14 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: pagetest --procs N --mib M --passes P --seed S\n"
-            "                [--mix ZERO:TEXT:RANDOM] [--timeout SEC] [--quiet]\n"
+            "                [--mix ZERO:TEXT:RANDOM] [--timeout SEC] [--hold-file FILE] [--quiet]\n"
             "  --procs N     child processes (1..%d)\n"
             "  --mib M       total MiB mapped, split over the children (1..%u)\n"
             "  --passes P    verification passes over every page (1..%d)\n"
             "  --seed S      64-bit seed for all content\n"
             "  --mix Z:T:R   percent zero / text / random pages, sums to 100 (default 34:33:33)\n"
             "  --timeout SEC kill the children after SEC seconds, exit 3 (default 3600, 0 = none)\n"
+            "  --hold-file F after writing every page, wait until file F exists, then verify\n"
             "  --quiet       no progress lines on stderr\n",
             MAX_PROCS, MAX_MIB, MAX_PASSES);
 }
@@ -472,6 +479,11 @@ static int parse_args(int argc, char **argv, struct config *c)
             c->mix[0] = z;
             c->mix[1] = t;
             c->mix[2] = r;
+            i++;
+        } else if (!strcmp(a, "--hold-file")) {
+            if (!v || !*v)
+                return -1;
+            c->hold_file = v;
             i++;
         } else if (!strcmp(a, "--selftest-corrupt")) {
             if (!v)

@@ -174,7 +174,10 @@ public final class Instance {
                 Map<String, Long> m = new LinkedHashMap<>();
                 try (var files = Files.list(d)) {
                     for (Path p : files.sorted().toList()) {
-                        m.put(p.getFileName().toString(), Long.parseLong(Files.readString(p).strip()));
+                        String text = Files.readString(p).strip();
+                        // the target list ("2,1") reads as its first node, as RAMster's single target did
+                        int comma = text.indexOf(',');
+                        m.put(p.getFileName().toString(), Long.parseLong(comma < 0 ? text : text.substring(0, comma)));
                     }
                 }
                 return m;
