@@ -1,0 +1,126 @@
+package ramswap.e2e;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * One ramswap daemon of a multi-node test: its own mount, node number and ports, in the test's
+ * own cluster. {@link #close} takes it down and removes what it left, whatever state it is in
+ * (stopped by a signal, hung): down, then down --abort if down did not finish.
+ */
+final class Node implements AutoCloseable {
+
+    private static final Duration UP = Duration.ofMinutes(4);
+    private static final Duration DOWN = Duration.ofMinutes(10);
+    private static final Pattern MEMBER = Pattern.compile("member ([0-9.]+:[0-9]+)");
+
+    final int number;
+    final Path mount;
+    private final long pid;
+
+    private Node(int number, Path mount, long pid) {
+        this.number = number;
+        this.mount = mount;
+        this.pid = pid;
+    }
+
+    /** Starts node {@code number} of cluster {@code cluster} with {@code args} added to up's. */
+    static Node up(String cluster, int number, String... args) {
+        Path mount = Path.of("/run/ramswap-" + cluster + "-n" + number);
+        List<String> cmd = new ArrayList<>(List.of("up", "--node", Integer.toString(number), "--mount", mount.toString(),
+                "--cluster-name", cluster));
+        cmd.addAll(Arrays.asList(args));
+        Host.Run r = Host.ramswap(UP, cmd.toArray(String[]::new));
+        if (r.exitCode() != 0) {
+            Host.removeLeftovers(mount);
+            throw new AssertionError("node " + number + " did not come up (exit " + r.exitCode() + "):\n" + r.output());
+        }
+        Map<String, String> status = status(mount);
+        return new Node(number, mount, Long.parseLong(status.get("pid")));
+    }
+
+    long pid() {
+        return pid;
+    }
+
+    Map<String, Long> counters() {
+        return Host.counters(mount);
+    }
+
+    long counter(String name) {
+        Long v = counters().get(name);
+        if (v == null) {
+            throw new AssertionError("node " + number + " has no counter " + name);
+        }
+        return v;
+    }
+
+    /** The member address others join, from the status file's cluster line. */
+    String memberAddress() {
+        String cluster = status(mount).get("cluster");
+        Matcher m = MEMBER.matcher(cluster == null ? "" : cluster);
+        if (!m.find()) {
+            throw new AssertionError("no member address in node " + number + "'s status: " + cluster);
+        }
+        return m.group(1);
+    }
+
+    void set(String knob, String value) {
+        Host.Run r = Host.ramswap(Duration.ofMinutes(1), "set", knob, value, "--mount", mount.toString());
+        assertEquals(0, r.exitCode(), "set " + knob + " " + value + " on node " + number + ":\n" + r.output());
+    }
+
+    Host.Run ramswap(Duration timeout, String... args) {
+        List<String> cmd = new ArrayList<>(Arrays.asList(args));
+        cmd.add("--mount");
+        cmd.add(mount.toString());
+        return Host.ramswap(timeout, cmd.toArray(String[]::new));
+    }
+
+    /** Sends a signal to this node's daemon (only this test's own daemon, by pid). */
+    void signal(String name) {
+        Host.exec(Duration.ofSeconds(10), Map.of(), List.of("kill", "-" + name, Long.toString(pid)));
+    }
+
+    boolean alive() {
+        return ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false);
+    }
+
+    static Map<String, String> status(Path mount) {
+        Map<String, String> m = new java.util.LinkedHashMap<>();
+        for (String line : Host.read(mount.resolve("status").toString()).split("\n")) {
+            int colon = line.indexOf(": ");
+            if (colon > 0) {
+                m.put(line.substring(0, colon), line.substring(colon + 2));
+            }
+        }
+        return m;
+    }
+
+    @Override
+    public void close() {
+        if (alive()) {
+            signal("CONT"); // a test that stopped it and failed before it went on
+        }
+        if (Host.mounts().contains(" " + mount + " ")) {
+            Host.Run down;
+            try {
+                down = Host.ramswap(DOWN, "down", "--mount", mount.toString());
+            } catch (AssertionError timedOut) {
+                down = new Host.Run(1, timedOut.getMessage());
+            }
+            if (down.exitCode() != 0 && Host.mounts().contains(" " + mount + " ")) {
+                Host.ramswap(Duration.ofMinutes(2), "down", "--abort", "--mount", mount.toString());
+            }
+        }
+        Host.removeLeftovers(mount);
+    }
+}

@@ -1,0 +1,261 @@
+package ramswap.e2e;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.condition.EnabledIf;
+
+/**
+ * RAMster's HOWTO with two daemons on this machine: node 1 lends 1 GiB and swaps nothing; node 0
+ * swaps and sends every page (local target 0) to node 1. A verified workload in 64 MiB of RAM
+ * maps 256 MiB; its pages travel to node 1's heap and back. Then the pages come home: by
+ * self-shrinking once the local target is raised, and by a drain.
+ */
+@EnabledIf("ramswap.e2e.Host#canSwap")
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class RemoteSwapIT {
+
+    private static final Duration WORK = Duration.ofMinutes(15);
+    private static final long WORKLOAD_MIB = 256;
+
+    private final String tag = "rs" + ProcessHandle.current().pid() + "-" + Integer.toHexString(ThreadLocalRandom.current().nextInt(1 << 16));
+    private final int basePort = 21000 + ThreadLocalRandom.current().nextInt(400) * 10;
+    private Node lender;
+    private Node borrower;
+    private Path pagetest;
+
+    @BeforeAll
+    void up() {
+        System.out.println("/proc/swaps before:\n" + Host.procSwaps());
+        pagetest = Host.pagetest();
+        lender = Node.up(tag, 1, "--no-swap", "--lend", "1G", "--port", Integer.toString(basePort));
+        borrower = Node.up(tag, 0, "--size", "1G", "--priority", "32000", "--target", "1",
+                "--port", Integer.toString(basePort + 5), "--join", lender.memberAddress());
+    }
+
+    @AfterAll
+    void down() {
+        // the borrower first: its swapoff reads its pages back from the lender
+        try {
+            if (borrower != null) {
+                borrower.close();
+            }
+        } finally {
+            if (lender != null) {
+                lender.close();
+            }
+        }
+    }
+
+    /** Largest values seen of some counters of both nodes while a workload runs. */
+    private static final class Peaks {
+        final AtomicLong foreign = new AtomicLong();
+        final AtomicLong remote = new AtomicLong();
+        final AtomicLong borrowerPool = new AtomicLong();
+        final AtomicLong borrowerZbytes = new AtomicLong();
+        final AtomicLong stored = new AtomicLong();
+
+        static void raise(AtomicLong a, long v) {
+            a.accumulateAndGet(v, Math::max);
+        }
+    }
+
+    private Thread sampler(Peaks p, Duration bound) {
+        Thread t = new Thread(() -> {
+            long deadline = System.nanoTime() + bound.toNanos();
+            while (!Thread.currentThread().isInterrupted() && System.nanoTime() < deadline) {
+                Map<String, Long> b = borrower.counters();
+                Peaks.raise(p.foreign, lender.counter("foreign_pers_pages"));
+                Peaks.raise(p.remote, b.get("remote_pers_pages"));
+                Peaks.raise(p.borrowerPool, b.get("pool_bytes"));
+                Peaks.raise(p.borrowerZbytes, b.get("pers_zbytes"));
+                Peaks.raise(p.stored, b.get("stored_pages"));
+                try {
+                    Thread.sleep(200);
+                } catch (InterruptedException e) {
+                    return;
+                }
+            }
+        }, "remote-sampler");
+        t.setDaemon(true);
+        t.start();
+        return t;
+    }
+
+    private Host.Run workload(String... extra) {
+        java.util.List<String> args = new java.util.ArrayList<>(java.util.List.of("run", "--ram", "64M", "--", pagetest.toString(),
+                "--procs", "4", "--mib", Long.toString(WORKLOAD_MIB), "--passes", "2", "--seed", "7", "--quiet"));
+        args.addAll(java.util.Arrays.asList(extra));
+        return Host.ramswap(WORK, args.toArray(String[]::new));
+    }
+
+    @Test
+    @Order(1)
+    void shouldKeepTheWorkloadsPagesOnTheLenderAndReadThemBack() {
+        Map<String, Long> before = borrower.counters();
+        Peaks p = new Peaks();
+        Thread s = sampler(p, WORK);
+        Host.Run r;
+        try {
+            r = workload();
+        } finally {
+            s.interrupt();
+        }
+        Map<String, Long> b = borrower.counters();
+        System.out.printf("%-42s %12s%n", "figure (RAMster HOWTO, 256 MiB in 64 MiB)", "value");
+        System.out.printf("%-42s %12d%n", "lender foreign_pers_pages, peak", p.foreign.get());
+        System.out.printf("%-42s %12d%n", "borrower remote_pers_pages, peak", p.remote.get());
+        System.out.printf("%-42s %12d%n", "borrower stored_pages, peak", p.stored.get());
+        System.out.printf("%-42s %12d%n", "borrower pool_bytes, peak", p.borrowerPool.get());
+        System.out.printf("%-42s %12d%n", "borrower pers_zbytes, peak", p.borrowerZbytes.get());
+        System.out.printf("%-42s %12d%n", "borrower pers_pages_remoted", b.get("pers_pages_remoted") - before.get("pers_pages_remoted"));
+        System.out.printf("%-42s %12d%n", "borrower remote_pers_pages_succ_get",
+                b.get("remote_pers_pages_succ_get") - before.get("remote_pers_pages_succ_get"));
+        System.out.printf("%-42s %12d%n", "borrower remote_pages_flushed", b.get("remote_pages_flushed") - before.get("remote_pages_flushed"));
+        assertEquals(0, r.exitCode(), "workload failed:\n" + r.output());
+        assertEquals(0, r.value("mismatches"), "pages came back wrong");
+        assertEquals(0, r.value("killed_children"));
+        assertEquals(0, b.get("remote_pers_pages_unsucc_get"), "every remote page was read back");
+        assertEquals(0, b.get("corrupt_reads"));
+        assertTrue(p.foreign.get() >= 8_192, "the lender held the workload's pages: peak " + p.foreign.get());
+        assertTrue(b.get("remote_pers_pages_succ_get") - before.get("remote_pers_pages_succ_get") >= 8_192,
+                "the borrower read pages back from the lender");
+        assertTrue(p.borrowerZbytes.get() * 4 < p.foreign.get() * 4096L,
+                "the borrower's local pool stayed small while the lender held the pages: pers_zbytes peak " + p.borrowerZbytes.get());
+        long[] left = waitForDiscards(p.remote.get());
+        System.out.printf("%-42s %12d%n", "after the workload: borrower remote pages", left[0]);
+        System.out.printf("%-42s %12d%n", "after the workload: lender foreign pages", left[1]);
+        assertTrue(left[0] <= p.remote.get() / 20 + 64, "discards freed the remote pages: " + left[0] + " left");
+        assertTrue(left[1] <= left[0] + 64, "the lender holds only pages of blocks still allocated: " + left[1] + " for "
+                + left[0] + " remote blocks");
+    }
+
+    /** The kernel discards free swap clusters late; waits (bounded) until the remote pages are (nearly) gone on both nodes. */
+    private long[] waitForDiscards(long peak) {
+        long deadline = System.nanoTime() + Duration.ofSeconds(90).toNanos();
+        long remote;
+        long foreign;
+        do {
+            remote = borrower.counter("remote_pers_pages");
+            foreign = lender.counter("foreign_pers_pages");
+            if (remote <= peak / 20 + 64 && foreign <= remote + 64) {
+                break;
+            }
+            sleep(500);
+        } while (System.nanoTime() < deadline);
+        return new long[] {remote, foreign};
+    }
+
+    @Test
+    @Order(2)
+    void shouldBringPagesHomeBySelfShrinkingOnceTheLocalTargetIsRaised() throws Exception {
+        Path hold = Files.createTempFile("ramswap-hold", ".flag");
+        Files.delete(hold);
+        CompletableFuture<Host.Run> run = CompletableFuture.supplyAsync(() -> workload("--hold-file", hold.toString()));
+        try {
+            long remote = waitForSteadyRemotePages(run);
+            long foreignBefore = lender.counter("foreign_pers_pages");
+            System.out.printf("workload idle with its pages swapped: %d remote pages, lender holds %d%n", remote, foreignBefore);
+            assertTrue(remote >= 8_192, "the idle workload's pages are remote: " + remote);
+            borrower.set("selfshrink_interval", "1");
+            borrower.set("frontswap_hysteresis", "4");
+            borrower.set("frontswap_inertia", "1");
+            borrower.set("selfshrink_min_available_bytes", "0");
+            borrower.set("selfshrink_max_pressure", "100");
+            borrower.set("local_target_bytes", Long.toString(1L << 30));
+            long t0 = System.nanoTime();
+            long deadline = t0 + Duration.ofSeconds(60).toNanos();
+            long foreign;
+            do {
+                sleep(1000);
+                foreign = lender.counter("foreign_pers_pages");
+                System.out.printf("  %5.1f s: lender holds %d pages, borrower repatriated %d%n", (System.nanoTime() - t0) / 1e9, foreign,
+                        borrower.counter("repatriated_pages"));
+            } while (foreign > foreignBefore / 100 + 16 && System.nanoTime() < deadline);
+            assertTrue(foreign <= foreignBefore / 100 + 16, "self-shrink brought the pages home within a minute: lender still holds " + foreign);
+        } finally {
+            Files.writeString(hold, "verify\n");
+        }
+        Host.Run r = run.get(WORK.toMinutes(), TimeUnit.MINUTES);
+        assertEquals(0, r.exitCode(), "workload failed:\n" + r.output());
+        assertEquals(0, r.value("mismatches"), "pages came back wrong");
+        Files.deleteIfExists(hold);
+        borrower.set("local_target_bytes", "0");
+    }
+
+    @Test
+    @Order(3)
+    void shouldDrainEveryRemotePageWithProgress() throws Exception {
+        Path hold = Files.createTempFile("ramswap-hold", ".flag");
+        Files.delete(hold);
+        borrower.set("selfshrink_enable", "0");
+        borrower.set("pers_remotify_enable", "1");
+        CompletableFuture<Host.Run> run = CompletableFuture.supplyAsync(() -> workload("--hold-file", hold.toString()));
+        try {
+            long remote = waitForSteadyRemotePages(run);
+            assertTrue(remote >= 8_192, "the idle workload's pages are remote: " + remote);
+            Host.Run drain = borrower.ramswap(Duration.ofMinutes(5), "drain");
+            assertEquals(0, drain.exitCode(), drain.output());
+            assertTrue(drain.output().contains("pages home"), "drain shows progress:\n" + drain.output());
+            assertEquals(0, borrower.counter("remote_pers_pages"));
+            assertEquals("0", borrower.ramswap(Duration.ofMinutes(1), "get", "pers_remotify_enable").output().strip(),
+                    "drain turned sending off, or the pages would go straight back out");
+            long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+            while (lender.counter("foreign_pers_pages") > 0 && System.nanoTime() < deadline) {
+                sleep(500);
+            }
+            assertEquals(0, lender.counter("foreign_pers_pages"), "the lender freed every page drained");
+        } finally {
+            Files.writeString(hold, "verify\n");
+        }
+        Host.Run r = run.get(WORK.toMinutes(), TimeUnit.MINUTES);
+        assertEquals(0, r.exitCode(), "workload failed:\n" + r.output());
+        assertEquals(0, r.value("mismatches"), "pages came back wrong");
+        Files.deleteIfExists(hold);
+    }
+
+    /** Waits (bounded) until the borrower's remote pages stop growing for 3 s while the workload holds. */
+    private long waitForSteadyRemotePages(CompletableFuture<Host.Run> run) {
+        long deadline = System.nanoTime() + Duration.ofMinutes(5).toNanos();
+        long last = -1;
+        int steady = 0;
+        while (System.nanoTime() < deadline) {
+            if (run.isDone()) {
+                throw new AssertionError("the workload ended before it was told to verify: " + run.join().output());
+            }
+            long now = borrower.counter("remote_pers_pages");
+            steady = now == last && now > 0 ? steady + 1 : 0;
+            last = now;
+            if (steady >= 6) {
+                return now;
+            }
+            sleep(500);
+        }
+        throw new AssertionError("the borrower's remote pages did not settle within 5 minutes: " + last);
+    }
+
+    private static void sleep(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AssertionError(e);
+        }
+    }
+}
