@@ -3,6 +3,8 @@ package ramswap.store;
 import static ramswap.store.BlockCodec.BLOCK_SIZE;
 
 import java.util.function.LongSupplier;
+import org.HdrHistogram.Histogram;
+import org.HdrHistogram.Recorder;
 import ramswap.sys.OffHeap;
 
 /**
@@ -50,6 +52,10 @@ public final class SwapStore {
     /** Where remote blocks live; null while this store keeps every block home. */
     private volatile RemoteTier remote;
     private volatile LongSupplier remoteTimeoutMillis = () -> 2_000;
+    /** Fetch times in microseconds, 1 µs to 10 min, recorded without allocating or locking by the fetching threads. */
+    private final Recorder fetchMicros = new Recorder(1, 600_000_000L, 2);
+    private final Histogram fetchesSoFar = new Histogram(1, 600_000_000L, 2);
+    private Histogram fetchInterval;
 
     public SwapStore(long sizeBytes, LocalPool pool, Counters counters) {
         if (sizeBytes <= 0 || sizeBytes % BLOCK_SIZE != 0) {
@@ -262,7 +268,7 @@ public final class SwapStore {
             if (tier == null) {
                 throw new IllegalStateException("a remote block, and no remote tier");
             }
-            tier.fetch(f.count, f.blocks, f.generations, f.handles, f.pages, f.lengths, remoteTimeoutMillis.getAsLong());
+            timedFetch(tier, f);
             int again = 0;
             for (int k = 0; k < f.count; k++) {
                 long e = f.entries[k];
@@ -343,7 +349,7 @@ public final class SwapStore {
         Fetch f = s.fetch();
         f.count = 0;
         f.add(0, block, generation, e);
-        remote.fetch(1, f.blocks, f.generations, f.handles, f.pages, f.lengths, remoteTimeoutMillis.getAsLong());
+        timedFetch(remote, f);
         int got = f.lengths[0];
         if (got == BlockTable.length(e)) {
             counters.increment(Counter.REMOTE_PERS_PAGES_SUCC_GET);
@@ -356,6 +362,14 @@ public final class SwapStore {
         counters.increment(got == RemoteTier.MISSING ? Counter.REMOTE_GET_MISSING
                 : got == RemoteTier.TIMEOUT ? Counter.REMOTE_GET_TIMEOUTS : Counter.REMOTE_GET_UNAUTHENTIC);
         return null;
+    }
+
+    /** Fetches the pages {@code f} lists, and records how long it took. */
+    private void timedFetch(RemoteTier tier, Fetch f) {
+        long t0 = System.nanoTime();
+        tier.fetch(f.count, f.blocks, f.generations, f.handles, f.pages, f.lengths, remoteTimeoutMillis.getAsLong());
+        fetchMicros.recordValue(Math.min(600_000_000L, Math.max(1, (System.nanoTime() - t0) / 1_000)));
+        counters.increment(Counter.REMOTE_FETCHES);
     }
 
     private boolean changedSince(int block, int generation) {
@@ -746,7 +760,7 @@ public final class SwapStore {
         if (f.count == 0) {
             return 0;
         }
-        tier.fetch(f.count, f.blocks, f.generations, f.handles, f.pages, f.lengths, remoteTimeoutMillis.getAsLong());
+        timedFetch(tier, f);
         int home = 0;
         boolean full = false;
         for (int k = 0; k < f.count; k++) {
@@ -793,6 +807,15 @@ public final class SwapStore {
     /** Gauges that live in the pool, copied into the counters when someone looks. */
     public void refreshGauges() {
         counters.set(Counter.POOL_BYTES, pool.mappedBytes());
+        synchronized (fetchesSoFar) {
+            fetchInterval = fetchMicros.getIntervalHistogram(fetchInterval); // recycles: no allocation after the first
+            fetchesSoFar.add(fetchInterval);
+            if (fetchesSoFar.getTotalCount() > 0) {
+                counters.set(Counter.REMOTE_FETCH_P50_US, fetchesSoFar.getValueAtPercentile(50));
+                counters.set(Counter.REMOTE_FETCH_P99_US, fetchesSoFar.getValueAtPercentile(99));
+                counters.set(Counter.REMOTE_FETCH_MAX_US, fetchesSoFar.getMaxValue());
+            }
+        }
     }
 
     private void checkRange(long offset, int length) {

@@ -159,6 +159,11 @@ class RemoteStoreTest {
         assertCountersAgreeWithTable(store, counters);
         assertReadsBack();
         assertEquals(local, counters.get(Counter.REMOTE_PERS_PAGES_SUCC_GET));
+        assertEquals(local, counters.get(Counter.REMOTE_FETCHES), "one fetch per request");
+        store.refreshGauges();
+        assertTrue(counters.get(Counter.REMOTE_FETCH_P50_US) >= 1
+                && counters.get(Counter.REMOTE_FETCH_P99_US) >= counters.get(Counter.REMOTE_FETCH_P50_US)
+                && counters.get(Counter.REMOTE_FETCH_MAX_US) >= counters.get(Counter.REMOTE_FETCH_P99_US));
         // a request spanning many remote blocks, unaligned: fetched together
         byte[] span = new byte[SwapStore.MAX_REQUEST_BYTES];
         assertEquals(IoResult.DONE, store.read(span, 0, 100, span.length));
