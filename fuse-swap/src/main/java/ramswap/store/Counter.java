@@ -43,6 +43,7 @@ public enum Counter {
     STORED_PAGES("stored_pages", "pages that hold data: pers_zpages + zero_filled_pages + remote_pers_pages"),
     STORED_PAGES_MAX("stored_pages_max", "highest stored_pages seen"),
     POOL_BYTES("pool_bytes", "memory the local pool has mapped (slabs, including its reserve)"),
+    POOL_COMPACTED_PAGES("pool_compacted_pages", "pages moved out of sparse slabs so that those slabs go back to the kernel, ever"),
     POOL_LIMIT_HIT("pool_limit_hit", "write requests refused whole because the pool was at pool_max_bytes"),
     POOL_RESERVE_EMPTY("pool_reserve_empty", "write requests refused whole because the pool's reserve was empty while it refilled (memory short)"),
     PAGES_WRITTEN("pages_written", "blocks written, ever"),

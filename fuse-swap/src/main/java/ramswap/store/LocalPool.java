@@ -257,6 +257,52 @@ public final class LocalPool implements AutoCloseable {
         }
     }
 
+    // ---------------------------------------------------------------- compaction
+
+    /** Partial slabs looked at for a denser home, so that a long partial list does not hold a class lock long. */
+    private static final int DENSER_LOOKS = 8;
+
+    /**
+     * True when the slot under {@code handle} sits in a sparse slab (at most a quarter used) that
+     * its data could leave for a denser partial slab of its class: moving it helps that slab empty
+     * and go back to the kernel. A hint, read without the class lock.
+     */
+    public boolean sparse(long handle, int length) {
+        int c = classOf(length);
+        int slab = (int) (handle >>> SLOT_BITS);
+        int used = slabUsed[slab];
+        return used > 0 && used * 4 <= slotsPerSlab(c) && partialHead[c] != NONE && (partialHead[c] != slab || slabNext[slab] != NONE);
+    }
+
+    /**
+     * A slot for {@code length} bytes in a partial slab of its class at least as full as the one
+     * under {@code handle}, never in a new slab: the compactor's allocation. -1 when no such slab
+     * has room.
+     */
+    public long allocateDenser(long handle, int length) {
+        int c = classOf(length);
+        int from = (int) (handle >>> SLOT_BITS);
+        synchronized (classLocks[c]) {
+            int slab = partialHead[c];
+            for (int looks = 0; slab != NONE && looks < DENSER_LOOKS; looks++, slab = slabNext[slab]) {
+                if (slab != from && slabUsed[slab] >= slabUsed[from]) { // at least as full: each move strictly concentrates the class
+                    int slot = slabFreeHead[slab];
+                    if (slot != NONE) {
+                        slabFreeHead[slab] = OffHeap.getInt(slotAddress(slab, c, slot));
+                    } else {
+                        slot = slabBump[slab]++;
+                    }
+                    slabUsed[slab]++; // > 0 already: not an empty slab
+                    if (slabUsed[slab] == slotsPerSlab(c)) {
+                        unlinkPartial(c, slab);
+                    }
+                    return ((long) slab << SLOT_BITS) | slot;
+                }
+            }
+            return -1;
+        }
+    }
+
     /** Native address of a handle's bytes; valid until the handle is freed. */
     public long address(long handle) {
         int slab = (int) (handle >>> SLOT_BITS);

@@ -733,6 +733,48 @@ public final class SwapStore {
         return n;
     }
 
+    private int compactHand;
+
+    /**
+     * Moves pooled blocks out of sparse slabs into denser ones, looking at most at
+     * {@code maxScan} blocks, so that emptied slabs go back to the kernel and the pool's mapped
+     * memory follows what it holds down (after pages went remote or were discarded). A move
+     * commits only against an unchanged generation. Returns the blocks moved. One thread.
+     */
+    int compact(int maxScan) {
+        Scratch s = scratch.get();
+        int moved = 0;
+        int blocks = table.blocks();
+        for (int scanned = 0; scanned < maxScan; scanned++) {
+            int block = compactHand;
+            compactHand = block + 1 == blocks ? 0 : block + 1;
+            long e = table.peek(block);
+            if (BlockTable.state(e) != BlockTable.STATE_LOCAL || !pool.sparse(BlockTable.handle(e), BlockTable.length(e))) {
+                continue;
+            }
+            e = copyOut(block, s);
+            if (BlockTable.state(e) != BlockTable.STATE_LOCAL) {
+                continue;
+            }
+            int length = BlockTable.length(e);
+            long to = pool.allocateDenser(BlockTable.handle(e), length);
+            if (to < 0) {
+                continue;
+            }
+            OffHeap.copyToNative(s.compressed, 0, pool.address(to), length);
+            long now = table.lock(block);
+            if (table.generation(block) != s.generation) {
+                table.unlock(block, now);
+                pool.free(to, length);
+                continue;
+            }
+            table.publish(block, BlockTable.entry(BlockTable.STATE_LOCAL, length, to));
+            pool.free(BlockTable.handle(e), length);
+            moved++;
+        }
+        return moved;
+    }
+
     /** {@link #bringHome}: the pool refused before any block came home. */
     static final int HOME_POOL_FULL = -1;
 

@@ -86,6 +86,44 @@ class SwapStoreTest {
     }
 
     @Test
+    void shouldGiveSparseSlabsBackByCompacting() {
+        int blocks = 2048;
+        Random r = new Random(Pages.seed("SwapStore.compact"));
+        try (LocalPool p = new LocalPool(Posix.load(), 64L << 20, 64L << 20, 0)) {
+            Counters c = new Counters();
+            SwapStore s = new SwapStore((long) blocks * PAGE, p, c);
+            byte[][] kept = new byte[blocks][];
+            for (int b = 0; b < blocks; b++) {
+                kept[b] = Pages.random(r, "random"); // stored raw: 64 to a slab
+                s.write(kept[b], 0, (long) b * PAGE, PAGE);
+            }
+            for (int b = 0; b < blocks; b++) {
+                if (b % 4 != 0) {
+                    s.discard((long) b * PAGE, PAGE);
+                    kept[b] = new byte[PAGE];
+                }
+            }
+            long before = p.mappedBytes();
+            int moved = 0;
+            for (int i = 0; i < 10; i++) {
+                moved += s.compact(blocks);
+            }
+            long after = p.mappedBytes();
+            System.out.printf("compaction: %d pages moved, mapped %d KiB -> %d KiB for %d KiB of pages%n", moved, before >> 10, after >> 10,
+                    c.get(Counter.PERS_ZBYTES) >> 10);
+            assertEquals((long) blocks / 4 * PAGE, c.get(Counter.PERS_ZBYTES));
+            assertTrue(before >= 4 * c.get(Counter.PERS_ZBYTES), "every slab a quarter used before: " + before);
+            assertTrue(after <= c.get(Counter.PERS_ZBYTES) + 2L * LocalPool.SLAB_BYTES, "sparse slabs went back: " + after);
+            byte[] back = new byte[PAGE];
+            for (int b = 0; b < blocks; b++) {
+                assertEquals(IoResult.DONE, s.read(back, 0, (long) b * PAGE, PAGE));
+                assertArrayEquals(kept[b], back, "block " + b);
+            }
+            assertCountersAgreeWithTable(s, c);
+        }
+    }
+
+    @Test
     void shouldKeepSameFilledPagesInTheTableWithoutPoolMemory() {
         byte[] page = new byte[PAGE];
         BlockCodec.fill(page, 0, 0x0102030405060708L);
