@@ -21,6 +21,16 @@ final class TestCluster implements AutoCloseable {
 
     private final String name = "ramswap-test-" + UUID.randomUUID().toString().substring(0, 8);
     private final List<ClusterMember> started = new ArrayList<>();
+    private final int basePort;
+
+    TestCluster() {
+        this(BASE_PORT);
+    }
+
+    /** Members that take ports from {@code basePort} up. */
+    TestCluster(int basePort) {
+        this.basePort = basePort;
+    }
 
     String name() {
         return name;
@@ -37,7 +47,7 @@ final class TestCluster implements AutoCloseable {
         if (addresses.isEmpty()) {
             addresses.add(LOOPBACK);
         }
-        return new ClusterSettings(name, nodeNumber, LOOPBACK, BASE_PORT, addresses, lite);
+        return new ClusterSettings(name, nodeNumber, LOOPBACK, basePort, addresses, lite);
     }
 
     ClusterMember start(int nodeNumber) throws ClusterException {
