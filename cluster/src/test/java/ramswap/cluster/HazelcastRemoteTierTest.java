@@ -54,13 +54,13 @@ class HazelcastRemoteTierTest {
             throws ClusterException {
         Node n = new Node(lite ? cluster.startLite(nodeNumber) : cluster.start(nodeNumber));
         assertEquals(null, n.knobs.set(Knob.REMOTE_TARGET_NODENUM, targets));
-        n.tier = HazelcastRemoteTier.start(n.member, n.knobs, n.counters, incarnation, Duration.ofSeconds(10));
+        n.tier = cluster.own(HazelcastRemoteTier.start(n.member, n.knobs, n.counters, incarnation, Duration.ofSeconds(10)));
         return n;
     }
 
     static Node lender(TestCluster cluster, int nodeNumber, long quotaBytes) throws ClusterException {
         Node n = new Node(cluster.start(nodeNumber));
-        n.lender = new Lender(n.member, quotaBytes, n.knobs, n.counters);
+        n.lender = cluster.own(new Lender(n.member, quotaBytes, n.knobs, n.counters));
         return n;
     }
 
@@ -332,15 +332,14 @@ class HazelcastRemoteTierTest {
                 send(sender, batch(20, 10));
                 send(other, batch(5, 11));
 
-                HazelcastRemoteTier reborn = HazelcastRemoteTier.start(sender.member, sender.knobs, sender.counters, 2,
-                        Duration.ofSeconds(10));
+                HazelcastRemoteTier reborn = cluster.own(HazelcastRemoteTier.start(sender.member, sender.knobs, sender.counters, 2,
+                        Duration.ofSeconds(10)));
 
                 assertEquals(5, blocks(lender).size(), "only node 2's pages are left");
                 for (Long key : blocks(lender).keySet()) {
                     assertEquals(2, RemoteKey.node(key));
                 }
                 assertEquals(20, lender.count(Counter.ORPHAN_PAGES_FREED));
-                reborn.close();
             }
         }
 

@@ -22,6 +22,7 @@ final class TestCluster implements AutoCloseable {
     private final String name = "ramswap-test-" + UUID.randomUUID().toString().substring(0, 8);
     private final List<ClusterMember> started = new ArrayList<>();
     private final int basePort;
+    private final List<AutoCloseable> owned = new ArrayList<>();
 
     TestCluster() {
         this(BASE_PORT);
@@ -64,8 +65,22 @@ final class TestCluster implements AutoCloseable {
         return member;
     }
 
+    /** Closes {@code resource} with the cluster, before its members. */
+    <T extends AutoCloseable> T own(T resource) {
+        owned.add(resource);
+        return resource;
+    }
+
     @Override
     public void close() {
+        for (int i = owned.size() - 1; i >= 0; i--) {
+            try {
+                owned.get(i).close();
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        }
+        owned.clear();
         for (int i = started.size() - 1; i >= 0; i--) {
             started.get(i).close();
         }
