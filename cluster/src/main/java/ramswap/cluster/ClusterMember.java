@@ -74,6 +74,10 @@ public final class ClusterMember implements AutoCloseable {
         return settings.nodeNumber();
     }
 
+    public String clusterName() {
+        return settings.clusterName();
+    }
+
     /** Members of the cluster, this one included, lite members included. */
     public int memberCount() {
         requireOpen();

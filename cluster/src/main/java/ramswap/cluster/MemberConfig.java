@@ -2,6 +2,7 @@ package ramswap.cluster;
 
 import com.hazelcast.config.Config;
 import com.hazelcast.config.EvictionPolicy;
+import com.hazelcast.config.InMemoryFormat;
 import com.hazelcast.config.JoinConfig;
 import com.hazelcast.config.MapConfig;
 import com.hazelcast.config.NetworkConfig;
@@ -75,6 +76,21 @@ final class MemberConfig {
         MapConfig stats = new MapConfig(StatsPublisher.MAP_NAME).setBackupCount(1);
         stats.getEvictionConfig().setEvictionPolicy(EvictionPolicy.NONE);
         config.addMapConfig(stats);
+        config.addMapConfig(blocksMapConfig());
         return config;
+    }
+
+    /**
+     * The map of sealed pages. No backup yet (a later step keeps two copies placed by hand); no
+     * eviction ever, since it would drop swap data: each lender's quota keeps its heap from filling.
+     */
+    static MapConfig blocksMapConfig() {
+        MapConfig blocks = new MapConfig(HazelcastRemoteTier.MAP_NAME)
+                .setBackupCount(0)
+                .setAsyncBackupCount(0)
+                .setInMemoryFormat(InMemoryFormat.BINARY)
+                .setStatisticsEnabled(true);
+        blocks.getEvictionConfig().setEvictionPolicy(EvictionPolicy.NONE);
+        return blocks;
     }
 }

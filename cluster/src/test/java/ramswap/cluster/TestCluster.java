@@ -21,6 +21,17 @@ final class TestCluster implements AutoCloseable {
 
     private final String name = "ramswap-test-" + UUID.randomUUID().toString().substring(0, 8);
     private final List<ClusterMember> started = new ArrayList<>();
+    private final int basePort;
+    private final List<AutoCloseable> owned = new ArrayList<>();
+
+    TestCluster() {
+        this(BASE_PORT);
+    }
+
+    /** Members that take ports from {@code basePort} up. */
+    TestCluster(int basePort) {
+        this.basePort = basePort;
+    }
 
     String name() {
         return name;
@@ -37,7 +48,7 @@ final class TestCluster implements AutoCloseable {
         if (addresses.isEmpty()) {
             addresses.add(LOOPBACK);
         }
-        return new ClusterSettings(name, nodeNumber, LOOPBACK, BASE_PORT, addresses, lite);
+        return new ClusterSettings(name, nodeNumber, LOOPBACK, basePort, addresses, lite);
     }
 
     ClusterMember start(int nodeNumber) throws ClusterException {
@@ -54,8 +65,22 @@ final class TestCluster implements AutoCloseable {
         return member;
     }
 
+    /** Closes {@code resource} with the cluster, before its members. */
+    <T extends AutoCloseable> T own(T resource) {
+        owned.add(resource);
+        return resource;
+    }
+
     @Override
     public void close() {
+        for (int i = owned.size() - 1; i >= 0; i--) {
+            try {
+                owned.get(i).close();
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        }
+        owned.clear();
         for (int i = started.size() - 1; i >= 0; i--) {
             started.get(i).close();
         }

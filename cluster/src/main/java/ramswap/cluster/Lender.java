@@ -1,0 +1,243 @@
+package ramswap.cluster;
+
+import com.hazelcast.core.HazelcastInstance;
+import com.hazelcast.map.IMap;
+import com.hazelcast.map.LocalMapStats;
+import java.security.SecureRandom;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.SortedSet;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.agrona.concurrent.Agent;
+import ramswap.agent.PeriodicAgent;
+import ramswap.store.Counter;
+import ramswap.store.Counters;
+import ramswap.store.Knob;
+import ramswap.store.Knobs;
+
+/**
+ * This data member's side of the remote tier: it holds other nodes' sealed pages, at most
+ * {@code quotaBytes} of them, and frees the pages of nodes gone for good.
+ *
+ * <p><b>Quota.</b> A put past the quota is refused on this member, before the entry is stored, by
+ * a {@link QuotaInterceptor}; the sender sees its put fail and keeps the page (or tries its next
+ * target). The bytes in use are Hazelcast's own estimate ({@code getOwnedEntryMemoryCost}, which
+ * it computes by walking the partitions, so it is read once per {@link #agent() round}) plus, in
+ * between, {@value #ENTRY_OVERHEAD_BYTES} bytes more than each accepted page, the entry cost
+ * measured for a 4 KiB value (DESIGN.md). Eviction stays off: the quota is what keeps the heap
+ * from filling.
+ *
+ * <p><b>Orphans.</b> A page whose key carries the number of a node absent from the cluster for
+ * {@link Knob#ORPHAN_GRACE_SECONDS} is freed, by the member that owns it, so each is freed once;
+ * counted in {@code orphan_pages_freed}, together with the pages a restarting node deletes from
+ * its earlier life (its sweep runs on the owners, see {@link PageRemover}).
+ *
+ * <p><b>Figures</b> on this node's counters: gauges {@code foreign_pers_pages},
+ * {@code foreign_pers_pages_max}, {@code foreign_pers_bytes}, {@code lend_quota_bytes}; events
+ * {@code lend_refused_pages}, {@code orphan_pages_freed}. {@code lend_refused_pages} counts
+ * refusals, not distinct pages: a {@code setAll} whose operation failed in a partition is tried
+ * again in that partition once by Hazelcast ({@code InvokeOnPartitions.retryFailedPartitions}),
+ * so a refused page usually counts twice.
+ *
+ * <p>Wiring: construct after the member joined as a data member, run {@link #agent()} on the
+ * daemon's {@code Agents}, close after the agents stopped and before the member leaves.
+ */
+public final class Lender implements AutoCloseable {
+
+    /** Estimated heap per entry beyond its value (Hazelcast's estimate for a 4 KiB value: 4224 B). */
+    static final int ENTRY_OVERHEAD_BYTES = 192;
+    static final String USER_CONTEXT_KEY = "ramswap.lender";
+    static final Duration ROUND = Duration.ofSeconds(1);
+    private static final long MIN_SCAN_NANOS = TimeUnit.SECONDS.toNanos(1);
+    private static final long MAX_SCAN_NANOS = TimeUnit.SECONDS.toNanos(30);
+    private static final System.Logger LOG = System.getLogger(Lender.class.getName());
+
+    private final ClusterMember member;
+    private final HazelcastInstance hazelcast;
+    private final IMap<Long, byte[]> map;
+    private final long quotaBytes;
+    private final Knobs knobs;
+    private final Counters counters;
+    private final AtomicLong usedBytes = new AtomicLong();
+    private final LendRefusedException refusal;
+    private final String interceptorId;
+    /** Node number -> when its pages were first seen here while it was absent; the agent's thread only. */
+    private final Map<Integer, Long> absentSince = new HashMap<>();
+    private long nextScanNanos;
+    private boolean closed;
+
+    /**
+     * Starts lending {@code quotaBytes} of this member's heap.
+     *
+     * @throws IllegalArgumentException if the member is lite (it owns no partition) or the quota is negative
+     * @throws IllegalStateException    if this member already has a lender
+     */
+    public Lender(ClusterMember member, long quotaBytes, Knobs knobs, Counters counters) {
+        this.member = Objects.requireNonNull(member, "member");
+        this.knobs = Objects.requireNonNull(knobs, "knobs");
+        this.counters = Objects.requireNonNull(counters, "counters");
+        this.hazelcast = member.hazelcast();
+        if (hazelcast.getCluster().getLocalMember().isLiteMember()) {
+            throw new IllegalArgumentException("node " + member.nodeNumber() + " is a lite member: it holds no pages"
+                    + " and cannot lend; start it as a data member");
+        }
+        if (quotaBytes < 0) {
+            throw new IllegalArgumentException("lend quota " + quotaBytes + " is negative");
+        }
+        this.quotaBytes = quotaBytes;
+        this.map = hazelcast.getMap(HazelcastRemoteTier.MAP_NAME);
+        this.refusal = new LendRefusedException("node " + member.nodeNumber() + " refused a page: its lend quota of "
+                + quotaBytes + " bytes is full");
+        if (hazelcast.getUserContext().putIfAbsent(USER_CONTEXT_KEY, this) != null) {
+            throw new IllegalStateException("node " + member.nodeNumber() + " already has a lender");
+        }
+        counters.set(Counter.LEND_QUOTA_BYTES, quotaBytes);
+        refresh();
+        this.interceptorId = map.addInterceptor(new QuotaInterceptor(this, new SecureRandom().nextLong()));
+    }
+
+    /** The lender of the member {@code hazelcast}, or null if it lends nothing. */
+    static Lender of(HazelcastInstance hazelcast) {
+        Object o = hazelcast.getUserContext().get(USER_CONTEXT_KEY);
+        return o instanceof Lender l ? l : null;
+    }
+
+    /** The agent that refreshes the figures each second and frees orphans; the daemon's {@code Agents} runs it. */
+    public Agent agent() {
+        return new PeriodicAgent(ROUND) {
+            @Override
+            protected void tick() {
+                refresh();
+                long now = System.nanoTime();
+                if (now - nextScanNanos >= 0) {
+                    nextScanNanos = now + scanInterval();
+                    sweepOrphans();
+                }
+            }
+
+            @Override
+            public String roleName() {
+                return "ramswap-lender";
+            }
+        };
+    }
+
+    public long quotaBytes() {
+        return quotaBytes;
+    }
+
+    /** Bytes of other nodes' pages held here, as last estimated. */
+    public long usedBytes() {
+        return usedBytes.get();
+    }
+
+    // ---------------------------------------------------------------- on the partition threads
+
+    /** Takes room for a page of {@code valueBytes}; false, counted, when the quota is full. */
+    boolean admit(int valueBytes) {
+        long need = valueBytes + (long) ENTRY_OVERHEAD_BYTES;
+        while (true) {
+            long used = usedBytes.get();
+            if (used + need > quotaBytes) {
+                counters.increment(Counter.LEND_REFUSED_PAGES);
+                return false;
+            }
+            if (usedBytes.compareAndSet(used, used + need)) {
+                return true;
+            }
+        }
+    }
+
+    void released(int valueBytes) {
+        usedBytes.addAndGet(-(valueBytes + (long) ENTRY_OVERHEAD_BYTES));
+    }
+
+    /** One refusal, made once: it carries no stack trace and travels to the sender by value. */
+    LendRefusedException refusal() {
+        return refusal;
+    }
+
+    void orphanFreed() {
+        counters.increment(Counter.ORPHAN_PAGES_FREED);
+    }
+
+    // ---------------------------------------------------------------- on the agent's thread
+
+    /** Reads Hazelcast's figures for the pages held here and sets the gauges. */
+    void refresh() {
+        LocalMapStats stats = map.getLocalMapStats();
+        long cost = stats.getOwnedEntryMemoryCost();
+        long pages = stats.getOwnedEntryCount();
+        usedBytes.set(cost);
+        counters.set(Counter.FOREIGN_PERS_BYTES, cost);
+        counters.set(Counter.FOREIGN_PERS_PAGES, pages);
+        counters.raiseMax(Counter.FOREIGN_PERS_PAGES_MAX, pages);
+    }
+
+    /**
+     * Frees the pages held here of nodes absent from the cluster since at least the grace period
+     * (measured from when this lender first saw them absent). Returns the pages freed.
+     */
+    int sweepOrphans() {
+        SortedSet<Integer> present = member.nodeNumbers();
+        int[] nodes = present.stream().mapToInt(Integer::intValue).toArray();
+        Set<Long> keys = map.localKeySet(KeyNodePredicate.notOf(nodes));
+        Map<Integer, List<Long>> byNode = new HashMap<>();
+        for (Long key : keys) {
+            byNode.computeIfAbsent(RemoteKey.node(key), n -> new ArrayList<>()).add(key);
+        }
+        absentSince.keySet().retainAll(byNode.keySet());
+        long now = System.nanoTime();
+        long grace = TimeUnit.SECONDS.toNanos(knobs.get(Knob.ORPHAN_GRACE_SECONDS));
+        Set<Long> expired = new HashSet<>();
+        for (Map.Entry<Integer, List<Long>> e : byNode.entrySet()) {
+            long since = absentSince.computeIfAbsent(e.getKey(), n -> now);
+            if (now - since >= grace) {
+                expired.addAll(e.getValue());
+                absentSince.remove(e.getKey());
+            }
+        }
+        if (expired.isEmpty()) {
+            return 0;
+        }
+        int freed = 0;
+        for (Boolean removed : map.executeOnKeys(expired, PageRemover.orphans()).values()) {
+            if (Boolean.TRUE.equals(removed)) {
+                freed++;
+            }
+        }
+        LOG.log(System.Logger.Level.INFO, "node " + member.nodeNumber() + " freed " + freed
+                + " pages of nodes gone from the cluster");
+        return freed;
+    }
+
+    private long scanInterval() {
+        long quarterGrace = TimeUnit.SECONDS.toNanos(knobs.get(Knob.ORPHAN_GRACE_SECONDS)) / 4;
+        return Math.max(MIN_SCAN_NANOS, Math.min(MAX_SCAN_NANOS, quarterGrace));
+    }
+
+    /** Stops refusing and counting; the pages held stay (they are the senders'). */
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        try {
+            if (hazelcast.getLifecycleService().isRunning()) {
+                map.removeInterceptor(interceptorId);
+            }
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.DEBUG, "removing the quota interceptor of node " + member.nodeNumber() + " failed", e);
+        } finally {
+            hazelcast.getUserContext().remove(USER_CONTEXT_KEY, this);
+        }
+    }
+}

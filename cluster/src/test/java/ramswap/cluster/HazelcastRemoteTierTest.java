@@ -1,0 +1,370 @@
+package ramswap.cluster;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.hazelcast.map.IMap;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.Random;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+import org.agrona.concurrent.Agent;
+import org.junit.jupiter.api.Nested;
+import org.junit.jupiter.api.Test;
+import ramswap.store.Counter;
+import ramswap.store.Counters;
+import ramswap.store.Knob;
+import ramswap.store.Knobs;
+import ramswap.store.RemoteTier;
+import ramswap.store.RemoteTier.Batch;
+import ramswap.store.RemoteTier.Sent;
+
+/**
+ * The remote tier against real members in this JVM: a lite sender (node 0) and lending data
+ * members. Ports from 6100 up.
+ */
+class HazelcastRemoteTierTest {
+
+    static final int BASE_PORT = 6100;
+    static final int PAGE = 4096;
+    static final long MIB = 1 << 20;
+    static final long TIMEOUT_MS = 5000;
+
+    /** One node's daemon-side objects: member, knobs, counters, and its tier or lender. */
+    static final class Node {
+        final ClusterMember member;
+        final Knobs knobs = new Knobs();
+        final Counters counters = new Counters();
+        HazelcastRemoteTier tier;
+        Lender lender;
+
+        Node(ClusterMember member) {
+            this.member = member;
+        }
+
+        long count(Counter c) {
+            return counters.get(c);
+        }
+    }
+
+    static Node sender(TestCluster cluster, int nodeNumber, long incarnation, String targets, boolean lite)
+            throws ClusterException {
+        Node n = new Node(lite ? cluster.startLite(nodeNumber) : cluster.start(nodeNumber));
+        assertEquals(null, n.knobs.set(Knob.REMOTE_TARGET_NODENUM, targets));
+        n.tier = cluster.own(HazelcastRemoteTier.start(n.member, n.knobs, n.counters, incarnation, Duration.ofSeconds(10)));
+        return n;
+    }
+
+    static Node lender(TestCluster cluster, int nodeNumber, long quotaBytes) throws ClusterException {
+        Node n = new Node(cluster.start(nodeNumber));
+        n.lender = cluster.own(new Lender(n.member, quotaBytes, n.knobs, n.counters));
+        return n;
+    }
+
+    static void awaitMembers(TestCluster cluster, Node any, int count) {
+        TestCluster.await(count + " members, partitions settled", () -> any.member.memberCount() == count
+                && any.member.hazelcast().getPartitionService().isClusterSafe());
+    }
+
+    static IMap<Long, byte[]> blocks(Node n) {
+        return n.member.hazelcast().getMap(HazelcastRemoteTier.MAP_NAME);
+    }
+
+    /** {@code count} pages of random length and content, blocks 100.., generations 7... */
+    static Batch batch(int count, long seed) {
+        Random random = new Random(seed);
+        Batch b = new Batch(count, PAGE);
+        for (int k = 0; k < count; k++) {
+            b.blocks[k] = 100 + k;
+            b.generations[k] = 7 + k;
+            b.lengths[k] = 1 + random.nextInt(PAGE);
+            random.nextBytes(b.pages[k]);
+        }
+        b.count = count;
+        return b;
+    }
+
+    static Sent send(Node n, Batch b) throws Exception {
+        return n.tier.send(b).get(TIMEOUT_MS, TimeUnit.MILLISECONDS);
+    }
+
+    /** Fetches every page of {@code b} under {@code handles}; returns the lengths (or codes). */
+    static int[] fetch(Node n, Batch b, long[] handles, byte[][] into) {
+        int[] lengths = new int[b.count];
+        n.tier.fetch(b.count, b.blocks, b.generations, handles, into, lengths, TIMEOUT_MS);
+        return lengths;
+    }
+
+    static byte[][] pages(int count) {
+        return new byte[count][PAGE];
+    }
+
+    static void flushOnce(Node n) {
+        try {
+            n.tier.agents().get(0).doWork();
+        } catch (Exception e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    static void flushAll(Node n, Node holder) {
+        Agent flusher = n.tier.agents().get(0);
+        TestCluster.await("the flusher to empty the map", () -> {
+            try {
+                flusher.doWork();
+            } catch (Exception e) {
+                throw new AssertionError(e);
+            }
+            return blocks(holder).isEmpty();
+        });
+    }
+
+    static void assertAll(long expected, long[] handles) {
+        for (long h : handles) {
+            assertEquals(expected, h, Arrays.toString(handles));
+        }
+    }
+
+    @Nested
+    class RoundTrip {
+
+        @Test
+        void shouldFetchBackTheBytesSentAndCountNothingAsLost() throws Exception {
+            try (TestCluster cluster = new TestCluster(BASE_PORT)) {
+                Node lender = lender(cluster, 1, 16 * MIB);
+                Node sender = sender(cluster, 0, 1, "1", true);
+                awaitMembers(cluster, sender, 2);
+                assertTrue(sender.tier.canSend());
+
+                Batch b = batch(32, 1);
+                Sent sent = send(sender, b);
+                UUID lenderUuid = lender.member.hazelcast().getCluster().getLocalMember().getUuid();
+                for (long h : sent.handles) {
+                    assertTrue(h >= 0 && h <= RemoteKey.MAX_SEQUENCE, "handle " + h);
+                    assertEquals(lenderUuid, lender.member.hazelcast().getPartitionService()
+                            .getPartition(RemoteKey.of(0, 1, h)).getOwner().getUuid());
+                    assertFalse(sender.tier.misplaced(h));
+                }
+                byte[][] got = pages(32);
+                int[] lengths = fetch(sender, b, sent.handles, got);
+                for (int k = 0; k < 32; k++) {
+                    assertEquals(b.lengths[k], lengths[k], "page " + k);
+                    assertArrayEquals(Arrays.copyOf(b.pages[k], b.lengths[k]), Arrays.copyOf(got[k], lengths[k]));
+                }
+                assertEquals(32, blocks(lender).size());
+                lender.lender.refresh();
+                assertEquals(32, lender.count(Counter.FOREIGN_PERS_PAGES));
+                assertEquals(32, lender.count(Counter.FOREIGN_PERS_PAGES_MAX));
+                assertTrue(lender.count(Counter.FOREIGN_PERS_BYTES) > 32 * PageSeal.OVERHEAD);
+                assertEquals(16 * MIB, lender.count(Counter.LEND_QUOTA_BYTES));
+                assertEquals(0, sender.count(Counter.PERS_PAGES_REMOTE_FAILED));
+                assertEquals(0, sender.count(Counter.PERS_PAGES_LOCAL_NO_TARGET));
+            }
+        }
+
+        @Test
+        void shouldAnswerUnauthenticForAlteredPagesAndForAnotherBlockOrGeneration() throws Exception {
+            try (TestCluster cluster = new TestCluster(BASE_PORT)) {
+                Node lender = lender(cluster, 1, 16 * MIB);
+                Node sender = sender(cluster, 0, 1, "1", true);
+                awaitMembers(cluster, sender, 2);
+                Batch b = batch(3, 2);
+                Sent sent = send(sender, b);
+
+                long key = RemoteKey.of(0, 1, sent.handles[0]);
+                byte[] sealed = blocks(lender).get(key);
+                sealed[PageSeal.NONCE_BYTES + 1] ^= 1;
+                blocks(lender).set(key, sealed);
+                b.blocks[1]++;        // page 1 asked for under another block
+                b.generations[2]++;   // page 2 under another generation
+                byte[][] got = pages(3);
+                int[] lengths = fetch(sender, b, sent.handles, got);
+
+                assertArrayEquals(new int[] {RemoteTier.UNAUTHENTIC, RemoteTier.UNAUTHENTIC, RemoteTier.UNAUTHENTIC},
+                        lengths);
+                for (byte[] page : got) {
+                    assertTrue(Arrays.equals(new byte[PAGE], page), "bytes that failed authentication were handed out");
+                }
+            }
+        }
+
+        @Test
+        void shouldDeleteEveryForgottenPageInBatchesAndThenAnswerMissing() throws Exception {
+            try (TestCluster cluster = new TestCluster(BASE_PORT)) {
+                Node lender = lender(cluster, 1, 64 * MIB);
+                Node sender = sender(cluster, 0, 1, "1", true);
+                awaitMembers(cluster, sender, 2);
+                int count = 2 * HazelcastRemoteTier.FLUSH_BATCH + 88; // three batches
+                Batch b = batch(count, 3);
+                Sent sent = send(sender, b);
+                assertEquals(count, blocks(lender).size());
+
+                for (long h : sent.handles) {
+                    sender.tier.forget(h);
+                }
+                flushAll(sender, lender);
+
+                assertEquals(count, sender.count(Counter.REMOTE_PAGES_FLUSHED));
+                assertEquals(0, sender.count(Counter.REMOTE_FLUSH_FAILED));
+                int[] lengths = fetch(sender, b, sent.handles, pages(count));
+                for (int length : lengths) {
+                    assertEquals(RemoteTier.MISSING, length);
+                }
+            }
+        }
+    }
+
+    @Nested
+    class Targets {
+
+        @Test
+        void shouldGoToTheNextTargetWhenTheFirstIsFullAndLoseNothing() throws Exception {
+            try (TestCluster cluster = new TestCluster(BASE_PORT)) {
+                Node second = lender(cluster, 1, 16 * MIB);
+                Node full = lender(cluster, 2, 0);
+                Node sender = sender(cluster, 0, 1, "2,1", true);
+                awaitMembers(cluster, sender, 3);
+
+                Batch b = batch(16, 4);
+                Sent sent = send(sender, b);
+                long refusedFirst = full.count(Counter.LEND_REFUSED_PAGES);
+                Sent again = send(sender, batch(16, 5));
+
+                UUID secondUuid = second.member.hazelcast().getCluster().getLocalMember().getUuid();
+                for (long[] handles : new long[][] {sent.handles, again.handles}) {
+                    for (long h : handles) {
+                        assertTrue(h >= 0, Arrays.toString(handles));
+                        assertEquals(secondUuid, second.member.hazelcast().getPartitionService()
+                                .getPartition(RemoteKey.of(0, 1, h)).getOwner().getUuid());
+                    }
+                }
+                assertTrue(refusedFirst >= 1);
+                assertEquals(refusedFirst, full.count(Counter.LEND_REFUSED_PAGES), "the second batch did not skip the full target");
+                int[] lengths = fetch(sender, b, sent.handles, pages(16));
+                for (int k = 0; k < 16; k++) {
+                    assertEquals(b.lengths[k], lengths[k]);
+                }
+                TestCluster.await("the full target to hold nothing", () -> {
+                    flushOnce(sender);
+                    return blocks(full).localKeySet().isEmpty();
+                });
+                assertEquals(32, blocks(second).size());
+                assertEquals(0, sender.count(Counter.PERS_PAGES_LOCAL_TARGETS_FULL));
+            }
+        }
+
+        @Test
+        void shouldRefuseWhenEveryTargetIsFull() throws Exception {
+            try (TestCluster cluster = new TestCluster(BASE_PORT)) {
+                Node full = lender(cluster, 1, 4096);
+                Node sender = sender(cluster, 0, 1, "1", true);
+                awaitMembers(cluster, sender, 2);
+
+                assertAll(RemoteTier.REFUSED, send(sender, batch(8, 6)).handles);
+                assertAll(RemoteTier.REFUSED, send(sender, batch(8, 7)).handles); // skipped: refused within the second
+
+                assertEquals(16, sender.count(Counter.PERS_PAGES_LOCAL_TARGETS_FULL));
+                assertEquals(0, sender.count(Counter.PERS_PAGES_REMOTE_FAILED));
+                TestCluster.await("the partly stored batch deleted", () -> {
+                    flushOnce(sender);
+                    return blocks(full).isEmpty();
+                });
+            }
+        }
+
+        @Test
+        void shouldAnswerNoTargetWhenTheTargetIsAbsentLiteOrThisNode() throws Exception {
+            try (TestCluster cluster = new TestCluster(BASE_PORT)) {
+                Node lite = new Node(cluster.startLite(3));
+                Node sender = sender(cluster, 0, 1, "5", false);
+                awaitMembers(cluster, sender, 2);
+
+                for (String targets : new String[] {"5", "3", "0", "-1", "5,3,0"}) {
+                    assertEquals(null, sender.knobs.set(Knob.REMOTE_TARGET_NODENUM, targets));
+                    assertFalse(sender.tier.canSend(), targets);
+                    assertAll(RemoteTier.NO_TARGET, send(sender, batch(4, 8)).handles);
+                }
+                assertEquals(20, sender.count(Counter.PERS_PAGES_LOCAL_NO_TARGET));
+                assertTrue(blocks(lite).isEmpty());
+            }
+        }
+
+        @Test
+        void shouldCallPagesMisplacedOnceTheirPartitionsMoveToThisNode() throws Exception {
+            try (TestCluster cluster = new TestCluster(BASE_PORT)) {
+                Node leaving = lender(cluster, 1, 16 * MIB);
+                Node sender = sender(cluster, 0, 1, "1", false);
+                awaitMembers(cluster, sender, 2);
+                Batch b = batch(16, 9);
+                Sent sent = send(sender, b);
+                for (long h : sent.handles) {
+                    assertFalse(sender.tier.misplaced(h));
+                }
+
+                leaving.lender.close();
+                leaving.member.close(); // graceful: its partitions, pages included, move to node 0
+                TestCluster.await("node 0 alone and safe", () -> sender.member.memberCount() == 1
+                        && sender.member.hazelcast().getPartitionService().isClusterSafe());
+
+                for (long h : sent.handles) {
+                    assertTrue(sender.tier.misplaced(h));
+                }
+                int[] lengths = fetch(sender, b, sent.handles, pages(16));
+                assertEquals(b.lengths[0], lengths[0]);
+                assertFalse(sender.tier.canSend());
+            }
+        }
+    }
+
+    @Nested
+    class Orphans {
+
+        @Test
+        void shouldDeleteThePagesOfThisNodesEarlierLifeAtStart() throws Exception {
+            try (TestCluster cluster = new TestCluster(BASE_PORT)) {
+                Node lender = lender(cluster, 1, 16 * MIB);
+                Node other = sender(cluster, 2, 1, "1", true);
+                Node sender = sender(cluster, 0, 1, "1", true);
+                awaitMembers(cluster, sender, 3);
+                send(sender, batch(20, 10));
+                send(other, batch(5, 11));
+
+                HazelcastRemoteTier reborn = cluster.own(HazelcastRemoteTier.start(sender.member, sender.knobs, sender.counters, 2,
+                        Duration.ofSeconds(10)));
+
+                assertEquals(5, blocks(lender).size(), "only node 2's pages are left");
+                for (Long key : blocks(lender).keySet()) {
+                    assertEquals(2, RemoteKey.node(key));
+                }
+                assertEquals(20, lender.count(Counter.ORPHAN_PAGES_FREED));
+            }
+        }
+
+        @Test
+        void shouldFreeThePagesOfANodeGoneLongerThanTheGrace() throws Exception {
+            try (TestCluster cluster = new TestCluster(BASE_PORT)) {
+                Node lender = lender(cluster, 1, 16 * MIB);
+                Node staying = sender(cluster, 2, 1, "1", true);
+                Node gone = sender(cluster, 0, 1, "1", true);
+                awaitMembers(cluster, lender, 3);
+                send(gone, batch(20, 12));
+                send(staying, batch(5, 13));
+                assertEquals(null, lender.knobs.set(Knob.ORPHAN_GRACE_SECONDS, "1"));
+
+                gone.member.close();
+                TestCluster.await("node 0 gone", () -> lender.member.memberCount() == 2);
+                assertEquals(0, lender.lender.sweepOrphans(), "freed within the grace");
+                assertEquals(25, blocks(lender).size());
+                Thread.sleep(1100);
+                assertEquals(20, lender.lender.sweepOrphans());
+
+                assertEquals(5, blocks(lender).size());
+                assertEquals(20, lender.count(Counter.ORPHAN_PAGES_FREED));
+                assertEquals(0, lender.lender.sweepOrphans());
+            }
+        }
+    }
+}

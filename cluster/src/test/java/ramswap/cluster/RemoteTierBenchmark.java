@@ -1,0 +1,184 @@
+package ramswap.cluster;
+
+import com.hazelcast.core.HazelcastInstance;
+import com.hazelcast.core.HazelcastInstanceAware;
+import com.hazelcast.map.EntryProcessor;
+import com.hazelcast.map.IMap;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
+import ramswap.store.Counters;
+import ramswap.store.Knobs;
+
+/**
+ * The costs behind the remote tier's choices, printed as a table (not asserted): two members in
+ * this JVM on loopback, a lite sender and a lender. Run with
+ * {@code mvn -B test -pl fuse-swap,cluster -Dtest=RemoteTierBenchmark -Dsurefire.failIfNoSpecifiedTests=false -Dramswap.bench=true}.
+ */
+@EnabledIfSystemProperty(named = "ramswap.bench", matches = "true")
+class RemoteTierBenchmark {
+
+    static final int ROUNDS = 300;
+    static final int WARMUP = 100;
+
+    interface Op {
+        void run(int round) throws Exception;
+    }
+
+    /** The entry-processor way to enforce a quota: the batch's values travel in the processor. */
+    static final class QuotaPut implements EntryProcessor<Long, byte[], Boolean>, HazelcastInstanceAware {
+        private static final long serialVersionUID = 1L;
+        private final HashMap<Long, byte[]> values;
+        private transient HazelcastInstance owner;
+
+        QuotaPut(HashMap<Long, byte[]> values) {
+            this.values = values;
+        }
+
+        @Override
+        public void setHazelcastInstance(HazelcastInstance hazelcast) {
+            owner = hazelcast;
+        }
+
+        @Override
+        public Boolean process(Map.Entry<Long, byte[]> entry) {
+            byte[] v = values.get(entry.getKey());
+            Lender lender = owner == null ? null : Lender.of(owner);
+            if (lender != null && !lender.admit(v.length)) {
+                return Boolean.FALSE;
+            }
+            entry.setValue(v);
+            return Boolean.TRUE;
+        }
+    }
+
+    @Test
+    void printCosts() throws Exception {
+        try (TestCluster cluster = new TestCluster(6300)) {
+            ClusterMember lenderMember = cluster.start(1);
+            ClusterMember sender = cluster.startLite(0);
+            TestCluster.await("two members", () -> sender.memberCount() == 2
+                    && sender.hazelcast().getPartitionService().isClusterSafe());
+            Lender lender = new Lender(lenderMember, Long.MAX_VALUE / 2, new Knobs(), new Counters());
+            UUID target = lenderMember.hazelcast().getCluster().getLocalMember().getUuid();
+            KeyPlacer placer = new KeyPlacer(sender.hazelcast().getPartitionService(), 0, 1);
+            IMap<Long, byte[]> quota = sender.hazelcast().getMap(HazelcastRemoteTier.MAP_NAME);
+            IMap<Long, byte[]> plain = sender.hazelcast().getMap("bench-plain");
+            IMap<Long, byte[]> ep = sender.hazelcast().getMap("bench-ep");
+            Random random = new Random(1);
+            byte[] page = new byte[4096 + PageSeal.OVERHEAD];
+            random.nextBytes(page);
+
+            List<String> rows = new ArrayList<>();
+            rows.add(row("put 64 x 4 KiB, setAllAsync, no interceptor", measure(r -> plain.setAllAsync(batch(placer, target, page, 64))
+                    .toCompletableFuture().get())));
+            rows.add(row("put 64 x 4 KiB, setAllAsync, quota interceptor", measure(r -> quota.setAllAsync(batch(placer, target, page, 64))
+                    .toCompletableFuture().get())));
+            rows.add(row("put 64 x 4 KiB, submitToKeys, quota entry processor", measure(r -> {
+                HashMap<Long, byte[]> b = batch(placer, target, page, 64);
+                ep.submitToKeys(b.keySet(), new QuotaPut(b)).toCompletableFuture().get();
+            })));
+            rows.add(row("put 1 x 4 KiB, setAsync, quota interceptor", measure(r -> quota.setAsync(placer.nextKeyOwnedBy(target), page)
+                    .toCompletableFuture().get())));
+            rows.add(row("put 1 x 4 KiB, submitToKey, quota entry processor", measure(r -> {
+                HashMap<Long, byte[]> b = batch(placer, target, page, 1);
+                Long k = b.keySet().iterator().next();
+                ep.submitToKey(k, new QuotaPut(b)).toCompletableFuture().get();
+            })));
+
+            List<Long> stored = new ArrayList<>(quota.keySet());
+            for (int n : new int[] {1, 32}) {
+                rows.add(row("get " + n + ", pipelined getAsync", measure(r -> {
+                    @SuppressWarnings("unchecked")
+                    CompletableFuture<byte[]>[] f = new CompletableFuture[n];
+                    for (int k = 0; k < n; k++) {
+                        f[k] = quota.getAsync(stored.get((r * n + k) % stored.size())).toCompletableFuture();
+                    }
+                    for (CompletableFuture<byte[]> x : f) {
+                        x.get(5, TimeUnit.SECONDS);
+                    }
+                })));
+                rows.add(row("get " + n + ", getAll on the caller's thread", measure(r -> {
+                    Set<Long> keys = new HashSet<>();
+                    for (int k = 0; k < n; k++) {
+                        keys.add(stored.get((r * n + k) % stored.size()));
+                    }
+                    quota.getAll(keys);
+                })));
+                rows.add(row("get " + n + ", getAll on another thread", measure(r -> {
+                    Set<Long> keys = new HashSet<>();
+                    for (int k = 0; k < n; k++) {
+                        keys.add(stored.get((r * n + k) % stored.size()));
+                    }
+                    CompletableFuture.supplyAsync(() -> quota.getAll(keys)).get(5, TimeUnit.SECONDS);
+                })));
+            }
+
+            int del = HazelcastRemoteTier.FLUSH_BATCH;
+            List<Long> all = new ArrayList<>(quota.keySet());
+            int[] next = {0};
+            int deleteRounds = Math.min(ROUNDS, all.size() / del / 2 - WARMUP / 4) ;
+            rows.add(row("delete " + del + ", submitToKeys, remover processor", measure(Math.max(10, deleteRounds / 2), r -> {
+                Set<Long> keys = new HashSet<>(all.subList(next[0], next[0] + del));
+                next[0] += del;
+                quota.submitToKeys(keys, PageRemover.forgotten()).toCompletableFuture().get();
+            })));
+            rows.add(row("delete " + del + ", pipelined deleteAsync", measure(Math.max(10, deleteRounds / 2), r -> {
+                @SuppressWarnings("unchecked")
+                CompletableFuture<Boolean>[] f = new CompletableFuture[del];
+                for (int k = 0; k < del; k++) {
+                    f[k] = quota.deleteAsync(all.get(next[0] + k)).toCompletableFuture();
+                }
+                next[0] += del;
+                for (CompletableFuture<Boolean> x : f) {
+                    x.get();
+                }
+            })));
+
+            System.out.println();
+            System.out.printf("%-55s %9s %9s %9s%n", "operation (2 members, one JVM, loopback)", "p50 us", "p99 us", "max us");
+            rows.forEach(System.out::println);
+            lender.close();
+        }
+    }
+
+    static HashMap<Long, byte[]> batch(KeyPlacer placer, UUID target, byte[] page, int n) {
+        HashMap<Long, byte[]> b = new HashMap<>();
+        for (int k = 0; k < n; k++) {
+            b.put(placer.nextKeyOwnedBy(target), page);
+        }
+        return b;
+    }
+
+    static long[] measure(Op op) throws Exception {
+        return measure(ROUNDS, op);
+    }
+
+    static long[] measure(int rounds, Op op) throws Exception {
+        int warmup = Math.min(WARMUP, rounds / 2);
+        long[] t = new long[rounds];
+        for (int r = 0; r < warmup + rounds; r++) {
+            long start = System.nanoTime();
+            op.run(r);
+            if (r >= warmup) {
+                t[r - warmup] = System.nanoTime() - start;
+            }
+        }
+        Arrays.sort(t);
+        return new long[] {t[rounds / 2] / 1000, t[(int) (rounds * 0.99)] / 1000, t[rounds - 1] / 1000};
+    }
+
+    static String row(String name, long[] p) {
+        return String.format("%-55s %9d %9d %9d", name, p[0], p[1], p[2]);
+    }
+}
