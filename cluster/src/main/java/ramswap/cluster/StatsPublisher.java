@@ -90,7 +90,7 @@ public final class StatsPublisher extends PeriodicAgent {
     }
 
     private void publishOnce() {
-        if (!DataMembers.present(hazelcast)) {
+        if (hazelcast.getLifecycleService().isRunning() && !DataMembers.present(hazelcast)) {
             return; // only lite members: no map works, and nobody lends, so there is nothing to show either
         }
         try {
