@@ -9,6 +9,7 @@ import java.util.Locale;
 import java.util.concurrent.Semaphore;
 import ramswap.cluster.ClusterException;
 import ramswap.cluster.ClusterMember;
+import ramswap.cluster.NodeControls;
 import ramswap.agent.Agents;
 import ramswap.cluster.StatsPublisher;
 import ramswap.fuse.FuseMount;
@@ -83,6 +84,11 @@ final class Daemon {
         }
         // up says it on the terminal; this puts it in the log, and before --foreground's user
         Protections.headroomAdvice().ifPresent(advice -> say("warning: " + advice));
+        if (Runtime.getRuntime().maxMemory() < config.heapBytes() - (config.heapBytes() >> 4)) {
+            say("warning: the heap is " + Sizes.human(Runtime.getRuntime().maxMemory()) + ", below the " + Sizes.human(config.heapBytes())
+                    + " this configuration needs (swap table" + (config.lendBytes() > 0 ? " and lend quota" : "")
+                    + "); start it with ramswap up, which sizes the heap, or give -Xms and -Xmx yourself");
+        }
         Counters counters = new Counters();
         Knobs knobs = new Knobs();
         say("starting: swap " + Sizes.human(config.sizeBytes()) + ", pool limit " + Sizes.human(config.poolLimitBytes())
@@ -92,10 +98,15 @@ final class Daemon {
         // once nothing can read it: an unmount that failed leaves it mapped until this process exits
         LocalPool pool = new LocalPool(posix, config.poolCapacityBytes(), config.poolLimitBytes(), config.poolReserveBytes());
         boolean poolUnread = true;
-        try (ClusterMember m = joinCluster();
+        try (ClusterMember m = joinCluster(knobs, counters);
                 Agents agents = new Agents(() -> counters.increment(Counter.AGENT_ERRORS))) {
             store = new SwapStore(config.sizeBytes(), pool, counters);
             setKnob(knobs, Knob.POOL_MAX_BYTES, config.poolLimitBytes());
+            counters.set(Counter.LEND_QUOTA_BYTES, config.lendBytes());
+            if (config.targets() != null) {
+                setKnob(knobs, Knob.REMOTE_TARGET_NODENUM, config.targets());
+                setKnob(knobs, Knob.PERS_REMOTIFY_ENABLE, "1");
+            }
             knobs.onChange(Knob.POOL_MAX_BYTES, limit -> {
                 String refusal = config.poolLimitRefusal(limit);
                 if (refusal != null) {
@@ -131,6 +142,10 @@ final class Daemon {
 
     /** Swap on, wait for stop requests, swap off; returns only once every loop device is gone. */
     private void serve(FuseMount mount, Posix posix) throws RamswapException {
+        if (!config.swap()) {
+            serveWithoutSwap(mount);
+            return;
+        }
         long t0 = System.nanoTime();
         int requests = WarmUp.run(posix, mount.swapFile(), config.sizeBytes(), config.poolLimitBytes());
         say("warmed up: " + requests + " requests through the swap file, every block read back intact, in "
@@ -165,6 +180,21 @@ final class Daemon {
             } finally {
                 progress.interrupt();
             }
+        }
+    }
+
+    /** --no-swap: the mount and the member serve; the swap file is never swap. Stops at the first request that finds no loop device on it. */
+    private void serveWithoutSwap(FuseMount mount) {
+        state = "live";
+        say("live: no swap area (--no-swap); this node lends " + Sizes.human(config.lendBytes()));
+        while (true) {
+            stopRequests.acquireUninterruptibly();
+            java.util.List<String> users = usersOf(mount);
+            if (users.isEmpty()) {
+                state = "stopping";
+                return;
+            }
+            refuseStop(notStopping(users, mount));
         }
     }
 
@@ -229,15 +259,20 @@ final class Daemon {
 
     /** A knob the daemon sets at start: a refusal means the configuration and the store disagree. */
     private static void setKnob(Knobs knobs, Knob knob, long value) throws RamswapException {
+        setKnob(knobs, knob, Long.toString(value));
+    }
+
+    private static void setKnob(Knobs knobs, Knob knob, String value) throws RamswapException {
         String refusal = knobs.set(knob, value);
         if (refusal != null) {
             throw new RamswapException(RamswapException.FAILED, "cannot start: " + refusal);
         }
     }
 
-    private ClusterMember joinCluster() throws RamswapException {
+    /** Joins with this node's role announced, and its knobs and counters in reach of the cluster's control calls. */
+    private ClusterMember joinCluster(Knobs knobs, Counters counters) throws RamswapException {
         try {
-            return ClusterMember.join(config.cluster());
+            return ClusterMember.join(config.cluster(), config.role(), new NodeControls(knobs, () -> snapshot(counters)));
         } catch (ClusterException e) {
             throw new RamswapException(RamswapException.FAILED, "cannot join the cluster: " + e.getMessage(), e);
         }
@@ -278,8 +313,16 @@ final class Daemon {
     // ================================================================ what it shows
 
     private java.util.Map<String, Long> snapshot() {
-        store.refreshGauges();
-        return store.counters().snapshot();
+        return snapshot(store.counters());
+    }
+
+    /** Every counter, gauges refreshed once the store exists (a control call may come before). */
+    private java.util.Map<String, Long> snapshot(Counters counters) {
+        SwapStore s = store;
+        if (s != null) {
+            s.refreshGauges();
+        }
+        return counters.snapshot();
     }
 
     private String statusText() {
@@ -302,7 +345,13 @@ final class Daemon {
         line(b, "stored_bytes", stored * 4096);
         line(b, "pool_bytes", c.get(Counter.POOL_BYTES));
         line(b, "compression_ratio", zbytes == 0 ? "-" : String.format(Locale.ROOT, "%.2f", zpages * 4096.0 / zbytes));
+        line(b, "swap", config.swap() ? "on" : "none (--no-swap: this node only lends; its 1 MiB swap file is never swap)");
+        line(b, "role", config.role().name());
+        line(b, "lend_bytes", config.lendBytes());
+        line(b, "heap_bytes", Runtime.getRuntime().maxMemory());
         line(b, "cluster", m == null ? "-" : m.describe());
+        line(b, "cluster_name", config.cluster().clusterName());
+        line(b, "member_address", memberAddress(m));
         line(b, "started", started);
         line(b, "log", config.log() == null ? "-" : config.log());
         line(b, "pool_reserve_bytes", config.poolReserveBytes());
@@ -318,6 +367,15 @@ final class Daemon {
         }
         line(b, "stop_refusals", stopRefusals);
         return b.toString();
+    }
+
+    /** "host:port" of this daemon's member, for the CLI to connect to as a client. */
+    private static String memberAddress(ClusterMember m) {
+        if (m == null || !m.hazelcast().getLifecycleService().isRunning()) {
+            return "-";
+        }
+        com.hazelcast.cluster.Address a = m.hazelcast().getCluster().getLocalMember().getAddress();
+        return a.getHost() + ":" + a.getPort();
     }
 
     private static void line(StringBuilder b, String name, Object value) {

@@ -2,8 +2,11 @@ package ramswap.cli;
 
 import java.nio.file.Path;
 import ramswap.cluster.ClusterSettings;
+import ramswap.cluster.NodeRole;
 import ramswap.store.BlockCodec;
 import ramswap.store.BlockTable;
+import ramswap.store.Knob;
+import ramswap.store.Knobs;
 import ramswap.store.LocalPool;
 
 /**
@@ -14,9 +17,13 @@ import ramswap.store.LocalPool;
  * @param poolOvercommit    a pool limit below the capacity is allowed: the operator counts on
  *                          compression, and accepts that a full pool makes the kernel retry swap
  *                          writes without end (processes stall) until the limit is raised
+ * @param lendBytes         memory this node lends to others (--lend); 0 makes it a lite member
+ * @param swap              false for --no-swap: the file system and its control files, no swap area
+ * @param targets           --target: the remote_target_nodenum list set at start ("2,1"), or null
  */
 public record DaemonConfig(Path mount, long sizeBytes, int loops, int priority, long poolLimitBytes, long poolCapacityBytes,
-        long poolReserveBytes, boolean poolOvercommit, boolean protections, ClusterSettings cluster, Path log) {
+        long poolReserveBytes, boolean poolOvercommit, boolean protections, ClusterSettings cluster, Path log,
+        long lendBytes, boolean swap, String targets) {
 
     public static final long MIN_SIZE = 1L << 20;
     public static final long POOL_SLACK = (long) LocalPool.CLASSES * LocalPool.SLAB_BYTES;
@@ -44,6 +51,26 @@ public record DaemonConfig(Path mount, long sizeBytes, int loops, int priority, 
         if (poolLimitBytes < LocalPool.SLAB_BYTES || poolLimitBytes > poolCapacityBytes) {
             throw new IllegalArgumentException("--pool-max must be between " + Sizes.human(LocalPool.SLAB_BYTES) + " and "
                     + Sizes.human(poolCapacityBytes) + " (swap size plus slack), got " + Sizes.human(poolLimitBytes));
+        }
+        NodeRole role = new NodeRole(lendBytes, swap); // refuses a negative lend, and --no-swap without --lend
+        if (cluster != null && cluster.liteMember() != role.liteMember()) {
+            throw new IllegalArgumentException("the cluster settings' lite member (" + cluster.liteMember() + ") and --lend "
+                    + lendBytes + " disagree");
+        }
+        if (targets != null) {
+            targets = targets.strip();
+            String refusal = new Knobs().set(Knob.REMOTE_TARGET_NODENUM, targets);
+            if (refusal != null) {
+                throw new IllegalArgumentException("--target " + refusal);
+            }
+            if (!swap) {
+                throw new IllegalArgumentException("--target with --no-swap: a node without swap has no pages to send");
+            }
+            if (cluster != null && java.util.Arrays.stream(targets.split(",")).map(String::strip)
+                    .anyMatch(t -> t.equals(Integer.toString(cluster.nodeNumber())))) {
+                throw new IllegalArgumentException("--target " + targets + " names this node (" + cluster.nodeNumber()
+                        + "): its pages would go nowhere; name other nodes");
+            }
         }
         // the fields are not assigned yet in a compact constructor: the parameters are passed
         String full = poolLimitRefusal(poolLimitBytes, sizeBytes, poolCapacityBytes, poolOvercommit);
@@ -100,6 +127,53 @@ public record DaemonConfig(Path mount, long sizeBytes, int loops, int priority, 
      * JVM's default, which grows with the machine and not with the swap.
      */
     public long heapBytes() {
-        return BASE_HEAP_BYTES + sizeBytes / BlockCodec.BLOCK_SIZE * BlockTable.BYTES_PER_BLOCK;
+        return BASE_HEAP_BYTES + sizeBytes / BlockCodec.BLOCK_SIZE * BlockTable.BYTES_PER_BLOCK + lendHeapBytes(lendBytes);
+    }
+
+    /** The node's role in the cluster, announced to the other members. */
+    public NodeRole role() {
+        return new NodeRole(lendBytes, swap);
+    }
+
+    /**
+     * Hazelcast's open-source edition keeps map data on the heap. What a lender holds of other
+     * nodes' pages may take at most this fraction of the heap it adds for them: the rest is room
+     * for the collector to copy and compact (docs/lending.md measures it).
+     */
+    public static final double LEND_HEAP_FRACTION = 0.6;
+
+    /** Heap added for a lend quota: quota / 0.6, in whole MiB. */
+    public static long lendHeapBytes(long lendBytes) {
+        if (lendBytes == 0) {
+            return 0;
+        }
+        long bytes = (long) Math.ceil(lendBytes / LEND_HEAP_FRACTION);
+        return (bytes + (1 << 20) - 1) >> 20 << 20;
+    }
+
+    /**
+     * Why this machine cannot hold the lend quota, with the figures, or null. What the daemon
+     * locks at start (heap with the quota, pool reserve, runtime) must fit in MemAvailable; a
+     * quota is memory taken from this machine for as long as the daemon runs.
+     */
+    public String lendRefusal(long memTotalBytes, long memAvailableBytes) {
+        if (lendBytes == 0 || memAvailableBytes < 0) {
+            return null;
+        }
+        long need = lockedBytes();
+        if (need <= memAvailableBytes) {
+            return null;
+        }
+        long room = memAvailableBytes - (need - lendHeapBytes(lendBytes));
+        long largest = room <= 0 ? 0 : (long) (room * LEND_HEAP_FRACTION) >> 20 << 20;
+        while (largest > 0 && lendHeapBytes(largest) > room) {
+            largest -= 1L << 20; // the heap is rounded up to whole MiB
+        }
+        return "--lend " + Sizes.human(lendBytes) + " does not fit: the daemon would lock " + Sizes.human(need) + " (heap "
+                + Sizes.human(heapBytes()) + " of which " + Sizes.human(lendHeapBytes(lendBytes)) + " for the quota at "
+                + (int) (LEND_HEAP_FRACTION * 100) + "% use, pool reserve " + Sizes.human(poolReserveBytes) + ", JVM and cluster "
+                + Sizes.human(RUNTIME_BYTES) + ") but this machine has " + Sizes.human(memAvailableBytes) + " available of "
+                + Sizes.human(memTotalBytes) + " in all; " + (largest > 0 ? "at most --lend " + (largest >> 20) + "M fits now"
+                : "nothing can be lent now (choose a smaller --size or --pool-reserve)");
     }
 }

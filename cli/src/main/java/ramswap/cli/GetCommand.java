@@ -8,10 +8,12 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Parameters;
+import ramswap.cluster.ControlCall;
 import ramswap.store.Counter;
 import ramswap.store.Knob;
 
-@Command(mixinStandardHelpOptions = true, name = "get", description = "Print one knob or counter, e.g. remote_target_nodenum or pers_zpages. Knobs live in DIR/ramster/, counters in DIR/stats/ (list them with: ramswap stats).")
+@Command(mixinStandardHelpOptions = true, name = "get", description = {"Print one knob or counter, e.g. remote_target_nodenum or pers_zpages. Knobs live in DIR/ramster/, counters in DIR/stats/ (list them with: ramswap stats).",
+    "With --node N or --all, from other nodes through the cluster: one line per node (\"node 1: NAME = VALUE\"), exit 1 if any did not answer within 5 s."})
 final class GetCommand implements Callable<Integer> {
 
     @CommandLine.Spec
@@ -19,6 +21,9 @@ final class GetCommand implements Callable<Integer> {
 
     @Mixin
     MountOption mountOption;
+
+    @Mixin
+    NodeSelection selection;
 
     @Parameters(paramLabel = "NAME", description = "A knob (DIR/ramster/NAME) or a counter (DIR/stats/NAME).")
     String name;
@@ -34,6 +39,10 @@ final class GetCommand implements Callable<Integer> {
         } else {
             throw new RamswapException(RamswapException.USAGE, "no knob or counter named '" + name + "'; knobs: " + knobNames()
                     + "; counters: see ./ramswap stats");
+        }
+        if (selection.remote()) {
+            return ClusterReach.callAndPrint(instance, ControlCall.get(name), selection.nodes(), spec.commandLine().getOut(),
+                    spec.commandLine().getErr());
         }
         instance.requireLive();
         spec.commandLine().getOut().println(instance.readControlFile(file));

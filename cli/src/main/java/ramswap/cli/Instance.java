@@ -148,8 +148,13 @@ public final class Instance {
         return readNumbers(counterDir());
     }
 
-    public Map<String, Long> knobs() throws RamswapException {
-        return readNumbers(knobDir());
+    /** Every knob by name, as its file shows it: a number, or for the target list a list ("2,1"). */
+    public Map<String, String> knobs() throws RamswapException {
+        Map<String, String> m = new LinkedHashMap<>();
+        for (Map.Entry<String, String> e : readTexts(knobDir()).entrySet()) {
+            m.put(e.getKey(), e.getValue());
+        }
+        return m;
     }
 
     /** One control file (a knob or a counter), as the daemon shows it. */
@@ -169,15 +174,23 @@ public final class Instance {
     }
 
     private Map<String, Long> readNumbers(Path d) throws RamswapException {
+        Map<String, Long> m = new LinkedHashMap<>();
+        for (Map.Entry<String, String> e : readTexts(d).entrySet()) {
+            // the target list ("2,1") reads as its first node, as RAMster's single target did
+            String text = e.getValue();
+            int comma = text.indexOf(',');
+            m.put(e.getKey(), Long.parseLong(comma < 0 ? text : text.substring(0, comma)));
+        }
+        return m;
+    }
+
+    private Map<String, String> readTexts(Path d) throws RamswapException {
         try {
             return io.call("read " + d, () -> {
-                Map<String, Long> m = new LinkedHashMap<>();
+                Map<String, String> m = new LinkedHashMap<>();
                 try (var files = Files.list(d)) {
                     for (Path p : files.sorted().toList()) {
-                        String text = Files.readString(p).strip();
-                        // the target list ("2,1") reads as its first node, as RAMster's single target did
-                        int comma = text.indexOf(',');
-                        m.put(p.getFileName().toString(), Long.parseLong(comma < 0 ? text : text.substring(0, comma)));
+                        m.put(p.getFileName().toString(), Files.readString(p).strip());
                     }
                 }
                 return m;

@@ -9,7 +9,7 @@ import picocli.CommandLine.Command;
         description = {"Swap space in the RAM of a cluster: a FUSE swap file whose 4 KiB pages are LZ4-compressed",
             "and kept in memory, on this node or on another node of a Hazelcast cluster.", ""},
         subcommands = {UpCommand.class, DownCommand.class, StatusCommand.class, StatsCommand.class, GetCommand.class,
-            SetCommand.class, RunCommand.class, DrainCommand.class, CommandLine.HelpCommand.class},
+            SetCommand.class, NodesCommand.class, RunCommand.class, DrainCommand.class, CommandLine.HelpCommand.class},
         footer = {"", "Exit codes: 0 done, 1 failed, 2 bad usage, 3 not running, 4 needs root."})
 public final class Main implements Runnable {
 

@@ -6,11 +6,13 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Parameters;
+import ramswap.cluster.ControlCall;
 import ramswap.store.Knob;
 
 @Command(mixinStandardHelpOptions = true, name = "set", description = {"Change a knob while ramswap runs, like echo VALUE > DIR/ramster/NAME. Needs root.",
+    "With --node N or --all, on other nodes through the cluster: one line per node, exit 1 if any refused or did not answer within 5 s.",
     "Knobs and their ranges:",
-    "  remote_target_nodenum  -1..65535   node that receives cold pages (-1 none)",
+    "  remote_target_nodenum  -1, N, N,M  nodes that receive cold pages, tried in order (-1 none)",
     "  pers_remotify_enable   0|1         send cold pages to the remote target",
     "  selfshrink_enable      0|1         bring remote pages back when memory allows",
     "  selfshrink_interval    1..3600 s   seconds between self-shrink samples",
@@ -24,6 +26,9 @@ final class SetCommand implements Callable<Integer> {
 
     @Mixin
     MountOption mountOption;
+
+    @Mixin
+    NodeSelection selection;
 
     @Parameters(index = "0", paramLabel = "NAME")
     String name;
@@ -39,23 +44,28 @@ final class SetCommand implements Callable<Integer> {
             throw new RamswapException(RamswapException.USAGE, "no knob named '" + name + "'; knobs: " + GetCommand.knobNames());
         }
         Instance instance = mountOption.instance();
-        instance.requireLive();
-        long v;
+        String text;
         try {
-            v = knob == Knob.POOL_MAX_BYTES ? Sizes.parse(value) : Long.parseLong(value.strip());
+            text = knob == Knob.POOL_MAX_BYTES ? Long.toString(Sizes.parse(value)) : knob.isList() ? value.strip() : Long.toString(Long.parseLong(value.strip()));
         } catch (RuntimeException e) {
             throw new RamswapException(RamswapException.USAGE, name + ": '" + value + "' is not a number");
         }
+        if (selection.remote()) {
+            return ClusterReach.callAndPrint(instance, ControlCall.set(name, text), selection.nodes(), spec.commandLine().getOut(),
+                    spec.commandLine().getErr());
+        }
+        instance.requireLive();
         try {
-            instance.writeKnob(name, v + "\n");
+            instance.writeKnob(name, text + "\n");
         } catch (MountIo.NoAnswer e) {
             throw instance.hung();
         } catch (IOException e) {
             String range = knob == Knob.POOL_MAX_BYTES ? "between 256 KiB and the pool's capacity (swap size + 32 MiB)"
+                    : knob.isList() ? "-1, or distinct node numbers in [0, " + knob.max() + "] such as 2,1"
                     : "in [" + knob.min() + ", " + knob.max() + "]";
             throw new RamswapException(RamswapException.USAGE, name + ": " + value + " was refused; it must be " + range);
         }
-        spec.commandLine().getOut().println(name + " " + v);
+        spec.commandLine().getOut().println(name + " " + text);
         return 0;
     }
 }

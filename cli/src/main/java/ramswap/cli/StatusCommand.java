@@ -24,21 +24,36 @@ final class StatusCommand implements Callable<Integer> {
         Map<String, String> s = instance.status();
         Map<String, Long> c = instance.counters();
         String devices = s.get("swap_devices");
-        long used = SwapDevice.usedBytes(java.util.List.of(devices.split(" "))).orElse(-1);
         out.printf("ramswap is %s at %s (pid %s, since %s)%n", "live".equals(s.get("state")) ? "up" : s.get("state"),
                 instance.dir(), s.get("pid"), s.get("started"));
-        out.printf("  swap       %s, %s, priority %s, %s in use%n", devices, Sizes.human(Long.parseLong(s.get("size_bytes"))),
-                s.get("priority"), used < 0 ? "not active" : Sizes.human(used));
+        if (s.getOrDefault("swap", "on").startsWith("none")) {
+            out.printf("  swap       %s%n", s.get("swap"));
+        } else {
+            long used = SwapDevice.usedBytes(java.util.List.of(devices.split(" "))).orElse(-1);
+            out.printf("  swap       %s, %s, priority %s, %s in use%n", devices, Sizes.human(Long.parseLong(s.get("size_bytes"))),
+                    s.get("priority"), used < 0 ? "not active" : Sizes.human(used));
+        }
+        if (s.containsKey("role")) {
+            long lend = Long.parseLong(s.getOrDefault("lend_bytes", "0"));
+            out.printf("  role       %s%s%n", s.get("role"), lend == 0 ? " (lite member: holds no one's pages)"
+                    : String.format(", lends %s, %s of other nodes' pages held now", Sizes.human(lend),
+                            Sizes.human(c.getOrDefault("foreign_pers_bytes", 0L))));
+        }
         out.printf("  stored     %d pages (%s): %d compressed into %s, %d same-filled, %d remote%n",
                 c.get("stored_pages"), Sizes.human(c.get("stored_pages") * 4096), c.get("pers_zpages"),
                 Sizes.human(c.get("pers_zbytes")), c.get("zero_filled_pages"), c.get("remote_pers_pages"));
         out.printf("  ratio      %s (original / compressed bytes of pooled pages)%n", s.get("compression_ratio"));
+        Map<String, String> knobs = instance.knobs();
         out.printf("  pool       %s mapped, limit %s%n", Sizes.human(c.get("pool_bytes")),
-                Sizes.human(instance.knobs().get("pool_max_bytes")));
+                Sizes.human(Long.parseLong(knobs.get("pool_max_bytes"))));
         if (s.containsKey("pool_full")) {
             out.printf("  pool FULL  %s%n", s.get("pool_full"));
         }
         out.printf("  cluster    %s%n", s.get("cluster"));
+        if (!"-1".equals(knobs.getOrDefault("remote_target_nodenum", "-1"))) {
+            out.printf("  targets    %s (remotify %s)%n", knobs.get("remote_target_nodenum"),
+                    "1".equals(knobs.get("pers_remotify_enable")) ? "on" : "off: pers_remotify_enable is 0");
+        }
         out.printf("  log        %s%n", s.get("log"));
         out.printf("  protected  mlock %s; heap pre-touch %s; io_flusher %s; oom_score_adj %s; pool reserve %s%n",
                 s.get("protection_mlock"), s.get("protection_heap_pretouch"), s.get("protection_io_flusher"),

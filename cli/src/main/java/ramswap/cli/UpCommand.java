@@ -77,8 +77,19 @@ final class UpCommand implements Callable<Integer> {
     @Option(names = "--join", split = ",", paramLabel = "HOST[:PORT]", description = "Members to join (default: the --bind address).")
     List<String> join;
 
-    @Option(names = "--lite", description = "Join as a lite member: borrow memory, lend none.")
-    boolean lite;
+    @Option(names = "--lend", paramLabel = "SIZE", defaultValue = "0",
+            description = "Memory this node lends to other nodes for their pages, e.g. 4G (default: ${DEFAULT-VALUE}). 0: a lite member, "
+                    + "it holds no one's pages. More: a data member; the daemon's heap grows by SIZE / 0.6 (Hazelcast keeps map data "
+                    + "on the heap), fixed, pre-touched and locked, and up refuses a SIZE this machine cannot hold.")
+    String lend;
+
+    @Option(names = "--no-swap", description = "Only lend: no swap area, no loop device, no swapon; the mount and its control files "
+            + "(status, ramster/, stats/) stay, with a swap file of 1 MiB that is never swap. Needs --lend.")
+    boolean noSwap;
+
+    @Option(names = "--target", paramLabel = "LIST", description = "Nodes that take this node's cold pages, tried in order, e.g. 1 or 2,1: "
+            + "sets remote_target_nodenum to LIST and pers_remotify_enable to 1 at start.")
+    String target;
 
     @Option(names = "--foreground", description = "Stay in the foreground (for service managers); stop with SIGTERM or Ctrl-C.")
     boolean foreground;
@@ -96,25 +107,60 @@ final class UpCommand implements Callable<Integer> {
         return startInBackground(config, out);
     }
 
-    private DaemonConfig config() throws RamswapException {
-        long swapBytes = size != null ? size : memTotal() / 4096 * 4096;
+    DaemonConfig config() throws RamswapException {
+        long lendBytes = parseLend(lend);
+        if (noSwap && (size != null || poolMax != null || poolReserve != null)) {
+            throw new RamswapException(RamswapException.USAGE, "--no-swap has no swap area: --size, --pool-max and --pool-reserve do not apply");
+        }
+        // --no-swap: a swap file of the least size the store takes, never given to swapon, so that
+        // the mount and its control files work as on every node
+        long swapBytes = noSwap ? DaemonConfig.MIN_SIZE : size != null ? size : memTotal() / 4096 * 4096;
+        int stripes = noSwap ? 1 : loops;
         long capacity = DaemonConfig.capacityFor(swapBytes);
         long limit = poolMax != null ? poolMax : capacity;
         // without protections there is no reserve either: the serving thread maps slabs itself
-        long reserve = noProtections ? 0 : poolReserve != null ? poolReserve : DaemonConfig.defaultReserve(swapBytes, limit);
+        long reserve = noProtections || noSwap ? 0 : poolReserve != null ? poolReserve : DaemonConfig.defaultReserve(swapBytes, limit);
         Path mount = mountOption.mount.toAbsolutePath().normalize();
         Path logFile = log != null ? log : Path.of(mount + ".log");
         List<String> members = join != null && !join.isEmpty() ? join : List.of(bind);
+        DaemonConfig config;
         try {
-            ClusterSettings cluster = new ClusterSettings(clusterName, node, bind, port, members, lite);
-            return new DaemonConfig(mount, swapBytes, loops, priority, limit, capacity, reserve, poolOvercommit, !noProtections, cluster, logFile);
+            ClusterSettings cluster = new ClusterSettings(clusterName, node, bind, port, members, lendBytes == 0);
+            config = new DaemonConfig(mount, swapBytes, stripes, priority, limit, capacity, reserve, poolOvercommit, !noProtections, cluster,
+                    logFile, lendBytes, !noSwap, target);
         } catch (IllegalArgumentException e) {
             throw new RamswapException(RamswapException.USAGE, e.getMessage(), e);
+        }
+        return config;
+    }
+
+    /**
+     * Refuses a lend quota this machine cannot hold, before the daemon's JVM takes its heap. Not
+     * asked again in the daemon: its heap is already resident there, and Protections.checkFits
+     * counts the rest.
+     */
+    static void refuseUnholdableLend(DaemonConfig config) throws RamswapException {
+        String refusal = config.lendRefusal(Protections.meminfo("MemTotal:"), Protections.meminfo("MemAvailable:"));
+        if (refusal != null) {
+            throw new RamswapException(RamswapException.USAGE, refusal);
+        }
+    }
+
+    /** --lend: 0, or a size as --size takes it. */
+    static long parseLend(String text) throws RamswapException {
+        if (text.strip().equals("0")) {
+            return 0;
+        }
+        try {
+            return Sizes.parse(text);
+        } catch (CommandLine.TypeConversionException e) {
+            throw new RamswapException(RamswapException.USAGE, "--lend: " + e.getMessage());
         }
     }
 
     /** Starts this same command with --foreground as a detached process and waits until its swap is live. */
     private int startInBackground(DaemonConfig config, PrintWriter out) throws RamswapException {
+        refuseUnholdableLend(config);
         Root.require("ramswap up");
         Instance instance = new Instance(config.mount());
         Daemon.refuseOccupied(instance); // the daemon checks again; this answers at once
@@ -157,7 +203,9 @@ final class UpCommand implements Callable<Integer> {
         } catch (IOException e) {
             throw new RamswapException(RamswapException.FAILED, "cannot start the daemon: " + e.getMessage(), e);
         }
-        out.println("ramswap: starting " + Sizes.human(config.sizeBytes()) + " of swap at " + config.mount()
+        out.println("ramswap: starting " + (config.swap() ? Sizes.human(config.sizeBytes()) + " of swap" : "a node without swap")
+                + (config.lendBytes() > 0 ? ", lending " + Sizes.human(config.lendBytes()) + " (heap " + Sizes.human(config.heapBytes()) + ")" : "")
+                + " at " + config.mount()
                 + " (daemon pid " + daemon.pid() + ", log " + config.log() + ")");
         out.flush();
         long deadline = System.nanoTime() + READY_TIMEOUT.toNanos();
@@ -174,8 +222,8 @@ final class UpCommand implements Callable<Integer> {
                     status = Map.of(); // did not answer this time (busy warming up): ask again until the deadline
                 }
                 if ("live".equals(status.get("state"))) {
-                    out.println("ramswap: up: " + status.get("swap_devices") + " swap at priority " + status.get("priority")
-                            + "; " + status.get("cluster"));
+                    out.println("ramswap: up: " + (config.swap() ? status.get("swap_devices") + " swap at priority " + status.get("priority")
+                            : "no swap (--no-swap)") + "; " + status.get("role") + "; " + status.get("cluster"));
                     return 0;
                 }
             }

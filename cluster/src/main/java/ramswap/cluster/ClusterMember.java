@@ -2,6 +2,7 @@ package ramswap.cluster;
 
 import com.hazelcast.cluster.Address;
 import com.hazelcast.cluster.Member;
+import com.hazelcast.config.Config;
 import com.hazelcast.core.Hazelcast;
 import com.hazelcast.core.HazelcastInstance;
 
@@ -49,10 +50,25 @@ public final class ClusterMember implements AutoCloseable {
      *                          or another member already has this node number
      */
     public static ClusterMember join(ClusterSettings settings) throws ClusterException {
+        return join(settings, null, null);
+    }
+
+    /**
+     * As {@link #join(ClusterSettings)}, announcing the node's role in member attributes and
+     * handing the daemon's knobs and counters to the member for {@link ControlCall}s.
+     *
+     * @param role     null to announce none; else its lite-ness must match the settings'
+     * @param controls null for a member without a daemon (tests, tools)
+     */
+    public static ClusterMember join(ClusterSettings settings, NodeRole role, NodeControls controls) throws ClusterException {
         Objects.requireNonNull(settings, "settings");
+        if (role != null && role.liteMember() != settings.liteMember()) {
+            throw new IllegalArgumentException("role " + role.name() + " (lend " + role.lendBytes() + ") and lite member "
+                    + settings.liteMember() + " disagree");
+        }
         requireLocalAddress(settings.bindAddress());
         Logger hazelcastLog = quietHazelcastLogging();
-        HazelcastInstance hazelcast = start(settings);
+        HazelcastInstance hazelcast = start(settings, role, controls);
         try {
             refuseDuplicateNodeNumber(hazelcast, settings.nodeNumber());
             if (!settings.liteMember()) {
@@ -152,9 +168,11 @@ public final class ClusterMember implements AutoCloseable {
         }
     }
 
-    private static HazelcastInstance start(ClusterSettings settings) throws ClusterException {
+    private static HazelcastInstance start(ClusterSettings settings, NodeRole role, NodeControls controls) throws ClusterException {
+        Config config = MemberConfig.build(settings, true);
+        NodeControls.apply(config, role, controls);
         try {
-            return Hazelcast.newHazelcastInstance(MemberConfig.build(settings, true));
+            return Hazelcast.newHazelcastInstance(config);
         } catch (RuntimeException e) {
             throw new ClusterException("could not start the cluster member on " + settings.bindAddress()
                     + " from port " + settings.port() + ": " + rootMessage(e)

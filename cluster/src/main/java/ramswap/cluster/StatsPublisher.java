@@ -3,6 +3,7 @@ package ramswap.cluster;
 import com.hazelcast.core.HazelcastInstance;
 import com.hazelcast.core.HazelcastJsonValue;
 import com.hazelcast.map.IMap;
+import com.hazelcast.partition.NoDataMemberInClusterException;
 
 import java.time.Duration;
 import java.util.Map;
@@ -23,6 +24,9 @@ import ramswap.agent.PeriodicAgent;
  * a node that dies without closing its publisher vanishes from the map instead
  * of showing stale figures forever. Expiry is not eviction: the map config keeps
  * eviction NONE.
+ *
+ * <p>With no data member in the cluster (only nodes that lend nothing) no map works; the
+ * publisher then skips its ticks without counting them as errors.
  *
  * <p>An agent: the daemon's {@code Agents} runs it on a thread named {@value #THREAD_NAME}; when
  * it stops, this node's entry is removed.
@@ -86,10 +90,15 @@ public final class StatsPublisher extends PeriodicAgent {
     }
 
     private void publishOnce() {
+        if (hazelcast.getLifecycleService().isRunning() && !DataMembers.present(hazelcast)) {
+            return; // only lite members: no map works, and nobody lends, so there is nothing to show either
+        }
         try {
             HazelcastJsonValue value = new HazelcastJsonValue(toJson(snapshot.get()));
             map.set(nodeNumber, value, entryTtlMillis, TimeUnit.MILLISECONDS);
             published.incrementAndGet();
+        } catch (NoDataMemberInClusterException e) {
+            // the last data member left between the check and the write: as above, not an error
         } catch (RuntimeException e) {
             // Logged once: when the cluster is unreachable this would fail every interval.
             if (errors.getAndIncrement() == 0) {
@@ -100,8 +109,8 @@ public final class StatsPublisher extends PeriodicAgent {
     }
 
     private void removeEntry() {
-        if (!hazelcast.getLifecycleService().isRunning()) {
-            return; // the member left first; the entry expires on its own
+        if (!hazelcast.getLifecycleService().isRunning() || !DataMembers.present(hazelcast)) {
+            return; // the member left first, or no map works: the entry, if any, expires on its own
         }
         try {
             map.delete(nodeNumber);

@@ -1,0 +1,76 @@
+package ramswap.cli;
+
+import java.io.PrintWriter;
+import java.util.List;
+import java.util.Locale;
+import java.util.StringJoiner;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import ramswap.cluster.ClusterControl;
+import ramswap.cluster.NodeInfo;
+
+@Command(mixinStandardHelpOptions = true, name = "nodes", description = {"Every member of the cluster, one line each: node number, address, "
+        + "role, lend quota and how much of it others use, and the pages the node keeps on others. Asks the cluster through this machine's daemon.",
+    "Roles: lends (--no-swap), lends+borrows (swap and --lend), borrows (swap, lends nothing: a lite member); "
+        + "lite or data for a member that is no ramswap daemon. '-' where a node has published no figures (no member lends, or it just joined)."})
+final class NodesCommand implements Callable<Integer> {
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Mixin
+    MountOption mountOption;
+
+    @Option(names = "--json", description = "Print one JSON array instead.")
+    boolean json;
+
+    @Override
+    public Integer call() throws RamswapException {
+        PrintWriter out = spec.commandLine().getOut();
+        List<NodeInfo> nodes;
+        try (ClusterControl control = ClusterReach.connect(mountOption.instance())) {
+            nodes = control.nodes();
+        }
+        if (json) {
+            out.println(json(nodes));
+        } else {
+            table(nodes).forEach(out::println);
+        }
+        return 0;
+    }
+
+    static List<String> table(List<NodeInfo> nodes) {
+        String format = "%-5s %-21s %-13s %-10s %-18s %s";
+        List<String> lines = new java.util.ArrayList<>();
+        lines.add(String.format(Locale.ROOT, format, "node", "address", "role", "lend", "lent (used)", "remote pages").stripTrailing());
+        for (NodeInfo n : nodes) {
+            long used = n.stat("foreign_pers_bytes");
+            long quota = n.lendBytes() >= 0 ? n.lendBytes() : n.stat("lend_quota_bytes");
+            String lent = used < 0 ? "-" : quota > 0
+                    ? Sizes.human(used) + String.format(Locale.ROOT, " (%d%%)", Math.round(100.0 * used / quota)) : Sizes.human(used);
+            long remote = n.stat("remote_pers_pages");
+            lines.add(String.format(Locale.ROOT, format, n.node() < 0 ? "-" : Integer.toString(n.node()), n.address(), n.role(),
+                    quota < 0 ? "-" : quota == 0 ? "0" : Sizes.human(quota), lent, remote < 0 ? "-" : Long.toString(remote)).stripTrailing());
+        }
+        return lines;
+    }
+
+    static String json(List<NodeInfo> nodes) {
+        StringJoiner array = new StringJoiner(", ", "[", "]");
+        for (NodeInfo n : nodes) {
+            StringJoiner o = new StringJoiner(", ", "{", "}");
+            o.add("\"node\": " + n.node());
+            o.add("\"address\": \"" + n.address() + "\"");
+            o.add("\"role\": \"" + n.role() + "\"");
+            o.add("\"lend_bytes\": " + n.lendBytes());
+            StringJoiner stats = new StringJoiner(", ", "{", "}");
+            new java.util.TreeMap<>(n.stats()).forEach((k, v) -> stats.add("\"" + k + "\": " + v));
+            o.add("\"stats\": " + stats);
+            array.add(o.toString());
+        }
+        return array.toString();
+    }
+}
