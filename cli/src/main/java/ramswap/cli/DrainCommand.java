@@ -50,7 +50,7 @@ final class DrainCommand implements Callable<Integer> {
             return 0;
         }
         long need = (long) (c.get("remote_pers_zbytes") * POOL_SLACK);
-        long limit = instance.knobs().get("pool_max_bytes");
+        long limit = Long.parseLong(instance.knobs().get("pool_max_bytes"));
         long room = limit - c.get("pool_bytes");
         if (need > room) {
             throw new RamswapException(RamswapException.FAILED, "drain refused: " + remote + " remote pages need about "
@@ -74,7 +74,7 @@ final class DrainCommand implements Callable<Integer> {
                 out.println("drain: done; every page of this node is local");
                 return 0;
             }
-            if (instance.knobs().get("repatriate_all") == 0) {
+            if (instance.knobs().get("repatriate_all").equals("0")) {
                 out.println();
                 throw new RamswapException(RamswapException.FAILED, "drain stopped with " + left + " pages still remote: "
                         + (now.get("pool_limit_hit") > c.get("pool_limit_hit") || now.get("pool_bytes") >= limit

@@ -176,10 +176,7 @@ public final class Instance {
     private Map<String, Long> readNumbers(Path d) throws RamswapException {
         Map<String, Long> m = new LinkedHashMap<>();
         for (Map.Entry<String, String> e : readTexts(d).entrySet()) {
-            // the target list ("2,1") reads as its first node, as RAMster's single target did
-            String text = e.getValue();
-            int comma = text.indexOf(',');
-            m.put(e.getKey(), Long.parseLong(comma < 0 ? text : text.substring(0, comma)));
+            m.put(e.getKey(), Long.parseLong(e.getValue()));
         }
         return m;
     }
