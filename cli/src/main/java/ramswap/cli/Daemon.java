@@ -9,17 +9,23 @@ import java.util.Locale;
 import java.util.concurrent.Semaphore;
 import ramswap.cluster.ClusterException;
 import ramswap.cluster.ClusterMember;
+import ramswap.cluster.HazelcastRemoteTier;
+import ramswap.cluster.Lender;
 import ramswap.cluster.NodeControls;
 import ramswap.agent.Agents;
 import ramswap.cluster.StatsPublisher;
 import ramswap.fuse.FuseMount;
 import ramswap.fuse.SwapFileSystem;
+import ramswap.store.BlockCodec;
+import ramswap.store.Compactor;
 import ramswap.store.Counter;
 import ramswap.store.Counters;
 import ramswap.store.Knob;
 import ramswap.store.Knobs;
 import ramswap.store.LocalPool;
 import ramswap.store.RefusalWatch;
+import ramswap.store.Remotifier;
+import ramswap.store.Repatriator;
 import ramswap.store.SwapStore;
 import ramswap.sys.Posix;
 import sun.misc.Signal;
@@ -37,6 +43,11 @@ final class Daemon {
     /** How long a periodic agent (intervals of seconds) parks between looks at its clock: few wake-ups on a small machine. */
     private static final Duration PERIODIC_IDLE = Duration.ofMillis(500);
     private static final Duration SWAPOFF_TIMEOUT = Duration.ofMinutes(30);
+    /** How long the remote movers and the flusher park with nothing to do. */
+    private static final Duration REMOTE_IDLE = Duration.ofMillis(10);
+    private static final Duration REPATRIATOR_IDLE = Duration.ofMillis(100);
+    /** Bounds the deletion of this node's pages left from an earlier life (at start) or unneeded (at stop). */
+    private static final Duration TIER_SWEEP = Duration.ofSeconds(10);
 
     private final DaemonConfig config;
     private final PrintWriter out;
@@ -55,6 +66,7 @@ final class Daemon {
     private volatile long classImageUnlocked;
     private final ProcReader procReader;
     private volatile RefusalWatch refusals;
+    private volatile SpareMemory spareMemory;
 
     Daemon(DaemonConfig config, PrintWriter out) {
         this.config = config;
@@ -98,7 +110,11 @@ final class Daemon {
         // once nothing can read it: an unmount that failed leaves it mapped until this process exits
         LocalPool pool = new LocalPool(posix, config.poolCapacityBytes(), config.poolLimitBytes(), config.poolReserveBytes());
         boolean poolUnread = true;
+        // closed in reverse: the agents stop (the remotifier settles its batches in flight, the flusher
+        // sends its deletes), then the lender and the tier, then the member leaves
         try (ClusterMember m = joinCluster(knobs, counters);
+                HazelcastRemoteTier tier = config.swap() ? startTier(m, knobs, counters) : null;
+                Lender lender = config.lendBytes() > 0 ? new Lender(m, config.lendBytes(), knobs, counters) : null;
                 Agents agents = new Agents(() -> counters.increment(Counter.AGENT_ERRORS))) {
             store = new SwapStore(config.sizeBytes(), pool, counters);
             setKnob(knobs, Knob.POOL_MAX_BYTES, config.poolLimitBytes());
@@ -121,6 +137,18 @@ final class Daemon {
             agents.start(pool.grower(), GROWER_IDLE);
             agents.start(refusals, PERIODIC_IDLE);
             agents.start(new StatsPublisher(m, this::snapshot, STATS_INTERVAL), PERIODIC_IDLE);
+            agents.start(new Compactor(store), PERIODIC_IDLE);
+            if (tier != null) {
+                store.useRemote(tier, () -> knobs.get(Knob.REMOTE_TIMEOUT_MS));
+                for (org.agrona.concurrent.Agent a : tier.agents()) {
+                    agents.start(a, REMOTE_IDLE);
+                }
+                agents.start(new Remotifier(store, knobs, BlockCodec.BLOCK_SIZE), REMOTE_IDLE);
+                agents.start(new Repatriator(store, knobs, spareMemory = new SpareMemory(knobs)), REPATRIATOR_IDLE);
+            }
+            if (lender != null) {
+                agents.start(lender.agent(), REPATRIATOR_IDLE);
+            }
             FuseMount mount = mount(knobs);
             poolUnread = false;
             try {
@@ -128,6 +156,11 @@ final class Daemon {
             } finally {
                 unmount(mount);
                 poolUnread = true;
+            }
+            if (tier != null && counters.get(Counter.REMOTE_PERS_PAGES) > 0) {
+                // swapoff brought back every page a process still had; the rest are freed slots
+                say("deleting the " + counters.get(Counter.REMOTE_PERS_PAGES) + " pages this node still had on other nodes");
+                tier.deleteAllPages(TIER_SWEEP);
             }
         } finally {
             if (poolUnread) {
@@ -232,7 +265,7 @@ final class Daemon {
 
     private FuseMount mount(Knobs knobs) throws RamswapException {
         try {
-            return FuseMount.mount(new SwapFileSystem(store, knobs, this::statusText), config.mount());
+            return FuseMount.mount(new SwapFileSystem(store, knobs, this::statusText), config.mount(), config.borrows());
         } catch (IOException | RuntimeException e) {
             throw new RamswapException(RamswapException.FAILED, "cannot mount the swap file system on " + config.mount() + ": "
                     + e.getMessage() + (Files.exists(java.nio.file.Path.of("/dev/fuse")) ? "" : " (/dev/fuse is missing: modprobe fuse)"), e);
@@ -276,6 +309,12 @@ final class Daemon {
         } catch (ClusterException e) {
             throw new RamswapException(RamswapException.FAILED, "cannot join the cluster: " + e.getMessage(), e);
         }
+    }
+
+    /** This node's remote tier; its incarnation is random, so that no page of an earlier life authenticates. */
+    private HazelcastRemoteTier startTier(ClusterMember m, Knobs knobs, Counters counters) {
+        long incarnation = new java.security.SecureRandom().nextLong();
+        return HazelcastRemoteTier.start(m, knobs, counters, incarnation, TIER_SWEEP);
     }
 
     /** Refuses a mount directory where a live ramswap or somebody else's file system is mounted. */
@@ -361,6 +400,10 @@ final class Daemon {
         RefusalWatch r = refusals;
         if (r != null && !r.status().isEmpty()) {
             line(b, "pool_full", r.status());
+        }
+        SpareMemory spare = spareMemory;
+        if (spare != null && !spare.lastRefusal().isEmpty() && c.get(Counter.REMOTE_PERS_PAGES) > 0) {
+            line(b, "selfshrink_waiting", spare.lastRefusal());
         }
         if (!lastError.isEmpty()) {
             line(b, "last_error", lastError);

@@ -127,7 +127,24 @@ public record DaemonConfig(Path mount, long sizeBytes, int loops, int priority, 
      * JVM's default, which grows with the machine and not with the swap.
      */
     public long heapBytes() {
-        return BASE_HEAP_BYTES + sizeBytes / BlockCodec.BLOCK_SIZE * BlockTable.BYTES_PER_BLOCK + lendHeapBytes(lendBytes);
+        return BASE_HEAP_BYTES + sizeBytes / BlockCodec.BLOCK_SIZE * BlockTable.BYTES_PER_BLOCK + lendHeapBytes(lendBytes)
+                + (borrows() ? BORROW_HEAP_BYTES : 0);
+    }
+
+    /**
+     * Heap a node that sends pages needs on top: batches in flight (4 of 64 sealed pages), fetched
+     * pages, and Hazelcast's invocations and serialization buffers for them.
+     */
+    public static final long BORROW_HEAP_BYTES = 32L << 20;
+
+    /**
+     * True for a node started with {@code --target}: it sends pages from the start, so it gets the
+     * heap for it and a FUSE thread pool, so that a request waiting on the network never holds up
+     * one served from local memory. A node whose target is set later through the knob sends pages
+     * too, but its one FUSE thread waits for each fetch.
+     */
+    public boolean borrows() {
+        return swap && targets != null;
     }
 
     /** The node's role in the cluster, announced to the other members. */

@@ -54,6 +54,16 @@ final class StatusCommand implements Callable<Integer> {
             out.printf("  targets    %s (remotify %s)%n", knobs.get("remote_target_nodenum"),
                     "1".equals(knobs.get("pers_remotify_enable")) ? "on" : "off: pers_remotify_enable is 0");
         }
+        if (c.getOrDefault("pers_pages_remoted", 0L) > 0) {
+            out.printf("  remote     %d pages (%s compressed) on other nodes, local target %s; fetch p50 %d us, p99 %d us;"
+                            + " %d pages brought home; %d reads failed%n",
+                    c.get("remote_pers_pages"), Sizes.human(c.get("remote_pers_zbytes")),
+                    Sizes.human(Long.parseLong(knobs.get("local_target_bytes"))), c.get("remote_fetch_p50_us"),
+                    c.get("remote_fetch_p99_us"), c.get("repatriated_pages"), c.get("remote_pers_pages_unsucc_get"));
+        }
+        if (s.containsKey("selfshrink_waiting")) {
+            out.printf("  selfshrink waiting: %s%n", s.get("selfshrink_waiting"));
+        }
         out.printf("  log        %s%n", s.get("log"));
         out.printf("  protected  mlock %s; heap pre-touch %s; io_flusher %s; oom_score_adj %s; pool reserve %s%n",
                 s.get("protection_mlock"), s.get("protection_heap_pretouch"), s.get("protection_io_flusher"),

@@ -120,8 +120,17 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
                                             Duration sweepTimeout) {
         HazelcastRemoteTier tier = new HazelcastRemoteTier(Objects.requireNonNull(member, "member"), knobs, counters,
                 incarnation);
-        tier.sweepEarlierLives(sweepTimeout);
+        tier.deletePagesOfThisNode(sweepTimeout, "left in the cluster by its earlier life");
         return tier;
+    }
+
+    /**
+     * Deletes every page of this node in the cluster, waiting at most {@code timeout}: for a
+     * daemon that stops once swapoff has brought every page it still needs back into RAM, so that
+     * no lender keeps the rest until {@code orphan_grace_seconds}.
+     */
+    public void deleteAllPages(Duration timeout) {
+        deletePagesOfThisNode(timeout, "it no longer needs (it is stopping)");
     }
 
     /** The agents the daemon must run: the flusher of forgotten pages. */
@@ -312,7 +321,10 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
 
     // ---------------------------------------------------------------- the start sweep
 
-    private void sweepEarlierLives(Duration timeout) {
+    private void deletePagesOfThisNode(Duration timeout, String which) {
+        if (!DataMembers.present(hazelcast)) {
+            return; // no lender, so no page anywhere (and no map to ask)
+        }
         CompletableFuture<Integer> sweep = new CompletableFuture<>();
         Thread t = new Thread(() -> {
             try {
@@ -332,14 +344,13 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
         try {
             int removed = sweep.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
             if (removed > 0) {
-                LOG.log(System.Logger.Level.INFO, "node " + node + " deleted " + removed
-                        + " pages left in the cluster by its earlier life");
+                LOG.log(System.Logger.Level.INFO, "node " + node + " deleted " + removed + " pages " + which);
             }
         } catch (TimeoutException e) {
-            LOG.log(System.Logger.Level.WARNING, "deleting the pages of node " + node + "'s earlier life takes longer than "
+            LOG.log(System.Logger.Level.WARNING, "deleting the pages of node " + node + " " + which + " takes longer than "
                     + timeout.toSeconds() + " s; it goes on in the background");
         } catch (ExecutionException e) {
-            LOG.log(System.Logger.Level.WARNING, "deleting the pages of node " + node + "'s earlier life failed;"
+            LOG.log(System.Logger.Level.WARNING, "deleting the pages of node " + node + " " + which + " failed;"
                     + " the lenders free them after orphan_grace_seconds", e.getCause());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
