@@ -175,7 +175,7 @@ final class Daemon {
 
     /** Swap on, wait for stop requests, swap off; returns only once every loop device is gone. */
     private void serve(FuseMount mount, Posix posix) throws RamswapException {
-        if (!config.swap()) {
+        if (!config.swapArea()) {
             serveWithoutSwap(mount);
             return;
         }
@@ -219,7 +219,8 @@ final class Daemon {
     /** --no-swap: the mount and the member serve; the swap file is never swap. Stops at the first request that finds no loop device on it. */
     private void serveWithoutSwap(FuseMount mount) {
         state = "live";
-        say("live: no swap area (--no-swap); this node lends " + Sizes.human(config.lendBytes()));
+        say(config.swap() ? "live: no swap area (--no-swapon): the swap file is served for tests to drive"
+                : "live: no swap area (--no-swap); this node lends " + Sizes.human(config.lendBytes()));
         while (true) {
             stopRequests.acquireUninterruptibly();
             java.util.List<String> users = usersOf(mount);
@@ -384,7 +385,8 @@ final class Daemon {
         line(b, "stored_bytes", stored * 4096);
         line(b, "pool_bytes", c.get(Counter.POOL_BYTES));
         line(b, "compression_ratio", zbytes == 0 ? "-" : String.format(Locale.ROOT, "%.2f", zpages * 4096.0 / zbytes));
-        line(b, "swap", config.swap() ? "on" : "none (--no-swap: this node only lends; its 1 MiB swap file is never swap)");
+        line(b, "swap", config.swapArea() ? "on" : config.swap() ? "none (--no-swapon: the swap file is served, no swap area uses it)"
+                : "none (--no-swap: this node only lends; its 1 MiB swap file is never swap)");
         line(b, "role", config.role().name());
         line(b, "lend_bytes", config.lendBytes());
         line(b, "heap_bytes", Runtime.getRuntime().maxMemory());

@@ -20,10 +20,13 @@ import ramswap.store.LocalPool;
  * @param lendBytes         memory this node lends to others (--lend); 0 makes it a lite member
  * @param swap              false for --no-swap: the file system and its control files, no swap area
  * @param targets           --target: the remote_target_nodenum list set at start ("2,1"), or null
+ * @param swapOn            false for the tests' --no-swapon: a swap file of the given size that no swap
+ *                          area uses, so that a test can drive it directly on a machine whose one
+ *                          swapping workload uses another node's swap
  */
 public record DaemonConfig(Path mount, long sizeBytes, int loops, int priority, long poolLimitBytes, long poolCapacityBytes,
         long poolReserveBytes, boolean poolOvercommit, boolean protections, ClusterSettings cluster, Path log,
-        long lendBytes, boolean swap, String targets) {
+        long lendBytes, boolean swap, String targets, boolean swapOn) {
 
     public static final long MIN_SIZE = 1L << 20;
     public static final long POOL_SLACK = (long) LocalPool.CLASSES * LocalPool.SLAB_BYTES;
@@ -145,6 +148,11 @@ public record DaemonConfig(Path mount, long sizeBytes, int loops, int priority, 
      */
     public boolean borrows() {
         return swap && targets != null;
+    }
+
+    /** True when the swap file becomes a swap area (loop devices and swapon). */
+    public boolean swapArea() {
+        return swap && swapOn;
     }
 
     /** The node's role in the cluster, announced to the other members. */

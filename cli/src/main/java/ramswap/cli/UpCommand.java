@@ -87,6 +87,10 @@ final class UpCommand implements Callable<Integer> {
             + "(status, ramster/, stats/) stay, with a swap file of 1 MiB that is never swap. Needs --lend.")
     boolean noSwap;
 
+    @Option(names = "--no-swapon", hidden = true,
+            description = "For tests only: the swap file of --size, served, but given to no loop device and no swapon.")
+    boolean noSwapon;
+
     @Option(names = "--target", paramLabel = "LIST", description = "Nodes that take this node's cold pages, tried in order, e.g. 1 or 2,1: "
             + "sets remote_target_nodenum to LIST and pers_remotify_enable to 1 at start.")
     String target;
@@ -127,7 +131,7 @@ final class UpCommand implements Callable<Integer> {
         try {
             ClusterSettings cluster = new ClusterSettings(clusterName, node, bind, port, members, lendBytes == 0);
             config = new DaemonConfig(mount, swapBytes, stripes, priority, limit, capacity, reserve, poolOvercommit, !noProtections, cluster,
-                    logFile, lendBytes, !noSwap, target);
+                    logFile, lendBytes, !noSwap, target, !noSwapon);
         } catch (IllegalArgumentException e) {
             throw new RamswapException(RamswapException.USAGE, e.getMessage(), e);
         }
@@ -222,8 +226,8 @@ final class UpCommand implements Callable<Integer> {
                     status = Map.of(); // did not answer this time (busy warming up): ask again until the deadline
                 }
                 if ("live".equals(status.get("state"))) {
-                    out.println("ramswap: up: " + (config.swap() ? status.get("swap_devices") + " swap at priority " + status.get("priority")
-                            : "no swap (--no-swap)") + "; " + status.get("role") + "; " + status.get("cluster"));
+                    out.println("ramswap: up: " + (config.swapArea() ? status.get("swap_devices") + " swap at priority " + status.get("priority")
+                            : "no swap area (" + status.get("swap") + ")") + "; " + status.get("role") + "; " + status.get("cluster"));
                     return 0;
                 }
             }

@@ -230,6 +230,116 @@ class RemoteSwapIT {
         Files.deleteIfExists(hold);
     }
 
+    /**
+     * As Management Center connects: a Hazelcast Java client with the cluster name and a member
+     * address. It reads each node's counters from the stats map and the blocks map's entry count,
+     * and the lender's figure for that map's memory cost (published as foreign_pers_bytes, from the
+     * map's own statistics), while the workload's pages are on the lender.
+     */
+    @Test
+    @Order(4)
+    void shouldShowTheClusterToAClientAsManagementCenterSeesIt() throws Exception {
+        Path hold = Files.createTempFile("ramswap-hold", ".flag");
+        Files.delete(hold);
+        borrower.set("local_target_bytes", "0");
+        borrower.set("pers_remotify_enable", "1");
+        CompletableFuture<Host.Run> run = CompletableFuture.supplyAsync(() -> workload("--hold-file", hold.toString()));
+        try (Client client = new Client(tag, lender.memberAddress())) {
+            long remote = waitForSteadyRemotePages(run);
+            sleep(3_000); // two publications of the stats map
+            com.hazelcast.map.IMap<Long, byte[]> blocks = client.hz.getMap("ramswap-blocks");
+            com.hazelcast.map.IMap<Integer, com.hazelcast.core.HazelcastJsonValue> stats = client.hz.getMap("ramswap-stats");
+            String lenderStats = stats.get(1).getValue();
+            String borrowerStats = stats.get(0).getValue();
+            long entries = blocks.size();
+            long foreign = jsonLong(lenderStats, "foreign_pers_pages");
+            long cost = jsonLong(lenderStats, "foreign_pers_bytes");
+            System.out.printf("client view: blocks map %d entries; lender's stats: %d foreign pages costing %d bytes (%.0f B each);"
+                    + " borrower's stats: %d remote pages%n", entries, foreign, cost, cost / (double) Math.max(1, foreign),
+                    jsonLong(borrowerStats, "remote_pers_pages"));
+            assertTrue(Math.abs(entries - remote) <= 64, "the blocks map holds the borrower's remote pages: " + entries + " vs " + remote);
+            assertTrue(Math.abs(foreign - entries) <= 1024, "the stats map's foreign count follows the map: " + foreign + " vs " + entries);
+            assertTrue(cost > foreign * 100L, "the memory cost of the lender's pages is published: " + cost);
+            assertTrue(jsonLong(borrowerStats, "remote_pers_pages") > 0);
+        } finally {
+            Files.writeString(hold, "verify\n");
+        }
+        Host.Run r = run.get(WORK.toMinutes(), TimeUnit.MINUTES);
+        assertEquals(0, r.exitCode(), "workload failed:\n" + r.output());
+        assertEquals(0, r.value("mismatches"));
+        Files.deleteIfExists(hold);
+    }
+
+    /**
+     * A page altered on the lender (through a client, as an attacker on the network could): the
+     * borrower's read fails authentication, is counted and answered with EIO, never with the
+     * altered bytes; the process that touches it dies of SIGBUS, and the others run to the end.
+     */
+    @Test
+    @Order(5)
+    void shouldFailTheReadOfATamperedPageAndKillOnlyTheProcessThatTouchesIt() throws Exception {
+        Path hold = Files.createTempFile("ramswap-hold", ".flag");
+        Files.delete(hold);
+        long unauthenticBefore = borrower.counter("remote_get_unauthentic");
+        long[] left = waitForDiscards(0); // the last workload's freed slots gone: every page remote from now on is in use
+        System.out.println("before the tamper run: " + left[0] + " remote pages, " + left[1] + " on the lender");
+        CompletableFuture<Host.Run> run = CompletableFuture.supplyAsync(() -> workload("--hold-file", hold.toString()));
+        try (Client client = new Client(tag, lender.memberAddress())) {
+            waitForSteadyRemotePages(run);
+            com.hazelcast.map.IMap<Long, byte[]> blocks = client.hz.getMap("ramswap-blocks");
+            Long key = null;
+            for (Long k : blocks.keySet()) { // any page of node 0: the idle workload's pages are all in use
+                if ((k >>> 48) == 0) {
+                    key = k;
+                    break;
+                }
+            }
+            assertTrue(key != null, "a page of node 0 on the lender");
+            byte[] sealed = blocks.get(key);
+            sealed[sealed.length / 2] ^= 0x20;
+            blocks.set(key, sealed);
+            System.out.println("altered one byte of the sealed page under key " + Long.toHexString(key));
+        } finally {
+            Files.writeString(hold, "verify\n");
+        }
+        Host.Run r = run.get(WORK.toMinutes(), TimeUnit.MINUTES);
+        long unauthentic = borrower.counter("remote_get_unauthentic") - unauthenticBefore;
+        System.out.printf("tampered page: remote_get_unauthentic +%d; workload exit %d, killed %d, completed %d, mismatches %d%n",
+                unauthentic, r.exitCode(), r.value("killed_children"), r.value("completed_children"), r.value("mismatches"));
+        assertTrue(unauthentic >= 1, "the altered page failed authentication, counted");
+        assertEquals(0, r.value("mismatches"), "no process ever saw the altered bytes");
+        assertEquals(1, r.value("killed_children"), "the process that touched the page died (SIGBUS)");
+        assertEquals(3, r.value("completed_children"), "every other process ran to the end and verified");
+        Files.deleteIfExists(hold);
+    }
+
+    /** A Hazelcast Java client of the test's cluster, as Management Center connects. */
+    static final class Client implements AutoCloseable {
+        final com.hazelcast.core.HazelcastInstance hz;
+
+        Client(String cluster, String address) {
+            com.hazelcast.client.config.ClientConfig c = new com.hazelcast.client.config.ClientConfig();
+            c.setClusterName(cluster);
+            c.getNetworkConfig().addAddress(address);
+            c.getConnectionStrategyConfig().getConnectionRetryConfig().setClusterConnectTimeoutMillis(10_000);
+            c.setProperty("hazelcast.logging.type", "none");
+            hz = com.hazelcast.client.HazelcastClient.newHazelcastClient(c);
+        }
+
+        @Override
+        public void close() {
+            hz.shutdown();
+        }
+    }
+
+    private static long jsonLong(String json, String name) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("\"" + name + "\"\\s*:\\s*(-?[0-9]+)").matcher(json);
+        if (!m.find()) {
+            throw new AssertionError("no " + name + " in " + json);
+        }
+        return Long.parseLong(m.group(1));
+    }
+
     /** Waits (bounded) until the borrower's remote pages stop growing for 3 s while the workload holds. */
     private long waitForSteadyRemotePages(CompletableFuture<Host.Run> run) {
         long deadline = System.nanoTime() + Duration.ofMinutes(5).toNanos();
