@@ -87,7 +87,7 @@ class RemoteTopologiesIT {
         Node lender = start(cluster, 1, "--no-swap", "--lend", "256M");
         Node borrower = start(cluster, 0, "--size", "256M", "--no-swapon", "--target", "1", "--join", lender.memberAddress());
         borrower.set("remote_timeout_ms", "60000");
-        borrower.set("local_target_bytes", Long.toString(4L << 20));
+        borrower.set("local_target_bytes", Long.toString(512L << 10)); // the test pages compress to about 500 bytes
         PageDriver d = driver(borrower, 11);
         d.write(0, 8192);
         await("most pages remote", Duration.ofSeconds(60), () -> borrower.counter("remote_pers_pages") >= 6000);
