@@ -111,51 +111,55 @@ final class Daemon {
         LocalPool pool = new LocalPool(posix, config.poolCapacityBytes(), config.poolLimitBytes(), config.poolReserveBytes());
         boolean poolUnread = true;
         // closed in reverse: the agents stop (the remotifier settles its batches in flight, the flusher
-        // sends its deletes), then the lender and the tier, then the member leaves
+        // sends its deletes), then this node's pages left on lenders are deleted, then the lender and
+        // the tier close, then the member leaves
         try (ClusterMember m = joinCluster(knobs, counters);
                 HazelcastRemoteTier tier = config.swap() ? startTier(m, knobs, counters) : null;
-                Lender lender = config.lendBytes() > 0 ? new Lender(m, config.lendBytes(), knobs, counters) : null;
-                Agents agents = new Agents(() -> counters.increment(Counter.AGENT_ERRORS))) {
-            store = new SwapStore(config.sizeBytes(), pool, counters);
-            setKnob(knobs, Knob.POOL_MAX_BYTES, config.poolLimitBytes());
-            counters.set(Counter.LEND_QUOTA_BYTES, config.lendBytes());
-            if (config.targets() != null) {
-                setKnob(knobs, Knob.REMOTE_TARGET_NODENUM, config.targets());
-                setKnob(knobs, Knob.PERS_REMOTIFY_ENABLE, "1");
-            }
-            knobs.onChange(Knob.POOL_MAX_BYTES, limit -> {
-                String refusal = config.poolLimitRefusal(limit);
-                if (refusal != null) {
-                    throw new IllegalArgumentException("pool_max_bytes " + refusal);
+                Lender lender = config.lendBytes() > 0 ? new Lender(m, config.lendBytes(), knobs, counters) : null) {
+            try (Agents agents = new Agents(() -> counters.increment(Counter.AGENT_ERRORS))) {
+                store = new SwapStore(config.sizeBytes(), pool, counters);
+                setKnob(knobs, Knob.POOL_MAX_BYTES, config.poolLimitBytes());
+                counters.set(Counter.LEND_QUOTA_BYTES, config.lendBytes());
+                if (config.targets() != null) {
+                    setKnob(knobs, Knob.REMOTE_TARGET_NODENUM, config.targets());
+                    setKnob(knobs, Knob.PERS_REMOTIFY_ENABLE, "1");
                 }
-                pool.setLimitBytes(limit);
-            });
-            member = m;
-            say("cluster: " + m.describe());
-            refusals = new RefusalWatch(counters, this::say);
-            agents.start(procReader, PERIODIC_IDLE);
-            agents.start(pool.grower(), GROWER_IDLE);
-            agents.start(refusals, PERIODIC_IDLE);
-            agents.start(new StatsPublisher(m, this::snapshot, STATS_INTERVAL), PERIODIC_IDLE);
-            agents.start(new Compactor(store), PERIODIC_IDLE);
-            if (tier != null) {
-                store.useRemote(tier, () -> knobs.get(Knob.REMOTE_TIMEOUT_MS));
-                for (org.agrona.concurrent.Agent a : tier.agents()) {
-                    agents.start(a, REMOTE_IDLE);
+                knobs.onChange(Knob.POOL_MAX_BYTES, limit -> {
+                    String refusal = config.poolLimitRefusal(limit);
+                    if (refusal != null) {
+                        throw new IllegalArgumentException("pool_max_bytes " + refusal);
+                    }
+                    pool.setLimitBytes(limit);
+                });
+                member = m;
+                say("cluster: " + m.describe());
+                refusals = new RefusalWatch(counters, this::say);
+                agents.start(procReader, PERIODIC_IDLE);
+                agents.start(pool.grower(), GROWER_IDLE);
+                agents.start(refusals, PERIODIC_IDLE);
+                agents.start(new StatsPublisher(m, this::snapshot, STATS_INTERVAL), PERIODIC_IDLE);
+                agents.start(new Compactor(store), PERIODIC_IDLE);
+                if (tier != null) {
+                    store.useRemote(tier, () -> knobs.get(Knob.REMOTE_TIMEOUT_MS));
+                    for (org.agrona.concurrent.Agent a : tier.agents()) {
+                        agents.start(a, REMOTE_IDLE);
+                    }
+                    agents.start(new Remotifier(store, knobs, BlockCodec.BLOCK_SIZE), REMOTE_IDLE);
+                    agents.start(new Repatriator(store, knobs, spareMemory = new SpareMemory(knobs)), REPATRIATOR_IDLE);
                 }
-                agents.start(new Remotifier(store, knobs, BlockCodec.BLOCK_SIZE), REMOTE_IDLE);
-                agents.start(new Repatriator(store, knobs, spareMemory = new SpareMemory(knobs)), REPATRIATOR_IDLE);
-            }
-            if (lender != null) {
-                agents.start(lender.agent(), REPATRIATOR_IDLE);
-            }
-            FuseMount mount = mount(knobs);
-            poolUnread = false;
-            try {
-                serve(mount, posix);
-            } finally {
-                unmount(mount);
-                poolUnread = true;
+                if (lender != null) {
+                    agents.start(lender.agent(), REPATRIATOR_IDLE);
+                }
+                FuseMount mount = mount(knobs);
+                poolUnread = false;
+                try {
+                    serve(mount, posix);
+                } finally {
+                    unmount(mount);
+                    poolUnread = true;
+                }
+                // nothing reads the store any more: send nothing more, and let the agents settle what is in flight as they stop
+                knobs.set(Knob.PERS_REMOTIFY_ENABLE, 0);
             }
             if (tier != null && counters.get(Counter.REMOTE_PERS_PAGES) > 0) {
                 // swapoff brought back every page a process still had; the rest are freed slots

@@ -313,6 +313,27 @@ class RemoteSwapIT {
         Files.deleteIfExists(hold);
     }
 
+    /** ramswap nodes, and get/set on other nodes through the cluster, against the live daemons. */
+    @Test
+    @Order(6)
+    void shouldListTheNodesAndSteerAnotherNodeThroughTheCluster() {
+        Host.Run nodes = borrower.ramswap(Duration.ofMinutes(1), "nodes");
+        assertEquals(0, nodes.exitCode(), nodes.output());
+        assertTrue(nodes.output().lines().anyMatch(l -> l.matches("\\s*0\\s+127\\.0\\.0\\.1:.*borrows.*")), nodes.output());
+        assertTrue(nodes.output().lines().anyMatch(l -> l.matches("\\s*1\\s+127\\.0\\.0\\.1:.*lends.*")), nodes.output());
+        Host.Run set = borrower.ramswap(Duration.ofMinutes(1), "set", "--node", "1", "selfshrink_interval", "17");
+        assertEquals(0, set.exitCode(), set.output());
+        assertEquals("17", lender.ramswap(Duration.ofMinutes(1), "get", "selfshrink_interval").output().strip(),
+                "the lender's own knob file shows what was set from the borrower");
+        Host.Run all = lender.ramswap(Duration.ofMinutes(1), "get", "--all", "selfshrink_interval");
+        assertEquals(0, all.exitCode(), all.output());
+        assertTrue(all.output().contains("node 0: selfshrink_interval = ") && all.output().contains("node 1: selfshrink_interval = 17"),
+                all.output());
+        Host.Run refused = borrower.ramswap(Duration.ofMinutes(1), "set", "--all", "selfshrink_interval", "0");
+        assertEquals(1, refused.exitCode(), refused.output());
+        assertTrue(refused.output().contains("node 1: refused"), refused.output());
+    }
+
     /** A Hazelcast Java client of the test's cluster, as Management Center connects. */
     static final class Client implements AutoCloseable {
         final com.hazelcast.core.HazelcastInstance hz;

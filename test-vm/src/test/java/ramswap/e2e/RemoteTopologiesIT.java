@@ -217,6 +217,48 @@ class RemoteTopologiesIT {
         assertVerifies(d2, 0, 8192);
     }
 
+    /**
+     * A lender leaves gracefully: its partitions move to the other members, about half of them onto
+     * the borrower's own member (it lends too). The borrower's pages must not stay on its own
+     * member: they are brought home and sent to the remaining target, and all of them verify.
+     */
+    @Test
+    void shouldMoveItsPagesOffItsOwnMemberAfterALenderLeaves() throws Exception {
+        String cluster = run + "-move";
+        Node borrower = start(cluster, 1, "--size", "128M", "--no-swapon", "--lend", "128M", "--target", "3,2");
+        Node two = start(cluster, 2, "--no-swap", "--lend", "128M", "--join", borrower.memberAddress());
+        Node three = start(cluster, 3, "--no-swap", "--lend", "128M", "--join", borrower.memberAddress());
+        PageDriver d = driver(borrower, 41);
+        d.write(0, 8192);
+        long remote = settled(() -> borrower.counter("remote_pers_pages"));
+        assertTrue(three.counter("foreign_pers_pages") >= 6000, "the first target holds the pages");
+        String own = borrower.memberAddress();
+        nodes.remove(three);
+        three.close(); // ramswap down: Hazelcast moves its partitions to the members left
+        try (RemoteSwapIT.Client client = new RemoteSwapIT.Client(cluster, two.memberAddress())) {
+            await("no page of node 1 on node 1's own member", Duration.ofSeconds(90), () -> ownPages(client, own) == 0
+                    && borrower.counter("remote_pers_pages") == two.counter("foreign_pers_pages"));
+        }
+        System.out.printf("a lender left: node 1 re-placed %d of its %d remote pages whose partitions moved onto its own member;"
+                + " node 2 now holds %d%n", borrower.counter("remote_pages_replaced"), remote, two.counter("foreign_pers_pages"));
+        assertTrue(borrower.counter("remote_pages_replaced") > 0, "some partitions moved onto the borrower's own member");
+        assertVerifies(d, 0, 8192);
+    }
+
+    /** Pages of node 1 whose partition the member at {@code address} owns, seen through a client. */
+    private static long ownPages(RemoteSwapIT.Client client, String address) {
+        com.hazelcast.partition.PartitionService partitions = client.hz.getPartitionService();
+        long n = 0;
+        for (Long key : client.hz.<Long, byte[]>getMap("ramswap-blocks").keySet()) {
+            com.hazelcast.cluster.Member owner = partitions.getPartition(key).getOwner();
+            if ((key >>> 48) == 1 && owner != null
+                    && (owner.getAddress().getHost() + ":" + owner.getAddress().getPort()).equals(address)) {
+                n++;
+            }
+        }
+        return n;
+    }
+
     private static void sleep(long ms) {
         try {
             Thread.sleep(ms);
