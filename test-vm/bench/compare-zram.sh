@@ -1,13 +1,25 @@
 #!/usr/bin/env bash
-# Runs the same memory workload (pagetest) once with zram (lz4) as swap and
-# once with ramswap as swap, each inside a memory cgroup v1 whose limit forces
-# the pages out, and prints one table comparing the two.
+# Runs the same memory workload (pagetest) with zram (lz4) as swap and with
+# ramswap as swap in several set-ups, each inside a memory cgroup v1 whose limit
+# forces the pages out, and prints one table comparing them. Rows (--backends):
+#   zram     zram, lz4
+#   ramswap  one ramswap daemon, every page in its local pool (one FUSE thread)
+#   remote   all remote, one lender: a lender daemon (node 1, --no-swap --lend),
+#            the swapping daemon joins it with --node 0 --target 1;
+#            local_target_bytes 0, so every page goes remote once written
+#   half     the same with local_target_bytes = half of the ramswap row's peak
+#            pers_zbytes (or --local-target), so about half the pages go remote
+#   pool     one daemon with --target 1 and no node 1 anywhere: nothing can go
+#            remote, but it serves with the FUSE thread pool of a borrower
 #
-# Needs root, cgroup v1 memory controller, zram-control, gcc.
+# Needs root, cgroup v1 memory controller, zram-control, gcc, ss (iproute2).
 # Creates only uniquely named objects and removes them on any exit:
-#   cgroups   /sys/fs/cgroup/memory/ramswap-bench-<pid>-{zram,ramswap}
+#   cgroups   /sys/fs/cgroup/memory/ramswap-bench-<pid>-<row>
 #   zram      one device from /sys/class/zram-control/hot_add
-#   ramswap   /run/ramswap-bench-<pid>, cluster bench-<pid> (torn down by `ramswap down`)
+#   ramswap   mounts /run/ramswap-bench-<pid>-<row>[-lender], clusters
+#             bench-<pid>-<row>, ports from one free block of 20 in 27000-27999
+#             (torn down by `ramswap down`: the swapping daemon first, its
+#             swapoff reads pages back from the lender, then the lender)
 #   temp dir  /tmp/ramswap-bench.XXXXXX
 set -euo pipefail
 
@@ -25,14 +37,17 @@ PASSES=2
 SEED=1
 MIX=34:33:33
 WORK_TIMEOUT_S=1800
-BACKENDS=zram,ramswap
+BACKENDS=zram,ramswap,remote,half,pool
 RAMSWAP_CLI="$REPO_ROOT/ramswap"
+LEND=3G
+LOCAL_TARGET=""
 SAMPLE_INTERVAL_S=0.5
 
 usage() {
     cat <<EOF
 usage: $0 [--quick] [--ram MIB] [--mib MIB] [--procs N] [--passes P] [--seed S]
-          [--mix Z:T:R] [--timeout SEC] [--backends zram,ramswap] [--ramswap-cli PATH]
+          [--mix Z:T:R] [--timeout SEC] [--backends LIST] [--ramswap-cli PATH]
+          [--lend SIZE] [--local-target BYTES]
   --ram MIB        memory limit of the workload's cgroup (default $RAM_MIB)
   --mib MIB        total anonymous memory mapped by the workload (default $MAP_MIB)
   --procs N        workload processes (default $PROCS)
@@ -41,8 +56,12 @@ usage: $0 [--quick] [--ram MIB] [--mib MIB] [--procs N] [--passes P] [--seed S]
   --mix Z:T:R      percent zero / text / random pages (default $MIX)
   --quick          --ram 64 --mib 256 --procs 4
   --timeout SEC    limit per workload run (default $WORK_TIMEOUT_S)
-  --backends LIST  which sides to run, comma separated (default $BACKENDS)
+  --backends LIST  which rows to run, comma separated, from zram, ramswap,
+                   remote, half, pool (default $BACKENDS)
   --ramswap-cli P  ramswap command (default: <repo>/ramswap)
+  --lend SIZE      the lender's --lend in the remote and half rows (default $LEND)
+  --local-target B local_target_bytes of the half row (default: half of the
+                   ramswap row's peak pers_zbytes; needed when that row is not run)
 Exit: 0 every workload that ran verified all pages; 1 otherwise; 64 usage.
 EOF
 }
@@ -62,31 +81,34 @@ while [[ $# -gt 0 ]]; do
         --timeout) need_arg "$@"; need_uint "$1" "$2"; WORK_TIMEOUT_S=$2; shift 2 ;;
         --backends) need_arg "$@"; BACKENDS=$2; shift 2 ;;
         --ramswap-cli) need_arg "$@"; RAMSWAP_CLI=$2; shift 2 ;;
+        --lend) need_arg "$@"; LEND=$2; shift 2 ;;
+        --local-target) need_arg "$@"; need_uint "$1" "$2"; LOCAL_TARGET=$2; shift 2 ;;
         -h|--help) usage; exit 0 ;;
         *) echo "unknown option: $1" >&2; usage >&2; exit 64 ;;
     esac
 done
 
-RUN_ZRAM=0; RUN_RAMSWAP=0
+ALL_ROWS=(zram ramswap remote half pool)
+declare -A RUN
 IFS=',' read -r -a _backends <<<"$BACKENDS"
 for b in "${_backends[@]}"; do
     case "$b" in
-        zram) RUN_ZRAM=1 ;;
-        ramswap) RUN_RAMSWAP=1 ;;
+        zram|ramswap|remote|half|pool) RUN[$b]=1 ;;
         *) echo "unknown backend: $b" >&2; exit 64 ;;
     esac
 done
+RUN_ZRAM=${RUN[zram]:-0}
 
 SWAP_MIB=$((2 * MAP_MIB))
 CG_ROOT=/sys/fs/cgroup/memory
 TAG="ramswap-bench-$$"
-MOUNT_DIR="/run/$TAG"
 CLUSTER_NAME="bench-$$"
 PAGE=4096
 
 [[ $(id -u) -eq 0 ]] || { echo "must run as root" >&2; exit 1; }
 [[ -w "$CG_ROOT/cgroup.procs" ]] || { echo "no cgroup v1 memory controller at $CG_ROOT" >&2; exit 1; }
 command -v gcc >/dev/null || { echo "gcc not found" >&2; exit 1; }
+command -v ss >/dev/null || { echo "ss (iproute2) not found" >&2; exit 1; }
 if [[ $RUN_ZRAM -eq 1 && ! -w /sys/class/zram-control/hot_add ]]; then
     echo "no /sys/class/zram-control (zram module)" >&2; exit 1
 fi
@@ -96,8 +118,9 @@ TMP_DIR=""
 CGROUPS=()          # cgroup dirs created here
 ZRAM_DEV=""         # device number from hot_add
 ZRAM_SWAPON=0
-RAMSWAP_UP=0
-MOUNT_CREATED=0
+INST_UP=()          # mounts where `ramswap up` was run, in start order
+INST_CREATED=()     # mount dirs created here
+declare -A LOG_NOTE # mount -> what its daemon's log said (warnings, errors)
 SAMPLER_PID=""
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
@@ -150,24 +173,54 @@ zram_teardown() {
     ZRAM_DEV=""
 }
 
-ramswap_teardown() {
-    if [[ $RAMSWAP_UP -eq 1 ]]; then
-        (cd "$REPO_ROOT" && timeout 900 "$RAMSWAP_CLI" down --mount "$MOUNT_DIR") >&2 ||
-            log "warning: ramswap down --mount $MOUNT_DIR failed (its log: $MOUNT_DIR.log)"
-        RAMSWAP_UP=0
-        # the daemon's log is ours too; keep it only when down failed
-        mountpoint -q "$MOUNT_DIR" 2>/dev/null || rm -f "$MOUNT_DIR.log"
+# Summarises a daemon's log: the count of WARN/ERROR/exception lines and the first few.
+log_note() {
+    local f=$1 n
+    [[ -r "$f" ]] || { echo "no log"; return; }
+    n=$(grep -Ec 'WARN|ERROR|SEVERE|Exception' "$f" || true)
+    if [[ "${n:-0}" -eq 0 ]]; then
+        echo "log clean"
+    else
+        echo "log: $n WARN/ERROR/exception lines, first: $(grep -E 'WARN|ERROR|SEVERE|Exception' "$f" | head -n 3 | cut -c1-240 | tr '\n' '|')"
     fi
-    if [[ $MOUNT_CREATED -eq 1 ]]; then
-        if [[ ! -d "$MOUNT_DIR" ]]; then
-            :
-        elif ! mountpoint -q "$MOUNT_DIR" 2>/dev/null; then
-            rmdir "$MOUNT_DIR" 2>/dev/null || log "warning: could not remove $MOUNT_DIR"
+}
+
+# `ramswap down` for one mount, then its log (kept only when down failed) and its dir.
+ramswap_down() {
+    local m=$1 keep=() x
+    (cd "$REPO_ROOT" && timeout 900 "$RAMSWAP_CLI" down --mount "$m") >&2 ||
+        log "warning: ramswap down --mount $m failed (its log: $m.log)"
+    LOG_NOTE[$m]=$(log_note "$m.log")
+    [[ "${LOG_NOTE[$m]}" == "log clean" ]] || log "$m: ${LOG_NOTE[$m]}"
+    mountpoint -q "$m" 2>/dev/null || rm -f "$m.log"
+    for x in "${INST_UP[@]}"; do [[ "$x" == "$m" ]] || keep+=("$x"); done
+    INST_UP=("${keep[@]}")
+    keep=()
+    for x in "${INST_CREATED[@]}"; do
+        if [[ "$x" == "$m" ]]; then
+            if [[ ! -d "$m" ]]; then
+                :
+            elif ! mountpoint -q "$m" 2>/dev/null; then
+                rmdir "$m" 2>/dev/null || log "warning: could not remove $m"
+            else
+                log "warning: $m is still mounted"
+            fi
         else
-            log "warning: $MOUNT_DIR is still mounted"
+            keep+=("$x")
         fi
-        MOUNT_CREATED=0
-    fi
+    done
+    INST_CREATED=("${keep[@]}")
+}
+
+# Downs every daemon still up, the last started first (a borrower before its lender).
+ramswap_teardown() {
+    local i
+    for ((i = ${#INST_UP[@]} - 1; i >= 0; i--)); do ramswap_down "${INST_UP[$i]}"; done
+    INST_UP=()
+    for i in "${INST_CREATED[@]}"; do
+        [[ -d "$i" ]] && ! mountpoint -q "$i" 2>/dev/null && rmdir "$i" 2>/dev/null
+    done
+    INST_CREATED=()
 }
 
 cleanup() {
@@ -255,7 +308,9 @@ CLK_TCK=$(getconf CLK_TCK)
 
 # ------------------------------------------------------------- results ---
 # Per backend: R_<field>[backend]
-declare -A R_STATUS R_ELAPSED R_CPU R_RSS_MIB R_COMPR_MIB R_SWAPPED_MIB R_MISM R_DETAIL
+declare -A R_STATUS R_ELAPSED R_CPU R_RSS_MIB R_COMPR_MIB R_SWAPPED_MIB R_MISM R_DETAIL R_ZBYTES R_TARGET
+# remote columns
+declare -A R_LCPU R_LRSS R_NETPP R_FETCHES R_P50 R_P99 R_PMAX R_SUCC R_REMOTED
 FAILED=0
 
 # -------------------------------------------------------------- zram -----
@@ -326,175 +381,381 @@ run_zram() {
 }
 
 # ----------------------------------------------------------- ramswap -----
-RAMSWAP_STATS_DIR=""
+STATS_DIR=""        # the swapping daemon's stats/ of the row being run
+LENDER_STATS_DIR="" # the lender's stats/, remote rows only
 
-# Prints "name value" lines of the daemon's counters.
-ramswap_stats() {
-    if [[ -n "$RAMSWAP_STATS_DIR" ]]; then
-        local n
-        for n in pers_zpages pers_zbytes zero_filled_pages remote_pers_pages; do
-            [[ -r "$RAMSWAP_STATS_DIR/$n" ]] && printf '%s %s\n' "$n" "$(cat "$RAMSWAP_STATS_DIR/$n")"
+# Prints "name value" lines of the counters in stats dir $1 (all when no names follow).
+stats_of() {
+    local d=$1 n
+    shift
+    [[ -n "$d" && -d "$d" ]] || return 0
+    if [[ $# -eq 0 ]]; then
+        for n in "$d"/*; do
+            if [[ -f "$n" ]]; then printf '%s %s\n' "${n##*/}" "$(timeout 5 cat "$n" 2>/dev/null)"; fi
         done
     else
-        (cd "$REPO_ROOT" && timeout 20 "$RAMSWAP_CLI" stats --mount "$MOUNT_DIR") 2>/dev/null
+        for n in "$@"; do
+            if [[ -r "$d/$n" ]]; then printf '%s %s\n' "$n" "$(timeout 5 cat "$d/$n" 2>/dev/null)"; fi
+        done
     fi
+    return 0
 }
+# Value of counter $2 in "name value" text $1 (0 when absent).
+cval() { awk -v k="$2" '$1 == k {v = $2 + 0} END {print v + 0}' <<<"$1"; }
 
+# Keeps the peaks of the counters while the workload runs (the stores empty out when it exits).
 ramswap_sampler() {
     local out=$1 max_iter=$2 i
-    local zp=0 zb=0 st=0
+    local zp=0 zb=0 st=0 rp=0 fb=0
     for ((i = 0; i < max_iter; i++)); do
         [[ -e "$TMP_DIR/stop" ]] && break
-        local s a b z r
-        s=$(ramswap_stats || true)
-        a=$(awk '$1 == "pers_zpages" {print $2+0}' <<<"$s"); a=${a:-0}
-        b=$(awk '$1 == "pers_zbytes" {print $2+0}' <<<"$s"); b=${b:-0}
-        z=$(awk '$1 == "zero_filled_pages" {print $2+0}' <<<"$s"); z=${z:-0}
-        r=$(awk '$1 == "remote_pers_pages" {print $2+0}' <<<"$s"); r=${r:-0}
+        local s a b z r f
+        s=$(stats_of "$STATS_DIR" pers_zpages pers_zbytes zero_filled_pages remote_pers_pages || true)
+        a=$(cval "$s" pers_zpages); b=$(cval "$s" pers_zbytes)
+        z=$(cval "$s" zero_filled_pages); r=$(cval "$s" remote_pers_pages)
+        f=0
+        [[ -n "$LENDER_STATS_DIR" ]] && f=$(cval "$(stats_of "$LENDER_STATS_DIR" foreign_pers_bytes)" foreign_pers_bytes)
         ((a > zp)) && zp=$a
         ((b > zb)) && zb=$b
+        ((r > rp)) && rp=$r
+        ((f > fb)) && fb=$f
         ((a + z + r > st)) && st=$((a + z + r))
-        printf 'zpages %s\nzbytes %s\nstored %s\n' "$zp" "$zb" "$st" >"$out.tmp" && mv "$out.tmp" "$out"
+        printf 'zpages %s\nzbytes %s\nstored %s\nremote %s\nforeign_bytes %s\n' "$zp" "$zb" "$st" "$rp" "$fb" >"$out.tmp" && mv "$out.tmp" "$out"
         sleep "$SAMPLE_INTERVAL_S"
     done
 }
 
-run_ramswap() {
+# A free block of 20 TCP ports in 27000-27999 (nothing listening or connected on them).
+PORT_BASE=""
+pick_ports() {
+    local used k base p ok
+    used=$(ss -Htan 2>/dev/null | awk '{print $4; print $5}' | sed -n 's/.*:\([0-9]*\)$/\1/p' | sort -u)
+    for ((k = 0; k < 50; k++)); do
+        base=$((27000 + ((($$ + k) % 50) * 20)))
+        ok=1
+        for ((p = base; p < base + 20; p++)); do
+            if grep -qx "$p" <<<"$used"; then ok=0; break; fi
+        done
+        if [[ $ok -eq 1 ]]; then PORT_BASE=$base; return 0; fi
+    done
+    return 1
+}
+
+# Field $2 of the status file of the daemon at mount $1 ("name: value" lines).
+status_field() { timeout 10 awk -v k="$2" 'index($0, k ": ") == 1 {print substr($0, length(k) + 3); exit}' "$1/status" 2>/dev/null || true; }
+
+# `ramswap up --mount $1 <rest>`; the mount dir is created here when missing.
+ramswap_up() {
+    local m=$1
+    shift
+    if [[ ! -e "$m" ]]; then
+        mkdir -p "$m"
+        INST_CREATED+=("$m")
+    fi
+    INST_UP+=("$m")
+    (cd "$REPO_ROOT" && timeout 300 "$RAMSWAP_CLI" up --mount "$m" "$@") >&2
+}
+
+# Bytes the established TCP sockets of process $1 received and had acked: "rx tx".
+tcp_bytes() {
+    ss -tinpH state established 2>/dev/null | awk -v want="pid=$1," '
+        /users:\(/ {mine = index($0, want) > 0; next}
+        mine {
+            for (i = 1; i <= NF; i++) {
+                if ($i ~ /^bytes_received:/) {split($i, a, ":"); rx += a[2]}
+                if ($i ~ /^bytes_acked:/) {split($i, a, ":"); tx += a[2]}
+            }
+            mine = 0
+        }
+        END {printf "%d %d\n", rx, tx}'
+}
+
+peak_rss_mib() {
+    local kb
+    kb=$(awk '$1 == "VmHWM:" {print $2}' "/proc/$1/status" 2>/dev/null || true)
+    if [[ -n "$kb" ]]; then awk -v k="$kb" 'BEGIN {printf "%.1f", k / 1024}'; else echo "?"; fi
+}
+
+# Runs one ramswap row: ramswap (local), remote (all remote, one lender), half (half remote),
+# pool (local, FUSE thread pool).
+run_ramswap_row() {
+    local row=$1
     if [[ ! -x "$RAMSWAP_CLI" ]]; then
-        log "ramswap: $RAMSWAP_CLI not available"
-        R_STATUS[ramswap]="not available"
+        log "$row: $RAMSWAP_CLI not available"
+        R_STATUS[$row]="not available"
         return 0
     fi
-    log "ramswap: up (${SWAP_MIB} MiB, mount $MOUNT_DIR)"
-    if [[ ! -e "$MOUNT_DIR" ]]; then
-        mkdir -p "$MOUNT_DIR"
-        MOUNT_CREATED=1
+    local mount="/run/$TAG-$row" lmount="" cluster="$CLUSTER_NAME-$row" target=""
+    local port lport off=0
+    case "$row" in
+        ramswap) off=0 ;;
+        remote) off=3 ;;
+        half) off=9 ;;
+        pool) off=15 ;;
+    esac
+    lport=$((PORT_BASE + off)); port=$((PORT_BASE + off + 3))
+    if [[ $row == half ]]; then
+        if [[ -n "$LOCAL_TARGET" ]]; then
+            target=$LOCAL_TARGET
+        elif [[ "${R_ZBYTES[ramswap]:-0}" -gt 0 ]]; then
+            target=$((R_ZBYTES[ramswap] / 2))
+        else
+            log "half: needs the ramswap row's peak pers_zbytes or --local-target"
+            R_STATUS[$row]="skipped: no ramswap row, no --local-target"
+            return 0
+        fi
+        R_TARGET[$row]=$target
+    elif [[ $row == remote ]]; then
+        R_TARGET[$row]=0
     fi
-    RAMSWAP_UP=1
-    if ! (cd "$REPO_ROOT" && timeout 300 "$RAMSWAP_CLI" up --size "${SWAP_MIB}M" --mount "$MOUNT_DIR" \
-            --priority 32767 --cluster-name "$CLUSTER_NAME") >&2; then
-        R_STATUS[ramswap]="up failed"
+
+    local lpid="" laddr="" lp=""
+    local -a up_args=(--size "${SWAP_MIB}M" --priority 32767 --cluster-name "$cluster" --port "$port")
+    STATS_DIR=""; LENDER_STATS_DIR=""
+    if [[ $row == remote || $row == half ]]; then
+        lmount="/run/$TAG-$row-lender"
+        log "$row: lender up (node 1, --lend $LEND, mount $lmount, port $lport)"
+        if ! ramswap_up "$lmount" --node 1 --no-swap --lend "$LEND" --cluster-name "$cluster" --port "$lport"; then
+            R_STATUS[$row]="lender up failed"
+            FAILED=1
+            ramswap_teardown
+            return 0
+        fi
+        lpid=$(status_field "$lmount" pid)
+        if [[ ! "$lpid" =~ ^[0-9]+$ ]] || [[ ! -d "/proc/$lpid" ]]; then
+            log "$row: no lender pid in $lmount/status (got '${lpid:-}')"
+            lpid=""
+        fi
+        laddr=$(status_field "$lmount" member_address)
+        lp=${laddr##*:}
+        if [[ ! "$lp" =~ ^[0-9]+$ ]]; then
+            log "$row: no member_address in $lmount/status (got '$laddr')"
+            R_STATUS[$row]="lender has no member address"
+            FAILED=1
+            ramswap_teardown
+            return 0
+        fi
+        if [[ -d "$lmount/stats" ]]; then LENDER_STATS_DIR="$lmount/stats"; fi
+        up_args+=(--node 0 --target 1 --join "127.0.0.1:$lp")
+    elif [[ $row == pool ]]; then
+        up_args+=(--target 1)
+    fi
+    log "$row: up (${SWAP_MIB} MiB, mount $mount, port $port${lp:+, joins 127.0.0.1:$lp})"
+    if ! ramswap_up "$mount" "${up_args[@]}"; then
+        R_STATUS[$row]="up failed"
         FAILED=1
         ramswap_teardown
         return 0
     fi
     local pid
-    # the mount's status file has "pid: N" (what `ramswap status` summarises)
-    pid=$(timeout 10 awk -F': *' '$1 == "pid" {print $2; exit}' "$MOUNT_DIR/status") || true
+    pid=$(status_field "$mount" pid)
     if [[ ! "$pid" =~ ^[0-9]+$ ]] || [[ ! -d "/proc/$pid" ]]; then
-        log "ramswap: no daemon pid in $MOUNT_DIR/status (got '${pid:-}')"
+        log "$row: no daemon pid in $mount/status (got '${pid:-}')"
         pid=""
     fi
-    # Counters may also be plain files in the mount; reading them avoids a CLI start per sample.
-    local f
-    f=$(timeout 10 find "$MOUNT_DIR" -maxdepth 3 -name pers_zpages -type f 2>/dev/null | head -n 1) || true
-    [[ -n "$f" ]] && RAMSWAP_STATS_DIR=$(dirname "$f")
+    if [[ -d "$mount/stats" ]]; then STATS_DIR="$mount/stats"; fi
+    if [[ -n "$target" ]]; then
+        log "$row: local_target_bytes $target"
+        if ! (cd "$REPO_ROOT" && timeout 30 "$RAMSWAP_CLI" set local_target_bytes "$target" --mount "$mount") >&2; then
+            R_STATUS[$row]="set local_target_bytes failed"
+            FAILED=1
+            ramswap_teardown
+            return 0
+        fi
+    fi
+    if [[ -n "$lmount" ]]; then log "$row: cluster: $(status_field "$mount" cluster)"; fi
 
-    local cg out="$TMP_DIR/ramswap.out" rc=0 cpu0="" cpu1="" hwm_kb=""
-    make_cgroup ramswap; cg=$CG_NEW
+    local cg out="$TMP_DIR/$row.out" rc=0 cpu0="" cpu1="" lcpu0="" lcpu1="" net0="" net1="" s0 s1 ls1=""
+    make_cgroup "$row"; cg=$CG_NEW
     rm -f "$TMP_DIR/stop"
-    ramswap_sampler "$TMP_DIR/ramswap.max" $((WORK_TIMEOUT_S * 2 + 200)) &
+    ramswap_sampler "$TMP_DIR/$row.max" $((WORK_TIMEOUT_S * 2 + 200)) &
     SAMPLER_PID=$!
-    [[ -n "$pid" ]] && cpu0=$(proc_cpu_s "$pid")
+    if [[ -n "$pid" ]]; then cpu0=$(proc_cpu_s "$pid"); fi
+    if [[ -n "$lpid" ]]; then lcpu0=$(proc_cpu_s "$lpid"); net0=$(tcp_bytes "$lpid"); fi
+    s0=$(stats_of "$STATS_DIR")
     local vm0 vm1
     vm0=$(vm_snap)
-    log "ramswap: workload in $cg (limit ${RAM_MIB} MiB), daemon pid ${pid:-?}"
+    log "$row: workload in $cg (limit ${RAM_MIB} MiB), daemon pid ${pid:-?}${lpid:+, lender pid $lpid}"
     run_workload "$cg" "$out" || rc=$?
     vm1=$(vm_snap)
-    if [[ -n "$pid" ]]; then
-        cpu1=$(proc_cpu_s "$pid")
-        hwm_kb=$(awk '$1 == "VmHWM:" {print $2}' "/proc/$pid/status" 2>/dev/null || true)
+    if [[ -n "$pid" ]]; then cpu1=$(proc_cpu_s "$pid"); R_RSS_MIB[$row]=$(peak_rss_mib "$pid"); else R_RSS_MIB[$row]="?"; fi
+    if [[ -n "$lpid" ]]; then
+        lcpu1=$(proc_cpu_s "$lpid"); net1=$(tcp_bytes "$lpid"); R_LRSS[$row]=$(peak_rss_mib "$lpid")
+        ls1=$(stats_of "$LENDER_STATS_DIR")
     fi
-    # One last sample after the workload, before the pages are discarded.
-    local last
-    last=$(ramswap_stats || true)
+    # One last sample after the workload, before the daemon is stopped.
+    s1=$(stats_of "$STATS_DIR")
     stop_sampler
     remove_cgroup "$cg"; CGROUPS=("${CGROUPS[@]/$cg/}")
 
-    local zp zb st
-    zp=$(kv_get "$TMP_DIR/ramswap.max" zpages); zp=${zp:-0}
-    zb=$(kv_get "$TMP_DIR/ramswap.max" zbytes); zb=${zb:-0}
-    st=$(kv_get "$TMP_DIR/ramswap.max" stored); st=${st:-0}
-    local la lb lz
-    la=$(awk '$1 == "pers_zpages" {print $2+0}' <<<"$last"); la=${la:-0}
-    lb=$(awk '$1 == "pers_zbytes" {print $2+0}' <<<"$last"); lb=${lb:-0}
-    lz=$(awk '$1 == "zero_filled_pages" {print $2+0}' <<<"$last"); lz=${lz:-0}
-    ((la > zp)) && zp=$la
-    ((lb > zb)) && zb=$lb
-    ((la + lz > st)) && st=$((la + lz))
+    local zp zb st rp fb la lb lz lr
+    zp=$(kv_get "$TMP_DIR/$row.max" zpages); zp=${zp:-0}
+    zb=$(kv_get "$TMP_DIR/$row.max" zbytes); zb=${zb:-0}
+    st=$(kv_get "$TMP_DIR/$row.max" stored); st=${st:-0}
+    rp=$(kv_get "$TMP_DIR/$row.max" remote); rp=${rp:-0}
+    fb=$(kv_get "$TMP_DIR/$row.max" foreign_bytes); fb=${fb:-0}
+    la=$(cval "$s1" pers_zpages); lb=$(cval "$s1" pers_zbytes)
+    lz=$(cval "$s1" zero_filled_pages); lr=$(cval "$s1" remote_pers_pages)
+    if ((la > zp)); then zp=$la; fi
+    if ((lb > zb)); then zb=$lb; fi
+    if ((lr > rp)); then rp=$lr; fi
+    if ((la + lz + lr > st)); then st=$((la + lz + lr)); fi
 
-    R_ELAPSED[ramswap]=$(kv_get "$out" elapsed_s)
-    R_MISM[ramswap]=$(kv_get "$out" mismatches)
+    # counter $1 after minus before the workload
+    local written read_ discarded remoted_d succ_d
+    written=$(($(cval "$s1" pages_written) - $(cval "$s0" pages_written)))
+    read_=$(($(cval "$s1" pages_read) - $(cval "$s0" pages_read)))
+    discarded=$(($(cval "$s1" pages_discarded) - $(cval "$s0" pages_discarded)))
+    remoted_d=$(($(cval "$s1" pers_pages_remoted) - $(cval "$s0" pers_pages_remoted)))
+    succ_d=$(($(cval "$s1" remote_pers_pages_succ_get) - $(cval "$s0" remote_pers_pages_succ_get)))
+    R_ZBYTES[$row]=$zb
+    R_ELAPSED[$row]=$(kv_get "$out" elapsed_s)
+    R_MISM[$row]=$(kv_get "$out" mismatches)
     if [[ -n "$cpu0" && -n "$cpu1" ]]; then
-        R_CPU[ramswap]=$(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN {printf "%.2f", b - a}')
+        R_CPU[$row]=$(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN {printf "%.2f", b - a}')
     else
-        R_CPU[ramswap]="?"
+        R_CPU[$row]="?"
     fi
-    if [[ -n "$hwm_kb" ]]; then R_RSS_MIB[ramswap]=$(awk -v k="$hwm_kb" 'BEGIN {printf "%.1f", k / 1024}'); else R_RSS_MIB[ramswap]="?"; fi
-    R_COMPR_MIB[ramswap]=$(mib "$zb")
-    R_SWAPPED_MIB[ramswap]=$(mib $((st * PAGE)))
-    R_STATUS[ramswap]="exit $rc"
-    local via=${RAMSWAP_STATS_DIR:-"ramswap stats"}
-    R_DETAIL[ramswap]="ramswap pid ${pid:-?}: peak pers_zpages $zp, pers_zbytes $(mib "$zb") MiB, stored pages (compressed + zero-filled + remote) $st; counters via $via; $(swap_traffic "$vm0" "$vm1"); workload majflt $(kv_get "$out" majflt), user $(kv_get "$out" user_s) s, sys $(kv_get "$out" sys_s) s, fill $(kv_get "$out" fill_s) s, verify $(kv_get "$out" verify_s) s; killed_children $(kv_get "$out" killed_children)"
-    [[ $rc -eq 0 ]] || FAILED=1
-    log "ramswap: workload exit $rc, down"
-    ramswap_teardown
+    R_COMPR_MIB[$row]=$(mib "$zb")
+    R_SWAPPED_MIB[$row]=$(mib $((st * PAGE)))
+    R_STATUS[$row]="exit $rc"
+    R_DETAIL[$row]="pid ${pid:-?}: peak pers_zpages $zp, pers_zbytes $(mib "$zb") MiB, remote_pers_pages $rp, stored pages (compressed + zero-filled + remote) $st; counters via ${STATS_DIR:-(no stats dir)}; during the workload pages_written $written, pages_read $read_, pages_discarded $discarded; $(swap_traffic "$vm0" "$vm1"); workload majflt $(kv_get "$out" majflt), user $(kv_get "$out" user_s) s, sys $(kv_get "$out" sys_s) s, fill $(kv_get "$out" fill_s) s, verify $(kv_get "$out" verify_s) s; killed_children $(kv_get "$out" killed_children); agent_errors $(cval "$s1" agent_errors), corrupt_reads $(cval "$s1" corrupt_reads), pool_limit_hit $(cval "$s1" pool_limit_hit), pool_reserve_empty $(cval "$s1" pool_reserve_empty)"
+    if [[ $row != ramswap ]]; then
+        R_FETCHES[$row]=$(cval "$s1" remote_fetches)
+        R_P50[$row]=$(cval "$s1" remote_fetch_p50_us)
+        R_P99[$row]=$(cval "$s1" remote_fetch_p99_us)
+        R_PMAX[$row]=$(cval "$s1" remote_fetch_max_us)
+        R_SUCC[$row]=$(cval "$s1" remote_pers_pages_succ_get)
+        R_REMOTED[$row]=$(cval "$s1" pers_pages_remoted)
+        R_DETAIL[$row]+="; remote counters at the end: pers_pages_remoted ${R_REMOTED[$row]}, remote_pers_pages_succ_get ${R_SUCC[$row]}, remote_pers_pages_unsucc_get $(cval "$s1" remote_pers_pages_unsucc_get) (missing $(cval "$s1" remote_get_missing), timeouts $(cval "$s1" remote_get_timeouts), unauthentic $(cval "$s1" remote_get_unauthentic)), remote_fetches ${R_FETCHES[$row]} (p50 ${R_P50[$row]} us, p99 ${R_P99[$row]} us, max ${R_PMAX[$row]} us), pers_pages_remote_failed $(cval "$s1" pers_pages_remote_failed), pers_pages_remote_raced $(cval "$s1" pers_pages_remote_raced), remote_failed_requests $(cval "$s1" remote_failed_requests), pers_pages_local_no_target $(cval "$s1" pers_pages_local_no_target), pers_pages_local_targets_full $(cval "$s1" pers_pages_local_targets_full), remote_pages_flushed $(cval "$s1" remote_pages_flushed), repatriated_pages $(cval "$s1" repatriated_pages)"
+    fi
+    if [[ -n "$lpid" ]]; then
+        local rx0 tx0 rx1 tx1 netb moved
+        read -r rx0 tx0 <<<"${net0:-0 0}"
+        read -r rx1 tx1 <<<"${net1:-0 0}"
+        netb=$(((rx1 - rx0) + (tx1 - tx0)))
+        moved=$((remoted_d + succ_d))
+        if [[ -n "$lcpu0" && -n "$lcpu1" ]]; then
+            R_LCPU[$row]=$(awk -v a="$lcpu0" -v b="$lcpu1" 'BEGIN {printf "%.2f", b - a}')
+        else
+            R_LCPU[$row]="?"
+        fi
+        if ((written > 0)); then R_NETPP[$row]=$((netb / written)); else R_NETPP[$row]="-"; fi
+        R_DETAIL[$row]+="; lender pid $lpid: TCP bytes received $(mib $((rx1 - rx0))) MiB, sent (acked) $(mib $((tx1 - tx0))) MiB, $(awk -v b="$netb" -v p="$moved" 'BEGIN {if (p > 0) printf "%.0f", b / p; else print "-"}') bytes per page moved ($remoted_d remoted + $succ_d fetched during the workload); peak foreign_pers_bytes $(mib "$fb") MiB, foreign_pers_pages_max $(cval "$ls1" foreign_pers_pages_max), lend_refused_pages $(cval "$ls1" lend_refused_pages), agent_errors $(cval "$ls1" agent_errors)"
+    fi
+    if [[ $rc -ne 0 ]]; then FAILED=1; fi
+    log "$row: workload exit $rc, down (the swapping daemon first)"
+    ramswap_down "$mount"
+    R_DETAIL[$row]+="; daemon ${LOG_NOTE[$mount]:-}"
+    if [[ -n "$lmount" ]]; then
+        ramswap_down "$lmount"
+        R_DETAIL[$row]+="; lender ${LOG_NOTE[$lmount]:-}"
+    fi
+    STATS_DIR=""; LENDER_STATS_DIR=""
 }
 
 # ---------------------------------------------------------------- main ---
 log "workload: $PROCS procs, $MAP_MIB MiB mapped, $PASSES passes, seed $SEED, mix $MIX; cgroup limit $RAM_MIB MiB; swap $SWAP_MIB MiB"
+log "/proc/swaps before: $(awk 'NR > 1 {printf "%s ", $1}' /proc/swaps)"
+pick_ports || { echo "no free block of 20 ports in 27000-27999" >&2; exit 1; }
+log "ports $PORT_BASE-$((PORT_BASE + 19))"
 # Plain if, not &&: errexit must stay in force inside the functions.
 if [[ $RUN_ZRAM -eq 1 ]]; then run_zram; fi
-if [[ $RUN_RAMSWAP -eq 1 ]]; then run_ramswap; fi
+for r in ramswap remote half pool; do
+    if [[ ${RUN[$r]:-0} -eq 1 ]]; then run_ramswap_row "$r"; fi
+done
 
 # --------------------------------------------------------------- table ---
 echo
 echo "command: $COMMAND_LINE"
 echo "workload: pagetest --procs $PROCS --mib $MAP_MIB --passes $PASSES --seed $SEED --mix $MIX in a cgroup limited to $RAM_MIB MiB; swap size $SWAP_MIB MiB"
 echo
-fmt_row='%-8s %9s %9s %13s %16s %14s %11s %10s  %s\n'
+fmt_row='%-8s %9s %7s %7s %8s %9s %11s %4s %7s %8s %9s %7s %6s %6s %7s %8s %8s %9s  %s\n'
 # shellcheck disable=SC2059
-printf "$fmt_row" backend "elapsed_s" "vs_zram" "daemon_cpu_s" "daemon_rss_mib" "compr_mib" "swapped_mib" mismatches status
+printf "$fmt_row" row elapsed_s vs_zram cpu_s rss_mib compr_mib swapped_mib mism lcpu_s lrss_mib netB/page fetches p50_us p99_us max_us succ_get remoted local_tgt status
 zram_el=${R_ELAPSED[zram]:-}
-for b in zram ramswap; do
-    if [[ $b == zram && $RUN_ZRAM -eq 0 ]] || [[ $b == ramswap && $RUN_RAMSWAP -eq 0 ]]; then continue; fi
+for b in "${ALL_ROWS[@]}"; do
+    [[ ${RUN[$b]:-0} -eq 1 ]] || continue
     st=${R_STATUS[$b]:-"not run"}
     el=${R_ELAPSED[$b]:-}
     if [[ -z "$el" ]]; then
         # shellcheck disable=SC2059
-        printf "$fmt_row" "$b" - - - - - - - "$b: $st"
+        printf "$fmt_row" "$b" - - - - - - - - - - - - - - - - - "$st"
         continue
     fi
     ratio="-"
     [[ -n "$zram_el" ]] && ratio=$(awk -v a="$el" -v z="$zram_el" 'BEGIN {if (z > 0) printf "%.2fx", a / z; else print "-"}')
-    rss_label=${R_RSS_MIB[$b]}
+    tgt="-"
+    [[ -n "${R_TARGET[$b]:-}" ]] && tgt="$(mib "${R_TARGET[$b]}")M"
     # shellcheck disable=SC2059
-    printf "$fmt_row" "$b" "$(fmt "$el")" "$ratio" "${R_CPU[$b]}" "$rss_label" \
-        "${R_COMPR_MIB[$b]}" "${R_SWAPPED_MIB[$b]}" "${R_MISM[$b]:-?}" "$st"
+    printf "$fmt_row" "$b" "$(fmt "$el")" "$ratio" "${R_CPU[$b]}" "${R_RSS_MIB[$b]}" \
+        "${R_COMPR_MIB[$b]}" "${R_SWAPPED_MIB[$b]}" "${R_MISM[$b]:-?}" "${R_LCPU[$b]:--}" "${R_LRSS[$b]:--}" \
+        "${R_NETPP[$b]:--}" "${R_FETCHES[$b]:--}" "${R_P50[$b]:--}" "${R_P99[$b]:--}" "${R_PMAX[$b]:--}" \
+        "${R_SUCC[$b]:--}" "${R_REMOTED[$b]:--}" "$tgt" "$st"
 done
-[[ $RUN_ZRAM -eq 1 ]] && echo "(zram: daemon_cpu_s n/a, compression runs in the kernel and shows in the workload's sys time; daemon_rss_mib is mem_used_max)"
+cat <<'NOTES'
+rows: zram = zram lz4. ramswap = one daemon, pages in its local pool, one FUSE thread.
+  remote = all remote, one lender (node 1, --no-swap --lend), local_target_bytes 0.
+  half = half remote: the same with local_target_bytes = half the ramswap row's peak pers_zbytes.
+  pool = local, FUSE thread pool: --target 1 with no node 1, so nothing can go remote.
+columns: cpu_s, rss_mib = the swapping daemon's CPU seconds during the workload and peak RSS
+  (VmHWM); zram: cpu n/a (it compresses in the kernel, in the workload's sys time), rss =
+  mem_used_max. compr_mib = peak compressed bytes in the local pool (pers_zbytes; zram
+  compr_data_size). swapped_mib = peak pages held (local + zero-filled + remote) x 4 KiB.
+  mism = pages that failed verification. lcpu_s, lrss_mib = the lender's CPU seconds during
+  the workload and peak RSS (its heap, --lend / 0.6, is pre-touched and locked at start).
+  netB/page = TCP payload on the lender's own sockets (ss -tinp, the sockets of the lender's
+  pid: bytes_received + bytes_acked, after minus before the workload; the lender is alone in
+  its cluster with this row's daemon, so it counts this row's loopback traffic only) divided
+  by the pages written to the swapping daemon (pages_written) during the workload.
+  fetches, p50_us, p99_us, max_us = remote_fetches and remote_fetch_{p50,p99,max}_us of the
+  swapping daemon since its start (one fetch = the remote pages of one request).
+  succ_get = remote_pers_pages_succ_get; remoted = pers_pages_remoted; local_tgt =
+  local_target_bytes.
+NOTES
 echo
-for b in zram ramswap; do
+for b in "${ALL_ROWS[@]}"; do
     if [[ -n "${R_DETAIL[$b]:-}" ]]; then echo "$b: ${R_DETAIL[$b]}"; fi
 done
 echo
 
 # -------------------------------------------------------------- targets ---
-echo "target: ramswap elapsed <= 1.5x zram; daemon RSS < 1.2 x compressed + 250 MiB"
-rs_el=${R_ELAPSED[ramswap]:-}
-if [[ -n "$rs_el" && -n "$zram_el" ]]; then
-    verdict=$(awk -v a="$rs_el" -v z="$zram_el" 'BEGIN {print (a <= 1.5 * z) ? "PASS" : "MISS"}')
-    echo "  elapsed: ramswap $(fmt "$rs_el") s vs limit $(awk -v z="$zram_el" 'BEGIN {printf "%.2f", 1.5 * z}') s (1.5 x zram $(fmt "$zram_el") s): $verdict"
-else
-    echo "  elapsed: n/a (needs both sides)"
+echo "targets (reported, not enforced by the exit status):"
+for b in ramswap remote half pool; do
+    [[ ${RUN[$b]:-0} -eq 1 ]] || continue
+    el=${R_ELAPSED[$b]:-}
+    case "$b" in ramswap|pool) f=1.5 ;; *) f=2.5 ;; esac
+    note=""
+    [[ $b == half || $b == pool ]] && note=" (for reference: the targets are for the ramswap and remote rows)"
+    if [[ -n "$el" && -n "$zram_el" ]]; then
+        lim=$(awk -v z="$zram_el" -v f="$f" 'BEGIN {printf "%.2f", f * z}')
+        v=$(awk -v a="$el" -v l="$lim" 'BEGIN {print (a <= l) ? "PASS" : "MISS"}')
+        echo "  $b elapsed <= ${f}x zram: $(fmt "$el") s vs $lim s ($f x zram $(fmt "$zram_el") s): $v$note"
+    else
+        echo "  $b elapsed <= ${f}x zram: n/a (needs zram and $b)"
+    fi
+done
+if [[ ${RUN[ramswap]:-0} -eq 1 ]]; then
+    rs_rss=${R_RSS_MIB[ramswap]:-}
+    if [[ -n "${R_ELAPSED[ramswap]:-}" && "$rs_rss" =~ ^[0-9.]+$ ]]; then
+        limit=$(awk -v c="${R_COMPR_MIB[ramswap]}" 'BEGIN {printf "%.1f", 1.2 * c + 250}')
+        v=$(awk -v r="$rs_rss" -v l="$limit" 'BEGIN {print (r < l) ? "PASS" : "MISS"}')
+        echo "  ramswap daemon RSS < 1.2 x compressed + 250 MiB: $rs_rss MiB vs $limit MiB (1.2 x ${R_COMPR_MIB[ramswap]} + 250): $v"
+    else
+        echo "  ramswap daemon RSS: n/a"
+    fi
 fi
-rs_rss=${R_RSS_MIB[ramswap]:-}
-if [[ -n "$rs_el" && "$rs_rss" =~ ^[0-9.]+$ ]]; then
-    limit=$(awk -v c="${R_COMPR_MIB[ramswap]}" 'BEGIN {printf "%.1f", 1.2 * c + 250}')
-    verdict=$(awk -v r="$rs_rss" -v l="$limit" 'BEGIN {print (r < l) ? "PASS" : "MISS"}')
-    echo "  rss: ramswap peak RSS $rs_rss MiB vs limit $limit MiB (1.2 x ${R_COMPR_MIB[ramswap]} + 250): $verdict"
-else
-    echo "  rss: n/a (ramswap did not run)"
-fi
+for b in remote half; do
+    [[ ${RUN[$b]:-0} -eq 1 ]] || continue
+    p99=${R_P99[$b]:-}
+    if [[ -n "$p99" && "${R_FETCHES[$b]:-0}" -gt 0 ]]; then
+        v=$(awk -v a="$p99" 'BEGIN {print (a < 2000) ? "PASS" : "MISS"}')
+        note=""
+        [[ $b == half ]] && note=" (for reference)"
+        echo "  $b remote fetch p99 < 2 ms (loopback): $p99 us over ${R_FETCHES[$b]} fetches (p50 ${R_P50[$b]} us, max ${R_PMAX[$b]} us): $v$note"
+    else
+        echo "  $b remote fetch p99 < 2 ms: n/a (no remote fetch)"
+    fi
+done
 
 exit "$FAILED"
