@@ -43,6 +43,8 @@ final class Daemon {
     /** How long a periodic agent (intervals of seconds) parks between looks at its clock: few wake-ups on a small machine. */
     private static final Duration PERIODIC_IDLE = Duration.ofMillis(500);
     private static final Duration SWAPOFF_TIMEOUT = Duration.ofMinutes(30);
+    /** The least wait for a remote page while swapoff brings the pages back. */
+    private static final Duration SWAPOFF_FETCH_TIMEOUT = Duration.ofSeconds(60);
     /** How long the remote movers and the flusher park with nothing to do. */
     private static final Duration REMOTE_IDLE = Duration.ofMillis(10);
     private static final Duration REPATRIATOR_IDLE = Duration.ofMillis(100);
@@ -140,7 +142,11 @@ final class Daemon {
                 agents.start(new StatsPublisher(m, this::snapshot, STATS_INTERVAL), PERIODIC_IDLE);
                 agents.start(new Compactor(store), PERIODIC_IDLE);
                 if (tier != null) {
-                    store.useRemote(tier, () -> knobs.get(Knob.REMOTE_TIMEOUT_MS));
+                    // swapoff reads every remote page once, and a page it cannot read is lost for good: then a
+                    // lender's hiccup is waited out rather than answered with EIO
+                    store.useRemote(tier, () -> "stopping".equals(state)
+                            ? Math.max(knobs.get(Knob.REMOTE_TIMEOUT_MS), SWAPOFF_FETCH_TIMEOUT.toMillis())
+                            : knobs.get(Knob.REMOTE_TIMEOUT_MS));
                     for (org.agrona.concurrent.Agent a : tier.agents()) {
                         agents.start(a, REMOTE_IDLE);
                     }
@@ -207,9 +213,18 @@ final class Daemon {
             }
             state = "stopping";
             say("stopping: swapoff brings " + usedMiB() + " MiB back into RAM");
+            Counters c = store.counters();
+            long remoteFailed = c.get(Counter.REMOTE_FAILED_REQUESTS);
             Thread progress = progressReporter();
             try {
                 area.close(SWAPOFF_TIMEOUT, this::say);
+                long lost = c.get(Counter.REMOTE_FAILED_REQUESTS) - remoteFailed;
+                if (lost > 0) {
+                    say("warning: " + lost + " requests for remote pages failed during swapoff (remote_get_missing "
+                            + c.get(Counter.REMOTE_GET_MISSING) + ", remote_get_timeouts " + c.get(Counter.REMOTE_GET_TIMEOUTS)
+                            + ", remote_get_unauthentic " + c.get(Counter.REMOTE_GET_UNAUTHENTIC)
+                            + "): the processes that owned those pages get SIGBUS when they touch them");
+                }
                 return;
             } catch (RamswapException e) {
                 state = "live";

@@ -14,12 +14,10 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -55,10 +53,10 @@ import ramswap.store.RemoteTier;
  * Hazelcast's futures and operations); nothing here is on the local hot path.
  *
  * <p><b>Wiring</b> (the daemon): {@link #start} once the member joined and before the first send;
- * run each of {@link #agents()} on the daemon's {@code Agents}; the tier owns {@value #FETCH_THREADS}
- * fetch threads ({@code ramswap-fetch-N}); at shutdown, after swapoff and
- * after the store let go of the tier, close the agents (the flusher drains its queue as it stops),
- * then {@link #close()} this, then the member.
+ * run each of {@link #agents()} on the daemon's {@code Agents}; fetches are waited for by the
+ * calling thread, the tier owns none for them; at shutdown, after swapoff and after the store let
+ * go of the tier, close the agents (the flusher drains its queue as it stops), then
+ * {@link #deleteAllPages} what is left, then {@link #close()} this, then the member.
  */
 public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
 
@@ -71,8 +69,8 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
     static final int FLUSHES_IN_FLIGHT = 4;
     /** Tries of one delete before it is left to the lender's orphan cleanup. */
     static final int FLUSH_TRIES = 3;
-    /** Threads that wait for fetches: as many as requests the store serves at once. */
-    static final int FETCH_THREADS = 2;
+    /** Between two tries of a start sweep that failed. */
+    static final Duration SWEEP_RETRY = Duration.ofSeconds(2);
     /** Longest the flusher spends sending its queue when it stops. */
     static final Duration CLOSE_DRAIN = Duration.ofSeconds(5);
     private static final System.Logger LOG = System.getLogger(HazelcastRemoteTier.class.getName());
@@ -89,7 +87,13 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
     /** Node number -> System.nanoTime() of its last quota refusal. */
     private final Map<Integer, Long> refusedAt = new ConcurrentHashMap<>();
     private final Flusher flusher = new Flusher();
-    private final ExecutorService fetchThreads;
+    /**
+     * True once every page of this node's earlier lives is deleted. Nothing is sent before: a
+     * sweep still running (its operations retried on partitions that migrate) would delete the new
+     * life's pages, which carry the same node number.
+     */
+    private volatile boolean swept;
+    private volatile boolean closed;
 
     private HazelcastRemoteTier(ClusterMember member, Knobs knobs, Counters counters, long incarnation) {
         this.hazelcast = member.hazelcast();
@@ -101,12 +105,6 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
         this.counters = Objects.requireNonNull(counters, "counters");
         this.seal = new PageSeal(member.clusterName(), node, incarnation, new SecureRandom());
         this.placer = new KeyPlacer(partitions, node, incarnation);
-        AtomicInteger threads = new AtomicInteger();
-        this.fetchThreads = Executors.newFixedThreadPool(FETCH_THREADS, r -> {
-            Thread t = new Thread(r, "ramswap-fetch-" + threads.incrementAndGet());
-            t.setDaemon(true);
-            return t;
-        });
     }
 
     /**
@@ -120,17 +118,8 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
                                             Duration sweepTimeout) {
         HazelcastRemoteTier tier = new HazelcastRemoteTier(Objects.requireNonNull(member, "member"), knobs, counters,
                 incarnation);
-        tier.deletePagesOfThisNode(sweepTimeout, "left in the cluster by its earlier life");
+        tier.sweepEarlierLives(sweepTimeout);
         return tier;
-    }
-
-    /**
-     * Deletes every page of this node in the cluster, waiting at most {@code timeout}: for a
-     * daemon that stops once swapoff has brought every page it still needs back into RAM, so that
-     * no lender keeps the rest until {@code orphan_grace_seconds}.
-     */
-    public void deleteAllPages(Duration timeout) {
-        deletePagesOfThisNode(timeout, "it no longer needs (it is stopping)");
     }
 
     /** The agents the daemon must run: the flusher of forgotten pages. */
@@ -142,6 +131,9 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
 
     @Override
     public boolean canSend() {
+        if (!swept) {
+            return false;
+        }
         for (int target : knobs.targets()) {
             if (usableMember(target) != null) {
                 return true;
@@ -158,14 +150,20 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
             sealed[k] = seal.seal(batch.pages[k], 0, batch.lengths[k], batch.blocks[k], batch.generations[k]);
         }
         CompletableFuture<Sent> result = new CompletableFuture<>();
+        if (!swept) {
+            counters.add(Counter.PERS_PAGES_LOCAL_NO_TARGET, n);
+            result.complete(all(n, NO_TARGET));
+            return result;
+        }
         sendFrom(0, knobs.targets(), sealed, false, result);
         return result;
     }
 
     /**
-     * One {@code getAll} for the request, run on one of the tier's fetch threads and waited for
-     * until the deadline: measured faster than pipelined {@code getAsync} for 32 pages (0.9 ms
-     * against 5.9 ms p50) and close to it for one (docs/remote-tier.md). A failed or late answer
+     * One read-only entry-processor call for the request ({@link PageReader} through
+     * {@code submitToKeys}: one operation per owner, like {@code getAll}), waited for by the
+     * calling thread until the deadline. No thread of the tier's waits on it, so a lender that
+     * stopped answering holds up only the requests for its own pages. A failed or late answer
      * leaves every page of the request {@link #TIMEOUT}: the page may still exist.
      */
     @Override
@@ -177,9 +175,8 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
         }
         Map<Long, byte[]> answer;
         try {
-            answer = CompletableFuture.supplyAsync(() -> map.getAll(keys), fetchThreads)
-                    .get(timeoutMillis, TimeUnit.MILLISECONDS);
-        } catch (TimeoutException | ExecutionException | RejectedExecutionException e) {
+            answer = map.submitToKeys(keys, PageReader.INSTANCE).toCompletableFuture().get(timeoutMillis, TimeUnit.MILLISECONDS);
+        } catch (TimeoutException | ExecutionException | RuntimeException e) {
             Arrays.fill(lengths, 0, n, TIMEOUT);
             return;
         } catch (InterruptedException e) {
@@ -203,10 +200,10 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
         return owner != null && owner.localMember();
     }
 
-    /** Stops the fetch threads; the flusher's queue is drained by its agent as it closes. */
+    /** Stops a start sweep still trying; the flusher's queue is drained by its agent as it closes. */
     @Override
     public void close() {
-        fetchThreads.shutdownNow();
+        closed = true;
     }
 
     // ---------------------------------------------------------------- sending
@@ -233,7 +230,17 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
                 entries.put(keys[k], sealed[k]);
             }
             int next = i + 1;
-            map.setAllAsync(entries).whenComplete((ignored, failure) -> {
+            CompletionStage<Void> put;
+            try {
+                put = map.setAllAsync(entries);
+            } catch (RuntimeException e) { // the member is shutting down, say: nothing was stored
+                LOG.log(System.Logger.Level.DEBUG, "sending " + n + " pages to node " + target + " failed", e);
+                counters.add(Counter.PERS_PAGES_REMOTE_FAILED, n);
+                result.complete(all(n, REFUSED));
+                return;
+            }
+            put.whenComplete((ignored, failure) -> {
+              try {
                 if (failure == null) {
                     Sent sent = new Sent(n);
                     for (int k = 0; k < n; k++) {
@@ -254,6 +261,13 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
                     counters.add(Counter.PERS_PAGES_REMOTE_FAILED, n);
                     result.complete(all(n, REFUSED));
                 }
+              } catch (RuntimeException e) { // whatever happens here, the batch gets its answer: its pages stay local
+                  for (long key : keys) {
+                      flusher.add(key);
+                  }
+                  counters.add(Counter.PERS_PAGES_REMOTE_FAILED, n);
+                  result.complete(all(n, REFUSED));
+              }
             });
             return;
         }
@@ -321,22 +335,31 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
 
     // ---------------------------------------------------------------- the start sweep
 
-    private void deletePagesOfThisNode(Duration timeout, String which) {
+    /**
+     * Deletes every page of this node's earlier lives, waiting at most {@code timeout}; until it
+     * has succeeded, nothing is sent ({@link #swept}). A sweep that fails is tried again in the
+     * background until it succeeds or the tier closes.
+     */
+    private void sweepEarlierLives(Duration timeout) {
         if (!DataMembers.present(hazelcast)) {
-            return; // no lender, so no page anywhere (and no map to ask)
+            swept = true; // no lender, so no page of any life anywhere
+            return;
         }
         CompletableFuture<Integer> sweep = new CompletableFuture<>();
         Thread t = new Thread(() -> {
-            try {
-                int removed = 0;
-                for (Boolean r : map.executeOnEntries(PageRemover.orphans(), KeyNodePredicate.of(node)).values()) {
-                    if (Boolean.TRUE.equals(r)) {
-                        removed++;
+            for (int tries = 1; !closed; tries++) {
+                try {
+                    int removed = removeAllOfThisNode();
+                    swept = true;
+                    sweep.complete(removed);
+                    return;
+                } catch (RuntimeException e) {
+                    if (tries == 1) {
+                        LOG.log(System.Logger.Level.WARNING, "deleting the pages of node " + node + "'s earlier lives failed;"
+                                + " trying again every " + SWEEP_RETRY.toSeconds() + " s, and sending no page until it succeeds", e);
                     }
+                    sleepQuietly(SWEEP_RETRY);
                 }
-                sweep.complete(removed);
-            } catch (RuntimeException e) {
-                sweep.completeExceptionally(e);
             }
         }, "ramswap-sweep");
         t.setDaemon(true);
@@ -344,14 +367,52 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
         try {
             int removed = sweep.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
             if (removed > 0) {
-                LOG.log(System.Logger.Level.INFO, "node " + node + " deleted " + removed + " pages " + which);
+                LOG.log(System.Logger.Level.INFO, "node " + node + " deleted " + removed + " pages left in the cluster by its earlier life");
             }
         } catch (TimeoutException e) {
-            LOG.log(System.Logger.Level.WARNING, "deleting the pages of node " + node + " " + which + " takes longer than "
-                    + timeout.toSeconds() + " s; it goes on in the background");
+            LOG.log(System.Logger.Level.WARNING, "deleting the pages of node " + node + "'s earlier lives takes longer than "
+                    + timeout.toSeconds() + " s; it goes on, and no page is sent until it is done");
         } catch (ExecutionException e) {
-            LOG.log(System.Logger.Level.WARNING, "deleting the pages of node " + node + " " + which + " failed;"
-                    + " the lenders free them after orphan_grace_seconds", e.getCause());
+            LOG.log(System.Logger.Level.WARNING, "deleting the pages of node " + node + "'s earlier lives failed", e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /**
+     * Deletes every page of this node in the cluster, waiting at most {@code timeout}: for a
+     * daemon that stops once swapoff has brought every page it still needs back into RAM, so that
+     * no lender keeps the rest until {@code orphan_grace_seconds}.
+     */
+    public void deleteAllPages(Duration timeout) {
+        if (!DataMembers.present(hazelcast)) {
+            return;
+        }
+        try {
+            int removed = CompletableFuture.supplyAsync(this::removeAllOfThisNode).get(timeout.toNanos(), TimeUnit.NANOSECONDS);
+            LOG.log(System.Logger.Level.INFO, "node " + node + " deleted its " + removed + " pages left on other nodes");
+        } catch (TimeoutException | ExecutionException e) {
+            LOG.log(System.Logger.Level.WARNING, "deleting the pages of node " + node + " left on other nodes did not finish;"
+                    + " the lenders free them after orphan_grace_seconds", e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** Removes every page keyed with this node's number, on their owners; returns how many were there. */
+    private int removeAllOfThisNode() {
+        int removed = 0;
+        for (Boolean r : map.executeOnEntries(PageRemover.orphans(), KeyNodePredicate.of(node)).values()) {
+            if (Boolean.TRUE.equals(r)) {
+                removed++;
+            }
+        }
+        return removed;
+    }
+
+    private static void sleepQuietly(Duration d) {
+        try {
+            Thread.sleep(d.toMillis());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
@@ -424,7 +485,18 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
 
         private void delete(Set<Long> keys, int attempt) {
             inFlight.incrementAndGet();
-            map.submitToKeys(keys, PageRemover.forgotten()).whenComplete((answers, failure) -> {
+            CompletionStage<Map<Long, Boolean>> deleted;
+            try {
+                deleted = map.submitToKeys(keys, PageRemover.forgotten());
+            } catch (RuntimeException e) { // not sent at all: the keys go back for another try
+                inFlight.decrementAndGet();
+                counters.add(Counter.REMOTE_FLUSH_FAILED, keys.size());
+                if (attempt < FLUSH_TRIES) {
+                    retries.add(new Retry(keys, attempt + 1));
+                }
+                return;
+            }
+            deleted.whenComplete((answers, failure) -> {
                 inFlight.decrementAndGet();
                 if (failure == null) {
                     int removed = 0;
@@ -451,7 +523,7 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
         public void onClose() {
             long deadline = System.nanoTime() + CLOSE_DRAIN.toNanos();
             while (hazelcast.getLifecycleService().isRunning() && System.nanoTime() - deadline < 0
-                    && (doWork() > 0 || queued() > 0 || !draining.isEmpty() || !retries.isEmpty())) {
+                    && (doWork() > 0 || queued() > 0 || !draining.isEmpty() || !retries.isEmpty() || inFlight.get() > 0)) {
                 Thread.onSpinWait();
             }
         }

@@ -118,7 +118,8 @@ class HazelcastRemoteTierTest {
             } catch (Exception e) {
                 throw new AssertionError(e);
             }
-            return blocks(holder).isEmpty();
+            // and every delete answered, so that its count is in (the map empties before the answers arrive)
+            return blocks(holder).isEmpty() && ((HazelcastRemoteTier.Flusher) flusher).inFlight() == 0;
         });
     }
 

@@ -285,7 +285,7 @@ public final class LocalPool implements AutoCloseable {
         synchronized (classLocks[c]) {
             int slab = partialHead[c];
             for (int looks = 0; slab != NONE && looks < DENSER_LOOKS; looks++, slab = slabNext[slab]) {
-                if (slab != from && slabUsed[slab] >= slabUsed[from]) { // at least as full: each move strictly concentrates the class
+                if (slab != from && slabUsed[slab] > 0 && slabUsed[slab] >= slabUsed[from]) { // at least as full: each move strictly concentrates the class
                     int slot = slabFreeHead[slab];
                     if (slot != NONE) {
                         slabFreeHead[slab] = OffHeap.getInt(slotAddress(slab, c, slot));

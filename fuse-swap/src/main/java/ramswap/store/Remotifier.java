@@ -67,7 +67,12 @@ public final class Remotifier implements Agent {
                 break;
             }
             tokens -= n;
-            pending[i] = tier.send(batches[i]);
+            try {
+                pending[i] = tier.send(batches[i]);
+            } catch (RuntimeException e) { // a tier that broke its contract: nothing was stored, keep every page
+                store.commitMoved(batches[i], refusedAll(batches[i].count));
+                throw e; // logged and counted (agent_errors) by the agent runner
+            }
             work++;
         }
         return work;
@@ -85,8 +90,7 @@ public final class Remotifier implements Agent {
             try {
                 sent = f.join();
             } catch (RuntimeException e) { // a tier that broke its contract: nothing was stored, keep every page
-                sent = new RemoteTier.Sent(batches[i].count);
-                java.util.Arrays.fill(sent.handles, RemoteTier.REFUSED);
+                sent = refusedAll(batches[i].count);
                 store.counters().increment(Counter.AGENT_ERRORS);
             }
             store.commitMoved(batches[i], sent);
@@ -94,6 +98,12 @@ public final class Remotifier implements Agent {
             done++;
         }
         return done;
+    }
+
+    private static RemoteTier.Sent refusedAll(int count) {
+        RemoteTier.Sent none = new RemoteTier.Sent(count);
+        java.util.Arrays.fill(none.handles, RemoteTier.REFUSED);
+        return none;
     }
 
     private void refill() {
@@ -118,9 +128,7 @@ public final class Remotifier implements Agent {
         finishSent();
         for (int i = 0; i < IN_FLIGHT; i++) {
             if (pending[i] != null) {
-                RemoteTier.Sent none = new RemoteTier.Sent(batches[i].count);
-                java.util.Arrays.fill(none.handles, RemoteTier.REFUSED);
-                store.commitMoved(batches[i], none);
+                store.commitMoved(batches[i], refusedAll(batches[i].count));
                 pending[i] = null;
             }
         }

@@ -38,6 +38,8 @@ public final class Repatriator implements Agent {
     private long nextSweepNanos = System.nanoTime();
     /** Blocks of the table still to look at in this sweep for misplaced pages. */
     private long sweepLeft;
+    /** Blocks the drain has looked at since it last brought one home. */
+    private long drainFruitless;
 
     /** @param memoryToSpare true while the node can take pages back (MemAvailable, pressure) */
     public Repatriator(SwapStore store, Knobs knobs, BooleanSupplier memoryToSpare) {
@@ -77,8 +79,12 @@ public final class Repatriator implements Agent {
             int n = store.collectRemote(found, found.length, SCAN, true);
             sweepLeft -= SCAN;
             if (n > 0) {
-                store.bringHome(found, n, Counter.REMOTE_PAGES_REPLACED);
-                sweepLeft += SCAN; // the hand stopped at a full batch; the rest of this stretch is still to see
+                int home = store.bringHome(found, n, Counter.REMOTE_PAGES_REPLACED);
+                if (home > 0) {
+                    sweepLeft += SCAN; // the hand stopped at a full batch; the rest of this stretch is still to see
+                } else if (home == SwapStore.HOME_POOL_FULL) {
+                    sweepLeft = 0; // no room: the next sweep tries again
+                }
             }
             work++;
         } else if (now - nextSweepNanos >= 0) {
@@ -114,15 +120,23 @@ public final class Repatriator implements Agent {
 
     private int drainStep() {
         if (counters.get(Counter.REMOTE_PERS_PAGES) == 0) {
+            drainFruitless = 0;
             knobs.set(Knob.REPATRIATE_ALL, 0);
             return 0;
         }
         int n = store.collectRemote(found, found.length, SCAN, false);
-        if (n == 0) {
-            return 1; // the hand is still looking: the next call goes on from where it stopped
+        int home = n == 0 ? 0 : store.bringHome(found, n, Counter.REPATRIATED_PAGES);
+        if (home > 0) {
+            drainFruitless = 0;
+        } else {
+            // a batch short of full means the hand looked at its whole stretch
+            drainFruitless += n < found.length ? Math.min(SCAN, store.blocks()) : n;
         }
-        if (store.bringHome(found, n, Counter.REPATRIATED_PAGES) == SwapStore.HOME_POOL_FULL) {
-            knobs.set(Knob.REPATRIATE_ALL, 0); // refused: ramswap drain sees the knob back at 0 with pages left
+        // refused (pool full), or a whole lap of the table brought nothing home (pages that cannot be
+        // fetched): ramswap drain sees the knob back at 0 with pages left and says why
+        if (home == SwapStore.HOME_POOL_FULL || drainFruitless > store.blocks()) {
+            drainFruitless = 0;
+            knobs.set(Knob.REPATRIATE_ALL, 0);
         }
         return 1;
     }

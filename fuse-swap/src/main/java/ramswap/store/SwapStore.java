@@ -281,7 +281,7 @@ public final class SwapStore {
                     }
                     continue;
                 }
-                if (got == RemoteTier.MISSING && attempt < MAX_REFETCH) {
+                if (attempt < MAX_REFETCH) { // whatever the failure: a block that moved meanwhile is read where it is now
                     long now = copyOut(f.blocks[k], s);
                     if (s.generation != f.generations[k]) { // moved meanwhile: read where it is now
                         if (BlockTable.state(now) == BlockTable.STATE_REMOTE) {
@@ -355,7 +355,7 @@ public final class SwapStore {
             counters.increment(Counter.REMOTE_PERS_PAGES_SUCC_GET);
             return f.pages[0];
         }
-        if (got == RemoteTier.MISSING && changedSince(block, generation)) {
+        if (changedSince(block, generation)) { // moved meanwhile, whatever the failure
             return CHANGED;
         }
         counters.increment(Counter.REMOTE_PERS_PAGES_UNSUCC_GET);
@@ -722,7 +722,8 @@ public final class SwapStore {
         }
         int n = 0;
         int blocks = table.blocks();
-        for (int scanned = 0; scanned < maxScan && n < max; scanned++) {
+        int scan = Math.min(maxScan, blocks); // at most one lap: a block is found once per call
+        for (int scanned = 0; scanned < scan && n < max; scanned++) {
             int block = homeHand;
             homeHand = block + 1 == blocks ? 0 : block + 1;
             long e = table.peek(block);
@@ -809,7 +810,7 @@ public final class SwapStore {
             int block = f.blocks[k];
             int length = BlockTable.length(f.entries[k]);
             if (f.lengths[k] != length) {
-                if (!(f.lengths[k] == RemoteTier.MISSING && changedSince(block, f.generations[k]))) {
+                if (!changedSince(block, f.generations[k])) {
                     counters.increment(Counter.REMOTE_PERS_PAGES_UNSUCC_GET);
                     counters.increment(f.lengths[k] == RemoteTier.TIMEOUT ? Counter.REMOTE_GET_TIMEOUTS
                             : f.lengths[k] == RemoteTier.MISSING ? Counter.REMOTE_GET_MISSING : Counter.REMOTE_GET_UNAUTHENTIC);

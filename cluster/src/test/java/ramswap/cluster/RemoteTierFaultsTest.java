@@ -1,0 +1,122 @@
+package ramswap.cluster;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static ramswap.cluster.HazelcastRemoteTierTest.BASE_PORT;
+import static ramswap.cluster.HazelcastRemoteTierTest.awaitMembers;
+import static ramswap.cluster.HazelcastRemoteTierTest.batch;
+import static ramswap.cluster.HazelcastRemoteTierTest.blocks;
+import static ramswap.cluster.HazelcastRemoteTierTest.lender;
+import static ramswap.cluster.HazelcastRemoteTierTest.pages;
+import static ramswap.cluster.HazelcastRemoteTierTest.send;
+import static ramswap.cluster.HazelcastRemoteTierTest.sender;
+
+import com.hazelcast.map.EntryProcessor;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import ramswap.cluster.HazelcastRemoteTierTest.Node;
+import ramswap.store.Knob;
+import ramswap.store.RemoteTier;
+import ramswap.store.RemoteTier.Batch;
+import ramswap.store.RemoteTier.Sent;
+
+/** The tier when a lender stalls and when a restart's sweep is slow: no healthy page is lost or refused. */
+class RemoteTierFaultsTest {
+
+    static final CountDownLatch RELEASE = new CountDownLatch(1);
+
+    /** Holds the partition thread of its key until RELEASE (at most 20 s): a lender that stopped answering. */
+    static final class Stall implements EntryProcessor<Long, byte[], Boolean> {
+        private static final long serialVersionUID = 1L;
+
+        @Override
+        public Boolean process(Map.Entry<Long, byte[]> entry) {
+            try {
+                RELEASE.await(20, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            return Boolean.TRUE;
+        }
+    }
+
+    @Test
+    void shouldServeAHealthyLendersPagesWhileAnotherLenderStalls() throws Exception {
+        try (TestCluster cluster = new TestCluster(BASE_PORT + 40)) {
+            Node slow = lender(cluster, 1, 16L << 20);
+            Node healthy = lender(cluster, 2, 16L << 20);
+            Node sender = sender(cluster, 0, 1, "1", true);
+            awaitMembers(cluster, sender, 3);
+            Batch onSlow = batch(1, 1);
+            Sent s1 = send(sender, onSlow);
+            assertEquals(null, sender.knobs.set(Knob.REMOTE_TARGET_NODENUM, "2"));
+            Batch onHealthy = batch(4, 2);
+            Sent s2 = send(sender, onHealthy);
+            long slowKey = RemoteKey.of(0, 1, s1.handles[0]);
+            blocks(slow).submitToKey(slowKey, new Stall()); // slow's partition thread for that key now waits
+            Thread.sleep(200);
+            Thread[] readers = new Thread[4]; // more than enough to hold every fetch thread a tier might keep
+            for (int i = 0; i < readers.length; i++) {
+                readers[i] = new Thread(() -> sender.tier.fetch(1, onSlow.blocks, onSlow.generations, s1.handles, pages(1),
+                        new int[1], 300)); // each gives up after 300 ms
+                readers[i].start();
+            }
+            for (Thread t : readers) {
+                t.join();
+            }
+            int[] lengths = new int[4];
+            long t0 = System.nanoTime();
+            sender.tier.fetch(4, onHealthy.blocks, onHealthy.generations, s2.handles, pages(4), lengths, 2_000);
+            long ms = (System.nanoTime() - t0) / 1_000_000;
+            RELEASE.countDown();
+            int[] want = Arrays.copyOf(onHealthy.lengths, 4);
+            System.out.println("healthy lender's pages: " + Arrays.toString(lengths) + " after " + ms + " ms; want " + Arrays.toString(want));
+            assertEquals(Arrays.toString(want), Arrays.toString(lengths),
+                    "pages on the healthy lender came back although the other lender stalled");
+        }
+    }
+
+    @Test
+    void shouldSendNothingUntilTheStartSweepIsDoneSoThatItDeletesNoPageOfTheNewLife() throws Exception {
+        try (TestCluster cluster = new TestCluster(BASE_PORT + 60)) {
+            Node lender = lender(cluster, 1, 64L << 20);
+            Node sender = sender(cluster, 0, 1, "1", true);
+            awaitMembers(cluster, sender, 2);
+            for (int i = 0; i < 4; i++) {
+                send(sender, batch(64, 100 + i)); // the earlier life's pages
+            }
+            int lost = 0;
+            int sent = 0;
+            for (int round = 0; round < 10; round++) {
+                long incarnation = 10 + round;
+                // a sweep slower than its bound (Duration.ZERO stands in for 10 s against a slow or migrating cluster)
+                HazelcastRemoteTier reborn = cluster.own(HazelcastRemoteTier.start(sender.member, sender.knobs, sender.counters,
+                        incarnation, Duration.ZERO));
+                long deadline = System.nanoTime() + 10_000_000_000L;
+                while (!reborn.canSend() && System.nanoTime() < deadline) {
+                    Thread.sleep(10); // the sweep goes on in the background: nothing may be sent before it ends
+                }
+                Batch b = batch(64, round);
+                Sent s = reborn.send(b).get(5, TimeUnit.SECONDS);
+                Thread.sleep(500); // the background sweep ends
+                int[] lengths = new int[64];
+                reborn.fetch(64, b.blocks, b.generations, s.handles, pages(64), lengths, 5_000);
+                for (int k = 0; k < 64; k++) {
+                    if (s.handles[k] >= 0) {
+                        sent++;
+                        if (lengths[k] == RemoteTier.MISSING) {
+                            lost++;
+                        }
+                    }
+                }
+                // this round's pages are the next round's "earlier life"
+            }
+            System.out.println("pages sent right after a start whose sweep went on in the background: " + sent + ", lost: " + lost);
+            assertEquals(640, sent, "every batch was sent once the sweep was done");
+            assertEquals(0, lost, "pages the new life sent were deleted by its own start sweep");
+        }
+    }
+}
