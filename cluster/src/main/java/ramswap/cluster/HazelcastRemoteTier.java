@@ -161,8 +161,8 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
 
     /**
      * One read-only entry-processor call for the request ({@link PageReader} through
-     * {@code submitToKeys}: one operation per owner, like {@code getAll}), waited for by the
-     * calling thread until the deadline. No thread of the tier's waits on it, so a lender that
+     * {@code submitToKeys}: one operation per owner, like {@code getAll}), or one {@code getAsync}
+     * for a single page, waited for by the calling thread until the deadline. No thread of the tier's waits on it, so a lender that
      * stopped answering holds up only the requests for its own pages. A failed or late answer
      * leaves every page of the request {@link #TIMEOUT}: the page may still exist.
      */
@@ -175,7 +175,13 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
         }
         Map<Long, byte[]> answer;
         try {
-            answer = map.submitToKeys(keys, PageReader.INSTANCE).toCompletableFuture().get(timeoutMillis, TimeUnit.MILLISECONDS);
+            if (n == 1) { // one partition operation; submitToKeys would ask every member
+                long key = key(handles[0]);
+                byte[] page = map.getAsync(key).toCompletableFuture().get(timeoutMillis, TimeUnit.MILLISECONDS);
+                answer = page == null ? Map.of() : Map.of(key, page);
+            } else {
+                answer = map.submitToKeys(keys, PageReader.INSTANCE).toCompletableFuture().get(timeoutMillis, TimeUnit.MILLISECONDS);
+            }
         } catch (TimeoutException | ExecutionException | RuntimeException e) {
             Arrays.fill(lengths, 0, n, TIMEOUT);
             return;

@@ -98,7 +98,7 @@ class RemoteTierBenchmark {
 
             List<Long> stored = new ArrayList<>(quota.keySet());
             for (int n : new int[] {1, 32}) {
-                rows.add(row("get " + n + ", pipelined getAsync", measure(r -> {
+                rows.add(row("get " + n + ", pipelined getAsync" + (n == 1 ? " (chosen)" : ""), measure(r -> {
                     @SuppressWarnings("unchecked")
                     CompletableFuture<byte[]>[] f = new CompletableFuture[n];
                     for (int k = 0; k < n; k++) {
@@ -121,6 +121,13 @@ class RemoteTierBenchmark {
                         keys.add(stored.get((r * n + k) % stored.size()));
                     }
                     CompletableFuture.supplyAsync(() -> quota.getAll(keys)).get(5, TimeUnit.SECONDS);
+                })));
+                rows.add(row("get " + n + ", submitToKeys, read-only processor" + (n > 1 ? " (chosen)" : ""), measure(r -> {
+                    Set<Long> keys = new HashSet<>();
+                    for (int k = 0; k < n; k++) {
+                        keys.add(stored.get((r * n + k) % stored.size()));
+                    }
+                    quota.submitToKeys(keys, PageReader.INSTANCE).toCompletableFuture().get(5, TimeUnit.SECONDS);
                 })));
             }
 
