@@ -227,7 +227,7 @@ final class UpCommand implements Callable<Integer> {
                 }
                 if ("live".equals(status.get("state"))) {
                     out.println("ramswap: up: " + (config.swapArea() ? status.get("swap_devices") + " swap at priority " + status.get("priority")
-                            : "no swap area (" + status.get("swap") + ")") + "; " + status.get("role") + "; " + status.get("cluster"));
+                            : "swap " + status.get("swap")) + "; " + status.get("role") + "; " + status.get("cluster"));
                     return 0;
                 }
             }
