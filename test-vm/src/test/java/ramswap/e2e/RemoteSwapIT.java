@@ -165,9 +165,7 @@ class RemoteSwapIT {
     @Test
     @Order(2)
     void shouldBringPagesHomeBySelfShrinkingOnceTheLocalTargetIsRaised() throws Exception {
-        Path hold = Files.createTempFile("ramswap-hold", ".flag");
-        Files.delete(hold);
-        CompletableFuture<Host.Run> run = CompletableFuture.supplyAsync(() -> workload("--hold-file", hold.toString()));
+        HeldWorkload run = new HeldWorkload();
         try {
             long remote = waitForSteadyRemotePages(run);
             long foreignBefore = lender.counter("foreign_pers_pages");
@@ -190,23 +188,20 @@ class RemoteSwapIT {
             } while (foreign > foreignBefore / 100 + 16 && System.nanoTime() < deadline);
             assertTrue(foreign <= foreignBefore / 100 + 16, "self-shrink brought the pages home within a minute: lender still holds " + foreign);
         } finally {
-            Files.writeString(hold, "verify\n");
+            run.release();
         }
-        Host.Run r = run.get(WORK.toMinutes(), TimeUnit.MINUTES);
+        Host.Run r = run.finish();
         assertEquals(0, r.exitCode(), "workload failed:\n" + r.output());
         assertEquals(0, r.value("mismatches"), "pages came back wrong");
-        Files.deleteIfExists(hold);
         borrower.set("local_target_bytes", "0");
     }
 
     @Test
     @Order(3)
     void shouldDrainEveryRemotePageWithProgress() throws Exception {
-        Path hold = Files.createTempFile("ramswap-hold", ".flag");
-        Files.delete(hold);
         borrower.set("selfshrink_enable", "0");
         borrower.set("pers_remotify_enable", "1");
-        CompletableFuture<Host.Run> run = CompletableFuture.supplyAsync(() -> workload("--hold-file", hold.toString()));
+        HeldWorkload run = new HeldWorkload();
         try {
             long remote = waitForSteadyRemotePages(run);
             assertTrue(remote >= 8_192, "the idle workload's pages are remote: " + remote);
@@ -222,12 +217,11 @@ class RemoteSwapIT {
             }
             assertEquals(0, lender.counter("foreign_pers_pages"), "the lender freed every page drained");
         } finally {
-            Files.writeString(hold, "verify\n");
+            run.release();
         }
-        Host.Run r = run.get(WORK.toMinutes(), TimeUnit.MINUTES);
+        Host.Run r = run.finish();
         assertEquals(0, r.exitCode(), "workload failed:\n" + r.output());
         assertEquals(0, r.value("mismatches"), "pages came back wrong");
-        Files.deleteIfExists(hold);
     }
 
     /**
@@ -239,11 +233,9 @@ class RemoteSwapIT {
     @Test
     @Order(4)
     void shouldShowTheClusterToAClientAsManagementCenterSeesIt() throws Exception {
-        Path hold = Files.createTempFile("ramswap-hold", ".flag");
-        Files.delete(hold);
         borrower.set("local_target_bytes", "0");
         borrower.set("pers_remotify_enable", "1");
-        CompletableFuture<Host.Run> run = CompletableFuture.supplyAsync(() -> workload("--hold-file", hold.toString()));
+        HeldWorkload run = new HeldWorkload();
         try (Client client = new Client(tag, lender.memberAddress())) {
             long remote = waitForSteadyRemotePages(run);
             sleep(3_000); // two publications of the stats map
@@ -262,12 +254,11 @@ class RemoteSwapIT {
             assertTrue(cost > foreign * 100L, "the memory cost of the lender's pages is published: " + cost);
             assertTrue(jsonLong(borrowerStats, "remote_pers_pages") > 0);
         } finally {
-            Files.writeString(hold, "verify\n");
+            run.release();
         }
-        Host.Run r = run.get(WORK.toMinutes(), TimeUnit.MINUTES);
+        Host.Run r = run.finish();
         assertEquals(0, r.exitCode(), "workload failed:\n" + r.output());
         assertEquals(0, r.value("mismatches"));
-        Files.deleteIfExists(hold);
     }
 
     /**
@@ -278,12 +269,10 @@ class RemoteSwapIT {
     @Test
     @Order(5)
     void shouldFailTheReadOfATamperedPageAndKillOnlyTheProcessThatTouchesIt() throws Exception {
-        Path hold = Files.createTempFile("ramswap-hold", ".flag");
-        Files.delete(hold);
         long unauthenticBefore = borrower.counter("remote_get_unauthentic");
         long[] left = waitForDiscards(0); // the last workload's freed slots gone: every page remote from now on is in use
         System.out.println("before the tamper run: " + left[0] + " remote pages, " + left[1] + " on the lender");
-        CompletableFuture<Host.Run> run = CompletableFuture.supplyAsync(() -> workload("--hold-file", hold.toString()));
+        HeldWorkload run = new HeldWorkload();
         try (Client client = new Client(tag, lender.memberAddress())) {
             waitForSteadyRemotePages(run);
             com.hazelcast.map.IMap<Long, byte[]> blocks = client.hz.getMap("ramswap-blocks");
@@ -300,9 +289,9 @@ class RemoteSwapIT {
             blocks.set(key, sealed);
             System.out.println("altered one byte of the sealed page under key " + Long.toHexString(key));
         } finally {
-            Files.writeString(hold, "verify\n");
+            run.release();
         }
-        Host.Run r = run.get(WORK.toMinutes(), TimeUnit.MINUTES);
+        Host.Run r = run.finish();
         long unauthentic = borrower.counter("remote_get_unauthentic") - unauthenticBefore;
         System.out.printf("tampered page: remote_get_unauthentic +%d; workload exit %d, killed %d, completed %d, mismatches %d%n",
                 unauthentic, r.exitCode(), r.value("killed_children"), r.value("completed_children"), r.value("mismatches"));
@@ -310,7 +299,6 @@ class RemoteSwapIT {
         assertEquals(0, r.value("mismatches"), "no process ever saw the altered bytes");
         assertEquals(1, r.value("killed_children"), "the process that touched the page died (SIGBUS)");
         assertEquals(3, r.value("completed_children"), "every other process ran to the end and verified");
-        Files.deleteIfExists(hold);
     }
 
     /** ramswap nodes, and get/set on other nodes through the cluster, against the live daemons. */
@@ -361,14 +349,42 @@ class RemoteSwapIT {
         return Long.parseLong(m.group(1));
     }
 
+    /** The workload, writing its pages and then idling with them (swapped) until released, then verifying them. */
+    private final class HeldWorkload {
+        private final Path hold;
+        private final CompletableFuture<Host.Run> run;
+
+        HeldWorkload() throws java.io.IOException {
+            hold = Files.createTempFile("ramswap-hold", ".flag");
+            Files.delete(hold);
+            run = CompletableFuture.supplyAsync(() -> workload("--hold-file", hold.toString()));
+        }
+
+        boolean isDone() {
+            return run.isDone();
+        }
+
+        void release() throws java.io.IOException {
+            Files.writeString(hold, "verify\n");
+        }
+
+        Host.Run finish() throws Exception {
+            try {
+                return run.get(WORK.toMinutes(), TimeUnit.MINUTES);
+            } finally {
+                Files.deleteIfExists(hold);
+            }
+        }
+    }
+
     /** Waits (bounded) until the borrower's remote pages stop growing for 3 s while the workload holds. */
-    private long waitForSteadyRemotePages(CompletableFuture<Host.Run> run) {
+    private long waitForSteadyRemotePages(HeldWorkload run) {
         long deadline = System.nanoTime() + Duration.ofMinutes(5).toNanos();
         long last = -1;
         int steady = 0;
         while (System.nanoTime() < deadline) {
             if (run.isDone()) {
-                throw new AssertionError("the workload ended before it was told to verify: " + run.join().output());
+                throw new AssertionError("the workload ended before it was told to verify: " + run.run.join().output());
             }
             long now = borrower.counter("remote_pers_pages");
             steady = now == last && now > 0 ? steady + 1 : 0;
