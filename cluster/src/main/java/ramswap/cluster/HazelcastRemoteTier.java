@@ -13,6 +13,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+import com.hazelcast.partition.MigrationListener;
+import com.hazelcast.partition.MigrationState;
+import com.hazelcast.partition.ReplicaMigrationEvent;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
@@ -21,6 +24,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import org.agrona.collections.LongArrayList;
 import org.agrona.concurrent.Agent;
 import ramswap.store.Counter;
@@ -93,6 +97,8 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
      * life's pages, which carry the same node number.
      */
     private volatile boolean swept;
+    /** Counts finished migrations and member departures: partitions may have moved. */
+    private final AtomicLong placementEpoch = new AtomicLong();
     private volatile boolean closed;
 
     private HazelcastRemoteTier(ClusterMember member, Knobs knobs, Counters counters, long incarnation) {
@@ -105,6 +111,37 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
         this.counters = Objects.requireNonNull(counters, "counters");
         this.seal = new PageSeal(member.clusterName(), node, incarnation, new SecureRandom());
         this.placer = new KeyPlacer(partitions, node, incarnation);
+        partitions.addMigrationListener(new MigrationListener() {
+            @Override
+            public void migrationStarted(MigrationState state) {
+            }
+
+            @Override
+            public void migrationFinished(MigrationState state) {
+                placementEpoch.incrementAndGet();
+            }
+
+            @Override
+            public void replicaMigrationCompleted(ReplicaMigrationEvent event) {
+                placementEpoch.incrementAndGet();
+            }
+
+            @Override
+            public void replicaMigrationFailed(ReplicaMigrationEvent event) {
+                placementEpoch.incrementAndGet();
+            }
+        });
+        hazelcast.getCluster().addMembershipListener(new com.hazelcast.cluster.MembershipListener() {
+            @Override
+            public void memberAdded(com.hazelcast.cluster.MembershipEvent event) {
+                placementEpoch.incrementAndGet();
+            }
+
+            @Override
+            public void memberRemoved(com.hazelcast.cluster.MembershipEvent event) {
+                placementEpoch.incrementAndGet(); // its partitions get new owners, with or without a migration
+            }
+        });
     }
 
     /**
@@ -198,6 +235,11 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
     @Override
     public void forget(long handle) {
         flusher.add(key(handle));
+    }
+
+    @Override
+    public long placementEpoch() {
+        return placementEpoch.get();
     }
 
     @Override

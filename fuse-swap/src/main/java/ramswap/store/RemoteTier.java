@@ -87,4 +87,10 @@ public interface RemoteTier {
      * moved here): it must be brought home and sent again.
      */
     boolean misplaced(long handle);
+
+    /**
+     * A number that changes whenever partitions may have moved between members (a migration
+     * finished, a member left), so that the store looks for misplaced pages only then.
+     */
+    long placementEpoch();
 }

@@ -38,6 +38,8 @@ public final class Repatriator implements Agent {
     private long nextSweepNanos = System.nanoTime();
     /** Blocks of the table still to look at in this sweep for misplaced pages. */
     private long sweepLeft;
+    /** The tier's placement epoch the last misplaced sweep started at. */
+    private long sweptEpoch;
     /** Blocks the drain has looked at since it last brought one home. */
     private long drainFruitless;
 
@@ -89,7 +91,11 @@ public final class Repatriator implements Agent {
             work++;
         } else if (now - nextSweepNanos >= 0) {
             nextSweepNanos = now + MISPLACED_SWEEP_NANOS;
-            sweepLeft = counters.get(Counter.REMOTE_PERS_PAGES) > 0 ? store.blocks() : 0;
+            long epoch = store.remote().placementEpoch();
+            if (epoch != sweptEpoch) { // partitions moved since the last sweep: look at every remote page once
+                sweptEpoch = epoch;
+                sweepLeft = counters.get(Counter.REMOTE_PERS_PAGES) > 0 ? store.blocks() : 0;
+            }
         }
         return work;
     }

@@ -103,6 +103,11 @@ class RemoteStoreTest {
         public boolean misplaced(long handle) {
             return false;
         }
+
+        @Override
+        public long placementEpoch() {
+            return 0;
+        }
     }
 
     private void writeAll(Random r) {

@@ -89,6 +89,11 @@ class RepatriatorLimitsTest {
             public boolean misplaced(long handle) {
                 return misplaced[0];
             }
+
+            @Override
+            public long placementEpoch() {
+                return misplaced[0] ? 1 : 0; // the partitions moved when the pages became misplaced
+            }
         };
         Knobs knobs = new Knobs();
         SwapStore store = remotifiedStore(tier, knobs, LocalPool.SLAB_BYTES * 32L, "random");
