@@ -21,8 +21,11 @@ import ru.serce.jnrfuse.struct.FileStat;
  * /stats/&lt;counter&gt;     figures, read-only (0444)
  * </pre>
  *
- * Each file is known by a number (its FUSE file handle once open); directories by negative marks.
- * Answers are 0, a byte count, or a negative errno.
+ * Each file is known by a number; directories by negative marks. An open control file's FUSE
+ * handle carries that number and an open count ({@link #handleFor}), so that a read that comes in
+ * pieces (offset 0, then on) reads one snapshot of the text, as sysfs's seq_file gives: a figure
+ * that grows by a digit between two reads must not show as "0\n66746". A read at offset 0 takes a
+ * new snapshot. Answers are 0, a byte count, or a negative errno.
  */
 final class ControlFiles {
 
@@ -42,6 +45,13 @@ final class ControlFiles {
     private static final int MAX_KNOB_WRITE = 64;
 
     private static final MemoryIO MEMORY = MemoryIO.getInstance();
+    /** The low bits of an open control file's handle: which file it is (every number is below). */
+    private static final int WHAT_BITS = 12;
+    private static final long WHAT_MASK = (1L << WHAT_BITS) - 1;
+
+    private final java.util.concurrent.atomic.AtomicLong opens = new java.util.concurrent.atomic.AtomicLong();
+    /** The text each open handle read last at offset 0; dropped at release. */
+    private final java.util.concurrent.ConcurrentHashMap<Long, byte[]> snapshots = new java.util.concurrent.ConcurrentHashMap<>();
 
     private final SwapStore store;
     private final Knobs knobs;
@@ -142,7 +152,46 @@ final class ControlFiles {
         return what < 0 ? -ErrorCodes.EISDIR() : -ErrorCodes.EACCES();
     }
 
-    int read(long fh, long buf, long size, long offset) {
+    /** The FUSE handle of one open of control file {@code what}: the file and the open's count. */
+    long handleFor(long what) {
+        return (opens.incrementAndGet() << WHAT_BITS) | what;
+    }
+
+    /** Which control file an open handle is, or the handle itself for one {@link #handleFor} did not make. */
+    static long what(long fh) {
+        return fh > WHAT_MASK ? fh & WHAT_MASK : fh;
+    }
+
+    /** An open handle is closed: its snapshot goes. */
+    void released(long fh) {
+        snapshots.remove(fh);
+    }
+
+    int read(long handle, long buf, long size, long offset) {
+        if (offset < 0) {
+            return -ErrorCodes.EINVAL();
+        }
+        byte[] bytes = offset == 0 ? null : snapshots.get(handle);
+        if (bytes == null) {
+            String text = text(what(handle));
+            if (text == null) {
+                return -ErrorCodes.EBADF();
+            }
+            bytes = text.getBytes(StandardCharsets.US_ASCII);
+            if (handle > WHAT_MASK) {
+                snapshots.put(handle, bytes);
+            }
+        }
+        if (offset >= bytes.length) {
+            return 0;
+        }
+        int n = (int) Math.min(size, bytes.length - offset);
+        MEMORY.putByteArray(buf, bytes, (int) offset, n);
+        return n;
+    }
+
+    /** The text of control file {@code fh} now, or null if it is none. */
+    private String text(long fh) {
         String text;
         if (fh == FH_STATUS) {
             text = status.get();
@@ -153,21 +202,13 @@ final class ControlFiles {
             store.refreshGauges(); // the pool's figures live in the pool
             text = counters.get(Counter.values()[(int) (fh - FH_COUNTER)]) + "\n";
         } else {
-            return -ErrorCodes.EBADF();
+            return null;
         }
-        byte[] bytes = text.getBytes(StandardCharsets.US_ASCII);
-        if (offset < 0) {
-            return -ErrorCodes.EINVAL();
-        }
-        if (offset >= bytes.length) {
-            return 0;
-        }
-        int n = (int) Math.min(size, bytes.length - offset);
-        MEMORY.putByteArray(buf, bytes, (int) offset, n);
-        return n;
+        return text;
     }
 
-    int write(long fh, long buf, long size, long offset) {
+    int write(long handle, long buf, long size, long offset) {
+        long fh = what(handle);
         if (!isKnob(fh)) {
             return -ErrorCodes.EACCES();
         }

@@ -195,6 +195,8 @@ public final class SwapFileSystem extends FuseStubFS {
                 if (refusal != 0) {
                     return refusal;
                 }
+                fi.fh.set(controls.handleFor(what));
+                return 0;
             }
             fi.fh.set(what);
             return 0;
@@ -210,7 +212,7 @@ public final class SwapFileSystem extends FuseStubFS {
 
     @Override
     public int ftruncate(String path, @off_t long size, FuseFileInfo fi) {
-        return resize(fi.fh.get(), size);
+        return resize(ControlFiles.what(fi.fh.get()), size);
     }
 
     /** The swap file's size is fixed at start. */
@@ -335,7 +337,12 @@ public final class SwapFileSystem extends FuseStubFS {
 
     @Override
     public int release(String path, FuseFileInfo fi) {
-        return 0;
+        try {
+            controls.released(fi.fh.get());
+            return 0;
+        } catch (RuntimeException e) {
+            return fail("release " + path, e);
+        }
     }
 
     // ================================================================ refused

@@ -292,6 +292,24 @@ class SwapFileSystemIT {
 
     @Nested
     class ControlFiles {
+        /** A file read in pieces reads one snapshot: a figure that grows a digit in between must not show as "0\n66746". */
+        @Test
+        void shouldReadOneSnapshotOfAFileReadInPieces() throws IOException {
+            Path file = tmp.resolve("mnt/stats/" + Counter.PAGES_WRITTEN.fileName());
+            try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(file)) {
+                java.nio.ByteBuffer first = java.nio.ByteBuffer.allocate(1);
+                assertEquals(1, ch.read(first, 0));
+                store.counters().add(Counter.PAGES_WRITTEN, 1_266_746); // "0\n" becomes "1266746\n" meanwhile
+                java.nio.ByteBuffer rest = java.nio.ByteBuffer.allocate(64);
+                int n = ch.read(rest, 1);
+                assertEquals("0\n", new String(first.array(), 0, 1) + new String(rest.array(), 0, Math.max(0, n)));
+                java.nio.ByteBuffer again = java.nio.ByteBuffer.allocate(64);
+                int m = ch.read(again, 0);
+                assertEquals("1266746\n", new String(again.array(), 0, m), "a read from offset 0 takes a new snapshot");
+            }
+            assertEquals("1266746\n", Files.readString(file));
+        }
+
         @Test
         void shouldReadAndSetAKnobLikeSysfs() throws IOException {
             Path knob = tmp.resolve("mnt/ramster/selfshrink_interval");
