@@ -152,7 +152,7 @@ class RemoteTopologiesIT {
         Node borrower = start(cluster, 0, "--size", "128M", "--no-swapon", "--target", "1", "--join", join);
         driver(borrower, 13).write(0, 4096);
         await("pages on the lender", Duration.ofSeconds(60), () -> lender.counter("foreign_pers_pages") >= 3000);
-        long held = lender.counter("foreign_pers_pages");
+        long held = settled(() -> lender.counter("foreign_pers_pages")); // every page sent
         borrower.signal("KILL");
         await("the borrower is dead", Duration.ofSeconds(20), () -> !borrower.alive());
         sleep(3000);
