@@ -73,6 +73,8 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
     static final int FLUSHES_IN_FLIGHT = 4;
     /** Tries of one delete before it is left to the lender's orphan cleanup. */
     static final int FLUSH_TRIES = 3;
+    /** Threads for fetches of several pages: more than the requests the store can have in flight. */
+    static final int FETCH_THREADS = 16;
     /** Between two tries of a start sweep that failed. */
     static final Duration SWEEP_RETRY = Duration.ofSeconds(2);
     /** Longest the flusher spends sending its queue when it stops. */
@@ -100,6 +102,12 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
     /** Counts finished migrations and member departures: partitions may have moved. */
     private final AtomicLong placementEpoch = new AtomicLong();
     private volatile boolean closed;
+    /**
+     * Threads that run a request's {@code getAll}: more than the requests the store can have in
+     * flight (the FUSE threads and the movers), each interrupted when its caller stops waiting, so
+     * that a lender that stopped answering holds none of them past the caller's deadline.
+     */
+    private final java.util.concurrent.ExecutorService fetchThreads;
 
     private HazelcastRemoteTier(ClusterMember member, Knobs knobs, Counters counters, long incarnation) {
         this.hazelcast = member.hazelcast();
@@ -111,6 +119,12 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
         this.counters = Objects.requireNonNull(counters, "counters");
         this.seal = new PageSeal(member.clusterName(), node, incarnation, new SecureRandom());
         this.placer = new KeyPlacer(partitions, node, incarnation);
+        java.util.concurrent.atomic.AtomicInteger fetchers = new java.util.concurrent.atomic.AtomicInteger();
+        this.fetchThreads = java.util.concurrent.Executors.newFixedThreadPool(FETCH_THREADS, r -> {
+            Thread t = new Thread(r, "ramswap-fetch-" + fetchers.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+        });
         partitions.addMigrationListener(new MigrationListener() {
             @Override
             public void migrationStarted(MigrationState state) {
@@ -197,10 +211,10 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
     }
 
     /**
-     * One read-only entry-processor call for the request ({@link PageReader} through
-     * {@code submitToKeys}: one operation per owner, like {@code getAll}), or one {@code getAsync}
-     * for a single page, waited for by the calling thread until the deadline. No thread of the tier's waits on it, so a lender that
-     * stopped answering holds up only the requests for its own pages. A failed or late answer
+     * One {@code getAll} for the request (one operation per owner) on a fetch thread that is
+     * interrupted at the deadline, or one {@code getAsync} for a single page, waited for by the
+     * calling thread until the deadline. A lender that stopped answering holds no thread past a
+     * request's deadline, so it holds up only the requests for its own pages. A failed or late answer
      * leaves every page of the request {@link #TIMEOUT}: the page may still exist.
      */
     @Override
@@ -217,7 +231,7 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
                 byte[] page = map.getAsync(key).toCompletableFuture().get(timeoutMillis, TimeUnit.MILLISECONDS);
                 answer = page == null ? Map.of() : Map.of(key, page);
             } else {
-                answer = map.submitToKeys(keys, PageReader.INSTANCE).toCompletableFuture().get(timeoutMillis, TimeUnit.MILLISECONDS);
+                answer = getAllWithin(keys, timeoutMillis);
             }
         } catch (TimeoutException | ExecutionException | RuntimeException e) {
             Arrays.fill(lengths, 0, n, TIMEOUT);
@@ -229,6 +243,22 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
         }
         for (int k = 0; k < n; k++) {
             lengths[k] = open(answer.get(key(handles[k])), blocks[k], generations[k], pages[k]);
+        }
+    }
+
+    /**
+     * One {@code getAll} on a fetch thread, waited for until the deadline; past it the thread is
+     * interrupted, which ends its wait, so it serves the next request. {@code getAll} costs less
+     * CPU than a read-only entry processor through {@code submitToKeys}, with which the benchmark's
+     * all-remote row took 65 CPU seconds against 41-49 (docs/benchmarks.md).
+     */
+    private Map<Long, byte[]> getAllWithin(Set<Long> keys, long timeoutMillis)
+            throws TimeoutException, ExecutionException, InterruptedException {
+        java.util.concurrent.Future<Map<Long, byte[]>> f = fetchThreads.submit(() -> map.getAll(keys));
+        try {
+            return f.get(timeoutMillis, TimeUnit.MILLISECONDS);
+        } finally {
+            f.cancel(true); // done already, or late: free its thread
         }
     }
 
@@ -252,6 +282,7 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
     @Override
     public void close() {
         closed = true;
+        fetchThreads.shutdownNow();
     }
 
     // ---------------------------------------------------------------- sending

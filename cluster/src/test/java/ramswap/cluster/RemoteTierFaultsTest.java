@@ -50,7 +50,7 @@ class RemoteTierFaultsTest {
             Node healthy = lender(cluster, 2, 16L << 20);
             Node sender = sender(cluster, 0, 1, "1", true);
             awaitMembers(cluster, sender, 3);
-            Batch onSlow = batch(1, 1);
+            Batch onSlow = batch(2, 1);
             Sent s1 = send(sender, onSlow);
             assertEquals(null, sender.knobs.set(Knob.REMOTE_TARGET_NODENUM, "2"));
             Batch onHealthy = batch(4, 2);
@@ -58,10 +58,10 @@ class RemoteTierFaultsTest {
             long slowKey = RemoteKey.of(0, 1, s1.handles[0]);
             blocks(slow).submitToKey(slowKey, new Stall()); // slow's partition thread for that key now waits
             Thread.sleep(200);
-            Thread[] readers = new Thread[4]; // more than enough to hold every fetch thread a tier might keep
+            Thread[] readers = new Thread[HazelcastRemoteTier.FETCH_THREADS + 4]; // more than the tier's fetch threads
             for (int i = 0; i < readers.length; i++) {
-                readers[i] = new Thread(() -> sender.tier.fetch(1, onSlow.blocks, onSlow.generations, s1.handles, pages(1),
-                        new int[1], 300)); // each gives up after 300 ms
+                readers[i] = new Thread(() -> sender.tier.fetch(2, onSlow.blocks, onSlow.generations, s1.handles, pages(2),
+                        new int[2], 300)); // each gives up after 300 ms
                 readers[i].start();
             }
             for (Thread t : readers) {
