@@ -248,9 +248,9 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
 
     /**
      * One {@code getAll} on a fetch thread, waited for until the deadline; past it the thread is
-     * interrupted, which ends its wait, so it serves the next request. {@code getAll} costs less
-     * CPU than a read-only entry processor through {@code submitToKeys}, with which the benchmark's
-     * all-remote row took 65 CPU seconds against 41-49 (docs/benchmarks.md).
+     * interrupted, which ends its wait, so it serves the next request. A read-only entry processor
+     * through {@code submitToKeys} needs no thread but ran the benchmark's all-remote row no faster
+     * and at the same CPU (docs/benchmarks.md), and for one key it asks every member.
      */
     private Map<Long, byte[]> getAllWithin(Set<Long> keys, long timeoutMillis)
             throws TimeoutException, ExecutionException, InterruptedException {
