@@ -21,7 +21,7 @@ smp=2
 # code on one vCPU while another runs it (HotSpot making a method not entrant) was seen to fault
 # the JVM (SIGSEGV at a freshly patched jump); single-threaded TCG orders that correctly.
 tcg_thread=single
-timeout_s=720      # hard limit on the guest, boot to power-off
+timeout_s=840      # hard limit on the guest, boot to power-off
 no_protections=0
 # Headroom for the swap-out path in the guest (guest-test.sh says why); "kernel" keeps the defaults
 min_free_kib=16384 # vm.min_free_kbytes

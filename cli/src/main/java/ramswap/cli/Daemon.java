@@ -46,7 +46,7 @@ final class Daemon {
     /** The least wait for a remote page while swapoff brings the pages back. */
     private static final Duration SWAPOFF_FETCH_TIMEOUT = Duration.ofSeconds(60);
     /** How long the remote movers and the flusher park with nothing to do. */
-    private static final Duration REMOTE_IDLE = Duration.ofMillis(10);
+    private static final Duration REMOTE_IDLE = Duration.ofMillis(50);
     private static final Duration REPATRIATOR_IDLE = Duration.ofMillis(100);
     /** Bounds the deletion of this node's pages left from an earlier life (at start) or unneeded (at stop). */
     private static final Duration TIER_SWEEP = Duration.ofSeconds(10);

@@ -18,7 +18,14 @@ import ramswap.store.Knob;
     "  selfshrink_interval    1..3600 s   seconds between self-shrink samples",
     "  frontswap_hysteresis   1..1000     each step brings back 1/hysteresis of remote pages",
     "  frontswap_inertia      0..1000     samples without growth before self-shrink acts",
-    "  pool_max_bytes         bytes       most memory the local pool may map"})
+    "  pool_max_bytes         bytes       most memory the local pool may map",
+    "  local_target_bytes     bytes       compressed bytes kept local before cold pages go remote (0: all go)",
+    "  remotify_pages_per_sec 1..10000000 most pages sent remote per second",
+    "  remote_timeout_ms      10..60000   longest wait for a remote page before EIO",
+    "  selfshrink_min_available_bytes  bytes  self-shrink only while MemAvailable is above this",
+    "  selfshrink_max_pressure 0..100     self-shrink only while memory pressure (some avg10 %) is at most this",
+    "  repatriate_all         0|1         1 brings every remote page home now (ramswap drain)",
+    "  orphan_grace_seconds   0..604800   a lender frees the pages of a node gone this long"})
 final class SetCommand implements Callable<Integer> {
 
     @CommandLine.Spec

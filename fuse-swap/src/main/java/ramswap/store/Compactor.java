@@ -14,9 +14,9 @@ public final class Compactor extends PeriodicAgent {
     /** Blocks looked at per tick: a 4 GiB swap file's table is a million blocks, seen in a few seconds. */
     private static final int SCAN_PER_TICK = 131_072;
     /** Mapped memory beyond this many times what the pages take counts as worth compacting. */
-    private static final double SLACK_RATIO = 1.25;
+    private static final double SLACK_RATIO = 1.5;
     /** ... and beyond this many bytes: a small pool is left alone (size classes round up, a slab per class). */
-    private static final long SLACK_BYTES = 8L << 20;
+    private static final long SLACK_BYTES = 32L << 20;
 
     private final SwapStore store;
     private final Counters counters;
