@@ -203,7 +203,7 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
         CompletableFuture<Sent> result = new CompletableFuture<>();
         if (!swept) {
             counters.add(Counter.PERS_PAGES_LOCAL_NO_TARGET, n);
-            result.complete(all(n, NO_TARGET));
+            result.complete(Sent.all(n, NO_TARGET));
             return result;
         }
         sendFrom(0, knobs.targets(), sealed, false, result);
@@ -315,7 +315,7 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
             } catch (RuntimeException e) { // the member is shutting down, say: nothing was stored
                 LOG.log(System.Logger.Level.DEBUG, "sending " + n + " pages to node " + target + " failed", e);
                 counters.add(Counter.PERS_PAGES_REMOTE_FAILED, n);
-                result.complete(all(n, REFUSED));
+                result.complete(Sent.all(n, REFUSED));
                 return;
             }
             put.whenComplete((ignored, failure) -> {
@@ -338,24 +338,24 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
                 } else {
                     LOG.log(System.Logger.Level.DEBUG, "sending " + n + " pages to node " + target + " failed", failure);
                     counters.add(Counter.PERS_PAGES_REMOTE_FAILED, n);
-                    result.complete(all(n, REFUSED));
+                    result.complete(Sent.all(n, REFUSED));
                 }
               } catch (RuntimeException e) { // whatever happens here, the batch gets its answer: its pages stay local
                   for (long key : keys) {
                       flusher.add(key);
                   }
                   counters.add(Counter.PERS_PAGES_REMOTE_FAILED, n);
-                  result.complete(all(n, REFUSED));
+                  result.complete(Sent.all(n, REFUSED));
               }
             });
             return;
         }
         if (sawFull) {
             counters.add(Counter.PERS_PAGES_LOCAL_TARGETS_FULL, n);
-            result.complete(all(n, REFUSED));
+            result.complete(Sent.all(n, REFUSED));
         } else {
             counters.add(Counter.PERS_PAGES_LOCAL_NO_TARGET, n);
-            result.complete(all(n, NO_TARGET));
+            result.complete(Sent.all(n, NO_TARGET));
         }
     }
 
@@ -387,12 +387,6 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
     private boolean refusedRecently(int target) {
         Long at = refusedAt.get(target);
         return at != null && System.nanoTime() - at < REFUSAL_BACKOFF.toNanos();
-    }
-
-    private static Sent all(int n, long code) {
-        Sent sent = new Sent(n);
-        Arrays.fill(sent.handles, code);
-        return sent;
     }
 
     // ---------------------------------------------------------------- fetching

@@ -56,6 +56,13 @@ public interface RemoteTier {
         public Sent(int count) {
             handles = new long[count];
         }
+
+        /** The same answer for every page: {@link #NO_TARGET} or {@link #REFUSED}. */
+        public static Sent all(int count, long code) {
+            Sent sent = new Sent(count);
+            java.util.Arrays.fill(sent.handles, code);
+            return sent;
+        }
     }
 
     /**

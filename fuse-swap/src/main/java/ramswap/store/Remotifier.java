@@ -70,7 +70,7 @@ public final class Remotifier implements Agent {
             try {
                 pending[i] = tier.send(batches[i]);
             } catch (RuntimeException e) { // a tier that broke its contract: nothing was stored, keep every page
-                store.commitMoved(batches[i], refusedAll(batches[i].count));
+                store.commitMoved(batches[i], RemoteTier.Sent.all(batches[i].count, RemoteTier.REFUSED));
                 throw e; // logged and counted (agent_errors) by the agent runner
             }
             work++;
@@ -90,7 +90,7 @@ public final class Remotifier implements Agent {
             try {
                 sent = f.join();
             } catch (RuntimeException e) { // a tier that broke its contract: nothing was stored, keep every page
-                sent = refusedAll(batches[i].count);
+                sent = RemoteTier.Sent.all(batches[i].count, RemoteTier.REFUSED);
                 store.counters().increment(Counter.AGENT_ERRORS);
             }
             store.commitMoved(batches[i], sent);
@@ -98,12 +98,6 @@ public final class Remotifier implements Agent {
             done++;
         }
         return done;
-    }
-
-    private static RemoteTier.Sent refusedAll(int count) {
-        RemoteTier.Sent none = new RemoteTier.Sent(count);
-        java.util.Arrays.fill(none.handles, RemoteTier.REFUSED);
-        return none;
     }
 
     private void refill() {
@@ -128,7 +122,7 @@ public final class Remotifier implements Agent {
         finishSent();
         for (int i = 0; i < IN_FLIGHT; i++) {
             if (pending[i] != null) {
-                store.commitMoved(batches[i], refusedAll(batches[i].count));
+                store.commitMoved(batches[i], RemoteTier.Sent.all(batches[i].count, RemoteTier.REFUSED));
                 pending[i] = null;
             }
         }

@@ -298,12 +298,7 @@ public final class SwapStore {
                         continue;
                     }
                 }
-                counters.increment(Counter.REMOTE_PERS_PAGES_UNSUCC_GET);
-                counters.increment(switch (got) {
-                    case RemoteTier.MISSING -> Counter.REMOTE_GET_MISSING;
-                    case RemoteTier.TIMEOUT -> Counter.REMOTE_GET_TIMEOUTS;
-                    default -> Counter.REMOTE_GET_UNAUTHENTIC; // opened, yet not the length sealed: as good as altered
-                });
+                countFailedGet(got);
                 if (result == IoResult.DONE) {
                     result = IoResult.REMOTE_FAILED;
                 }
@@ -358,10 +353,18 @@ public final class SwapStore {
         if (changedSince(block, generation)) { // moved meanwhile, whatever the failure
             return CHANGED;
         }
-        counters.increment(Counter.REMOTE_PERS_PAGES_UNSUCC_GET);
-        counters.increment(got == RemoteTier.MISSING ? Counter.REMOTE_GET_MISSING
-                : got == RemoteTier.TIMEOUT ? Counter.REMOTE_GET_TIMEOUTS : Counter.REMOTE_GET_UNAUTHENTIC);
+        countFailedGet(got);
         return null;
+    }
+
+    /** Counts a remote page that could not be read, under its cause: the tier's code, or a length other than the one sealed. */
+    private void countFailedGet(int got) {
+        counters.increment(Counter.REMOTE_PERS_PAGES_UNSUCC_GET);
+        counters.increment(switch (got) {
+            case RemoteTier.MISSING -> Counter.REMOTE_GET_MISSING;
+            case RemoteTier.TIMEOUT -> Counter.REMOTE_GET_TIMEOUTS;
+            default -> Counter.REMOTE_GET_UNAUTHENTIC; // opened, yet not the length sealed: as good as altered
+        });
     }
 
     /** Fetches the pages {@code f} lists, and records how long it took. */
@@ -811,9 +814,7 @@ public final class SwapStore {
             int length = BlockTable.length(f.entries[k]);
             if (f.lengths[k] != length) {
                 if (!changedSince(block, f.generations[k])) {
-                    counters.increment(Counter.REMOTE_PERS_PAGES_UNSUCC_GET);
-                    counters.increment(f.lengths[k] == RemoteTier.TIMEOUT ? Counter.REMOTE_GET_TIMEOUTS
-                            : f.lengths[k] == RemoteTier.MISSING ? Counter.REMOTE_GET_MISSING : Counter.REMOTE_GET_UNAUTHENTIC);
+                    countFailedGet(f.lengths[k]);
                 }
                 continue;
             }
