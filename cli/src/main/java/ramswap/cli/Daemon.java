@@ -25,6 +25,7 @@ import ramswap.store.Knobs;
 import ramswap.store.LocalPool;
 import ramswap.store.RefusalWatch;
 import ramswap.store.Remotifier;
+import ramswap.store.Repairer;
 import ramswap.store.Repatriator;
 import ramswap.store.SwapStore;
 import ramswap.sys.Posix;
@@ -152,6 +153,7 @@ final class Daemon {
                     }
                     agents.start(new Remotifier(store, knobs, BlockCodec.BLOCK_SIZE), REMOTE_IDLE);
                     agents.start(new Repatriator(store, knobs, spareMemory = new SpareMemory(knobs)), REPATRIATOR_IDLE);
+                    agents.start(new Repairer(store, knobs, BlockCodec.BLOCK_SIZE), REPATRIATOR_IDLE);
                 }
                 if (lender != null) {
                     agents.start(lender.agent(), REPATRIATOR_IDLE);

@@ -13,7 +13,7 @@ import ramswap.cluster.ClusterControl;
 import ramswap.cluster.NodeInfo;
 
 @Command(mixinStandardHelpOptions = true, name = "nodes", description = {"Every member of the cluster, one line each: node number, address, "
-        + "role, lend quota and how much of it others use, and the pages the node keeps on others. Asks the cluster through this machine's daemon.",
+        + "role, lend quota and how much of it others use, the pages the node keeps on others and whether each has the copies it wants. Asks the cluster through this machine's daemon.",
     "Roles: lends (--no-swap), lends+borrows (swap and --lend), borrows (swap, lends nothing: a lite member); "
         + "lite or data for a member that is no ramswap daemon. '-' where a node has published no figures (no member lends, or it just joined)."})
 final class NodesCommand implements Callable<Integer> {
@@ -43,9 +43,9 @@ final class NodesCommand implements Callable<Integer> {
     }
 
     static List<String> table(List<NodeInfo> nodes) {
-        String format = "%-5s %-21s %-13s %-10s %-18s %s";
+        String format = "%-5s %-21s %-13s %-10s %-18s %-13s %s";
         List<String> lines = new java.util.ArrayList<>();
-        lines.add(String.format(Locale.ROOT, format, "node", "address", "role", "lend", "lent (used)", "remote pages").stripTrailing());
+        lines.add(String.format(Locale.ROOT, format, "node", "address", "role", "lend", "lent (used)", "remote pages", "copies").stripTrailing());
         for (NodeInfo n : nodes) {
             long used = n.stat("foreign_pers_bytes");
             long quota = n.lendBytes() >= 0 ? n.lendBytes() : n.stat("lend_quota_bytes");
@@ -53,9 +53,31 @@ final class NodesCommand implements Callable<Integer> {
                     ? Sizes.human(used) + String.format(Locale.ROOT, " (%d%%)", Math.round(100.0 * used / quota)) : Sizes.human(used);
             long remote = n.stat("remote_pers_pages");
             lines.add(String.format(Locale.ROOT, format, n.node() < 0 ? "-" : Integer.toString(n.node()), n.address(), n.role(),
-                    quota < 0 ? "-" : quota == 0 ? "0" : Sizes.human(quota), lent, remote < 0 ? "-" : Long.toString(remote)).stripTrailing());
+                    quota < 0 ? "-" : quota == 0 ? "0" : Sizes.human(quota), lent, remote < 0 ? "-" : Long.toString(remote),
+                    redundancy(n)).stripTrailing());
         }
         return lines;
+    }
+
+    /** Whether a node's remote pages have the copies it wants: "full", or "DEGRADED" and why; "-" without remote pages. */
+    static String redundancy(NodeInfo n) {
+        long remote = n.stat("remote_pers_pages");
+        if (remote <= 0) {
+            return "-";
+        }
+        long oneCopy = n.stat("remote_pages_one_copy");
+        long toRepair = n.stat("remote_pages_to_replace");
+        if (oneCopy <= 0 && toRepair <= 0) {
+            return "full";
+        }
+        StringJoiner why = new StringJoiner(", ", "DEGRADED: ", "");
+        if (oneCopy > 0) {
+            why.add(oneCopy + " with one copy");
+        }
+        if (toRepair > 0) {
+            why.add(toRepair + " to repair");
+        }
+        return why.toString();
     }
 
     static String json(List<NodeInfo> nodes) {

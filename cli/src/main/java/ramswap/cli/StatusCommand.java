@@ -61,6 +61,15 @@ final class StatusCommand implements Callable<Integer> {
                     Sizes.human(Long.parseLong(knobs.get("local_target_bytes"))), c.get("remote_fetch_p50_us"),
                     c.get("remote_fetch_p99_us"), c.get("repatriated_pages"), c.get("remote_pers_pages_unsucc_get"));
         }
+        if (c.getOrDefault("remote_pers_pages", 0L) > 0 || c.getOrDefault("remote_pages_to_replace", 0L) > 0) {
+            long oneCopy = c.getOrDefault("remote_pages_one_copy", 0L);
+            long toRepair = c.getOrDefault("remote_pages_to_replace", 0L);
+            out.printf("  copies     %s wanted per page; %s; %d pages given new copies so far, %d reads served by a second copy%n",
+                    knobs.get("remote_copies"), oneCopy == 0 && toRepair == 0 ? "every remote page has them"
+                            : String.format("DEGRADED: %d pages with one copy, %d to repair (repairing at most %s pages/s)", oneCopy,
+                                    toRepair, knobs.get("repair_pages_per_sec")),
+                    c.getOrDefault("remote_pages_replaced", 0L), c.getOrDefault("remote_reads_second_copy", 0L));
+        }
         if (s.containsKey("selfshrink_waiting")) {
             out.printf("  selfshrink waiting: %s%n", s.get("selfshrink_waiting"));
         }

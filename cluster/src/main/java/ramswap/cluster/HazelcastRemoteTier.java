@@ -73,8 +73,12 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
     static final int FLUSHES_IN_FLIGHT = 4;
     /** Tries of one delete before it is left to the lender's orphan cleanup. */
     static final int FLUSH_TRIES = 3;
-    /** Threads for fetches of several pages: more than the requests the store can have in flight. */
-    static final int FETCH_THREADS = 16;
+    /**
+     * A page stored with one copy while two were wanted is not re-placed (for a second copy) until
+     * this long after a second copy last could not be had, so that full targets are not asked again
+     * and again.
+     */
+    static final Duration SECOND_COPY_QUIET = Duration.ofSeconds(30);
     /** Between two tries of a start sweep that failed. */
     static final Duration SWEEP_RETRY = Duration.ofSeconds(2);
     /** Longest the flusher spends sending its queue when it stops. */
@@ -103,11 +107,16 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
     private final AtomicLong placementEpoch = new AtomicLong();
     private volatile boolean closed;
     /**
-     * Threads that run a request's {@code getAll}: more than the requests the store can have in
-     * flight (the FUSE threads and the movers), each interrupted when its caller stops waiting, so
-     * that a lender that stopped answering holds none of them past the caller's deadline.
+     * Per partition: handles below this lost the copy they had there (the member that owned it left
+     * without handing it over). 0: none lost.
      */
-    private final java.util.concurrent.ExecutorService fetchThreads;
+    private final java.util.concurrent.atomic.AtomicLongArray lostBelow;
+    /** Per partition: the member that owned it when this node last looked. */
+    private final java.util.UUID[] knownOwners;
+    /** System.nanoTime() when a page last got one copy while two were wanted. */
+    private volatile long secondCopyShortAt = System.nanoTime() - SECOND_COPY_QUIET.toNanos() - 1;
+    /** The copies wanted at the last look, so that a change of the knob starts a repair sweep. */
+    private volatile long copiesSeen;
 
     private HazelcastRemoteTier(ClusterMember member, Knobs knobs, Counters counters, long incarnation) {
         this.hazelcast = member.hazelcast();
@@ -119,12 +128,11 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
         this.counters = Objects.requireNonNull(counters, "counters");
         this.seal = new PageSeal(member.clusterName(), node, incarnation, new SecureRandom());
         this.placer = new KeyPlacer(partitions, node, incarnation);
-        java.util.concurrent.atomic.AtomicInteger fetchers = new java.util.concurrent.atomic.AtomicInteger();
-        this.fetchThreads = java.util.concurrent.Executors.newFixedThreadPool(FETCH_THREADS, r -> {
-            Thread t = new Thread(r, "ramswap-fetch-" + fetchers.incrementAndGet());
-            t.setDaemon(true);
-            return t;
-        });
+        int partitionCount = partitions.getPartitions().size();
+        this.lostBelow = new java.util.concurrent.atomic.AtomicLongArray(partitionCount);
+        this.knownOwners = new java.util.UUID[partitionCount];
+        this.copiesSeen = knobs.get(ramswap.store.Knob.REMOTE_COPIES);
+        lookAtOwners(null);
         partitions.addMigrationListener(new MigrationListener() {
             @Override
             public void migrationStarted(MigrationState state) {
@@ -132,28 +140,31 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
 
             @Override
             public void migrationFinished(MigrationState state) {
-                placementEpoch.incrementAndGet();
+                lookAtOwners(null);
             }
 
             @Override
             public void replicaMigrationCompleted(ReplicaMigrationEvent event) {
-                placementEpoch.incrementAndGet();
+                lookAtOwners(null);
             }
 
             @Override
             public void replicaMigrationFailed(ReplicaMigrationEvent event) {
-                placementEpoch.incrementAndGet();
+                lookAtOwners(null);
             }
         });
+        // a second signal beside the owners' watch: the copies in a partition reported lost are gone
+        partitions.addPartitionLostListener(event -> markLost(event.getPartitionId()));
         hazelcast.getCluster().addMembershipListener(new com.hazelcast.cluster.MembershipListener() {
             @Override
             public void memberAdded(com.hazelcast.cluster.MembershipEvent event) {
-                placementEpoch.incrementAndGet();
+                secondCopyShortAt = System.nanoTime() - SECOND_COPY_QUIET.toNanos() - 1; // a lender may have come: try again
+                lookAtOwners(null);
             }
 
             @Override
             public void memberRemoved(com.hazelcast.cluster.MembershipEvent event) {
-                placementEpoch.incrementAndGet(); // its partitions get new owners, with or without a migration
+                lookAtOwners(event.getMember().getUuid()); // its partitions get new owners, with or without a migration
             }
         });
     }
@@ -206,91 +217,227 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
             result.complete(Sent.all(n, NO_TARGET));
             return result;
         }
-        sendFrom(0, knobs.targets(), sealed, false, result);
+        int[] targets = knobs.targets();
+        sendFrom(0, targets, sealed, false, 2 * targets.length + 2, result);
         return result;
     }
 
     /**
-     * One {@code getAll} for the request (one operation per owner) on a fetch thread that is
-     * interrupted at the deadline, or one {@code getAsync} for a single page, waited for by the
-     * calling thread until the deadline. A lender that stopped answering holds no thread past a
-     * request's deadline, so it holds up only the requests for its own pages. A failed or late answer
-     * leaves every page of the request {@link #TIMEOUT}: the page may still exist.
+     * Late-binding reads: each page's first copy is asked at once ({@code getAsync}, one partition
+     * operation each, waiting on no thread); a page with no good answer from it within
+     * {@code late_bind_ms}, or whose first copy is missing or fails authentication, has its
+     * second copy asked too, and takes whichever good answer comes first. A page fails only when
+     * no copy gave it within {@code timeoutMillis}: {@link #UNAUTHENTIC} if a copy came back
+     * altered, else {@link #MISSING} if every copy was missing, else {@link #TIMEOUT}. A lender that
+     * stopped answering holds up only the pages that have no other copy.
      */
     @Override
     public void fetch(int n, int[] blocks, int[] generations, long[] handles, byte[][] pages, int[] lengths,
                       long timeoutMillis) {
-        Set<Long> keys = new HashSet<>(2 * n);
+        long start = System.nanoTime();
+        long deadline = start + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
+        long lateAt = start + TimeUnit.MILLISECONDS.toNanos(knobs.get(ramswap.store.Knob.LATE_BIND_MS));
+        java.util.concurrent.Semaphore answered = new java.util.concurrent.Semaphore(0);
+        @SuppressWarnings("unchecked")
+        CompletableFuture<byte[]>[] first = new CompletableFuture[n];
+        @SuppressWarnings("unchecked")
+        CompletableFuture<byte[]>[] second = new CompletableFuture[n];
+        boolean[] done = new boolean[n];
+        int[] firstCode = new int[n];
         for (int k = 0; k < n; k++) {
-            keys.add(key(handles[k]));
+            first[k] = ask(placer.firstKey(handles[k]), answered);
+            lengths[k] = TIMEOUT;
         }
-        Map<Long, byte[]> answer;
-        try {
-            if (n == 1) { // one partition operation; submitToKeys would ask every member
-                long key = key(handles[0]);
-                byte[] page = map.getAsync(key).toCompletableFuture().get(timeoutMillis, TimeUnit.MILLISECONDS);
-                answer = page == null ? Map.of() : Map.of(key, page);
-            } else {
-                answer = getAllWithin(keys, timeoutMillis);
+        int left = n;
+        while (true) {
+            long now = System.nanoTime();
+            for (int k = 0; k < n; k++) {
+                if (done[k]) {
+                    continue;
+                }
+                boolean two = KeyPlacer.twoCopies(handles[k]);
+                int a = firstCode[k] != 0 ? firstCode[k] : answer(first[k], blocks[k], generations[k], pages[k]);
+                if (a >= 0) {
+                    lengths[k] = a;
+                    done[k] = true;
+                    left--;
+                    continue;
+                }
+                if (a != TIMEOUT) {
+                    firstCode[k] = a; // failed for good: only the second copy can still give the page
+                }
+                if (two && second[k] == null && (a != TIMEOUT || now - lateAt >= 0)) {
+                    second[k] = ask(placer.secondKey(handles[k]), answered);
+                }
+                int b = second[k] == null ? TIMEOUT : answer(second[k], blocks[k], generations[k], pages[k]);
+                if (b >= 0) {
+                    lengths[k] = b;
+                    done[k] = true;
+                    left--;
+                    counters.increment(Counter.REMOTE_READS_SECOND_COPY);
+                    continue;
+                }
+                if (a != TIMEOUT && (!two || b != TIMEOUT)) { // every copy answered, none with the page
+                    lengths[k] = a == UNAUTHENTIC || b == UNAUTHENTIC ? UNAUTHENTIC : MISSING;
+                    done[k] = true;
+                    left--;
+                }
             }
-        } catch (TimeoutException | ExecutionException | RuntimeException e) {
-            Arrays.fill(lengths, 0, n, TIMEOUT);
-            return;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            Arrays.fill(lengths, 0, n, TIMEOUT);
-            return;
-        }
-        for (int k = 0; k < n; k++) {
-            lengths[k] = open(answer.get(key(handles[k])), blocks[k], generations[k], pages[k]);
+            if (left == 0) {
+                return;
+            }
+            long wait = Math.min(deadline, now - lateAt < 0 ? lateAt : deadline) - System.nanoTime();
+            if (System.nanoTime() - deadline >= 0) {
+                for (int k = 0; k < n; k++) {
+                    if (!done[k]) {
+                        lengths[k] = firstCode[k] == UNAUTHENTIC ? UNAUTHENTIC : TIMEOUT;
+                    }
+                }
+                return;
+            }
+            try {
+                answered.tryAcquire(Math.max(1, wait), TimeUnit.NANOSECONDS);
+                answered.drainPermits();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                deadline = System.nanoTime(); // answer at once with what came
+            }
         }
     }
 
-    /**
-     * One {@code getAll} on a fetch thread, waited for until the deadline; past it the thread is
-     * interrupted, which ends its wait, so it serves the next request. A read-only entry processor
-     * through {@code submitToKeys} needs no thread but ran the benchmark's all-remote row no faster
-     * and at the same CPU (docs/benchmarks.md), and for one key it asks every member.
-     */
-    private Map<Long, byte[]> getAllWithin(Set<Long> keys, long timeoutMillis)
-            throws TimeoutException, ExecutionException, InterruptedException {
-        java.util.concurrent.Future<Map<Long, byte[]>> f = fetchThreads.submit(() -> map.getAll(keys));
+    /** Asks for one key; {@code answered} gets a permit when the answer comes. */
+    private CompletableFuture<byte[]> ask(long key, java.util.concurrent.Semaphore answered) {
+        CompletableFuture<byte[]> f;
         try {
-            return f.get(timeoutMillis, TimeUnit.MILLISECONDS);
-        } finally {
-            f.cancel(true); // done already, or late: free its thread
+            f = map.getAsync(key).toCompletableFuture();
+        } catch (RuntimeException e) { // not sent (the member is stopping): as good as no answer
+            f = CompletableFuture.failedFuture(e);
         }
+        f.whenComplete((v, t) -> answered.release());
+        return f;
+    }
+
+    /** What an asked copy gave: the page's length, or MISSING or UNAUTHENTIC, or TIMEOUT while it has not answered (or failed). */
+    private int answer(CompletableFuture<byte[]> f, int block, int generation, byte[] page) {
+        if (f == null || !f.isDone() || f.isCompletedExceptionally()) {
+            return TIMEOUT;
+        }
+        return open(f.join(), block, generation, page);
     }
 
     @Override
     public void forget(long handle) {
-        flusher.add(key(handle));
+        flusher.add(placer.firstKey(handle));
+        if (KeyPlacer.twoCopies(handle)) {
+            flusher.add(placer.secondKey(handle));
+        }
+    }
+
+    @Override
+    public int copies(long handle) {
+        return KeyPlacer.twoCopies(handle) ? 2 : 1;
     }
 
     @Override
     public long placementEpoch() {
+        long copies = knobs.get(ramswap.store.Knob.REMOTE_COPIES);
+        if (copies != copiesSeen) {
+            copiesSeen = copies;
+            placementEpoch.incrementAndGet();
+        }
         return placementEpoch.get();
     }
 
     @Override
-    public boolean misplaced(long handle) {
-        Member owner = partitions.getPartition(key(handle)).getOwner();
-        return owner != null && owner.localMember();
+    public boolean needsReplacing(long handle) {
+        long key = placer.firstKey(handle);
+        Member a = placer.ownerOf(key);
+        if (lost(key, handle) || a != null && a.localMember()) {
+            return true;
+        }
+        if (KeyPlacer.twoCopies(handle)) {
+            long key2 = placer.secondKey(handle);
+            Member b = placer.ownerOf(key2);
+            return lost(key2, handle) || b != null && (b.localMember() || a != null && a.getUuid().equals(b.getUuid()));
+        }
+        // one copy: a second is worth trying when wanted, and two lenders other than this node are here
+        return knobs.get(ramswap.store.Knob.REMOTE_COPIES) >= 2
+                && System.nanoTime() - secondCopyShortAt > SECOND_COPY_QUIET.toNanos()
+                && usableTargets() >= 2;
+    }
+
+    private boolean lost(long key, long handle) {
+        return (handle & ~KeyPlacer.TWO_COPIES) < lostBelow.get(placer.partitionOf(key));
+    }
+
+    private int usableTargets() {
+        int usable = 0;
+        for (int t : knobs.targets()) {
+            if (usableMember(t) != null && !refusedRecently(t)) {
+                usable++;
+            }
+        }
+        return usable;
+    }
+
+    /**
+     * Notes who owns each partition now. A partition whose owner changed from a member that is no
+     * longer in the cluster (or is {@code removed}) lost what it held: with no backups, a member
+     * that leaves gracefully hands its partitions over while still a member, one that crashed or was
+     * cut off does not. Either way, partitions may have moved: the epoch changes.
+     */
+    private synchronized void lookAtOwners(java.util.UUID removed) {
+        Set<java.util.UUID> present = new HashSet<>();
+        for (Member m : hazelcast.getCluster().getMembers()) {
+            present.add(m.getUuid());
+        }
+        if (removed != null) {
+            present.remove(removed);
+        }
+        for (com.hazelcast.partition.Partition p : partitions.getPartitions()) {
+            int id = p.getPartitionId();
+            Member owner = p.getOwner();
+            java.util.UUID now = owner == null ? null : owner.getUuid();
+            java.util.UUID before = knownOwners[id];
+            if (before != null && !before.equals(now) && !present.contains(before)) {
+                markLost(id);
+            }
+            if (now != null || removed != null && removed.equals(before)) {
+                knownOwners[id] = now;
+            }
+        }
+        placementEpoch.incrementAndGet();
+    }
+
+    /** Every handle made so far lost its copy in partition {@code id}, if it had one there. */
+    private void markLost(int id) {
+        long below = placer.used();
+        long was = lostBelow.getAndAccumulate(id, below, Math::max);
+        if (was < below) {
+            counters.increment(Counter.REMOTE_PARTITIONS_LOST);
+        }
+        placementEpoch.incrementAndGet();
     }
 
     /** Stops a start sweep still trying; the flusher's queue is drained by its agent as it closes. */
     @Override
     public void close() {
         closed = true;
-        fetchThreads.shutdownNow();
     }
 
     // ---------------------------------------------------------------- sending
 
-    /** Sends to the first usable target from {@code targets[from]} on; completes {@code result} in every case. */
-    private void sendFrom(int from, int[] targets, byte[][] sealed, boolean sawFull, CompletableFuture<Sent> result) {
+    /**
+     * Sends to the first usable target from {@code targets[from]} on (the first copies), the second
+     * copies to the other usable targets; completes {@code result} in every case. A member that
+     * refuses for its quota is skipped for {@link #REFUSAL_BACKOFF}: when it held first copies the
+     * batch goes on to the next target, when it held only second copies the batch is placed again
+     * without it. {@code tries} bounds those rounds.
+     */
+    private void sendFrom(int from, int[] targets, byte[][] sealed, boolean sawFull, int tries, CompletableFuture<Sent> result) {
         int n = sealed.length;
-        for (int i = from; i < targets.length; i++) {
+        boolean wantTwo = knobs.get(ramswap.store.Knob.REMOTE_COPIES) >= 2;
+        for (int i = from; i < targets.length && tries > 0; i++) {
             int target = targets[i];
             Member member = usableMember(target);
             if (member == null) {
@@ -300,50 +447,88 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
                 sawFull = true;
                 continue;
             }
-            long[] keys = keysOwnedBy(member, n);
-            if (keys == null) {
+            Map<java.util.UUID, Integer> seconds = new HashMap<>();
+            if (wantTwo) {
+                for (int t : targets) {
+                    Member m = t == target || refusedRecently(t) ? null : usableMember(t);
+                    if (m != null) {
+                        seconds.put(m.getUuid(), t);
+                    }
+                }
+            }
+            long[] handles = place(member.getUuid(), seconds.keySet(), n);
+            if (handles == null) {
                 continue; // it owns no partition yet (just promoted, or migrating)
             }
-            Map<Long, byte[]> entries = new HashMap<>(n * 2);
+            // one setAll per owner, so that a refusal names the member that refused
+            Map<java.util.UUID, Map<Long, byte[]>> byOwner = new HashMap<>();
+            Map<java.util.UUID, Integer> nodeOf = new HashMap<>(seconds);
+            nodeOf.put(member.getUuid(), target);
             for (int k = 0; k < n; k++) {
-                entries.put(keys[k], sealed[k]);
+                byOwner.computeIfAbsent(member.getUuid(), u -> new HashMap<>(2 * n)).put(placer.firstKey(handles[k]), sealed[k]);
+                if (KeyPlacer.twoCopies(handles[k])) {
+                    long key = placer.secondKey(handles[k]);
+                    Member owner = placer.ownerOf(key);
+                    java.util.UUID u = owner == null ? member.getUuid() : owner.getUuid(); // moved meanwhile: the put finds it
+                    byOwner.computeIfAbsent(u, x -> new HashMap<>(2 * n)).put(key, sealed[k]);
+                }
             }
-            int next = i + 1;
-            CompletionStage<Void> put;
+            List<java.util.UUID> owners = new java.util.ArrayList<>(byOwner.keySet());
+            List<CompletableFuture<Void>> puts = new java.util.ArrayList<>(owners.size());
             try {
-                put = map.setAllAsync(entries);
-            } catch (RuntimeException e) { // the member is shutting down, say: nothing was stored
+                for (java.util.UUID u : owners) {
+                    puts.add(map.setAllAsync(byOwner.get(u)).toCompletableFuture());
+                }
+            } catch (RuntimeException e) { // the member is shutting down, say
                 LOG.log(System.Logger.Level.DEBUG, "sending " + n + " pages to node " + target + " failed", e);
+                forgetKeys(handles);
                 counters.add(Counter.PERS_PAGES_REMOTE_FAILED, n);
                 result.complete(Sent.all(n, REFUSED));
                 return;
             }
-            put.whenComplete((ignored, failure) -> {
+            int at = i;
+            boolean full = sawFull;
+            CompletableFuture.allOf(puts.toArray(CompletableFuture[]::new)).whenComplete((ignored, failure) -> {
               try {
                 if (failure == null) {
                     Sent sent = new Sent(n);
-                    for (int k = 0; k < n; k++) {
-                        sent.handles[k] = RemoteKey.sequence(keys[k]);
-                    }
+                    System.arraycopy(handles, 0, sent.handles, 0, n);
                     result.complete(sent);
                     return;
                 }
                 // part of the batch may be stored (no atomicity across a putAll): delete all of it
-                for (long key : keys) {
-                    flusher.add(key);
+                forgetKeys(handles);
+                boolean firstRefused = false;
+                boolean secondRefused = false;
+                Throwable other = null;
+                for (int g = 0; g < owners.size(); g++) {
+                    Throwable f = failureOf(puts.get(g));
+                    if (f == null) {
+                        continue;
+                    }
+                    Integer refusing = nodeOf.get(owners.get(g));
+                    if (LendRefusedException.isRefusal(f) && refusing != null) {
+                        refusedAt.put(refusing, System.nanoTime());
+                        if (refusing == target) {
+                            firstRefused = true;
+                        } else {
+                            secondRefused = true;
+                        }
+                    } else {
+                        other = f;
+                    }
                 }
-                if (LendRefusedException.isRefusal(failure)) {
-                    refusedAt.put(target, System.nanoTime());
-                    sendFrom(next, targets, sealed, true, result);
-                } else {
-                    LOG.log(System.Logger.Level.DEBUG, "sending " + n + " pages to node " + target + " failed", failure);
+                if (other != null) {
+                    LOG.log(System.Logger.Level.DEBUG, "sending " + n + " pages to node " + target + " failed", other);
                     counters.add(Counter.PERS_PAGES_REMOTE_FAILED, n);
                     result.complete(Sent.all(n, REFUSED));
+                } else if (firstRefused) {
+                    sendFrom(at + 1, targets, sealed, true, tries - 1, result);
+                } else {
+                    sendFrom(at, targets, sealed, full || secondRefused, tries - 1, result);
                 }
               } catch (RuntimeException e) { // whatever happens here, the batch gets its answer: its pages stay local
-                  for (long key : keys) {
-                      flusher.add(key);
-                  }
+                  forgetKeys(handles);
                   counters.add(Counter.PERS_PAGES_REMOTE_FAILED, n);
                   result.complete(Sent.all(n, REFUSED));
               }
@@ -359,15 +544,42 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
         }
     }
 
-    private long[] keysOwnedBy(Member member, int n) {
-        long[] keys = new long[n];
-        for (int k = 0; k < n; k++) {
-            keys[k] = placer.nextKeyOwnedBy(member.getUuid());
-            if (keys[k] < 0) {
-                return null;
-            }
+    private static Throwable failureOf(CompletableFuture<Void> f) {
+        try {
+            f.join();
+            return null;
+        } catch (java.util.concurrent.CompletionException | java.util.concurrent.CancellationException e) {
+            return e.getCause() == null ? e : e.getCause();
         }
-        return keys;
+    }
+
+    /**
+     * Handles for {@code n} pages: first copies on {@code first}, second copies on one of
+     * {@code seconds} (none: one copy each); null when {@code first} owns no partition.
+     */
+    private long[] place(java.util.UUID first, Set<java.util.UUID> seconds, int n) {
+        long[] handles = new long[n];
+        for (int k = 0; k < n; k++) {
+            long h = seconds.isEmpty() ? -1 : placer.nextPair(first, seconds);
+            if (h < 0) {
+                if (knobs.get(ramswap.store.Knob.REMOTE_COPIES) >= 2) {
+                    secondCopyShortAt = System.nanoTime();
+                }
+                h = placer.nextHandleOwnedBy(first);
+                if (h < 0) {
+                    return null;
+                }
+            }
+            handles[k] = h;
+        }
+        return handles;
+    }
+
+    /** Deletes every copy of these handles (asynchronously). */
+    private void forgetKeys(long[] handles) {
+        for (long h : handles) {
+            forget(h);
+        }
     }
 
     /** The member of node {@code target} if it is present, holds data and is not this node's own. */
@@ -400,10 +612,6 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
         }
         int length = seal.open(sealed, sealed.length, block, generation, page, 0);
         return length < 0 ? UNAUTHENTIC : length;
-    }
-
-    private long key(long handle) {
-        return RemoteKey.of(node, incarnation, handle);
     }
 
     // ---------------------------------------------------------------- the start sweep

@@ -30,6 +30,16 @@ final class MemberConfig {
     static final int WAIT_SECONDS_BEFORE_JOIN = 1;
     static final int MAX_WAIT_SECONDS_BEFORE_JOIN = 5;
 
+    // A member that stops answering (stopped, cut off) is removed this soon, and repair of the copies
+    // it held starts: Hazelcast's default is 60 s. Reads never wait for it (they go to the other copy
+    // after late_bind_ms); a page with one copy only is lost once its lender is removed, so the bound
+    // stays above short stalls (docs/reliability.md).
+    static final int HEARTBEAT_INTERVAL_SECONDS = 1;
+    static final int MAX_NO_HEARTBEAT_SECONDS = 15;
+    // After a split, the sides look for each other this soon and this often (defaults 300 s and 120 s).
+    static final int MERGE_FIRST_RUN_DELAY_SECONDS = 5;
+    static final int MERGE_NEXT_RUN_DELAY_SECONDS = 5;
+
     private MemberConfig() {
     }
 
@@ -52,6 +62,10 @@ final class MemberConfig {
         config.setProperty("hazelcast.wait.seconds.before.join", Integer.toString(WAIT_SECONDS_BEFORE_JOIN));
         config.setProperty("hazelcast.max.wait.seconds.before.join", Integer.toString(MAX_WAIT_SECONDS_BEFORE_JOIN));
         config.setProperty("hazelcast.partition.count", "271");
+        config.setProperty("hazelcast.heartbeat.interval.seconds", Integer.toString(HEARTBEAT_INTERVAL_SECONDS));
+        config.setProperty("hazelcast.max.no.heartbeat.seconds", Integer.toString(MAX_NO_HEARTBEAT_SECONDS));
+        config.setProperty("hazelcast.merge.first.run.delay.seconds", Integer.toString(MERGE_FIRST_RUN_DELAY_SECONDS));
+        config.setProperty("hazelcast.merge.next.run.delay.seconds", Integer.toString(MERGE_NEXT_RUN_DELAY_SECONDS));
         // The once-a-minute INFO health line is noise in a swap daemon's journal.
         config.setProperty("hazelcast.health.monitoring.level", "OFF");
         // Every thread's stack is locked in RAM (mlockall), so the member keeps the threads it needs
@@ -81,8 +95,12 @@ final class MemberConfig {
     }
 
     /**
-     * The map of sealed pages. No backup yet (a later step keeps two copies placed by hand); no
-     * eviction ever, since it would drop swap data: each lender's quota keeps its heap from filling.
+     * The map of sealed pages. No Hazelcast backup: the tier places a page's two copies itself, on
+     * two members other than its own node's (a backup would sit on the page's own node as often as
+     * not). No eviction ever, since it would drop swap data: each lender's quota keeps its heap from
+     * filling. After a split brain, the side that merges in brings nothing
+     * ({@code DiscardMergePolicy}): its copies were replaced while it was away, and a deleted page
+     * must never come back.
      */
     static MapConfig blocksMapConfig() {
         MapConfig blocks = new MapConfig(HazelcastRemoteTier.MAP_NAME)
@@ -90,6 +108,7 @@ final class MemberConfig {
                 .setAsyncBackupCount(0)
                 .setInMemoryFormat(InMemoryFormat.BINARY)
                 .setStatisticsEnabled(true);
+        blocks.getMergePolicyConfig().setPolicy(com.hazelcast.spi.merge.DiscardMergePolicy.class.getName());
         blocks.getEvictionConfig().setEvictionPolicy(EvictionPolicy.NONE);
         return blocks;
     }

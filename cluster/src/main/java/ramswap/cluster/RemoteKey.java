@@ -7,16 +7,19 @@ package ramswap.cluster;
  * takes a fresh one, so a stale or resurrected copy is never mistaken for the current one.
  *
  * <pre>
- *  63..48 node   47..40 incarnation (low 8 bits)   39..0 sequence
+ *  63..48 node   47..40 incarnation (low 8 bits)   39 copy   38..0 sequence
  * </pre>
  *
- * 2^40 keys per incarnation: at 100,000 page moves a second, 127 days. The incarnation here is
+ * A page's two copies have the same sequence and differ in the copy bit. 2^39 sequences per
+ * incarnation: at 100,000 page moves a second, 63 days. The incarnation here is
  * only its low 8 bits; the sealed page's associated data binds the whole of it.
  */
 public final class RemoteKey {
 
     public static final int MAX_NODE = 0xFFFF;
     public static final long MAX_SEQUENCE = (1L << 40) - 1;
+    /** The bit of the sequence field that marks a page's second copy. */
+    public static final long COPY_BIT = 1L << 39;
 
     private RemoteKey() {
     }

@@ -147,7 +147,7 @@ class HazelcastRemoteTierTest {
                     assertTrue(h >= 0 && h <= RemoteKey.MAX_SEQUENCE, "handle " + h);
                     assertEquals(lenderUuid, lender.member.hazelcast().getPartitionService()
                             .getPartition(RemoteKey.of(0, 1, h)).getOwner().getUuid());
-                    assertFalse(sender.tier.misplaced(h));
+                    assertFalse(sender.tier.needsReplacing(h));
                 }
                 byte[][] got = pages(32);
                 int[] lengths = fetch(sender, b, sent.handles, got);
@@ -214,6 +214,84 @@ class HazelcastRemoteTierTest {
                 for (int length : lengths) {
                     assertEquals(RemoteTier.MISSING, length);
                 }
+            }
+        }
+    }
+
+    @Nested
+    class Copies {
+
+        /**
+         * Two copies on two different lenders, never on the sender's own member (a data member
+         * here); the lender that holds every first copy crashes: every page is read from its
+         * second copy, and wants new copies.
+         */
+        @Test
+        void shouldKeepTwoCopiesOffThisNodeAndReadEveryPageAfterALenderCrashes() throws Exception {
+            try (TestCluster cluster = new TestCluster(BASE_PORT)) {
+                Node a = lender(cluster, 1, 64 * MIB);
+                Node b = lender(cluster, 2, 64 * MIB);
+                Node c = lender(cluster, 3, 64 * MIB);
+                Node sender = sender(cluster, 0, 1, "1,2,3", false);
+                awaitMembers(cluster, sender, 4);
+                Batch batch = batch(64, 11);
+                Sent sent = send(sender, batch);
+                UUID self = sender.member.hazelcast().getCluster().getLocalMember().getUuid();
+                UUID crashed = a.member.hazelcast().getCluster().getLocalMember().getUuid(); // it holds every first copy
+                com.hazelcast.partition.PartitionService ps = sender.member.hazelcast().getPartitionService();
+                KeyPlacer placer = new KeyPlacer(ps, 0, 1);
+                int onCrashed = 0;
+                for (long h : sent.handles) {
+                    assertTrue(KeyPlacer.twoCopies(h), "handle " + h + " has one copy");
+                    UUID first = ps.getPartition(placer.firstKey(h)).getOwner().getUuid();
+                    UUID second = ps.getPartition(placer.secondKey(h)).getOwner().getUuid();
+                    assertEquals(a.member.hazelcast().getCluster().getLocalMember().getUuid(), first, "first copies on the first target");
+                    assertFalse(first.equals(second), "both copies on one member");
+                    assertFalse(self.equals(second), "a copy on the sender's own member");
+                    assertFalse(sender.tier.needsReplacing(h));
+                    onCrashed += crashed.equals(first) || crashed.equals(second) ? 1 : 0;
+                }
+                assertEquals(128, blocks(sender).size());
+                assertEquals(2, sender.tier.copies(sent.handles[0]));
+
+                long epoch = sender.tier.placementEpoch();
+                a.lender.close();
+                a.member.hazelcast().getLifecycleService().terminate(); // a crash: its partitions are lost
+                TestCluster.await("the crash noticed", () -> sender.member.memberCount() == 3);
+                TestCluster.await("the lost partitions seen", () -> sender.count(Counter.REMOTE_PARTITIONS_LOST) > 0);
+
+                int[] lengths = fetch(sender, batch, sent.handles, pages(64));
+                int want = 0;
+                for (int k = 0; k < 64; k++) {
+                    assertEquals(batch.lengths[k], lengths[k], "page " + k);
+                    want += sender.tier.needsReplacing(sent.handles[k]) ? 1 : 0;
+                }
+                System.out.printf("two copies over 3 lenders: %d of 64 pages with a copy on the crashed lender, %d pages want new copies,"
+                        + " %d partitions lost, %d reads from a second copy%n", onCrashed, want,
+                        sender.count(Counter.REMOTE_PARTITIONS_LOST), sender.count(Counter.REMOTE_READS_SECOND_COPY));
+                assertEquals(64, onCrashed);
+                assertEquals(64, want, "every page lost a copy");
+                assertEquals(64, sender.count(Counter.REMOTE_READS_SECOND_COPY), "every page was read from its second copy");
+                assertTrue(sender.tier.placementEpoch() != epoch);
+            }
+        }
+
+        /** With one other lender, pages get the one copy they can; with remote_copies 1, one copy each. */
+        @Test
+        void shouldKeepTheCopiesItCanGetWithOneLender() throws Exception {
+            try (TestCluster cluster = new TestCluster(BASE_PORT)) {
+                Node a = lender(cluster, 1, 64 * MIB);
+                Node sender = sender(cluster, 0, 1, "1", true);
+                awaitMembers(cluster, sender, 2);
+                Batch batch = batch(8, 12);
+                Sent sent = send(sender, batch);
+                for (long h : sent.handles) {
+                    assertFalse(KeyPlacer.twoCopies(h));
+                    assertFalse(sender.tier.needsReplacing(h), "no second lender to copy to");
+                }
+                assertEquals(8, blocks(a).size());
+                int[] lengths = fetch(sender, batch, sent.handles, pages(8));
+                assertEquals(batch.lengths[7], lengths[7]);
             }
         }
     }
@@ -294,7 +372,7 @@ class HazelcastRemoteTierTest {
         }
 
         @Test
-        void shouldCallPagesMisplacedOnceTheirPartitionsMoveToThisNode() throws Exception {
+        void shouldWantNewCopiesOncePagesPartitionsMoveToThisNode() throws Exception {
             try (TestCluster cluster = new TestCluster(BASE_PORT)) {
                 Node leaving = lender(cluster, 1, 16 * MIB);
                 Node sender = sender(cluster, 0, 1, "1", false);
@@ -302,7 +380,7 @@ class HazelcastRemoteTierTest {
                 Batch b = batch(16, 9);
                 Sent sent = send(sender, b);
                 for (long h : sent.handles) {
-                    assertFalse(sender.tier.misplaced(h));
+                    assertFalse(sender.tier.needsReplacing(h));
                 }
 
                 leaving.lender.close();
@@ -311,7 +389,7 @@ class HazelcastRemoteTierTest {
                         && sender.member.hazelcast().getPartitionService().isClusterSafe());
 
                 for (long h : sent.handles) {
-                    assertTrue(sender.tier.misplaced(h));
+                    assertTrue(sender.tier.needsReplacing(h));
                 }
                 int[] lengths = fetch(sender, b, sent.handles, pages(16));
                 assertEquals(b.lengths[0], lengths[0]);

@@ -88,7 +88,7 @@ class RemoteTierBenchmark {
                 HashMap<Long, byte[]> b = batch(placer, target, page, 64);
                 ep.submitToKeys(b.keySet(), new QuotaPut(b)).toCompletableFuture().get();
             })));
-            rows.add(row("put 1 x 4 KiB, setAsync, quota interceptor", measure(r -> quota.setAsync(placer.nextKeyOwnedBy(target), page)
+            rows.add(row("put 1 x 4 KiB, setAsync, quota interceptor", measure(r -> quota.setAsync(placer.firstKey(placer.nextHandleOwnedBy(target)), page)
                     .toCompletableFuture().get())));
             rows.add(row("put 1 x 4 KiB, submitToKey, quota entry processor", measure(r -> {
                 HashMap<Long, byte[]> b = batch(placer, target, page, 1);
@@ -162,7 +162,7 @@ class RemoteTierBenchmark {
     static HashMap<Long, byte[]> batch(KeyPlacer placer, UUID target, byte[] page, int n) {
         HashMap<Long, byte[]> b = new HashMap<>();
         for (int k = 0; k < n; k++) {
-            b.put(placer.nextKeyOwnedBy(target), page);
+            b.put(placer.firstKey(placer.nextHandleOwnedBy(target)), page);
         }
         return b;
     }

@@ -1,6 +1,7 @@
 package ramswap.cluster;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static ramswap.cluster.HazelcastRemoteTierTest.BASE_PORT;
 import static ramswap.cluster.HazelcastRemoteTierTest.awaitMembers;
 import static ramswap.cluster.HazelcastRemoteTierTest.batch;
@@ -18,6 +19,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import ramswap.cluster.HazelcastRemoteTierTest.Node;
+import ramswap.store.Counter;
 import ramswap.store.Knob;
 import ramswap.store.RemoteTier;
 import ramswap.store.RemoteTier.Batch;
@@ -27,15 +29,25 @@ import ramswap.store.RemoteTier.Sent;
 class RemoteTierFaultsTest {
 
     static final CountDownLatch RELEASE = new CountDownLatch(1);
+    static final CountDownLatch RELEASE_LATE = new CountDownLatch(1);
 
     /** Holds the partition thread of its key until RELEASE (at most 20 s): a lender that stopped answering. */
     static final class Stall implements EntryProcessor<Long, byte[], Boolean> {
         private static final long serialVersionUID = 1L;
+        private final boolean late;
+
+        Stall() {
+            this(false);
+        }
+
+        Stall(boolean late) {
+            this.late = late;
+        }
 
         @Override
         public Boolean process(Map.Entry<Long, byte[]> entry) {
             try {
-                RELEASE.await(20, TimeUnit.SECONDS);
+                (late ? RELEASE_LATE : RELEASE).await(20, TimeUnit.SECONDS);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
@@ -58,7 +70,7 @@ class RemoteTierFaultsTest {
             long slowKey = RemoteKey.of(0, 1, s1.handles[0]);
             blocks(slow).submitToKey(slowKey, new Stall()); // slow's partition thread for that key now waits
             Thread.sleep(200);
-            Thread[] readers = new Thread[HazelcastRemoteTier.FETCH_THREADS + 4]; // more than the tier's fetch threads
+            Thread[] readers = new Thread[20]; // more readers than the FUSE threads of a daemon
             for (int i = 0; i < readers.length; i++) {
                 readers[i] = new Thread(() -> sender.tier.fetch(2, onSlow.blocks, onSlow.generations, s1.handles, pages(2),
                         new int[2], 300)); // each gives up after 300 ms
@@ -76,6 +88,39 @@ class RemoteTierFaultsTest {
             System.out.println("healthy lender's pages: " + Arrays.toString(lengths) + " after " + ms + " ms; want " + Arrays.toString(want));
             assertEquals(Arrays.toString(want), Arrays.toString(lengths),
                     "pages on the healthy lender came back although the other lender stalled");
+        }
+    }
+
+    /**
+     * Late binding: a page whose first copy sits behind a stalled partition thread is read from its
+     * second copy soon after late_bind_ms, long before the remote timeout.
+     */
+    @Test
+    void shouldReadTheSecondCopyWhenTheFirstIsLate() throws Exception {
+        try (TestCluster cluster = new TestCluster(BASE_PORT + 80)) {
+            Node slow = lender(cluster, 1, 16L << 20);
+            lender(cluster, 2, 16L << 20);
+            Node sender = sender(cluster, 0, 1, "1,2", true);
+            awaitMembers(cluster, sender, 3);
+            Batch b = batch(4, 3);
+            Sent sent = send(sender, b);
+            KeyPlacer placer = new KeyPlacer(sender.member.hazelcast().getPartitionService(), 0, 1);
+            for (long h : sent.handles) {
+                assertTrue(KeyPlacer.twoCopies(h));
+            }
+            blocks(slow).submitToKey(placer.firstKey(sent.handles[0]), new Stall(true)); // the first copy of page 0 is late
+            Thread.sleep(200);
+            assertEquals(null, sender.knobs.set(Knob.LATE_BIND_MS, "20"));
+            int[] lengths = new int[4];
+            long t0 = System.nanoTime();
+            sender.tier.fetch(4, b.blocks, b.generations, sent.handles, pages(4), lengths, 10_000);
+            long ms = (System.nanoTime() - t0) / 1_000_000;
+            RELEASE_LATE.countDown();
+            System.out.println("a late first copy: pages back after " + ms + " ms (late_bind_ms 20, timeout 10000), "
+                    + sender.count(Counter.REMOTE_READS_SECOND_COPY) + " from a second copy");
+            assertEquals(Arrays.toString(Arrays.copyOf(b.lengths, 4)), Arrays.toString(lengths));
+            assertTrue(ms < 5_000, "the read waited for the stalled copy: " + ms + " ms");
+            assertTrue(sender.count(Counter.REMOTE_READS_SECOND_COPY) >= 1);
         }
     }
 

@@ -24,6 +24,12 @@ public enum Knob {
             "self-shrink brings pages back only while memory pressure (some avg10, percent) is at most this"),
     REPATRIATE_ALL("repatriate_all", 0, 0, 1,
             "1 = bring every remote page home now, whatever the inertia and spare memory (ramswap drain sets it); 0 again when done or refused"),
+    REMOTE_COPIES("remote_copies", 2, 1, 2,
+            "copies of each remote page, each on a different node other than this one; with fewer lenders a page keeps the copies it can get"),
+    LATE_BIND_MS("late_bind_ms", 20, 1, 60_000,
+            "a read that has no answer from a page's first copy within this (ms) asks the second copy too"),
+    REPAIR_PAGES_PER_SEC("repair_pages_per_sec", 20_000, 1, 10_000_000,
+            "most remote pages given new copies per second after a lender was lost or partitions moved"),
     ORPHAN_GRACE_SECONDS("orphan_grace_seconds", 600, 0, 7 * 86400,
             "a lender frees the pages of a node gone from the cluster this long (seconds)");
 

@@ -72,8 +72,8 @@ public interface RemoteTier {
     boolean canSend();
 
     /**
-     * Seals and sends the batch's pages to the first target (in the operator's order) that takes
-     * them. Never blocks; the future completes, normally, once each page is stored remotely or
+     * Seals and sends the batch's pages: the first copy to the first target (in the operator's
+     * order) that takes them, the second, when wanted, to another target. Never blocks; the future completes, normally, once each page is stored remotely or
      * refused. A page stored remotely is the store's to forget when it no longer needs it.
      */
     CompletableFuture<Sent> send(Batch batch);
@@ -82,7 +82,9 @@ public interface RemoteTier {
      * Fetches {@code n} pages together, waiting at most {@code timeoutMillis}: page k, of block
      * {@code blocks[k]} at generation {@code generations[k]} under {@code handles[k]}, is opened
      * into {@code pages[k]} and {@code lengths[k]} set to its length, or to {@link #MISSING},
-     * {@link #UNAUTHENTIC} or {@link #TIMEOUT}. Never returns bytes that failed authentication.
+     * {@link #UNAUTHENTIC} or {@link #TIMEOUT}. A page with two copies is read from whichever
+     * answers first with the page; it fails only when neither does within the timeout. Never
+     * returns bytes that failed authentication.
      */
     void fetch(int n, int[] blocks, int[] generations, long[] handles, byte[][] pages, int[] lengths, long timeoutMillis);
 
@@ -90,14 +92,20 @@ public interface RemoteTier {
     void forget(long handle);
 
     /**
-     * True when the page under {@code handle} now sits on this node's own member (its partition
-     * moved here): it must be brought home and sent again.
+     * True when the page under {@code handle} must be given new copies: one of its copies was lost
+     * with a lender, sits on this node's own member, or shares a member with its other copy, or it
+     * has fewer copies than wanted and more could be had now. The store fetches it and sends it
+     * again under a new handle.
      */
-    boolean misplaced(long handle);
+    boolean needsReplacing(long handle);
+
+    /** How many copies the page under {@code handle} was stored with: 1 or 2. */
+    int copies(long handle);
 
     /**
-     * A number that changes whenever partitions may have moved between members (a migration
-     * finished, a member left), so that the store looks for misplaced pages only then.
+     * A number that changes whenever pages may need new copies (partitions moved or were lost, a
+     * member joined or left, the number of copies wanted changed), so that the store looks for them
+     * only then.
      */
     long placementEpoch();
 }

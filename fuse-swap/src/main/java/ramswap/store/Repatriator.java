@@ -4,8 +4,8 @@ import java.util.function.BooleanSupplier;
 import org.agrona.concurrent.Agent;
 
 /**
- * Brings remote pages home: RAMster's self-shrinking, a drain on request, and the re-placing of
- * pages whose partition moved onto this node's own member.
+ * Brings remote pages home: RAMster's self-shrinking, and a drain on request. (Pages whose copies
+ * must move are the {@link Repairer}'s.)
  *
  * <p>Self-shrinking, as RAMster's {@code frontswap_selfshrink}: every {@code selfshrink_interval}
  * seconds, the number of remote pages is sampled; once it has not grown for
@@ -20,7 +20,6 @@ import org.agrona.concurrent.Agent;
  */
 public final class Repatriator implements Agent {
 
-    private static final long MISPLACED_SWEEP_NANOS = 2_000_000_000L;
     /** Blocks looked at per unit of work, so that one call stays short. */
     private static final int SCAN = 65_536;
 
@@ -35,11 +34,6 @@ public final class Repatriator implements Agent {
     private long samplesWithoutGrowth;
     /** Pages still to bring home in this self-shrink step. */
     private long owed;
-    private long nextSweepNanos = System.nanoTime();
-    /** Blocks of the table still to look at in this sweep for misplaced pages. */
-    private long sweepLeft;
-    /** The tier's placement epoch the last misplaced sweep started at. */
-    private long sweptEpoch;
     /** Blocks the drain has looked at since it last brought one home. */
     private long drainFruitless;
 
@@ -76,26 +70,6 @@ public final class Repatriator implements Agent {
                     Counter.REPATRIATED_PAGES);
             owed = home <= 0 ? 0 : owed - home; // the pool refused or nothing was found: this step is over
             work++;
-        }
-        if (sweepLeft > 0) {
-            int n = store.collectRemote(found, found.length, SCAN, true);
-            sweepLeft -= SCAN;
-            if (n > 0) {
-                int home = store.bringHome(found, n, Counter.REMOTE_PAGES_REPLACED);
-                if (home > 0) {
-                    sweepLeft += SCAN; // the hand stopped at a full batch; the rest of this stretch is still to see
-                } else if (home == SwapStore.HOME_POOL_FULL) {
-                    sweepLeft = 0; // no room: the next sweep tries again
-                }
-            }
-            work++;
-        } else if (now - nextSweepNanos >= 0) {
-            nextSweepNanos = now + MISPLACED_SWEEP_NANOS;
-            long epoch = store.remote().placementEpoch();
-            if (epoch != sweptEpoch) { // partitions moved since the last sweep: look at every remote page once
-                sweptEpoch = epoch;
-                sweepLeft = counters.get(Counter.REMOTE_PERS_PAGES) > 0 ? store.blocks() : 0;
-            }
         }
         return work;
     }

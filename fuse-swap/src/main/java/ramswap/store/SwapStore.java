@@ -559,8 +559,7 @@ public final class SwapStore {
                     pool.free(BlockTable.handle(old), length);
                 }
                 default -> {
-                    counters.add(Counter.REMOTE_PERS_PAGES, -1);
-                    counters.add(Counter.REMOTE_PERS_ZBYTES, -BlockTable.length(old));
+                    uncountRemote(remote, old);
                     remote.forget(BlockTable.handle(old)); // asynchronous; the tier counts remote_pages_flushed
                 }
             }
@@ -636,6 +635,7 @@ public final class SwapStore {
     /** The remotifier's clock hand and the repatriator's; each used by one mover thread. */
     private int sendHand;
     private int homeHand;
+    private int repairHand;
 
     /**
      * Copies local blocks that the clock finds cold into {@code b} (at most {@code maxPages}),
@@ -702,8 +702,7 @@ public final class SwapStore {
             table.publish(block, BlockTable.entry(BlockTable.STATE_REMOTE, length, handle));
             counters.add(Counter.PERS_ZPAGES, -1);
             counters.add(Counter.PERS_ZBYTES, -length);
-            counters.increment(Counter.REMOTE_PERS_PAGES);
-            counters.add(Counter.REMOTE_PERS_ZBYTES, length);
+            countRemote(remote, handle, length);
             counters.increment(Counter.PERS_PAGES_REMOTED);
             try {
                 pool.free(BlockTable.handle(e), length);
@@ -715,10 +714,10 @@ public final class SwapStore {
 
     /**
      * Finds up to {@code max} remote blocks into {@code out}, looking at most at {@code maxScan}
-     * blocks from where the last call stopped; with {@code misplacedOnly}, only those whose copy
-     * now sits on this node's own member.
+     * blocks from where the last call stopped; with {@code toReplace}, only those the tier says
+     * need new copies ({@link RemoteTier#needsReplacing}), with their own hand.
      */
-    int collectRemote(int[] out, int max, int maxScan, boolean misplacedOnly) {
+    int collectRemote(int[] out, int max, int maxScan, boolean toReplace) {
         RemoteTier tier = remote;
         if (tier == null) {
             return 0;
@@ -727,14 +726,141 @@ public final class SwapStore {
         int blocks = table.blocks();
         int scan = Math.min(maxScan, blocks); // at most one lap: a block is found once per call
         for (int scanned = 0; scanned < scan && n < max; scanned++) {
-            int block = homeHand;
-            homeHand = block + 1 == blocks ? 0 : block + 1;
+            int block;
+            if (toReplace) {
+                block = repairHand;
+                repairHand = block + 1 == blocks ? 0 : block + 1;
+            } else {
+                block = homeHand;
+                homeHand = block + 1 == blocks ? 0 : block + 1;
+            }
             long e = table.peek(block);
-            if (BlockTable.state(e) == BlockTable.STATE_REMOTE && (!misplacedOnly || tier.misplaced(BlockTable.handle(e)))) {
+            if (BlockTable.state(e) == BlockTable.STATE_REMOTE && (!toReplace || tier.needsReplacing(BlockTable.handle(e)))) {
                 out[n++] = block;
             }
         }
         return n;
+    }
+
+    /** Remote blocks the tier says need new copies, over the whole table (the repair sweep's count). */
+    long countToReplace() {
+        RemoteTier tier = remote;
+        if (tier == null) {
+            return 0;
+        }
+        long n = 0;
+        for (int block = 0; block < table.blocks(); block++) {
+            long e = table.peek(block);
+            if (BlockTable.state(e) == BlockTable.STATE_REMOTE && tier.needsReplacing(BlockTable.handle(e))) {
+                n++;
+            }
+        }
+        return n;
+    }
+
+    /** Where the repair sweep's hand is now (a block number), so that it knows when it went round once. */
+    int repairHand() {
+        return repairHand;
+    }
+
+    /**
+     * Gives remote blocks new copies: fetches at most {@link #MAX_REQUEST_BLOCKS} of
+     * {@code blocks[0..n)} (from whichever copy answers), sends them again, compressed as they are,
+     * through {@code b}, and waits at most {@code sendTimeoutMillis} for the send. A block commits
+     * its new handle only if unchanged since its entry was read; its old copies are then deleted,
+     * and a copy sent for a block that changed meanwhile is deleted instead. Returns the blocks
+     * settled: given new copies, or changed meanwhile (so nothing is left to replace). Call from one
+     * mover thread at a time.
+     */
+    int replace(int[] blocks, int n, RemoteTier.Batch b, long sendTimeoutMillis) {
+        RemoteTier tier = remote;
+        if (tier == null) {
+            return 0;
+        }
+        Scratch s = scratch.get();
+        Fetch f = s.fetch();
+        f.count = 0;
+        for (int j = 0; j < n && f.count < Math.min(MAX_REQUEST_BLOCKS, b.capacity()); j++) {
+            long e = copyOut(blocks[j], s);
+            if (BlockTable.state(e) == BlockTable.STATE_REMOTE) {
+                f.add(j, blocks[j], s.generation, e);
+            }
+        }
+        if (f.count == 0) {
+            return 0;
+        }
+        timedFetch(tier, f);
+        b.count = 0;
+        long[] old = s.oldEntries;
+        int settled = n - f.count; // no longer remote when looked at
+        for (int k = 0; k < f.count; k++) {
+            int length = BlockTable.length(f.entries[k]);
+            if (f.lengths[k] != length) {
+                if (changedSince(f.blocks[k], f.generations[k])) {
+                    settled++;
+                } else {
+                    countFailedGet(f.lengths[k]);
+                }
+                continue;
+            }
+            int j = b.count++;
+            b.blocks[j] = f.blocks[k];
+            b.generations[j] = f.generations[k] + 1;
+            b.lengths[j] = length;
+            System.arraycopy(f.pages[k], 0, b.pages[j], 0, length);
+            old[j] = f.entries[k];
+        }
+        if (b.count == 0) {
+            return settled;
+        }
+        RemoteTier.Sent sent;
+        try {
+            sent = tier.send(b).get(sendTimeoutMillis, java.util.concurrent.TimeUnit.MILLISECONDS);
+        } catch (java.util.concurrent.TimeoutException | java.util.concurrent.ExecutionException e) {
+            return settled; // the copies that did arrive are orphans of this incarnation; deleted at stop or by the lenders
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return settled;
+        }
+        for (int k = 0; k < b.count; k++) {
+            long handle = sent.handles[k];
+            if (handle < 0) {
+                continue;
+            }
+            int block = b.blocks[k];
+            long e = table.lock(block);
+            if (table.generation(block) + 1 != b.generations[k] || e != old[k]) {
+                table.unlock(block, e);
+                tier.forget(handle);
+                settled++;
+                continue;
+            }
+            table.publish(block, BlockTable.entry(BlockTable.STATE_REMOTE, b.lengths[k], handle));
+            uncountRemote(tier, e);
+            countRemote(tier, handle, b.lengths[k]);
+            tier.forget(BlockTable.handle(e));
+            counters.increment(Counter.REMOTE_PAGES_REPLACED);
+            settled++;
+        }
+        return settled;
+    }
+
+    /** Counts a page now held remote under {@code handle}. */
+    private void countRemote(RemoteTier tier, long handle, int length) {
+        counters.increment(Counter.REMOTE_PERS_PAGES);
+        counters.add(Counter.REMOTE_PERS_ZBYTES, length);
+        if (tier.copies(handle) < 2) {
+            counters.increment(Counter.REMOTE_PAGES_ONE_COPY);
+        }
+    }
+
+    /** Uncounts the remote page of entry {@code e}. */
+    private void uncountRemote(RemoteTier tier, long e) {
+        counters.add(Counter.REMOTE_PERS_PAGES, -1);
+        counters.add(Counter.REMOTE_PERS_ZBYTES, -BlockTable.length(e));
+        if (tier.copies(BlockTable.handle(e)) < 2) {
+            counters.add(Counter.REMOTE_PAGES_ONE_COPY, -1);
+        }
     }
 
     private int compactHand;
@@ -835,8 +961,7 @@ public final class SwapStore {
             }
             table.publish(block, BlockTable.entry(BlockTable.STATE_LOCAL, length, handle));
             counters.increment(Counter.REMOTE_PERS_PAGES_SUCC_GET);
-            counters.add(Counter.REMOTE_PERS_PAGES, -1);
-            counters.add(Counter.REMOTE_PERS_ZBYTES, -length);
+            uncountRemote(tier, f.entries[k]);
             counters.increment(Counter.PERS_ZPAGES);
             counters.add(Counter.PERS_ZBYTES, length);
             counters.increment(countAs);

@@ -59,6 +59,9 @@ class RemoteStoreTest {
 
         @Override
         public synchronized CompletableFuture<Sent> send(Batch b) {
+            if (refuse) {
+                return CompletableFuture.completedFuture(Sent.all(b.count, REFUSED));
+            }
             Sent sent = new Sent(b.count);
             for (int k = 0; k < b.count; k++) {
                 long h = nextHandle++;
@@ -99,14 +102,25 @@ class RemoteStoreTest {
             }
         }
 
+        /** Which handles need new copies; the epoch changes when a test changes it. */
+        volatile java.util.function.LongPredicate toReplace = h -> false;
+        volatile long epoch;
+        /** When set, every send is refused (targets full). */
+        volatile boolean refuse;
+
         @Override
-        public boolean misplaced(long handle) {
-            return false;
+        public boolean needsReplacing(long handle) {
+            return toReplace.test(handle);
+        }
+
+        @Override
+        public int copies(long handle) {
+            return 2;
         }
 
         @Override
         public long placementEpoch() {
-            return 0;
+            return epoch;
         }
     }
 
@@ -178,6 +192,44 @@ class RemoteStoreTest {
             want[i] = expected[(int) (at / PAGE)][(int) (at % PAGE)];
         }
         assertArrayEquals(want, span);
+    }
+
+    /**
+     * A lender was lost: every remote page needs new copies. The repairer fetches each from what
+     * survives and sends it again under a new handle; a block rewritten while its new copy travels
+     * keeps its new contents and the copy is deleted.
+     */
+    @Test
+    void shouldGiveEveryPageThatLostACopyNewCopiesAndKeepWritesMadeMeanwhile() {
+        writeAll(new Random(Pages.seed("RemoteStore.repair")));
+        remotify();
+        long remote = counters.get(Counter.REMOTE_PERS_PAGES);
+        long lostBelow = tier.nextHandle;
+        tier.toReplace = h -> h < lostBelow;
+        tier.epoch = 1;
+        byte[] rewritten = Pages.random(new Random(3), "text");
+        tier.beforeNextFetch = () -> { // a write lands on block 0 while the first repair batch travels
+            expected[0] = rewritten;
+            assertEquals(IoResult.DONE, store.write(rewritten, 0, 0, PAGE));
+        };
+        Repairer repairer = new Repairer(store, knobs, PAGE + 64);
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        repairer.doWork(); // the sweep counts what needs new copies
+        long found = counters.get(Counter.REMOTE_PAGES_TO_REPLACE);
+        while (counters.get(Counter.REMOTE_PAGES_TO_REPLACE) > 0 && System.nanoTime() < deadline) {
+            repairer.doWork();
+        }
+        System.out.println("repair: " + found + " pages found, " + counters.get(Counter.REMOTE_PAGES_REPLACED) + " replaced");
+        assertEquals(remote, found);
+        assertEquals(0, counters.get(Counter.REMOTE_PAGES_TO_REPLACE));
+        assertEquals(remote - 1, counters.get(Counter.REMOTE_PAGES_REPLACED), "block 0 was rewritten, the rest replaced");
+        assertEquals(remote - 1, counters.get(Counter.REMOTE_PERS_PAGES));
+        assertEquals(remote - 1, tier.pages.size(), "the old copies and the raced copy were deleted");
+        for (long h : tier.pages.keySet()) {
+            assertTrue(h >= lostBelow, "handle " + h + " still in use");
+        }
+        assertCountersAgreeWithTable(store, counters);
+        assertReadsBack();
     }
 
     @Test

@@ -59,61 +59,33 @@ class RepatriatorLimitsTest {
         assertEquals(0, knobs.get(Knob.REPATRIATE_ALL), "the drain should give up (knob back to 0) once a page cannot be fetched");
     }
 
-    /** Misplaced pages that cannot come home (pool full) end the sweep until the next one, instead of being fetched again and again. */
+    /**
+     * Pages that need new copies while no target takes them (full) are fetched once per sweep,
+     * not again and again: the repairer goes round once, then waits for the next sweep.
+     */
     @Test
-    void shouldEndAMisplacedSweepWhenThePoolIsFull() {
-        final boolean[] misplaced = {false};
-        RemoteStoreTest.MapTier pages = new RemoteStoreTest.MapTier();
-        RemoteTier tier = new RemoteTier() {
-            @Override
-            public boolean canSend() {
-                return true;
-            }
-
-            @Override
-            public java.util.concurrent.CompletableFuture<Sent> send(Batch b) {
-                return pages.send(b);
-            }
-
-            @Override
-            public void fetch(int n, int[] blocks, int[] gens, long[] handles, byte[][] out, int[] lengths, long t) {
-                pages.fetch(n, blocks, gens, handles, out, lengths, t);
-            }
-
-            @Override
-            public void forget(long handle) {
-                pages.forget(handle);
-            }
-
-            @Override
-            public boolean misplaced(long handle) {
-                return misplaced[0];
-            }
-
-            @Override
-            public long placementEpoch() {
-                return misplaced[0] ? 1 : 0; // the partitions moved when the pages became misplaced
-            }
-        };
+    void shouldFetchPagesToReplaceOncePerSweepWhenNoTargetTakesThem() {
+        RemoteStoreTest.MapTier tier = new RemoteStoreTest.MapTier();
         Knobs knobs = new Knobs();
         SwapStore store = remotifiedStore(tier, knobs, LocalPool.SLAB_BYTES * 32L, "random");
-        Random r = new Random(8);
-        int b = BLOCKS;
-        while (store.write(Pages.random(r, "random"), 0, (long) b * PAGE, PAGE) == IoResult.DONE) {
-            b++; // fill the pool until it refuses
-        }
-        misplaced[0] = true; // the lender left gracefully and its partitions moved onto this node's member
+        long remote = store.counters().get(Counter.REMOTE_PERS_PAGES);
+        tier.toReplace = h -> true; // a lender was lost: every page lost a copy
+        tier.refuse = true;
+        tier.epoch = 1;
         knobs.set(Knob.PERS_REMOTIFY_ENABLE, 0);
-        Repatriator home = new Repatriator(store, knobs, () -> false);
+        Repairer repairer = new Repairer(store, knobs, PAGE + 64);
         long fetches0 = store.counters().get(Counter.REMOTE_FETCHES);
         long deadline = System.nanoTime() + 3_000_000_000L;
-        int idle = 0;
         while (System.nanoTime() < deadline) {
-            idle += home.doWork() == 0 ? 1 : 0;
+            repairer.doWork();
         }
         long fetches = store.counters().get(Counter.REMOTE_FETCHES) - fetches0;
-        System.out.println("misplaced sweep over 3 s: " + fetches + " fetches, " + idle + " idle rounds, replaced "
-                + store.counters().get(Counter.REMOTE_PAGES_REPLACED));
-        assertTrue(fetches < 10, "the sweep fetched the same misplaced pages " + fetches + " times in 3 s");
+        long perLap = (remote + SwapStore.MAX_REQUEST_BLOCKS - 1) / SwapStore.MAX_REQUEST_BLOCKS;
+        System.out.println("repair sweep over 3 s, targets full: " + fetches + " fetches for " + remote + " pages ("
+                + perLap + " per lap), to replace " + store.counters().get(Counter.REMOTE_PAGES_TO_REPLACE));
+        assertTrue(remote > 0);
+        assertTrue(fetches <= perLap + 1, "the sweep fetched " + fetches + " times in 3 s for one lap of " + perLap);
+        assertEquals(remote, store.counters().get(Counter.REMOTE_PAGES_TO_REPLACE), "nothing was replaced");
+        assertEquals(0, store.counters().get(Counter.REMOTE_PAGES_REPLACED));
     }
 }

@@ -1,0 +1,104 @@
+package ramswap.store;
+
+import org.agrona.concurrent.Agent;
+
+/**
+ * Gives remote pages the copies they should have: after a lender was lost (its copies with it),
+ * after partitions moved (a copy onto this node's own member, or both copies onto one member),
+ * and when a page stored with one copy can now get two. Pages are fetched from the copy that
+ * survives and sent again under a new handle, at most {@code repair_pages_per_sec}.
+ *
+ * <p>A sweep starts when the tier's placement epoch changed, and again every
+ * {@link #RESWEEP_NANOS} while the last sweep left pages short of their copies (a fetch or a send
+ * that failed, targets that were full). It first counts what needs new copies
+ * ({@code remote_pages_to_replace}, which then counts down), then goes round the table once.
+ */
+public final class Repairer implements Agent {
+
+    private static final long CHECK_NANOS = 500_000_000L;
+    static final long RESWEEP_NANOS = 10_000_000_000L;
+    /** Blocks looked at per unit of work, so that one call stays short. */
+    private static final int SCAN = 65_536;
+    /** Longest wait for the send of one batch of new copies, at least. */
+    private static final long MIN_SEND_WAIT_MS = 5_000;
+
+    private final SwapStore store;
+    private final Knobs knobs;
+    private final Counters counters;
+    private final int[] found = new int[SwapStore.MAX_REQUEST_BLOCKS];
+    private final RemoteTier.Batch batch;
+
+    private long nextCheckNanos = System.nanoTime();
+    private long sweptEpoch;
+    private long lastSweepNanos;
+    /** Blocks of the table still to look at in this sweep. */
+    private long sweepLeft;
+    private double tokens = SwapStore.MAX_REQUEST_BLOCKS;
+    private long lastRefillNanos = System.nanoTime();
+
+    public Repairer(SwapStore store, Knobs knobs, int pageBytes) {
+        this.store = store;
+        this.knobs = knobs;
+        this.counters = store.counters();
+        this.batch = new RemoteTier.Batch(SwapStore.MAX_REQUEST_BLOCKS, pageBytes);
+    }
+
+    @Override
+    public String roleName() {
+        return "ramswap-repairer";
+    }
+
+    @Override
+    public int doWork() {
+        RemoteTier tier = store.remote();
+        if (tier == null) {
+            return 0;
+        }
+        long now = System.nanoTime();
+        if (sweepLeft <= 0) {
+            if (now - nextCheckNanos < 0) {
+                return 0;
+            }
+            nextCheckNanos = now + CHECK_NANOS;
+            long epoch = tier.placementEpoch();
+            boolean moved = epoch != sweptEpoch;
+            boolean leftShort = counters.get(Counter.REMOTE_PAGES_TO_REPLACE) > 0 && now - lastSweepNanos > RESWEEP_NANOS;
+            if (!moved && !leftShort) {
+                return 0;
+            }
+            sweptEpoch = epoch;
+            lastSweepNanos = now;
+            long toReplace = counters.get(Counter.REMOTE_PERS_PAGES) > 0 ? store.countToReplace() : 0;
+            counters.set(Counter.REMOTE_PAGES_TO_REPLACE, toReplace);
+            sweepLeft = toReplace > 0 ? store.blocks() : 0;
+            return 1;
+        }
+        refill(now);
+        if (tokens < Math.min(found.length, knobs.get(Knob.REPAIR_PAGES_PER_SEC))) {
+            return 0; // whole batches: a fetch and a send each
+        }
+        int max = (int) Math.min(found.length, tokens);
+        int blocks = store.blocks();
+        int before = store.repairHand();
+        int n = store.collectRemote(found, max, SCAN, true);
+        int moved = Math.floorMod(store.repairHand() - before, blocks);
+        sweepLeft -= n < max ? Math.min(SCAN, blocks) : (moved == 0 ? blocks : moved);
+        if (n > 0) {
+            tokens -= n;
+            long wait = Math.max(MIN_SEND_WAIT_MS, knobs.get(Knob.REMOTE_TIMEOUT_MS));
+            int settled = store.replace(found, n, batch, wait);
+            long left = counters.get(Counter.REMOTE_PAGES_TO_REPLACE);
+            counters.set(Counter.REMOTE_PAGES_TO_REPLACE, Math.max(0, left - settled));
+        }
+        if (sweepLeft <= 0) { // once round: what is still short is counted again at the next sweep
+            lastSweepNanos = now;
+        }
+        return 1;
+    }
+
+    private void refill(long now) {
+        long rate = knobs.get(Knob.REPAIR_PAGES_PER_SEC);
+        tokens = Math.min(Math.max(found.length, rate / 10.0), tokens + rate * ((now - lastRefillNanos) / 1e9));
+        lastRefillNanos = now;
+    }
+}
