@@ -46,6 +46,8 @@ final class Daemon {
     private static final Duration SWAPOFF_TIMEOUT = Duration.ofMinutes(30);
     /** The least wait for a remote page while swapoff brings the pages back. */
     private static final Duration SWAPOFF_FETCH_TIMEOUT = Duration.ofSeconds(60);
+    /** A hand-over that moves no page for this long gives up, and the daemon stays up. */
+    static final Duration HANDOFF_STALL = Duration.ofSeconds(30);
     /** How long the remote movers and the flusher park with nothing to do. */
     private static final Duration REMOTE_IDLE = Duration.ofMillis(50);
     private static final Duration REPATRIATOR_IDLE = Duration.ofMillis(100);
@@ -61,6 +63,10 @@ final class Daemon {
     private volatile String state = "starting";
     private volatile SwapArea area;
     private volatile String lastError = "";
+    /** Run when a stop is asked for, before anything stops: false keeps the daemon up (a lender that could not hand over). */
+    private java.util.function.BooleanSupplier handOff = () -> true;
+    /** The hand-over's progress while it runs, for the status file; empty otherwise. */
+    private volatile String handoffProgress = "";
     /** Stop requests refused so far: down compares it before and after its own request. */
     private volatile int stopRefusals;
     private volatile ClusterMember member;
@@ -157,6 +163,7 @@ final class Daemon {
                 }
                 if (lender != null) {
                     agents.start(lender.agent(), REPATRIATOR_IDLE);
+                    handOff = () -> handOff(lender, knobs);
                 }
                 FuseMount mount = mount(knobs);
                 poolUnread = false;
@@ -213,6 +220,9 @@ final class Daemon {
                 refuseStop(notStopping(others, mount)); // before swapoff: swap stays on as it was
                 continue;
             }
+            if (!handOff.getAsBoolean()) {
+                continue;
+            }
             state = "stopping";
             say("stopping: swapoff brings " + usedMiB() + " MiB back into RAM");
             Counters c = store.counters();
@@ -246,6 +256,9 @@ final class Daemon {
             stopRequests.acquireUninterruptibly();
             java.util.List<String> users = usersOf(mount);
             if (users.isEmpty()) {
+                if (!handOff.getAsBoolean()) {
+                    continue;
+                }
                 state = "stopping";
                 return;
             }
@@ -261,6 +274,64 @@ final class Daemon {
     private static String notStopping(java.util.List<String> users, FuseMount mount) {
         return "not stopping: loop devices " + users + " still use " + mount.swapFile() + "; detach them first (sudo losetup -d "
                 + String.join(" ", users) + "), then run down again";
+    }
+
+    /**
+     * A lending node about to stop hands the pages it holds to the other lenders, or back to their
+     * owners when no lender takes them: it announces that it leaves, and the senders' repair moves
+     * their pages off it. Waits while the count falls; after {@link #HANDOFF_STALL} without progress
+     * it withdraws and refuses to stop, unless {@code handoff_on_stop} is 0 (ramswap down --force).
+     */
+    private boolean handOff(Lender lender, Knobs knobs) {
+        if (knobs.get(Knob.HANDOFF_ON_STOP) == 0) {
+            return true;
+        }
+        long held = lender.heldOfPresentNodes();
+        if (held == 0) {
+            return true;
+        }
+        lender.announceLeaving();
+        say("handing over: " + held + " pages of other nodes held here go to other lenders, or back to their owners");
+        long last = held;
+        long lastProgress = System.nanoTime();
+        long t0 = lastProgress;
+        try {
+            while (true) {
+                sleepQuietly(1000);
+                if (knobs.get(Knob.HANDOFF_ON_STOP) == 0) {
+                    say("handing over: stopped by handoff_on_stop 0 (down --force) with " + lender.heldOfPresentNodes()
+                            + " pages of other nodes still here; those with no other copy are lost");
+                    return true;
+                }
+                long left = lender.heldOfPresentNodes();
+                handoffProgress = (held - left) + " of " + held + " pages of other nodes handed over, " + left + " left";
+                if (left == 0) {
+                    say(String.format(Locale.ROOT, "handed over: %d pages of other nodes in %.1f s", held, (System.nanoTime() - t0) / 1e9));
+                    return true;
+                }
+                if (left < last) {
+                    last = left;
+                    lastProgress = System.nanoTime();
+                } else if (System.nanoTime() - lastProgress > HANDOFF_STALL.toNanos()) {
+                    lender.stayAfterAll();
+                    refuseStop("not stopping: " + left + " of " + held + " pages of other nodes held here found no other lender with"
+                            + " room and could not go back to their owners within " + HANDOFF_STALL.toSeconds() + " s (their owners' pools"
+                            + " are full, or they do not answer); give the other lenders room or their owners memory, or run"
+                            + " ramswap down --force: pages with no other copy are then lost, and their processes die of SIGBUS");
+                    return false;
+                }
+            }
+        } finally {
+            handoffProgress = "";
+        }
+    }
+
+    private static void sleepQuietly(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     private void refuseStop(String why) {
@@ -427,6 +498,9 @@ final class Daemon {
         SpareMemory spare = spareMemory;
         if (spare != null && !spare.lastRefusal().isEmpty() && c.get(Counter.REMOTE_PERS_PAGES) > 0) {
             line(b, "selfshrink_waiting", spare.lastRefusal());
+        }
+        if (!handoffProgress.isEmpty()) {
+            line(b, "handoff", handoffProgress);
         }
         if (!lastError.isEmpty()) {
             line(b, "last_error", lastError);

@@ -10,8 +10,9 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 @Command(mixinStandardHelpOptions = true, name = "down", sortOptions = false,
-        description = {"Stop ramswap in the safe order: swapoff (pages come back into RAM; progress is shown), losetup -d, unmount, "
-            + "leave the cluster. Cleans up after a daemon that died. Needs root.",
+        description = {"Stop ramswap in the safe order: on a node that lends, hand the pages it holds to other lenders or back to their "
+            + "owners (progress is shown; refused when they can go nowhere, see --force); swapoff (pages come back into RAM; progress is "
+            + "shown), losetup -d, unmount, leave the cluster. Cleans up after a daemon that died. Needs root.",
             "A daemon that does not answer (stopped or stuck) is not signalled; --abort tears it down without its help, "
             + "at the price of the pages it still held."})
 final class DownCommand implements Callable<Integer> {
@@ -35,6 +36,13 @@ final class DownCommand implements Callable<Integer> {
                 + "unmount lazily, and kill the daemon (SIGKILL). Pages still in swap at the abort are lost: the kernel "
                 + "marks them poisoned, and a process that touches one gets SIGBUS and dies. Says how much that was."})
     boolean abort;
+
+    @Option(names = "--force",
+            description = {"On a node that lends: stop without handing the pages it holds to other lenders or back to their owners "
+                + "(sets handoff_on_stop to 0). Pages that have a second copy elsewhere are repaired from it; pages with no other copy "
+                + "are LOST, and the processes that own them die of SIGBUS. Without it, down on a lending node first hands its pages "
+                + "over, with progress, and refuses to stop when they cannot go anywhere."})
+    boolean force;
 
     @Override
     public Integer call() throws RamswapException {
@@ -67,6 +75,14 @@ final class DownCommand implements Callable<Integer> {
         ProcessHandle daemon = ProcessHandle.of(pid).filter(Instance::isRamswapDaemon)
                 .orElseThrow(() -> new RamswapException(RamswapException.FAILED, "process " + pid + " named in " + instance.dir()
                         + "/status is not a ramswap daemon; nothing was signalled"));
+        if (force) {
+            try {
+                instance.writeKnob("handoff_on_stop", "0\n");
+                out.println("ramswap: --force: the pages this node holds for others are not handed over; those with no other copy are lost");
+            } catch (java.io.IOException e) {
+                throw new RamswapException(RamswapException.FAILED, "--force: cannot set handoff_on_stop on " + instance.dir() + ": " + e.getMessage());
+            }
+        }
         out.println("ramswap: stopping the daemon (pid " + pid + ") at " + instance.dir());
         out.flush();
         daemon.destroy(); // SIGTERM: the daemon tears down in order
@@ -83,6 +99,11 @@ final class DownCommand implements Callable<Integer> {
                     now = instance.status();
                 } catch (RamswapException goneOrBusy) {
                     now = Map.of(); // exited, or too busy bringing pages back to answer: look again
+                }
+                if (now.containsKey("handoff") && System.nanoTime() - lastReport > 2_000_000_000L) {
+                    out.println("ramswap:   handing over: " + now.get("handoff"));
+                    out.flush();
+                    lastReport = System.nanoTime();
                 }
                 if (stopRefusals(now) > refusalsBefore) {
                     throw new RamswapException(RamswapException.FAILED, "ramswap could not stop and stays up: "

@@ -115,6 +115,8 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
     private final java.util.UUID[] knownOwners;
     /** System.nanoTime() when a page last got one copy while two were wanted. */
     private volatile long secondCopyShortAt = System.nanoTime() - SECOND_COPY_QUIET.toNanos() - 1;
+    /** Node numbers of lenders that are leaving ({@link Lender#announceLeaving}): nothing goes there, pages move off. */
+    private final Set<Integer> leaving = ConcurrentHashMap.newKeySet();
     /** The copies wanted at the last look, so that a change of the knob starts a repair sweep. */
     private volatile long copiesSeen;
 
@@ -153,6 +155,9 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
                 lookAtOwners(null);
             }
         });
+        IMap<Integer, Boolean> leavingMap = hazelcast.getMap(Lender.LEAVING_MAP);
+        leavingMap.addEntryListener(new LeavingListener(), false);
+        leaving.addAll(leavingMap.keySet());
         // a second signal beside the owners' watch: the copies in a partition reported lost are gone
         partitions.addPartitionLostListener(event -> markLost(event.getPartitionId()));
         hazelcast.getCluster().addMembershipListener(new com.hazelcast.cluster.MembershipListener() {
@@ -352,7 +357,7 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
     public boolean needsReplacing(long handle) {
         long key = placer.firstKey(handle);
         Member a = placer.ownerOf(key);
-        if (lost(key, handle) || a != null && a.localMember()) {
+        if (lost(key, handle) || a != null && a.localMember() || leaving(handle)) {
             return true;
         }
         if (KeyPlacer.twoCopies(handle)) {
@@ -364,6 +369,43 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
         return knobs.get(ramswap.store.Knob.REMOTE_COPIES) >= 2
                 && System.nanoTime() - secondCopyShortAt > SECOND_COPY_QUIET.toNanos()
                 && usableTargets() >= 2;
+    }
+
+    @Override
+    public boolean leaving(long handle) {
+        if (leaving.isEmpty()) {
+            return false;
+        }
+        if (isLeaving(placer.ownerOf(placer.firstKey(handle)))) {
+            return true;
+        }
+        return KeyPlacer.twoCopies(handle) && isLeaving(placer.ownerOf(placer.secondKey(handle)));
+    }
+
+    private boolean isLeaving(Member m) {
+        Integer number = m == null ? null : ClusterMember.nodeNumberOf(m);
+        return number != null && leaving.contains(number);
+    }
+
+    /** Keeps {@link #leaving} as the map says; a change may make pages want new copies. */
+    private final class LeavingListener implements com.hazelcast.map.listener.EntryAddedListener<Integer, Boolean>,
+            com.hazelcast.map.listener.EntryUpdatedListener<Integer, Boolean>, com.hazelcast.map.listener.EntryRemovedListener<Integer, Boolean> {
+        @Override
+        public void entryAdded(com.hazelcast.core.EntryEvent<Integer, Boolean> event) {
+            leaving.add(event.getKey());
+            placementEpoch.incrementAndGet();
+        }
+
+        @Override
+        public void entryUpdated(com.hazelcast.core.EntryEvent<Integer, Boolean> event) {
+            entryAdded(event);
+        }
+
+        @Override
+        public void entryRemoved(com.hazelcast.core.EntryEvent<Integer, Boolean> event) {
+            leaving.remove(event.getKey());
+            placementEpoch.incrementAndGet();
+        }
     }
 
     private boolean lost(long key, long handle) {
@@ -585,6 +627,9 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
     /** The member of node {@code target} if it is present, holds data and is not this node's own. */
     private Member usableMember(int target) {
         if (target == node) {
+            return null;
+        }
+        if (leaving.contains(target)) {
             return null;
         }
         for (Member m : hazelcast.getCluster().getMembers()) {

@@ -5,7 +5,7 @@ import java.util.Arrays;
 import java.util.Map;
 
 /**
- * Selects sealed pages by the node number in their key: those of one node ({@link #of}), or those
+ * Selects sealed pages by the node number in their key: those of one node ({@link #of}) or of some ({@link #ofAny}), or those
  * of every node not in a list ({@link #notOf}: the nodes absent from the cluster). Runs on the
  * members that own the pages; it reads the key only, never the page.
  */
@@ -24,6 +24,11 @@ final class KeyNodePredicate implements Predicate<Long, byte[]> {
 
     static KeyNodePredicate of(int node) {
         return new KeyNodePredicate(new int[] {node}, true);
+    }
+
+    /** Pages of any of {@code nodes}. */
+    static KeyNodePredicate ofAny(int[] nodes) {
+        return new KeyNodePredicate(nodes, true);
     }
 
     static KeyNodePredicate notOf(int[] presentNodes) {

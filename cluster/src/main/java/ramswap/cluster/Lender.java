@@ -58,6 +58,8 @@ public final class Lender implements AutoCloseable {
     private static final long MIN_SCAN_NANOS = TimeUnit.SECONDS.toNanos(1);
     private static final long MAX_SCAN_NANOS = TimeUnit.SECONDS.toNanos(30);
     private static final System.Logger LOG = System.getLogger(Lender.class.getName());
+    /** Node number -> true while that lender is leaving: senders place nothing there and move their pages off it. */
+    public static final String LEAVING_MAP = "ramswap-leaving";
 
     private final ClusterMember member;
     private final HazelcastInstance hazelcast;
@@ -99,6 +101,7 @@ public final class Lender implements AutoCloseable {
             throw new IllegalStateException("node " + member.nodeNumber() + " already has a lender");
         }
         counters.set(Counter.LEND_QUOTA_BYTES, quotaBytes);
+        hazelcast.getMap(LEAVING_MAP).delete(member.nodeNumber()); // an earlier life that stopped while leaving
         refresh();
         this.interceptorId = map.addInterceptor(new QuotaInterceptor(this, new SecureRandom().nextLong()));
     }
@@ -136,6 +139,31 @@ public final class Lender implements AutoCloseable {
     /** Bytes of other nodes' pages held here, as last estimated. */
     public long usedBytes() {
         return usedBytes.get();
+    }
+
+    // ---------------------------------------------------------------- leaving
+
+    /**
+     * Tells the senders that this lender is leaving: they place no new copy here and move the pages
+     * they have here to other lenders, or home when no lender takes them ({@code RemoteTier}'s
+     * repair). Watch {@link #heldOfPresentNodes()} fall to 0, then stop.
+     */
+    public void announceLeaving() {
+        hazelcast.getMap(LEAVING_MAP).set(member.nodeNumber(), Boolean.TRUE);
+    }
+
+    /** Withdraws {@link #announceLeaving()}: this lender stays and takes pages again. */
+    public void stayAfterAll() {
+        hazelcast.getMap(LEAVING_MAP).delete(member.nodeNumber());
+    }
+
+    /**
+     * Pages held here of nodes now in the cluster. Pages of absent nodes are orphans (a node that
+     * comes back deletes its earlier life's pages), so they need no hand-over.
+     */
+    public long heldOfPresentNodes() {
+        int[] nodes = member.nodeNumbers().stream().mapToInt(Integer::intValue).toArray();
+        return map.localKeySet(KeyNodePredicate.ofAny(nodes)).size();
     }
 
     // ---------------------------------------------------------------- on the partition threads

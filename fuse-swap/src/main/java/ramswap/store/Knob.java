@@ -30,6 +30,9 @@ public enum Knob {
             "a read that has no answer from a page's first copy within this (ms) asks the second copy too"),
     REPAIR_PAGES_PER_SEC("repair_pages_per_sec", 20_000, 1, 10_000_000,
             "most remote pages given new copies per second after a lender was lost or partitions moved"),
+    HANDOFF_ON_STOP("handoff_on_stop", 1, 0, 1,
+            "1 = a lending node that stops first hands the pages it holds to other lenders or back to their owners, and stays up"
+                    + " if it cannot; 0 = it stops at once (ramswap down --force), and pages with no other copy are lost"),
     ORPHAN_GRACE_SECONDS("orphan_grace_seconds", 600, 0, 7 * 86400,
             "a lender frees the pages of a node gone from the cluster this long (seconds)");
 

@@ -99,6 +99,12 @@ public interface RemoteTier {
      */
     boolean needsReplacing(long handle);
 
+    /**
+     * True when a copy of the page under {@code handle} sits on a lender that is leaving: the page
+     * must move off it, and home into the pool when no target takes it.
+     */
+    boolean leaving(long handle);
+
     /** How many copies the page under {@code handle} was stored with: 1 or 2. */
     int copies(long handle);
 

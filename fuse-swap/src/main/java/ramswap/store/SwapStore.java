@@ -768,7 +768,8 @@ public final class SwapStore {
      * {@code blocks[0..n)} (from whichever copy answers), sends them again, compressed as they are,
      * through {@code b}, and waits at most {@code sendTimeoutMillis} for the send. A block commits
      * its new handle only if unchanged since its entry was read; its old copies are then deleted,
-     * and a copy sent for a block that changed meanwhile is deleted instead. Returns the blocks
+     * and a copy sent for a block that changed meanwhile is deleted instead. A page no target takes
+     * whose lender is leaving ({@link RemoteTier#leaving}) comes home into the pool. Returns the blocks
      * settled: given new copies, or changed meanwhile (so nothing is left to replace). Call from one
      * mover thread at a time.
      */
@@ -825,6 +826,9 @@ public final class SwapStore {
         for (int k = 0; k < b.count; k++) {
             long handle = sent.handles[k];
             if (handle < 0) {
+                if (tier.leaving(BlockTable.handle(old[k])) && home(b, k, old[k], tier)) {
+                    settled++; // no target took it, and its lender is leaving: it came home
+                }
                 continue;
             }
             int block = b.blocks[k];
@@ -843,6 +847,34 @@ public final class SwapStore {
             settled++;
         }
         return settled;
+    }
+
+    /**
+     * Brings page {@code k} of {@code b} (fetched already) home into the pool, if its block still
+     * has entry {@code old}; its remote copies are then deleted. False when the pool refused or the
+     * block changed.
+     */
+    private boolean home(RemoteTier.Batch b, int k, long old, RemoteTier tier) {
+        int length = b.lengths[k];
+        long handle = pool.allocate(length);
+        if (handle < 0) {
+            return false;
+        }
+        OffHeap.copyToNative(b.pages[k], 0, pool.address(handle), length);
+        int block = b.blocks[k];
+        long e = table.lock(block);
+        if (table.generation(block) + 1 != b.generations[k] || e != old) {
+            table.unlock(block, e);
+            pool.free(handle, length);
+            return false;
+        }
+        table.publish(block, BlockTable.entry(BlockTable.STATE_LOCAL, length, handle));
+        uncountRemote(tier, e);
+        counters.increment(Counter.PERS_ZPAGES);
+        counters.add(Counter.PERS_ZBYTES, length);
+        counters.increment(Counter.REPATRIATED_PAGES);
+        tier.forget(BlockTable.handle(e));
+        return true;
     }
 
     /** Counts a page now held remote under {@code handle}. */

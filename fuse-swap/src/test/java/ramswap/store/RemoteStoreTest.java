@@ -113,6 +113,14 @@ class RemoteStoreTest {
             return toReplace.test(handle);
         }
 
+        /** Which handles have a copy on a leaving lender. */
+        volatile java.util.function.LongPredicate leaving = h -> false;
+
+        @Override
+        public boolean leaving(long handle) {
+            return leaving.test(handle);
+        }
+
         @Override
         public int copies(long handle) {
             return 2;
@@ -228,6 +236,30 @@ class RemoteStoreTest {
         for (long h : tier.pages.keySet()) {
             assertTrue(h >= lostBelow, "handle " + h + " still in use");
         }
+        assertCountersAgreeWithTable(store, counters);
+        assertReadsBack();
+    }
+
+    /** A lender is leaving and no other target takes its pages: they come home into the pool. */
+    @Test
+    void shouldBringPagesHomeWhenTheirLenderLeavesAndNoTargetTakesThem() {
+        writeAll(new Random(Pages.seed("RemoteStore.leaving")));
+        remotify();
+        long remote = counters.get(Counter.REMOTE_PERS_PAGES);
+        tier.toReplace = h -> true;
+        tier.leaving = h -> true;
+        tier.refuse = true;
+        tier.epoch = 1;
+        Repairer repairer = new Repairer(store, knobs, PAGE + 64);
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        repairer.doWork();
+        while (counters.get(Counter.REMOTE_PERS_PAGES) > 0 && System.nanoTime() < deadline) {
+            repairer.doWork();
+        }
+        assertEquals(0, counters.get(Counter.REMOTE_PERS_PAGES));
+        assertEquals(remote, counters.get(Counter.REPATRIATED_PAGES));
+        assertEquals(0, counters.get(Counter.REMOTE_PAGES_TO_REPLACE));
+        assertEquals(0, tier.pages.size(), "the copies on the leaving lender were deleted");
         assertCountersAgreeWithTable(store, counters);
         assertReadsBack();
     }

@@ -1,0 +1,319 @@
+package ramswap.e2e;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.condition.EnabledIf;
+
+/**
+ * Losing a lender loses no page. Node 0 swaps (local target 0, two copies of each page) and lends
+ * a little itself, so that its own member holds partitions that its pages must avoid; lenders 1
+ * and 2 take its pages, lender 3 joins later. Faults are real: {@code kill -9} of a lender's
+ * daemon in the middle of a verified workload, and SIGSTOP of another for 30 s during the next.
+ * After each, every page verifies, no page rests on its own node's member or has both copies on
+ * one member, and the lenders hold exactly the copies of the pages still allocated.
+ */
+@EnabledIf("ramswap.e2e.Host#canSwap")
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class ReliabilityIT {
+
+    private static final Duration WORK = Duration.ofMinutes(15);
+    private static final long WORKLOAD_MIB = 256;
+    /** Bits of a page key: node in 63..48, the copy bit 39, the sequence below it. */
+    private static final long COPY_BIT = 1L << 39;
+
+    private final String tag = "rl" + ProcessHandle.current().pid() + "-" + Integer.toHexString(ThreadLocalRandom.current().nextInt(1 << 16));
+    private final int basePort = 25000 + ThreadLocalRandom.current().nextInt(400) * 10;
+    private final Map<Integer, Node> lenders = new HashMap<>();
+    private Node borrower;
+    private java.nio.file.Path pagetest;
+
+    @BeforeAll
+    void up() {
+        System.out.println("/proc/swaps before:\n" + Host.procSwaps());
+        pagetest = Host.pagetest();
+        lenders.put(1, Node.up(tag, 1, "--no-swap", "--lend", "512M", "--port", Integer.toString(basePort)));
+        String join = lenders.get(1).memberAddress();
+        lenders.put(2, Node.up(tag, 2, "--no-swap", "--lend", "512M", "--port", Integer.toString(basePort + 3), "--join", join));
+        // --pool-overcommit: the last test caps the pool below what the swap area could need, so that pages cannot come home
+        borrower = Node.up(tag, 0, "--size", "1G", "--priority", "32000", "--lend", "64M", "--target", "1,2,3", "--pool-overcommit",
+                "--port", Integer.toString(basePort + 6), "--join", join);
+        borrower.set("local_target_bytes", "0");
+    }
+
+    @AfterAll
+    void down() {
+        // the borrower first: its swapoff reads its pages back from the lenders
+        try {
+            if (borrower != null) {
+                borrower.close();
+            }
+        } finally {
+            for (Node n : lenders.values()) {
+                n.close();
+            }
+        }
+    }
+
+    private Host.Run workload(int seed) {
+        return Host.ramswap(WORK, "run", "--ram", "64M", "--", pagetest.toString(), "--procs", "4", "--mib",
+                Long.toString(WORKLOAD_MIB), "--passes", "2", "--seed", Integer.toString(seed), "--quiet");
+    }
+
+    @Test
+    @Order(1)
+    void shouldLoseNoPageWhenALenderIsKilledMidWorkloadAndRepairOnceAThirdJoins() throws Exception {
+        CompletableFuture<Host.Run> run = CompletableFuture.supplyAsync(() -> workload(21));
+        await("the workload's pages on the lenders", Duration.ofMinutes(5), run,
+                () -> borrower.counter("remote_pers_pages") >= 8_192);
+        long remoteAtKill = borrower.counter("remote_pers_pages");
+        Node victim = lenders.remove(1);
+        long t0 = System.nanoTime();
+        victim.signal("KILL");
+        try {
+            await("the lost copies re-placed on the lender left", Duration.ofMinutes(5), null,
+                    () -> borrower.counter("remote_partitions_lost") > 0 && borrower.counter("remote_pages_to_replace") == 0
+                            && borrower.counter("remote_pages_replaced") > 0);
+            double lostToOneCopy = seconds(t0);
+            System.out.printf("kill -9 of lender 1 with %d pages remote: every page that lost a copy has one again after %.1f s"
+                    + " (%d pages with one copy: one lender left)%n", remoteAtKill, lostToOneCopy, borrower.counter("remote_pages_one_copy"));
+
+            long t1 = System.nanoTime();
+            lenders.put(3, Node.up(tag, 3, "--no-swap", "--lend", "512M", "--port", Integer.toString(basePort + 9), "--join",
+                    lenders.get(2).memberAddress()));
+            double up = seconds(t1);
+            long t2 = System.nanoTime();
+            await("two copies of every page again", Duration.ofMinutes(5), null, this::fullRedundancy);
+            double full = seconds(t0);
+            double afterJoin = seconds(t2);
+            System.out.printf("%-52s %10s%n", "figure (kill -9 of a lender, node 0 swapping)", "value");
+            System.out.printf("%-52s %10d%n", "remote pages at the kill", remoteAtKill);
+            System.out.printf("%-52s %10.1f%n", "kill -> every page has a copy again (s)", lostToOneCopy);
+            System.out.printf("%-52s %10.1f%n", "lender 3 up (s)", up);
+            System.out.printf("%-52s %10.1f%n", "kill -> two copies of every page (s)", full);
+            System.out.printf("%-52s %10.1f%n", "lender 3 up -> two copies of every page (s)", full - afterJoin);
+            System.out.printf("%-52s %10d%n", "partitions seen lost", borrower.counter("remote_partitions_lost"));
+            System.out.printf("%-52s %10d%n", "pages given new copies", borrower.counter("remote_pages_replaced"));
+            System.out.printf("%-52s %10d%n", "reads served by a second copy", borrower.counter("remote_reads_second_copy"));
+            assertPlacement(false); // while the workload still runs
+        } finally {
+            victim.close();
+        }
+        Host.Run r = run.get(WORK.toMinutes(), TimeUnit.MINUTES);
+        assertEquals(0, r.exitCode(), "workload failed:\n" + r.output());
+        assertEquals(0, r.value("mismatches"), "pages came back wrong");
+        assertEquals(0, r.value("killed_children"), "a workload process died");
+        assertEquals(0, borrower.counter("remote_pers_pages_unsucc_get"), "every remote page was read back");
+        assertPlacement(true);
+    }
+
+    @Test
+    @Order(2)
+    void shouldServeReadsFromTheOtherCopyWhileALenderIsStoppedAndLeakNothing() throws Exception {
+        long secondBefore = borrower.counter("remote_reads_second_copy");
+        CompletableFuture<Host.Run> run = CompletableFuture.supplyAsync(() -> workload(22));
+        await("the workload's pages on the lenders", Duration.ofMinutes(5), run,
+                () -> borrower.counter("remote_pers_pages") >= 8_192);
+        Node stopped = lenders.get(2);
+        stopped.signal("STOP");
+        long t0 = System.nanoTime();
+        try {
+            Thread.sleep(30_000);
+        } finally {
+            stopped.signal("CONT");
+        }
+        System.out.printf("lender 2 stopped for 30 s: %d reads served by a second copy meanwhile; fetch p50 %d us, p99 %d us,"
+                        + " max %d us; reads failed %d%n", borrower.counter("remote_reads_second_copy") - secondBefore,
+                borrower.counter("remote_fetch_p50_us"), borrower.counter("remote_fetch_p99_us"), borrower.counter("remote_fetch_max_us"),
+                borrower.counter("remote_pers_pages_unsucc_get"));
+        Host.Run r = run.get(WORK.toMinutes(), TimeUnit.MINUTES);
+        assertEquals(0, r.exitCode(), "workload failed:\n" + r.output());
+        assertEquals(0, r.value("mismatches"), "pages came back wrong");
+        assertEquals(0, r.value("killed_children"), "a workload process died");
+        assertEquals(0, borrower.counter("remote_pers_pages_unsucc_get"), "no read failed");
+        assertTrue(borrower.counter("remote_reads_second_copy") > secondBefore, "reads went to the other copy");
+        await("lender 2 back and two copies of every page", Duration.ofMinutes(5), null, this::fullRedundancy);
+        System.out.printf("SIGSTOP of 30 s -> two copies of every page again after %.1f s%n", seconds(t0));
+        assertPlacement(true);
+    }
+
+    /**
+     * Graceful departure: ramswap down on a lender first moves the pages it holds to the other
+     * lender; on the last lender, they can only go home, and with the owner's pool capped they
+     * cannot, so down refuses and the lender stays; with room again, they come home and down
+     * succeeds. The workload holds its pages swapped out meanwhile, then verifies every one.
+     */
+    @Test
+    @Order(3)
+    void shouldHandItsPagesOverWhenALenderGoesDownAndRefuseWhenTheyCannotGoAnywhere() throws Exception {
+        java.nio.file.Path hold = java.nio.file.Files.createTempFile("ramswap-hold", ".flag");
+        java.nio.file.Files.delete(hold);
+        CompletableFuture<Host.Run> run = CompletableFuture.supplyAsync(() -> Host.ramswap(WORK, "run", "--ram", "64M", "--",
+                pagetest.toString(), "--procs", "4", "--mib", Long.toString(WORKLOAD_MIB), "--passes", "2", "--seed", "23", "--quiet",
+                "--hold-file", hold.toString()));
+        try {
+            long[] last = {-1};
+            int[] steady = {0};
+            await("the held workload's pages remote and settled", Duration.ofMinutes(5), run, () -> {
+                long now = borrower.counter("remote_pers_pages");
+                steady[0] = now == last[0] && now >= 8_192 ? steady[0] + 1 : 0;
+                last[0] = now;
+                return steady[0] >= 12;
+            });
+            long remote = borrower.counter("remote_pers_pages");
+            Node three = lenders.get(3);
+            long onThree = three.counter("foreign_pers_pages");
+            Host.Run down = three.ramswap(Duration.ofMinutes(5), "down");
+            System.out.println(down.output());
+            assertEquals(0, down.exitCode(), "down of lender 3:\n" + down.output());
+            assertTrue(onThree > 0, "lender 3 held pages");
+            assertTrue(down.output().contains("handing over"), "down showed the hand-over");
+            lenders.remove(3);
+            three.close();
+            await("every page on lender 2, the one lender left", Duration.ofMinutes(3), run,
+                    () -> borrower.counter("remote_pages_to_replace") == 0 && lenders.get(2).counter("foreign_pers_pages")
+                            == borrower.counter("remote_pers_pages"));
+            System.out.printf("lender 3 went down holding %d pages of node 0 (of %d remote): all handed over; node 0 now has %d remote,"
+                    + " %d with one copy (one lender left), %d reads failed%n", onThree, remote, borrower.counter("remote_pers_pages"),
+                    borrower.counter("remote_pages_one_copy"), borrower.counter("remote_pers_pages_unsucc_get"));
+
+            Node two = lenders.get(2);
+            String poolMax = borrower.ramswap(Duration.ofMinutes(1), "get", "pool_max_bytes").output().trim().replaceAll(".*\\s", "");
+            borrower.set("pool_max_bytes", Long.toString(borrower.counter("pool_bytes") + (2L << 20)));
+            Host.Run refused = two.ramswap(Duration.ofMinutes(3), "down");
+            System.out.println(refused.output());
+            assertEquals(1, refused.exitCode(), "down of the last lender, whose pages cannot go anywhere, refused:\n" + refused.output());
+            assertTrue(refused.output().contains("not stopping"), refused.output());
+            assertTrue(two.alive(), "lender 2 stayed up");
+            assertTrue(borrower.counter("remote_pers_pages") > 0);
+
+            borrower.set("pool_max_bytes", poolMax);
+            Host.Run home = two.ramswap(Duration.ofMinutes(5), "down");
+            System.out.println(home.output());
+            assertEquals(0, home.exitCode(), "down of lender 2 once its pages could go home:\n" + home.output());
+            lenders.remove(2);
+            two.close();
+            assertEquals(0, borrower.counter("remote_pers_pages"), "every page came home to its owner");
+        } finally {
+            java.nio.file.Files.writeString(hold, "verify\n");
+        }
+        Host.Run r = run.get(WORK.toMinutes(), TimeUnit.MINUTES);
+        java.nio.file.Files.deleteIfExists(hold);
+        assertEquals(0, r.exitCode(), "workload failed:\n" + r.output());
+        assertEquals(0, r.value("mismatches"), "pages came back wrong");
+        assertEquals(0, borrower.counter("remote_pers_pages_unsucc_get"), "no read failed");
+    }
+
+    /** No page with fewer copies than wanted, and none left to repair (the borrower's own count). */
+    private boolean fullRedundancy() {
+        Map<String, Long> b = borrower.counters();
+        return b.get("remote_pages_one_copy") == 0 && b.get("remote_pages_to_replace") == 0;
+    }
+
+    /** What a client sees in the blocks map of node 0's pages. */
+    private record Placement(long pages, long copies, long onOwn, long sharing) {
+    }
+
+    /**
+     * Through a client, over the whole blocks map: no page of node 0 on node 0's own member and the
+     * two copies of each page on two members; with {@code exact} (once the workload is over), the
+     * map holds exactly two copies of each page node 0 still has remote, and the lenders count
+     * them all (nothing leaks). Waits (bounded) for deletes and repairs in flight.
+     */
+    private void assertPlacement(boolean exact) {
+        String own = borrower.memberAddress();
+        try (RemoteSwapIT.Client client = new RemoteSwapIT.Client(tag, lenders.values().iterator().next().memberAddress())) {
+            Placement[] p = new Placement[1];
+            long[] remote = new long[1];
+            long[] held = new long[1];
+            try {
+                await("placement settled", Duration.ofSeconds(90), null, () -> {
+                    p[0] = placement(client, own);
+                    remote[0] = borrower.counter("remote_pers_pages");
+                    held[0] = 0;
+                    for (Node n : lenders.values()) {
+                        held[0] += n.counter("foreign_pers_pages");
+                    }
+                    held[0] += borrower.counter("foreign_pers_pages");
+                    return p[0].onOwn() == 0 && p[0].sharing() == 0
+                            && (!exact || p[0].copies() == 2 * remote[0] && held[0] == p[0].copies());
+                });
+            } catch (AssertionError notYet) {
+                // the assertions below say what is wrong
+            }
+            System.out.printf("placement: %d pages of node 0 in the map (%d copies), node 0 has %d remote, the lenders count %d;"
+                    + " on its own member %d; both copies on one member %d%n", p[0].pages(), p[0].copies(), remote[0], held[0],
+                    p[0].onOwn(), p[0].sharing());
+            assertEquals(0, p[0].onOwn(), "pages of node 0 on its own member");
+            assertEquals(0, p[0].sharing(), "pages with both copies on one member");
+            if (exact) {
+                assertEquals(2 * remote[0], p[0].copies(), "the map holds exactly two copies of each remote page");
+                assertEquals(p[0].copies(), held[0], "the lenders count exactly the copies in the map");
+            }
+        }
+    }
+
+    private static Placement placement(RemoteSwapIT.Client client, String own) {
+        {
+            com.hazelcast.partition.PartitionService partitions = client.hz.getPartitionService();
+            Map<Long, List<String>> owners = new HashMap<>();
+            for (Long key : client.hz.<Long, byte[]>getMap("ramswap-blocks").keySet()) {
+                if ((key >>> 48) != 0) {
+                    continue;
+                }
+                com.hazelcast.cluster.Member m = partitions.getPartition(key).getOwner();
+                String at = m == null ? "none" : m.getAddress().getHost() + ":" + m.getAddress().getPort();
+                owners.computeIfAbsent(key & ~COPY_BIT, k -> new ArrayList<>()).add(at);
+            }
+            long onOwn = 0;
+            long sharing = 0;
+            long copies = 0;
+            for (List<String> at : owners.values()) {
+                copies += at.size();
+                onOwn += at.contains(own) ? 1 : 0;
+                sharing += at.size() == 2 && at.get(0).equals(at.get(1)) ? 1 : 0;
+            }
+            return new Placement(owners.size(), copies, onOwn, sharing);
+        }
+    }
+
+    /** Waits (bounded) for {@code done}; fails early if the workload ended before. */
+    private static void await(String what, Duration bound, CompletableFuture<Host.Run> run, BooleanSupplier done) {
+        long deadline = System.nanoTime() + bound.toNanos();
+        while (System.nanoTime() < deadline) {
+            if (done.getAsBoolean()) {
+                return;
+            }
+            if (run != null && run.isDone()) {
+                throw new AssertionError("the workload ended before " + what + ":\n" + run.join().output());
+            }
+            try {
+                Thread.sleep(250);
+            } catch (InterruptedException e) {
+                throw new AssertionError(e);
+            }
+        }
+        throw new AssertionError("not within " + bound.toSeconds() + " s: " + what);
+    }
+
+    private static double seconds(long since) {
+        return (System.nanoTime() - since) / 1e9;
+    }
+}
