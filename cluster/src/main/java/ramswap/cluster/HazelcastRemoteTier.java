@@ -79,6 +79,12 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
      * and again.
      */
     static final Duration SECOND_COPY_QUIET = Duration.ofSeconds(30);
+    /**
+     * A copy no block uses is deleted once found so this far apart: longer than any send can go on
+     * before its pages commit (the remotifier gives a send up after 60 s, the repairer after at most
+     * remote_timeout_ms, at most 60 s).
+     */
+    static final Duration LEAK_CONFIRM = Duration.ofSeconds(90);
     /** Between two tries of a start sweep that failed. */
     static final Duration SWEEP_RETRY = Duration.ofSeconds(2);
     /** Longest the flusher spends sending its queue when it stops. */
@@ -159,7 +165,7 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
         leavingMap.addEntryListener(new LeavingListener(), false);
         leaving.addAll(leavingMap.keySet());
         // a second signal beside the owners' watch: the copies in a partition reported lost are gone
-        partitions.addPartitionLostListener(event -> markLost(event.getPartitionId()));
+        partitions.addPartitionLostListener(event -> markLost(event.getPartitionId(), false));
         hazelcast.getCluster().addMembershipListener(new com.hazelcast.cluster.MembershipListener() {
             @Override
             public void memberAdded(com.hazelcast.cluster.MembershipEvent event) {
@@ -286,6 +292,7 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
                     lengths[k] = a == UNAUTHENTIC || b == UNAUTHENTIC ? UNAUTHENTIC : MISSING;
                     done[k] = true;
                     left--;
+                    logFailure(blocks[k], handles[k], lengths[k], first[k], second[k]);
                 }
             }
             if (left == 0) {
@@ -296,6 +303,7 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
                 for (int k = 0; k < n; k++) {
                     if (!done[k]) {
                         lengths[k] = firstCode[k] == UNAUTHENTIC ? UNAUTHENTIC : TIMEOUT;
+                        logFailure(blocks[k], handles[k], lengths[k], first[k], second[k]);
                     }
                 }
                 return;
@@ -308,6 +316,43 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
                 deadline = System.nanoTime(); // answer at once with what came
             }
         }
+    }
+
+    /** Failed reads logged in the current minute, and when that minute started. */
+    private final AtomicInteger failuresLogged = new AtomicInteger();
+    private volatile long failureMinute;
+
+    /**
+     * Logs a page that could not be read, with where its copies are and what each answered: such a
+     * page kills the process that owns it. At most 20 a minute.
+     */
+    private void logFailure(int block, long handle, int code, CompletableFuture<byte[]> first, CompletableFuture<byte[]> second) {
+        long now = System.nanoTime();
+        if (now - failureMinute > 60_000_000_000L) {
+            failureMinute = now;
+            failuresLogged.set(0);
+        }
+        if (failuresLogged.incrementAndGet() > 20) {
+            return;
+        }
+        StringBuilder b = new StringBuilder("remote page of block " + block + " not read (" + (code == MISSING ? "missing"
+                : code == UNAUTHENTIC ? "unauthentic" : "timeout") + "): ");
+        b.append("first copy ").append(describe(placer.firstKey(handle), first));
+        if (KeyPlacer.twoCopies(handle)) {
+            b.append("; second copy ").append(describe(placer.secondKey(handle), second));
+        } else {
+            b.append("; no second copy");
+        }
+        LOG.log(System.Logger.Level.WARNING, b.toString());
+    }
+
+    private String describe(long key, CompletableFuture<byte[]> f) {
+        Member owner = placer.ownerOf(key);
+        String answer = f == null ? "not asked" : !f.isDone() ? "no answer" : f.isCompletedExceptionally()
+                ? "failed: " + failureOf(f.thenApply(v -> (Void) null)) : f.join() == null ? "missing" : "present";
+        return "key " + Long.toHexString(key) + " in partition " + placer.partitionOf(key) + " owned by "
+                + (owner == null ? "nobody" : (ClusterMember.nodeNumberOf(owner) == null ? "?" : "node " + ClusterMember.nodeNumberOf(owner))
+                + " " + owner.getAddress()) + ", " + answer;
     }
 
     /** Asks for one key; {@code answered} gets a permit when the answer comes. */
@@ -336,6 +381,60 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
         if (KeyPlacer.twoCopies(handle)) {
             flusher.add(placer.secondKey(handle));
         }
+    }
+
+    /**
+     * Copies found unused by the last leak sweeps: key -> System.nanoTime() when first found so.
+     * Only the mover thread that calls {@link #sweepLeaks} touches it.
+     */
+    private Map<Long, Long> leakCandidates = new HashMap<>();
+    /** {@link #LEAK_CONFIRM}; shorter only in tests. */
+    Duration leakConfirm = LEAK_CONFIRM;
+
+    /**
+     * Lists this incarnation's keys in the cluster (one query over the members) and deletes those
+     * whose page no live handle names, once they were found so {@link #LEAK_CONFIRM} apart: longer
+     * than any send can take (Hazelcast gives up on an operation after its call timeout and
+     * retries), so that a page sent but not yet committed is never taken for a leak.
+     */
+    @Override
+    public int sweepLeaks(java.util.function.LongPredicate live) {
+        if (!swept || closed) {
+            return 0;
+        }
+        Set<Long> keys;
+        try {
+            keys = map.keySet(KeyNodePredicate.of(node));
+        } catch (RuntimeException e) { // a member left meanwhile, say: the next sweep looks again
+            LOG.log(System.Logger.Level.DEBUG, "listing node " + node + "'s pages failed", e);
+            return 0;
+        }
+        long now = System.nanoTime();
+        Map<Long, Long> next = new HashMap<>();
+        int freed = 0;
+        for (Long key : keys) {
+            if (RemoteKey.incarnation(key) != (int) (incarnation & 0xFF)) {
+                continue; // an earlier life's: the start sweep's and the lenders' business
+            }
+            long seq = RemoteKey.sequence(key) & ~KeyPlacer.TWO_COPIES;
+            if (live.test(seq) || live.test(seq | KeyPlacer.TWO_COPIES)) {
+                continue;
+            }
+            Long since = leakCandidates.get(key);
+            if (since == null) {
+                next.put(key, now);
+            } else if (now - since >= leakConfirm.toNanos()) {
+                flusher.add(key);
+                freed++;
+            } else {
+                next.put(key, since);
+            }
+        }
+        leakCandidates = next;
+        if (freed > 0) {
+            LOG.log(System.Logger.Level.INFO, "node " + node + " freed " + freed + " copies of its pages that no block used any more");
+        }
+        return freed;
     }
 
     @Override
@@ -436,26 +535,35 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
         if (removed != null) {
             present.remove(removed);
         }
+        int lost = 0;
         for (com.hazelcast.partition.Partition p : partitions.getPartitions()) {
             int id = p.getPartitionId();
             Member owner = p.getOwner();
             java.util.UUID now = owner == null ? null : owner.getUuid();
             java.util.UUID before = knownOwners[id];
             if (before != null && !before.equals(now) && !present.contains(before)) {
-                markLost(id);
+                markLost(id, true);
+                lost++;
             }
             if (now != null || removed != null && removed.equals(before)) {
                 knownOwners[id] = now;
             }
         }
+        if (lost > 0) {
+            LOG.log(System.Logger.Level.WARNING, lost + " partitions lost their owner without handing them over (a member left"
+                    + " or was cut off): the copies there are gone; pages with a copy there get new ones");
+        }
         placementEpoch.incrementAndGet();
     }
 
-    /** Every handle made so far lost its copy in partition {@code id}, if it had one there. */
-    private void markLost(int id) {
-        long below = placer.used();
-        long was = lostBelow.getAndAccumulate(id, below, Math::max);
-        if (was < below) {
+    /**
+     * Every handle made so far lost its copy in partition {@code id}, if it had one there; counted
+     * once per loss, by the owners' watch ({@code count}) rather than by Hazelcast's event, which
+     * may or may not come as well.
+     */
+    private void markLost(int id, boolean count) {
+        lostBelow.getAndAccumulate(id, placer.used(), Math::max);
+        if (count) {
             counters.increment(Counter.REMOTE_PARTITIONS_LOST);
         }
         placementEpoch.incrementAndGet();

@@ -276,6 +276,35 @@ class HazelcastRemoteTierTest {
             }
         }
 
+        /** Copies no handle names (a send given up, a delete that failed) are freed by the second sweep that finds them. */
+        @Test
+        void shouldFreeCopiesNoBlockUsesOnceFoundTwice() throws Exception {
+            try (TestCluster cluster = new TestCluster(BASE_PORT)) {
+                lender(cluster, 1, 64 * MIB);
+                lender(cluster, 2, 64 * MIB);
+                Node sender = sender(cluster, 0, 1, "1,2", true);
+                awaitMembers(cluster, sender, 3);
+                Sent kept = send(sender, batch(16, 13));
+                Sent leaked = send(sender, batch(8, 14));
+                java.util.Set<Long> live = new java.util.HashSet<>();
+                for (long h : kept.handles) {
+                    live.add(h);
+                }
+                sender.tier.leakConfirm = Duration.ZERO;
+                assertEquals(0, sender.tier.sweepLeaks(live::contains), "the first sweep only notes them");
+                assertEquals(16, sender.tier.sweepLeaks(live::contains), "8 pages, two copies each");
+                TestCluster.await("the leaked copies deleted", () -> {
+                    flushOnce(sender);
+                    return blocks(sender).size() == 32;
+                });
+                int[] lengths = fetch(sender, batch(16, 13), kept.handles, pages(16));
+                for (int length : lengths) {
+                    assertTrue(length > 0, "a live page was deleted");
+                }
+                assertEquals(RemoteTier.MISSING, fetch(sender, batch(8, 14), leaked.handles, pages(8))[0]);
+            }
+        }
+
         /** With one other lender, pages get the one copy they can; with remote_copies 1, one copy each. */
         @Test
         void shouldKeepTheCopiesItCanGetWithOneLender() throws Exception {
@@ -326,11 +355,11 @@ class HazelcastRemoteTierTest {
                 for (int k = 0; k < 16; k++) {
                     assertEquals(b.lengths[k], lengths[k]);
                 }
-                TestCluster.await("the full target to hold nothing", () -> {
+                // the refused attempt's second copies, stored on node 1, are deleted too
+                TestCluster.await("the full target to hold nothing, the other only the pages", () -> {
                     flushOnce(sender);
-                    return blocks(full).localKeySet().isEmpty();
+                    return blocks(full).localKeySet().isEmpty() && blocks(second).size() == 32;
                 });
-                assertEquals(32, blocks(second).size());
                 assertEquals(0, sender.count(Counter.PERS_PAGES_LOCAL_TARGETS_FULL));
             }
         }

@@ -33,6 +33,7 @@ public enum Counter {
     REMOTE_PAGES_TO_REPLACE("remote_pages_to_replace", "remote pages the last repair sweep found short of their copies and not yet given new ones"),
     REMOTE_PAGES_ONE_COPY("remote_pages_one_copy", "remote pages stored with one copy only (remote_copies is 1, or only one other lender could take them)"),
     REMOTE_READS_SECOND_COPY("remote_reads_second_copy", "remote pages read from their second copy: the first was lost, late (late_bind_ms) or failed"),
+    REMOTE_LEAKS_FREED("remote_leaks_freed", "copies of this node's pages that no block used any more (a delete or a send that failed midway), found and freed"),
     REMOTE_PARTITIONS_LOST("remote_partitions_lost", "partitions this node saw lost with a lender that left without handing them over"),
     REMOTE_FLUSH_FAILED("remote_flush_failed", "deletes of remote pages that failed (retried; the lender may hold them until orphan cleanup)"),
     FOREIGN_PERS_BYTES("foreign_pers_bytes", "bytes of other nodes' pages this node holds"),

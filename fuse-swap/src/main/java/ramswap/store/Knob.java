@@ -16,7 +16,7 @@ public enum Knob {
     LOCAL_TARGET_BYTES("local_target_bytes", 0, 0, Long.MAX_VALUE,
             "compressed bytes kept in the local pool before cold pages go remote (bytes); 0 = every page goes remote once written"),
     REMOTIFY_PAGES_PER_SEC("remotify_pages_per_sec", 50_000, 1, 10_000_000, "most pages sent remote per second"),
-    REMOTE_TIMEOUT_MS("remote_timeout_ms", 2_000, 10, 60_000,
+    REMOTE_TIMEOUT_MS("remote_timeout_ms", 30_000, 10, 60_000,
             "longest wait for a remote page (ms); past it the read fails with EIO, counted in remote_get_timeouts"),
     SELFSHRINK_MIN_AVAILABLE_BYTES("selfshrink_min_available_bytes", 512L << 20, 0, Long.MAX_VALUE,
             "self-shrink brings pages back only while MemAvailable stays above this (bytes)"),
@@ -28,7 +28,7 @@ public enum Knob {
             "copies of each remote page, each on a different node other than this one; with fewer lenders a page keeps the copies it can get"),
     LATE_BIND_MS("late_bind_ms", 20, 1, 60_000,
             "a read that has no answer from a page's first copy within this (ms) asks the second copy too"),
-    REPAIR_PAGES_PER_SEC("repair_pages_per_sec", 20_000, 1, 10_000_000,
+    REPAIR_PAGES_PER_SEC("repair_pages_per_sec", 4_000, 1, 10_000_000,
             "most remote pages given new copies per second after a lender was lost or partitions moved"),
     HANDOFF_ON_STOP("handoff_on_stop", 1, 0, 1,
             "1 = a lending node that stops first hands the pages it holds to other lenders or back to their owners, and stays up"

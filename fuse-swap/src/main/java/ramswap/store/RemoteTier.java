@@ -105,6 +105,14 @@ public interface RemoteTier {
      */
     boolean leaving(long handle);
 
+    /**
+     * Deletes this node's copies in the cluster that belong to no handle {@code live} accepts (a
+     * delete that failed, a send given up midway), once found so in two sweeps far enough apart
+     * that no send still in flight is mistaken for one. Blocks while it lists them; call from a
+     * mover thread, now and then. Returns the copies deleted.
+     */
+    int sweepLeaks(java.util.function.LongPredicate live);
+
     /** How many copies the page under {@code handle} was stored with: 1 or 2. */
     int copies(long handle);
 

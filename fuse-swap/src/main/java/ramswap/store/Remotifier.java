@@ -22,6 +22,11 @@ public final class Remotifier implements Agent {
 
     static final int BATCH_PAGES = 64;
     static final int IN_FLIGHT = 4;
+    /**
+     * A send not answered within this is given up: its pages stay local, and copies that arrive
+     * later are freed as leaks ({@link RemoteTier#sweepLeaks}), which wait longer than this.
+     */
+    static final long SEND_GIVE_UP_NANOS = 60_000_000_000L;
     /** Blocks the hand looks at per batch, so that a sparse table does not hold the agent long. */
     private static final int SCAN_PER_BATCH = 16_384;
 
@@ -30,6 +35,7 @@ public final class Remotifier implements Agent {
     private final RemoteTier.Batch[] batches = new RemoteTier.Batch[IN_FLIGHT];
     @SuppressWarnings("unchecked")
     private final CompletableFuture<RemoteTier.Sent>[] pending = new CompletableFuture[IN_FLIGHT];
+    private final long[] sentAt = new long[IN_FLIGHT];
     private double tokens = BATCH_PAGES;
     private long lastRefillNanos = System.nanoTime();
 
@@ -69,6 +75,7 @@ public final class Remotifier implements Agent {
             tokens -= n;
             try {
                 pending[i] = tier.send(batches[i]);
+                sentAt[i] = System.nanoTime();
             } catch (RuntimeException e) { // a tier that broke its contract: nothing was stored, keep every page
                 store.commitMoved(batches[i], RemoteTier.Sent.all(batches[i].count, RemoteTier.REFUSED));
                 throw e; // logged and counted (agent_errors) by the agent runner
@@ -83,10 +90,20 @@ public final class Remotifier implements Agent {
         int done = 0;
         for (int i = 0; i < IN_FLIGHT; i++) {
             CompletableFuture<RemoteTier.Sent> f = pending[i];
-            if (f == null || !f.isDone()) {
+            if (f == null) {
                 continue;
             }
             RemoteTier.Sent sent;
+            if (!f.isDone()) {
+                if (System.nanoTime() - sentAt[i] < SEND_GIVE_UP_NANOS) {
+                    continue;
+                }
+                store.commitMoved(batches[i], RemoteTier.Sent.all(batches[i].count, RemoteTier.REFUSED));
+                store.counters().add(Counter.PERS_PAGES_REMOTE_FAILED, batches[i].count);
+                pending[i] = null;
+                done++;
+                continue;
+            }
             try {
                 sent = f.join();
             } catch (RuntimeException e) { // a tier that broke its contract: nothing was stored, keep every page

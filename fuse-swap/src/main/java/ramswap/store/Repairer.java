@@ -9,13 +9,18 @@ import org.agrona.concurrent.Agent;
  * survives and sent again under a new handle, at most {@code repair_pages_per_sec}.
  *
  * <p>A sweep starts when the tier's placement epoch changed, and again every
- * {@link #RESWEEP_NANOS} while the last sweep left pages short of their copies (a fetch or a send
- * that failed, targets that were full). It first counts what needs new copies
+ * {@link #RESWEEP_NANOS} while pages are short of their copies (a fetch or a send that failed,
+ * targets that were full, pages stored with one copy while two are wanted). It first counts what needs new copies
  * ({@code remote_pages_to_replace}, which then counts down), then goes round the table once.
+ *
+ * <p>Every {@link #LEAK_SWEEP_NANOS} it also lets the tier free copies that no block uses any more
+ * ({@link RemoteTier#sweepLeaks}): a delete that failed, a send given up midway.
  */
 public final class Repairer implements Agent {
 
     private static final long CHECK_NANOS = 500_000_000L;
+    /** Between two sweeps for copies no block uses. */
+    static final long LEAK_SWEEP_NANOS = 30_000_000_000L;
     static final long RESWEEP_NANOS = 10_000_000_000L;
     /** Blocks looked at per unit of work, so that one call stays short. */
     private static final int SCAN = 65_536;
@@ -29,6 +34,7 @@ public final class Repairer implements Agent {
     private final RemoteTier.Batch batch;
 
     private long nextCheckNanos = System.nanoTime();
+    private long nextLeakSweepNanos = System.nanoTime() + LEAK_SWEEP_NANOS;
     private long sweptEpoch;
     private long lastSweepNanos;
     /** Blocks of the table still to look at in this sweep. */
@@ -56,13 +62,20 @@ public final class Repairer implements Agent {
         }
         long now = System.nanoTime();
         if (sweepLeft <= 0) {
+            if (now - nextLeakSweepNanos >= 0) {
+                nextLeakSweepNanos = now + LEAK_SWEEP_NANOS;
+                store.sweepLeaks();
+                return 1;
+            }
             if (now - nextCheckNanos < 0) {
                 return 0;
             }
             nextCheckNanos = now + CHECK_NANOS;
             long epoch = tier.placementEpoch();
             boolean moved = epoch != sweptEpoch;
-            boolean leftShort = counters.get(Counter.REMOTE_PAGES_TO_REPLACE) > 0 && now - lastSweepNanos > RESWEEP_NANOS;
+            boolean shortOfCopies = counters.get(Counter.REMOTE_PAGES_TO_REPLACE) > 0
+                    || counters.get(Counter.REMOTE_PAGES_ONE_COPY) > 0 && knobs.get(Knob.REMOTE_COPIES) >= 2;
+            boolean leftShort = shortOfCopies && now - lastSweepNanos > RESWEEP_NANOS;
             if (!moved && !leftShort) {
                 return 0;
             }

@@ -758,6 +758,24 @@ public final class SwapStore {
         return n;
     }
 
+    /** Lets the tier free copies no block uses ({@link RemoteTier#sweepLeaks}); returns how many. */
+    int sweepLeaks() {
+        RemoteTier tier = remote;
+        if (tier == null) {
+            return 0;
+        }
+        org.agrona.collections.LongHashSet live = new org.agrona.collections.LongHashSet();
+        for (int block = 0; block < table.blocks(); block++) {
+            long e = table.peek(block);
+            if (BlockTable.state(e) == BlockTable.STATE_REMOTE) {
+                live.add(BlockTable.handle(e));
+            }
+        }
+        int freed = tier.sweepLeaks(live::contains);
+        counters.add(Counter.REMOTE_LEAKS_FREED, freed);
+        return freed;
+    }
+
     /** Where the repair sweep's hand is now (a block number), so that it knows when it went round once. */
     int repairHand() {
         return repairHand;

@@ -122,6 +122,18 @@ class RemoteStoreTest {
         }
 
         @Override
+        public synchronized int sweepLeaks(java.util.function.LongPredicate live) {
+            int freed = 0;
+            for (java.util.Iterator<Long> i = pages.keySet().iterator(); i.hasNext(); ) {
+                if (!live.test(i.next())) {
+                    i.remove();
+                    freed++;
+                }
+            }
+            return freed;
+        }
+
+        @Override
         public int copies(long handle) {
             return 2;
         }

@@ -50,7 +50,12 @@ final class Host {
 
     /** Runs the launcher with the already built jar, bounded in time; prints what it printed. */
     static Run ramswap(Duration timeout, String... args) {
-        List<String> cmd = new ArrayList<>();
+        return ramswap(List.of(), timeout, args);
+    }
+
+    /** The same, the command run through {@code prefix} (e.g. nsenter into a network namespace). */
+    static Run ramswap(List<String> prefix, Duration timeout, String... args) {
+        List<String> cmd = new ArrayList<>(prefix);
         cmd.add(LAUNCHER.toString());
         cmd.addAll(Arrays.asList(args));
         return exec(timeout, Map.of("RAMSWAP_JAR", JAR.toString()), cmd);

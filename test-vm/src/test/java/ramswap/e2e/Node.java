@@ -34,11 +34,22 @@ final class Node implements AutoCloseable {
 
     /** Starts node {@code number} of cluster {@code cluster} with {@code args} added to up's. */
     static Node up(String cluster, int number, String... args) {
+        return up(List.of(), cluster, number, args);
+    }
+
+    /** Starts node {@code number} in its network namespace of {@code net}, bound to its address there. */
+    static Node upIn(NetNs net, String cluster, int number, String... args) {
+        List<String> all = new ArrayList<>(List.of("--bind", net.address(number)));
+        all.addAll(Arrays.asList(args));
+        return up(net.prefix(number), cluster, number, all.toArray(String[]::new));
+    }
+
+    private static Node up(List<String> prefix, String cluster, int number, String... args) {
         Path mount = Path.of("/run/ramswap-" + cluster + "-n" + number);
         List<String> cmd = new ArrayList<>(List.of("up", "--node", Integer.toString(number), "--mount", mount.toString(),
                 "--cluster-name", cluster));
         cmd.addAll(Arrays.asList(args));
-        Host.Run r = Host.ramswap(UP, cmd.toArray(String[]::new));
+        Host.Run r = Host.ramswap(prefix, UP, cmd.toArray(String[]::new));
         if (r.exitCode() != 0) {
             Host.removeLeftovers(mount);
             throw new AssertionError("node " + number + " did not come up (exit " + r.exitCode() + "):\n" + r.output());
