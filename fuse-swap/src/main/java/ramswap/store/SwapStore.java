@@ -797,21 +797,13 @@ public final class SwapStore {
             return 0;
         }
         Scratch s = scratch.get();
-        Fetch f = s.fetch();
-        f.count = 0;
-        for (int j = 0; j < n && f.count < Math.min(MAX_REQUEST_BLOCKS, b.capacity()); j++) {
-            long e = copyOut(blocks[j], s);
-            if (BlockTable.state(e) == BlockTable.STATE_REMOTE) {
-                f.add(j, blocks[j], s.generation, e);
-            }
-        }
+        Fetch f = fetchRemote(blocks, Math.min(n, b.capacity()), tier, s);
         if (f.count == 0) {
             return 0;
         }
-        timedFetch(tier, f);
         b.count = 0;
         long[] old = s.oldEntries;
-        int settled = n - f.count; // no longer remote when looked at
+        int settled = Math.min(n, b.capacity()) - f.count; // no longer remote when looked at
         for (int k = 0; k < f.count; k++) {
             int length = BlockTable.length(f.entries[k]);
             if (f.lengths[k] != length) {
@@ -955,6 +947,25 @@ public final class SwapStore {
         return moved;
     }
 
+    /**
+     * Fetches together those of {@code blocks[0..n)} (at most {@link #MAX_REQUEST_BLOCKS}) that are
+     * remote when looked at, into this thread's {@link Fetch}, which it returns (count 0: none was).
+     */
+    private Fetch fetchRemote(int[] blocks, int n, RemoteTier tier, Scratch s) {
+        Fetch f = s.fetch();
+        f.count = 0;
+        for (int j = 0; j < n && f.count < MAX_REQUEST_BLOCKS; j++) {
+            long e = copyOut(blocks[j], s);
+            if (BlockTable.state(e) == BlockTable.STATE_REMOTE) {
+                f.add(j, blocks[j], s.generation, e);
+            }
+        }
+        if (f.count > 0) {
+            timedFetch(tier, f);
+        }
+        return f;
+    }
+
     /** {@link #bringHome}: the pool refused before any block came home. */
     static final int HOME_POOL_FULL = -1;
 
@@ -971,18 +982,10 @@ public final class SwapStore {
             return 0;
         }
         Scratch s = scratch.get();
-        Fetch f = s.fetch();
-        f.count = 0;
-        for (int j = 0; j < n && f.count < MAX_REQUEST_BLOCKS; j++) {
-            long e = copyOut(blocks[j], s);
-            if (BlockTable.state(e) == BlockTable.STATE_REMOTE) {
-                f.add(j, blocks[j], s.generation, e);
-            }
-        }
+        Fetch f = fetchRemote(blocks, n, tier, s);
         if (f.count == 0) {
             return 0;
         }
-        timedFetch(tier, f);
         int home = 0;
         boolean full = false;
         for (int k = 0; k < f.count; k++) {

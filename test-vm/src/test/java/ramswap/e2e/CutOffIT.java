@@ -44,7 +44,7 @@ class CutOffIT {
                 PageDriver d = new PageDriver(b.mount.resolve("swapfile"), 17);
                 d.write(0, PAGES);
                 Node borrower = b;
-                await("the pages remote", Duration.ofMinutes(2), () -> borrower.counter("remote_pers_pages") >= PAGES - 64);
+                Host.await("the pages remote", Duration.ofMinutes(2), null, () -> borrower.counter("remote_pers_pages") >= PAGES - 64);
 
                 net.link(0, false);
                 long t0 = System.nanoTime();
@@ -69,7 +69,7 @@ class CutOffIT {
             try {
                 long t2 = System.nanoTime();
                 Node borrower = b;
-                await("the borrower back in a cluster with both lenders", Duration.ofMinutes(3),
+                Host.await("the borrower back in a cluster with both lenders", Duration.ofMinutes(3), null,
                         () -> Node.status(borrower.mount).getOrDefault("cluster", "").contains("3 members"));
                 System.out.printf("link back: the borrower merged in again after %.1f s%n", (System.nanoTime() - t2) / 1e9);
                 b.set("remote_timeout_ms", "30000");
@@ -90,20 +90,5 @@ class CutOffIT {
                 }
             }
         }
-    }
-
-    private static void await(String what, Duration bound, java.util.function.BooleanSupplier done) {
-        long deadline = System.nanoTime() + bound.toNanos();
-        while (System.nanoTime() < deadline) {
-            if (done.getAsBoolean()) {
-                return;
-            }
-            try {
-                Thread.sleep(250);
-            } catch (InterruptedException e) {
-                throw new AssertionError(e);
-            }
-        }
-        throw new AssertionError("not within " + bound.toSeconds() + " s: " + what);
     }
 }

@@ -48,6 +48,29 @@ final class Host {
         }
     }
 
+    /**
+     * Waits (bounded, looking every 250 ms) until {@code done}; fails early, with the workload's
+     * output, if {@code workload} (may be null) ended before.
+     */
+    static void await(String what, Duration bound, java.util.concurrent.CompletableFuture<Run> workload,
+                      java.util.function.BooleanSupplier done) {
+        long deadline = System.nanoTime() + bound.toNanos();
+        while (System.nanoTime() < deadline) {
+            if (done.getAsBoolean()) {
+                return;
+            }
+            if (workload != null && workload.isDone()) {
+                throw new AssertionError("the workload ended before " + what + ":\n" + workload.join().output());
+            }
+            try {
+                Thread.sleep(250);
+            } catch (InterruptedException e) {
+                throw new AssertionError(e);
+            }
+        }
+        throw new AssertionError("not within " + bound.toSeconds() + " s: " + what);
+    }
+
     /** Runs the launcher with the already built jar, bounded in time; prints what it printed. */
     static Run ramswap(Duration timeout, String... args) {
         return ramswap(List.of(), timeout, args);

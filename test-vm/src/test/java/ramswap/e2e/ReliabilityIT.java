@@ -94,14 +94,14 @@ class ReliabilityIT {
     @Order(1)
     void shouldLoseNoPageWhenALenderIsKilledMidWorkloadAndRepairOnceAThirdJoins() throws Exception {
         CompletableFuture<Host.Run> run = CompletableFuture.supplyAsync(() -> workload(21));
-        await("the workload's pages on the lenders", Duration.ofMinutes(5), run,
+        Host.await("the workload's pages on the lenders", Duration.ofMinutes(5), run,
                 () -> borrower.counter("remote_pers_pages") >= 8_192);
         long remoteAtKill = borrower.counter("remote_pers_pages");
         Node victim = lenders.remove(1);
         long t0 = System.nanoTime();
         victim.signal("KILL");
         try {
-            await("the lost copies re-placed on the lender left", Duration.ofMinutes(5), null,
+            Host.await("the lost copies re-placed on the lender left", Duration.ofMinutes(5), null,
                     () -> borrower.counter("remote_partitions_lost") > 0 && borrower.counter("remote_pages_to_replace") == 0
                             && borrower.counter("remote_pages_replaced") > 0);
             double lostToOneCopy = seconds(t0);
@@ -113,7 +113,7 @@ class ReliabilityIT {
                     lenders.get(2).memberAddress()));
             double up = seconds(t1);
             long t2 = System.nanoTime();
-            await("two copies of every page again", Duration.ofMinutes(5), null, this::fullRedundancy);
+            Host.await("two copies of every page again", Duration.ofMinutes(5), null, this::fullRedundancy);
             double full = seconds(t0);
             double afterJoin = seconds(t2);
             System.out.printf("%-52s %10s%n", "figure (kill -9 of a lender, node 0 swapping)", "value");
@@ -142,7 +142,7 @@ class ReliabilityIT {
     void shouldServeReadsFromTheOtherCopyWhileALenderIsStoppedAndLeakNothing() throws Exception {
         long secondBefore = borrower.counter("remote_reads_second_copy");
         CompletableFuture<Host.Run> run = CompletableFuture.supplyAsync(() -> workload(22));
-        await("the workload's pages on the lenders", Duration.ofMinutes(5), run,
+        Host.await("the workload's pages on the lenders", Duration.ofMinutes(5), run,
                 () -> borrower.counter("remote_pers_pages") >= 8_192);
         Node stopped = lenders.get(2);
         stopped.signal("STOP");
@@ -162,7 +162,7 @@ class ReliabilityIT {
         assertEquals(0, r.value("killed_children"), "a workload process died");
         assertEquals(0, borrower.counter("remote_pers_pages_unsucc_get"), "no read failed");
         assertTrue(borrower.counter("remote_reads_second_copy") > secondBefore, "reads went to the other copy");
-        await("lender 2 back and two copies of every page", Duration.ofMinutes(5), null, this::fullRedundancy);
+        Host.await("lender 2 back and two copies of every page", Duration.ofMinutes(5), null, this::fullRedundancy);
         System.out.printf("SIGSTOP of 30 s -> two copies of every page again after %.1f s%n", seconds(t0));
         assertPlacement(true);
     }
@@ -184,14 +184,14 @@ class ReliabilityIT {
     void shouldLoseNothingAndResurrectNothingAcrossASixtySecondPartition() throws Exception {
         long secondBefore = borrower.counter("remote_reads_second_copy");
         CompletableFuture<Host.Run> run = CompletableFuture.supplyAsync(() -> workload(24));
-        await("the workload's pages on the lenders", Duration.ofMinutes(5), run,
+        Host.await("the workload's pages on the lenders", Duration.ofMinutes(5), run,
                 () -> borrower.counter("remote_pers_pages") >= 8_192);
         long heldBefore = lenders.get(3).counter("foreign_pers_pages");
         long lostBefore = borrower.counter("remote_partitions_lost");
         long t0 = System.nanoTime();
         net.link(3, false);
         try {
-            await("lender 3 seen gone", Duration.ofSeconds(60), null, () -> borrower.counter("remote_partitions_lost") > lostBefore);
+            Host.await("lender 3 seen gone", Duration.ofSeconds(60), null, () -> borrower.counter("remote_partitions_lost") > lostBefore);
             System.out.printf("lender 3 cut off holding %d pages: removed after %.1f s%n", heldBefore, seconds(t0));
             Thread.sleep(Math.max(0, 60_000 - (System.nanoTime() - t0) / 1_000_000));
         } finally {
@@ -203,10 +203,10 @@ class ReliabilityIT {
         assertEquals(0, r.value("mismatches"), "pages came back wrong");
         assertEquals(0, r.value("killed_children"), "a workload process died");
         assertEquals(0, borrower.counter("remote_pers_pages_unsucc_get"), "no read failed");
-        await("lender 3 back in the cluster", Duration.ofMinutes(3), null, () -> nodeCount() == lenders.size() + 1);
+        Host.await("lender 3 back in the cluster", Duration.ofMinutes(3), null, () -> nodeCount() == lenders.size() + 1);
         System.out.printf("link back: lender 3 in the cluster again after %.1f s; %d reads served by a second copy during the partition%n",
                 seconds(t1), borrower.counter("remote_reads_second_copy") - secondBefore);
-        await("two copies of every page again", Duration.ofMinutes(5), null, this::fullRedundancy);
+        Host.await("two copies of every page again", Duration.ofMinutes(5), null, this::fullRedundancy);
         assertPlacement(true);
     }
 
@@ -228,7 +228,7 @@ class ReliabilityIT {
         try {
             long[] last = {-1};
             int[] steady = {0};
-            await("the held workload's pages remote and settled", Duration.ofMinutes(5), run, () -> {
+            Host.await("the held workload's pages remote and settled", Duration.ofMinutes(5), run, () -> {
                 long now = borrower.counter("remote_pers_pages");
                 steady[0] = now == last[0] && now >= 8_192 ? steady[0] + 1 : 0;
                 last[0] = now;
@@ -244,7 +244,7 @@ class ReliabilityIT {
             assertTrue(down.output().contains("handing over"), "down showed the hand-over");
             lenders.remove(3);
             three.close();
-            await("every page on lender 2, the one lender left", Duration.ofMinutes(3), run,
+            Host.await("every page on lender 2, the one lender left", Duration.ofMinutes(3), run,
                     () -> borrower.counter("remote_pages_to_replace") == 0 && lenders.get(2).counter("foreign_pers_pages")
                             == borrower.counter("remote_pers_pages"));
             System.out.printf("lender 3 went down holding %d pages of node 0 (of %d remote): all handed over; node 0 now has %d remote,"
@@ -304,7 +304,7 @@ class ReliabilityIT {
             long[] copiesWanted = new long[1];
             try {
                 // copies left by sends and deletes that failed during the fault are freed within about two minutes
-                await("placement settled", Duration.ofMinutes(4), null, () -> {
+                Host.await("placement settled", Duration.ofMinutes(4), null, () -> {
                     p[0] = placement(client, own);
                     remote[0] = borrower.counter("remote_pers_pages");
                     held[0] = 0;
@@ -354,25 +354,6 @@ class ReliabilityIT {
             }
             return new Placement(owners.size(), copies, onOwn, sharing);
         }
-    }
-
-    /** Waits (bounded) for {@code done}; fails early if the workload ended before. */
-    private static void await(String what, Duration bound, CompletableFuture<Host.Run> run, BooleanSupplier done) {
-        long deadline = System.nanoTime() + bound.toNanos();
-        while (System.nanoTime() < deadline) {
-            if (done.getAsBoolean()) {
-                return;
-            }
-            if (run != null && run.isDone()) {
-                throw new AssertionError("the workload ended before " + what + ":\n" + run.join().output());
-            }
-            try {
-                Thread.sleep(250);
-            } catch (InterruptedException e) {
-                throw new AssertionError(e);
-            }
-        }
-        throw new AssertionError("not within " + bound.toSeconds() + " s: " + what);
     }
 
     private static double seconds(long since) {

@@ -99,14 +99,14 @@ class ScaleIT {
                 pagetest.toString(), "--procs", "4", "--mib", "256", "--passes", "2", "--seed", "31", "--quiet"));
         for (int victim = 0; victim < 2; victim++) {
             long want = 6_000L * (victim + 1);
-            awaitOrFail("pages remote", run, () -> borrower.counter("remote_pers_pages") >= want);
+            Host.await("pages remote", Duration.ofMinutes(5), run, () -> borrower.counter("remote_pers_pages") >= want);
             Node v = lenders.remove(0); // the first target, then the second
             long held = v.counter("foreign_pers_pages");
             long lost = borrower.counter("remote_partitions_lost");
             long t0 = System.nanoTime();
             v.signal("KILL");
             try {
-                awaitOrFail("the kill seen and its copies repaired", null, () -> borrower.counter("remote_partitions_lost") > lost
+                Host.await("the kill seen and its copies repaired", Duration.ofMinutes(5), null, () -> borrower.counter("remote_partitions_lost") > lost
                         && borrower.counter("remote_pages_to_replace") == 0 && borrower.counter("remote_pages_one_copy") == 0);
             } finally {
                 v.close();
@@ -174,23 +174,5 @@ class ScaleIT {
         String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
         String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
         return Long.parseLong(f[11]) + Long.parseLong(f[12]); // utime, stime
-    }
-
-    private static void awaitOrFail(String what, CompletableFuture<Host.Run> run, java.util.function.BooleanSupplier done) {
-        long deadline = System.nanoTime() + Duration.ofMinutes(5).toNanos();
-        while (System.nanoTime() < deadline) {
-            if (done.getAsBoolean()) {
-                return;
-            }
-            if (run != null && run.isDone()) {
-                throw new AssertionError("the workload ended before " + what + ":\n" + run.join().output());
-            }
-            try {
-                Thread.sleep(250);
-            } catch (InterruptedException e) {
-                throw new AssertionError(e);
-            }
-        }
-        throw new AssertionError("not within 5 minutes: " + what);
     }
 }
