@@ -163,7 +163,13 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
         });
         IMap<Integer, Boolean> leavingMap = hazelcast.getMap(Lender.LEAVING_MAP);
         leavingMap.addEntryListener(new LeavingListener(), false);
-        leaving.addAll(leavingMap.keySet());
+        if (DataMembers.present(hazelcast)) { // alone as a lite member no map answers; the listener sees what comes later
+            try {
+                leaving.addAll(leavingMap.keySet());
+            } catch (RuntimeException e) { // the data members left meanwhile
+                LOG.log(System.Logger.Level.DEBUG, "reading the leaving lenders failed", e);
+            }
+        }
         // a second signal beside the owners' watch: the copies in a partition reported lost are gone
         partitions.addPartitionLostListener(event -> markLost(event.getPartitionId(), false));
         hazelcast.getCluster().addMembershipListener(new com.hazelcast.cluster.MembershipListener() {

@@ -383,6 +383,19 @@ class HazelcastRemoteTierTest {
             }
         }
 
+        /** The single-node start: a lite member alone, no data member anywhere. */
+        @Test
+        void shouldStartAloneAsALiteMemberAndSendNothing() throws Exception {
+            try (TestCluster cluster = new TestCluster(BASE_PORT)) {
+                Node sender = sender(cluster, 0, 1, "1", true);
+                assertFalse(sender.tier.canSend());
+                assertAll(RemoteTier.NO_TARGET, send(sender, batch(4, 15)).handles);
+                assertEquals(0, sender.tier.sweepLeaks(h -> true));
+                assertFalse(sender.tier.needsReplacing(1));
+                sender.tier.placementEpoch();
+            }
+        }
+
         @Test
         void shouldAnswerNoTargetWhenTheTargetIsAbsentLiteOrThisNode() throws Exception {
             try (TestCluster cluster = new TestCluster(BASE_PORT)) {
