@@ -405,7 +405,7 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
      */
     @Override
     public int sweepLeaks(java.util.function.LongPredicate live) {
-        if (!swept || closed) {
+        if (!swept || closed || !DataMembers.present(hazelcast)) {
             return 0;
         }
         Set<Long> keys;

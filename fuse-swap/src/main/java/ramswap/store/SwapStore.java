@@ -761,8 +761,8 @@ public final class SwapStore {
     /** Lets the tier free copies no block uses ({@link RemoteTier#sweepLeaks}); returns how many. */
     int sweepLeaks() {
         RemoteTier tier = remote;
-        if (tier == null) {
-            return 0;
+        if (tier == null || counters.get(Counter.PERS_PAGES_REMOTED) == 0) {
+            return 0; // nothing ever left this node: nothing to list, and nothing allocated on a node alone
         }
         org.agrona.collections.LongHashSet live = new org.agrona.collections.LongHashSet();
         for (int block = 0; block < table.blocks(); block++) {
