@@ -460,15 +460,16 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
 
     @Override
     public boolean needsReplacing(long handle) {
-        long key = placer.firstKey(handle);
-        Member a = placer.ownerOf(key);
-        if (lost(key, handle) || a != null && a.localMember() || leaving(handle)) {
+        // one partition lookup per copy (a hash of the key): the repair sweep asks for every remote page
+        com.hazelcast.partition.Partition pa = partitions.getPartition(placer.firstKey(handle));
+        Member a = pa.getOwner();
+        if (lost(pa, handle) || a != null && a.localMember() || isLeaving(a)) {
             return true;
         }
         if (KeyPlacer.twoCopies(handle)) {
-            long key2 = placer.secondKey(handle);
-            Member b = placer.ownerOf(key2);
-            return lost(key2, handle) || b != null && (b.localMember() || a != null && a.getUuid().equals(b.getUuid()));
+            com.hazelcast.partition.Partition pb = partitions.getPartition(placer.secondKey(handle));
+            Member b = pb.getOwner();
+            return lost(pb, handle) || isLeaving(b) || b != null && (b.localMember() || a != null && a.getUuid().equals(b.getUuid()));
         }
         // one copy: a second is worth trying when wanted, and two lenders other than this node are here
         return knobs.get(ramswap.store.Knob.REMOTE_COPIES) >= 2
@@ -478,9 +479,6 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
 
     @Override
     public boolean leaving(long handle) {
-        if (leaving.isEmpty()) {
-            return false;
-        }
         if (isLeaving(placer.ownerOf(placer.firstKey(handle)))) {
             return true;
         }
@@ -488,6 +486,9 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
     }
 
     private boolean isLeaving(Member m) {
+        if (leaving.isEmpty()) {
+            return false;
+        }
         Integer number = m == null ? null : ClusterMember.nodeNumberOf(m);
         return number != null && leaving.contains(number);
     }
@@ -513,8 +514,9 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
         }
     }
 
-    private boolean lost(long key, long handle) {
-        return (handle & ~KeyPlacer.TWO_COPIES) < lostBelow.get(placer.partitionOf(key));
+    /** True when the copy of {@code handle} in partition {@code p} was lost with a lender. */
+    private boolean lost(com.hazelcast.partition.Partition p, long handle) {
+        return (handle & ~KeyPlacer.TWO_COPIES) < lostBelow.get(p.getPartitionId());
     }
 
     private int usableTargets() {

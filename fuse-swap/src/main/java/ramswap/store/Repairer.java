@@ -94,8 +94,8 @@ public final class Repairer implements Agent {
         int blocks = store.blocks();
         int before = store.repairHand();
         int n = store.collectRemote(found, max, SCAN, true);
-        int moved = Math.floorMod(store.repairHand() - before, blocks);
-        sweepLeft -= n < max ? Math.min(SCAN, blocks) : (moved == 0 ? blocks : moved);
+        int advanced = Math.floorMod(store.repairHand() - before, blocks);
+        sweepLeft -= n < max ? Math.min(SCAN, blocks) : (advanced == 0 ? blocks : advanced);
         if (n > 0) {
             tokens -= n;
             long wait = Math.max(MIN_SEND_WAIT_MS, knobs.get(Knob.REMOTE_TIMEOUT_MS));

@@ -836,7 +836,8 @@ public final class SwapStore {
         for (int k = 0; k < b.count; k++) {
             long handle = sent.handles[k];
             if (handle < 0) {
-                if (tier.leaving(BlockTable.handle(old[k])) && home(b, k, old[k], tier)) {
+                if (tier.leaving(BlockTable.handle(old[k]))
+                        && moveHome(b.blocks[k], b.generations[k] - 1, b.pages[k], b.lengths[k], tier, Counter.REPATRIATED_PAGES) > 0) {
                     settled++; // no target took it, and its lender is leaving: it came home
                 }
                 continue;
@@ -860,31 +861,30 @@ public final class SwapStore {
     }
 
     /**
-     * Brings page {@code k} of {@code b} (fetched already) home into the pool, if its block still
-     * has entry {@code old}; its remote copies are then deleted. False when the pool refused or the
-     * block changed.
+     * Puts a remote block's fetched page into the pool and points the block at it, if the block's
+     * generation is still {@code generation}; then its remote copies are deleted and the move is
+     * counted (pool, remote, and {@code countAs}). Returns 1, 0 when the block changed meanwhile,
+     * or {@link #HOME_POOL_FULL} when the pool refused.
      */
-    private boolean home(RemoteTier.Batch b, int k, long old, RemoteTier tier) {
-        int length = b.lengths[k];
+    private int moveHome(int block, int generation, byte[] page, int length, RemoteTier tier, Counter countAs) {
         long handle = pool.allocate(length);
         if (handle < 0) {
-            return false;
+            return HOME_POOL_FULL;
         }
-        OffHeap.copyToNative(b.pages[k], 0, pool.address(handle), length);
-        int block = b.blocks[k];
+        OffHeap.copyToNative(page, 0, pool.address(handle), length);
         long e = table.lock(block);
-        if (table.generation(block) + 1 != b.generations[k] || e != old) {
+        if (table.generation(block) != generation) {
             table.unlock(block, e);
             pool.free(handle, length);
-            return false;
+            return 0;
         }
         table.publish(block, BlockTable.entry(BlockTable.STATE_LOCAL, length, handle));
         uncountRemote(tier, e);
         counters.increment(Counter.PERS_ZPAGES);
         counters.add(Counter.PERS_ZBYTES, length);
-        counters.increment(Counter.REPATRIATED_PAGES);
+        counters.increment(countAs);
         tier.forget(BlockTable.handle(e));
-        return true;
+        return 1;
     }
 
     /** Counts a page now held remote under {@code handle}. */
@@ -1000,26 +1000,13 @@ public final class SwapStore {
             if (full) {
                 continue;
             }
-            long handle = pool.allocate(length);
-            if (handle < 0) {
+            int moved = moveHome(block, f.generations[k], f.pages[k], length, tier, countAs);
+            if (moved == HOME_POOL_FULL) {
                 full = true;
-                continue;
+            } else if (moved > 0) {
+                counters.increment(Counter.REMOTE_PERS_PAGES_SUCC_GET);
+                home++;
             }
-            OffHeap.copyToNative(f.pages[k], 0, pool.address(handle), length);
-            long e = table.lock(block);
-            if (table.generation(block) != f.generations[k]) {
-                table.unlock(block, e);
-                pool.free(handle, length);
-                continue;
-            }
-            table.publish(block, BlockTable.entry(BlockTable.STATE_LOCAL, length, handle));
-            counters.increment(Counter.REMOTE_PERS_PAGES_SUCC_GET);
-            uncountRemote(tier, f.entries[k]);
-            counters.increment(Counter.PERS_ZPAGES);
-            counters.add(Counter.PERS_ZBYTES, length);
-            counters.increment(countAs);
-            tier.forget(BlockTable.handle(e));
-            home++;
         }
         return full && home == 0 ? HOME_POOL_FULL : home;
     }
