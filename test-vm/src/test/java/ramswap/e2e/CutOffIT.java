@@ -83,11 +83,7 @@ class CutOffIT {
                 assertEquals(0, all.mismatches(), "pages that read back wrong");
                 assertEquals(0, local.failedReads() + local.mismatches());
             } finally {
-                for (Node n : new Node[] {b, l2, l1}) {
-                    if (n != null) {
-                        n.close();
-                    }
-                }
+                Node.closeInOrder(java.util.Arrays.asList(b, l2, l1));
             }
         }
     }

@@ -116,6 +116,35 @@ final class Node implements AutoCloseable {
         return m;
     }
 
+    /**
+     * Closes {@code nodes} in this order, nulls skipped, each even when one before it failed (the
+     * first failure is thrown at the end). Borrowers go first: their swapoff reads their pages back
+     * from the lenders.
+     */
+    static void closeInOrder(Iterable<Node> nodes) {
+        Throwable first = null;
+        for (Node n : nodes) {
+            if (n == null) {
+                continue;
+            }
+            try {
+                n.close();
+            } catch (RuntimeException | Error e) {
+                if (first == null) {
+                    first = e;
+                } else {
+                    first.addSuppressed(e);
+                }
+            }
+        }
+        if (first instanceof RuntimeException r) {
+            throw r;
+        }
+        if (first != null) {
+            throw (Error) first;
+        }
+    }
+
     @Override
     public void close() {
         if (alive()) {

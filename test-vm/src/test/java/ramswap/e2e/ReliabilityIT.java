@@ -11,7 +11,6 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
-import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
@@ -67,20 +66,14 @@ class ReliabilityIT {
 
     @AfterAll
     void down() {
-        // the borrower first: its swapoff reads its pages back from the lenders
+        List<Node> all = new ArrayList<>();
+        all.add(borrower);
+        all.addAll(lenders.values());
         try {
-            if (borrower != null) {
-                borrower.close();
-            }
+            Node.closeInOrder(all);
         } finally {
-            try {
-                for (Node n : lenders.values()) {
-                    n.close();
-                }
-            } finally {
-                if (net != null) {
-                    net.close(); // after the daemons: their down needs the network
-                }
+            if (net != null) {
+                net.close(); // after the daemons: their down needs the network
             }
         }
     }

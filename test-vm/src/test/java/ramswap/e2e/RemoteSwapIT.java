@@ -51,16 +51,7 @@ class RemoteSwapIT {
 
     @AfterAll
     void down() {
-        // the borrower first: its swapoff reads its pages back from the lender
-        try {
-            if (borrower != null) {
-                borrower.close();
-            }
-        } finally {
-            if (lender != null) {
-                lender.close();
-            }
-        }
+        Node.closeInOrder(java.util.Arrays.asList(borrower, lender));
     }
 
     /** Largest values seen of some counters of both nodes while a workload runs. */
