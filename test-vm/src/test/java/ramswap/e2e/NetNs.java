@@ -21,6 +21,7 @@ final class NetNs implements AutoCloseable {
     private final String subnet;
     private final String bridge;
     private final List<Integer> nodes = new ArrayList<>();
+    private final List<Integer> taps = new ArrayList<>();
 
     NetNs() {
         ThreadLocalRandom r = ThreadLocalRandom.current();
@@ -44,6 +45,19 @@ final class NetNs implements AutoCloseable {
         in(n, "ip", "link", "set", nsSide(n), "up");
         in(n, "ip", "link", "set", "lo", "up");
         return address(n);
+    }
+
+    /**
+     * Adds a tap device on the bridge for node {@code n} when it is a QEMU guest (QEMU opens it with
+     * {@code -netdev tap,ifname=...,script=no}); the guest gives itself {@link #address}. Returns the
+     * tap's name.
+     */
+    String tap(int n) {
+        String tap = tapName(n);
+        ip("tuntap", "add", "dev", tap, "mode", "tap");
+        taps.add(n);
+        ip("link", "set", tap, "master", bridge, "up");
+        return tap;
     }
 
     String address(int n) {
@@ -79,6 +93,10 @@ final class NetNs implements AutoCloseable {
         return "rsh" + id + "-" + n;
     }
 
+    private String tapName(int n) {
+        return "rst" + id + "-" + n;
+    }
+
     private String nsSide(int n) {
         return "rsn" + id + "-" + n;
     }
@@ -102,9 +120,12 @@ final class NetNs implements AutoCloseable {
         }
     }
 
-    /** Removes the namespaces (their veth ends go with them) and the bridge; what is gone already is skipped. */
+    /** Removes the namespaces (their veth ends go with them), the taps and the bridge; what is gone already is skipped. */
     @Override
     public void close() {
+        for (int n : taps) {
+            Host.exec(CMD, Map.of(), List.of("ip", "tuntap", "del", "dev", tapName(n), "mode", "tap"));
+        }
         for (int n : nodes) {
             Host.exec(CMD, Map.of(), List.of("ip", "netns", "del", ns(n)));
             Host.exec(CMD, Map.of(), List.of("ip", "link", "del", hostSide(n)));
