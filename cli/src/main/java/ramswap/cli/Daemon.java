@@ -65,6 +65,8 @@ final class Daemon {
     private volatile String lastError = "";
     /** Run when a stop is asked for, before anything stops: false keeps the daemon up (a lender that could not hand over). */
     private java.util.function.BooleanSupplier handOff = () -> true;
+    /** What turns sending on once the warm-up is done (--target); nothing without a target. */
+    private Runnable startSending = () -> { };
     /** The hand-over's progress while it runs, for the status file; empty otherwise. */
     private volatile String handoffProgress = "";
     /** Stop requests refused so far: down compares it before and after its own request. */
@@ -131,7 +133,9 @@ final class Daemon {
                 counters.set(Counter.LEND_QUOTA_BYTES, config.lendBytes());
                 if (config.targets() != null) {
                     setKnob(knobs, Knob.REMOTE_TARGET_NODENUM, config.targets());
-                    setKnob(knobs, Knob.PERS_REMOTIFY_ENABLE, "1");
+                    // not yet: the warm-up's pages are punched out right after they are read back, and
+                    // sending them would only load the network (and a slow machine's CPUs) while up waits
+                    startSending = () -> knobs.set(Knob.PERS_REMOTIFY_ENABLE, 1);
                 }
                 knobs.onChange(Knob.POOL_MAX_BYTES, limit -> {
                     String refusal = config.poolLimitRefusal(limit);
@@ -202,6 +206,7 @@ final class Daemon {
         int requests = WarmUp.run(posix, mount.swapFile(), config.sizeBytes(), config.poolLimitBytes());
         say("warmed up: " + requests + " requests through the swap file, every block read back intact, in "
                 + String.format(Locale.ROOT, "%.1f s", (System.nanoTime() - t0) / 1e9));
+        startSending.run();
         area = SwapArea.open(mount.swapFile(), config.sizeBytes(), config.loops(), config.priority(), this::say);
         state = "live";
         say("live: " + String.join(" ", area.devices()) + " are swap with priority " + config.priority() + " and discard");
@@ -249,6 +254,7 @@ final class Daemon {
 
     /** --no-swap: the mount and the member serve; the swap file is never swap. Stops at the first request that finds no loop device on it. */
     private void serveWithoutSwap(FuseMount mount) {
+        startSending.run();
         state = "live";
         say(config.swap() ? "live: no swap area (--no-swapon): the swap file is served for tests to drive"
                 : "live: no swap area (--no-swap); this node lends " + Sizes.human(config.lendBytes()));

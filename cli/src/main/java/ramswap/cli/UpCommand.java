@@ -92,7 +92,7 @@ final class UpCommand implements Callable<Integer> {
     boolean noSwapon;
 
     @Option(names = "--target", paramLabel = "LIST", description = "Nodes that take this node's cold pages, tried in order, e.g. 1 or 2,1: "
-            + "sets remote_target_nodenum to LIST and pers_remotify_enable to 1 at start.")
+            + "sets remote_target_nodenum to LIST at start, and pers_remotify_enable to 1 once the warm-up is done.")
     String target;
 
     @Option(names = "--foreground", description = "Stay in the foreground (for service managers); stop with SIGTERM or Ctrl-C.")
