@@ -67,15 +67,21 @@ final class NodesCommand implements Callable<Integer> {
         }
         long oneCopy = n.stat("remote_pages_one_copy");
         long toRepair = n.stat("remote_pages_to_replace");
-        if (oneCopy <= 0 && toRepair <= 0) {
+        long lost = n.stat("remote_pages_lost");
+        boolean moving = n.stat("remote_partitions_settled") == 0; // -1: a node that does not say
+        if (oneCopy <= 0 && toRepair <= 0 && lost <= 0 && !moving) {
             return "full";
         }
-        StringJoiner why = new StringJoiner(", ", "DEGRADED: ", "");
+        StringJoiner why = new StringJoiner(", ", lost > 0 ? "LOST " + lost + ", DEGRADED: " : "DEGRADED: ", "");
+        why.setEmptyValue("LOST " + lost);
         if (oneCopy > 0) {
             why.add(oneCopy + " with one copy");
         }
         if (toRepair > 0) {
             why.add(toRepair + " to repair");
+        }
+        if (moving) {
+            why.add("partitions settling");
         }
         return why.toString();
     }

@@ -64,11 +64,17 @@ final class StatusCommand implements Callable<Integer> {
         if (c.getOrDefault("remote_pers_pages", 0L) > 0 || c.getOrDefault("remote_pages_to_replace", 0L) > 0) {
             long oneCopy = c.getOrDefault("remote_pages_one_copy", 0L);
             long toRepair = c.getOrDefault("remote_pages_to_replace", 0L);
+            boolean settled = c.getOrDefault("remote_partitions_settled", 1L) != 0;
+            String state = oneCopy == 0 && toRepair == 0 && settled ? "every remote page has them"
+                    : String.format("DEGRADED: %d pages with one copy, %d to repair (repairing at most %s pages/s)%s", oneCopy,
+                            toRepair, knobs.get("repair_pages_per_sec"), settled ? "" : ", partitions settling");
             out.printf("  copies     %s wanted per page; %s; %d pages given new copies so far, %d reads served by a second copy%n",
-                    knobs.get("remote_copies"), oneCopy == 0 && toRepair == 0 ? "every remote page has them"
-                            : String.format("DEGRADED: %d pages with one copy, %d to repair (repairing at most %s pages/s)", oneCopy,
-                                    toRepair, knobs.get("repair_pages_per_sec")),
-                    c.getOrDefault("remote_pages_replaced", 0L), c.getOrDefault("remote_reads_second_copy", 0L));
+                    knobs.get("remote_copies"), state, c.getOrDefault("remote_pages_replaced", 0L),
+                    c.getOrDefault("remote_reads_second_copy", 0L));
+        }
+        if (c.getOrDefault("remote_pages_lost", 0L) > 0) {
+            out.printf("  LOST       %d remote pages: every copy was with a lender that left without handing it over; their reads"
+                    + " fail with EIO (the log names each block)%n", c.get("remote_pages_lost"));
         }
         if (s.containsKey("selfshrink_waiting")) {
             out.printf("  selfshrink waiting: %s%n", s.get("selfshrink_waiting"));

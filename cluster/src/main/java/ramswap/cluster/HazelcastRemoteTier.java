@@ -144,6 +144,7 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
         partitions.addMigrationListener(new MigrationListener() {
             @Override
             public void migrationStarted(MigrationState state) {
+                moved(); // not settled until it ends
             }
 
             @Override
@@ -453,9 +454,67 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
         long copies = knobs.get(ramswap.store.Knob.REMOTE_COPIES);
         if (copies != copiesSeen) {
             copiesSeen = copies;
-            placementEpoch.incrementAndGet();
+            moved();
+        }
+        if (ownersChanged()) {
+            lookAtOwners(null);
         }
         return placementEpoch.get();
+    }
+
+    /**
+     * True when some partition's owner differs from the one last noted: a member that owns no
+     * partitions learns the table from the master, and an update can come after the migration
+     * event it belongs to, or with none at all.
+     */
+    private boolean ownersChanged() {
+        for (com.hazelcast.partition.Partition p : partitions.getPartitions()) {
+            Member owner = p.getOwner();
+            if (owner != null && !owner.getUuid().equals(knownOwners[p.getPartitionId()])) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * Every partition has an owner that is a member, and {@link PartitionService#isLocalMemberSafe}:
+     * no migration in flight here or on the master (one small operation to the master when this
+     * member is not it). On a data member it also checks that the backups of the partitions it owns
+     * are in sync, an operation per owned partition and backup, which is why the repairer asks only
+     * while partitions may still be moving. {@link PartitionService#isClusterSafe} would ask every
+     * member the same, each checking its own backups, and wait for the slowest.
+     */
+    @Override
+    public boolean placementSettled() {
+        if (closed || !DataMembers.present(hazelcast)) {
+            return false;
+        }
+        try {
+            for (com.hazelcast.partition.Partition p : partitions.getPartitions()) {
+                if (p.getOwner() == null) {
+                    return false;
+                }
+            }
+            return partitions.isLocalMemberSafe();
+        } catch (RuntimeException e) { // the member is stopping, or the master changed meanwhile
+            LOG.log(System.Logger.Level.DEBUG, "asking whether the partitions have settled failed", e);
+            return false;
+        }
+    }
+
+    /** Partitions may have moved: the store looks for pages short of copies, and redundancy is unknown until they settle. */
+    private void moved() {
+        placementEpoch.incrementAndGet();
+        counters.set(Counter.REMOTE_PARTITIONS_SETTLED, 0);
+    }
+
+    @Override
+    public boolean lost(long handle) {
+        if (!lostIn(partitions.getPartition(placer.firstKey(handle)), handle)) {
+            return false;
+        }
+        return !KeyPlacer.twoCopies(handle) || lostIn(partitions.getPartition(placer.secondKey(handle)), handle);
     }
 
     @Override
@@ -463,13 +522,13 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
         // one partition lookup per copy (a hash of the key): the repair sweep asks for every remote page
         com.hazelcast.partition.Partition pa = partitions.getPartition(placer.firstKey(handle));
         Member a = pa.getOwner();
-        if (lost(pa, handle) || a != null && a.localMember() || isLeaving(a)) {
+        if (lostIn(pa, handle) || a != null && a.localMember() || isLeaving(a)) {
             return true;
         }
         if (KeyPlacer.twoCopies(handle)) {
             com.hazelcast.partition.Partition pb = partitions.getPartition(placer.secondKey(handle));
             Member b = pb.getOwner();
-            return lost(pb, handle) || isLeaving(b) || b != null && (b.localMember() || a != null && a.getUuid().equals(b.getUuid()));
+            return lostIn(pb, handle) || isLeaving(b) || b != null && (b.localMember() || a != null && a.getUuid().equals(b.getUuid()));
         }
         // one copy: a second is worth trying when wanted, and two lenders other than this node are here
         return knobs.get(ramswap.store.Knob.REMOTE_COPIES) >= 2
@@ -499,7 +558,7 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
         @Override
         public void entryAdded(com.hazelcast.core.EntryEvent<Integer, Boolean> event) {
             leaving.add(event.getKey());
-            placementEpoch.incrementAndGet();
+            moved();
         }
 
         @Override
@@ -510,12 +569,12 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
         @Override
         public void entryRemoved(com.hazelcast.core.EntryEvent<Integer, Boolean> event) {
             leaving.remove(event.getKey());
-            placementEpoch.incrementAndGet();
+            moved();
         }
     }
 
     /** True when the copy of {@code handle} in partition {@code p} was lost with a lender. */
-    private boolean lost(com.hazelcast.partition.Partition p, long handle) {
+    private boolean lostIn(com.hazelcast.partition.Partition p, long handle) {
         return (handle & ~KeyPlacer.TWO_COPIES) < lostBelow.get(p.getPartitionId());
     }
 
@@ -561,7 +620,7 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
             LOG.log(System.Logger.Level.WARNING, lost + " partitions lost their owner without handing them over (a member left"
                     + " or was cut off): the copies there are gone; pages with a copy there get new ones");
         }
-        placementEpoch.incrementAndGet();
+        moved();
     }
 
     /**
@@ -571,10 +630,10 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
      */
     private void markLost(int id, boolean count) {
         lostBelow.getAndAccumulate(id, placer.used(), Math::max);
+        moved(); // before the count: whoever sees the loss counted sees redundancy unknown too
         if (count) {
             counters.increment(Counter.REMOTE_PARTITIONS_LOST);
         }
-        placementEpoch.incrementAndGet();
     }
 
     /** Stops a start sweep still trying; the flusher's queue is drained by its agent as it closes. */

@@ -488,4 +488,70 @@ class HazelcastRemoteTierTest {
             }
         }
     }
+
+    @Nested
+    class Settling {
+
+        static void crash(Node n) {
+            n.lender.close();
+            n.member.hazelcast().getLifecycleService().terminate();
+        }
+
+        /**
+         * A page is lost only once every copy went with a lender that crashed: after the first crash
+         * each page has a copy left and wants a new one, after the second none has. Each crash tells
+         * the repairer that redundancy is unknown until the partitions settle again, and they do.
+         */
+        @Test
+        void shouldCallAPageLostOnlyOnceEveryCopyWentWithItsLender() throws Exception {
+            try (TestCluster cluster = new TestCluster(BASE_PORT)) {
+                Node a = lender(cluster, 1, 64 * MIB);
+                Node b = lender(cluster, 2, 64 * MIB);
+                lender(cluster, 3, 64 * MIB);
+                Node sender = sender(cluster, 0, 1, "1,2", true);
+                awaitMembers(cluster, sender, 4);
+                TestCluster.await("the partitions settled, as the sender sees them", sender.tier::placementSettled);
+                Batch batch = batch(16, 21);
+                Sent sent = send(sender, batch); // first copies on node 1, second copies on node 2
+                for (long h : sent.handles) {
+                    assertTrue(KeyPlacer.twoCopies(h));
+                    assertFalse(sender.tier.lost(h));
+                }
+                sender.counters.set(Counter.REMOTE_PARTITIONS_SETTLED, 1); // as the repairer sets it after a settled sweep
+
+                crash(a);
+                TestCluster.await("the first crash's lost partitions seen", () -> sender.count(Counter.REMOTE_PARTITIONS_LOST) > 0);
+                assertEquals(0, sender.count(Counter.REMOTE_PARTITIONS_SETTLED), "redundancy unknown once a loss is counted");
+                for (long h : sent.handles) {
+                    assertTrue(sender.tier.needsReplacing(h));
+                    assertFalse(sender.tier.lost(h), "its second copy is on node 2");
+                }
+                int[] lengths = fetch(sender, batch, sent.handles, pages(16));
+                assertEquals(batch.lengths[3], lengths[3]);
+
+                long lostBefore = sender.count(Counter.REMOTE_PARTITIONS_LOST);
+                crash(b);
+                TestCluster.await("every page seen lost", () -> {
+                    sender.tier.placementEpoch(); // what the repairer calls: it notes owners that changed without an event
+                    for (long h : sent.handles) {
+                        if (!sender.tier.lost(h)) {
+                            return false;
+                        }
+                    }
+                    return true;
+                });
+                assertTrue(sender.count(Counter.REMOTE_PARTITIONS_LOST) > lostBefore);
+                assertEquals(RemoteTier.MISSING, fetch(sender, batch, sent.handles, pages(16))[0]);
+                TestCluster.await("the partitions settled on node 3", sender.tier::placementSettled);
+            }
+        }
+
+        @Test
+        void shouldNotCallThePartitionsSettledWithoutADataMember() throws Exception {
+            try (TestCluster cluster = new TestCluster(BASE_PORT)) {
+                Node sender = sender(cluster, 0, 1, "1", true);
+                assertFalse(sender.tier.placementSettled());
+            }
+        }
+    }
 }

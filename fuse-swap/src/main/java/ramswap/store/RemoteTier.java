@@ -100,6 +100,26 @@ public interface RemoteTier {
     boolean needsReplacing(long handle);
 
     /**
+     * True when every copy of the page under {@code handle} was in a partition lost with its lender:
+     * no copy is left to read or to repair from, unless the loss was only seen, not real (a
+     * partition table that lagged behind a graceful departure). The store calls such a page lost
+     * once a fetch finds it missing too.
+     */
+    default boolean lost(long handle) {
+        return false;
+    }
+
+    /**
+     * True when the cluster's partition table has settled: every partition has an owner that is a
+     * member, and no migration is in flight. While partitions move, a copy can land on the member
+     * of the other copy, so the copies a page has are known only once this holds. May ask the
+     * cluster; call from a mover thread.
+     */
+    default boolean placementSettled() {
+        return true;
+    }
+
+    /**
      * True when a copy of the page under {@code handle} sits on a lender that is leaving: the page
      * must move off it, and home into the pool when no target takes it.
      */

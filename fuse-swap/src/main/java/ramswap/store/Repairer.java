@@ -8,10 +8,17 @@ import org.agrona.concurrent.Agent;
  * and when a page stored with one copy can now get two. Pages are fetched from the copy that
  * survives and sent again under a new handle, at most {@code repair_pages_per_sec}.
  *
- * <p>A sweep starts when the tier's placement epoch changed, and again every
+ * <p>A sweep starts when the tier's placement epoch changed, again once the partitions have
+ * settled ({@link RemoteTier#placementSettled}: a migration can put both copies of a page on one
+ * member, or the table can reach this member after the event that moved it), and again every
  * {@link #RESWEEP_NANOS} while pages are short of their copies (a fetch or a send that failed,
  * targets that were full, pages stored with one copy while two are wanted). It first counts what needs new copies
- * ({@code remote_pages_to_replace}, which then counts down), then goes round the table once.
+ * ({@code remote_pages_to_replace}, which then counts down), then goes round the table once. A
+ * sweep counted on a settled table sets {@code remote_partitions_settled}, which the tier clears
+ * whenever partitions may move: only with it set do the counts say what copies the pages have.
+ *
+ * <p>A page whose every copy was lost with its lender, and that no copy answered for, is counted in
+ * {@code remote_pages_lost} and not tried again ({@link SwapStore#replace}).
  *
  * <p>Every {@link #LEAK_SWEEP_NANOS} it also lets the tier free copies that no block uses any more
  * ({@link RemoteTier#sweepLeaks}): a delete that failed, a send given up midway.
@@ -22,6 +29,8 @@ public final class Repairer implements Agent {
     /** Between two sweeps for copies no block uses. */
     static final long LEAK_SWEEP_NANOS = 30_000_000_000L;
     static final long RESWEEP_NANOS = 10_000_000_000L;
+    /** Between two questions whether the partitions settled, while they have not at this epoch. */
+    static final long SETTLE_ASK_NANOS = 1_000_000_000L;
     /** Blocks looked at per unit of work, so that one call stays short. */
     private static final int SCAN = 65_536;
     /** Longest wait for the send of one batch of new copies, at least. */
@@ -36,6 +45,9 @@ public final class Repairer implements Agent {
     private long nextCheckNanos = System.nanoTime();
     private long nextLeakSweepNanos = System.nanoTime() + LEAK_SWEEP_NANOS;
     private long sweptEpoch;
+    /** The epoch at which a sweep was counted on a settled table; -1: none yet. */
+    private long settledEpoch = -1;
+    private long nextSettleAskNanos = System.nanoTime();
     private long lastSweepNanos;
     /** Blocks of the table still to look at in this sweep. */
     private long sweepLeft;
@@ -76,7 +88,12 @@ public final class Repairer implements Agent {
             boolean shortOfCopies = counters.get(Counter.REMOTE_PAGES_TO_REPLACE) > 0
                     || counters.get(Counter.REMOTE_PAGES_ONE_COPY) > 0 && knobs.get(Knob.REMOTE_COPIES) >= 2;
             boolean leftShort = shortOfCopies && now - lastSweepNanos > RESWEEP_NANOS;
-            if (!moved && !leftShort) {
+            boolean settled = false;
+            if (epoch != settledEpoch && now - nextSettleAskNanos >= 0) {
+                nextSettleAskNanos = now + SETTLE_ASK_NANOS;
+                settled = tier.placementSettled();
+            }
+            if (!moved && !leftShort && !settled) {
                 return 0;
             }
             sweptEpoch = epoch;
@@ -84,6 +101,13 @@ public final class Repairer implements Agent {
             long toReplace = counters.get(Counter.REMOTE_PERS_PAGES) > 0 ? store.countToReplace() : 0;
             counters.set(Counter.REMOTE_PAGES_TO_REPLACE, toReplace);
             sweepLeft = toReplace > 0 ? store.blocks() : 0;
+            if (settled) {
+                settledEpoch = epoch;
+                counters.set(Counter.REMOTE_PARTITIONS_SETTLED, 1);
+                if (tier.placementEpoch() != epoch) { // moved meanwhile; the tier's clear may have come before the set
+                    counters.set(Counter.REMOTE_PARTITIONS_SETTLED, 0);
+                }
+            }
             return 1;
         }
         refill(now);

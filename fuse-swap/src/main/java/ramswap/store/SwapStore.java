@@ -41,6 +41,7 @@ public final class SwapStore {
     private static final byte[] CHANGED = new byte[0];
     /** Reads of a block that moved while it was fetched, before the read gives up. */
     private static final int MAX_REFETCH = 8;
+    private static final System.Logger LOG = System.getLogger(SwapStore.class.getName());
 
     private final long sizeBytes;
     private final BlockTable table;
@@ -636,6 +637,11 @@ public final class SwapStore {
     private int sendHand;
     private int homeHand;
     private int repairHand;
+    /**
+     * Handles of remote pages found lost ({@link #replace}): never repaired again, counted once.
+     * Only the repairer's thread touches it.
+     */
+    private org.agrona.collections.LongHashSet lostHandles = new org.agrona.collections.LongHashSet();
 
     /**
      * Copies local blocks that the clock finds cold into {@code b} (at most {@code maxPages}),
@@ -735,27 +741,43 @@ public final class SwapStore {
                 homeHand = block + 1 == blocks ? 0 : block + 1;
             }
             long e = table.peek(block);
-            if (BlockTable.state(e) == BlockTable.STATE_REMOTE && (!toReplace || tier.needsReplacing(BlockTable.handle(e)))) {
+            if (BlockTable.state(e) == BlockTable.STATE_REMOTE && (!toReplace || needsReplacing(tier, BlockTable.handle(e)))) {
                 out[n++] = block;
             }
         }
         return n;
     }
 
-    /** Remote blocks the tier says need new copies, over the whole table (the repair sweep's count). */
+    /**
+     * Remote blocks the tier says need new copies, over the whole table (the repair sweep's count),
+     * those found lost apart. Forgets the lost handles no block holds any more. Repairer's thread.
+     */
     long countToReplace() {
         RemoteTier tier = remote;
         if (tier == null) {
             return 0;
         }
         long n = 0;
+        org.agrona.collections.LongHashSet stillLost = lostHandles.isEmpty() ? lostHandles : new org.agrona.collections.LongHashSet();
         for (int block = 0; block < table.blocks(); block++) {
             long e = table.peek(block);
-            if (BlockTable.state(e) == BlockTable.STATE_REMOTE && tier.needsReplacing(BlockTable.handle(e))) {
+            if (BlockTable.state(e) != BlockTable.STATE_REMOTE) {
+                continue;
+            }
+            long handle = BlockTable.handle(e);
+            if (lostHandles.contains(handle)) {
+                stillLost.add(handle);
+            } else if (tier.needsReplacing(handle)) {
                 n++;
             }
         }
+        lostHandles = stillLost;
         return n;
+    }
+
+    /** A page to give new copies: the tier says so, and it was not found lost. */
+    private boolean needsReplacing(RemoteTier tier, long handle) {
+        return (lostHandles.isEmpty() || !lostHandles.contains(handle)) && tier.needsReplacing(handle);
     }
 
     /** Lets the tier free copies no block uses ({@link RemoteTier#sweepLeaks}); returns how many. */
@@ -811,6 +833,10 @@ public final class SwapStore {
                     settled++;
                 } else {
                     countFailedGet(f.lengths[k]);
+                    if (f.lengths[k] == RemoteTier.MISSING && tier.lost(BlockTable.handle(f.entries[k]))) {
+                        foundLost(f.blocks[k], BlockTable.handle(f.entries[k]));
+                        settled++; // nothing left to replace it from
+                    }
                 }
                 continue;
             }
@@ -858,6 +884,20 @@ public final class SwapStore {
             settled++;
         }
         return settled;
+    }
+
+    /**
+     * A remote page whose every copy was with a lender that left without handing it over, and that
+     * no copy answered for: counted and logged once, and never repaired again. The block keeps its
+     * entry, so that its reads fail with EIO, as they would anyway, until it is written or discarded.
+     */
+    private void foundLost(int block, long handle) {
+        if (lostHandles.add(handle)) {
+            counters.increment(Counter.REMOTE_PAGES_LOST);
+            LOG.log(System.Logger.Level.ERROR, "remote page of block " + block + " (handle " + Long.toHexString(handle)
+                    + ") is lost: every copy was with a lender that left without handing it over, and none answered;"
+                    + " its reads fail with EIO, and it is not repaired");
+        }
     }
 
     /**

@@ -142,6 +142,41 @@ class RemoteStoreTest {
         public long placementEpoch() {
             return epoch;
         }
+
+        /** Which handles lost every copy with their lenders; and whether the partitions have settled. */
+        volatile java.util.function.LongPredicate lost = h -> false;
+        volatile boolean settled = true;
+
+        @Override
+        public boolean lost(long handle) {
+            return lost.test(handle);
+        }
+
+        @Override
+        public boolean placementSettled() {
+            return settled;
+        }
+
+        /** The handle of block {@code block}'s page. */
+        synchronized long handleOf(int block) {
+            for (Map.Entry<Long, Object[]> e : pages.entrySet()) {
+                if ((int) e.getValue()[0] == block) {
+                    return e.getKey();
+                }
+            }
+            throw new AssertionError("block " + block + " is not remote");
+        }
+    }
+
+    /** Runs the repairer until {@code done} holds, at most 10 s; its checks come every half second. */
+    private static void repairUntil(Repairer repairer, java.util.function.BooleanSupplier done) {
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while (!done.getAsBoolean() && System.nanoTime() < deadline) {
+            if (repairer.doWork() == 0) {
+                sleep(5);
+            }
+        }
+        assertTrue(done.getAsBoolean(), "the repairer did not get there within 10 s");
     }
 
     private void writeAll(Random r) {
@@ -248,6 +283,73 @@ class RemoteStoreTest {
         for (long h : tier.pages.keySet()) {
             assertTrue(h >= lostBelow, "handle " + h + " still in use");
         }
+        assertCountersAgreeWithTable(store, counters);
+        assertReadsBack();
+    }
+
+    /**
+     * Every copy of block 5's page went with lenders that left: it is counted lost once, its reads
+     * fail with EIO, and the repairer neither counts it short of copies nor fetches it again at the
+     * next sweeps; every other page gets its new copies.
+     */
+    @Test
+    void shouldCountAPageWhoseEveryCopyIsLostOnceAndNeverTryItAgain() {
+        writeAll(new Random(Pages.seed("RemoteStore.lost")));
+        remotify();
+        long remote = counters.get(Counter.REMOTE_PERS_PAGES);
+        long gone = tier.handleOf(5);
+        tier.forget(gone);
+        long lostBelow = tier.nextHandle;
+        tier.toReplace = h -> h < lostBelow;
+        tier.lost = h -> h == gone;
+        tier.epoch = 1;
+        Repairer repairer = new Repairer(store, knobs, PAGE + 64);
+        repairer.doWork();
+        assertEquals(remote, counters.get(Counter.REMOTE_PAGES_TO_REPLACE), "counted short until a fetch finds it missing");
+        repairUntil(repairer, () -> counters.get(Counter.REMOTE_PAGES_TO_REPLACE) == 0);
+        assertEquals(1, counters.get(Counter.REMOTE_PAGES_LOST));
+        assertEquals(remote - 1, counters.get(Counter.REMOTE_PAGES_REPLACED));
+        long failedGets = counters.get(Counter.REMOTE_PERS_PAGES_UNSUCC_GET);
+
+        tier.epoch = 2; // partitions moved again: a new sweep, and redundancy unknown until it is counted
+        counters.set(Counter.REMOTE_PARTITIONS_SETTLED, 0);
+        repairUntil(repairer, () -> counters.get(Counter.REMOTE_PARTITIONS_SETTLED) == 1);
+        for (int i = 0; i < 100; i++) {
+            repairer.doWork();
+        }
+        assertEquals(0, counters.get(Counter.REMOTE_PAGES_TO_REPLACE), "the lost page is not counted short again");
+        assertEquals(failedGets, counters.get(Counter.REMOTE_PERS_PAGES_UNSUCC_GET), "nor fetched again");
+        assertEquals(1, counters.get(Counter.REMOTE_PAGES_LOST), "counted once");
+        assertEquals(IoResult.REMOTE_FAILED, store.read(new byte[PAGE], 0, 5L * PAGE, PAGE));
+        assertEquals(remote, counters.get(Counter.REMOTE_PERS_PAGES), "the lost block keeps its entry until written or discarded");
+
+        assertEquals(IoResult.DONE, store.write(expected[5], 0, 5L * PAGE, PAGE));
+        assertCountersAgreeWithTable(store, counters);
+        assertReadsBack();
+    }
+
+    /**
+     * A migration left pages short of copies and the table that says so came without a new epoch:
+     * once the partitions settle, the repairer sweeps again and gives them new copies, and says the
+     * partitions settled only from that sweep on.
+     */
+    @Test
+    void shouldSweepAgainOnceThePartitionsSettle() {
+        writeAll(new Random(Pages.seed("RemoteStore.settle")));
+        remotify();
+        tier.settled = false;
+        tier.epoch = 1;
+        Repairer repairer = new Repairer(store, knobs, PAGE + 64);
+        repairer.doWork(); // the epoch's sweep: nothing short yet
+        assertEquals(0, counters.get(Counter.REMOTE_PAGES_TO_REPLACE));
+        assertEquals(0, counters.get(Counter.REMOTE_PARTITIONS_SETTLED), "partitions still moving");
+
+        long shared = tier.handleOf(9); // both its copies ended on one member
+        tier.toReplace = h -> h == shared;
+        tier.settled = true;
+        repairUntil(repairer, () -> counters.get(Counter.REMOTE_PARTITIONS_SETTLED) == 1);
+        repairUntil(repairer, () -> counters.get(Counter.REMOTE_PAGES_REPLACED) == 1
+                && counters.get(Counter.REMOTE_PAGES_TO_REPLACE) == 0);
         assertCountersAgreeWithTable(store, counters);
         assertReadsBack();
     }

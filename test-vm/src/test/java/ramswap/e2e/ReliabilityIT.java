@@ -127,6 +127,7 @@ class ReliabilityIT {
         assertEquals(0, r.value("mismatches"), "pages came back wrong");
         assertEquals(0, r.value("killed_children"), "a workload process died");
         assertEquals(0, borrower.counter("remote_pers_pages_unsucc_get"), "every remote page was read back");
+        assertEquals(0, borrower.counter("remote_pages_lost"), "no page lost every copy");
         assertPlacement(true);
     }
 
@@ -200,6 +201,7 @@ class ReliabilityIT {
         System.out.printf("link back: lender 3 in the cluster again after %.1f s; %d reads served by a second copy during the partition%n",
                 seconds(t1), borrower.counter("remote_reads_second_copy") - secondBefore);
         Host.await("two copies of every page again", Duration.ofMinutes(5), null, this::fullRedundancy);
+        assertEquals(0, borrower.counter("remote_pages_lost"), "no page lost every copy");
         assertPlacement(true);
     }
 
@@ -270,12 +272,17 @@ class ReliabilityIT {
         assertEquals(0, r.exitCode(), "workload failed:\n" + r.output());
         assertEquals(0, r.value("mismatches"), "pages came back wrong");
         assertEquals(0, borrower.counter("remote_pers_pages_unsucc_get"), "no read failed");
+        assertEquals(0, borrower.counter("remote_pages_lost"), "no page lost every copy");
     }
 
-    /** No page with fewer copies than wanted, and none left to repair (the borrower's own count). */
+    /**
+     * The borrower's own count: the partitions settled (a migration can leave both copies of a page
+     * on one member until the repair that follows it), no page with fewer copies than wanted, and
+     * none left to repair.
+     */
     private boolean fullRedundancy() {
         Map<String, Long> b = borrower.counters();
-        return b.get("remote_pages_one_copy") == 0 && b.get("remote_pages_to_replace") == 0;
+        return b.get("remote_partitions_settled") == 1 && b.get("remote_pages_one_copy") == 0 && b.get("remote_pages_to_replace") == 0;
     }
 
     /** What a client sees in the blocks map of node 0's pages. */
