@@ -20,7 +20,14 @@ import ramswap.cluster.ClusterSettings;
         description = "Start ramswap and turn its swap on: mount the swap file system, attach a loop device with direct I/O, mkswap, swapon --discard, and join (or form) the cluster. Returns once swap is live; the daemon keeps running in the background (see --foreground). Needs root.")
 final class UpCommand implements Callable<Integer> {
 
-    private static final Duration READY_TIMEOUT = Duration.ofMinutes(3);
+    /**
+     * How long up waits for the swap to be live. A slow machine takes minutes (a software-emulated
+     * guest joins a cluster in about 50 s and warms up for 2 to 3 minutes); a daemon that hangs
+     * is found by this bound.
+     */
+    private static final Duration READY_TIMEOUT = Duration.ofMinutes(10);
+    /** How often up says what the daemon is doing while it waits. */
+    private static final Duration PROGRESS_EVERY = Duration.ofSeconds(30);
 
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -216,7 +223,9 @@ final class UpCommand implements Callable<Integer> {
                 + " at " + config.mount()
                 + " (daemon pid " + daemon.pid() + ", log " + config.log() + ")");
         out.flush();
-        long deadline = System.nanoTime() + READY_TIMEOUT.toNanos();
+        long started = System.nanoTime();
+        long deadline = started + READY_TIMEOUT.toNanos();
+        long nextProgress = started + PROGRESS_EVERY.toNanos();
         while (true) {
             if (!daemon.isAlive()) {
                 throw new RamswapException(RamswapException.FAILED, "the daemon stopped before swap was live (exit "
@@ -234,6 +243,12 @@ final class UpCommand implements Callable<Integer> {
                             : "swap " + status.get("swap")) + "; " + status.get("role") + "; " + status.get("cluster"));
                     return 0;
                 }
+            }
+            if (System.nanoTime() > nextProgress) {
+                nextProgress += PROGRESS_EVERY.toNanos();
+                out.println("ramswap:   not live yet after " + (System.nanoTime() - started) / 1_000_000_000L + " s; the daemon's last word: "
+                        + tail(config.log(), 1).replaceFirst("^\\S+Z ramswap: ", ""));
+                out.flush();
             }
             if (System.nanoTime() > deadline) {
                 throw new RamswapException(RamswapException.FAILED, "swap was not live after " + READY_TIMEOUT.toSeconds()
