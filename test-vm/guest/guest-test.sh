@@ -36,6 +36,20 @@ in0=$(vmstat pswpin)
 put min_free_kib "$(cat /proc/sys/vm/min_free_kbytes)"
 put watermark_scale "$(cat /proc/sys/vm/watermark_scale_factor)"
 
+# From boot until the workload's sampler takes over, every 5 s: uptime, MemAvailable, MemFree,
+# the load, and the newest JVM's (the daemon's, once it runs) pid, VmRSS, VmLck (KiB) and threads,
+# to the host's share: what a guest that stops answering was doing.
+(
+    for _ in $(seq 1 240); do
+        [ -e "$R/sampling" ] && break
+        d=$(pgrep -n -f 'ramswap.jar')
+        m=$([ -n "$d" ] && awk '$1 == "VmRSS:" { r = $2 } $1 == "VmLck:" { l = $2 } $1 == "Threads:" { t = $2 }
+                               END { print r + 0, l + 0, t + 0 }' "/proc/$d/status" 2>/dev/null)
+        echo "$(uptime_s) $(meminfo MemAvailable) $(meminfo MemFree) $(cut -d' ' -f1-3 /proc/loadavg) ${d:--} ${m:--}" >> "$R/early.txt"
+        sleep 5
+    done
+) &
+
 flags=()
 [ "${NO_PROTECTIONS:-0}" = 1 ] && flags+=(--no-protections)
 read -r -a more <<< "${UP_ARGS:-}" # e.g. --bind/--node/--join of a multi-guest test
@@ -43,7 +57,8 @@ flags+=("${more[@]}")
 say "ramswap up --size ${SWAP_MIB}M ${flags[*]}"
 t=$(uptime_s)
 # the daemon logs to the host's share, so that its log survives a guest that hangs
-ramswap 600 up --size "${SWAP_MIB}M" --mount "$MOUNT" --cluster-name "guest-$GUEST" --priority 32767 \
+# the daemon's collections go to the host's share (JAVA_TOOL_OPTIONS reaches the daemon's JVM)
+JAVA_TOOL_OPTIONS="-Xlog:gc:file=$R/gc-%p.log:uptime" ramswap 660 up --size "${SWAP_MIB}M" --mount "$MOUNT" --cluster-name "${CLUSTER:-guest-$GUEST}" --priority 32767 \
     --log "$R/daemon.log" "${flags[@]}" > "$R/up.txt" 2>&1
 up_rc=$?
 put up_rc "$up_rc"
@@ -54,6 +69,11 @@ if [ "$up_rc" != 0 ]; then
     cp /tmp/hs_err_pid*.log "$R/" 2>/dev/null
     exit 1
 fi
+read -r -a knobs <<< "${SETS:-}" # knob=value, e.g. local_target_bytes=0 to send every page to the lenders
+for kv in "${knobs[@]}"; do
+    say "ramswap set ${kv%%=*} ${kv#*=}"
+    ramswap 120 set "${kv%%=*}" "${kv#*=}" --mount "$MOUNT" >> "$R/up.txt" 2>&1 || { put set_rc "$?"; say "set $kv failed"; }
+done
 cat /proc/swaps > "$R/swaps.txt"
 put swap_areas "$(($(wc -l < /proc/swaps) - 1))"
 pid=$(sed -n 's/^pid: //p' "$MOUNT/status")
@@ -63,14 +83,14 @@ cp "/proc/$pid/smaps" "$R/daemon-smaps-up.txt" 2>/dev/null # where the daemon's 
 
 touch "$R/sampling"
 # Sampler, every 5 s: uptime, MemAvailable, the daemon's VmRSS VmSwap VmLck (KiB), and the store's
-# stored_pages pool_bytes pers_zpages pers_zbytes zero_filled_pages;
+# stored_pages pool_bytes pers_zpages pers_zbytes zero_filled_pages remote_pers_pages;
 # written to the host's share, not to guest RAM.
 (
     for _ in $(seq 1 400); do
         [ -e "$R/sampling" ] || break
         m=$(awk '$1 == "VmRSS:" { r = $2 } $1 == "VmSwap:" { s = $2 } $1 == "VmLck:" { l = $2 }
                  END { print r + 0, s + 0, l + 0 }' "/proc/$pid/status" 2>/dev/null)
-        c=$(cd "$MOUNT/stats" 2>/dev/null && cat stored_pages pool_bytes pers_zpages pers_zbytes zero_filled_pages 2>/dev/null | tr '\n' ' ')
+        c=$(cd "$MOUNT/stats" 2>/dev/null && cat stored_pages pool_bytes pers_zpages pers_zbytes zero_filled_pages remote_pers_pages 2>/dev/null | tr '\n' ' ')
         echo "$(uptime_s) $(meminfo MemAvailable) ${m:-- - -} ${c:-- - - - -}" >> "$R/samples.txt"
         sleep 5
     done

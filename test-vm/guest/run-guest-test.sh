@@ -28,6 +28,11 @@ min_free_kib=16384 # vm.min_free_kbytes
 watermark_scale=500 # vm.watermark_scale_factor, in 1/10000 of RAM
 keep=0
 link=
+tap=               # a tap device on a bridge shared with lenders on the host
+addr=              # the guest's address on it, A.B.C.D/N
+cluster=           # the cluster the guest's ramswap joins (default guest-0, its own)
+up_args=           # more options for the guest's ramswap up
+sets=()            # knob=value pairs the guest sets after up
 jar=$repo/cli/target/ramswap.jar
 
 usage() {
@@ -53,6 +58,13 @@ usage: $0 [options]
   --link listen:PORT|connect:PORT
                      give the guest a private virtio-net link over a QEMU socket on 127.0.0.1
                      (address 10.77.0.1/24); the seam for tests with several guests
+  --tap IFNAME       give the guest a virtio-net link on this tap device (made beforehand, e.g.
+                     on a bridge with lenders in network namespaces); needs --addr
+  --addr A.B.C.D/N   the guest's address on --tap
+  --cluster-name N   the cluster the guest's ramswap joins (default: guest-0, a cluster of its own)
+  --up-args "..."    more options for the guest's ramswap up, e.g. "--node 0 --bind A.B.C.D
+                     --join L:5701 --target 1,2"
+  --set KNOB=VALUE   a knob the guest sets right after up (repeatable), e.g. local_target_bytes=0
   --jar PATH         the ramswap jar (default cli/target/ramswap.jar)
   --keep             keep the run directory (console, daemon log, raw outputs)
 Needs root. Installs qemu-system-x86 and cpio with apt-get when missing; fetches Debian's kernel
@@ -76,6 +88,11 @@ while [ $# -gt 0 ]; do
         --min-free-kib) min_free_kib=$2; shift 2 ;;
         --watermark-scale) watermark_scale=$2; shift 2 ;;
         --link) link=$2; shift 2 ;;
+        --tap) tap=$2; shift 2 ;;
+        --addr) addr=$2; shift 2 ;;
+        --cluster-name) cluster=$2; shift 2 ;;
+        --up-args) up_args=$2; shift 2 ;;
+        --set) sets+=("$2"); shift 2 ;;
         --jar) jar=$2; shift 2 ;;
         --keep) keep=1; shift ;;
         -h|--help) usage; exit 0 ;;
@@ -90,6 +107,12 @@ for v in min_free_kib watermark_scale; do
 done
 [[ $tcg_thread =~ ^(single|multi)$ ]] || { echo "--tcg-thread must be single or multi" >&2; exit 64; }
 [ -z "$link" ] || [[ $link =~ ^(listen|connect):[0-9]+$ ]] || { echo "--link must be listen:PORT or connect:PORT" >&2; exit 64; }
+[ -z "$link" ] || [ -z "$tap" ] || { echo "--link and --tap exclude each other" >&2; exit 64; }
+[ -z "$tap" ] || [[ $addr =~ ^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+/[0-9]+$ ]] || { echo "--tap needs --addr A.B.C.D/N, got '$addr'" >&2; exit 64; }
+[ -z "$tap" ] || [ -e "/sys/class/net/$tap" ] || { echo "no network device '$tap' for --tap" >&2; exit 64; }
+for kv in "${sets[@]}"; do
+    [[ $kv =~ ^[a-z_]+=[^[:space:]]+$ ]] || { echo "--set must be KNOB=VALUE, got '$kv'" >&2; exit 64; }
+done
 swap=${swap:-$((ram * 2))}
 mib=${mib:-$((ram * 3 / 2))}
 
@@ -238,11 +261,16 @@ start_guest() { # n ram dir [link] [up_args]
             "$n" "$swap" "$mib" "$procs" "$passes" "$seed" "$mix"
         printf 'MIN_FREE_KIB=%s\nWATERMARK_SCALE=%s\n' "$min_free_kib" "$watermark_scale"
         printf 'NO_PROTECTIONS=%s\nDEADLINE_S=%s\nUP_ARGS=%q\n' "$no_protections" "$((timeout_s - 30))" "$up_args"
+        printf 'CLUSTER=%q\nSETS=%q\n' "${cluster:-guest-$n}" "${sets[*]}"
         [ -n "$link" ] && printf 'LINK_ADDR=10.77.0.%s/24\n' "$((n + 1))"
+        [ -n "$tap" ] && printf 'LINK_ADDR=%s\n' "$addr"
     } > "$dir/env"
     if [ -n "$link" ]; then
         net=(-netdev "socket,id=link0,${link%%:*}=127.0.0.1:${link#*:}"
              -device "virtio-net-pci,netdev=link0,mac=52:54:00:72:73:$(printf %02x "$n")")
+    elif [ -n "$tap" ]; then
+        net=(-netdev "tap,id=link0,ifname=$tap,script=no,downscript=no"
+             -device "virtio-net-pci,netdev=link0,mac=52:54:00:72:74:$(printf %02x "$n")")
     fi
     qemu-system-x86_64 -name "ramswap-guest$n" -nodefaults -no-user-config \
         -machine pc -accel "tcg,thread=$tcg_thread,tb-size=512" -cpu qemu64,+ssse3,+sse4.1,+sse4.2,+popcnt \
@@ -282,7 +310,7 @@ say "kernel $kver, modules: ${modules[*]}"
 say "guest0: RAM $ram MiB, ramswap $swap MiB, workload $mib MiB, protections $([ "$no_protections" = 1 ] && echo off || echo on)"
 
 t0=$(date +%s.%N)
-start_guest 0 "$ram" "$run/g0" "$link"
+start_guest 0 "$ram" "$run/g0" "$link" "$up_args"
 wait_guest 0 "$(( $(date +%s) + timeout_s ))"
 t1=$(date +%s.%N)
 
@@ -358,6 +386,14 @@ row "daemon RSS at end: anon / file" "$(mibk "${r[daemon_rssanon_kib]:-}") / $(m
 row "daemon locked (VmLck, end)" "$(mibk "${r[daemon_vmlck_kib]:-}")"
 row "daemon swapped out (VmSwap peak sampled)" "$(mibk "$(col 4)")"
 row "guest MemAvailable, lowest sampled" "$(mibk "$(col 2)")"
+if [ -n "$tap" ]; then
+    remote_peak=$(col 11 || true)
+    row "remote pages, peak (sampled)" "${remote_peak:--}"
+    row "remote pages written / read back" "${st[remote_pages_flushed]:--} / ${st[remote_pers_pages_succ_get]:--}"
+    row "remote reads failed / from a second copy" "${st[remote_pers_pages_unsucc_get]:--} / ${st[remote_reads_second_copy]:--}"
+    row "remote partitions lost / pages re-copied" "${st[remote_partitions_lost]:--} / ${st[remote_pages_replaced]:--}"
+    row "pages with one copy / to re-copy (end)" "${st[remote_pages_one_copy]:--} / ${st[remote_pages_to_replace]:--}"
+fi
 row "hung-task / soft-lockup lines" "$hung"
 row "OOM kills" "$oom${victims:+ ($victims)}"
 row "daemon OOM-killed" "$daemon_killed"
@@ -372,6 +408,11 @@ else
     [ "${r[pswpout]:-0}" -gt 0 ] || fails+=("nothing was swapped out")
     [ "$daemon_killed" = no ] || fails+=("daemon OOM-killed: $daemon_killed")
     [ "${r[down_rc]:-}" = 0 ] || fails+=("ramswap down exit ${r[down_rc]:-none}")
+    [ -z "${r[set_rc]:-}" ] || fails+=("ramswap set failed (exit ${r[set_rc]})")
+    if [ -n "$tap" ]; then
+        [ "${remote_peak:-0}" -gt 0 ] || fails+=("no page went to the lenders")
+        [ "${st[remote_pers_pages_unsucc_get]:-x}" = 0 ] || fails+=("remote reads failed: ${st[remote_pers_pages_unsucc_get]:-unknown}")
+    fi
 fi
 [ "$hung" = 0 ] || fails+=("$hung hung-task lines")
 [[ $ended == "test script, exit 0" || ${r[up_rc]:-} != 0 ]] || fails+=("guest ended by $ended")

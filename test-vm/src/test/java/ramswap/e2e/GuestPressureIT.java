@@ -38,7 +38,7 @@ import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class GuestPressureIT {
 
-    private static final Path SCRIPT = Host.REPO.resolve("test-vm/guest/run-guest-test.sh");
+    static final Path SCRIPT = Host.REPO.resolve("test-vm/guest/run-guest-test.sh");
     /** The script bounds the guest itself (840 s); this is the backstop. */
     private static final Duration TIMEOUT = Duration.ofMinutes(16);
     private static final Pattern ROW = Pattern.compile("^\\| (.+?) +\\| (.*?) +\\|$");
@@ -83,7 +83,7 @@ class GuestPressureIT {
     }
 
     /** The run failed only because the OOM killer took workload processes: no mismatch, no hang, the daemon not killed. */
-    private static boolean onlyTheWorkloadWasOomKilled(String output) {
+    static boolean onlyTheWorkloadWasOomKilled(String output) {
         if (output.contains("guest-test: PASS")) {
             return false;
         }
@@ -139,11 +139,11 @@ class GuestPressureIT {
         }
     }
 
-    private record Result(int exitCode, String output) {
+    record Result(int exitCode, String output) {
     }
 
     /** Streams the script's output as it comes (the run takes minutes); stops it with SIGTERM so its trap ends QEMU. */
-    private static Result run(List<String> cmd, Duration timeout) throws IOException, InterruptedException {
+    static Result run(List<String> cmd, Duration timeout) throws IOException, InterruptedException {
         System.out.println("$ " + String.join(" ", cmd));
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
                 .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null"))).start();
@@ -180,7 +180,7 @@ class GuestPressureIT {
     }
 
     /** The value of a row of the script's table. */
-    private static String row(String output, String name) {
+    static String row(String output, String name) {
         for (String line : output.split("\n")) {
             Matcher m = ROW.matcher(line.trim());
             if (m.matches() && m.group(1).trim().equals(name)) {
@@ -190,7 +190,7 @@ class GuestPressureIT {
         throw new AssertionError("no row '" + name + "' in the table:\n" + tail(output));
     }
 
-    private static String tail(String s) {
+    static String tail(String s) {
         String[] lines = s.split("\n");
         return String.join("\n", Arrays.copyOfRange(lines, Math.max(0, lines.length - 80), lines.length));
     }
