@@ -11,17 +11,21 @@ import java.util.concurrent.ThreadLocalRandom;
  * joined to it by a veth pair, with addresses in a random 10.x.y.0/24 that lives only inside them.
  * Daemons run in their node's namespace through {@code nsenter --net} (mounts and loop devices stay
  * in the machine's own namespaces, where the test reads them). Faults: a node's link taken down and
- * up, and {@code tc netem} on it. {@link #close} removes everything it made, even after a failure.
+ * up, two nodes cut off from each other only, and {@code tc netem} on a link. {@link #close}
+ * removes everything it made, even after a failure.
  */
 final class NetNs implements AutoCloseable {
 
     private static final Duration CMD = Duration.ofSeconds(20);
+    /** A locally administered MAC that no interface has: frames sent to it reach no one. */
+    private static final String NOWHERE = "02:00:5e:00:00:01";
 
     private final String id;
     private final String subnet;
     private final String bridge;
     private final List<Integer> nodes = new ArrayList<>();
     private final List<Integer> taps = new ArrayList<>();
+    private final List<List<Integer>> cuts = new ArrayList<>();
 
     NetNs() {
         ThreadLocalRandom r = ThreadLocalRandom.current();
@@ -78,6 +82,26 @@ final class NetNs implements AutoCloseable {
         ip("link", "set", hostSide(n), up ? "up" : "down");
     }
 
+    /**
+     * Cuts nodes {@code a} and {@code b} off from each other only, both still reaching every other
+     * node, or joins them again (a pair not cut is left alone). Each namespace is given a permanent
+     * neighbour entry that puts the other's address at a MAC no one has, so their packets vanish
+     * without an error, as across a broken path (a blackhole route would fail each send at once),
+     * with no packet filter or classful qdisc needed in the kernel. Joining deletes the entries, and
+     * ARP finds the real addresses again.
+     */
+    void cut(int a, int b, boolean cut) {
+        List<Integer> pair = List.of(Math.min(a, b), Math.max(a, b));
+        if (cut) {
+            cuts.add(pair);
+            in(a, "ip", "neigh", "replace", address(b), "lladdr", NOWHERE, "nud", "permanent", "dev", nsSide(a));
+            in(b, "ip", "neigh", "replace", address(a), "lladdr", NOWHERE, "nud", "permanent", "dev", nsSide(b));
+        } else if (cuts.remove(pair)) {
+            in(a, "ip", "neigh", "del", address(b), "dev", nsSide(a));
+            in(b, "ip", "neigh", "del", address(a), "dev", nsSide(b));
+        }
+    }
+
     /** {@code tc netem} on node {@code n}'s link, e.g. "delay 50ms" or "loss 30%"; null removes it. */
     void netem(int n, String spec) {
         if (spec == null) {
@@ -120,9 +144,20 @@ final class NetNs implements AutoCloseable {
         }
     }
 
-    /** Removes the namespaces (their veth ends go with them), the taps and the bridge; what is gone already is skipped. */
+    /**
+     * Joins the pairs still cut, removes the namespaces (their veth ends go with them), the taps and
+     * the bridge; what is gone already is skipped.
+     */
     @Override
     public void close() {
+        for (List<Integer> pair : cuts) {
+            for (int i = 0; i < 2; i++) {
+                int n = pair.get(i);
+                Host.exec(CMD, Map.of(), List.of("ip", "netns", "exec", ns(n), "ip", "neigh", "del", address(pair.get(1 - i)), "dev",
+                        nsSide(n)));
+            }
+        }
+        cuts.clear();
         for (int n : taps) {
             Host.exec(CMD, Map.of(), List.of("ip", "tuntap", "del", "dev", tapName(n), "mode", "tap"));
         }

@@ -286,7 +286,7 @@ class ReliabilityIT {
     }
 
     /** What a client sees in the blocks map of node 0's pages. */
-    private record Placement(long pages, long copies, long onOwn, long sharing) {
+    record Placement(long pages, long copies, long onOwn, long sharing) {
     }
 
     /**
@@ -332,7 +332,7 @@ class ReliabilityIT {
         }
     }
 
-    private static Placement placement(RemoteSwapIT.Client client, String own) {
+    static Placement placement(RemoteSwapIT.Client client, String own) {
         {
             com.hazelcast.partition.PartitionService partitions = client.hz.getPartitionService();
             Map<Long, List<String>> owners = new HashMap<>();
