@@ -25,8 +25,8 @@ import org.junit.jupiter.api.condition.EnabledIf;
  * <p>
  * Out of the default suite (about 12 minutes, and it fails today): runs with
  * {@code -Dramswap.guest.borrower=true}. With {@code -Dramswap.guest.kill=false} no lender is killed.
- * What the kill found, a guest too slow to keep up with the membership change falling out of the
- * cluster, is in docs/reliability.md.
+ * What it found, a guest too slow to keep up with the cluster's membership falling out of it (with
+ * the kill and without), is in docs/reliability.md.
  */
 @EnabledIf("ramswap.e2e.GuestBorrowerIT#canRun")
 class GuestBorrowerIT {
