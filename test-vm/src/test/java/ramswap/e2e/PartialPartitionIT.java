@@ -135,18 +135,17 @@ class PartialPartitionIT {
         System.out.printf("%-58s %12d%n", "remote pages at the cut", before.get("remote_pers_pages"));
         System.out.printf("%-58s %12d%n", "workload reads failed during the cut", failedDuring);
         System.out.printf("%-58s %12d%n", "workload pages wrong during the cut", wrongDuring);
-        System.out.printf("%-58s %12d%n", "reads served by a second copy during the cut",
-                during.get("remote_reads_second_copy") - before.get("remote_reads_second_copy"));
-        System.out.printf("%-58s %12d%n", "remote get timeouts during the cut",
-                during.get("remote_get_timeouts") - before.get("remote_get_timeouts"));
-        System.out.printf("%-58s %12d%n", "remote gets that found no copy during the cut",
-                during.get("remote_get_missing") - before.get("remote_get_missing"));
-        System.out.printf("%-58s %12d%n", "remote requests failed during the cut",
-                during.get("remote_failed_requests") - before.get("remote_failed_requests"));
-        System.out.printf("%-58s %12d%n", "partitions seen lost during the cut",
-                during.get("remote_partitions_lost") - before.get("remote_partitions_lost"));
-        System.out.printf("%-58s %12d%n", "pages given new copies during the cut",
-                during.get("remote_pages_replaced") - before.get("remote_pages_replaced"));
+        String[][] deltas = {
+            {"reads served by a second copy", "remote_reads_second_copy"},
+            {"remote get timeouts", "remote_get_timeouts"},
+            {"remote gets that found no copy", "remote_get_missing"},
+            {"remote requests failed", "remote_failed_requests"},
+            {"partitions seen lost", "remote_partitions_lost"},
+            {"pages given new copies", "remote_pages_replaced"},
+        };
+        for (String[] d : deltas) {
+            System.out.printf("%-58s %12d%n", d[0] + " during the cut", during.get(d[1]) - before.get(d[1]));
+        }
         System.out.printf("%-58s %12.1f%n", "heal -> one cluster of four (s)", whole);
         System.out.printf("%-58s %12d%n", "workload passes (write + verify of 64 MiB), all", passesDuring);
         System.out.printf("%-58s %12d%n", "workload reads failed, all", work.failedReads.get());
