@@ -24,7 +24,7 @@ class CutOffIT {
 
     @Test
     void shouldServeLocalPagesAndBoundRemoteReadsWhileCutOffFromEveryLender() throws Exception {
-        String tag = "co" + ProcessHandle.current().pid() + "-" + Integer.toHexString(ThreadLocalRandom.current().nextInt(1 << 16));
+        String tag = Host.tag("co");
         int port = 26000 + ThreadLocalRandom.current().nextInt(400) * 10;
         System.out.println("/proc/swaps before:\n" + Host.procSwaps());
         try (NetNs net = new NetNs()) {

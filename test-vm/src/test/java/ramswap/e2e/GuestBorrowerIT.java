@@ -42,7 +42,7 @@ class GuestBorrowerIT {
     /** Copies the lenders hold (two per page) before the kill: the guest is well into its workload. */
     private static final long COPIES_AT_KILL = 16_384;
 
-    private final String tag = "gb" + ProcessHandle.current().pid() + "-" + Integer.toHexString(ThreadLocalRandom.current().nextInt(1 << 16));
+    private final String tag = Host.tag("gb");
     private final int basePort = 29000 + ThreadLocalRandom.current().nextInt(300) * 10;
 
     @Test
@@ -120,10 +120,6 @@ class GuestBorrowerIT {
     }
 
     private static long held(Map<Integer, Node> lenders) {
-        long sum = 0;
-        for (Node n : lenders.values()) {
-            sum += n.counter("foreign_pers_pages");
-        }
-        return sum;
+        return Node.sum(lenders.values(), "foreign_pers_pages");
     }
 }

@@ -49,6 +49,14 @@ final class Host {
     }
 
     /**
+     * A name no other run uses, for a cluster, a mount or a cgroup: {@code prefix}, this JVM's pid
+     * and a random part, e.g. "rl4242-1f3a".
+     */
+    static String tag(String prefix) {
+        return prefix + ProcessHandle.current().pid() + "-" + Integer.toHexString(java.util.concurrent.ThreadLocalRandom.current().nextInt(1 << 16));
+    }
+
+    /**
      * Waits (bounded, looking every 250 ms) until {@code done}; fails early, with the workload's
      * output, if {@code workload} (may be null) ended before.
      */

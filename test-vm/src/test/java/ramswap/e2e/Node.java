@@ -74,6 +74,15 @@ final class Node implements AutoCloseable {
         return v;
     }
 
+    /** The sum of counter {@code name} over {@code nodes}. */
+    static long sum(Iterable<Node> nodes, String name) {
+        long sum = 0;
+        for (Node n : nodes) {
+            sum += n.counter(name);
+        }
+        return sum;
+    }
+
     /** The member address others join, from the status file's cluster line. */
     String memberAddress() {
         String cluster = status(mount).get("cluster");

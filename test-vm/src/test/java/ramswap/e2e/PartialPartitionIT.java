@@ -57,7 +57,7 @@ class PartialPartitionIT {
 
     /** Lenders 1 (the master), 2 and 3, then borrower 0; cuts 0 and {@code lender} (1 or 2) apart mid-workload. */
     private void cutFor60Seconds(int lender) throws Exception {
-        String tag = "pp" + ProcessHandle.current().pid() + "-" + Integer.toHexString(ThreadLocalRandom.current().nextInt(1 << 16));
+        String tag = Host.tag("pp");
         int port = 27000 + ThreadLocalRandom.current().nextInt(400) * 10;
         System.out.println("/proc/swaps before:\n" + Host.procSwaps());
         try (NetNs net = new NetNs()) {
@@ -170,39 +170,7 @@ class PartialPartitionIT {
                 () -> assertEquals(0, last.failedReads() + work.failedReads.get(), "reads of the workload failed"),
                 () -> assertEquals(0, failedRemote, "remote reads failed"),
                 () -> assertTrue(full, "two copies of every page again within 5 min"),
-                () -> assertExactPlacement(tag, nodes));
-    }
-
-    /**
-     * Through a client, over the whole blocks map: no page of node 0 on its own member, the two
-     * copies of each page on two members, exactly two copies of each page node 0 has remote (none
-     * lost, no freed one back), and the lenders' foreign counts add up to those copies. Waits
-     * (bounded) for deletes and repairs in flight.
-     */
-    private static void assertExactPlacement(String tag, Node[] nodes) {
-        Node borrower = nodes[0];
-        try (RemoteSwapIT.Client client = new RemoteSwapIT.Client(tag, nodes[2].memberAddress())) {
-            ReliabilityIT.Placement[] p = new ReliabilityIT.Placement[1];
-            long[] wanted = new long[1];
-            long[] held = new long[1];
-            try {
-                Host.await("placement settled", Duration.ofMinutes(4), null, () -> {
-                    p[0] = ReliabilityIT.placement(client, borrower.memberAddress());
-                    wanted[0] = 2 * borrower.counter("remote_pers_pages") - borrower.counter("remote_pages_one_copy");
-                    held[0] = Arrays.stream(nodes).mapToLong(n -> n.counter("foreign_pers_pages")).sum();
-                    return p[0].onOwn() == 0 && p[0].sharing() == 0 && p[0].copies() == wanted[0] && held[0] == p[0].copies();
-                });
-            } catch (AssertionError notYet) {
-                // the assertions below say what is wrong
-            }
-            System.out.printf("placement: %d pages of node 0 in the map (%d copies, %d wanted), the lenders count %d;"
-                    + " on its own member %d; both copies on one member %d%n", p[0].pages(), p[0].copies(), wanted[0], held[0],
-                    p[0].onOwn(), p[0].sharing());
-            assertEquals(0, p[0].onOwn(), "pages of node 0 on its own member");
-            assertEquals(0, p[0].sharing(), "pages with both copies on one member");
-            assertEquals(wanted[0], p[0].copies(), "the map holds exactly the copies of the pages still allocated");
-            assertEquals(p[0].copies(), held[0], "the lenders count exactly the copies in the map");
-        }
+                () -> ReliabilityIT.assertPlacement(tag, nodes[2], nodes[0], Arrays.asList(nodes), true));
     }
 
     private static String membersSeen(Node[] nodes) {

@@ -10,7 +10,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.BooleanSupplier;
 import java.util.regex.Matcher;
@@ -38,7 +37,7 @@ class PoolFullIT {
     private static final Pattern STAMP = Pattern.compile("^\\[\\s*(\\d+\\.\\d+)\\]");
     private static final Pattern CRASH = Pattern.compile("segfault at|Killed process|oom-kill");
 
-    private final String tag = "pf-" + ProcessHandle.current().pid() + "-" + Integer.toHexString(ThreadLocalRandom.current().nextInt(1 << 16));
+    private final String tag = Host.tag("pf-");
     private final Path mount = Path.of("/run/ramswap-" + tag);
 
     @Test

@@ -22,7 +22,7 @@ import org.junit.jupiter.api.condition.EnabledIf;
 @EnabledIf("ramswap.e2e.Host#canSwap")
 class RecoveryIT {
 
-    private final String tag = "rec-" + ProcessHandle.current().pid() + "-" + Integer.toHexString(ThreadLocalRandom.current().nextInt(1 << 16));
+    private final String tag = Host.tag("rec-");
 
     @Test
     void shouldCleanUpAfterADaemonKilledWithSigkill() throws Exception {

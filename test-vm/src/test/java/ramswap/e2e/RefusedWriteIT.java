@@ -10,7 +10,6 @@ import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ThreadLocalRandom;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.condition.EnabledIf;
 
@@ -38,7 +37,7 @@ class RefusedWriteIT {
     private static final List<String> SUMMED = List.of("writes", "writes_ok", "writes_refused", "writes_refused_enospc", "writes_short",
             "mismatched_writes", "mismatched_blocks", "mismatched_bytes", "changed_refused_writes", "reverify_mismatched_writes");
 
-    private final String tag = "rw-" + ProcessHandle.current().pid() + "-" + Integer.toHexString(ThreadLocalRandom.current().nextInt(1 << 16));
+    private final String tag = Host.tag("rw-");
     private final Path mount = Path.of("/run/ramswap-" + tag);
 
     @Test

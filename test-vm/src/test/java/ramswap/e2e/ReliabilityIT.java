@@ -40,7 +40,7 @@ class ReliabilityIT {
     /** Bits of a page key: node in 63..48, the copy bit 39, the sequence below it. */
     private static final long COPY_BIT = 1L << 39;
 
-    private final String tag = "rl" + ProcessHandle.current().pid() + "-" + Integer.toHexString(ThreadLocalRandom.current().nextInt(1 << 16));
+    private final String tag = Host.tag("rl");
     private final int basePort = 25000 + ThreadLocalRandom.current().nextInt(400) * 10;
     private final Map<Integer, Node> lenders = new HashMap<>();
     private NetNs net;
@@ -289,15 +289,23 @@ class ReliabilityIT {
     record Placement(long pages, long copies, long onOwn, long sharing) {
     }
 
-    /**
-     * Through a client, over the whole blocks map: no page of node 0 on node 0's own member and the
-     * two copies of each page on two members; with {@code exact}, the map holds exactly the copies
-     * of the pages node 0 has remote (two each, one for those counted in remote_pages_one_copy), and
-     * the lenders count them all (nothing leaks). Waits (bounded) for deletes and repairs in flight.
-     */
+    /** {@link #assertPlacement(String, Node, Node, List, boolean)} for this test's nodes. */
     private void assertPlacement(boolean exact) {
+        List<Node> holders = new ArrayList<>(lenders.values());
+        holders.add(borrower); // node 0 lends a little too
+        assertPlacement(tag, lenders.values().iterator().next(), borrower, holders, exact);
+    }
+
+    /**
+     * Through a client, over the whole blocks map: no page of {@code borrower} on its own member and
+     * the two copies of each page on two members; with {@code exact}, the map holds exactly the
+     * copies of the pages the borrower has remote (two each, one for those counted in
+     * remote_pages_one_copy), and {@code holders} (every node that lends) count them all: nothing
+     * leaks. The client joins through {@code via}. Waits (bounded) for deletes and repairs in flight.
+     */
+    static void assertPlacement(String tag, Node via, Node borrower, List<Node> holders, boolean exact) {
         String own = borrower.memberAddress();
-        try (RemoteSwapIT.Client client = new RemoteSwapIT.Client(tag, lenders.values().iterator().next().memberAddress())) {
+        try (RemoteSwapIT.Client client = new RemoteSwapIT.Client(tag, via.memberAddress())) {
             Placement[] p = new Placement[1];
             long[] remote = new long[1];
             long[] held = new long[1];
@@ -307,11 +315,7 @@ class ReliabilityIT {
                 Host.await("placement settled", Duration.ofMinutes(4), null, () -> {
                     p[0] = placement(client, own);
                     remote[0] = borrower.counter("remote_pers_pages");
-                    held[0] = 0;
-                    for (Node n : lenders.values()) {
-                        held[0] += n.counter("foreign_pers_pages");
-                    }
-                    held[0] += borrower.counter("foreign_pers_pages");
+                    held[0] = Node.sum(holders, "foreign_pers_pages");
                     copiesWanted[0] = 2 * remote[0] - borrower.counter("remote_pages_one_copy");
                     return p[0].onOwn() == 0 && p[0].sharing() == 0
                             && (!exact || p[0].copies() == copiesWanted[0] && held[0] == p[0].copies());
@@ -319,10 +323,10 @@ class ReliabilityIT {
             } catch (AssertionError notYet) {
                 // the assertions below say what is wrong
             }
-            System.out.printf("placement: %d pages of node 0 in the map (%d copies), node 0 has %d remote, the lenders count %d;"
-                    + " on its own member %d; both copies on one member %d%n", p[0].pages(), p[0].copies(), remote[0], held[0],
-                    p[0].onOwn(), p[0].sharing());
-            assertEquals(0, p[0].onOwn(), "pages of node 0 on its own member");
+            System.out.printf("placement: %d pages of node %d in the map (%d copies, %d wanted), it has %d remote, the lenders"
+                    + " count %d; on its own member %d; both copies on one member %d%n", p[0].pages(), borrower.number, p[0].copies(),
+                    copiesWanted[0], remote[0], held[0], p[0].onOwn(), p[0].sharing());
+            assertEquals(0, p[0].onOwn(), "pages of node " + borrower.number + " on its own member");
             assertEquals(0, p[0].sharing(), "pages with both copies on one member");
             if (exact) {
                 assertEquals(copiesWanted[0], p[0].copies(), "the map holds exactly the copies of each remote page (two, or one when"

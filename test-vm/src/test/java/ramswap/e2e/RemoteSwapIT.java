@@ -34,7 +34,7 @@ class RemoteSwapIT {
     private static final Duration WORK = Duration.ofMinutes(15);
     private static final long WORKLOAD_MIB = 256;
 
-    private final String tag = "rs" + ProcessHandle.current().pid() + "-" + Integer.toHexString(ThreadLocalRandom.current().nextInt(1 << 16));
+    private final String tag = Host.tag("rs");
     private final int basePort = 21000 + ThreadLocalRandom.current().nextInt(400) * 10;
     private Node lender;
     private Node borrower;

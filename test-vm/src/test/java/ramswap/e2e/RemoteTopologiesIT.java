@@ -25,7 +25,7 @@ import org.junit.jupiter.api.condition.EnabledIf;
 @EnabledIf("ramswap.e2e.Host#canSwap")
 class RemoteTopologiesIT {
 
-    private final String run = "rt" + ProcessHandle.current().pid() + "-" + Integer.toHexString(ThreadLocalRandom.current().nextInt(1 << 16));
+    private final String run = Host.tag("rt");
     private final int basePort = 25000 + ThreadLocalRandom.current().nextInt(300) * 10;
     /** Every node a test started, closed in reverse order even when the test fails. */
     private final Deque<Node> nodes = new ArrayDeque<>();

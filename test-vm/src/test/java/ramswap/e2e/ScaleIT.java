@@ -39,7 +39,7 @@ class ScaleIT {
     private static final int LENDERS = 15;
     private static final int BORROWER = 7;
 
-    private final String tag = "sc" + ProcessHandle.current().pid() + "-" + Integer.toHexString(ThreadLocalRandom.current().nextInt(1 << 16));
+    private final String tag = Host.tag("sc");
     private final int basePort = 29000 + ThreadLocalRandom.current().nextInt(200) * 20;
     private final List<Node> lenders = new ArrayList<>();
     private Node borrower;

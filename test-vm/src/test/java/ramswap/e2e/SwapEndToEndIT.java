@@ -9,7 +9,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -34,7 +33,7 @@ class SwapEndToEndIT {
     private static final Duration WORK = Duration.ofMinutes(15);
     private static final long WORKLOAD_MIB = 256;
 
-    private final String tag = "e2e-" + ProcessHandle.current().pid() + "-" + Integer.toHexString(ThreadLocalRandom.current().nextInt(1 << 16));
+    private final String tag = Host.tag("e2e-");
     private final Path mount = Path.of("/run/ramswap-" + tag);
     private Path pagetest;
     private long firstPeak;
