@@ -87,7 +87,10 @@ public final class ClusterControl implements AutoCloseable {
         }
     }
 
-    /** Every member, ordered by node number (members without one last). */
+    /** The role {@link #nodes()} gives a node that only borrows and is connected as a client. */
+    public static final String CLIENT_ROLE = "borrows (client)";
+
+    /** Every member, and every client node by its lease, ordered by node number (members without one last). */
     public List<NodeInfo> nodes() {
         Map<Integer, Map<String, Long>> stats = stats();
         List<NodeInfo> nodes = new ArrayList<>();
@@ -96,6 +99,13 @@ public final class ClusterControl implements AutoCloseable {
             int n = node == null ? -1 : node;
             nodes.add(new NodeInfo(n, m.getAddress().getHost() + ":" + m.getAddress().getPort(), NodeRole.nameOf(m),
                     NodeRole.lendOf(m), stats.getOrDefault(node, Map.of())));
+        }
+        Map<Integer, String> leases = leases();
+        for (Map.Entry<Integer, String> lease : leases.entrySet()) {
+            if (!numbers(nodes).contains(lease.getKey())) {
+                nodes.add(new NodeInfo(lease.getKey(), lease.getValue().split(" ")[0], CLIENT_ROLE, 0,
+                        stats.getOrDefault(lease.getKey(), Map.of())));
+            }
         }
         nodes.sort(Comparator.comparingInt((NodeInfo i) -> i.node() < 0 ? Integer.MAX_VALUE : i.node()));
         return nodes;
@@ -115,8 +125,10 @@ public final class ClusterControl implements AutoCloseable {
 
     /**
      * Runs {@code call} on the given nodes (all ramswap nodes when {@code nodes} is null) and
-     * returns one answer per node, in node order: a node that is not a member, or that does not
-     * answer within {@code timeout} (all nodes together), is answered for with a refusal.
+     * returns one answer per node, in node order: a node that is not in the cluster, or that does
+     * not answer within {@code timeout} (all nodes together), is answered for with a refusal. A
+     * member runs the call on its control executor; a client node gets it through
+     * {@link ClientControl}.
      */
     public List<ControlAnswer> call(ControlCall call, Set<Integer> nodes, Duration timeout) {
         String name = call.name();
@@ -127,14 +139,32 @@ public final class ClusterControl implements AutoCloseable {
                 members.put(n, m);
             }
         }
+        Map<Integer, String> leases = leases();
+        leases.keySet().removeAll(members.keySet());
         Set<Integer> targets = new TreeSet<>(nodes == null ? members.keySet() : nodes);
+        if (nodes == null) {
+            targets.addAll(leases.keySet());
+        }
         IExecutorService executor = hazelcast.getExecutorService(NodeControls.EXECUTOR_NAME);
         Map<Integer, Future<ControlAnswer>> pending = new LinkedHashMap<>();
         Map<Integer, ControlAnswer> answers = new HashMap<>();
+        Map<Integer, String> asked = new LinkedHashMap<>(); // client nodes: request id by node
         for (int n : targets) {
             Member m = members.get(n);
+            if (m == null && leases.containsKey(n)) {
+                String id = java.util.UUID.randomUUID().toString();
+                try {
+                    hazelcast.<ClientControl.Request>getTopic(ClientControl.TOPIC).publish(new ClientControl.Request(id, n, call));
+                    asked.put(n, id);
+                } catch (RuntimeException e) {
+                    answers.put(n, ControlAnswer.refused(n, name, "could not ask it: " + e.getMessage()));
+                }
+                continue;
+            }
             if (m == null) {
-                answers.put(n, ControlAnswer.refused(n, name, "no such node in the cluster (nodes: " + new TreeSet<>(members.keySet()) + ")"));
+                Set<Integer> all = new TreeSet<>(members.keySet());
+                all.addAll(leases.keySet());
+                answers.put(n, ControlAnswer.refused(n, name, "no such node in the cluster (nodes: " + all + ")"));
                 continue;
             }
             try {
@@ -159,11 +189,54 @@ public final class ClusterControl implements AutoCloseable {
                 answers.put(n, ControlAnswer.refused(n, name, "interrupted"));
             }
         }
+        if (!asked.isEmpty()) {
+            IMap<String, ControlAnswer> replies = hazelcast.getMap(ClientControl.ANSWERS);
+            while (true) {
+                for (java.util.Iterator<Map.Entry<Integer, String>> it = asked.entrySet().iterator(); it.hasNext(); ) {
+                    Map.Entry<Integer, String> a = it.next();
+                    ControlAnswer answer = replies.get(a.getValue());
+                    if (answer != null) {
+                        answers.put(a.getKey(), answer);
+                        replies.delete(a.getValue());
+                        it.remove();
+                    }
+                }
+                if (asked.isEmpty() || System.nanoTime() - deadline >= 0) {
+                    break;
+                }
+                try {
+                    Thread.sleep(20);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    break;
+                }
+            }
+            for (int n : asked.keySet()) {
+                answers.put(n, ControlAnswer.refused(n, name, "no answer within " + timeout.toMillis() + " ms"));
+            }
+        }
         List<ControlAnswer> ordered = new ArrayList<>();
         for (int n : targets) {
             ordered.add(answers.get(n));
         }
         return ordered;
+    }
+
+    /** The client nodes' leases; empty when they cannot be read. */
+    private Map<Integer, String> leases() {
+        try {
+            return new HashMap<>(NodeDirectory.leases(hazelcast));
+        } catch (RuntimeException e) {
+            return new HashMap<>();
+        }
+    }
+
+    private static Set<Integer> numbers(List<NodeInfo> nodes) {
+        Set<Integer> numbers = new TreeSet<>();
+        for (NodeInfo i : nodes) {
+            numbers.add(i.node());
+        }
+        return numbers;
     }
 
     /** The stats map by node number; empty when no data member holds it. */

@@ -10,7 +10,9 @@ import java.net.InetAddress;
 import java.net.NetworkInterface;
 import java.net.SocketException;
 import java.net.UnknownHostException;
+import java.util.ArrayList;
 import java.util.Collections;
+import java.util.List;
 import java.util.Objects;
 import java.util.SortedSet;
 import java.util.TreeSet;
@@ -27,7 +29,7 @@ import java.util.logging.Logger;
  * number is known to be unique: a refused node never owns a partition, so its
  * refusal moves no data and leaves the other members as they were.
  */
-public final class ClusterMember implements AutoCloseable {
+public final class ClusterMember implements ClusterNode {
 
     private final ClusterSettings settings;
     private final HazelcastInstance hazelcast;
@@ -71,6 +73,7 @@ public final class ClusterMember implements AutoCloseable {
         HazelcastInstance hazelcast = start(settings, role, controls);
         try {
             refuseDuplicateNodeNumber(hazelcast, settings.nodeNumber());
+            NodeDirectory.refuseLeased(hazelcast, settings.nodeNumber(), settings.bindAddress());
             if (!settings.liteMember()) {
                 hazelcast.getCluster().promoteLocalLiteMember();
             }
@@ -86,12 +89,35 @@ public final class ClusterMember implements AutoCloseable {
         return new ClusterMember(settings, hazelcast, hazelcastLog);
     }
 
+    @Override
     public int nodeNumber() {
         return settings.nodeNumber();
     }
 
+    @Override
     public String clusterName() {
         return settings.clusterName();
+    }
+
+    @Override
+    public boolean client() {
+        return false;
+    }
+
+    /** This member's address first, then the others'. */
+    @Override
+    public List<String> memberAddresses() {
+        if (closed.get() || !hazelcast.getLifecycleService().isRunning()) {
+            return List.of();
+        }
+        List<String> addresses = new ArrayList<>();
+        addresses.add(hostAndPort(hazelcast.getCluster().getLocalMember().getAddress()));
+        for (Member m : hazelcast.getCluster().getMembers()) {
+            if (!m.localMember()) {
+                addresses.add(hostAndPort(m.getAddress()));
+            }
+        }
+        return addresses;
     }
 
     /** Members of the cluster, this one included, lite members included. */
@@ -114,11 +140,12 @@ public final class ClusterMember implements AutoCloseable {
     }
 
     /** The embedded instance, for features built on the cluster (remote blocks, quotas). */
+    @Override
     public HazelcastInstance hazelcast() {
         return hazelcast;
     }
 
-    /** One line for logs and status output. */
+    @Override
     public String describe() {
         if (closed.get() || !hazelcast.getLifecycleService().isRunning()) {
             return "cluster \"" + settings.clusterName() + "\", node " + settings.nodeNumber() + ", left";

@@ -53,6 +53,11 @@ public final class ControlCall implements Callable<ControlAnswer>, Serializable,
         if (controls == null) {
             return ControlAnswer.refused(n, name, "this member has no ramswap daemon's knobs");
         }
+        return answer(n, controls);
+    }
+
+    /** This call answered by the daemon of node {@code n}, whose knobs and counters are {@code controls}. */
+    ControlAnswer answer(int n, NodeControls controls) {
         Knob knob = Knob.byFileName(name);
         if (value != null) {
             if (knob == null) {

@@ -92,6 +92,8 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
     private static final System.Logger LOG = System.getLogger(HazelcastRemoteTier.class.getName());
 
     private final HazelcastInstance hazelcast;
+    /** A client has no partition service of its own to ask whether partitions settled: it asks a member. */
+    private final boolean client;
     private final IMap<Long, byte[]> map;
     private final PartitionService partitions;
     private final int node;
@@ -126,8 +128,9 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
     /** The copies wanted at the last look, so that a change of the knob starts a repair sweep. */
     private volatile long copiesSeen;
 
-    private HazelcastRemoteTier(ClusterMember member, Knobs knobs, Counters counters, long incarnation) {
+    private HazelcastRemoteTier(ClusterNode member, Knobs knobs, Counters counters, long incarnation) {
         this.hazelcast = member.hazelcast();
+        this.client = member.client();
         this.map = hazelcast.getMap(MAP_NAME);
         this.partitions = hazelcast.getPartitionService();
         this.node = member.nodeNumber();
@@ -194,7 +197,7 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
      * waiting for that at most {@code sweepTimeout}; a sweep that takes longer goes on in the
      * background and the lenders' orphan cleanup catches what it misses.
      */
-    public static HazelcastRemoteTier start(ClusterMember member, Knobs knobs, Counters counters, long incarnation,
+    public static HazelcastRemoteTier start(ClusterNode member, Knobs knobs, Counters counters, long incarnation,
                                             Duration sweepTimeout) {
         HazelcastRemoteTier tier = new HazelcastRemoteTier(Objects.requireNonNull(member, "member"), knobs, counters,
                 incarnation);
@@ -496,11 +499,38 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
                     return false;
                 }
             }
-            return partitions.isLocalMemberSafe();
+            return client ? memberSaysSettled() : partitions.isLocalMemberSafe();
         } catch (RuntimeException e) { // the member is stopping, or the master changed meanwhile
             LOG.log(System.Logger.Level.DEBUG, "asking whether the partitions have settled failed", e);
             return false;
         }
+    }
+
+    /** Longest a member is waited for when asked whether the partitions settled; then the next is asked. */
+    static final Duration SETTLED_ASK_TIMEOUT = Duration.ofSeconds(1);
+
+    /**
+     * For a client: {@link SettledCall} on the oldest data member (the master, or the member that
+     * will be), the next one when it does not answer within {@link #SETTLED_ASK_TIMEOUT}.
+     */
+    private boolean memberSaysSettled() {
+        com.hazelcast.core.IExecutorService executor = hazelcast.getExecutorService(NodeControls.EXECUTOR_NAME);
+        for (Member m : hazelcast.getCluster().getMembers()) {
+            if (m.isLiteMember()) {
+                continue;
+            }
+            java.util.concurrent.Future<Boolean> answer = executor.submitToMember(new SettledCall(), m);
+            try {
+                return answer.get(SETTLED_ASK_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+            } catch (TimeoutException | ExecutionException e) {
+                answer.cancel(true);
+                LOG.log(System.Logger.Level.DEBUG, "member " + m.getAddress() + " did not say whether the partitions settled", e);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return false;
+            }
+        }
+        return false;
     }
 
     /** Partitions may have moved: the store looks for pages short of copies, and redundancy is unknown until they settle. */

@@ -162,7 +162,13 @@ public final class Lender implements AutoCloseable {
      * comes back deletes its earlier life's pages), so they need no hand-over.
      */
     public long heldOfPresentNodes() {
-        int[] nodes = member.nodeNumbers().stream().mapToInt(Integer::intValue).toArray();
+        SortedSet<Integer> present;
+        try {
+            present = NodeDirectory.present(hazelcast); // members, and client nodes by their leases
+        } catch (RuntimeException e) { // the leases cannot be read now: count every page as some present node's
+            return map.localKeySet().size();
+        }
+        int[] nodes = present.stream().mapToInt(Integer::intValue).toArray();
         return map.localKeySet(KeyNodePredicate.ofAny(nodes)).size();
     }
 
@@ -214,7 +220,13 @@ public final class Lender implements AutoCloseable {
      * (measured from when this lender first saw them absent). Returns the pages freed.
      */
     int sweepOrphans() {
-        SortedSet<Integer> present = member.nodeNumbers();
+        SortedSet<Integer> present;
+        try {
+            present = NodeDirectory.present(hazelcast); // members, and client nodes by their leases
+        } catch (RuntimeException e) { // the leases cannot be read now: decide nothing on half an answer
+            LOG.log(System.Logger.Level.DEBUG, "reading the node directory failed; no orphan sweep this round", e);
+            return 0;
+        }
         int[] nodes = present.stream().mapToInt(Integer::intValue).toArray();
         Set<Long> keys = map.localKeySet(KeyNodePredicate.notOf(nodes));
         Map<Integer, List<Long>> byNode = new HashMap<>();

@@ -38,6 +38,9 @@ final class MemberConfig {
     // (docs/reliability.md).
     static final int HEARTBEAT_INTERVAL_SECONDS = 1;
     static final int MAX_NO_HEARTBEAT_SECONDS = 30;
+    // A client (a node that only borrows) silent this long is dropped with its listeners (default 300 s).
+    // Its pages stay: they go only once its lease lapsed for orphan_grace_seconds (NodeDirectory).
+    static final int CLIENT_MAX_NO_HEARTBEAT_SECONDS = 60;
     // After a split, the sides look for each other this soon and this often (defaults 300 s and 120 s).
     static final int MERGE_FIRST_RUN_DELAY_SECONDS = 5;
     static final int MERGE_NEXT_RUN_DELAY_SECONDS = 5;
@@ -66,6 +69,7 @@ final class MemberConfig {
         config.setProperty("hazelcast.partition.count", "271");
         config.setProperty("hazelcast.heartbeat.interval.seconds", Integer.toString(HEARTBEAT_INTERVAL_SECONDS));
         config.setProperty("hazelcast.max.no.heartbeat.seconds", Integer.toString(MAX_NO_HEARTBEAT_SECONDS));
+        config.setProperty("hazelcast.client.max.no.heartbeat.seconds", Integer.toString(CLIENT_MAX_NO_HEARTBEAT_SECONDS));
         config.setProperty("hazelcast.merge.first.run.delay.seconds", Integer.toString(MERGE_FIRST_RUN_DELAY_SECONDS));
         config.setProperty("hazelcast.merge.next.run.delay.seconds", Integer.toString(MERGE_NEXT_RUN_DELAY_SECONDS));
         // The once-a-minute INFO health line is noise in a swap daemon's journal.

@@ -53,7 +53,7 @@ public final class StatsPublisher extends PeriodicAgent {
      *
      * @param snapshot called on the publisher's thread; returns counter name to value
      */
-    public StatsPublisher(ClusterMember member, Supplier<Map<String, Long>> snapshot, Duration interval) {
+    public StatsPublisher(ClusterNode member, Supplier<Map<String, Long>> snapshot, Duration interval) {
         super(Objects.requireNonNull(interval, "interval")); // refuses an interval that is not positive
         Objects.requireNonNull(member, "member");
         this.snapshot = Objects.requireNonNull(snapshot, "snapshot");

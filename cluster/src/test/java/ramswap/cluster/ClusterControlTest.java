@@ -125,6 +125,33 @@ class ClusterControlTest {
             }
         }
 
+        /** A node that only borrows is a client: no executor can target it, the control topic reaches it. */
+        @Test
+        void shouldListAClientNodeAndSetAKnobOnIt() throws ClusterException {
+            ClusterMember lender = node(1, new NodeRole(64L << 20, false));
+            Knobs k = new Knobs();
+            Counters c = new Counters();
+            c.set(Counter.REMOTE_PERS_PAGES, 77);
+            ClusterSettings settings = new ClusterSettings(clusterName, 4, "127.0.0.1", BASE_PORT, List.of(address(lender)), true);
+            try (ClusterClient borrower = ClusterClient.connect(settings, Duration.ofSeconds(30));
+                    ClientControl listening = ClientControl.listen(borrower, new NodeControls(k, c::snapshot));
+                    ClusterControl control = client(lender)) {
+                List<NodeInfo> nodes = control.nodes();
+                assertEquals(List.of(1, 4), nodes.stream().map(NodeInfo::node).toList());
+                assertEquals(ClusterControl.CLIENT_ROLE, nodes.get(1).role());
+                assertEquals("127.0.0.1", nodes.get(1).address());
+
+                List<ControlAnswer> set = control.call(ControlCall.set("selfshrink_interval", "12"), Set.of(4), TIMEOUT);
+                assertEquals(List.of("node 4: selfshrink_interval = 12"), set.stream().map(ControlAnswer::line).toList());
+                assertEquals(12, k.get(Knob.SELFSHRINK_INTERVAL));
+                assertEquals("node 4: refused: selfshrink_interval: 0 is out of range [1, 3600]",
+                        control.call(ControlCall.set("selfshrink_interval", "0"), Set.of(4), TIMEOUT).get(0).line());
+                List<ControlAnswer> all = control.call(ControlCall.get("remote_pers_pages"), null, TIMEOUT);
+                assertEquals(List.of("node 1: remote_pers_pages = 0", "node 4: remote_pers_pages = 77"),
+                        all.stream().map(ControlAnswer::line).toList());
+            }
+        }
+
         @Test
         void shouldAnswerForANodeThatIsNotInTheCluster() throws ClusterException {
             ClusterMember lender = node(1, new NodeRole(64L << 20, true));
