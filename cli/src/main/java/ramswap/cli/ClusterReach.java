@@ -26,17 +26,40 @@ final class ClusterReach {
         instance.requireLive();
         Map<String, String> status = instance.status();
         String name = status.get("cluster_name");
-        String address = status.get("member_address");
-        if (name == null || address == null || address.equals("-")) {
+        List<String> addresses = addresses(status);
+        if (name == null || addresses.isEmpty()) {
             throw new RamswapException(RamswapException.FAILED, "the daemon at " + instance.dir()
-                    + " does not say where its cluster member listens (it predates this command, or has left the cluster); restart it");
+                    + " does not say where its cluster's members listen (it predates this command, or has left the cluster); restart it");
         }
-        try {
-            return ClusterControl.connect(name, address, TIMEOUT);
-        } catch (ClusterException e) {
-            throw new RamswapException(RamswapException.FAILED, "cannot reach the cluster through the daemon at " + instance.dir() + ": "
-                    + e.getMessage(), e);
+        // its own member; for a client node, the members it is connected to, one after the other
+        long deadline = System.nanoTime() + TIMEOUT.toNanos();
+        ClusterException last = null;
+        for (String address : addresses) {
+            long left = deadline - System.nanoTime();
+            if (left <= 0) {
+                break;
+            }
+            try {
+                return ClusterControl.connect(name, address, Duration.ofNanos(left));
+            } catch (ClusterException e) {
+                last = e;
+            }
         }
+        throw new RamswapException(RamswapException.FAILED, "cannot reach the cluster through the daemon at " + instance.dir() + ": "
+                + (last == null ? "no time left" : last.getMessage()), last);
+    }
+
+    /** member_address when the daemon is a member, else the members of cluster_members. */
+    static List<String> addresses(Map<String, String> status) {
+        String own = status.get("member_address");
+        if (own != null && !own.equals("-")) {
+            return List.of(own);
+        }
+        String members = status.get("cluster_members");
+        if (members == null || members.isBlank() || members.equals("-")) {
+            return List.of();
+        }
+        return List.of(members.trim().split("\\s+"));
     }
 
     /** Runs a get or set on the selected nodes and prints one line per node; exit 0 only if every node answered with a value. */

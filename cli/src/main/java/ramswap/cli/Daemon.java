@@ -7,11 +7,15 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.Locale;
 import java.util.concurrent.Semaphore;
+import ramswap.cluster.ClientControl;
+import ramswap.cluster.ClusterClient;
 import ramswap.cluster.ClusterException;
 import ramswap.cluster.ClusterMember;
+import ramswap.cluster.ClusterNode;
 import ramswap.cluster.HazelcastRemoteTier;
 import ramswap.cluster.Lender;
 import ramswap.cluster.NodeControls;
+import ramswap.cluster.NodeLease;
 import ramswap.agent.Agents;
 import ramswap.cluster.StatsPublisher;
 import ramswap.fuse.FuseMount;
@@ -71,7 +75,7 @@ final class Daemon {
     private volatile String handoffProgress = "";
     /** Stop requests refused so far: down compares it before and after its own request. */
     private volatile int stopRefusals;
-    private volatile ClusterMember member;
+    private volatile ClusterNode member;
     private boolean createdMountDir;
     private volatile SwapStore store;
     private volatile long classImageUnlocked;
@@ -124,9 +128,10 @@ final class Daemon {
         // closed in reverse: the agents stop (the remotifier settles its batches in flight, the flusher
         // sends its deletes), then this node's pages left on lenders are deleted, then the lender and
         // the tier close, then the member leaves
-        try (ClusterMember m = joinCluster(knobs, counters);
+        try (ClusterNode m = joinCluster(knobs, counters);
                 HazelcastRemoteTier tier = config.swap() ? startTier(m, knobs, counters) : null;
-                Lender lender = config.lendBytes() > 0 ? new Lender(m, config.lendBytes(), knobs, counters) : null) {
+                // a node that lends is always a member (DaemonConfig)
+                Lender lender = config.lendBytes() > 0 ? new Lender((ClusterMember) m, config.lendBytes(), knobs, counters) : null) {
             try (Agents agents = new Agents(() -> counters.increment(Counter.AGENT_ERRORS))) {
                 store = new SwapStore(config.sizeBytes(), pool, counters);
                 setKnob(knobs, Knob.POOL_MAX_BYTES, config.poolLimitBytes());
@@ -151,6 +156,11 @@ final class Daemon {
                 agents.start(pool.grower(), GROWER_IDLE);
                 agents.start(refusals, PERIODIC_IDLE);
                 agents.start(new StatsPublisher(m, this::snapshot, STATS_INTERVAL), PERIODIC_IDLE);
+                if (m instanceof ClusterClient c) {
+                    agents.start(new NodeLease(c), PERIODIC_IDLE); // the lenders keep its pages while it renews
+                    // get/set --node from other machines; a member's executor answers those, a client's listener here (it lives with the client)
+                    ClientControl.listen(c, new NodeControls(knobs, () -> snapshot(counters)));
+                }
                 agents.start(new Compactor(store), PERIODIC_IDLE);
                 if (tier != null) {
                     // swapoff reads every remote page once, and a page it cannot read is lost for good: then a
@@ -401,9 +411,15 @@ final class Daemon {
         }
     }
 
-    /** Joins with this node's role announced, and its knobs and counters in reach of the cluster's control calls. */
-    private ClusterMember joinCluster(Knobs knobs, Counters counters) throws RamswapException {
+    /**
+     * Joins with this node's role announced, and its knobs and counters in reach of the cluster's
+     * control calls; a node that only borrows from the members of --join connects as a client.
+     */
+    private ClusterNode joinCluster(Knobs knobs, Counters counters) throws RamswapException {
         try {
+            if (config.client()) {
+                return ClusterClient.connect(config.cluster(), ClusterClient.CONNECT_TIMEOUT);
+            }
             return ClusterMember.join(config.cluster(), config.role(), new NodeControls(knobs, () -> snapshot(counters)));
         } catch (ClusterException e) {
             throw new RamswapException(RamswapException.FAILED, "cannot join the cluster: " + e.getMessage(), e);
@@ -411,7 +427,7 @@ final class Daemon {
     }
 
     /** This node's remote tier; its incarnation is random, so that no page of an earlier life authenticates. */
-    private HazelcastRemoteTier startTier(ClusterMember m, Knobs knobs, Counters counters) {
+    private HazelcastRemoteTier startTier(ClusterNode m, Knobs knobs, Counters counters) {
         long incarnation = new java.security.SecureRandom().nextLong();
         return HazelcastRemoteTier.start(m, knobs, counters, incarnation, TIER_SWEEP);
     }
@@ -470,7 +486,7 @@ final class Daemon {
         long zpages = c.get(Counter.PERS_ZPAGES);
         long zbytes = c.get(Counter.PERS_ZBYTES);
         long stored = c.get(Counter.STORED_PAGES);
-        ClusterMember m = member;
+        ClusterNode m = member;
         StringBuilder b = new StringBuilder();
         line(b, "state", state);
         line(b, "pid", ProcessHandle.current().pid());
@@ -491,6 +507,7 @@ final class Daemon {
         line(b, "cluster", m == null ? "-" : m.describe());
         line(b, "cluster_name", config.cluster().clusterName());
         line(b, "member_address", memberAddress(m));
+        line(b, "cluster_members", m == null || m.memberAddresses().isEmpty() ? "-" : String.join(" ", m.memberAddresses()));
         line(b, "started", started);
         line(b, "log", config.log() == null ? "-" : config.log());
         line(b, "pool_reserve_bytes", config.poolReserveBytes());
@@ -515,13 +532,12 @@ final class Daemon {
         return b.toString();
     }
 
-    /** "host:port" of this daemon's member, for the CLI to connect to as a client. */
-    private static String memberAddress(ClusterMember m) {
-        if (m == null || !m.hazelcast().getLifecycleService().isRunning()) {
+    /** "host:port" of this daemon's member, for the CLI to connect to as a client; "-" for a client node, which has none. */
+    private static String memberAddress(ClusterNode m) {
+        if (m == null || m.client() || m.memberAddresses().isEmpty()) {
             return "-";
         }
-        com.hazelcast.cluster.Address a = m.hazelcast().getCluster().getLocalMember().getAddress();
-        return a.getHost() + ":" + a.getPort();
+        return m.memberAddresses().get(0);
     }
 
     private static void line(StringBuilder b, String name, Object value) {

@@ -23,10 +23,12 @@ import ramswap.store.LocalPool;
  * @param swapOn            false for the tests' --no-swapon: a swap file of the given size that no swap
  *                          area uses, so that a test can drive it directly on a machine whose one
  *                          swapping workload uses another node's swap
+ * @param client            the node joins as a Hazelcast client (it only borrows, from the members of
+ *                          --join); false: an embedded member (it lends, is alone, or --member)
  */
 public record DaemonConfig(Path mount, long sizeBytes, int loops, int priority, long poolLimitBytes, long poolCapacityBytes,
         long poolReserveBytes, boolean poolOvercommit, boolean protections, ClusterSettings cluster, Path log,
-        long lendBytes, boolean swap, String targets, boolean swapOn) {
+        long lendBytes, boolean swap, String targets, boolean swapOn, boolean client) {
 
     public static final long MIN_SIZE = 1L << 20;
     public static final long POOL_SLACK = (long) LocalPool.CLASSES * LocalPool.SLAB_BYTES;
@@ -59,6 +61,9 @@ public record DaemonConfig(Path mount, long sizeBytes, int loops, int priority, 
         if (cluster != null && cluster.liteMember() != role.liteMember()) {
             throw new IllegalArgumentException("the cluster settings' lite member (" + cluster.liteMember() + ") and --lend "
                     + lendBytes + " disagree");
+        }
+        if (client && lendBytes > 0) {
+            throw new IllegalArgumentException("a node that lends (--lend " + lendBytes + ") holds pages: it joins as a member, not a client");
         }
         if (targets != null) {
             targets = targets.strip();

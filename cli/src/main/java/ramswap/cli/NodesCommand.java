@@ -14,7 +14,8 @@ import ramswap.cluster.NodeInfo;
 
 @Command(mixinStandardHelpOptions = true, name = "nodes", description = {"Every member of the cluster, one line each: node number, address, "
         + "role, lend quota and how much of it others use, the pages the node keeps on others and whether each has the copies it wants. Asks the cluster through this machine's daemon.",
-    "Roles: lends (--no-swap), lends+borrows (swap and --lend), borrows (swap, lends nothing: a lite member); "
+    "Roles: lends (--no-swap), lends+borrows (swap and --lend), borrows (client) (swap, lends nothing, connected to the members as a "
+        + "client, listed by its lease), borrows (the same as a lite member: alone, or started with --member); "
         + "lite or data for a member that is no ramswap daemon. '-' where a node has published no figures (no member lends, or it just joined)."})
 final class NodesCommand implements Callable<Integer> {
 
@@ -43,7 +44,7 @@ final class NodesCommand implements Callable<Integer> {
     }
 
     static List<String> table(List<NodeInfo> nodes) {
-        String format = "%-5s %-21s %-13s %-10s %-18s %-13s %s";
+        String format = "%-5s %-21s %-16s %-10s %-18s %-13s %s";
         List<String> lines = new java.util.ArrayList<>();
         lines.add(String.format(Locale.ROOT, format, "node", "address", "role", "lend", "lent (used)", "remote pages", "copies").stripTrailing());
         for (NodeInfo n : nodes) {

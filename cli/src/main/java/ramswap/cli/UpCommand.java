@@ -81,12 +81,19 @@ final class UpCommand implements Callable<Integer> {
     @Option(names = "--port", defaultValue = "5701", description = "First cluster port to try; the next free one is taken (default: ${DEFAULT-VALUE}).")
     int port;
 
-    @Option(names = "--join", split = ",", paramLabel = "HOST[:PORT]", description = "Members to join (default: the --bind address).")
+    @Option(names = "--join", split = ",", paramLabel = "HOST[:PORT]", description = "Members to join (default: the --bind address)."
+            + " A node that lends nothing connects to them as a client (see --member).")
     List<String> join;
 
+    @Option(names = "--member", description = "With --lend 0 and --join: join as a lite member instead of a client. A client takes no part"
+            + " in membership, so the cluster can never drop it, and it goes on through the members it still reaches when one is cut off;"
+            + " a lite member can be removed by the master, and its remote pages are then unreadable until it merges back."
+            + " Other nodes can --join a lite member, not a client.")
+    boolean member;
+
     @Option(names = "--lend", paramLabel = "SIZE", defaultValue = "0",
-            description = "Memory this node lends to other nodes for their pages, e.g. 4G (default: ${DEFAULT-VALUE}). 0: a lite member, "
-                    + "it holds no one's pages. More: a data member; the daemon's heap grows by SIZE / 0.6 (Hazelcast keeps map data "
+            description = "Memory this node lends to other nodes for their pages, e.g. 4G (default: ${DEFAULT-VALUE}). 0: it holds no one's pages; "
+                    + "it connects to the --join members as a client, or is a lite member when alone or with --member. More: a data member; the daemon's heap grows by SIZE / 0.6 (Hazelcast keeps map data "
                     + "on the heap), fixed, pre-touched and locked, and up refuses a SIZE this machine cannot hold.")
     String lend;
 
@@ -138,7 +145,7 @@ final class UpCommand implements Callable<Integer> {
         try {
             ClusterSettings cluster = new ClusterSettings(clusterName, node, bind, port, members, lendBytes == 0);
             config = new DaemonConfig(mount, swapBytes, stripes, priority, limit, capacity, reserve, poolOvercommit, !noProtections, cluster,
-                    logFile, lendBytes, !noSwap, target, !noSwapon);
+                    logFile, lendBytes, !noSwap, target, !noSwapon, lendBytes == 0 && join != null && !join.isEmpty() && !member);
         } catch (IllegalArgumentException e) {
             throw new RamswapException(RamswapException.USAGE, e.getMessage(), e);
         }

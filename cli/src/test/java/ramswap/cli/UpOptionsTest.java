@@ -16,7 +16,7 @@ class UpOptionsTest {
 
     private static DaemonConfig config(long poolMax, boolean overcommit) {
         return new DaemonConfig(Path.of("/run/ramswap-unused"), SIZE, 1, 100, poolMax, CAPACITY, 1L << 20, overcommit, true, null,
-                Path.of("/run/ramswap-unused.log"), 0, true, null, true);
+                Path.of("/run/ramswap-unused.log"), 0, true, null, true, false);
     }
 
     @Test
