@@ -12,7 +12,7 @@ import org.junit.jupiter.api.condition.EnabledIf;
  * A borrower cut off from every lender (its link down, in network namespaces of the test's own):
  * it keeps serving its local pages and stores new ones locally, and a read of a remote page waits
  * only up to remote_timeout_ms, then fails (EIO), counted. Once the link is back and the borrower
- * has merged into the cluster again, every page verifies: the lenders kept its pages. Driven
+ * (a client: it lends nothing) has reconnected, every page verifies: the lenders kept its pages. Driven
  * through the swap file (no swapon), so that the EIO kills no process.
  */
 @EnabledIf("ramswap.e2e.Host#canSwap")
@@ -61,7 +61,7 @@ class CutOffIT {
                 assertEquals(1, remote.failedReads(), "the remote page could not be read while cut off");
                 assertTrue(remoteSeconds < 10, "the read waited about remote_timeout_ms, not more: " + remoteSeconds);
                 assertTrue(borrower.counter("remote_get_timeouts") >= 1);
-                // long enough for the others to remove it (30 s without heartbeat), and it them
+                // long enough for the client to close its silent connections (15 s without heartbeat)
                 Thread.sleep(Math.max(0, 45_000 - (System.nanoTime() - t0) / 1_000_000));
             } finally {
                 net.link(0, true);
@@ -69,17 +69,17 @@ class CutOffIT {
             try {
                 long t2 = System.nanoTime();
                 Node borrower = b;
-                Host.await("the borrower back in a cluster with both lenders", Duration.ofMinutes(3), null,
-                        () -> Node.status(borrower.mount).getOrDefault("cluster", "").contains("3 members"));
-                System.out.printf("link back: the borrower merged in again after %.1f s%n", (System.nanoTime() - t2) / 1e9);
+                Host.await("the borrower connected again to both lenders", Duration.ofMinutes(3), null,
+                        () -> Node.status(borrower.mount).getOrDefault("cluster", "").contains("(client), 2 members"));
+                System.out.printf("link back: the borrower reconnected after %.1f s%n", (System.nanoTime() - t2) / 1e9);
                 b.set("remote_timeout_ms", "30000");
                 PageDriver d = new PageDriver(b.mount.resolve("swapfile"), 17);
                 PageDriver.Check all = d.verify(0, PAGES);
                 PageDriver.Check local = d.verify(LOCAL_FIRST, LOCAL_PAGES);
-                System.out.printf("after the merge: %d of %d remote pages verified, %d failed, %d wrong; local %d failed%n",
+                System.out.printf("after the reconnection: %d of %d remote pages verified, %d failed, %d wrong; local %d failed%n",
                         all.pages() - all.failedReads() - all.mismatches(), all.pages(), all.failedReads(), all.mismatches(),
                         local.failedReads() + local.mismatches());
-                assertEquals(0, all.failedReads(), "pages that could not be read after the merge");
+                assertEquals(0, all.failedReads(), "pages that could not be read after the reconnection");
                 assertEquals(0, all.mismatches(), "pages that read back wrong");
                 assertEquals(0, local.failedReads() + local.mismatches());
             } finally {

@@ -83,6 +83,11 @@ final class Node implements AutoCloseable {
         return sum;
     }
 
+    /** True for a node connected as a Hazelcast client (it lends nothing and joined others): it has no member address. */
+    boolean client() {
+        return status(mount).getOrDefault("cluster", "").contains("(client)");
+    }
+
     /** The member address others join, from the status file's cluster line. */
     String memberAddress() {
         String cluster = status(mount).get("cluster");

@@ -32,8 +32,11 @@ import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
  * page verifies, no read failed, and the map holds exactly the copies of the pages still allocated,
  * which the lenders count: nothing was lost and no freed page came back.
  * <p>
- * Out of the default suite (about 10 minutes, and the master's case fails today: the master drops
- * the borrower): runs with {@code -Dramswap.partial=true}.
+ * The borrower lends nothing, so it is a Hazelcast client: no member can drop it. As a lite member
+ * (before clients), the master's case failed: the master removed the borrower, and 13795 reads
+ * failed until it merged back (docs/reliability.md).
+ * <p>
+ * Out of the default suite (about 10 minutes): runs with {@code -Dramswap.partial=true}.
  */
 @EnabledIf("ramswap.e2e.Host#canSwap")
 @EnabledIfSystemProperty(named = "ramswap.partial", matches = "true")
@@ -70,10 +73,10 @@ class PartialPartitionIT {
                 String join = nodes[1].memberAddress();
                 nodes[2] = Node.upIn(net, tag, 2, "--no-swap", "--lend", "512M", "--port", Integer.toString(port), "--join", join);
                 nodes[3] = Node.upIn(net, tag, 3, "--no-swap", "--lend", "512M", "--port", Integer.toString(port), "--join", join);
-                // --lend 64M: its own member holds partitions that its pages must avoid, as in ReliabilityIT
+                // it lends nothing: a client, which no member can drop from the cluster
                 // the cut lender first: it holds every page's first copy, which reads ask first
                 String targets = lender + (lender == 1 ? ",2,3" : ",1,3");
-                nodes[0] = Node.upIn(net, tag, 0, "--size", "512M", "--no-swapon", "--lend", "64M", "--target", targets,
+                nodes[0] = Node.upIn(net, tag, 0, "--size", "512M", "--no-swapon", "--target", targets,
                         "--port", Integer.toString(port), "--join", join);
                 nodes[0].set("local_target_bytes", "0");
                 run(net, tag, nodes, lender);
@@ -119,8 +122,9 @@ class PartialPartitionIT {
 
         long t1 = System.nanoTime();
         try {
-            Host.await("every node back in one cluster of four", Duration.ofMinutes(3), null,
-                    () -> Arrays.stream(nodes).allMatch(n -> members(n) == 4));
+            // the three lenders are the members; the borrower, a client, sees them all
+            Host.await("every lender back in one cluster of three, the borrower connected to it", Duration.ofMinutes(3), null,
+                    () -> Arrays.stream(nodes).allMatch(n -> members(n) == 3));
         } catch (AssertionError notWhole) {
             System.out.println("after the heal: " + membersSeen(nodes));
             throw notWhole;
@@ -146,7 +150,7 @@ class PartialPartitionIT {
         for (String[] d : deltas) {
             System.out.printf("%-58s %12d%n", d[0] + " during the cut", during.get(d[1]) - before.get(d[1]));
         }
-        System.out.printf("%-58s %12.1f%n", "heal -> one cluster of four (s)", whole);
+        System.out.printf("%-58s %12.1f%n", "heal -> all three lenders seen by every node (s)", whole);
         System.out.printf("%-58s %12d%n", "workload passes (write + verify of 64 MiB), all", passesDuring);
         System.out.printf("%-58s %12d%n", "workload reads failed, all", work.failedReads.get());
         System.out.printf("%-58s %12d%n", "workload pages wrong, all", work.mismatches.get());

@@ -304,7 +304,7 @@ class ReliabilityIT {
      * leaks. The client joins through {@code via}. Waits (bounded) for deletes and repairs in flight.
      */
     static void assertPlacement(String tag, Node via, Node borrower, List<Node> holders, boolean exact) {
-        String own = borrower.memberAddress();
+        String own = borrower.client() ? null : borrower.memberAddress(); // a client owns no partition
         try (RemoteSwapIT.Client client = new RemoteSwapIT.Client(tag, via.memberAddress())) {
             Placement[] p = new Placement[1];
             long[] remote = new long[1];

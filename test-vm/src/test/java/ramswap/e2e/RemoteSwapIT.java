@@ -307,7 +307,7 @@ class RemoteSwapIT {
     void shouldListTheNodesAndSteerAnotherNodeThroughTheCluster() {
         Host.Run nodes = borrower.ramswap(Duration.ofMinutes(1), "nodes");
         assertEquals(0, nodes.exitCode(), nodes.output());
-        assertTrue(nodes.output().lines().anyMatch(l -> l.matches("\\s*0\\s+127\\.0\\.0\\.1:.*borrows.*")), nodes.output());
+        assertTrue(nodes.output().lines().anyMatch(l -> l.matches("\\s*0\\s+127\\.0\\.0\\.1\\s+borrows \\(client\\).*")), nodes.output());
         assertTrue(nodes.output().lines().anyMatch(l -> l.matches("\\s*1\\s+127\\.0\\.0\\.1:.*lends.*")), nodes.output());
         Host.Run set = borrower.ramswap(Duration.ofMinutes(1), "set", "--node", "1", "selfshrink_interval", "17");
         assertEquals(0, set.exitCode(), set.output());
