@@ -13,7 +13,6 @@ import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.logging.Level;
 import java.util.logging.Logger;
 
 /**
@@ -25,7 +24,7 @@ import java.util.logging.Logger;
  * renews. docs/decisions.md ("The borrower as a Hazelcast client") gives the reasons for each
  * setting below.
  */
-public final class ClusterClient implements ClusterNode {
+public final class ClusterClient extends ClusterNode {
 
     /** How long the start waits for a member of the cluster to answer. */
     public static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(60);
@@ -35,21 +34,13 @@ public final class ClusterClient implements ClusterNode {
     /** Bounds the retries of one operation; 60 s is the top of remote_timeout_ms. */
     static final int INVOCATION_TIMEOUT_SECONDS = 60;
 
-    private final ClusterSettings settings;
-    private final HazelcastInstance hazelcast;
     private final String holder;
-    // JUL keeps loggers weakly; holding the reference keeps the level set below alive.
-    @SuppressWarnings("unused")
-    private final Logger hazelcastLog;
-    private final AtomicBoolean closed = new AtomicBoolean();
     /** Connected to some member now (false between the loss of the last connection and a reconnection). */
     private final AtomicBoolean online;
 
     private ClusterClient(ClusterSettings settings, HazelcastInstance hazelcast, Logger hazelcastLog, AtomicBoolean online) {
+        super(settings, hazelcast, hazelcastLog);
         this.online = online;
-        this.settings = settings;
-        this.hazelcast = hazelcast;
-        this.hazelcastLog = hazelcastLog;
         this.holder = NodeDirectory.holder(settings.bindAddress());
     }
 
@@ -65,10 +56,7 @@ public final class ClusterClient implements ClusterNode {
         if (!settings.liteMember()) {
             throw new IllegalArgumentException("node " + settings.nodeNumber() + " lends: it must be a member, not a client");
         }
-        Logger log = Logger.getLogger("com.hazelcast");
-        if (log.getLevel() == null) {
-            log.setLevel(Level.WARNING);
-        }
+        Logger log = quietHazelcastLogging();
         ClientConfig config = config(settings);
         // in the configuration, so that the first connection's event cannot come before the listener
         java.util.concurrent.CountDownLatch connected = new java.util.concurrent.CountDownLatch(1);
@@ -157,21 +145,6 @@ public final class ClusterClient implements ClusterNode {
     }
 
     @Override
-    public HazelcastInstance hazelcast() {
-        return hazelcast;
-    }
-
-    @Override
-    public int nodeNumber() {
-        return settings.nodeNumber();
-    }
-
-    @Override
-    public String clusterName() {
-        return settings.clusterName();
-    }
-
-    @Override
     public boolean client() {
         return true;
     }
@@ -183,20 +156,20 @@ public final class ClusterClient implements ClusterNode {
 
     @Override
     public List<String> memberAddresses() {
-        if (closed.get() || !hazelcast.getLifecycleService().isRunning()) {
+        if (!running()) {
             return List.of();
         }
         List<String> addresses = new ArrayList<>();
         for (Member m : hazelcast.getCluster().getMembers()) {
-            addresses.add(m.getAddress().getHost() + ":" + m.getAddress().getPort());
+            addresses.add(hostAndPort(m.getAddress()));
         }
         return addresses;
     }
 
     @Override
     public String describe() {
-        if (closed.get() || !hazelcast.getLifecycleService().isRunning()) {
-            return "cluster \"" + settings.clusterName() + "\", node " + settings.nodeNumber() + ", left";
+        if (!running()) {
+            return left();
         }
         if (!online.get()) {
             return "cluster \"" + settings.clusterName() + "\", node " + settings.nodeNumber() + " (client), no member reached;"
@@ -205,21 +178,5 @@ public final class ClusterClient implements ClusterNode {
         List<String> members = memberAddresses();
         return "cluster \"" + settings.clusterName() + "\", node " + settings.nodeNumber() + " (client), "
                 + members.size() + (members.size() == 1 ? " member " : " members ") + "(" + String.join(" ", members) + ")";
-    }
-
-    @Override
-    public void close() {
-        if (closed.compareAndSet(false, true)) {
-            try {
-                hazelcast.shutdown();
-            } catch (RuntimeException e) {
-                hazelcast.getLifecycleService().terminate();
-            }
-        }
-    }
-
-    @Override
-    public String toString() {
-        return describe();
     }
 }

@@ -113,14 +113,7 @@ public final class ClusterControl implements AutoCloseable {
 
     /** Node numbers of the current members that carry one. */
     public Set<Integer> nodeNumbers() {
-        Set<Integer> numbers = new TreeSet<>();
-        for (Member m : hazelcast.getCluster().getMembers()) {
-            Integer n = ClusterMember.nodeNumberOf(m);
-            if (n != null) {
-                numbers.add(n);
-            }
-        }
-        return numbers;
+        return NodeDirectory.memberNodes(hazelcast);
     }
 
     /**

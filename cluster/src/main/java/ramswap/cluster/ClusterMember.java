@@ -1,6 +1,5 @@
 package ramswap.cluster;
 
-import com.hazelcast.cluster.Address;
 import com.hazelcast.cluster.Member;
 import com.hazelcast.config.Config;
 import com.hazelcast.core.Hazelcast;
@@ -15,33 +14,19 @@ import java.util.Collections;
 import java.util.List;
 import java.util.Objects;
 import java.util.SortedSet;
-import java.util.TreeSet;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.logging.Level;
 import java.util.logging.Logger;
 
 /**
- * This daemon's embedded Hazelcast member. One per daemon, created by {@link #join},
- * closed by the daemon when it stops (after swapoff, so that no page is still
- * remote when the network goes away).
+ * This daemon's embedded Hazelcast member. One per daemon, created by {@link #join}.
  *
  * <p>A data member starts as a lite member and is promoted only once its node
  * number is known to be unique: a refused node never owns a partition, so its
  * refusal moves no data and leaves the other members as they were.
  */
-public final class ClusterMember implements ClusterNode {
-
-    private final ClusterSettings settings;
-    private final HazelcastInstance hazelcast;
-    // JUL keeps loggers weakly; holding the reference keeps the level set below alive.
-    @SuppressWarnings("unused")
-    private final Logger hazelcastLog;
-    private final AtomicBoolean closed = new AtomicBoolean();
+public final class ClusterMember extends ClusterNode {
 
     private ClusterMember(ClusterSettings settings, HazelcastInstance hazelcast, Logger hazelcastLog) {
-        this.settings = settings;
-        this.hazelcast = hazelcast;
-        this.hazelcastLog = hazelcastLog;
+        super(settings, hazelcast, hazelcastLog);
     }
 
     /**
@@ -90,16 +75,6 @@ public final class ClusterMember implements ClusterNode {
     }
 
     @Override
-    public int nodeNumber() {
-        return settings.nodeNumber();
-    }
-
-    @Override
-    public String clusterName() {
-        return settings.clusterName();
-    }
-
-    @Override
     public boolean client() {
         return false;
     }
@@ -107,7 +82,7 @@ public final class ClusterMember implements ClusterNode {
     /** This member's address first, then the others'. */
     @Override
     public List<String> memberAddresses() {
-        if (closed.get() || !hazelcast.getLifecycleService().isRunning()) {
+        if (!running()) {
             return List.of();
         }
         List<String> addresses = new ArrayList<>();
@@ -129,49 +104,19 @@ public final class ClusterMember implements ClusterNode {
     /** Node numbers of all current members that carry one. */
     public SortedSet<Integer> nodeNumbers() {
         requireOpen();
-        SortedSet<Integer> numbers = new TreeSet<>();
-        for (Member member : hazelcast.getCluster().getMembers()) {
-            Integer number = nodeNumberOf(member);
-            if (number != null) {
-                numbers.add(number);
-            }
-        }
-        return Collections.unmodifiableSortedSet(numbers);
-    }
-
-    /** The embedded instance, for features built on the cluster (remote blocks, quotas). */
-    @Override
-    public HazelcastInstance hazelcast() {
-        return hazelcast;
+        return Collections.unmodifiableSortedSet(NodeDirectory.memberNodes(hazelcast));
     }
 
     @Override
     public String describe() {
-        if (closed.get() || !hazelcast.getLifecycleService().isRunning()) {
-            return "cluster \"" + settings.clusterName() + "\", node " + settings.nodeNumber() + ", left";
+        if (!running()) {
+            return left();
         }
         Member local = hazelcast.getCluster().getLocalMember();
         int count = hazelcast.getCluster().getMembers().size();
         return "cluster \"" + settings.clusterName() + "\", member " + hostAndPort(local.getAddress())
                 + ", node " + settings.nodeNumber() + (local.isLiteMember() ? " (lite)" : "")
                 + ", " + count + (count == 1 ? " member" : " members");
-    }
-
-    /**
-     * Leaves the cluster gracefully: this member's partitions move to the others
-     * first. Bounded by {@link MemberConfig#GRACEFUL_SHUTDOWN_MAX_WAIT_SECONDS},
-     * after which Hazelcast stops the member anyway. Idempotent.
-     */
-    @Override
-    public void close() {
-        if (closed.compareAndSet(false, true)) {
-            shutdownQuietly(hazelcast);
-        }
-    }
-
-    @Override
-    public String toString() {
-        return describe();
     }
 
     // ---------------------------------------------------------------- helpers
@@ -239,29 +184,8 @@ public final class ClusterMember implements ClusterNode {
         }
     }
 
-    /**
-     * Hazelcast logs every step of its start at INFO. Unless the user configured
-     * the level (java.util.logging.config.file), only warnings get through.
-     */
-    private static Logger quietHazelcastLogging() {
-        Logger logger = Logger.getLogger("com.hazelcast");
-        if (logger.getLevel() == null) {
-            logger.setLevel(Level.WARNING);
-        }
-        return logger;
-    }
 
-    private static void shutdownQuietly(HazelcastInstance hazelcast) {
-        try {
-            hazelcast.shutdown();
-        } catch (RuntimeException e) {
-            hazelcast.getLifecycleService().terminate();
-        }
-    }
 
-    private static String hostAndPort(Address address) {
-        return address.getHost() + ":" + address.getPort();
-    }
 
     private static String rootMessage(Throwable e) {
         Throwable root = e;

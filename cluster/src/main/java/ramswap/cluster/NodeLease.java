@@ -28,6 +28,9 @@ public final class NodeLease extends PeriodicAgent {
 
     @Override
     protected void tick() {
+        if (!DataMembers.present(client.hazelcast())) {
+            return; // no member holds maps, and no lender holds pages to keep
+        }
         try {
             NodeDirectory.renew(client.hazelcast(), client.nodeNumber(), client.holder());
         } catch (RuntimeException e) {
