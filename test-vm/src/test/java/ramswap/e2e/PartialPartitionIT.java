@@ -20,7 +20,6 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.condition.EnabledIf;
-import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
 
 /**
  * A partition between the borrower and one lender only: node 0 and a lender cannot reach each
@@ -36,10 +35,9 @@ import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
  * (before clients), the master's case failed: the master removed the borrower, and 13795 reads
  * failed until it merged back (docs/reliability.md).
  * <p>
- * Out of the default suite (about 10 minutes): runs with {@code -Dramswap.partial=true}.
+ * About 5 minutes for both cases.
  */
 @EnabledIf("ramswap.e2e.Host#canSwap")
-@EnabledIfSystemProperty(named = "ramswap.partial", matches = "true")
 class PartialPartitionIT {
 
     private static final long PAGES = 16_384;
