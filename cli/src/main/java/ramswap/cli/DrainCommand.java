@@ -79,7 +79,8 @@ final class DrainCommand implements Callable<Integer> {
                 throw new RamswapException(RamswapException.FAILED, "drain stopped with " + left + " pages still remote: "
                         + (now.get("pool_limit_hit") > c.get("pool_limit_hit") || now.get("pool_bytes") >= limit
                         ? "the local pool is full (pool_max_bytes " + Sizes.human(limit) + ")"
-                        : "some pages could not be fetched (remote_get_missing " + now.get("remote_get_missing")
+                        : "some pages could not be fetched (remote_pages_lost " + now.get("remote_pages_lost")
+                        + ", remote_get_missing " + now.get("remote_get_missing")
                         + ", remote_get_timeouts " + now.get("remote_get_timeouts") + ", remote_get_unauthentic "
                         + now.get("remote_get_unauthentic") + ")") + "; they stay remote and are still served");
             }

@@ -721,7 +721,8 @@ public final class SwapStore {
     /**
      * Finds up to {@code max} remote blocks into {@code out}, looking at most at {@code maxScan}
      * blocks from where the last call stopped; with {@code toReplace}, only those the tier says
-     * need new copies ({@link RemoteTier#needsReplacing}), with their own hand.
+     * need new copies ({@link RemoteTier#needsReplacing}), with their own hand; without, those
+     * that are not lost ({@link RemoteTier#lost}).
      */
     int collectRemote(int[] out, int max, int maxScan, boolean toReplace) {
         RemoteTier tier = remote;
@@ -741,7 +742,13 @@ public final class SwapStore {
                 homeHand = block + 1 == blocks ? 0 : block + 1;
             }
             long e = table.peek(block);
-            if (BlockTable.state(e) == BlockTable.STATE_REMOTE && (!toReplace || needsReplacing(tier, BlockTable.handle(e)))) {
+            if (BlockTable.state(e) != BlockTable.STATE_REMOTE) {
+                continue;
+            }
+            long handle = BlockTable.handle(e);
+            // the repatriator passes pages whose every copy went with a lender: a fetch could only fail. A loss
+            // only seen, not real, is for the repairer to find out: it fetches, and gives the page a new handle
+            if (toReplace ? needsReplacing(tier, handle) : !tier.lost(handle)) {
                 out[n++] = block;
             }
         }

@@ -322,6 +322,17 @@ class RemoteStoreTest {
         assertEquals(1, counters.get(Counter.REMOTE_PAGES_LOST), "counted once");
         assertEquals(IoResult.REMOTE_FAILED, store.read(new byte[PAGE], 0, 5L * PAGE, PAGE));
         assertEquals(remote, counters.get(Counter.REMOTE_PERS_PAGES), "the lost block keeps its entry until written or discarded");
+        failedGets = counters.get(Counter.REMOTE_PERS_PAGES_UNSUCC_GET);
+
+        // a drain brings every other page home, and leaves the lost one without asking for it at each lap
+        knobs.set(Knob.REPATRIATE_ALL, 1);
+        Repatriator home = new Repatriator(store, knobs, () -> true);
+        for (int i = 0; i < 10_000 && knobs.get(Knob.REPATRIATE_ALL) == 1; i++) {
+            home.doWork();
+        }
+        assertEquals(0, knobs.get(Knob.REPATRIATE_ALL), "the drain ended");
+        assertEquals(1, counters.get(Counter.REMOTE_PERS_PAGES), "only the lost page is left remote");
+        assertEquals(failedGets, counters.get(Counter.REMOTE_PERS_PAGES_UNSUCC_GET), "the drain did not fetch the lost page");
 
         assertEquals(IoResult.DONE, store.write(expected[5], 0, 5L * PAGE, PAGE));
         assertCountersAgreeWithTable(store, counters);
