@@ -4,6 +4,7 @@ import com.hazelcast.core.HazelcastInstance;
 import com.hazelcast.core.HazelcastInstanceAware;
 import com.hazelcast.map.EntryProcessor;
 import com.hazelcast.map.IMap;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -22,7 +23,8 @@ import ramswap.store.Knobs;
 
 /**
  * The costs behind the remote tier's choices, printed as a table (not asserted): two members in
- * this JVM on loopback, a lite sender and a lender. Run with
+ * this JVM on loopback, a lite sender and a lender, and a client as a borrower that lends nothing
+ * is. Run with
  * {@code mvn -B test -pl fuse-swap,cluster -Dtest=RemoteTierBenchmark -Dsurefire.failIfNoSpecifiedTests=false -Dramswap.bench=true}.
  */
 @EnabledIfSystemProperty(named = "ramswap.bench", matches = "true")
@@ -96,8 +98,25 @@ class RemoteTierBenchmark {
                 ep.submitToKey(k, new QuotaPut(b)).toCompletableFuture().get();
             })));
 
+            // the same from a client, as a borrower that lends nothing sends and reads: its setAll is one
+            // operation per partition touched, a lite member's one per member
+            ClusterClient client = cluster.own(ClusterClient.connect(cluster.settings(5, true), Duration.ofSeconds(30)));
+            IMap<Long, byte[]> viaClient = client.hazelcast().getMap(HazelcastRemoteTier.MAP_NAME);
+            rows.add(row("client: put 64 x 4 KiB, setAllAsync, quota interceptor", measure(r -> viaClient.setAllAsync(
+                    batch(placer, target, page, 64)).toCompletableFuture().get())));
+
             List<Long> stored = new ArrayList<>(quota.keySet());
             for (int n : new int[] {1, 32}) {
+                rows.add(row("client: get " + n + ", pipelined getAsync", measure(r -> {
+                    @SuppressWarnings("unchecked")
+                    CompletableFuture<byte[]>[] f = new CompletableFuture[n];
+                    for (int k = 0; k < n; k++) {
+                        f[k] = viaClient.getAsync(stored.get((r * n + k) % stored.size())).toCompletableFuture();
+                    }
+                    for (CompletableFuture<byte[]> x : f) {
+                        x.get(5, TimeUnit.SECONDS);
+                    }
+                })));
                 rows.add(row("get " + n + ", pipelined getAsync" + (n == 1 ? " (chosen)" : ""), measure(r -> {
                     @SuppressWarnings("unchecked")
                     CompletableFuture<byte[]>[] f = new CompletableFuture[n];
@@ -153,7 +172,7 @@ class RemoteTierBenchmark {
             })));
 
             System.out.println();
-            System.out.printf("%-55s %9s %9s %9s%n", "operation (2 members, one JVM, loopback)", "p50 us", "p99 us", "max us");
+            System.out.printf("%-55s %9s %9s %9s%n", "operation (2 members and a client, one JVM, loopback)", "p50 us", "p99 us", "max us");
             rows.forEach(System.out::println);
             lender.close();
         }
