@@ -107,26 +107,8 @@ class RemoteTierBenchmark {
 
             List<Long> stored = new ArrayList<>(quota.keySet());
             for (int n : new int[] {1, 32}) {
-                rows.add(row("client: get " + n + ", pipelined getAsync", measure(r -> {
-                    @SuppressWarnings("unchecked")
-                    CompletableFuture<byte[]>[] f = new CompletableFuture[n];
-                    for (int k = 0; k < n; k++) {
-                        f[k] = viaClient.getAsync(stored.get((r * n + k) % stored.size())).toCompletableFuture();
-                    }
-                    for (CompletableFuture<byte[]> x : f) {
-                        x.get(5, TimeUnit.SECONDS);
-                    }
-                })));
-                rows.add(row("get " + n + ", pipelined getAsync" + (n == 1 ? " (chosen)" : ""), measure(r -> {
-                    @SuppressWarnings("unchecked")
-                    CompletableFuture<byte[]>[] f = new CompletableFuture[n];
-                    for (int k = 0; k < n; k++) {
-                        f[k] = quota.getAsync(stored.get((r * n + k) % stored.size())).toCompletableFuture();
-                    }
-                    for (CompletableFuture<byte[]> x : f) {
-                        x.get(5, TimeUnit.SECONDS);
-                    }
-                })));
+                rows.add(row("client: get " + n + ", pipelined getAsync", measure(r -> getPipelined(viaClient, stored, n, r))));
+                rows.add(row("get " + n + ", pipelined getAsync" + (n == 1 ? " (chosen)" : ""), measure(r -> getPipelined(quota, stored, n, r))));
                 rows.add(row("get " + n + ", getAll on the caller's thread", measure(r -> {
                     Set<Long> keys = new HashSet<>();
                     for (int k = 0; k < n; k++) {
@@ -175,6 +157,18 @@ class RemoteTierBenchmark {
             System.out.printf("%-55s %9s %9s %9s%n", "operation (2 members and a client, one JVM, loopback)", "p50 us", "p99 us", "max us");
             rows.forEach(System.out::println);
             lender.close();
+        }
+    }
+
+    /** Round {@code r}'s {@code n} keys of {@code stored}, each asked with getAsync at once, then all waited for. */
+    static void getPipelined(IMap<Long, byte[]> map, List<Long> stored, int n, int r) throws Exception {
+        @SuppressWarnings("unchecked")
+        CompletableFuture<byte[]>[] f = new CompletableFuture[n];
+        for (int k = 0; k < n; k++) {
+            f[k] = map.getAsync(stored.get((r * n + k) % stored.size())).toCompletableFuture();
+        }
+        for (CompletableFuture<byte[]> x : f) {
+            x.get(5, TimeUnit.SECONDS);
         }
     }
 
