@@ -23,7 +23,7 @@ import org.junit.jupiter.api.condition.EnabledIf;
  * guest script ({@code test-vm/guest/run-guest-test.sh --tap}) prints the table and the verdict;
  * this test adds the lenders and the fault.
  * <p>
- * Out of the default suite (about 25 minutes): runs with {@code -Dramswap.guest.borrower=true}.
+ * Out of the default suite (about 20 minutes): runs with {@code -Dramswap.guest.borrower=true}.
  * With {@code -Dramswap.guest.kill=false} no lender is killed. What it found is in
  * docs/reliability.md: as a lite member the guest fell out of the cluster, with the kill and
  * without; as a client (its default now) it lost no page through the kill.
