@@ -506,8 +506,10 @@ final class Daemon {
         line(b, "heap_bytes", Runtime.getRuntime().maxMemory());
         line(b, "cluster", m == null ? "-" : m.describe());
         line(b, "cluster_name", config.cluster().clusterName());
-        line(b, "member_address", memberAddress(m));
-        line(b, "cluster_members", m == null || m.memberAddresses().isEmpty() ? "-" : String.join(" ", m.memberAddresses()));
+        java.util.List<String> members = m == null ? java.util.List.of() : m.memberAddresses();
+        // a member's own address first, for the CLI to connect to; a client node has none
+        line(b, "member_address", m == null || m.client() || members.isEmpty() ? "-" : members.get(0));
+        line(b, "cluster_members", members.isEmpty() ? "-" : String.join(" ", members));
         line(b, "started", started);
         line(b, "log", config.log() == null ? "-" : config.log());
         line(b, "pool_reserve_bytes", config.poolReserveBytes());
@@ -530,14 +532,6 @@ final class Daemon {
         }
         line(b, "stop_refusals", stopRefusals);
         return b.toString();
-    }
-
-    /** "host:port" of this daemon's member, for the CLI to connect to as a client; "-" for a client node, which has none. */
-    private static String memberAddress(ClusterNode m) {
-        if (m == null || m.client() || m.memberAddresses().isEmpty()) {
-            return "-";
-        }
-        return m.memberAddresses().get(0);
     }
 
     private static void line(StringBuilder b, String name, Object value) {

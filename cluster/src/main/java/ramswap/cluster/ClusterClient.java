@@ -59,14 +59,10 @@ public final class ClusterClient extends ClusterNode {
         Logger log = quietHazelcastLogging();
         ClientConfig config = config(settings);
         // in the configuration, so that the first connection's event cannot come before the listener
-        java.util.concurrent.CountDownLatch connected = new java.util.concurrent.CountDownLatch(1);
         AtomicBoolean online = new AtomicBoolean();
         config.addListenerConfig(new com.hazelcast.config.ListenerConfig((com.hazelcast.core.LifecycleListener) event -> {
             switch (event.getState()) {
-                case CLIENT_CONNECTED -> {
-                    online.set(true);
-                    connected.countDown();
-                }
+                case CLIENT_CONNECTED -> online.set(true);
                 case CLIENT_DISCONNECTED -> online.set(false);
                 default -> { }
             }
@@ -74,7 +70,7 @@ public final class ClusterClient extends ClusterNode {
         HazelcastInstance hazelcast = HazelcastClient.newHazelcastClient(config);
         ClusterClient client = new ClusterClient(settings, hazelcast, log, online);
         try {
-            client.awaitConnected(connected, timeout);
+            client.awaitConnected(timeout);
             NodeDirectory.refuseTaken(hazelcast, settings.nodeNumber(), settings.bindAddress());
             if (DataMembers.present(hazelcast)) {
                 NodeDirectory.renew(hazelcast, settings.nodeNumber(), client.holder);
@@ -120,12 +116,12 @@ public final class ClusterClient extends ClusterNode {
     }
 
     /** Until the client is connected and knows the partition table (the tier sizes its arrays by it). */
-    private void awaitConnected(java.util.concurrent.CountDownLatch connected, Duration timeout) throws ClusterException {
+    private void awaitConnected(Duration timeout) throws ClusterException {
         long deadline = System.nanoTime() + timeout.toNanos();
         RuntimeException last = null;
         while (System.nanoTime() - deadline < 0) {
             try {
-                if (connected.getCount() == 0 && !hazelcast.getCluster().getMembers().isEmpty()
+                if (online.get() && !hazelcast.getCluster().getMembers().isEmpty()
                         && !hazelcast.getPartitionService().getPartitions().isEmpty()) {
                     return;
                 }

@@ -100,10 +100,11 @@ public final class ClusterControl implements AutoCloseable {
             nodes.add(new NodeInfo(n, m.getAddress().getHost() + ":" + m.getAddress().getPort(), NodeRole.nameOf(m),
                     NodeRole.lendOf(m), stats.getOrDefault(node, Map.of())));
         }
-        Map<Integer, String> leases = leases();
-        for (Map.Entry<Integer, String> lease : leases.entrySet()) {
-            if (!numbers(nodes).contains(lease.getKey())) {
-                nodes.add(new NodeInfo(lease.getKey(), lease.getValue().split(" ")[0], CLIENT_ROLE, 0,
+        Set<Integer> listed = new TreeSet<>();
+        nodes.forEach(i -> listed.add(i.node()));
+        for (Map.Entry<Integer, String> lease : leases().entrySet()) {
+            if (!listed.contains(lease.getKey())) {
+                nodes.add(new NodeInfo(lease.getKey(), NodeDirectory.addressOf(lease.getValue()), CLIENT_ROLE, 0,
                         stats.getOrDefault(lease.getKey(), Map.of())));
             }
         }
@@ -132,7 +133,8 @@ public final class ClusterControl implements AutoCloseable {
                 members.put(n, m);
             }
         }
-        Map<Integer, String> leases = leases();
+        // the leases only when a target may be a client node: a call to members alone reads no map
+        Map<Integer, String> leases = nodes != null && members.keySet().containsAll(nodes) ? new HashMap<>() : leases();
         leases.keySet().removeAll(members.keySet());
         Set<Integer> targets = new TreeSet<>(nodes == null ? members.keySet() : nodes);
         if (nodes == null) {
@@ -222,14 +224,6 @@ public final class ClusterControl implements AutoCloseable {
         } catch (RuntimeException e) {
             return new HashMap<>();
         }
-    }
-
-    private static Set<Integer> numbers(List<NodeInfo> nodes) {
-        Set<Integer> numbers = new TreeSet<>();
-        for (NodeInfo i : nodes) {
-            numbers.add(i.node());
-        }
-        return numbers;
     }
 
     /** The stats map by node number; empty when no data member holds it. */

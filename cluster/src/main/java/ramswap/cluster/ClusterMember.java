@@ -157,8 +157,9 @@ public final class ClusterMember extends ClusterNode {
     /**
      * The member list is ordered oldest first, so only a member older than this one
      * counts as a conflict: of two nodes started with one number, the younger leaves.
+     * A client has no local member: every member is checked.
      */
-    private static void refuseDuplicateNodeNumber(HazelcastInstance hazelcast, int nodeNumber)
+    static void refuseDuplicateNodeNumber(HazelcastInstance hazelcast, int nodeNumber)
             throws ClusterException {
         for (Member member : hazelcast.getCluster().getMembers()) {
             if (member.localMember()) {
@@ -183,9 +184,6 @@ public final class ClusterMember extends ClusterNode {
                     + "; give one listed by \"ip -4 addr\"", e);
         }
     }
-
-
-
 
     private static String rootMessage(Throwable e) {
         Throwable root = e;

@@ -77,25 +77,24 @@ public final class NodeDirectory {
         return address + " " + ProcessHandle.current().pid();
     }
 
+    /** The address of a lease's holder. */
+    static String addressOf(String lease) {
+        return lease.split(" ")[0];
+    }
+
     /**
      * Refuses {@code node} when a member carries it, or when a live lease holds it for another
      * node: one at another address, or a process still running at this address (two daemons on one
      * machine). A lease of a process gone from this address is this node's earlier life.
      */
     static void refuseTaken(HazelcastInstance hazelcast, int node, String address) throws ClusterException {
-        for (Member m : hazelcast.getCluster().getMembers()) {
-            Integer other = ClusterMember.nodeNumberOf(m);
-            if (other != null && other == node) {
-                throw new ClusterException("node number " + node + " is already used by member " + m.getAddress().getHost()
-                        + ":" + m.getAddress().getPort() + "; choose another with --node");
-            }
-        }
+        ClusterMember.refuseDuplicateNodeNumber(hazelcast, node);
         refuseLeased(hazelcast, node, address);
     }
 
     /** Refuses {@code node} when a live lease holds it for another node, as {@link #refuseTaken} says. */
     static void refuseLeased(HazelcastInstance hazelcast, int node, String address) throws ClusterException {
-        String lease = leases(hazelcast).get(node);
+        String lease = DataMembers.present(hazelcast) ? map(hazelcast).get(node) : null;
         if (lease == null || lease.equals(holder(address))) {
             return;
         }
