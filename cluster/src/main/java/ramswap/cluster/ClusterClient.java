@@ -5,7 +5,6 @@ import com.hazelcast.client.config.ClientConfig;
 import com.hazelcast.client.config.ClientConnectionStrategyConfig;
 import com.hazelcast.client.config.ConnectionRetryConfig;
 import com.hazelcast.client.config.RoutingMode;
-import com.hazelcast.cluster.Member;
 import com.hazelcast.core.HazelcastInstance;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -148,18 +147,6 @@ public final class ClusterClient extends ClusterNode {
     /** This node's lease value: "address pid". */
     String holder() {
         return holder;
-    }
-
-    @Override
-    public List<String> memberAddresses() {
-        if (!running()) {
-            return List.of();
-        }
-        List<String> addresses = new ArrayList<>();
-        for (Member m : hazelcast.getCluster().getMembers()) {
-            addresses.add(hostAndPort(m.getAddress()));
-        }
-        return addresses;
     }
 
     @Override

@@ -9,9 +9,7 @@ import java.net.InetAddress;
 import java.net.NetworkInterface;
 import java.net.SocketException;
 import java.net.UnknownHostException;
-import java.util.ArrayList;
 import java.util.Collections;
-import java.util.List;
 import java.util.Objects;
 import java.util.SortedSet;
 import java.util.logging.Logger;
@@ -77,22 +75,6 @@ public final class ClusterMember extends ClusterNode {
     @Override
     public boolean client() {
         return false;
-    }
-
-    /** This member's address first, then the others'. */
-    @Override
-    public List<String> memberAddresses() {
-        if (!running()) {
-            return List.of();
-        }
-        List<String> addresses = new ArrayList<>();
-        addresses.add(hostAndPort(hazelcast.getCluster().getLocalMember().getAddress()));
-        for (Member m : hazelcast.getCluster().getMembers()) {
-            if (!m.localMember()) {
-                addresses.add(hostAndPort(m.getAddress()));
-            }
-        }
-        return addresses;
     }
 
     /** Members of the cluster, this one included, lite members included. */

@@ -1,7 +1,9 @@
 package ramswap.cluster;
 
 import com.hazelcast.cluster.Address;
+import com.hazelcast.cluster.Member;
 import com.hazelcast.core.HazelcastInstance;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.logging.Level;
@@ -44,8 +46,21 @@ public abstract sealed class ClusterNode implements AutoCloseable permits Cluste
     /** True for a client: it holds no partition, takes no part in membership, and has no member address. */
     public abstract boolean client();
 
-    /** "host:port" of the members this node knows, its own member first when it is one; empty once closed. */
-    public abstract List<String> memberAddresses();
+    /** "host:port" of the members this node knows, its own member first when it is one (a client has none); empty once closed. */
+    public List<String> memberAddresses() {
+        if (!running()) {
+            return List.of();
+        }
+        List<String> addresses = new ArrayList<>();
+        for (Member m : hazelcast.getCluster().getMembers()) {
+            if (m.localMember()) {
+                addresses.add(0, hostAndPort(m.getAddress()));
+            } else {
+                addresses.add(hostAndPort(m.getAddress()));
+            }
+        }
+        return addresses;
+    }
 
     /** One line for logs and status output. */
     public abstract String describe();

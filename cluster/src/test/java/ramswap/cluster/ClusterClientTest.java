@@ -56,11 +56,15 @@ class ClusterClientTest {
     void shouldSendTwoCopiesAndReadEveryPageThroughTheSecondAfterALenderCrashes() throws Exception {
         try (TestCluster cluster = new TestCluster(BASE_PORT)) {
             Node a = HazelcastRemoteTierTest.lender(cluster, 1, 64 * HazelcastRemoteTierTest.MIB);
-            HazelcastRemoteTierTest.lender(cluster, 2, 64 * HazelcastRemoteTierTest.MIB);
+            Node b = HazelcastRemoteTierTest.lender(cluster, 2, 64 * HazelcastRemoteTierTest.MIB);
             HazelcastRemoteTierTest.lender(cluster, 3, 64 * HazelcastRemoteTierTest.MIB);
             HazelcastRemoteTierTest.awaitMembers(cluster, a, 3);
             ClientNode borrower = new ClientNode(cluster, 0, "1,2,3");
             assertTrue(borrower.client.client());
+            com.hazelcast.cluster.Address own = b.member.hazelcast().getCluster().getLocalMember().getAddress();
+            assertEquals(own.getHost() + ":" + own.getPort(), b.member.memberAddresses().get(0), "a member lists itself first");
+            assertEquals(3, b.member.memberAddresses().size());
+            assertEquals(3, borrower.client.memberAddresses().size(), "a client lists the members it knows");
             TestCluster.await("the client's tier can send", borrower.tier::canSend);
             TestCluster.await("the partitions settled, as a member tells the client", borrower.tier::placementSettled);
 
