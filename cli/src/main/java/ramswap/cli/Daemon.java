@@ -123,7 +123,8 @@ final class Daemon {
                 + ", mount " + config.mount() + ", pid " + ProcessHandle.current().pid());
         // closed in reverse: the agents stop, then the member leaves, then the pool is unmapped, but only
         // once nothing can read it: an unmount that failed leaves it mapped until this process exits
-        LocalPool pool = new LocalPool(posix, config.poolCapacityBytes(), config.poolLimitBytes(), config.poolReserveBytes());
+        LocalPool pool = new LocalPool(posix, config.poolCapacityBytes(), config.poolLimitBytes(), config.poolReserveBytes(),
+                config.protections());
         boolean poolUnread = true;
         // closed in reverse: the agents stop (the remotifier settles its batches in flight, the flusher
         // sends its deletes), then this node's pages left on lenders are deleted, then the lender and

@@ -7,17 +7,27 @@ import ramswap.sys.Posix;
 
 /**
  * Off-heap memory for compressed blocks: size classes of {@value #CLASS_STEP} bytes, each served
- * from slabs of {@value #SLAB_BYTES} bytes mapped with mmap, so that an empty slab really goes
- * back to the kernel (malloc would keep it). A slab's free slots form a list threaded through the
- * free slots themselves, and all slab metadata lives in arrays sized once, so neither an allocation
- * nor a free allocates on the Java heap.
+ * from slabs of {@value #SLAB_BYTES} bytes, so that an empty slab really goes back to the kernel
+ * (malloc would keep it). A slab's free slots form a list threaded through the free slots
+ * themselves, and all slab metadata lives in arrays sized once, so neither an allocation nor a
+ * free allocates on the Java heap.
  *
- * <p>With a reserve, the thread that serves a write never maps memory itself: it takes slabs from
- * the reserve, and a background agent ({@link #grower()}, run by the daemon's agent runner) maps
- * and touches new ones to refill it. Mapping can enter the kernel's reclaim, and reclaim can write swap to this very store: a
- * serving thread that waited there would wait on itself (seen: a daemon sharing a memory cgroup
- * with its workload hung in try_charge_memcg -> swap_writeout). When the reserve is empty the
- * write is refused and counted; the grower catches up as reclaim frees memory.
+ * <p>The pool's whole capacity is one address range, mapped once at start and never changed:
+ * slab {@code i} lives at {@code base + i * SLAB_BYTES}. A slab is backed by touching its pages
+ * and given back with {@code madvise(MADV_DONTNEED)}; the range itself is never mapped, unmapped or
+ * split while the daemon serves. With the daemon's memory locked, the range is locked as it is
+ * touched ({@code VM_LOCKONFAULT}), not populated whole at the mapping.
+ *
+ * <p>With a reserve, the thread that serves requests makes no memory call at all: it takes backed
+ * slabs from the reserve, and a background agent ({@link #grower()}, run by the daemon's agent
+ * runner) backs new ones and gives back those the serving thread emptied. Any of those calls can
+ * enter the kernel's reclaim, and reclaim can write swap to this very store; the serving thread,
+ * were it there, or waiting for the process's {@code mmap_lock} behind a thread that is, would wait
+ * on itself (seen: the old grower's {@code mmap(MAP_POPULATE)} held that lock in reclaim while the
+ * serving thread's {@code munmap} waited for it). The grower touches a new slab from native code,
+ * a page fault that takes only the range's own lock, never the process's {@code mmap_lock}. When
+ * the reserve is empty a write is refused and counted; the grower catches up as reclaim frees
+ * memory. Without a reserve (tests, {@code --no-protections}) the calling thread does it all.
  *
  * <p>A handle is {@code slabId << 16 | slot}. Lock order: a size class's lock, then
  * {@code slabLock}; callers hold no block lock while they allocate or free.
@@ -29,7 +39,7 @@ public final class LocalPool implements AutoCloseable {
     public static final int CLASSES = BlockCodec.BLOCK_SIZE / CLASS_STEP;
     private static final int SLOT_BITS = 16;
     private static final int NONE = -1;
-    /** Empty slabs a class keeps for itself before giving them back, so that a class at a slab edge does not map and unmap in turn. */
+    /** Empty slabs a class keeps for itself before giving them back, so that a class at a slab edge does not back and release in turn. */
     private static final int EMPTY_SLABS_KEPT = 1;
 
     /** {@link #allocate} refused: the pool is at its limit. */
@@ -39,10 +49,10 @@ public final class LocalPool implements AutoCloseable {
 
     private final Posix posix;
     private final int maxSlabs;
+    private final long base;
     private volatile long limitBytes;
 
     // per slab, indexed by slab id
-    private final long[] slabAddress;
     private final int[] slabClass;
     private final int[] slabUsed;
     private final int[] slabFreeHead;
@@ -55,24 +65,36 @@ public final class LocalPool implements AutoCloseable {
     private final int[] partialHead;
     private final int[] emptySlabs;
 
-    // slab ids and mapped spare slabs, under slabLock
+    // slab ids by state, under slabLock: unbacked (free ids), backed and unused (spares), emptied and
+    // waiting for the grower to give them back (releases); slabsBacked counts all but the free ids
     private final Object slabLock = new Object();
     private final int[] freeIds;
     private int freeIdCount;
     private final int[] spares;
     private int spareCount;
+    private final int[] releases;
+    private int releaseCount;
     private final int spareTarget;
-    private int slabsMapped;
+    private int slabsBacked;
     private final ReserveGrower grower = new ReserveGrower();
     private volatile boolean closed;
 
     /**
-     * @param capacityBytes the most this pool can ever map
+     * @param capacityBytes the most this pool can ever hold
      * @param limitBytes    the current limit (at most the capacity), changeable with {@link #setLimitBytes}
-     * @param reserveBytes  slabs mapped and touched now and kept mapped while unused, so that writes
-     *                      under memory pressure find memory ready
+     * @param reserveBytes  slabs backed now and kept backed while unused, so that writes under
+     *                      memory pressure find memory ready; more than 0 keeps every memory call
+     *                      off the threads that allocate and free
      */
     public LocalPool(Posix posix, long capacityBytes, long limitBytes, long reserveBytes) {
+        this(posix, capacityBytes, limitBytes, reserveBytes, false);
+    }
+
+    /**
+     * @param lockOnFault the process locks its memory ({@code mlockall(MCL_CURRENT | MCL_FUTURE)}):
+     *                    the range is mapped locked on fault, so that only touched slabs are resident
+     */
+    public LocalPool(Posix posix, long capacityBytes, long limitBytes, long reserveBytes, boolean lockOnFault) {
         if (capacityBytes < SLAB_BYTES) {
             throw new IllegalArgumentException("pool capacity must be at least " + SLAB_BYTES + " bytes, got " + capacityBytes);
         }
@@ -85,7 +107,6 @@ public final class LocalPool implements AutoCloseable {
         }
         this.posix = posix;
         this.maxSlabs = (int) slabs;
-        this.slabAddress = new long[maxSlabs];
         this.slabClass = new int[maxSlabs];
         this.slabUsed = new int[maxSlabs];
         this.slabFreeHead = new int[maxSlabs];
@@ -102,28 +123,53 @@ public final class LocalPool implements AutoCloseable {
         this.freeIds = new int[maxSlabs];
         for (int i = 0; i < maxSlabs; i++) {
             freeIds[i] = maxSlabs - 1 - i;
+            slabClass[i] = NONE;
         }
         this.freeIdCount = maxSlabs;
         this.spares = new int[maxSlabs];
+        this.releases = new int[maxSlabs];
+        this.base = mapRange(posix, (long) maxSlabs * SLAB_BYTES, lockOnFault);
         setLimitBytes(limitBytes);
         this.spareTarget = (int) Math.min(maxSlabs, (Math.max(0, reserveBytes) + SLAB_BYTES - 1) / SLAB_BYTES);
         synchronized (slabLock) {
             while (spareCount < spareTarget) {
-                int id = mapSlab(Posix.MAP_POPULATE);
-                if (id == NONE) {
-                    throw new IllegalStateException("cannot map the pool's reserve of " + reserveBytes + " bytes");
-                }
+                int id = freeIds[--freeIdCount];
+                touch(id);
+                slabsBacked++;
                 spares[spareCount++] = id;
             }
         }
     }
 
-    /** The agent that keeps the reserve full; the owner runs it (or not: then an empty reserve stays empty). */
+    /**
+     * One anonymous range for the whole capacity, no swap space reserved for it (it is never
+     * swapped). Under {@code mlockall(MCL_FUTURE)} a new mapping is locked and populated whole; for
+     * this one alone the process's default turns to lock-on-fault and back.
+     */
+    private static long mapRange(Posix posix, long bytes, boolean lockOnFault) {
+        if (lockOnFault && posix.mlockall(Posix.MCL_FUTURE | Posix.MCL_ONFAULT) != 0) {
+            throw new IllegalStateException("mlockall(MCL_FUTURE | MCL_ONFAULT) failed: " + Posix.describe(Posix.lastErrno()));
+        }
+        long addr;
+        try {
+            addr = posix.mmap(null, bytes, Posix.PROT_READ | Posix.PROT_WRITE, Posix.MAP_PRIVATE | Posix.MAP_ANONYMOUS | Posix.MAP_NORESERVE, -1, 0);
+        } finally {
+            if (lockOnFault && posix.mlockall(Posix.MCL_FUTURE) != 0) {
+                throw new IllegalStateException("mlockall(MCL_FUTURE) failed: " + Posix.describe(Posix.lastErrno()));
+            }
+        }
+        if (addr == Posix.MAP_FAILED || addr == 0) {
+            throw new IllegalStateException("cannot map the pool's range of " + bytes + " bytes: " + Posix.describe(Posix.lastErrno()));
+        }
+        return addr;
+    }
+
+    /** The agent that keeps the reserve full and gives back emptied slabs; the owner runs it (or not: then an empty reserve stays empty). */
     public Agent grower() {
         return grower;
     }
 
-    /** Maps and touches slabs outside every lock, then hands them over. */
+    /** Backs and gives back slabs outside every lock, then hands them over. */
     private final class ReserveGrower implements Agent {
         private volatile Thread thread;
 
@@ -134,35 +180,50 @@ public final class LocalPool implements AutoCloseable {
 
         @Override
         public int doWork() {
-            if (!wanted()) {
-                return 0;
+            int work = 0;
+            int id;
+            while ((id = nextRelease()) != NONE) {
+                release(id);
+                work++;
             }
-            // populated inside the system call, which may wait in reclaim: this thread serves nobody, and
-            // a thread in native code does not hold up the JVM's safepoints (touching the pages from
-            // Java would: a GC would then wait for it, and the serving thread for the GC)
-            long addr = posix.mmap(null, SLAB_BYTES, Posix.PROT_READ | Posix.PROT_WRITE,
-                    Posix.MAP_PRIVATE | Posix.MAP_ANONYMOUS | Posix.MAP_POPULATE, -1, 0);
-            if (addr == Posix.MAP_FAILED || addr == 0) {
-                return 0;
-            }
-            synchronized (slabLock) {
-                // the limit may have been lowered, or the pool closed, while this thread mapped
-                if (!wanted()) {
-                    posix.munmap(addr, SLAB_BYTES);
-                    return 0;
+            if ((id = nextToBack()) != NONE) {
+                // touched inside a native call, which may wait in reclaim: this thread serves nobody,
+                // holds no mmap_lock (a fault on an existing range takes only that range's lock), and
+                // a thread in native code does not hold up the JVM's safepoints (touching the pages
+                // from Java would: a GC would then wait for it, and the serving thread for the GC)
+                touch(id);
+                boolean kept;
+                synchronized (slabLock) {
+                    // the limit may have been lowered, the reserve refilled by frees, or the pool
+                    // closed, while this thread touched
+                    kept = !closed && spareCount < spareTarget && (long) slabsBacked * SLAB_BYTES <= limitBytes;
+                    if (kept) {
+                        spares[spareCount++] = id;
+                    }
                 }
-                int id = freeIds[--freeIdCount];
-                slabAddress[id] = addr;
-                slabClass[id] = NONE;
-                slabsMapped++;
-                spares[spareCount++] = id;
+                if (!kept) {
+                    release(id);
+                }
+                work++;
             }
-            return 1;
+            return work;
         }
 
-        private boolean wanted() {
+        /** A slab emptied on the serving path, now the grower's to give back; NONE if none. */
+        private int nextRelease() {
             synchronized (slabLock) {
-                return !closed && spareCount < spareTarget && (long) (slabsMapped + 1) * SLAB_BYTES <= limitBytes && freeIdCount > 0;
+                return releaseCount == 0 || closed ? NONE : releases[--releaseCount];
+            }
+        }
+
+        /** An unbacked slab id, counted as backed from now on, when the reserve wants one; NONE otherwise. */
+        private int nextToBack() {
+            synchronized (slabLock) {
+                if (closed || spareCount >= spareTarget || (long) (slabsBacked + 1) * SLAB_BYTES > limitBytes || freeIdCount == 0) {
+                    return NONE;
+                }
+                slabsBacked++;
+                return freeIds[--freeIdCount];
             }
         }
 
@@ -311,12 +372,12 @@ public final class LocalPool implements AutoCloseable {
     }
 
     private long slotAddress(int slab, int sizeClass, int slot) {
-        return slabAddress[slab] + (long) slot * slotBytes(sizeClass);
+        return slabAddress(slab) + (long) slot * slotBytes(sizeClass);
     }
 
     // ---------------------------------------------------------------- slabs
 
-    /** A slab for the class, linked as partial: its id, or a refusal (negative). */
+    /** A backed slab for the class, linked as partial: its id, or a refusal (negative). */
     private long takeSlab(int sizeClass) {
         int id;
         synchronized (slabLock) {
@@ -325,17 +386,17 @@ public final class LocalPool implements AutoCloseable {
                 if (spareCount < spareTarget / 2) {
                     grower.wake();
                 }
-            } else if ((long) (slabsMapped + 1) * SLAB_BYTES > limitBytes) {
+            } else if (releaseCount > 0) {
+                id = releases[--releaseCount]; // emptied, not given back yet: still backed
+            } else if ((long) (slabsBacked + 1) * SLAB_BYTES > limitBytes || freeIdCount == 0) {
                 return REFUSED_LIMIT;
             } else if (spareTarget > 0) {
-                // never map on the serving path: refuse now, the grower refills
+                // never back a slab on the serving path: refuse now, the grower refills
                 grower.wake();
                 return REFUSED_RESERVE_EMPTY;
             } else {
-                id = mapSlab(0);
-                if (id == NONE) {
-                    return REFUSED_LIMIT; // the kernel refused the memory: as good as a limit
-                }
+                id = freeIds[--freeIdCount]; // no reserve: its pages fault in as this thread writes them
+                slabsBacked++;
             }
         }
         slabClass[id] = sizeClass;
@@ -347,36 +408,49 @@ public final class LocalPool implements AutoCloseable {
         return id;
     }
 
+    /** An emptied slab: to the reserve, else to the grower to give back (or given back here, without a reserve). */
     private void giveBack(int id) {
         synchronized (slabLock) {
             slabClass[id] = NONE;
+            if (closed) {
+                return; // the range is gone with the pool
+            }
             if (spareCount < spareTarget) {
                 spares[spareCount++] = id;
                 return;
             }
-            if (posix.munmap(slabAddress[id], SLAB_BYTES) != 0) {
-                throw new IllegalStateException("munmap failed: " + Posix.describe(Posix.lastErrno()));
+            if (spareTarget > 0) {
+                releases[releaseCount++] = id;
+                grower.wake();
+                return;
             }
-            slabAddress[id] = 0;
-            slabsMapped--;
+        }
+        release(id);
+    }
+
+    /** Gives a backed, unused slab's memory back to the kernel and its id to the free ids. */
+    private void release(int id) {
+        long addr = slabAddress(id);
+        if (posix.madvise(addr, SLAB_BYTES, Posix.MADV_DONTNEED_LOCKED) != 0 && posix.madvise(addr, SLAB_BYTES, Posix.MADV_DONTNEED) != 0) {
+            // a kernel before 5.18 refuses both on locked memory: the slab stays backed, as a spare
+            synchronized (slabLock) {
+                spares[spareCount++] = id;
+            }
+            return;
+        }
+        synchronized (slabLock) {
+            slabsBacked--;
             freeIds[freeIdCount++] = id;
         }
     }
 
-    /** Maps a new slab under slabLock; NONE if ids or memory ran out. */
-    private int mapSlab(int extraFlags) {
-        if (freeIdCount == 0) {
-            return NONE;
-        }
-        long addr = posix.mmap(null, SLAB_BYTES, Posix.PROT_READ | Posix.PROT_WRITE, Posix.MAP_PRIVATE | Posix.MAP_ANONYMOUS | extraFlags, -1, 0);
-        if (addr == Posix.MAP_FAILED || addr == 0) {
-            return NONE;
-        }
-        int id = freeIds[--freeIdCount];
-        slabAddress[id] = addr;
-        slabClass[id] = NONE;
-        slabsMapped++;
-        return id;
+    /** Faults in every page of a slab (from native code: see the grower). */
+    private void touch(int id) {
+        posix.memset(slabAddress(id), 0, SLAB_BYTES);
+    }
+
+    private long slabAddress(int id) {
+        return base + (long) id * SLAB_BYTES;
     }
 
     private void linkPartial(int c, int slab) {
@@ -423,29 +497,29 @@ public final class LocalPool implements AutoCloseable {
         grower.wake();
     }
 
+    /** Bytes of slabs backed by memory: in use, in the reserve, or emptied and not yet given back. */
     public long mappedBytes() {
         synchronized (slabLock) {
-            return (long) slabsMapped * SLAB_BYTES;
+            return (long) slabsBacked * SLAB_BYTES;
         }
     }
 
 
     /**
-     * Unmaps every slab. Call it only once nothing can read a handle any more: the file system
-     * unmounted and the grower's runner closed (a grower that maps after this unmaps at once).
+     * Unmaps the range. Call it only once nothing can read a handle any more: the file system
+     * unmounted and the grower's runner closed.
      */
     @Override
     public void close() {
         synchronized (slabLock) {
-            closed = true;
-            for (int id = 0; id < maxSlabs; id++) {
-                if (slabAddress[id] != 0) {
-                    posix.munmap(slabAddress[id], SLAB_BYTES);
-                    slabAddress[id] = 0;
-                }
+            if (closed) {
+                return;
             }
-            slabsMapped = 0;
+            closed = true;
+            posix.munmap(base, (long) maxSlabs * SLAB_BYTES);
+            slabsBacked = 0;
             spareCount = 0;
+            releaseCount = 0;
         }
     }
 }

@@ -21,6 +21,10 @@ public interface Posix {
     int MAP_POPULATE = 0x8000;
     long MAP_FAILED = -1L;
 
+    int MADV_DONTNEED = 4;
+    /** Like MADV_DONTNEED, but also on locked memory (Linux 5.18). */
+    int MADV_DONTNEED_LOCKED = 24;
+
     int MCL_CURRENT = 1;
     int MCL_FUTURE = 2;
     int MCL_ONFAULT = 4;
@@ -42,6 +46,13 @@ public interface Posix {
 
     @SaveError
     int munmap(long addr, @size_t long length);
+
+    @SaveError
+    int madvise(long addr, @size_t long length, int advice);
+
+    /** Fills native memory; the pool's grower touches new slabs with it, in native code (see LocalPool). */
+    @IgnoreError
+    long memset(long addr, int value, @size_t long length);
 
     @SaveError
     int mlockall(int flags);
@@ -81,6 +92,12 @@ public interface Posix {
 
     @SaveError
     int fsync(int fd);
+
+    int POSIX_FADV_DONTNEED = 4;
+
+    /** Returns the error number itself (0 on success), not -1 and errno. */
+    @IgnoreError
+    int posix_fadvise(int fd, @off_t long offset, @off_t long len, int advice);
 
     /** Loads libc; each caller keeps its own instance (no static state). */
     static Posix load() {

@@ -137,9 +137,9 @@ class LocalPoolTest {
     void shouldNotKeepASlabTheGrowerMappedAfterTheLimitWasLowered() throws Exception {
         CountDownLatch mapping = new CountDownLatch(1);
         CountDownLatch lowered = new CountDownLatch(1);
-        // the real libc, with the grower's mmap held until the test has lowered the limit
+        // the real libc, with the grower's touch of a new slab held until the test has lowered the limit
         Posix slowGrower = (Posix) Proxy.newProxyInstance(Posix.class.getClassLoader(), new Class<?>[] {Posix.class}, (proxy, m, args) -> {
-            if (m.getName().equals("mmap") && Thread.currentThread().getName().equals("ramswap-pool-grower")) {
+            if (m.getName().equals("memset") && Thread.currentThread().getName().equals("ramswap-pool-grower")) {
                 mapping.countDown();
                 lowered.await(10, TimeUnit.SECONDS);
             }
@@ -152,12 +152,51 @@ class LocalPoolTest {
             }
             try (Agents agents = new Agents()) {
                 agents.start(pool.grower(), Duration.ofMillis(10));
-                assertTrue(mapping.await(10, TimeUnit.SECONDS), "the grower started mapping");
+                assertTrue(mapping.await(10, TimeUnit.SECONDS), "the grower started backing a slab");
                 pool.setLimitBytes(2 * LocalPool.SLAB_BYTES); // what is mapped now: no room for another slab
                 lowered.countDown();
                 Thread.sleep(200);
             }
             assertEquals(2L * LocalPool.SLAB_BYTES, pool.mappedBytes(), "the grower kept a slab beyond the lowered limit");
+        }
+    }
+
+    @Test
+    void shouldMakeNoLibcCallOnTheThreadThatAllocatesAndFreesWhenItHasAReserve() throws Exception {
+        Thread caller = Thread.currentThread();
+        List<String> callerCalls = new java.util.concurrent.CopyOnWriteArrayList<>();
+        Posix watched = (Posix) Proxy.newProxyInstance(Posix.class.getClassLoader(), new Class<?>[] {Posix.class}, (proxy, m, args) -> {
+            if (Thread.currentThread() == caller) {
+                callerCalls.add(m.getName());
+            }
+            return m.invoke(POSIX, args);
+        });
+        try (LocalPool pool = new LocalPool(watched, 64 * MIB, 64 * MIB, 4 * LocalPool.SLAB_BYTES);
+                Agents agents = new Agents()) {
+            callerCalls.clear(); // the range and the reserve are mapped at start, on this thread
+            agents.start(pool.grower(), Duration.ofMillis(1));
+            int perSlab = LocalPool.SLAB_BYTES / BlockCodec.BLOCK_SIZE;
+            List<Long> handles = new ArrayList<>();
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+            while (handles.size() < 16 * perSlab && System.nanoTime() < deadline) { // 4 MiB: four times the reserve
+                long h = pool.allocate(BlockCodec.BLOCK_SIZE);
+                if (h >= 0) {
+                    handles.add(h);
+                } else {
+                    assertEquals(LocalPool.REFUSED_RESERVE_EMPTY, h);
+                    Thread.onSpinWait();
+                }
+            }
+            assertEquals(16 * perSlab, handles.size(), "the grower refilled the reserve");
+            for (long h : handles) {
+                pool.free(h, BlockCodec.BLOCK_SIZE);
+            }
+            // the grower gives the emptied slabs back: what stays is the reserve and the class's one kept slab
+            while (pool.mappedBytes() > 5L * LocalPool.SLAB_BYTES && System.nanoTime() < deadline) {
+                Thread.onSpinWait();
+            }
+            assertEquals(5L * LocalPool.SLAB_BYTES, pool.mappedBytes(), "emptied slabs went back through the grower");
+            assertEquals(List.of(), callerCalls, "memory calls on the allocating thread");
         }
     }
 }

@@ -36,7 +36,11 @@ class HostPressureIT {
     private static final Path MEMCG = Path.of("/sys/fs/cgroup/memory");
     private static final Pattern KERNEL_TROUBLE = Pattern.compile(
             "blocked for more than|hung_task|soft lockup|hard LOCKUP|rcu_sched self-detected stall|rcu: INFO: rcu_.* detected stalls");
-    private static final long LIMIT_MIB = 1024;
+    /** The shared cgroup: the configuration a user met hanging (2026-12-05), up's default options. */
+    private static final long LIMIT_MIB = 768;
+    private static final String SHARED_SIZE = "4G";
+    private static final int SHARED_PROCS = 16;
+    private static final long SHARED_MIB = 2 * LIMIT_MIB;
     private static final Duration WORK_TIMEOUT = Duration.ofMinutes(5);
     /** The system property that turns on the runs without protections, which only report. */
     private static final String FINDINGS = "ramswap.pressure.findings";
@@ -72,7 +76,7 @@ class HostPressureIT {
     }
 
     record Outcome(Host.Run workload, long pswpout, long pswpin, long daemonHwmKib, boolean daemonAlive, long oomKills,
-            List<String> kernelTrouble) {
+            List<String> kernelTrouble, List<String> servingThreadEvents) {
         boolean passed() {
             return workload.exitCode() == 0 && daemonAlive && kernelTrouble.isEmpty();
         }
@@ -87,6 +91,9 @@ class HostPressureIT {
         assertEquals(0, on.workload().exitCode(), "workload failed");
         assertTrue(on.daemonAlive(), "the daemon died (OOM kills in the cgroup: " + on.oomKills() + ")");
         assertTrue(on.kernelTrouble().isEmpty(), "kernel log: " + on.kernelTrouble());
+        assertEquals(List.of(), on.servingThreadEvents().subList(0, Math.min(20, on.servingThreadEvents().size())),
+                "the serving thread asked for mmap_lock, made a memory call, faulted or started a thread while swap was live ("
+                        + on.servingThreadEvents().size() + " events; the first 20 shown)");
     }
 
     /** Reports only; without the protections this run hangs until the 5-min watchdog ends it. */
@@ -138,13 +145,17 @@ class HostPressureIT {
                     "--procs", Integer.toString(8 * nproc()), "--mib", "1024", "--passes", "3", "--seed", "11", "--mix", "34:33:33", "--quiet"));
             long[] after = vmstat();
             return new Outcome(r, after[0] - before[0], after[1] - before[1], hwmKib(pid), ProcessHandle.of(pid).isPresent(),
-                    0, trouble(kernelLines));
+                    0, trouble(kernelLines), List.of());
         } finally {
             tearDown(mount, pid);
         }
     }
 
-    /** Daemon and workload in one cgroup of LIMIT_MIB; the workload maps twice that over 8 x nproc processes. */
+    /**
+     * Daemon and workload in one cgroup of LIMIT_MIB, the daemon with up's default options; the
+     * workload maps twice the cgroup over SHARED_PROCS processes. With the protections on, the
+     * serving thread is traced through the whole workload.
+     */
     private Outcome sharedCgroupRun(boolean protections) throws Exception {
         String tag = tag();
         Path mount = Path.of("/run/ramswap-" + tag);
@@ -155,11 +166,7 @@ class HostPressureIT {
             Files.writeString(group.resolve("memory.limit_in_bytes"), Long.toString(LIMIT_MIB << 20));
             List<String> up = new ArrayList<>(List.of("/bin/sh", "-c", "echo $$ > \"$0\" && exec \"$@\"", group.resolve("cgroup.procs").toString(),
                     Host.LAUNCHER.toString()));
-            up.addAll(upArgs(mount, tag, "3G", protections));
-            if (protections) {
-                // a daemon short of memory itself maps all its pool up front: nothing is allocated while it serves
-                up.addAll(List.of("--pool-max", "576M", "--pool-reserve", "576M", "--pool-overcommit"));
-            }
+            up.addAll(upArgs(mount, tag, SHARED_SIZE, protections));
             assertEquals(0, Host.exec(Duration.ofMinutes(4), Map.of("RAMSWAP_JAR", Host.JAR.toString()), up).exitCode(), "ramswap up in the cgroup");
             pid = daemonPid(mount);
             assertTrue(Files.readString(group.resolve("cgroup.procs")).contains(Long.toString(pid)), "the daemon runs in the cgroup");
@@ -167,12 +174,24 @@ class HostPressureIT {
             long[] before = vmstat();
             int kernelLines = kernelLog().size();
             Path pagetest = Host.pagetest();
-            Host.Run r = runOrAbort(mount, pid, List.of("/bin/sh", "-c", "echo $$ > \"$0\" && exec \"$@\"",
-                    group.resolve("cgroup.procs").toString(), pagetest.toString(), "--procs", Integer.toString(8 * nproc()),
-                    "--mib", Long.toString(2 * LIMIT_MIB), "--passes", "3", "--seed", "5", "--mix", "50:50:0", "--quiet"));
+            List<String> workload = List.of("/bin/sh", "-c", "echo $$ > \"$0\" && exec \"$@\"",
+                    group.resolve("cgroup.procs").toString(), pagetest.toString(), "--procs", Integer.toString(SHARED_PROCS),
+                    "--mib", Long.toString(SHARED_MIB), "--passes", "3", "--seed", "5", "--mix", "50:50:0", "--quiet");
+            Host.Run r;
+            List<String> events = List.of();
+            if (protections) {
+                try (ServingThreadTrace trace = ServingThreadTrace.start(pid, tag)) {
+                    r = runOrAbort(mount, pid, workload);
+                    events = trace.stop();
+                    System.out.println("serving threads " + trace.tids() + ": " + events.size() + " mmap_lock, memory-call, fault or clone events");
+                    events.stream().limit(20).forEach(System.out::println);
+                }
+            } else {
+                r = runOrAbort(mount, pid, workload);
+            }
             long[] after = vmstat();
             return new Outcome(r, after[0] - before[0], after[1] - before[1], hwmKib(pid), ProcessHandle.of(pid).isPresent(),
-                    oomKills(group), trouble(kernelLines));
+                    oomKills(group), trouble(kernelLines), events);
         } finally {
             tearDown(mount, pid);
             removeGroup(group);
@@ -228,6 +247,7 @@ class HostPressureIT {
         System.out.printf("  pages swapped out %d, in %d%n", o.pswpout(), o.pswpin());
         System.out.printf("  daemon alive %s, peak RSS %d MiB, OOM kills in its cgroup %d%n", o.daemonAlive(), o.daemonHwmKib() >> 10, o.oomKills());
         System.out.printf("  hung-task / lockup lines in the kernel log: %d %s%n", o.kernelTrouble().size(), o.kernelTrouble());
+        System.out.printf("  serving thread: %d mmap_lock, memory-call, fault or clone events while the workload ran%n", o.servingThreadEvents().size());
     }
 
     private static String field(Host.Run r, String key) {

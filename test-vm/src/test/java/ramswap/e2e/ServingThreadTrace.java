@@ -1,0 +1,108 @@
+package ramswap.e2e;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Records, through a tracefs instance of its own, every time a daemon's serving threads ask for
+ * the process's {@code mmap_lock}, make a memory system call, fault on a page or start a thread.
+ * The rule for a daemon that serves swap is that they never do once swap is live
+ * (docs/memory-pressure.md): each of these can wait in reclaim, or behind a thread that waits
+ * there, on a swap write only the serving thread can complete. The kernel filters by thread id,
+ * so the threads run at full speed (strace would stop them at every system call).
+ */
+final class ServingThreadTrace implements AutoCloseable {
+
+    private static final Path TRACEFS = Path.of("/sys/kernel/tracing");
+    /** What a serving thread must never do; each event filtered on its thread ids. */
+    private static final List<String> EVENTS = List.of("mmap_lock/mmap_lock_start_locking", "exceptions/page_fault_user",
+            "exceptions/page_fault_kernel", "syscalls/sys_enter_mmap", "syscalls/sys_enter_munmap", "syscalls/sys_enter_mprotect",
+            "syscalls/sys_enter_mremap", "syscalls/sys_enter_brk", "syscalls/sys_enter_madvise", "syscalls/sys_enter_mlock",
+            "syscalls/sys_enter_mlock2", "syscalls/sys_enter_mlockall", "syscalls/sys_enter_munlock", "syscalls/sys_enter_clone",
+            "syscalls/sys_enter_clone3");
+
+    private final Path instance;
+    private final boolean mountedHere;
+    private final List<Long> tids;
+
+    private ServingThreadTrace(Path instance, boolean mountedHere, List<Long> tids) {
+        this.instance = instance;
+        this.mountedHere = mountedHere;
+        this.tids = tids;
+    }
+
+    /** The threads of {@code pid} that answer /dev/fuse: libfuse's loop, named after jnr-fuse's mount thread. */
+    static List<Long> servingThreads(long pid) throws IOException {
+        List<Long> found = new ArrayList<>();
+        try (var tasks = Files.newDirectoryStream(Path.of("/proc/" + pid + "/task"))) {
+            for (Path t : tasks) {
+                if (Files.readString(t.resolve("comm")).startsWith("jnr-fuse-mount")) {
+                    found.add(Long.parseLong(t.getFileName().toString()));
+                }
+            }
+        }
+        return found;
+    }
+
+    /** Starts recording the serving threads of {@code pid}; a tracefs instance named after {@code tag}. */
+    static ServingThreadTrace start(long pid, String tag) throws IOException {
+        List<Long> tids = servingThreads(pid);
+        if (tids.isEmpty()) {
+            throw new AssertionError("no serving thread (jnr-fuse-mount*) in process " + pid);
+        }
+        boolean mounted = false;
+        if (!Files.isDirectory(TRACEFS.resolve("instances"))) {
+            mounted = Host.exec(Duration.ofSeconds(10), Map.of(), List.of("mount", "-t", "tracefs", "nodev", TRACEFS.toString())).exitCode() == 0;
+        }
+        Path instance = TRACEFS.resolve("instances").resolve("ramswap-" + tag);
+        Files.createDirectory(instance);
+        ServingThreadTrace trace = new ServingThreadTrace(instance, mounted, tids);
+        try {
+            Files.writeString(instance.resolve("buffer_size_kb"), "4096");
+            String filter = String.join(" || ", tids.stream().map(t -> "common_pid == " + t).toList());
+            for (String e : EVENTS) {
+                Path dir = instance.resolve("events").resolve(e);
+                Files.writeString(dir.resolve("filter"), filter);
+                Files.writeString(dir.resolve("enable"), "1");
+            }
+            Files.writeString(instance.resolve("tracing_on"), "1");
+        } catch (IOException | RuntimeException e) {
+            trace.close();
+            throw e;
+        }
+        return trace;
+    }
+
+    List<Long> tids() {
+        return tids;
+    }
+
+    /** Stops recording and returns the events seen, one line each. */
+    List<String> stop() throws IOException {
+        Files.writeString(instance.resolve("tracing_on"), "0");
+        return Files.readAllLines(instance.resolve("trace")).stream().filter(l -> !l.startsWith("#") && !l.isBlank()).toList();
+    }
+
+    @Override
+    public void close() {
+        try {
+            Files.writeString(instance.resolve("tracing_on"), "0");
+            Files.writeString(instance.resolve("events/enable"), "0");
+        } catch (IOException ignored) {
+            // removed below all the same
+        }
+        try {
+            Files.deleteIfExists(instance);
+        } catch (IOException e) {
+            System.out.println("could not remove the tracefs instance " + instance + ": " + e);
+        }
+        if (mountedHere) {
+            Host.exec(Duration.ofSeconds(10), Map.of(), List.of("umount", TRACEFS.toString()));
+        }
+    }
+}
