@@ -221,6 +221,10 @@ final class Daemon {
         area = SwapArea.open(mount.swapFile(), config.sizeBytes(), config.loops(), config.priority(), this::say);
         state = "live";
         say("live: " + String.join(" ", area.devices()) + " are swap with priority " + config.priority() + " and discard");
+        String bait = LockBait.setIfAsked(posix, mount.swapFile());
+        if (bait != null) {
+            say(bait);
+        }
         if (config.protections()) {
             classImageUnlocked = Protections.unlockClassImage(posix);
             if (classImageUnlocked > 0) {

@@ -104,11 +104,35 @@ public final class Instance {
         return pid.isPresent() ? ProcessHandle.of(pid.getAsLong()).filter(Instance::isRamswapDaemon) : Optional.empty();
     }
 
-    /** True when {@code p} runs ramswap's daemon: this program's main class with "up ... --foreground". */
+    /**
+     * True when {@code p} looks like ramswap's daemon: a JVM ({@code java} in /proc/PID/stat) that
+     * holds /dev/fuse open. Its pid comes from our mount's source, which the daemon wrote. Nothing
+     * here reads a file of the process that takes its mmap_lock ({@code cmdline}, {@code environ},
+     * {@code maps}): a daemon stuck in reclaim on its own swap can hold that lock for good, and a
+     * reader would wait with it, in D state (seen with {@code down --abort}). {@code stat} and the
+     * {@code fd} links need only the process and its file table.
+     */
     static boolean isRamswapDaemon(ProcessHandle p) {
+        Path proc = Path.of("/proc", Long.toString(p.pid()));
         try {
-            List<String> args = List.of(Files.readString(Path.of("/proc", Long.toString(p.pid()), "cmdline")).split("\0"));
-            return args.contains(Main.class.getName()) && args.contains("up") && args.contains("--foreground");
+            String stat = Files.readString(proc.resolve("stat"));
+            int open = stat.indexOf('(');
+            int close = stat.lastIndexOf(')');
+            if (open < 0 || close < open || !stat.substring(open + 1, close).equals("java")) {
+                return false;
+            }
+            try (var fds = Files.newDirectoryStream(proc.resolve("fd"))) {
+                for (Path fd : fds) {
+                    try {
+                        if (Files.readSymbolicLink(fd).toString().equals("/dev/fuse")) {
+                            return true;
+                        }
+                    } catch (IOException closedMeanwhile) {
+                        // the descriptor was closed while we listed them: not /dev/fuse's, which stays open
+                    }
+                }
+            }
+            return false;
         } catch (IOException e) {
             return false; // gone
         }

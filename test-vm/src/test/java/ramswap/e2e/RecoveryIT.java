@@ -166,6 +166,82 @@ class RecoveryIT {
         assertTrue(Host.loopsUnder(mount).isEmpty());
     }
 
+    /**
+     * A daemon stuck on its own mmap_lock, as one that waits in reclaim on its own swap is: any
+     * reader of its /proc/PID/cmdline (ps, or down --abort as it was) then waits with it, in D
+     * state. Made at will: the daemon maps a page of its own swap file and leaves it not resident
+     * ({@code -Dramswap.test.lockBait}), it is stopped, a reader of /proc/PID/mem at that page holds
+     * its mmap_lock while it waits for the stopped daemon to answer, and a writer of clear_refs
+     * queues for the lock, so that every later reader waits too. down --abort must still take it
+     * down within 60 s and leave nothing.
+     */
+    @Test
+    void shouldAbortADaemonStuckOnItsOwnMmapLockWithinAMinute() throws Exception {
+        Path mount = Path.of("/run/ramswap-" + tag + "-lock");
+        long pid = -1;
+        List<Process> holders = new ArrayList<>();
+        try {
+            Host.Run up = Host.exec(Duration.ofMinutes(4), Map.of("RAMSWAP_JAR", Host.JAR.toString(), "JAVA_TOOL_OPTIONS", "-Dramswap.test.lockBait=true"),
+                    List.of(Host.LAUNCHER.toString(), "up", "--size", "64M", "--mount", mount.toString(), "--priority", "1",
+                            "--cluster-name", tag + "-lock", "--port", "5763"));
+            assertEquals(0, up.exitCode(), up.output());
+            pid = statusPid(mount);
+            String bait = Files.readAllLines(Path.of(mount + ".log")).stream().filter(l -> l.contains("test: lock bait: page 0")).findFirst()
+                    .orElseThrow(() -> new AssertionError("the daemon did not set its lock bait: " + Host.read(mount + ".log")));
+            long address = Long.parseLong(bait.replaceAll(".* at 0x([0-9a-f]+),.*", "$1"), 16);
+
+            assertEquals(0, Host.exec(Duration.ofSeconds(10), Map.of(), List.of("kill", "-STOP", Long.toString(pid))).exitCode());
+            holders.add(new ProcessBuilder("dd", "if=/proc/" + pid + "/mem", "of=/dev/null", "bs=4096", "count=1", "iflag=skip_bytes",
+                    "skip=" + address).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start());
+            long daemon = pid;
+            assertTrue(waitFor(Duration.ofSeconds(10), () -> threadState(holders.get(0).pid()).equals("D")), "the reader waits in the daemon's fault");
+            holders.add(new ProcessBuilder("sh", "-c", "echo 4 > /proc/" + pid + "/clear_refs").redirectErrorStream(true)
+                    .redirectOutput(ProcessBuilder.Redirect.DISCARD).start());
+            assertTrue(waitFor(Duration.ofSeconds(10), () -> threadState(holders.get(1).pid()).equals("D")), "the writer queues for the lock");
+            Host.Run cmdline = Host.exec(Duration.ofSeconds(30), Map.of(), List.of("timeout", "-s", "KILL", "3", "cat", "/proc/" + pid + "/cmdline"));
+            assertEquals(137, cmdline.exitCode(), "a reader of the daemon's cmdline waits on its mmap_lock: the daemon is stuck on it");
+
+            Host.Run status = Host.ramswap(Duration.ofSeconds(40), "status", "--mount", mount.toString());
+            assertEquals(1, status.exitCode(), status.output());
+            assertTrue(status.output().contains("down --abort --mount " + mount), status.output());
+
+            long t0 = System.nanoTime();
+            Host.Run abort = Host.ramswap(Duration.ofMinutes(3), "down", "--abort", "--mount", mount.toString());
+            double seconds = (System.nanoTime() - t0) / 1e9;
+            System.out.printf("down --abort of a daemon stuck on its mmap_lock: %.1f s%n", seconds);
+            assertEquals(0, abort.exitCode(), abort.output());
+            assertTrue(seconds < 60, "down --abort took " + seconds + " s");
+            assertTrue(abort.output().contains("lost: 0 B was still in swap"), abort.output());
+            assertFalse(Host.mounts().contains(" " + mount + " "), "mount removed");
+            assertTrue(Host.loopsUnder(mount).isEmpty(), "loop devices detached");
+            assertTrue(waitFor(Duration.ofSeconds(30), () -> ProcessHandle.of(daemon).isEmpty()), "the daemon was killed");
+            for (Process h : holders) {
+                assertTrue(h.waitFor(30, TimeUnit.SECONDS), "the lock's reader and writer ended once the connection was aborted");
+            }
+        } finally {
+            if (Host.mounts().contains(" " + mount + " ")) {
+                Host.abortFuse(mount); // the test failed before its abort: free the lock's holders first
+            }
+            holders.forEach(Process::destroyForcibly);
+            if (pid > 0) {
+                Host.exec(Duration.ofSeconds(10), Map.of(), List.of("kill", "-CONT", Long.toString(pid)));
+            }
+            tearDown(mount, pid);
+        }
+        assertFalse(Host.mounts().contains(" " + mount + " "));
+        assertTrue(Host.loopsUnder(mount).isEmpty());
+    }
+
+    /** A process's state letter from /proc/PID/stat (which does not take its mmap_lock), or "" when it is gone. */
+    private static String threadState(long pid) {
+        try {
+            String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
+            return stat.substring(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+        } catch (IOException | StringIndexOutOfBoundsException e) {
+            return "";
+        }
+    }
+
     /** SIGTERM (or Ctrl-C) to ramswap run: the job is stopped and its cgroup removed, as when it ends by itself. */
     @Test
     void shouldStopTheJobAndRemoveItsCgroupWhenRunIsTerminated() throws Exception {
@@ -269,9 +345,19 @@ class RecoveryIT {
             }
         }
         if (pid > 0) {
-            ProcessHandle.of(pid).filter(p -> p.info().commandLine().orElse("").contains("--foreground")).ifPresent(ProcessHandle::destroyForcibly);
+            // by the mount table's pid, checked by its name in /proc/PID/stat: a stuck daemon's cmdline cannot be read
+            ProcessHandle.of(pid).filter(p -> procName(p.pid()).equals("java")).ifPresent(ProcessHandle::destroyForcibly);
         }
         Host.removeLeftovers(mount);
+    }
+
+    private static String procName(long pid) {
+        try {
+            String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
+            return stat.substring(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+        } catch (IOException | StringIndexOutOfBoundsException e) {
+            return "";
+        }
     }
 
     /** A command that runs the launcher, with the jar already built. */
