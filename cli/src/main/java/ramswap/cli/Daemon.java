@@ -76,10 +76,12 @@ final class Daemon {
     /** Stop requests refused so far: down compares it before and after its own request. */
     private volatile int stopRefusals;
     private volatile ClusterNode member;
+    /** The member's or client's own name for its role, asked once it is in: the status file's and nodes' words agree. */
+    private volatile String roleLabel;
     private boolean createdMountDir;
     private volatile SwapStore store;
     private volatile long classImageUnlocked;
-    private final ProcReader procReader;
+    private volatile ProcReader procReader;
     private volatile RefusalWatch refusals;
     private volatile SpareMemory spareMemory;
 
@@ -87,7 +89,6 @@ final class Daemon {
         this.config = config;
         this.out = out;
         this.instance = new Instance(config.mount());
-        this.procReader = new ProcReader(() -> Protections.describe(config.protections(), classImageUnlocked));
     }
 
     int run() throws RamswapException {
@@ -151,8 +152,10 @@ final class Daemon {
                     pool.setLimitBytes(limit);
                 });
                 member = m;
+                roleLabel = m.roleLabel();
                 say("cluster: " + m.describe());
                 refusals = new RefusalWatch(counters, this::say);
+                procReader = new ProcReader(counters, rss -> Protections.describe(config.protections(), classImageUnlocked, rss));
                 agents.start(procReader, PERIODIC_IDLE);
                 agents.start(pool.grower(), GROWER_IDLE);
                 agents.start(refusals, PERIODIC_IDLE);
@@ -506,7 +509,8 @@ final class Daemon {
         line(b, "compression_ratio", zbytes == 0 ? "-" : String.format(Locale.ROOT, "%.2f", zpages * 4096.0 / zbytes));
         line(b, "swap", config.swapArea() ? "on" : config.swap() ? "none (--no-swapon: the swap file is served, no swap area uses it)"
                 : "none (--no-swap: this node only lends; its 1 MiB swap file is never swap)");
-        line(b, "role", config.role().name());
+        String role = roleLabel;
+        line(b, "role", role == null ? config.role().name() : role);
         line(b, "lend_bytes", config.lendBytes());
         line(b, "heap_bytes", Runtime.getRuntime().maxMemory());
         line(b, "cluster", m == null ? "-" : m.describe());

@@ -11,13 +11,12 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 @Command(mixinStandardHelpOptions = true, name = "drain", sortOptions = false,
-        description = {"Bring every page this node keeps on other nodes back into its local pool, with progress;",
-            "for example before maintenance of a lender. Needs root.",
-            "Turns pers_remotify_enable off first (pages would go straight back out); turn it on again with",
-            "  ramswap set pers_remotify_enable 1",
-            "Refuses, with the figures, when the local pool cannot hold the pages (see pool_max_bytes)."},
-        footer = {"", "Exit codes: 0 every page home, 1 refused or not finished in time (pages left remote are still served),",
-            "2 bad usage, 3 not running, 4 needs root."})
+        description = {"Bring every page this node keeps on other nodes back into its local pool, with progress, for example before "
+            + "maintenance of a lender. Needs root.",
+            "Turns pers_remotify_enable off first, since the pages would go straight back out; 'ramswap set pers_remotify_enable 1' "
+            + "turns it on again. Refuses, with the figures, when the local pool cannot hold the pages (see pool_max_bytes)."},
+        footer = {"", "Exit codes: 0 every page home, 1 refused or not finished in time (pages left remote are still served), "
+            + "2 bad usage, 3 not running, 4 needs root."})
 final class DrainCommand implements Callable<Integer> {
 
     private static final int BAR = 30;

@@ -6,8 +6,8 @@ import picocli.CommandLine.Command;
 
 /** The ramswap command: subcommands, and the one place where failures become messages and exit codes. */
 @Command(name = "ramswap", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
-        description = {"Swap space in the RAM of a cluster: a FUSE swap file whose 4 KiB pages are LZ4-compressed",
-            "and kept in memory, on this node or on another node of a Hazelcast cluster.", ""},
+        description = {"Swap space in the RAM of a cluster: a FUSE swap file whose 4 KiB pages are LZ4-compressed and kept in memory, "
+            + "on this node or on another node of a Hazelcast cluster.", ""},
         subcommands = {UpCommand.class, DownCommand.class, StatusCommand.class, StatsCommand.class, GetCommand.class,
             SetCommand.class, NodesCommand.class, RunCommand.class, DrainCommand.class, CommandLine.HelpCommand.class},
         footer = {"", "Exit codes: 0 done, 1 failed, 2 bad usage, 3 not running, 4 needs root."})
@@ -22,7 +22,7 @@ public final class Main implements Runnable {
 
     /** Runs one command line; tests call this to capture output and exit code. */
     public static int execute(String[] args, PrintWriter out, PrintWriter err) {
-        CommandLine cl = new CommandLine(new Main());
+        CommandLine cl = commandLine();
         cl.setOut(out);
         cl.setErr(err);
         cl.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
@@ -39,6 +39,13 @@ public final class Main implements Runnable {
             return RamswapException.FAILED;
         });
         return cl.execute(args);
+    }
+
+    /** Every command, with the help sections the annotations cannot declare. */
+    static CommandLine commandLine() {
+        CommandLine cl = new CommandLine(new Main());
+        KnobTable.addTo(cl.getSubcommands().get("set"));
+        return cl;
     }
 
     @Override

@@ -137,11 +137,16 @@ final class Protections {
                 + MIN_FREE_KIB_ADVISED + " vm.watermark_scale_factor=500)");
     }
 
-    /** One status line per protection: on or off, with the figure that shows it. */
-    static List<String> describe(boolean enabled, long classImageUnlocked) {
+    /** This process's resident memory (VmRSS), in bytes; 0 when /proc does not say. */
+    static long residentBytes() {
+        return statusKib("VmRSS:") << 10;
+    }
+
+    /** One status line per protection: on or off, with the figure that shows it; {@code rssBytes} as just read. */
+    static List<String> describe(boolean enabled, long classImageUnlocked, long rssBytes) {
         List<String> lines = new ArrayList<>();
         long locked = statusKib("VmLck:");
-        lines.add("protection_mlock: " + (locked == 0 ? "off" : "on (RSS " + (statusKib("VmRSS:") >> 10) + " MiB, "
+        lines.add("protection_mlock: " + (locked == 0 ? "off" : "on (RSS " + Sizes.human(rssBytes) + ", "
                 + (classImageUnlocked == 0 ? "all of it locked)" : "all locked but the JDK's class image of " + (classImageUnlocked >> 20)
                         + " MiB: with PR_SET_IO_FLUSHER its faults cannot wait on swap)")));
         boolean pretouch = ManagementFactory.getRuntimeMXBean().getInputArguments().contains("-XX:+AlwaysPreTouch");

@@ -17,7 +17,7 @@ import picocli.CommandLine.Parameters;
         description = {"Run a command with a RAM limit, in a memory cgroup made for it and removed afterwards, "
             + "so that what does not fit in --ram swaps (to ramswap when it is the highest-priority swap). "
             + "The exit code is the command's. Needs root.", "",
-            "Example: sudo ./ramswap run --ram 256M -- ./my-big-job --its-args"})
+            "For example, 'sudo ./ramswap run --ram 256M -- ./my-big-job --its-args' runs the job with 256 MiB of RAM."})
 final class RunCommand implements Callable<Integer> {
 
     /** How long a stopped command gets to exit on SIGTERM before SIGKILL. */

@@ -10,22 +10,7 @@ import ramswap.cluster.ControlCall;
 import ramswap.store.Knob;
 
 @Command(mixinStandardHelpOptions = true, name = "set", description = {"Change a knob while ramswap runs, like echo VALUE > DIR/ramster/NAME. Needs root.",
-    "With --node N or --all, on other nodes through the cluster: one line per node, exit 1 if any refused or did not answer within 5 s.",
-    "Knobs and their ranges:",
-    "  remote_target_nodenum  -1, N, N,M  nodes that receive cold pages, tried in order (-1 none)",
-    "  pers_remotify_enable   0|1         send cold pages to the remote target",
-    "  selfshrink_enable      0|1         bring remote pages back when memory allows",
-    "  selfshrink_interval    1..3600 s   seconds between self-shrink samples",
-    "  frontswap_hysteresis   1..1000     each step brings back 1/hysteresis of remote pages",
-    "  frontswap_inertia      0..1000     samples without growth before self-shrink acts",
-    "  pool_max_bytes         bytes       most memory the local pool may map",
-    "  local_target_bytes     bytes       compressed bytes kept local before cold pages go remote (0: all go)",
-    "  remotify_pages_per_sec 1..10000000 most pages sent remote per second",
-    "  remote_timeout_ms      10..60000   longest wait for a remote page before EIO",
-    "  selfshrink_min_available_bytes  bytes  self-shrink only while MemAvailable is above this",
-    "  selfshrink_max_pressure 0..100     self-shrink only while memory pressure (some avg10 %) is at most this",
-    "  repatriate_all         0|1         1 brings every remote page home now (ramswap drain)",
-    "  orphan_grace_seconds   0..604800   a lender frees the pages of a node gone this long"})
+    "With --node N or --all, on other nodes through the cluster: one line per node, exit 1 if any refused or did not answer within 5 s."})
 final class SetCommand implements Callable<Integer> {
 
     @CommandLine.Spec
@@ -37,10 +22,10 @@ final class SetCommand implements Callable<Integer> {
     @Mixin
     NodeSelection selection;
 
-    @Parameters(index = "0", paramLabel = "NAME")
+    @Parameters(index = "0", paramLabel = "NAME", description = "A knob, from the list below.")
     String name;
 
-    @Parameters(index = "1", paramLabel = "VALUE")
+    @Parameters(index = "1", paramLabel = "VALUE", description = "Its new value, within the knob's range.")
     String value;
 
     @Override

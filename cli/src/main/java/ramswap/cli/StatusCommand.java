@@ -1,6 +1,9 @@
 package ramswap.cli;
 
 import java.io.PrintWriter;
+import java.time.Instant;
+import java.time.ZoneId;
+import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
@@ -24,8 +27,8 @@ final class StatusCommand implements Callable<Integer> {
         Map<String, String> s = instance.status();
         Map<String, Long> c = instance.counters();
         String devices = s.get("swap_devices");
-        out.printf("ramswap is %s at %s (pid %s, since %s)%n", "live".equals(s.get("state")) ? "up" : s.get("state"),
-                instance.dir(), s.get("pid"), s.get("started"));
+        out.printf("ramswap is %s at %s (pid %s), started %s%n", "live".equals(s.get("state")) ? "up" : s.get("state"),
+                instance.dir(), s.get("pid"), Uptime.describe(Instant.parse(s.get("started")), Instant.now(), ZoneId.systemDefault()));
         if (s.getOrDefault("swap", "on").startsWith("none")) {
             out.printf("  swap       %s%n", s.get("swap"));
         } else {
@@ -34,10 +37,8 @@ final class StatusCommand implements Callable<Integer> {
                     s.get("priority"), used < 0 ? "not active" : Sizes.human(used));
         }
         if (s.containsKey("role")) {
-            long lend = Long.parseLong(s.getOrDefault("lend_bytes", "0"));
-            out.printf("  role       %s%s%n", s.get("role"), lend == 0 ? " (lite member: holds no one's pages)"
-                    : String.format(", lends %s, %s of other nodes' pages held now", Sizes.human(lend),
-                            Sizes.human(c.getOrDefault("foreign_pers_bytes", 0L))));
+            out.printf("  role       %s%n", role(s.get("role"), Long.parseLong(s.getOrDefault("lend_bytes", "0")),
+                    c.getOrDefault("foreign_pers_bytes", 0L)));
         }
         out.printf("  stored     %d pages (%s): %d compressed into %s, %d same-filled, %d remote%n",
                 c.get("stored_pages"), Sizes.human(c.get("stored_pages") * 4096), c.get("pers_zpages"),
@@ -55,11 +56,12 @@ final class StatusCommand implements Callable<Integer> {
                     "1".equals(knobs.get("pers_remotify_enable")) ? "on" : "off: pers_remotify_enable is 0");
         }
         if (c.getOrDefault("pers_pages_remoted", 0L) > 0) {
-            out.printf("  remote     %d pages (%s compressed) on other nodes, local target %s; fetch p50 %d us, p99 %d us;"
+            boolean fetched = c.getOrDefault("remote_fetches", 0L) > 0;
+            out.printf("  remote     %d pages (%s compressed) on other nodes, local target %s; fetch p50 %s, p99 %s;"
                             + " %d pages brought home; %d reads failed%n",
                     c.get("remote_pers_pages"), Sizes.human(c.get("remote_pers_zbytes")),
-                    Sizes.human(Long.parseLong(knobs.get("local_target_bytes"))), c.get("remote_fetch_p50_us"),
-                    c.get("remote_fetch_p99_us"), c.get("repatriated_pages"), c.get("remote_pers_pages_unsucc_get"));
+                    Sizes.human(Long.parseLong(knobs.get("local_target_bytes"))), micros(fetched, c.get("remote_fetch_p50_us")),
+                    micros(fetched, c.get("remote_fetch_p99_us")), c.get("repatriated_pages"), c.get("remote_pers_pages_unsucc_get"));
         }
         if (c.getOrDefault("remote_pers_pages", 0L) > 0 || c.getOrDefault("remote_pages_to_replace", 0L) > 0) {
             long oneCopy = c.getOrDefault("remote_pages_one_copy", 0L);
@@ -87,5 +89,22 @@ final class StatusCommand implements Callable<Integer> {
             out.printf("  last error %s%n", s.get("last_error"));
         }
         return 0;
+    }
+
+    /**
+     * The role as the daemon names it (the words of {@code nodes}), and what it means for other
+     * nodes' pages: a node that lends nothing holds none, whether client or lite member.
+     */
+    static String role(String role, long lendBytes, long foreignBytes) {
+        if (lendBytes == 0) {
+            return role + ": lends nothing, holds no one's pages";
+        }
+        return String.format(Locale.ROOT, "%s: quota %s, of which %s hold other nodes' pages now", role, Sizes.human(lendBytes),
+                Sizes.human(foreignBytes));
+    }
+
+    /** A time never measured (no fetch yet) is "-", not 0. */
+    static String micros(boolean measured, long us) {
+        return measured ? us + " us" : "-";
     }
 }

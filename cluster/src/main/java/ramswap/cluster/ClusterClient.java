@@ -150,6 +150,11 @@ public final class ClusterClient extends ClusterNode {
     }
 
     @Override
+    public String roleLabel() {
+        return NodeRole.CLIENT_LABEL;
+    }
+
+    @Override
     public String describe() {
         if (!running()) {
             return left();

@@ -87,9 +87,6 @@ public final class ClusterControl implements AutoCloseable {
         }
     }
 
-    /** The role {@link #nodes()} gives a node that only borrows and is connected as a client. */
-    public static final String CLIENT_ROLE = "borrows (client)";
-
     /** Every member, and every client node by its lease, ordered by node number (members without one last). */
     public List<NodeInfo> nodes() {
         Map<Integer, Map<String, Long>> stats = stats();
@@ -97,14 +94,14 @@ public final class ClusterControl implements AutoCloseable {
         for (Member m : hazelcast.getCluster().getMembers()) {
             Integer node = ClusterMember.nodeNumberOf(m);
             int n = node == null ? -1 : node;
-            nodes.add(new NodeInfo(n, m.getAddress().getHost() + ":" + m.getAddress().getPort(), NodeRole.nameOf(m),
+            nodes.add(new NodeInfo(n, m.getAddress().getHost() + ":" + m.getAddress().getPort(), NodeRole.labelOf(m),
                     NodeRole.lendOf(m), stats.getOrDefault(node, Map.of())));
         }
         Set<Integer> listed = new TreeSet<>();
         nodes.forEach(i -> listed.add(i.node()));
         for (Map.Entry<Integer, String> lease : leases().entrySet()) {
             if (!listed.contains(lease.getKey())) {
-                nodes.add(new NodeInfo(lease.getKey(), NodeDirectory.addressOf(lease.getValue()), CLIENT_ROLE, 0,
+                nodes.add(new NodeInfo(lease.getKey(), NodeDirectory.addressOf(lease.getValue()), NodeRole.CLIENT_LABEL, 0,
                         stats.getOrDefault(lease.getKey(), Map.of())));
             }
         }

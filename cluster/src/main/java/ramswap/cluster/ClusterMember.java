@@ -101,6 +101,12 @@ public final class ClusterMember extends ClusterNode {
                 + ", " + count + (count == 1 ? " member" : " members");
     }
 
+    @Override
+    public String roleLabel() {
+        requireOpen();
+        return NodeRole.labelOf(hazelcast.getCluster().getLocalMember());
+    }
+
     // ---------------------------------------------------------------- helpers
 
     static Integer nodeNumberOf(Member member) {

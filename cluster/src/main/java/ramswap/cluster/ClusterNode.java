@@ -65,6 +65,9 @@ public abstract sealed class ClusterNode implements AutoCloseable permits Cluste
     /** One line for logs and status output. */
     public abstract String describe();
 
+    /** This node's role as {@code status} and {@code nodes} name it ({@link NodeRole#labelOf}); asked while it is in the cluster. */
+    public abstract String roleLabel();
+
     /** Still in the cluster: not closed here, and Hazelcast still running. */
     boolean running() {
         return !closed.get() && hazelcast.getLifecycleService().isRunning();

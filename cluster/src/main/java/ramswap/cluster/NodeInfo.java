@@ -8,7 +8,7 @@ import java.util.Map;
  *
  * @param node      node number, or -1 for a member that is no ramswap node
  * @param address   "host:port" of the member
- * @param role      {@link NodeRole#name()}, or "lite"/"data" for a member that announces none
+ * @param role      {@link NodeRole#labelOf}, {@link NodeRole#CLIENT_LABEL}, or "lite"/"data" for a member that announces none
  * @param lendBytes the lend quota it announces, -1 when none
  * @param stats     its counters by name; empty when not published (no data member, or not yet)
  */

@@ -26,6 +26,11 @@ public record NodeRole(long lendBytes, boolean swaps) {
         }
     }
 
+    /** How {@code status} and {@code nodes} name a node that only borrows and is connected as a client. */
+    public static final String CLIENT_LABEL = "borrows (client)";
+    /** How {@code status} and {@code nodes} name a node that only borrows and is a lite member. */
+    public static final String LITE_LABEL = "borrows (lite)";
+
     /** "lends" (a RAM server), "lends+borrows", or "borrows" (a swap node that lends nothing). */
     public String name() {
         if (lendBytes == 0) {
@@ -49,6 +54,16 @@ public record NodeRole(long lendBytes, boolean swaps) {
             return role;
         }
         return member.isLiteMember() ? "lite" : "data";
+    }
+
+    /**
+     * The role as {@code status} and {@code nodes} show it: {@link #nameOf}, and for a node that
+     * only borrows how it takes part, since a client and a lite member fail differently. A client
+     * is no member: it is {@link #CLIENT_LABEL}.
+     */
+    public static String labelOf(Member member) {
+        String role = nameOf(member);
+        return "borrows".equals(role) && member.isLiteMember() ? LITE_LABEL : role;
     }
 
     /** The lend quota a member announces, or -1 when it announces none. */

@@ -138,7 +138,8 @@ class ClusterControlTest {
                     ClusterControl control = client(lender)) {
                 List<NodeInfo> nodes = control.nodes();
                 assertEquals(List.of(1, 4), nodes.stream().map(NodeInfo::node).toList());
-                assertEquals(ClusterControl.CLIENT_ROLE, nodes.get(1).role());
+                assertEquals(NodeRole.CLIENT_LABEL, nodes.get(1).role());
+                assertEquals(borrower.roleLabel(), nodes.get(1).role(), "the client names itself as nodes names it");
                 assertEquals("127.0.0.1", nodes.get(1).address());
 
                 List<ControlAnswer> set = control.call(ControlCall.set("selfshrink_interval", "12"), Set.of(4), TIMEOUT);
@@ -172,7 +173,7 @@ class ClusterControlTest {
                 assertEquals(7, knobs.get(2).get(Knob.FRONTSWAP_INERTIA));
                 List<NodeInfo> nodes = control.nodes();
                 assertEquals(2, nodes.size());
-                assertEquals("borrows", nodes.get(0).role());
+                assertEquals(NodeRole.LITE_LABEL, nodes.get(0).role());
                 assertTrue(nodes.get(0).stats().isEmpty(), "no data member: no stats map");
             }
         }
@@ -207,7 +208,9 @@ class ClusterControlTest {
                 try (ClusterControl control = client(borrower)) {
                     List<NodeInfo> nodes = control.nodes();
                     assertEquals(List.of(1, 2, 3), nodes.stream().map(NodeInfo::node).toList());
-                    assertEquals(List.of("lends", "lends+borrows", "borrows"), nodes.stream().map(NodeInfo::role).toList());
+                    assertEquals(List.of("lends", "lends+borrows", "borrows (lite)"), nodes.stream().map(NodeInfo::role).toList());
+                    assertEquals(List.of(server.roleLabel(), both.roleLabel(), borrower.roleLabel()),
+                            nodes.stream().map(NodeInfo::role).toList(), "each node names itself as nodes names it");
                     assertEquals(List.of(256L << 20, 128L << 20, 0L), nodes.stream().map(NodeInfo::lendBytes).toList());
                     assertEquals(address(server), nodes.get(0).address());
                     assertEquals(4096, nodes.get(0).stat("foreign_pers_bytes"));

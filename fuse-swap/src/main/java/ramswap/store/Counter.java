@@ -61,7 +61,9 @@ public enum Counter {
     PAGES_DISCARDED("pages_discarded", "stored blocks freed by discard (punch hole), ever"),
     CORRUPT_READS("corrupt_reads", "blocks whose stored bytes failed to decode (the request got EIO)"),
     FREE_FAILED("free_failed", "replaced blocks whose old location could not be freed (their write succeeded; should stay 0)"),
-    AGENT_ERRORS("agent_errors", "errors in background work (pool grower, stats publisher, ...), each logged; should stay 0");
+    AGENT_ERRORS("agent_errors", "errors in background work (pool grower, stats publisher, ...), each logged; should stay 0"),
+    // ---- the daemon's process
+    RSS_BYTES("rss_bytes", "the daemon's resident memory (VmRSS), as its /proc reader last read it (every 3 s)");
 
     private final String fileName;
     private final String description;

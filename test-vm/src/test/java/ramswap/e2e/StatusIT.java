@@ -1,0 +1,269 @@
+package ramswap.e2e;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.condition.EnabledIf;
+import ramswap.cli.Sizes;
+
+/**
+ * What {@code status} and {@code nodes} print, line by line, for every role, against real daemons:
+ * a node alone (a lite member), a lender that only lends (node 1), one that lends and borrows
+ * (node 2), a borrower connected as a client (node 3) and one that is a lite member (node 4).
+ * Each line is a golden line whose variable parts are either masked ({@code <size>}, {@code <when>})
+ * or filled from the node's own counters, status file and knobs ({@code {name}}, {@code {h:name}}
+ * for a size), so that a figure printed must be the figure the daemon publishes.
+ *
+ * <p>No workload swaps: the swap areas (one loop device each, priority 0, below anyone's) stay empty, and the client's
+ * pages are written straight into its swap file, which no swap area uses ({@code --no-swapon}).
+ */
+@EnabledIf("ramswap.e2e.Host#canSwap")
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class StatusIT {
+
+    private static final Duration CLI = Duration.ofSeconds(60);
+    private static final int PAGES = 256;
+    private static final Map<String, String> MASKS = Map.of(
+            "<when>", "\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d \\(\\d+ (s|min) ago\\)",
+            "<size>", "\\d+(\\.\\d)? (B|KiB|MiB|GiB)",
+            "<n>", "\\d+",
+            "<any>", ".+");
+
+    private final String tag = Host.tag("st");
+    private final int basePort = 31000 + ThreadLocalRandom.current().nextInt(300) * 10;
+    private Node alone;
+    private Node lender;
+    private Node both;
+    private Node client;
+    private Node lite;
+
+    @BeforeAll
+    void up() {
+        System.out.println("/proc/swaps before:\n" + Host.procSwaps());
+        alone = Node.up(tag + "-alone", 0, "--size", "64M", "--loops", "1", "--priority", "0", "--port", Integer.toString(basePort));
+        lender = Node.up(tag, 1, "--no-swap", "--lend", "64M", "--port", Integer.toString(basePort + 2));
+        both = Node.up(tag, 2, "--size", "64M", "--loops", "1", "--priority", "0", "--lend", "64M", "--port", Integer.toString(basePort + 4),
+                "--join", lender.memberAddress());
+        lite = Node.up(tag, 4, "--size", "64M", "--loops", "1", "--priority", "0", "--member", "--target", "1,2", "--port", Integer.toString(basePort + 6),
+                "--join", lender.memberAddress());
+        client = Node.up(tag, 3, "--size", "64M", "--no-swapon", "--target", "1,2", "--join", lender.memberAddress());
+        client.set("selfshrink_enable", "0"); // the pages stay remote while the test reads its figures
+    }
+
+    @AfterAll
+    void down() {
+        Node.closeInOrder(Arrays.asList(client, lite, both, lender, alone));
+        System.out.println("/proc/swaps after:\n" + Host.procSwaps());
+    }
+
+    @Test
+    @Order(1)
+    void shouldShowANodeAloneAsALiteMemberThatHoldsNothing() {
+        assertStatus(alone,
+                "ramswap is up at {mount} (pid {pid}), started <when>",
+                "  swap       /dev/loop<n>, 64.0 MiB, priority 0, <size> in use",
+                "  role       borrows (lite): lends nothing, holds no one's pages",
+                STORED, RATIO, POOL,
+                "  cluster    cluster \"{cluster_name}\", member {member_address}, node 0 (lite), 1 member",
+                LOG, PROTECTED);
+        // no data member, so no stats map: nothing published, nothing measured
+        assertNodes(alone, "0 {member_address} borrows (lite) - 0 - - -");
+    }
+
+    @Test
+    @Order(2)
+    void shouldShowTheClientsPagesOnTheLendersAndNoFetchTimeBeforeAFetch() throws Exception {
+        new PageDriver(client.mount.resolve("swapfile"), 3).write(0, PAGES);
+        awaitBothCopies(client, PAGES);
+        assertEquals(0, client.counter("remote_fetches"), "nothing read yet");
+        assertClientStatus("fetch p50 -, p99 -");
+        PageDriver.Check read = new PageDriver(client.mount.resolve("swapfile"), 3).verify(0, PAGES);
+        assertEquals(new PageDriver.Check(PAGES, 0, 0), read);
+        assertTrue(client.counter("remote_fetches") > 0);
+        assertClientStatus("fetch p50 {remote_fetch_p50_us} us, p99 {remote_fetch_p99_us} us");
+    }
+
+    private static void awaitBothCopies(Node n, long pages) {
+        Host.await(pages + " pages of node " + n.number + " remote with both copies", Duration.ofSeconds(90), null, () -> {
+            Map<String, Long> c = n.counters();
+            return c.get("remote_pers_pages") == pages && c.get("remote_pages_one_copy") == 0 && c.get("remote_pages_to_replace") == 0
+                    && c.get("remote_partitions_settled") == 1;
+        });
+    }
+
+    private void assertClientStatus(String fetch) {
+        assertStatus(client,
+                "ramswap is up at {mount} (pid {pid}), started <when>",
+                "  swap       none (--no-swapon: the swap file is served, no swap area uses it)",
+                "  role       borrows (client): lends nothing, holds no one's pages",
+                STORED, RATIO, POOL,
+                "  cluster    cluster \"{cluster_name}\", node 3 (client), 3 members ({cluster_members})",
+                "  targets    1,2 (remotify on)",
+                REMOTE + fetch + BROUGHT_HOME, COPIES,
+                LOG, PROTECTED);
+    }
+
+    @Test
+    @Order(3)
+    void shouldShowEachLendersQuotaAndWhatItHolds() {
+        assertStatus(lender,
+                "ramswap is up at {mount} (pid {pid}), started <when>",
+                "  swap       none (--no-swap: this node only lends; its 1 MiB swap file is never swap)",
+                "  role       lends: quota 64.0 MiB, of which {h:foreign_pers_bytes} hold other nodes' pages now",
+                STORED, RATIO, POOL,
+                "  cluster    cluster \"{cluster_name}\", member {member_address}, node 1, 3 members",
+                LOG, PROTECTED);
+        assertStatus(both,
+                "ramswap is up at {mount} (pid {pid}), started <when>",
+                "  swap       /dev/loop<n>, 64.0 MiB, priority 0, <size> in use",
+                "  role       lends+borrows: quota 64.0 MiB, of which {h:foreign_pers_bytes} hold other nodes' pages now",
+                STORED, RATIO, POOL,
+                "  cluster    cluster \"{cluster_name}\", member {member_address}, node 2, 3 members",
+                LOG, PROTECTED);
+        assertTrue(lender.counter("foreign_pers_bytes") > 0 && both.counter("foreign_pers_bytes") > 0, "each holds a copy of the client's pages");
+    }
+
+    @Test
+    @Order(4)
+    void shouldShowALiteMemberBorrowerAsOne() {
+        // mkswap's header is its one page: it went to the lenders, and was never read back
+        awaitBothCopies(lite, 1);
+        assertStatus(lite,
+                "ramswap is up at {mount} (pid {pid}), started <when>",
+                "  swap       /dev/loop<n>, 64.0 MiB, priority 0, <size> in use",
+                "  role       borrows (lite): lends nothing, holds no one's pages",
+                STORED, RATIO, POOL,
+                "  cluster    cluster \"{cluster_name}\", member {member_address}, node 4 (lite), 3 members",
+                "  targets    1,2 (remotify on)",
+                REMOTE + "fetch p50 -, p99 -" + BROUGHT_HOME, COPIES,
+                LOG, PROTECTED);
+    }
+
+    @Test
+    @Order(5)
+    void shouldListEveryNodeWithTheRoleItsStatusNamesAndItsResidentMemory() {
+        Map<String, String> l = facts(lender);
+        Map<String, String> b = facts(both);
+        Map<String, String> m = facts(lite);
+        for (Node from : List.of(lender, client)) {
+            assertNodes(from,
+                    "1 " + l.get("member_address") + " lends <size> 64.0 MiB " + l.get("h:foreign_pers_bytes") + " (<n>%) 0 -",
+                    "2 " + b.get("member_address") + " lends+borrows <size> 64.0 MiB " + b.get("h:foreign_pers_bytes") + " (<n>%) 0 -",
+                    "3 127.0.0.1 borrows (client) <size> 0 0 B " + PAGES + " full",
+                    "4 " + m.get("member_address") + " borrows (lite) <size> 0 0 B " + m.get("remote_pers_pages") + " full");
+        }
+    }
+
+    // ---------------------------------------------------------------- golden lines
+
+    private static final String STORED = "  stored     {stored_pages} pages ({h:stored_bytes}): {pers_zpages} compressed into {h:pers_zbytes},"
+            + " {zero_filled_pages} same-filled, {remote_pers_pages} remote";
+    private static final String REMOTE = "  remote     {remote_pers_pages} pages ({h:remote_pers_zbytes} compressed) on other nodes,"
+            + " local target {h:local_target_bytes}; ";
+    private static final String BROUGHT_HOME = "; {repatriated_pages} pages brought home; {remote_pers_pages_unsucc_get} reads failed";
+    private static final String COPIES = "  copies     2 wanted per page; every remote page has them; {remote_pages_replaced} pages given new"
+            + " copies so far, {remote_reads_second_copy} reads served by a second copy";
+    private static final String RATIO = "  ratio      {compression_ratio} (original / compressed bytes of pooled pages)";
+    private static final String POOL = "  pool       <size> mapped, limit {h:pool_max_bytes}";
+    private static final String LOG = "  log        {log}";
+    private static final String PROTECTED = "  protected  mlock on (RSS <size>, <any>); heap pre-touch on (heap <n> MiB fixed); io_flusher <any>;"
+            + " oom_score_adj <any>; pool reserve {h:pool_reserve_bytes}";
+
+    /** Runs status on {@code n} and matches its output, line for line, to {@code golden}; the figures are read right after. */
+    private static void assertStatus(Node n, String... golden) {
+        Host.Run r = n.ramswap(CLI, "status");
+        assertEquals(0, r.exitCode(), r.output());
+        Map<String, String> facts = facts(n);
+        assertLines(golden, r.output(), facts, false);
+    }
+
+    /** Runs nodes through {@code n} and matches each row; a space in a golden row stands for the columns' padding. */
+    private static void assertNodes(Node n, String... rows) {
+        Host.Run r = n.ramswap(CLI, "nodes");
+        assertEquals(0, r.exitCode(), r.output());
+        List<String> golden = new ArrayList<>(List.of("node address role resident lend lent (used) remote pages copies"));
+        golden.addAll(List.of(rows));
+        assertLines(golden.toArray(String[]::new), r.output(), facts(n), true);
+    }
+
+    private static void assertLines(String[] golden, String output, Map<String, String> facts, boolean padded) {
+        List<String> lines = output.lines().filter(l -> !l.isBlank()).toList();
+        List<String> wrong = new ArrayList<>();
+        for (int i = 0; i < Math.max(golden.length, lines.size()); i++) {
+            String want = i < golden.length ? golden[i] : "(nothing)";
+            String got = i < lines.size() ? lines.get(i) : "(nothing)";
+            if (i >= golden.length || i >= lines.size() || !pattern(want, facts, padded).matcher(got).matches()) {
+                wrong.add("line " + (i + 1) + ":\n  want " + want + "\n  got  " + got);
+            }
+        }
+        assertTrue(wrong.isEmpty(), String.join("\n", wrong) + "\nwhole output:\n" + output);
+    }
+
+    private static final Pattern HOLE = Pattern.compile("<[a-z]+>|\\{[a-z0-9_:]+\\}");
+
+    private static Pattern pattern(String golden, Map<String, String> facts, boolean padded) {
+        StringBuilder regex = new StringBuilder();
+        Matcher m = HOLE.matcher(golden);
+        int at = 0;
+        while (m.find()) {
+            regex.append(literal(golden.substring(at, m.start()), padded));
+            String hole = m.group();
+            if (hole.startsWith("<")) {
+                regex.append(MASKS.get(hole));
+            } else {
+                String v = facts.get(hole.substring(1, hole.length() - 1));
+                if (v == null) {
+                    throw new AssertionError("no fact " + hole + " for golden line: " + golden);
+                }
+                regex.append(Pattern.quote(v));
+            }
+            at = m.end();
+        }
+        regex.append(literal(golden.substring(at), padded));
+        return Pattern.compile(regex.toString());
+    }
+
+    private static String literal(String text, boolean padded) {
+        if (!padded) {
+            return Pattern.quote(text);
+        }
+        java.util.StringJoiner r = new java.util.StringJoiner(" +");
+        for (String word : text.split(" ", -1)) {
+            r.add(word.isEmpty() ? "" : Pattern.quote(word));
+        }
+        return r.toString();
+    }
+
+    /** What the node publishes: its counters, status file and knobs by name, and each as a size ("h:name"). */
+    private static Map<String, String> facts(Node n) {
+        Map<String, String> f = new HashMap<>(Node.status(n.mount));
+        for (String knob : List.of("pool_max_bytes", "local_target_bytes")) {
+            f.put(knob, Host.read(n.mount.resolve("ramster").resolve(knob).toString()).strip());
+        }
+        n.counters().forEach((k, v) -> f.put(k, Long.toString(v)));
+        f.put("mount", n.mount.toString());
+        for (Map.Entry<String, String> e : new ArrayList<>(f.entrySet())) {
+            if (e.getValue().matches("-?\\d+")) {
+                f.put("h:" + e.getKey(), Sizes.human(Long.parseLong(e.getValue())));
+            }
+        }
+        return f;
+    }
+}
