@@ -84,6 +84,7 @@ final class Daemon {
     private volatile ProcReader procReader;
     private volatile RefusalWatch refusals;
     private volatile SpareMemory spareMemory;
+    private volatile StallWatch stallWatch;
 
     Daemon(DaemonConfig config, PrintWriter out) {
         this.config = config;
@@ -183,8 +184,10 @@ final class Daemon {
                     agents.start(lender.agent(), REPATRIATOR_IDLE);
                     handOff = () -> handOff(lender, knobs);
                 }
-                FuseMount mount = mount(knobs);
+                SwapFileSystem fs = new SwapFileSystem(store, knobs, this::statusText);
+                FuseMount mount = mount(fs);
                 poolUnread = false;
+                watchForStalls(agents, fs, posix);
                 try {
                     serve(mount, posix);
                 } finally {
@@ -380,9 +383,21 @@ final class Daemon {
         return progress;
     }
 
-    private FuseMount mount(Knobs knobs) throws RamswapException {
+    /** Started before swap is on, like every thread of the daemon: see {@link StallWatch}. */
+    private void watchForStalls(Agents agents, SwapFileSystem fs, Posix posix) {
+        java.util.OptionalInt connection = instance.fuseConnection();
+        StallWatch watch = connection.isPresent() ? StallWatch.open(posix, connection.getAsInt(), fs::requestsTaken, this::say, config.mount()) : null;
+        if (watch == null) {
+            say("warning: cannot read the FUSE connection's waiting requests (fusectl): a stall of the serving path would not be reported");
+            return;
+        }
+        stallWatch = watch;
+        agents.start(watch, PERIODIC_IDLE);
+    }
+
+    private FuseMount mount(SwapFileSystem fs) throws RamswapException {
         try {
-            return FuseMount.mount(new SwapFileSystem(store, knobs, this::statusText), config.mount(), config.borrows());
+            return FuseMount.mount(fs, config.mount(), config.borrows());
         } catch (IOException | RuntimeException e) {
             throw new RamswapException(RamswapException.FAILED, "cannot mount the swap file system on " + config.mount() + ": "
                     + e.getMessage() + (Files.exists(java.nio.file.Path.of("/dev/fuse")) ? "" : " (/dev/fuse is missing: modprobe fuse)"), e);
@@ -497,6 +512,11 @@ final class Daemon {
         ClusterNode m = member;
         StringBuilder b = new StringBuilder();
         line(b, "state", state);
+        StallWatch stall = stallWatch;
+        String stalled = stall == null ? null : stall.stall();
+        if (stalled != null) {
+            line(b, "stalled", stalled);
+        }
         line(b, "pid", ProcessHandle.current().pid());
         line(b, "mount", config.mount());
         SwapArea a = area;

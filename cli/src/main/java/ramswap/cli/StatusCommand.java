@@ -29,6 +29,10 @@ final class StatusCommand implements Callable<Integer> {
         String devices = s.get("swap_devices");
         out.printf("ramswap is %s at %s (pid %s), started %s%n", "live".equals(s.get("state")) ? "up" : s.get("state"),
                 instance.dir(), s.get("pid"), Uptime.describe(Instant.parse(s.get("started")), Instant.now(), ZoneId.systemDefault()));
+        if (s.containsKey("stalled")) {
+            out.printf("  STALLED    no request taken for %s; if it stays so: sudo ./ramswap down --abort --mount %s%n", s.get("stalled"),
+                    instance.dir());
+        }
         if (s.getOrDefault("swap", "on").startsWith("none")) {
             out.printf("  swap       %s%n", s.get("swap"));
         } else {

@@ -4,6 +4,7 @@ import static ramswap.store.BlockCodec.BLOCK_SIZE;
 
 import com.kenai.jffi.MemoryIO;
 import java.nio.charset.StandardCharsets;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Supplier;
 import jnr.ffi.Pointer;
 import jnr.ffi.Struct;
@@ -48,6 +49,8 @@ public final class SwapFileSystem extends FuseStubFS {
     private final long startSeconds = System.currentTimeMillis() / 1000;
     private final ThreadLocal<byte[]> requestBuffer = ThreadLocal.withInitial(() -> new byte[SwapStore.MAX_REQUEST_BYTES]);
     private final System.Logger log = System.getLogger(SwapFileSystem.class.getName());
+    /** Reads, writes and fallocates taken up: the progress a stall watch looks for. */
+    private final AtomicLong taken = new AtomicLong();
 
     public SwapFileSystem(SwapStore store, Knobs knobs, Supplier<String> status) {
         this.store = store;
@@ -91,6 +94,11 @@ public final class SwapFileSystem extends FuseStubFS {
         ops.putPointer(fuseOperations.read.offset(), closures.getClosurePointer(DataCallback.class, readCallback));
         ops.putPointer(fuseOperations.write.offset(), closures.getClosurePointer(DataCallback.class, writeCallback));
         ops.putPointer(fuseOperations.fallocate.offset(), closures.getClosurePointer(FallocateCallback.class, fallocateCallback));
+    }
+
+    /** Data requests taken up so far (read, write, fallocate); grows while the serving threads make progress. */
+    public long requestsTaken() {
+        return taken.get();
     }
 
     private static long fileHandle(long fileInfo) {
@@ -239,6 +247,7 @@ public final class SwapFileSystem extends FuseStubFS {
 
     private int read(long path, long buf, long size, long offset, long fileInfo) {
         long fh = fileHandle(fileInfo);
+        taken.incrementAndGet(); // counted as it starts: a request that never ends is what a stall is
         try {
             if (fh == FH_SWAPFILE) {
                 return readSwap(buf, size, offset);
@@ -273,6 +282,7 @@ public final class SwapFileSystem extends FuseStubFS {
 
     private int write(long path, long buf, long size, long offset, long fileInfo) {
         long fh = fileHandle(fileInfo);
+        taken.incrementAndGet();
         try {
             if (fh == FH_SWAPFILE) {
                 return writeSwap(buf, size, offset);
@@ -302,6 +312,7 @@ public final class SwapFileSystem extends FuseStubFS {
     }
 
     private int fallocate(long path, int mode, long offset, long length, long fileInfo) {
+        taken.incrementAndGet();
         try {
             if (fileHandle(fileInfo) != FH_SWAPFILE) {
                 return -ErrorCodes.EOPNOTSUPP();

@@ -30,6 +30,19 @@ public final class OffHeap {
         UNSAFE.putInt(address, value);
     }
 
+    public static byte getByte(long address) {
+        return UNSAFE.getByte(address);
+    }
+
+    /** Native memory of {@code bytes}, for buffers made once; give it back with {@link #free}. */
+    public static long allocate(long bytes) {
+        return UNSAFE.allocateMemory(bytes);
+    }
+
+    public static void free(long address) {
+        UNSAFE.freeMemory(address);
+    }
+
     public static int getInt(long address) {
         return UNSAFE.getInt(address);
     }

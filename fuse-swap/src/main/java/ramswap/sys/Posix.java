@@ -76,6 +76,14 @@ public interface Posix {
     @SaveError
     int open(String path, int flags, int mode);
 
+    /** {@code open} of a C string at a native address: no conversion, so no allocation. */
+    @SaveError
+    int open(long path, int flags, int mode);
+
+    @SaveError
+    @ssize_t
+    long read(int fd, long buf, @size_t long count);
+
     @SaveError
     int close(int fd);
 

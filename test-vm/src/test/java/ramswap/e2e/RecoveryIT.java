@@ -232,6 +232,65 @@ class RecoveryIT {
         assertTrue(Host.loopsUnder(mount).isEmpty());
     }
 
+    /**
+     * A serving thread that takes no request while requests wait is reported once in the log,
+     * with the threads' kernel stacks and what to do, and the end of the stall too. The serving
+     * thread alone is frozen (a freezer cgroup of its own holds just that thread) while a read of
+     * the swap file waits on it.
+     */
+    @Test
+    @EnabledIf("ramswap.e2e.RecoveryIT#hasFreezer")
+    void shouldReportAStallOfTheServingThreadAndItsEnd() throws Exception {
+        Path mount = Path.of("/run/ramswap-" + tag + "-stall");
+        Path freezer = FREEZER.resolve("ramswap-" + tag);
+        Path log = Path.of(mount + ".log");
+        long pid = -1;
+        Process reader = null;
+        try {
+            assertEquals(0, Host.ramswap(Duration.ofMinutes(4), "up", "--size", "64M", "--loops", "1", "--mount", mount.toString(),
+                    "--priority", "1", "--cluster-name", tag + "-stall", "--port", "5765").exitCode());
+            pid = statusPid(mount);
+            List<Long> serving = ServingThreadTrace.servingThreads(pid);
+            assertEquals(1, serving.size(), "one serving thread: " + serving);
+            Files.createDirectory(freezer);
+            Files.writeString(freezer.resolve("tasks"), Long.toString(serving.get(0)));
+            Files.writeString(freezer.resolve("freezer.state"), "FROZEN");
+            reader = new ProcessBuilder("dd", "if=" + mount.resolve("swapfile"), "of=/dev/null", "bs=4096", "count=1", "iflag=direct")
+                    .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+            assertTrue(waitFor(Duration.ofSeconds(30), () -> Host.read(log.toString()).contains("STALLED: no request taken for")),
+                    "the stall is in the log:\n" + Host.read(log.toString()));
+            String report = Host.read(log.toString());
+            assertTrue(report.contains("down --abort --mount " + mount), report);
+            assertTrue(report.contains("jnr-fuse-mount"), "the serving thread's stack is in the report: " + report);
+            assertTrue(reader.isAlive(), "the read waits on the frozen serving thread");
+
+            Files.writeString(freezer.resolve("freezer.state"), "THAWED");
+            assertTrue(reader.waitFor(30, TimeUnit.SECONDS), "the read is answered once the serving thread thaws");
+            assertTrue(waitFor(Duration.ofSeconds(30), () -> Host.read(log.toString()).contains("the stall is over")),
+                    "the end of the stall is in the log");
+            Host.Run status = Host.ramswap(Duration.ofSeconds(40), "status", "--mount", mount.toString());
+            assertEquals(0, status.exitCode(), status.output());
+            assertFalse(status.output().contains("STALLED"), status.output());
+        } finally {
+            if (Files.exists(freezer)) {
+                Files.writeString(freezer.resolve("freezer.state"), "THAWED");
+            }
+            if (reader != null) {
+                reader.destroyForcibly();
+            }
+            tearDown(mount, pid);
+            if (Files.exists(freezer)) {
+                Files.delete(freezer); // empty once the daemon is gone
+            }
+        }
+    }
+
+    private static final Path FREEZER = Path.of("/sys/fs/cgroup/freezer");
+
+    static boolean hasFreezer() {
+        return Host.canSwap() && Files.exists(FREEZER.resolve("tasks"));
+    }
+
     /** A process's state letter from /proc/PID/stat (which does not take its mmap_lock), or "" when it is gone. */
     private static String threadState(long pid) {
         try {
