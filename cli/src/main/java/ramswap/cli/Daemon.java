@@ -443,7 +443,7 @@ final class Daemon {
             if (config.client()) {
                 return ClusterClient.connect(config.cluster(), ClusterClient.CONNECT_TIMEOUT);
             }
-            return ClusterMember.join(config.cluster(), config.role(), new NodeControls(knobs, () -> snapshot(counters)));
+            return ClusterMember.join(config.cluster(), config.role(), new NodeControls(knobs, () -> snapshot(counters)), this::say);
         } catch (ClusterException e) {
             throw new RamswapException(RamswapException.FAILED, "cannot join the cluster: " + e.getMessage(), e);
         }

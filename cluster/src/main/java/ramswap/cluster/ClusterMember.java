@@ -1,6 +1,8 @@
 package ramswap.cluster;
 
 import com.hazelcast.cluster.Member;
+import com.hazelcast.cluster.MembershipEvent;
+import com.hazelcast.cluster.MembershipListener;
 import com.hazelcast.config.Config;
 import com.hazelcast.core.Hazelcast;
 import com.hazelcast.core.HazelcastInstance;
@@ -9,9 +11,14 @@ import java.net.InetAddress;
 import java.net.NetworkInterface;
 import java.net.SocketException;
 import java.net.UnknownHostException;
+import java.time.Duration;
 import java.util.Collections;
 import java.util.Objects;
 import java.util.SortedSet;
+import java.util.UUID;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import java.util.logging.Logger;
 
 /**
@@ -20,8 +27,18 @@ import java.util.logging.Logger;
  * <p>A data member starts as a lite member and is promoted only once its node
  * number is known to be unique: a refused node never owns a partition, so its
  * refusal moves no data and leaves the other members as they were.
+ *
+ * <p>The checks and the promotion are retried while the cluster changes under them, up to
+ * {@link #SETTLE_WAIT}: lenders started together (a service manager at boot) join, split off
+ * and merge back while each is still a lite member, and a member that found a data member a
+ * moment ago can find none when it reads the leases ("all nodes in the cluster are lite members").
  */
 public final class ClusterMember extends ClusterNode {
+
+    /** Longest the checks and the promotion are retried before the start fails. */
+    public static final Duration SETTLE_WAIT = Duration.ofSeconds(120);
+    /** Between two tries, unless the member list changes first. */
+    static final Duration SETTLE_RETRY = Duration.ofSeconds(1);
 
     private ClusterMember(ClusterSettings settings, HazelcastInstance hazelcast, Logger hazelcastLog) {
         super(settings, hazelcast, hazelcastLog);
@@ -35,7 +52,7 @@ public final class ClusterMember extends ClusterNode {
      *                          or another member already has this node number
      */
     public static ClusterMember join(ClusterSettings settings) throws ClusterException {
-        return join(settings, null, null);
+        return join(settings, null, null, message -> { });
     }
 
     /**
@@ -44,8 +61,10 @@ public final class ClusterMember extends ClusterNode {
      *
      * @param role     null to announce none; else its lite-ness must match the settings'
      * @param controls null for a member without a daemon (tests, tools)
+     * @param progress told what the start waits for when the cluster changes under it
      */
-    public static ClusterMember join(ClusterSettings settings, NodeRole role, NodeControls controls) throws ClusterException {
+    public static ClusterMember join(ClusterSettings settings, NodeRole role, NodeControls controls,
+                                     Consumer<String> progress) throws ClusterException {
         Objects.requireNonNull(settings, "settings");
         if (role != null && role.liteMember() != settings.liteMember()) {
             throw new IllegalArgumentException("role " + role.name() + " (lend " + role.lendBytes() + ") and lite member "
@@ -55,21 +74,86 @@ public final class ClusterMember extends ClusterNode {
         Logger hazelcastLog = quietHazelcastLogging();
         HazelcastInstance hazelcast = start(settings, role, controls);
         try {
-            refuseDuplicateNodeNumber(hazelcast, settings.nodeNumber());
-            NodeDirectory.refuseLeased(hazelcast, settings.nodeNumber(), settings.bindAddress());
-            if (!settings.liteMember()) {
-                hazelcast.getCluster().promoteLocalLiteMember();
-            }
-        } catch (ClusterException e) {
+            settle(hazelcast, settings, Objects.requireNonNull(progress, "progress"));
+        } catch (ClusterException | RuntimeException e) {
             shutdownQuietly(hazelcast);
             throw e;
-        } catch (RuntimeException e) {
-            shutdownQuietly(hazelcast);
-            throw new ClusterException("node " + settings.nodeNumber() + " joined cluster \""
-                    + settings.clusterName() + "\" but could not become a data member: " + e.getMessage()
-                    + "; retry, or start it with the lite-member option", e);
         }
         return new ClusterMember(settings, hazelcast, hazelcastLog);
+    }
+
+    /**
+     * Checks the node number against the members and the leases, then promotes a data member;
+     * tries again when the cluster changed under a try (a member that left, a master that changed,
+     * no data member for the moment), at the next change of the member list or after
+     * {@link #SETTLE_RETRY}, for at most {@link #SETTLE_WAIT}. A duplicate number fails at once.
+     */
+    private static void settle(HazelcastInstance hazelcast, ClusterSettings settings, Consumer<String> progress)
+            throws ClusterException {
+        int node = settings.nodeNumber();
+        String goal = settings.liteMember() ? "to check its node number against the cluster's leases" : "to become a data member";
+        Semaphore changes = new Semaphore(0);
+        UUID listener = hazelcast.getCluster().addMembershipListener(new MembershipListener() {
+            @Override
+            public void memberAdded(MembershipEvent event) {
+                changes.release();
+            }
+
+            @Override
+            public void memberRemoved(MembershipEvent event) {
+                changes.release();
+            }
+        });
+        long start = System.nanoTime();
+        String said = null;
+        try {
+            while (true) {
+                try {
+                    refuseDuplicateNodeNumber(hazelcast, node);
+                    NodeDirectory.refuseLeased(hazelcast, node, settings.bindAddress());
+                    if (!settings.liteMember() && hazelcast.getCluster().getLocalMember().isLiteMember()) {
+                        hazelcast.getCluster().promoteLocalLiteMember();
+                    }
+                    return;
+                } catch (RuntimeException e) {
+                    if (!hazelcast.getLifecycleService().isRunning()) {
+                        throw new ClusterException("node " + node + " left cluster \"" + settings.clusterName()
+                                + "\" while it tried " + goal + ": " + rootMessage(e), e);
+                    }
+                    long waited = System.nanoTime() - start;
+                    if (waited >= SETTLE_WAIT.toNanos()) {
+                        throw new ClusterException("node " + node + " joined cluster \"" + settings.clusterName()
+                                + "\" but did not manage " + goal + " within " + SETTLE_WAIT.toSeconds() + " s: "
+                                + rootMessage(e) + "; check that its members reach each other, then start it again", e);
+                    }
+                    String reason = rootMessage(e);
+                    if (!reason.equals(said)) {
+                        progress.accept("node " + node + " is waiting " + goal + " while cluster \"" + settings.clusterName()
+                                + "\" changes (" + hazelcast.getCluster().getMembers().size() + " members, "
+                                + dataMemberCount(hazelcast) + " data members; " + reason + "); trying again for up to "
+                                + (SETTLE_WAIT.toNanos() - waited) / 1_000_000_000L + " s");
+                        said = reason;
+                    }
+                    changes.drainPermits();
+                    if (changes.tryAcquire(SETTLE_RETRY.toMillis(), TimeUnit.MILLISECONDS)) {
+                        changes.drainPermits();
+                    }
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new ClusterException("node " + node + " was interrupted while it tried " + goal, e);
+        } finally {
+            hazelcast.getCluster().removeMembershipListener(listener);
+        }
+    }
+
+    private static int dataMemberCount(HazelcastInstance hazelcast) {
+        int count = 0;
+        for (Member m : hazelcast.getCluster().getMembers()) {
+            count += m.isLiteMember() ? 0 : 1;
+        }
+        return count;
     }
 
     @Override

@@ -471,6 +471,9 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
      * event it belongs to, or with none at all.
      */
     private boolean ownersChanged() {
+        if (!DataMembers.present(hazelcast)) {
+            return false; // nobody can own a partition; lookAtOwners notes the losses when the last one leaves
+        }
         for (com.hazelcast.partition.Partition p : partitions.getPartitions()) {
             Member owner = p.getOwner();
             if (owner != null && !owner.getUuid().equals(knownOwners[p.getPartitionId()])) {
@@ -551,13 +554,13 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
     public boolean needsReplacing(long handle) {
         // one partition lookup per copy (a hash of the key): the repair sweep asks for every remote page
         com.hazelcast.partition.Partition pa = partitions.getPartition(placer.firstKey(handle));
-        Member a = pa.getOwner();
+        Member a = ownerOf(pa);
         if (lostIn(pa, handle) || a != null && a.localMember() || isLeaving(a)) {
             return true;
         }
         if (KeyPlacer.twoCopies(handle)) {
             com.hazelcast.partition.Partition pb = partitions.getPartition(placer.secondKey(handle));
-            Member b = pb.getOwner();
+            Member b = ownerOf(pb);
             return lostIn(pb, handle) || isLeaving(b) || b != null && (b.localMember() || a != null && a.getUuid().equals(b.getUuid()));
         }
         // one copy: a second is worth trying when wanted, and two lenders other than this node are here
@@ -568,6 +571,9 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
 
     @Override
     public boolean leaving(long handle) {
+        if (leaving.isEmpty()) {
+            return false; // asks for no owner, which a cluster without a data member cannot name
+        }
         if (isLeaving(placer.ownerOf(placer.firstKey(handle)))) {
             return true;
         }
@@ -603,6 +609,16 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
         }
     }
 
+    /**
+     * The owner of {@code p}, or null when no data member is present. Without one, every question
+     * about an owner makes Hazelcast try to assign all partitions and log that it cannot, once per
+     * partition: a lone node that lends nothing did that at every repairer tick, hundreds of lines
+     * a second through its start (docs/reliability.md).
+     */
+    private Member ownerOf(com.hazelcast.partition.Partition p) {
+        return DataMembers.present(hazelcast) ? p.getOwner() : null;
+    }
+
     /** True when the copy of {@code handle} in partition {@code p} was lost with a lender. */
     private boolean lostIn(com.hazelcast.partition.Partition p, long handle) {
         return (handle & ~KeyPlacer.TWO_COPIES) < lostBelow.get(p.getPartitionId());
@@ -633,9 +649,10 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
             present.remove(removed);
         }
         int lost = 0;
+        boolean owned = DataMembers.present(hazelcast);
         for (com.hazelcast.partition.Partition p : partitions.getPartitions()) {
             int id = p.getPartitionId();
-            Member owner = p.getOwner();
+            Member owner = owned ? p.getOwner() : null;
             java.util.UUID now = owner == null ? null : owner.getUuid();
             java.util.UUID before = knownOwners[id];
             if (before != null && !before.equals(now) && !present.contains(before)) {

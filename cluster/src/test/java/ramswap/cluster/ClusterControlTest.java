@@ -58,7 +58,7 @@ class ClusterControlTest {
         knobs.put(number, k);
         counters.put(number, c);
         ClusterSettings settings = new ClusterSettings(clusterName, number, "127.0.0.1", BASE_PORT, join, role.liteMember());
-        ClusterMember member = ClusterMember.join(settings, role, new NodeControls(k, c::snapshot));
+        ClusterMember member = ClusterMember.join(settings, role, new NodeControls(k, c::snapshot), message -> { });
         members.add(member);
         int expected = members.size();
         TestCluster.await(expected + " members", () -> member.memberCount() == expected);

@@ -8,9 +8,20 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.hazelcast.cluster.Member;
 import com.hazelcast.map.IMap;
+import com.hazelcast.map.MapInterceptor;
 
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 
 import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Test;
@@ -151,6 +162,111 @@ class ClusterMemberTest {
                 assertEquals(Set.of(1), member.nodeNumbers());
                 assertThrows(UnsupportedOperationException.class, () -> member.nodeNumbers().add(2));
             }
+        }
+    }
+
+    /** The checks and the promotion of a starting member, while the cluster changes under them. */
+    @Nested
+    class Settling {
+
+        @Test
+        void shouldTryTheLeaseCheckAgainUntilItPassesAndSayWhatItWaitsFor() throws ClusterException {
+            try (TestCluster cluster = new TestCluster()) {
+                ClusterMember first = cluster.start(1);
+                FailingLeaseReads.left.set(2);
+                first.hazelcast().getMap(NodeDirectory.MAP_NAME).addInterceptor(new FailingLeaseReads());
+                List<String> said = new CopyOnWriteArrayList<>();
+
+                ClusterMember second = ClusterMember.join(cluster.settings(2, false), null, null, said::add);
+                cluster.own(second);
+
+                assertFalse(second.hazelcast().getCluster().getLocalMember().isLiteMember());
+                assertEquals(0, FailingLeaseReads.left.get());
+                assertEquals(1, said.size(), said.toString()); // one line per reason, not one per try
+                assertTrue(said.get(0).startsWith("node 2 is waiting to become a data member while cluster \""
+                        + cluster.name() + "\" changes (2 members, 1 data members; the leases cannot be read now); trying again"),
+                        said.get(0));
+            }
+        }
+
+        /** Lenders a service manager starts at boot: each lists the others, none is up yet. */
+        @Test
+        void shouldMakeDataMembersOfFiveStartedAtOnce() throws Exception {
+            ExecutorService starters = Executors.newFixedThreadPool(5);
+            try (TestCluster cluster = new TestCluster()) {
+                List<String> all = new ArrayList<>();
+                for (int i = 0; i < 5; i++) {
+                    all.add(TestCluster.LOOPBACK + ":" + (TestCluster.BASE_PORT + i));
+                }
+                CountDownLatch go = new CountDownLatch(1);
+                List<CompletableFuture<ClusterMember>> starts = new ArrayList<>();
+                for (int i = 0; i < 5; i++) {
+                    ClusterSettings settings = new ClusterSettings(cluster.name(), 10 + i, TestCluster.LOOPBACK,
+                            TestCluster.BASE_PORT + i, all, false);
+                    starts.add(CompletableFuture.supplyAsync(() -> {
+                        try {
+                            go.await();
+                            return ClusterMember.join(settings);
+                        } catch (ClusterException | InterruptedException e) {
+                            throw new CompletionException(e);
+                        }
+                    }, starters));
+                }
+                go.countDown();
+                List<ClusterMember> members = new ArrayList<>();
+                Throwable failed = null;
+                for (CompletableFuture<ClusterMember> f : starts) {
+                    try {
+                        members.add(cluster.own(f.get(3, TimeUnit.MINUTES)));
+                    } catch (ExecutionException e) { // the others are still closed by the cluster
+                        failed = e.getCause();
+                    }
+                }
+                assertEquals(null, failed);
+                TestCluster.await("one cluster of five", () -> members.stream().allMatch(m -> m.memberCount() == 5));
+                for (ClusterMember m : members) {
+                    assertFalse(m.hazelcast().getCluster().getLocalMember().isLiteMember(), m.describe());
+                }
+            } finally {
+                starters.shutdownNow();
+            }
+        }
+    }
+
+    /** Fails the next {@link #left} reads of a lease, as a read fails while the cluster changes. */
+    static final class FailingLeaseReads implements MapInterceptor {
+        private static final long serialVersionUID = 1L;
+        // static: the members of this JVM each run a deserialized copy
+        static final AtomicInteger left = new AtomicInteger();
+
+        @Override
+        public Object interceptGet(Object value) {
+            if (left.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
+                throw new IllegalStateException("the leases cannot be read now");
+            }
+            return null;
+        }
+
+        @Override
+        public void afterGet(Object value) {
+        }
+
+        @Override
+        public Object interceptPut(Object oldValue, Object newValue) {
+            return null;
+        }
+
+        @Override
+        public void afterPut(Object value) {
+        }
+
+        @Override
+        public Object interceptRemove(Object removedValue) {
+            return null;
+        }
+
+        @Override
+        public void afterRemove(Object value) {
         }
     }
 

@@ -8,9 +8,15 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.hazelcast.map.IMap;
 import java.time.Duration;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Random;
 import java.util.UUID;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import java.util.logging.Handler;
+import java.util.logging.Level;
+import java.util.logging.LogRecord;
+import java.util.logging.Logger;
 import org.agrona.concurrent.Agent;
 import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Test;
@@ -393,6 +399,43 @@ class HazelcastRemoteTierTest {
                 assertEquals(0, sender.tier.sweepLeaks(h -> true));
                 assertFalse(sender.tier.needsReplacing(1));
                 sender.tier.placementEpoch();
+            }
+        }
+
+        /** Hazelcast logs, once per partition, every try to assign partitions that nobody can own. */
+        @Test
+        void shouldAskForNoPartitionOwnerAloneAsALiteMember() throws Exception {
+            List<String> warnings = new CopyOnWriteArrayList<>();
+            Handler handler = new Handler() {
+                @Override
+                public void publish(LogRecord r) {
+                    if (r.getLevel().intValue() >= Level.WARNING.intValue() && r.getLoggerName().startsWith("com.hazelcast.internal.partition")) {
+                        warnings.add(r.getMessage());
+                    }
+                }
+
+                @Override
+                public void flush() {
+                }
+
+                @Override
+                public void close() {
+                }
+            };
+            Logger hazelcastLog = Logger.getLogger("com.hazelcast");
+            hazelcastLog.addHandler(handler);
+            try (TestCluster cluster = new TestCluster(BASE_PORT)) {
+                Node sender = sender(cluster, 0, 1, "1", true);
+                for (int tick = 0; tick < 20; tick++) { // the repairer's questions at its ticks
+                    sender.tier.placementEpoch();
+                    sender.tier.placementSettled();
+                    sender.tier.needsReplacing(tick);
+                    sender.tier.leaving(tick);
+                    sender.tier.lost(tick);
+                }
+                assertEquals(0, warnings.size(), () -> warnings.size() + " warnings about partitions, the first: " + warnings.get(0));
+            } finally {
+                hazelcastLog.removeHandler(handler);
             }
         }
 

@@ -21,6 +21,7 @@ final class Node implements AutoCloseable {
     private static final Duration UP = Duration.ofMinutes(4);
     private static final Duration DOWN = Duration.ofMinutes(10);
     private static final Pattern MEMBER = Pattern.compile("member ([0-9.]+:[0-9]+)");
+    private static final Pattern DAEMON_PID = Pattern.compile("daemon pid ([0-9]+)");
 
     final int number;
     final Path mount;
@@ -49,13 +50,59 @@ final class Node implements AutoCloseable {
         List<String> cmd = new ArrayList<>(List.of("up", "--node", Integer.toString(number), "--mount", mount.toString(),
                 "--cluster-name", cluster));
         cmd.addAll(Arrays.asList(args));
-        Host.Run r = Host.ramswap(prefix, UP, cmd.toArray(String[]::new));
-        if (r.exitCode() != 0) {
-            Host.removeLeftovers(mount);
+        Host.Run r;
+        try {
+            r = Host.ramswap(prefix, UP, cmd.toArray(String[]::new));
+        } catch (AssertionError timedOut) { // up did not return; its daemon may still be starting
+            takeDown(mount, daemonPid(timedOut.getMessage()));
+            throw timedOut;
+        }
+        if (r.exitCode() != 0) { // up gave up waiting, say, while its daemon goes on
+            takeDown(mount, daemonPid(r.output()));
             throw new AssertionError("node " + number + " did not come up (exit " + r.exitCode() + "):\n" + r.output());
         }
         Map<String, String> status = status(mount);
         return new Node(number, mount, Long.parseLong(status.get("pid")));
+    }
+
+    /** The pid up announced for its daemon ("daemon pid N"), or -1 when it did not get that far. */
+    private static long daemonPid(String upOutput) {
+        Matcher m = DAEMON_PID.matcher(upOutput == null ? "" : upOutput);
+        return m.find() ? Long.parseLong(m.group(1)) : -1;
+    }
+
+    /**
+     * Takes down the daemon of {@code mount} (pid {@code pid}, -1 if unknown) whatever state it is
+     * in: down, then SIGTERM and SIGKILL to that pid if it still runs (one that never mounted cannot
+     * be reached by down), then down --abort if the mount is still there; then removes the leftovers.
+     */
+    private static void takeDown(Path mount, long pid) {
+        if (Host.mounts().contains(" " + mount + " ")) {
+            Host.Run down;
+            try {
+                down = Host.ramswap(DOWN, "down", "--mount", mount.toString());
+            } catch (AssertionError timedOut) {
+                down = new Host.Run(1, timedOut.getMessage());
+            }
+            if (down.exitCode() != 0 && Host.mounts().contains(" " + mount + " ")) {
+                Host.ramswap(Duration.ofMinutes(2), "down", "--abort", "--mount", mount.toString());
+            }
+        }
+        ProcessHandle daemon = pid > 0 ? ProcessHandle.of(pid).orElse(null) : null;
+        if (daemon != null && daemon.isAlive()) {
+            System.out.println("the daemon of " + mount + " (pid " + pid + ") still runs: SIGTERM");
+            daemon.destroy();
+            try {
+                daemon.onExit().get(2, java.util.concurrent.TimeUnit.MINUTES);
+            } catch (Exception notYet) {
+                System.out.println("the daemon of " + mount + " (pid " + pid + ") did not stop: SIGKILL");
+                daemon.destroyForcibly();
+            }
+            if (Host.mounts().contains(" " + mount + " ")) {
+                Host.ramswap(Duration.ofMinutes(2), "down", "--abort", "--mount", mount.toString());
+            }
+        }
+        Host.removeLeftovers(mount);
     }
 
     long pid() {
@@ -164,17 +211,65 @@ final class Node implements AutoCloseable {
         if (alive()) {
             signal("CONT"); // a test that stopped it and failed before it went on
         }
-        if (Host.mounts().contains(" " + mount + " ")) {
-            Host.Run down;
-            try {
-                down = Host.ramswap(DOWN, "down", "--mount", mount.toString());
-            } catch (AssertionError timedOut) {
-                down = new Host.Run(1, timedOut.getMessage());
-            }
-            if (down.exitCode() != 0 && Host.mounts().contains(" " + mount + " ")) {
-                Host.ramswap(Duration.ofMinutes(2), "down", "--abort", "--mount", mount.toString());
-            }
+        takeDown(mount, pid);
+    }
+
+    /**
+     * Starts every node of {@code starts} at once and waits for all of them; when any failed, takes
+     * down those that came up and throws the first failure, so that a start that fails half way
+     * leaves no daemon behind. The nodes come in the order of {@code starts}.
+     */
+    static List<Node> upAll(List<java.util.function.Supplier<Node>> starts) {
+        // a thread each, not the common pool: they must start at the same instant, and that pool may have one thread
+        java.util.concurrent.ExecutorService threads = java.util.concurrent.Executors.newFixedThreadPool(starts.size());
+        List<java.util.concurrent.CompletableFuture<Node>> ups = new ArrayList<>();
+        for (java.util.function.Supplier<Node> start : starts) {
+            ups.add(java.util.concurrent.CompletableFuture.supplyAsync(start, threads));
         }
-        Host.removeLeftovers(mount);
+        List<Node> up = new ArrayList<>();
+        Throwable failed = null;
+        try {
+            for (java.util.concurrent.CompletableFuture<Node> f : ups) {
+                try {
+                    up.add(f.join()); // bounded: each up is (UP, then its teardown)
+                } catch (java.util.concurrent.CompletionException e) {
+                    if (failed == null) {
+                        failed = e.getCause();
+                    } else {
+                        failed.addSuppressed(e.getCause());
+                    }
+                }
+            }
+        } finally {
+            threads.shutdown();
+        }
+        if (failed != null) {
+            closeAll(up);
+            throw failed instanceof AssertionError a ? a : new AssertionError(failed);
+        }
+        return up;
+    }
+
+    /** Closes {@code nodes} in parallel (each down hands its pages to the others), each even when another failed. */
+    static void closeAll(List<Node> nodes) {
+        if (nodes.isEmpty()) {
+            return;
+        }
+        java.util.concurrent.ExecutorService threads = java.util.concurrent.Executors.newFixedThreadPool(nodes.size());
+        List<java.util.concurrent.CompletableFuture<Void>> downs = new ArrayList<>();
+        for (Node n : nodes) {
+            downs.add(java.util.concurrent.CompletableFuture.runAsync(n::close, threads));
+        }
+        try {
+            for (java.util.concurrent.CompletableFuture<Void> f : downs) {
+                try {
+                    f.join();
+                } catch (java.util.concurrent.CompletionException e) {
+                    System.out.println("a node's teardown failed: " + e.getCause());
+                }
+            }
+        } finally {
+            threads.shutdown();
+        }
     }
 }

@@ -54,18 +54,16 @@ class ScaleIT {
         System.out.println("/proc/swaps before:\n" + Host.procSwaps());
         lenders.add(Node.up(tag, number(0), "--no-swap", "--lend", "128M", "--port", Integer.toString(basePort)));
         String join = lenders.get(0).memberAddress();
-        // the others three at a time: each up waits for its member to join
+        // the others three at a time: each up waits for its member to join. A batch that fails takes down
+        // what it started; down() takes down the batches before
         for (int k = 1; k < LENDERS; k += 3) {
-            List<CompletableFuture<Node>> ups = new ArrayList<>();
+            List<java.util.function.Supplier<Node>> ups = new ArrayList<>();
             for (int j = k; j < Math.min(LENDERS, k + 3); j++) {
                 int n = number(j);
                 int port = basePort + j;
-                ups.add(CompletableFuture.supplyAsync(() -> Node.up(tag, n, "--no-swap", "--lend", "128M", "--port",
-                        Integer.toString(port), "--join", join)));
+                ups.add(() -> Node.up(tag, n, "--no-swap", "--lend", "128M", "--port", Integer.toString(port), "--join", join));
             }
-            for (CompletableFuture<Node> f : ups) {
-                lenders.add(f.get(5, TimeUnit.MINUTES));
-            }
+            lenders.addAll(Node.upAll(ups));
         }
         StringBuilder targets = new StringBuilder();
         for (int k = 0; k < 8; k++) {
@@ -84,17 +82,7 @@ class ScaleIT {
             }
         } finally {
             // in parallel: each down of a lender hands nothing over (the borrower is gone), and sixteen in a row take long
-            List<CompletableFuture<Void>> downs = new ArrayList<>();
-            for (Node n : lenders) {
-                downs.add(CompletableFuture.runAsync(n::close));
-            }
-            for (CompletableFuture<Void> f : downs) {
-                try {
-                    f.get(12, TimeUnit.MINUTES);
-                } catch (Exception e) {
-                    System.out.println("a lender's teardown failed: " + e);
-                }
-            }
+            Node.closeAll(lenders);
         }
     }
 
