@@ -92,7 +92,7 @@ class HostPressureIT {
         assertTrue(on.daemonAlive(), "the daemon died (OOM kills in the cgroup: " + on.oomKills() + ")");
         assertTrue(on.kernelTrouble().isEmpty(), "kernel log: " + on.kernelTrouble());
         assertEquals(List.of(), on.servingThreadEvents().subList(0, Math.min(20, on.servingThreadEvents().size())),
-                "the serving thread asked for mmap_lock, made a memory call, faulted or started a thread while swap was live ("
+                "the serving thread asked for mmap_lock, made a memory call, faulted on a page not resident or started a thread while swap was live ("
                         + on.servingThreadEvents().size() + " events; the first 20 shown)");
     }
 
@@ -183,7 +183,8 @@ class HostPressureIT {
                 try (ServingThreadTrace trace = ServingThreadTrace.start(pid, tag)) {
                     r = runOrAbort(mount, pid, workload);
                     events = trace.stop();
-                    System.out.println("serving threads " + trace.tids() + ": " + events.size() + " mmap_lock, memory-call, fault or clone events");
+                    System.out.println("serving threads " + trace.tids() + ": " + events.size() + " mmap_lock, memory-call, fault or clone events; "
+                            + trace.presentFaults() + " faults on present pages");
                     events.stream().limit(20).forEach(System.out::println);
                 }
             } else {

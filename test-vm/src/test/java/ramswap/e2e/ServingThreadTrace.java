@@ -10,7 +10,8 @@ import java.util.Map;
 
 /**
  * Records, through a tracefs instance of its own, every time a daemon's serving threads ask for
- * the process's {@code mmap_lock}, make a memory system call, fault on a page or start a thread.
+ * the process's {@code mmap_lock}, make a memory system call, fault on a page that is not
+ * resident or start a thread.
  * The rule for a daemon that serves swap is that they never do once swap is live
  * (docs/memory-pressure.md): each of these can wait in reclaim, or behind a thread that waits
  * there, on a swap write only the serving thread can complete. The kernel filters by thread id,
@@ -29,6 +30,7 @@ final class ServingThreadTrace implements AutoCloseable {
     private final Path instance;
     private final boolean mountedHere;
     private final List<Long> tids;
+    private int presentFaults;
 
     private ServingThreadTrace(Path instance, boolean mountedHere, List<Long> tids) {
         this.instance = instance;
@@ -82,10 +84,32 @@ final class ServingThreadTrace implements AutoCloseable {
         return tids;
     }
 
-    /** Stops recording and returns the events seen, one line each. */
+    /**
+     * Stops recording and returns the events that break the rule, one line each. A fault on a
+     * page that is present (error code bit 0: a write to a page the kernel keeps write-protected
+     * until the first write) allocates nothing and takes no mmap_lock, which would show as its own
+     * event: it is counted in {@link #presentFaults}, not returned.
+     */
     List<String> stop() throws IOException {
         Files.writeString(instance.resolve("tracing_on"), "0");
-        return Files.readAllLines(instance.resolve("trace")).stream().filter(l -> !l.startsWith("#") && !l.isBlank()).toList();
+        List<String> all = Files.readAllLines(instance.resolve("trace")).stream().filter(l -> !l.startsWith("#") && !l.isBlank()).toList();
+        List<String> broken = all.stream().filter(l -> !isPresentPageFault(l)).toList();
+        presentFaults = all.size() - broken.size();
+        return broken;
+    }
+
+    /** Faults on present pages seen by {@link #stop}. */
+    int presentFaults() {
+        return presentFaults;
+    }
+
+    private static boolean isPresentPageFault(String event) {
+        int at = event.indexOf("error_code=0x");
+        if (!event.contains("page_fault_") || at < 0) {
+            return false;
+        }
+        String hex = event.substring(at + "error_code=0x".length()).split("[^0-9a-fA-F]")[0];
+        return (Long.parseLong(hex, 16) & 1) != 0;
     }
 
     @Override
