@@ -72,7 +72,7 @@ public final class ClusterMember extends ClusterNode {
         }
         requireLocalAddress(settings.bindAddress());
         Logger hazelcastLog = quietHazelcastLogging();
-        HazelcastInstance hazelcast = start(settings, role, controls);
+        HazelcastInstance hazelcast = startRetrying(settings, role, controls, Objects.requireNonNull(progress, "progress"));
         try {
             settle(hazelcast, settings, Objects.requireNonNull(progress, "progress"));
         } catch (ClusterException | RuntimeException e) {
@@ -209,6 +209,35 @@ public final class ClusterMember extends ClusterNode {
     private void requireOpen() {
         if (closed.get()) {
             throw new IllegalStateException("the cluster member of node " + settings.nodeNumber() + " is closed");
+        }
+    }
+
+    /**
+     * Starts the member, and starts it again while its join fails for {@link #SETTLE_WAIT}: lenders
+     * started at one instant each find a master, and one that is not let in within Hazelcast's
+     * join time gives up ("Could not join cluster", then "Node failed to start!"). Seen in
+     * JoinRaceIT, one start in fifteen. Any other failure ends the start at once.
+     */
+    private static HazelcastInstance startRetrying(ClusterSettings settings, NodeRole role, NodeControls controls,
+                                                   Consumer<String> progress) throws ClusterException {
+        long deadline = System.nanoTime() + SETTLE_WAIT.toNanos();
+        while (true) {
+            try {
+                return start(settings, role, controls);
+            } catch (ClusterException e) {
+                boolean joinFailed = e.getCause() != null && "Node failed to start!".equals(rootMessage(e.getCause()));
+                if (!joinFailed || System.nanoTime() - deadline > 0) {
+                    throw e;
+                }
+                progress.accept("node " + settings.nodeNumber() + " could not join cluster \"" + settings.clusterName()
+                        + "\" while its members start; starting again, for up to " + SETTLE_WAIT.toSeconds() + " s in all");
+                try {
+                    Thread.sleep(SETTLE_RETRY.toMillis());
+                } catch (InterruptedException interrupted) {
+                    Thread.currentThread().interrupt();
+                    throw e;
+                }
+            }
         }
     }
 
