@@ -20,7 +20,7 @@ import org.junit.jupiter.api.condition.EnabledIf;
  * {@code --no-swap --lend 64M}, each listing all five addresses, none up before. Each starts as a
  * lite member and is promoted once its node number is checked, while the others join, split off
  * and merge back around it; each must come up a data member of one cluster of five, and none may
- * meet "all nodes in the cluster are lite members". Three rounds, each with its own cluster and
+ * meet "all nodes in the cluster are lite members". Two rounds, each with its own cluster and
  * ports; they do not swap. About two minutes.
  */
 @EnabledIf("ramswap.e2e.Host#canSwap")
@@ -36,7 +36,7 @@ class JoinRaceIT {
         nodes.clear();
     }
 
-    @RepeatedTest(3)
+    @RepeatedTest(2)
     void shouldMakeADataMemberOfEveryLenderStartedAtOnce() throws IOException {
         String tag = Host.tag("jr");
         int basePort = 33000 + ThreadLocalRandom.current().nextInt(100) * 10;
