@@ -293,10 +293,16 @@ class RecoveryIT {
 
     /** A process's state letter from /proc/PID/stat (which does not take its mmap_lock), or "" when it is gone. */
     private static String threadState(long pid) {
+        String stat = stat(pid);
+        return stat.isEmpty() ? "" : stat.substring(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    }
+
+    /** /proc/PID/stat, which does not take the process's mmap_lock, or "" when the process is gone. */
+    private static String stat(long pid) {
         try {
             String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
-            return stat.substring(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-        } catch (IOException | StringIndexOutOfBoundsException e) {
+            return stat.indexOf('(') < 0 || stat.lastIndexOf(')') + 3 > stat.length() ? "" : stat;
+        } catch (IOException e) {
             return "";
         }
     }
@@ -411,12 +417,8 @@ class RecoveryIT {
     }
 
     private static String procName(long pid) {
-        try {
-            String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
-            return stat.substring(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-        } catch (IOException | StringIndexOutOfBoundsException e) {
-            return "";
-        }
+        String stat = stat(pid);
+        return stat.isEmpty() ? "" : stat.substring(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
     }
 
     /** A command that runs the launcher, with the jar already built. */
