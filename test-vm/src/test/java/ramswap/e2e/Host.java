@@ -197,6 +197,18 @@ final class Host {
      * waiting on it fails, so processes stuck in swap-in can die. Only for this test's own mounts.
      */
     static void abortFuse(Path mount) {
+        withConnection(mount, connection -> {
+            try {
+                Files.writeString(connection.resolve("abort"), "1");
+                System.out.println("aborted the FUSE connection of " + mount);
+            } catch (IOException e) {
+                System.out.println("could not abort the FUSE connection of " + mount + ": " + e);
+            }
+        });
+    }
+
+    /** Runs {@code use} on the fusectl directory of a mount's connection, mounting fusectl for the call when it is not. */
+    private static void withConnection(Path mount, java.util.function.Consumer<Path> use) {
         String minor = null;
         for (String line : read("/proc/self/mountinfo").split("\n")) {
             String[] f = line.split(" ");
@@ -210,15 +222,57 @@ final class Host {
         Path connections = Path.of("/sys/fs/fuse/connections");
         boolean mounted = exec(Duration.ofSeconds(10), Map.of(), List.of("mount", "-t", "fusectl", "none", connections.toString())).exitCode() == 0;
         try {
-            Files.writeString(connections.resolve(minor).resolve("abort"), "1");
-            System.out.println("aborted the FUSE connection of " + mount);
-        } catch (IOException e) {
-            System.out.println("could not abort the FUSE connection of " + mount + ": " + e);
+            use.accept(connections.resolve(minor));
         } finally {
             if (mounted) {
                 exec(Duration.ofSeconds(10), Map.of(), List.of("umount", connections.toString()));
             }
         }
+    }
+
+    /**
+     * What a hung swap run looks like from outside the daemon, printed before its connection is
+     * aborted: requests waiting on the connection, requests in flight on its loop devices, the
+     * memory cgroup's state (when {@code group} is not null), the daemon's last log lines and every
+     * task of the machine in uninterruptible sleep (loop workers, reclaimers), with its kernel stack.
+     */
+    static void printHangPicture(Path mount, Path group) {
+        withConnection(mount, c -> System.out.println("--- FUSE requests waiting on " + mount + ": " + readOrEmpty(c.resolve("waiting")).strip()));
+        for (String loop : loopsUnder(mount)) {
+            Path dev = Path.of("/sys/block").resolve(Path.of(loop).getFileName());
+            System.out.println("--- " + loop + " in flight (read write): " + readOrEmpty(dev.resolve("inflight")).strip());
+        }
+        if (group != null) {
+            System.out.println("--- memory cgroup " + group.getFileName() + ": usage " + readOrEmpty(group.resolve("memory.usage_in_bytes")).strip()
+                    + " B, limit hits " + readOrEmpty(group.resolve("memory.failcnt")).strip());
+            readOrEmpty(group.resolve("memory.stat")).lines()
+                    .filter(l -> l.matches("(rss|cache|swap|mapped_file|unevictable|pgmajfault|total_swap) .*"))
+                    .forEach(l -> System.out.println("    " + l));
+        }
+        List<String> log = readOrEmpty(Path.of(mount + ".log")).lines().toList();
+        System.out.println("--- the daemon's log, last lines of " + log.size());
+        log.subList(Math.max(0, log.size() - 30), log.size()).forEach(l -> System.out.println("    " + l));
+        System.out.println("--- tasks of the machine in uninterruptible sleep (pid/tid name: kernel stack)");
+        int shown = 0;
+        try (var procs = Files.newDirectoryStream(Path.of("/proc"), "[0-9]*")) {
+            for (Path p : procs) {
+                try (var tasks = Files.newDirectoryStream(p.resolve("task"))) {
+                    for (Path t : tasks) {
+                        String stat = readOrEmpty(t.resolve("stat"));
+                        if (stat.isEmpty() || !stat.substring(stat.lastIndexOf(')') + 2).startsWith("D") || shown++ >= 60) {
+                            continue;
+                        }
+                        System.out.println(p.getFileName() + "/" + t.getFileName() + " " + readOrEmpty(t.resolve("comm")).strip() + ": "
+                                + readOrEmpty(t.resolve("stack")).strip().replace("\n", " <- "));
+                    }
+                } catch (IOException | RuntimeException gone) {
+                    // the process exited while listed
+                }
+            }
+        } catch (IOException e) {
+            System.out.println("(cannot list /proc: " + e.getMessage() + ")");
+        }
+        System.out.println("(" + shown + " tasks in uninterruptible sleep" + (shown > 60 ? ", the first 60 shown" : "") + ")");
     }
 
     /**

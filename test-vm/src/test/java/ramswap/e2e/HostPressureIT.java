@@ -141,7 +141,7 @@ class HostPressureIT {
             long[] before = vmstat();
             int kernelLines = kernelLog().size();
             Path pagetest = Host.pagetest();
-            Host.Run r = runOrAbort(mount, pid, List.of(Host.LAUNCHER.toString(), "run", "--ram", "256M", "--", pagetest.toString(),
+            Host.Run r = runOrAbort(mount, null, pid, List.of(Host.LAUNCHER.toString(), "run", "--ram", "256M", "--", pagetest.toString(),
                     "--procs", Integer.toString(8 * nproc()), "--mib", "1024", "--passes", "3", "--seed", "11", "--mix", "34:33:33", "--quiet"));
             long[] after = vmstat();
             return new Outcome(r, after[0] - before[0], after[1] - before[1], hwmKib(pid), ProcessHandle.of(pid).isPresent(),
@@ -181,14 +181,14 @@ class HostPressureIT {
             List<String> events = List.of();
             if (protections) {
                 try (ServingThreadTrace trace = ServingThreadTrace.start(pid, tag)) {
-                    r = runOrAbort(mount, pid, workload);
+                    r = runOrAbort(mount, group, pid, workload);
                     events = trace.stop();
                     System.out.println("serving threads " + trace.tids() + ": " + events.size() + " mmap_lock, memory-call, fault or clone events; "
                             + trace.presentFaults() + " faults on present pages");
                     events.stream().limit(20).forEach(System.out::println);
                 }
             } else {
-                r = runOrAbort(mount, pid, workload);
+                r = runOrAbort(mount, group, pid, workload);
             }
             long[] after = vmstat();
             return new Outcome(r, after[0] - before[0], after[1] - before[1], hwmKib(pid), ProcessHandle.of(pid).isPresent(),
@@ -204,13 +204,14 @@ class HostPressureIT {
      * minute), and a hung swap daemon would freeze the machine's tests. On time-out the mount's
      * FUSE connection is aborted, so that the stuck processes can be killed; the run counts as failed.
      */
-    private static Host.Run runOrAbort(Path mount, long daemonPid, List<String> cmd) {
+    private static Host.Run runOrAbort(Path mount, Path group, long daemonPid, List<String> cmd) {
         StringBuilder stuck = new StringBuilder();
         try {
             return Host.exec(WORK_TIMEOUT, Map.of("RAMSWAP_JAR", Host.JAR.toString()), cmd, () -> {
                 System.out.println("HUNG: the workload did not finish within " + WORK_TIMEOUT.toMinutes() + " min");
                 try {
                     stuck.append(Host.printThreadStacks(daemonPid));
+                    Host.printHangPicture(mount, group);
                 } finally {
                     Host.abortFuse(mount);
                 }

@@ -27,12 +27,14 @@ final class ServingThreadTrace implements AutoCloseable {
             "syscalls/sys_enter_mlock2", "syscalls/sys_enter_mlockall", "syscalls/sys_enter_munlock", "syscalls/sys_enter_clone",
             "syscalls/sys_enter_clone3");
 
+    private final long pid;
     private final Path instance;
     private final boolean mountedHere;
     private final List<Long> tids;
     private int presentFaults;
 
-    private ServingThreadTrace(Path instance, boolean mountedHere, List<Long> tids) {
+    private ServingThreadTrace(long pid, Path instance, boolean mountedHere, List<Long> tids) {
+        this.pid = pid;
         this.instance = instance;
         this.mountedHere = mountedHere;
         this.tids = tids;
@@ -63,7 +65,7 @@ final class ServingThreadTrace implements AutoCloseable {
         }
         Path instance = TRACEFS.resolve("instances").resolve("ramswap-" + tag);
         Files.createDirectory(instance);
-        ServingThreadTrace trace = new ServingThreadTrace(instance, mounted, tids);
+        ServingThreadTrace trace = new ServingThreadTrace(pid, instance, mounted, tids);
         try {
             Files.writeString(instance.resolve("buffer_size_kb"), "4096");
             String filter = String.join(" || ", tids.stream().map(t -> "common_pid == " + t).toList());
@@ -88,14 +90,37 @@ final class ServingThreadTrace implements AutoCloseable {
      * Stops recording and returns the events that break the rule, one line each. A fault on a
      * page that is present (error code bit 0: a write to a page the kernel keeps write-protected
      * until the first write) allocates nothing and takes no mmap_lock, which would show as its own
-     * event: it is counted in {@link #presentFaults}, not returned.
+     * event: it is counted in {@link #presentFaults}, not returned. A fault's line names the
+     * mappings its address and instruction fall in, with the address's VmFlags (lo: locked).
      */
     List<String> stop() throws IOException {
         Files.writeString(instance.resolve("tracing_on"), "0");
         List<String> all = Files.readAllLines(instance.resolve("trace")).stream().filter(l -> !l.startsWith("#") && !l.isBlank()).toList();
         List<String> broken = all.stream().filter(l -> !isPresentPageFault(l)).toList();
         presentFaults = all.size() - broken.size();
-        return broken;
+        List<String> smaps = Files.readAllLines(Path.of("/proc/" + pid + "/smaps"));
+        return broken.stream().map(l -> l.contains("page_fault_") ? l + " [address in " + mappingOf(smaps, field(l, "address=")) + "; ip in "
+                + mappingOf(smaps, field(l, "ip=")) + "]" : l).toList();
+    }
+
+    private static long field(String event, String key) {
+        int at = event.indexOf(key + "0x");
+        return at < 0 ? -1 : Long.parseUnsignedLong(event.substring(at + key.length() + 2).split("[^0-9a-fA-F]")[0], 16);
+    }
+
+    /** The smaps header line of the mapping holding {@code address}, with its VmFlags; "none" outside every mapping. */
+    private static String mappingOf(List<String> smaps, long address) {
+        for (int i = 0; i < smaps.size(); i++) {
+            String[] range = smaps.get(i).split(" ")[0].split("-");
+            if (range.length != 2 || !range[0].matches("[0-9a-f]+")) {
+                continue;
+            }
+            if (Long.compareUnsigned(Long.parseUnsignedLong(range[0], 16), address) <= 0 && Long.compareUnsigned(address, Long.parseUnsignedLong(range[1], 16)) < 0) {
+                String flags = smaps.stream().skip(i + 1).filter(l -> l.startsWith("VmFlags:")).findFirst().orElse("");
+                return smaps.get(i).replaceAll(" +", " ") + " " + flags;
+            }
+        }
+        return "none";
     }
 
     /** Faults on present pages seen by {@link #stop}. */
