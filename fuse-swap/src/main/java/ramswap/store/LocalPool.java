@@ -143,23 +143,29 @@ public final class LocalPool implements AutoCloseable {
 
     /**
      * One anonymous range for the whole capacity, no swap space reserved for it (it is never
-     * swapped). Under {@code mlockall(MCL_FUTURE)} a new mapping is locked and populated whole; for
-     * this one alone the process's default turns to lock-on-fault and back.
+     * swapped). Under {@code mlockall(MCL_FUTURE)} a new readable mapping is locked and populated
+     * whole, so with {@code lockOnFault} the range is mapped without access (nothing to populate),
+     * marked lock-on-fault by {@code mlock2(MLOCK_ONFAULT)}, and only then made readable and
+     * writable: its pages are locked as they are touched. The process's default never changes,
+     * so a mapping another thread makes meanwhile is locked and populated as any other.
      */
     private static long mapRange(Posix posix, long bytes, boolean lockOnFault) {
-        if (lockOnFault && posix.mlockall(Posix.MCL_FUTURE | Posix.MCL_ONFAULT) != 0) {
-            throw new IllegalStateException("mlockall(MCL_FUTURE | MCL_ONFAULT) failed: " + Posix.describe(Posix.lastErrno()));
-        }
-        long addr;
-        try {
-            addr = posix.mmap(null, bytes, Posix.PROT_READ | Posix.PROT_WRITE, Posix.MAP_PRIVATE | Posix.MAP_ANONYMOUS | Posix.MAP_NORESERVE, -1, 0);
-        } finally {
-            if (lockOnFault && posix.mlockall(Posix.MCL_FUTURE) != 0) {
-                throw new IllegalStateException("mlockall(MCL_FUTURE) failed: " + Posix.describe(Posix.lastErrno()));
-            }
-        }
+        int prot = lockOnFault ? Posix.PROT_NONE : Posix.PROT_READ | Posix.PROT_WRITE;
+        long addr = posix.mmap(null, bytes, prot, Posix.MAP_PRIVATE | Posix.MAP_ANONYMOUS | Posix.MAP_NORESERVE, -1, 0);
         if (addr == Posix.MAP_FAILED || addr == 0) {
             throw new IllegalStateException("cannot map the pool's range of " + bytes + " bytes: " + Posix.describe(Posix.lastErrno()));
+        }
+        if (lockOnFault) {
+            if (posix.mlock2(addr, bytes, Posix.MLOCK_ONFAULT) != 0) {
+                int errno = Posix.lastErrno();
+                posix.munmap(addr, bytes);
+                throw new IllegalStateException("mlock2(MLOCK_ONFAULT) of the pool's range failed: " + Posix.describe(errno));
+            }
+            if (posix.mprotect(addr, bytes, Posix.PROT_READ | Posix.PROT_WRITE) != 0) {
+                int errno = Posix.lastErrno();
+                posix.munmap(addr, bytes);
+                throw new IllegalStateException("mprotect of the pool's range failed: " + Posix.describe(errno));
+            }
         }
         return addr;
     }

@@ -13,6 +13,7 @@ import jnr.ffi.types.ssize_t;
  */
 public interface Posix {
 
+    int PROT_NONE = 0x0;
     int PROT_READ = 0x1;
     int PROT_WRITE = 0x2;
     int MAP_PRIVATE = 0x02;
@@ -28,6 +29,8 @@ public interface Posix {
     int MCL_CURRENT = 1;
     int MCL_FUTURE = 2;
     int MCL_ONFAULT = 4;
+    /** mlock2: lock each page as it is first touched, populate nothing now (Linux 4.4). */
+    int MLOCK_ONFAULT = 1;
 
     int PR_SET_IO_FLUSHER = 57;
     int PR_GET_IO_FLUSHER = 58;
@@ -56,6 +59,12 @@ public interface Posix {
 
     @SaveError
     int mlockall(int flags);
+
+    @SaveError
+    int mprotect(long addr, @size_t long length, int prot);
+
+    @SaveError
+    int mlock2(long addr, @size_t long length, int flags);
 
     /** Takes a range out of {@code mlockall}'s lock; its pages stay where they are until reclaimed. */
     @SaveError

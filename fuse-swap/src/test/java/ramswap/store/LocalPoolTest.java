@@ -99,6 +99,46 @@ class LocalPoolTest {
         }
     }
 
+    /**
+     * Mapped lock-on-fault (as the daemon maps it, its memory locked): of a 256 MiB range only the
+     * reserve is resident, and it is locked. Run without mlockall here; the daemon's MCL_FUTURE
+     * default is what the mapping's first PROT_NONE keeps from populating it (docs/memory-pressure.md).
+     */
+    @Test
+    void shouldLockOnlyTheReserveOfARangeMappedLockOnFault() throws Exception {
+        try (LocalPool pool = new LocalPool(POSIX, 256 * MIB, 256 * MIB, 2 * MIB, true)) {
+            long h = pool.allocate(100);
+            long address = pool.address(h);
+            List<String> smaps = java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/self/smaps"));
+            int at = -1;
+            for (int i = 0; i < smaps.size() && at < 0; i++) {
+                String[] range = smaps.get(i).split(" ")[0].split("-");
+                if (range.length == 2 && range[0].matches("[0-9a-f]+") && Long.parseUnsignedLong(range[0], 16) <= address
+                        && address < Long.parseUnsignedLong(range[1], 16)) {
+                    at = i;
+                }
+            }
+            assertTrue(at >= 0, "the pool's range in /proc/self/smaps");
+            long rss = -1;
+            long locked = -1;
+            String flags = "";
+            for (int i = at + 1; i < smaps.size() && !smaps.get(i).matches("^[0-9a-f]+-.*"); i++) {
+                String l = smaps.get(i);
+                if (l.startsWith("Rss:")) {
+                    rss = Long.parseLong(l.replaceAll("[^0-9]", "")) * 1024;
+                } else if (l.startsWith("Locked:")) {
+                    locked = Long.parseLong(l.replaceAll("[^0-9]", "")) * 1024;
+                } else if (l.startsWith("VmFlags:")) {
+                    flags = l;
+                }
+            }
+            assertTrue(flags.contains(" rd ") && flags.contains(" wr ") && flags.contains(" lo"), "readable, writable, locked: " + flags);
+            assertEquals(2 * MIB, rss, "resident: the reserve alone");
+            assertEquals(rss, locked, "what is resident is locked");
+            pool.free(h, 100);
+        }
+    }
+
     @Test
     void shouldRefuseAFreeOfWhatItDidNotGive() {
         try (LocalPool pool = new LocalPool(POSIX, 4 * MIB, 4 * MIB, 0)) {
