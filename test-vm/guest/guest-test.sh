@@ -58,7 +58,8 @@ say "ramswap up --size ${SWAP_MIB}M ${flags[*]}"
 t=$(uptime_s)
 # the daemon logs to the host's share, so that its log survives a guest that hangs
 # the daemon's collections go to the host's share (JAVA_TOOL_OPTIONS reaches the daemon's JVM)
-JAVA_TOOL_OPTIONS="-Xlog:gc:file=$R/gc-%p.log:uptime" ramswap 660 up --size "${SWAP_MIB}M" --mount "$MOUNT" --cluster-name "${CLUSTER:-guest-$GUEST}" --priority 32767 \
+put up_limit_s "${UP_LIMIT_S:-660}"
+JAVA_TOOL_OPTIONS="-Xlog:gc:file=$R/gc-%p.log:uptime" ramswap "${UP_LIMIT_S:-660}" up --size "${SWAP_MIB}M" --mount "$MOUNT" --cluster-name "${CLUSTER:-guest-$GUEST}" --priority 32767 \
     --log "$R/daemon.log" "${flags[@]}" > "$R/up.txt" 2>&1
 up_rc=$?
 put up_rc "$up_rc"
@@ -97,9 +98,11 @@ touch "$R/sampling"
 ) &
 sampler=$!
 
-# The workload gets what is left of the budget, less a reserve for status, stats and down.
-left=$(awk -v d="$DEADLINE_S" -v u="$(uptime_s)" 'BEGIN { printf "%d", d - u - 150 }')
+# The workload's limit comes from the host (its measured rate); without one (--timeout given), or
+# when less is left, it gets what is left of the deadline, less a reserve for status, stats and down.
+left=$(awk -v d="$DEADLINE_S" -v u="$(uptime_s)" -v a="${AFTER_LIMIT_S:-150}" 'BEGIN { printf "%d", d - u - a }')
 [ "$left" -lt 60 ] && left=60
+[ "${WORK_LIMIT_S:-0}" -gt 0 ] && [ "$WORK_LIMIT_S" -lt "$left" ] && left=$WORK_LIMIT_S
 put work_timeout_s "$left"
 say "pagetest --procs $PROCS --mib $WORK_MIB --passes $PASSES --mix $MIX --timeout $left"
 t=$(uptime_s)

@@ -21,7 +21,17 @@ smp=2
 # code on one vCPU while another runs it (HotSpot making a method not entrant) was seen to fault
 # the JVM (SIGSEGV at a freshly patched jump); single-threaded TCG orders that correctly.
 tcg_thread=single
-timeout_s=840      # hard limit on the guest, boot to power-off
+timeout_s=         # hard limit on the guest, boot to power-off (default: the sum of the limits below)
+# The guest's time limits, each from the slowest figure measured in a passing run of this test
+# (512 MiB guest, 640 MiB workload, 3 passes, 2 CPUs, TCG) on this machine kind, times a factor
+# (docs/memory-pressure.md, "The guest's time limits"). A limit hit is named in the verdict.
+boot_measured_s=16       # QEMU start to the test script (the guest's uptime then: 3 s)
+up_measured_s=159        # ramswap up (79-159 s seen; 116.9 s in the last fresh-clone suite)
+rate_measured=2900       # pages the workload touches per second, (fill + each pass) / its time:
+                         # 655,360 in 226 s (174.9 and 188.4 s in the fresh-clone suites since)
+after_measured_s=66      # status + stats (14-29 s) and down (17-37 s) after the workload
+limit_factor=3/2         # each limit is the measured figure times this
+rate=$rate_measured
 no_protections=0
 # Headroom for the swap-out path in the guest (guest-test.sh says why); "kernel" keeps the defaults
 min_free_kib=16384 # vm.min_free_kbytes
@@ -49,7 +59,12 @@ usage: $0 [options]
   --tcg-thread single|multi
                      QEMU TCG threading (default $tcg_thread; multi is faster but was seen to
                      crash the guest's JVM while it patched compiled code)
-  --timeout SEC      hard limit on the guest, boot to power-off (default $timeout_s)
+  --timeout SEC      hard limit on the guest, boot to power-off (default: the sum of the boot,
+                     up, workload and after limits, each a measured figure x $limit_factor; with
+                     --timeout the workload gets what is left)
+  --rate PAGES_S     the workload's expected speed, pages touched per second (default
+                     $rate_measured, measured in the 512 MiB guest); its limit is the pages to
+                     touch / this x $limit_factor
   --no-protections   pass --no-protections to ramswap up (a test-only switch)
   --min-free-kib N   the guest's vm.min_free_kbytes (default $min_free_kib; "kernel" keeps the
                      kernel's own, about 2.8 MiB at 512 MiB)
@@ -84,6 +99,7 @@ while [ $# -gt 0 ]; do
         --smp) smp=$2; shift 2 ;;
         --tcg-thread) tcg_thread=$2; shift 2 ;;
         --timeout) timeout_s=$2; shift 2 ;;
+        --rate) rate=$2; shift 2 ;;
         --no-protections) no_protections=1; shift ;;
         --min-free-kib) min_free_kib=$2; shift 2 ;;
         --watermark-scale) watermark_scale=$2; shift 2 ;;
@@ -99,9 +115,11 @@ while [ $# -gt 0 ]; do
         *) echo "unknown option: $1" >&2; usage >&2; exit 64 ;;
     esac
 done
-for v in ram procs passes smp timeout_s; do
+for v in ram procs passes smp rate; do
     [[ ${!v} =~ ^[0-9]+$ ]] || { echo "--${v%_s} must be a number, got '${!v}'" >&2; exit 64; }
 done
+[ -z "$timeout_s" ] || [[ $timeout_s =~ ^[0-9]+$ ]] || { echo "--timeout must be a number, got '$timeout_s'" >&2; exit 64; }
+[ "$rate" -gt 0 ] || { echo "--rate must be above 0" >&2; exit 64; }
 for v in min_free_kib watermark_scale; do
     [[ ${!v} =~ ^([0-9]+|kernel)$ ]] || { echo "--${v//_/-} must be a number or 'kernel', got '${!v}'" >&2; exit 64; }
 done
@@ -115,6 +133,22 @@ for kv in "${sets[@]}"; do
 done
 swap=${swap:-$((ram * 2))}
 mib=${mib:-$((ram * 3 / 2))}
+
+# The limits (seconds): the workload's from the pages it touches (the fill, then each pass) at the
+# measured rate. With --timeout the hard limit is given and the workload gets what is left of it.
+limit() { echo $(( ($1 * ${limit_factor%/*} + ${limit_factor#*/} - 1) / ${limit_factor#*/} )); }
+work_pages=$((mib * 256 * (1 + passes)))
+boot_limit_s=$(limit "$boot_measured_s")
+up_limit_s=$(limit "$up_measured_s")
+after_limit_s=$(limit "$after_measured_s")
+work_limit_s=$(limit $(( (work_pages + rate - 1) / rate )))
+if [ -z "$timeout_s" ]; then
+    timeout_s=$((boot_limit_s + up_limit_s + work_limit_s + after_limit_s))
+    work_limit_how="$work_pages pages at $rate pages/s x $limit_factor"
+else
+    work_limit_s=0 # what is left of --timeout when the workload starts
+    work_limit_how="what was left of --timeout $timeout_s s"
+fi
 
 say() { echo "guest-test: $*"; }
 die() { echo "guest-test: $*" >&2; exit 2; }
@@ -261,6 +295,7 @@ start_guest() { # n ram dir [link] [up_args]
             "$n" "$swap" "$mib" "$procs" "$passes" "$seed" "$mix"
         printf 'MIN_FREE_KIB=%s\nWATERMARK_SCALE=%s\n' "$min_free_kib" "$watermark_scale"
         printf 'NO_PROTECTIONS=%s\nDEADLINE_S=%s\nUP_ARGS=%q\n' "$no_protections" "$((timeout_s - 30))" "$up_args"
+        printf 'UP_LIMIT_S=%s\nWORK_LIMIT_S=%s\nAFTER_LIMIT_S=%s\n' "$up_limit_s" "$work_limit_s" "$after_limit_s"
         printf 'CLUSTER=%q\nSETS=%q\n' "${cluster:-guest-$n}" "${sets[*]}"
         [ -n "$link" ] && printf 'LINK_ADDR=10.77.0.%s/24\n' "$((n + 1))"
         [ -n "$tap" ] && printf 'LINK_ADDR=%s\n' "$addr"
@@ -363,8 +398,10 @@ row "ramswap --size / protections" "$swap MiB / $([ "$no_protections" = 1 ] && e
 row "workload" "$mib MiB, $procs procs, $passes passes, mix $mix"
 row "swap areas before / with ramswap / after" "${r[swaps_before]:--} / ${r[swap_areas]:--} / ${r[swaps_after]:--}"
 row "boot to test script" "${r[boot_s]:--} s"
-row "ramswap up" "${r[up_s]:--} s (exit ${r[up_rc]:--})"
+row "boot limit / hard limit" "$boot_limit_s s / $timeout_s s"
+row "ramswap up" "${r[up_s]:--} s (exit ${r[up_rc]:--}, limit ${r[up_limit_s]:--} s)"
 row "workload (fill + verify)" "${r[work_s]:--} s (exit ${r[work_rc]:--}, limit ${r[work_timeout_s]:--} s)"
+row "workload limit from" "$work_limit_how"
 row "ramswap status + stats" "${r[status_stats_s]:--} s"
 row "ramswap down" "${r[down_s]:--} s (exit ${r[down_rc]:--})"
 row "end to end (QEMU start to exit)" "$total s"
@@ -398,11 +435,24 @@ row "hung-task / soft-lockup lines" "$hung"
 row "OOM kills" "$oom${victims:+ ($victims)}"
 row "daemon OOM-killed" "$daemon_killed"
 
+# the step the guest was in when its time ran out: the last one that started and has no end figure
+step_at_end() {
+    if [ -z "${r[up_s]:-}" ]; then echo "during ramswap up"
+    elif [ -z "${r[work_s]:-}" ]; then echo "during the workload"
+    elif [ -z "${r[down_s]:-}" ]; then echo "during status, stats or down"
+    else echo "after down"; fi
+}
 fails=()
-if [ "${r[up_rc]:-}" != 0 ]; then
+if [ "${r[up_rc]:-}" = 124 ]; then
+    fails+=("ramswap up hit its limit of ${r[up_limit_s]} s (the slowest measured, $up_measured_s s, x $limit_factor)")
+elif [ "${r[up_rc]:-}" != 0 ]; then
     fails+=("ramswap up failed (exit ${r[up_rc]:-none})")
 else
-    [ "${r[work_rc]:-}" = 0 ] || fails+=("workload exit ${r[work_rc]:-none}")
+    if [ "${r[work_rc]:-}" = 3 ]; then
+        fails+=("the workload hit its limit of ${r[work_timeout_s]:-?} s ($work_limit_how)")
+    elif [ "${r[work_rc]:-}" != 0 ]; then
+        fails+=("workload exit ${r[work_rc]:-none}")
+    fi
     [ "${w[mismatches]:-}" = 0 ] || fails+=("mismatches ${w[mismatches]:-unknown}")
     [ "${w[pages]:-0}" = "$((mib * 256))" ] || fails+=("pages verified ${w[pages]:-0} of $((mib * 256))")
     [ "${r[pswpout]:-0}" -gt 0 ] || fails+=("nothing was swapped out")
@@ -415,7 +465,13 @@ else
     fi
 fi
 [ "$hung" = 0 ] || fails+=("$hung hung-task lines")
-[[ $ended == "test script, exit 0" || ${r[up_rc]:-} != 0 ]] || fails+=("guest ended by $ended")
+if [[ $ended == watchdog-deadline ]]; then
+    fails+=("the guest hit its deadline of $((timeout_s - 30)) s (the hard limit less 30 s) $(step_at_end)")
+elif [[ $ended == "killed by the host"* ]]; then
+    fails+=("the guest hit the hard limit of $timeout_s s $(step_at_end)")
+elif [[ $ended != "test script, exit 0" && ${r[up_rc]:-} == 0 ]]; then
+    fails+=("guest ended by $ended")
+fi
 
 if [ ${#fails[@]} = 0 ]; then
     row "result" "PASS"
