@@ -245,10 +245,15 @@ final class Host {
         if (group != null) {
             System.out.println("--- memory cgroup " + group.getFileName() + ": usage " + readOrEmpty(group.resolve("memory.usage_in_bytes")).strip()
                     + " B, limit hits " + readOrEmpty(group.resolve("memory.failcnt")).strip());
+            System.out.println("    oom_control: " + readOrEmpty(group.resolve("memory.oom_control")).strip().replace("\n", ", "));
             readOrEmpty(group.resolve("memory.stat")).lines()
                     .filter(l -> l.matches("(rss|cache|swap|mapped_file|unevictable|pgmajfault|total_swap) .*"))
                     .forEach(l -> System.out.println("    " + l));
         }
+        System.out.println("--- the kernel log's last OOM and hung-task lines");
+        List<String> kernel = exec(Duration.ofSeconds(30), Map.of(), List.of("dmesg"), () -> { }, false).output().lines()
+                .filter(l -> l.matches(".*(invoked oom-killer|Killed process|out of memory|blocked for more than|Write-error on swap).*")).toList();
+        kernel.subList(Math.max(0, kernel.size() - 20), kernel.size()).forEach(l -> System.out.println("    " + l));
         List<String> log = readOrEmpty(Path.of(mount + ".log")).lines().toList();
         System.out.println("--- the daemon's log, last lines of " + log.size());
         log.subList(Math.max(0, log.size() - 30), log.size()).forEach(l -> System.out.println("    " + l));
