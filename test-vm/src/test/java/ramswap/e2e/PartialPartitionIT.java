@@ -73,8 +73,11 @@ class PartialPartitionIT {
             try {
                 nodes[1] = Node.upIn(net, tag, 1, "--no-swap", "--lend", "512M", "--port", Integer.toString(port));
                 String join = nodes[1].memberAddress();
-                nodes[2] = Node.upIn(net, tag, 2, "--no-swap", "--lend", "512M", "--port", Integer.toString(port), "--join", join);
-                nodes[3] = Node.upIn(net, tag, 3, "--no-swap", "--lend", "512M", "--port", Integer.toString(port), "--join", join);
+                List<Node> two = Node.upAll(List.of( // at the same instant: the join is built for it (JoinRaceIT)
+                        () -> Node.upIn(net, tag, 2, "--no-swap", "--lend", "512M", "--port", Integer.toString(port), "--join", join),
+                        () -> Node.upIn(net, tag, 3, "--no-swap", "--lend", "512M", "--port", Integer.toString(port), "--join", join)));
+                nodes[2] = two.get(0);
+                nodes[3] = two.get(1);
                 // it lends nothing: a client, which no member can drop from the cluster
                 // the cut lender first: it holds every page's first copy, which reads ask first
                 String targets = lender + (lender == 1 ? ",2,3" : ",1,3");

@@ -57,13 +57,22 @@ class StatusIT {
     @BeforeAll
     void up() {
         System.out.println("/proc/swaps before:\n" + Host.procSwaps());
-        alone = Node.up(tag + "-alone", 0, "--size", "64M", "--loops", "1", "--priority", "0", "--port", Integer.toString(basePort));
-        lender = Node.up(tag, 1, "--no-swap", "--lend", "64M", "--port", Integer.toString(basePort + 2));
-        both = Node.up(tag, 2, "--size", "64M", "--loops", "1", "--priority", "0", "--lend", "64M", "--port", Integer.toString(basePort + 4),
-                "--join", lender.memberAddress());
-        lite = Node.up(tag, 4, "--size", "64M", "--loops", "1", "--priority", "0", "--member", "--target", "1,2", "--port", Integer.toString(basePort + 6),
-                "--join", lender.memberAddress());
-        client = Node.up(tag, 3, "--size", "64M", "--no-swapon", "--target", "1,2", "--join", lender.memberAddress());
+        // two at once, then three at once: each up waits for its member; a batch that fails takes down what it started
+        List<Node> first = Node.upAll(List.of(
+                () -> Node.up(tag + "-alone", 0, "--size", "64M", "--loops", "1", "--priority", "0", "--port", Integer.toString(basePort)),
+                () -> Node.up(tag, 1, "--no-swap", "--lend", "64M", "--port", Integer.toString(basePort + 2))));
+        alone = first.get(0);
+        lender = first.get(1);
+        String join = lender.memberAddress();
+        List<Node> joined = Node.upAll(List.of(
+                () -> Node.up(tag, 2, "--size", "64M", "--loops", "1", "--priority", "0", "--lend", "64M",
+                        "--port", Integer.toString(basePort + 4), "--join", join),
+                () -> Node.up(tag, 4, "--size", "64M", "--loops", "1", "--priority", "0", "--member", "--target", "1,2",
+                        "--port", Integer.toString(basePort + 6), "--join", join),
+                () -> Node.up(tag, 3, "--size", "64M", "--no-swapon", "--target", "1,2", "--join", join)));
+        both = joined.get(0);
+        lite = joined.get(1);
+        client = joined.get(2);
         client.set("selfshrink_enable", "0"); // the pages stay remote while the test reads its figures
     }
 
