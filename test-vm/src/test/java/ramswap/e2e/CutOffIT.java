@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.time.Duration;
-import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.condition.EnabledIf;
@@ -37,13 +36,9 @@ class CutOffIT {
             Node b = null;
             try {
                 l1 = Node.upIn(net, tag, 1, "--no-swap", "--lend", "256M", "--port", Integer.toString(port));
-                String join = l1.memberAddress();
-                List<Node> two = Node.upAll(List.of( // at the same instant: the second lender and the client
-                        () -> Node.upIn(net, tag, 2, "--no-swap", "--lend", "256M", "--port", Integer.toString(port), "--join", join),
-                        () -> Node.upIn(net, tag, 0, "--size", "512M", "--no-swapon", "--target", "1,2", "--port", Integer.toString(port),
-                                "--join", join)));
-                l2 = two.get(0);
-                b = two.get(1);
+                l2 = Node.upIn(net, tag, 2, "--no-swap", "--lend", "256M", "--port", Integer.toString(port), "--join", l1.memberAddress());
+                b = Node.upIn(net, tag, 0, "--size", "512M", "--no-swapon", "--target", "1,2", "--port", Integer.toString(port),
+                        "--join", l1.memberAddress());
                 b.set("local_target_bytes", "0");
                 b.set("remote_timeout_ms", "3000");
                 PageDriver d = new PageDriver(b.mount.resolve("swapfile"), 17);

@@ -8,7 +8,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.Deque;
-import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
@@ -40,27 +39,14 @@ class RemoteTopologiesIT {
     }
 
     private Node start(String cluster, int number, String... args) {
-        Node n = Node.up(cluster, number, withPort(args));
-        nodes.push(n);
-        return n;
-    }
-
-    /** Starts two nodes at the same instant (each up waits for its member): what a test needs of both, sooner. */
-    private List<Node> startTogether(String cluster, int first, String[] firstArgs, int second, String[] secondArgs) {
-        String[] a = withPort(firstArgs);
-        String[] b = withPort(secondArgs);
-        List<Node> up = Node.upAll(List.of(() -> Node.up(cluster, first, a), () -> Node.up(cluster, second, b)));
-        up.forEach(nodes::push);
-        return up;
-    }
-
-    private String[] withPort(String... args) {
         String[] all = new String[args.length + 2];
         System.arraycopy(args, 0, all, 0, args.length);
         all[args.length] = "--port";
         all[args.length + 1] = Integer.toString(basePort + nextPort);
         nextPort += 3;
-        return all;
+        Node n = Node.up(cluster, number, all);
+        nodes.push(n);
+        return n;
     }
 
     private static PageDriver driver(Node n, long seed) {
@@ -140,10 +126,8 @@ class RemoteTopologiesIT {
     void shouldFallBackToTheNextTargetWhenTheFirstIsAtItsQuota() throws Exception {
         String cluster = run + "-quota";
         Node big = start(cluster, 1, "--no-swap", "--lend", "256M");
-        List<Node> two = startTogether(cluster, 2, new String[] {"--no-swap", "--lend", "16M", "--join", big.memberAddress()},
-                0, new String[] {"--size", "512M", "--no-swapon", "--target", "2,1", "--join", big.memberAddress()});
-        Node small = two.get(0);
-        Node borrower = two.get(1);
+        Node small = start(cluster, 2, "--no-swap", "--lend", "16M", "--join", big.memberAddress());
+        Node borrower = start(cluster, 0, "--size", "512M", "--no-swapon", "--target", "2,1", "--join", big.memberAddress());
         PageDriver d = driver(borrower, 12);
         d.write(0, 40_000);
         long remote = settled(() -> borrower.counter("remote_pers_pages"));
@@ -200,10 +184,8 @@ class RemoteTopologiesIT {
     void shouldServeTwoBorrowersFromOneRamServer() throws Exception {
         String cluster = run + "-server";
         Node server = start(cluster, 0, "--no-swap", "--lend", "256M");
-        List<Node> two = startTogether(cluster, 1, new String[] {"--size", "128M", "--no-swapon", "--target", "0", "--join", server.memberAddress()},
-                2, new String[] {"--size", "128M", "--no-swapon", "--target", "0", "--join", server.memberAddress()});
-        Node b1 = two.get(0);
-        Node b2 = two.get(1);
+        Node b1 = start(cluster, 1, "--size", "128M", "--no-swapon", "--target", "0", "--join", server.memberAddress());
+        Node b2 = start(cluster, 2, "--size", "128M", "--no-swapon", "--target", "0", "--join", server.memberAddress());
         PageDriver d1 = driver(b1, 21);
         PageDriver d2 = driver(b2, 22);
         d1.write(0, 8192);
@@ -249,10 +231,8 @@ class RemoteTopologiesIT {
     void shouldMoveItsPagesOffItsOwnMemberAfterALenderLeaves() throws Exception {
         String cluster = run + "-move";
         Node borrower = start(cluster, 1, "--size", "128M", "--no-swapon", "--lend", "128M", "--target", "3,2");
-        List<Node> lenders = startTogether(cluster, 2, new String[] {"--no-swap", "--lend", "128M", "--join", borrower.memberAddress()},
-                3, new String[] {"--no-swap", "--lend", "128M", "--join", borrower.memberAddress()});
-        Node two = lenders.get(0);
-        Node three = lenders.get(1);
+        Node two = start(cluster, 2, "--no-swap", "--lend", "128M", "--join", borrower.memberAddress());
+        Node three = start(cluster, 3, "--no-swap", "--lend", "128M", "--join", borrower.memberAddress());
         PageDriver d = driver(borrower, 41);
         d.write(0, 8192);
         long remote = settled(() -> borrower.counter("remote_pers_pages"));
