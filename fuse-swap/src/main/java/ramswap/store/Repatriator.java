@@ -16,7 +16,7 @@ import org.agrona.concurrent.Agent;
  * the remotifier would send straight back would move pages for nothing.
  *
  * <p>A drain ({@code repatriate_all} = 1) brings every remote page home regardless, until none is
- * left or the pool refuses, then sets the knob back to 0.
+ * left or the pool refuses at its limit, then sets the knob back to 0; an empty reserve only pauses it.
  */
 public final class Repatriator implements Agent {
 
@@ -106,6 +106,9 @@ public final class Repatriator implements Agent {
         }
         int n = store.collectRemote(found, found.length, SCAN, false);
         int home = n == 0 ? 0 : store.bringHome(found, n, Counter.REPATRIATED_PAGES);
+        if (home == SwapStore.HOME_RESERVE_EMPTY) {
+            return 0; // the pool is not full, its reserve is refilling: the drain goes on once it is (seen: a drain stopped 31 pages short)
+        }
         if (home > 0) {
             drainFruitless = 0;
         } else {

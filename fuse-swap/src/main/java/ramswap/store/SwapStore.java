@@ -911,10 +911,14 @@ public final class SwapStore {
      * Puts a remote block's fetched page into the pool and points the block at it, if the block's
      * generation is still {@code generation}; then its remote copies are deleted and the move is
      * counted (pool, remote, and {@code countAs}). Returns 1, 0 when the block changed meanwhile,
-     * or {@link #HOME_POOL_FULL} when the pool refused.
+     * {@link #HOME_RESERVE_EMPTY} when the pool's reserve was empty (its grower refills it), or
+     * {@link #HOME_POOL_FULL} when the pool refused at its limit.
      */
     private int moveHome(int block, int generation, byte[] page, int length, RemoteTier tier, Counter countAs) {
         long handle = pool.allocate(length);
+        if (handle == LocalPool.REFUSED_RESERVE_EMPTY) {
+            return HOME_RESERVE_EMPTY;
+        }
         if (handle < 0) {
             return HOME_POOL_FULL;
         }
@@ -1015,13 +1019,16 @@ public final class SwapStore {
 
     /** {@link #bringHome}: the pool refused before any block came home. */
     static final int HOME_POOL_FULL = -1;
+    /** {@link #bringHome}: nothing came home, the pool's reserve being empty for the moment (not full). */
+    static final int HOME_RESERVE_EMPTY = -2;
 
     /**
      * Brings remote blocks home into the pool, fetched together: at most
      * {@link #MAX_REQUEST_BLOCKS} of {@code blocks[0..n)}. A block commits only if unchanged
      * since its entry was read; its remote copy is then deleted. Each block brought home is
      * counted in {@code countAs} (repatriated_pages, remote_pages_replaced). Returns how many came
-     * home, or {@link #HOME_POOL_FULL}. Call from one mover thread at a time.
+     * home, or, when the pool refused the first, {@link #HOME_POOL_FULL} or {@link #HOME_RESERVE_EMPTY}.
+     * Call from one mover thread at a time.
      */
     int bringHome(int[] blocks, int n, Counter countAs) {
         RemoteTier tier = remote;
@@ -1035,6 +1042,7 @@ public final class SwapStore {
         }
         int home = 0;
         boolean full = false;
+        int refusal = 0;
         for (int k = 0; k < f.count; k++) {
             int block = f.blocks[k];
             int length = BlockTable.length(f.entries[k]);
@@ -1048,14 +1056,15 @@ public final class SwapStore {
                 continue;
             }
             int moved = moveHome(block, f.generations[k], f.pages[k], length, tier, countAs);
-            if (moved == HOME_POOL_FULL) {
+            if (moved == HOME_POOL_FULL || moved == HOME_RESERVE_EMPTY) {
                 full = true;
+                refusal = moved;
             } else if (moved > 0) {
                 counters.increment(Counter.REMOTE_PERS_PAGES_SUCC_GET);
                 home++;
             }
         }
-        return full && home == 0 ? HOME_POOL_FULL : home;
+        return full && home == 0 ? refusal : home;
     }
 
     // ================================================================ helpers

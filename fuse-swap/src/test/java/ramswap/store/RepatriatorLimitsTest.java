@@ -60,6 +60,53 @@ class RepatriatorLimitsTest {
     }
 
     /**
+     * A drain that meets the pool's reserve empty (its grower still backing slabs) is paused, not
+     * ended: the pool is not full. Seen: ramswap drain stopped 31 pages short of 32,833, saying some
+     * pages could not be fetched, though every page could.
+     */
+    @Test
+    void shouldPauseADrainWhileThePoolsReserveRefillsAndThenFinishIt() throws Exception {
+        RemoteStoreTest.MapTier tier = new RemoteStoreTest.MapTier();
+        Knobs knobs = new Knobs();
+        pool = new LocalPool(Posix.load(), 64L << 20, 64L << 20, LocalPool.SLAB_BYTES);
+        org.agrona.concurrent.Agent grower = pool.grower();
+        SwapStore store = new SwapStore(8L * BLOCKS * PAGE, pool, new Counters());
+        store.useRemote(tier, () -> 1_000);
+        knobs.set(Knob.PERS_REMOTIFY_ENABLE, 1);
+        Random r = new Random(11);
+        for (int b = 0; b < BLOCKS; b++) {
+            assertEquals(IoResult.DONE, store.write(Pages.random(r, "random"), 0, (long) b * PAGE, PAGE));
+            grower.doWork(); // the reserve refilled after each write, as the grower's thread would
+        }
+        Remotifier remotifier = new Remotifier(store, knobs, PAGE + 64);
+        for (int i = 0; i < 20_000 && store.counters().get(Counter.REMOTE_PERS_PAGES) <= BLOCKS / 2; i++) {
+            remotifier.doWork();
+        }
+        remotifier.onClose();
+        for (int i = 0; i < 2 * BLOCKS; i++) {
+            grower.doWork(); // emptied slabs given back, the reserve full: one slab
+        }
+        long remote = store.counters().get(Counter.REMOTE_PERS_PAGES);
+        assertTrue(remote > BLOCKS / 2, "most pages remote: " + remote);
+
+        knobs.set(Knob.REPATRIATE_ALL, 1);
+        Repatriator home = new Repatriator(store, knobs, () -> true);
+        for (int i = 0; i < 2_000; i++) {
+            home.doWork(); // no grower meanwhile: the one reserve slab holds 64 random pages, not all of them
+        }
+        long left = store.counters().get(Counter.REMOTE_PERS_PAGES);
+        assertTrue(left > 0 && left < remote, "some pages came home, then the reserve was empty: " + left + " of " + remote + " left");
+        assertEquals(1, knobs.get(Knob.REPATRIATE_ALL), "the drain goes on: the pool is not full, its reserve is refilling");
+
+        for (int i = 0; i < 20_000 && knobs.get(Knob.REPATRIATE_ALL) == 1; i++) {
+            grower.doWork();
+            home.doWork();
+        }
+        assertEquals(0, knobs.get(Knob.REPATRIATE_ALL), "the drain ended");
+        assertEquals(0, store.counters().get(Counter.REMOTE_PERS_PAGES), "every page came home");
+    }
+
+    /**
      * Pages that need new copies while no target takes them (full) are fetched once per sweep,
      * not again and again: the repairer goes round once, then waits for the next sweep.
      */
