@@ -39,7 +39,7 @@ import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
 class GuestPressureIT {
 
     static final Path SCRIPT = Host.REPO.resolve("test-vm/guest/run-guest-test.sh");
-    /** The script bounds the guest itself (758 s: its limits from measured figures); this is the backstop, installs included. */
+    /** The script bounds the guest itself (783 s: its limits from measured figures); this is the backstop, installs included. */
     private static final Duration TIMEOUT = Duration.ofMinutes(16);
     private static final Pattern ROW = Pattern.compile("^\\| (.+?) +\\| (.*?) +\\|$");
 
