@@ -1041,8 +1041,7 @@ public final class SwapStore {
             return 0;
         }
         int home = 0;
-        boolean full = false;
-        int refusal = 0;
+        int refusal = 0; // HOME_POOL_FULL or HOME_RESERVE_EMPTY once the pool refused a block
         for (int k = 0; k < f.count; k++) {
             int block = f.blocks[k];
             int length = BlockTable.length(f.entries[k]);
@@ -1052,19 +1051,18 @@ public final class SwapStore {
                 }
                 continue;
             }
-            if (full) {
+            if (refusal != 0) {
                 continue;
             }
             int moved = moveHome(block, f.generations[k], f.pages[k], length, tier, countAs);
             if (moved == HOME_POOL_FULL || moved == HOME_RESERVE_EMPTY) {
-                full = true;
                 refusal = moved;
             } else if (moved > 0) {
                 counters.increment(Counter.REMOTE_PERS_PAGES_SUCC_GET);
                 home++;
             }
         }
-        return full && home == 0 ? refusal : home;
+        return refusal != 0 && home == 0 ? refusal : home;
     }
 
     // ================================================================ helpers

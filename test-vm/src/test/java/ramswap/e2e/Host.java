@@ -251,7 +251,7 @@ final class Host {
                     .forEach(l -> System.out.println("    " + l));
         }
         System.out.println("--- the kernel log's last OOM and hung-task lines");
-        List<String> kernel = exec(Duration.ofSeconds(30), Map.of(), List.of("dmesg"), () -> { }, false).output().lines()
+        List<String> kernel = kernelLog().stream()
                 .filter(l -> l.matches(".*(invoked oom-killer|Killed process|out of memory|blocked for more than|Write-error on swap).*")).toList();
         kernel.subList(Math.max(0, kernel.size() - 20), kernel.size()).forEach(l -> System.out.println("    " + l));
         List<String> log = readOrEmpty(Path.of(mount + ".log")).lines().toList();
@@ -263,8 +263,7 @@ final class Host {
             for (Path p : procs) {
                 try (var tasks = Files.newDirectoryStream(p.resolve("task"))) {
                     for (Path t : tasks) {
-                        String stat = readOrEmpty(t.resolve("stat"));
-                        if (stat.isEmpty() || !stat.substring(stat.lastIndexOf(')') + 2).startsWith("D") || shown++ >= 60) {
+                        if (!taskState(t).equals("D") || shown++ >= 60) {
                             continue;
                         }
                         System.out.println(p.getFileName() + "/" + t.getFileName() + " " + readOrEmpty(t.resolve("comm")).strip() + ": "
@@ -292,8 +291,7 @@ final class Host {
         StringBuilder stuck = new StringBuilder();
         try (var tasks = Files.newDirectoryStream(Path.of("/proc/" + pid + "/task"))) {
             for (Path t : tasks) {
-                String stat = readOrEmpty(t.resolve("stat"));
-                String state = stat.isEmpty() ? "?" : stat.substring(stat.lastIndexOf(')') + 2).split(" ")[0];
+                String state = taskState(t);
                 String name = readOrEmpty(t.resolve("comm")).strip();
                 String stack = readOrEmpty(t.resolve("stack")).strip().replace("\n", " <- ");
                 String line = t.getFileName() + " " + name + " " + state + ": " + stack;
@@ -306,6 +304,17 @@ final class Host {
             System.out.println("(cannot list the threads of " + pid + ": " + e.getMessage() + ")");
         }
         return stuck.toString();
+    }
+
+    /** The kernel log, a line each (dmesg). */
+    static List<String> kernelLog() {
+        return exec(Duration.ofSeconds(30), Map.of(), List.of("dmesg"), () -> { }, false).output().lines().toList();
+    }
+
+    /** A task's state letter from /proc/PID/task/TID/stat (R, S, D ...), "?" when it is gone. */
+    private static String taskState(Path task) {
+        String stat = readOrEmpty(task.resolve("stat"));
+        return stat.isEmpty() ? "?" : stat.substring(stat.lastIndexOf(')') + 2).split(" ")[0];
     }
 
     /** A /proc file of a thread that may have exited meanwhile: its text, or "" when it is gone. */

@@ -139,7 +139,7 @@ class HostPressureIT {
             pid = daemonPid(mount);
             armHungTaskReports();
             long[] before = vmstat();
-            int kernelLines = kernelLog().size();
+            int kernelLines = Host.kernelLog().size();
             Path pagetest = Host.pagetest();
             Host.Run r = runOrAbort(mount, null, pid, List.of(Host.LAUNCHER.toString(), "run", "--ram", "256M", "--", pagetest.toString(),
                     "--procs", Integer.toString(8 * nproc()), "--mib", "1024", "--passes", "3", "--seed", "11", "--mix", "34:33:33", "--quiet"));
@@ -172,7 +172,7 @@ class HostPressureIT {
             assertTrue(Files.readString(group.resolve("cgroup.procs")).contains(Long.toString(pid)), "the daemon runs in the cgroup");
             armHungTaskReports();
             long[] before = vmstat();
-            int kernelLines = kernelLog().size();
+            int kernelLines = Host.kernelLog().size();
             Path pagetest = Host.pagetest();
             List<String> workload = List.of("/bin/sh", "-c", "echo $$ > \"$0\" && exec \"$@\"",
                     group.resolve("cgroup.procs").toString(), pagetest.toString(), "--procs", Integer.toString(SHARED_PROCS),
@@ -296,12 +296,9 @@ class HostPressureIT {
         return new long[] {out, in};
     }
 
-    private static List<String> kernelLog() {
-        return Host.exec(Duration.ofSeconds(30), Map.of(), List.of("dmesg"), () -> { }, false).output().lines().toList();
-    }
 
     private static List<String> trouble(int fromLine) {
-        List<String> lines = kernelLog();
+        List<String> lines = Host.kernelLog();
         return lines.subList(Math.min(fromLine, lines.size()), lines.size()).stream().filter(l -> KERNEL_TROUBLE.matcher(l).find()).toList();
     }
 

@@ -48,7 +48,7 @@ class PoolFullIT {
                     "--pool-overcommit", "--priority", "32000", "--mount", mount.toString(), "--cluster-name", tag, "--port", "5751");
             assertEquals(0, up.exitCode(), "ramswap up failed");
             Path pagetest = Host.pagetest();
-            double logStart = lastStamp(kernelLog());
+            double logStart = lastStamp(Host.kernelLog());
             long start = System.nanoTime();
 
             AtomicReference<Host.Run> result = new AtomicReference<>();
@@ -136,16 +136,13 @@ class PoolFullIT {
         return false;
     }
 
-    private static List<String> kernelLog() {
-        return Host.exec(Duration.ofSeconds(30), Map.of(), List.of("dmesg"), () -> { }, false).output().lines().toList();
-    }
 
     /**
      * The kernel log's lines after a time stamp (seconds since boot, as dmesg prints them). Not
      * by line count: a full pool fills the log's ring buffer, and old lines drop out as new come.
      */
     private static List<String> kernelLogSince(double stamp) {
-        return kernelLog().stream().filter(l -> stamp(l) > stamp).toList();
+        return Host.kernelLog().stream().filter(l -> stamp(l) > stamp).toList();
     }
 
     private static double lastStamp(List<String> log) {

@@ -98,6 +98,9 @@ final class ServingThreadTrace implements AutoCloseable {
         List<String> all = Files.readAllLines(instance.resolve("trace")).stream().filter(l -> !l.startsWith("#") && !l.isBlank()).toList();
         List<String> broken = all.stream().filter(l -> !isPresentPageFault(l)).toList();
         presentFaults = all.size() - broken.size();
+        if (broken.stream().noneMatch(l -> l.contains("page_fault_"))) {
+            return broken; // the daemon's smaps (which takes its mmap_lock) only to name a fault's mappings
+        }
         List<String> smaps = Files.readAllLines(Path.of("/proc/" + pid + "/smaps"));
         return broken.stream().map(l -> l.contains("page_fault_") ? l + " [address in " + mappingOf(smaps, field(l, "address=")) + "; ip in "
                 + mappingOf(smaps, field(l, "ip=")) + "]" : l).toList();
@@ -129,12 +132,8 @@ final class ServingThreadTrace implements AutoCloseable {
     }
 
     private static boolean isPresentPageFault(String event) {
-        int at = event.indexOf("error_code=0x");
-        if (!event.contains("page_fault_") || at < 0) {
-            return false;
-        }
-        String hex = event.substring(at + "error_code=0x".length()).split("[^0-9a-fA-F]")[0];
-        return (Long.parseLong(hex, 16) & 1) != 0;
+        long errorCode = field(event, "error_code=");
+        return event.contains("page_fault_") && errorCode >= 0 && (errorCode & 1) != 0;
     }
 
     @Override
