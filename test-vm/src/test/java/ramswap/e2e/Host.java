@@ -235,17 +235,31 @@ final class Host {
      * aborted: requests waiting on the connection, requests in flight on its loop devices, the
      * memory cgroup's state (when {@code group} is not null), the daemon's last log lines and every
      * task of the machine in uninterruptible sleep (loop workers, reclaimers), with its kernel stack.
+     * Returns the lines that say where a swap request is, short enough for a failure message (a
+     * CI log shows its tail only): the counts, and each loop worker and each task in
+     * uninterruptible sleep outside the daemon and the workload, with its stack's function names.
      */
-    static void printHangPicture(Path mount, Path group) {
-        withConnection(mount, c -> System.out.println("--- FUSE requests waiting on " + mount + ": " + readOrEmpty(c.resolve("waiting")).strip()));
+    static String printHangPicture(Path mount, Path group, long daemonPid) {
+        StringBuilder summary = new StringBuilder();
+        withConnection(mount, c -> {
+            String line = "FUSE requests waiting: " + readOrEmpty(c.resolve("waiting")).strip();
+            System.out.println("--- " + line + " (" + mount + ")");
+            summary.append(line).append('\n');
+        });
         for (String loop : loopsUnder(mount)) {
             Path dev = Path.of("/sys/block").resolve(Path.of(loop).getFileName());
-            System.out.println("--- " + loop + " in flight (read write): " + readOrEmpty(dev.resolve("inflight")).strip());
+            String line = loop + " in flight (read write): " + readOrEmpty(dev.resolve("inflight")).strip().replaceAll("\\s+", " ");
+            System.out.println("--- " + line);
+            summary.append(line).append('\n');
         }
+        String groupProcs = "";
         if (group != null) {
-            System.out.println("--- memory cgroup " + group.getFileName() + ": usage " + readOrEmpty(group.resolve("memory.usage_in_bytes")).strip()
-                    + " B, limit hits " + readOrEmpty(group.resolve("memory.failcnt")).strip());
-            System.out.println("    oom_control: " + readOrEmpty(group.resolve("memory.oom_control")).strip().replace("\n", ", "));
+            groupProcs = readOrEmpty(group.resolve("cgroup.procs"));
+            String usage = "memory cgroup " + group.getFileName() + ": usage " + readOrEmpty(group.resolve("memory.usage_in_bytes")).strip()
+                    + " B, limit hits " + readOrEmpty(group.resolve("memory.failcnt")).strip() + ", "
+                    + readOrEmpty(group.resolve("memory.oom_control")).strip().replace("\n", ", ");
+            System.out.println("--- " + usage);
+            summary.append(usage).append('\n');
             readOrEmpty(group.resolve("memory.stat")).lines()
                     .filter(l -> l.matches("(rss|cache|swap|mapped_file|unevictable|pgmajfault|total_swap) .*"))
                     .forEach(l -> System.out.println("    " + l));
@@ -254,20 +268,36 @@ final class Host {
         List<String> kernel = kernelLog().stream()
                 .filter(l -> l.matches(".*(invoked oom-killer|Killed process|out of memory|blocked for more than|Write-error on swap).*")).toList();
         kernel.subList(Math.max(0, kernel.size() - 20), kernel.size()).forEach(l -> System.out.println("    " + l));
+        summary.append("kernel log: ").append(kernel.size()).append(" OOM, hung-task or swap write-error lines")
+                .append(kernel.isEmpty() ? "" : ", the last: " + kernel.get(kernel.size() - 1).strip()).append('\n');
         List<String> log = readOrEmpty(Path.of(mount + ".log")).lines().toList();
         System.out.println("--- the daemon's log, last lines of " + log.size());
         log.subList(Math.max(0, log.size() - 30), log.size()).forEach(l -> System.out.println("    " + l));
-        System.out.println("--- tasks of the machine in uninterruptible sleep (pid/tid name: kernel stack)");
+        System.out.println("--- tasks of the machine in uninterruptible sleep, and loop workers (pid/tid name state: kernel stack)");
         int shown = 0;
+        int inWorkload = 0;
         try (var procs = Files.newDirectoryStream(Path.of("/proc"), "[0-9]*")) {
             for (Path p : procs) {
                 try (var tasks = Files.newDirectoryStream(p.resolve("task"))) {
                     for (Path t : tasks) {
-                        if (!taskState(t).equals("D") || shown++ >= 60) {
+                        String state = taskState(t);
+                        String comm = readOrEmpty(t.resolve("comm")).strip();
+                        boolean loopWorker = comm.startsWith("kworker") && comm.contains("loop");
+                        if (!(state.equals("D") || loopWorker) || shown++ >= 80) {
                             continue;
                         }
-                        System.out.println(p.getFileName() + "/" + t.getFileName() + " " + readOrEmpty(t.resolve("comm")).strip() + ": "
-                                + readOrEmpty(t.resolve("stack")).strip().replace("\n", " <- "));
+                        String stack = readOrEmpty(t.resolve("stack")).strip();
+                        System.out.println(p.getFileName() + "/" + t.getFileName() + " " + comm + " " + state + ": " + stack.replace("\n", " <- "));
+                        String pid = p.getFileName().toString();
+                        if (pid.equals(Long.toString(daemonPid))) {
+                            continue; // the failure message lists the daemon's threads already
+                        }
+                        if (groupProcs.lines().anyMatch(pid::equals) && !loopWorker) {
+                            inWorkload++;
+                            continue;
+                        }
+                        summary.append(t.getFileName()).append(' ').append(comm).append(' ').append(state).append(": ")
+                                .append(functionNames(stack)).append('\n');
                     }
                 } catch (IOException | RuntimeException gone) {
                     // the process exited while listed
@@ -276,7 +306,15 @@ final class Host {
         } catch (IOException e) {
             System.out.println("(cannot list /proc: " + e.getMessage() + ")");
         }
-        System.out.println("(" + shown + " tasks in uninterruptible sleep" + (shown > 60 ? ", the first 60 shown" : "") + ")");
+        System.out.println("(" + shown + " tasks shown" + (shown > 80 ? ", the first 80" : "") + ")");
+        summary.append(inWorkload).append(" workload tasks in uninterruptible sleep\n");
+        return summary.toString();
+    }
+
+    /** A kernel stack from /proc as its function names, innermost first: "a < b < c". */
+    static String functionNames(String stack) {
+        return String.join(" < ", stack.lines().map(l -> l.replaceFirst("^\\[<[0-9a-f]+>\\] ", "").replaceFirst("\\+0x.*$", ""))
+                .filter(f -> !f.isBlank()).toList());
     }
 
     /**
@@ -293,11 +331,11 @@ final class Host {
             for (Path t : tasks) {
                 String state = taskState(t);
                 String name = readOrEmpty(t.resolve("comm")).strip();
-                String stack = readOrEmpty(t.resolve("stack")).strip().replace("\n", " <- ");
-                String line = t.getFileName() + " " + name + " " + state + ": " + stack;
-                System.out.println(line);
+                String stack = readOrEmpty(t.resolve("stack")).strip();
+                System.out.println(t.getFileName() + " " + name + " " + state + ": " + stack.replace("\n", " <- "));
                 if ((!state.equals("S") && !state.equals("R")) || name.startsWith("jnr-fuse-mount")) {
-                    stuck.append(line).append('\n');
+                    stuck.append(t.getFileName()).append(' ').append(name).append(' ').append(state).append(": ")
+                            .append(functionNames(stack)).append('\n');
                 }
             }
         } catch (IOException | RuntimeException e) {

@@ -211,7 +211,7 @@ class HostPressureIT {
                 System.out.println("HUNG: the workload did not finish within " + WORK_TIMEOUT.toMinutes() + " min");
                 try {
                     stuck.append(Host.printThreadStacks(daemonPid));
-                    Host.printHangPicture(mount, group);
+                    stuck.append("where the swap requests are:\n").append(Host.printHangPicture(mount, group, daemonPid));
                 } finally {
                     Host.abortFuse(mount);
                 }
