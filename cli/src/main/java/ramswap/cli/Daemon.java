@@ -223,6 +223,9 @@ final class Daemon {
         int requests = WarmUp.run(posix, mount.swapFile(), config.sizeBytes(), config.poolLimitBytes());
         say("warmed up: " + requests + " requests through the swap file, every block read back intact, in "
                 + String.format(Locale.ROOT, "%.1f s", (System.nanoTime() - t0) / 1e9));
+        if (config.protections()) {
+            Protections.lockLaterMappingsOnFault(posix);
+        }
         startSending.run();
         area = SwapArea.open(mount.swapFile(), config.sizeBytes(), config.loops(), config.priority(), this::say);
         state = "live";

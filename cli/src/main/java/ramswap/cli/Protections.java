@@ -19,7 +19,8 @@ import ramswap.sys.Posix;
  *     swap to itself) and are not throttled as a writer. Per thread, inherited across fork and exec.</li>
  * <li>oom_score_adj -1000: the OOM killer never picks the process that holds other processes' pages.</li>
  * <li>nice -20: every swap request waits on the daemon, it must not queue behind the swapping processes.</li>
- * <li>mlockall (current and future, populated now): the daemon's memory is never swapped, least of all to itself.</li>
+ * <li>mlockall (current and future, populated now; once warm, later mappings locked on first touch):
+ *     the daemon's memory is never swapped, least of all to itself.</li>
  * <li>a fixed, pre-touched heap and a pre-touched pool reserve (JVM flags and {@code LocalPool}).</li>
  * </ul>
  *
@@ -54,11 +55,31 @@ final class Protections {
 
     /** Locks what is mapped now and everything mapped later, as it is first touched. */
     static void lockMemory(Posix posix) throws RamswapException {
-        // not MCL_ONFAULT: a page first touched while serving a request (a deeper stack frame)
-        // would be a fault that can wait in reclaim on this very daemon
+        // not MCL_ONFAULT yet: a page first touched while serving a request (a deeper stack frame)
+        // would be a fault that can wait in reclaim on this very daemon; lockLaterMappingsOnFault
+        // turns it on once the warm-up has touched what serving touches
         if (posix.mlockall(Posix.MCL_CURRENT | Posix.MCL_FUTURE) != 0) {
             throw new RamswapException(RamswapException.FAILED, "mlockall failed: " + Posix.describe(Posix.lastErrno())
                     + "; the daemon's memory could be swapped out, even to itself. Run as root, or raise the memlock limit (ulimit -l)");
+        }
+    }
+
+    /**
+     * Once the daemon is warm, just before its swap goes on: what is resident stays locked, and
+     * whatever is mapped from then on is locked as it is first touched, not populated whole
+     * inside the {@code mmap} or {@code mprotect} that maps it. Under {@code MCL_FUTURE} alone a
+     * thread started late (Hazelcast's, the common pool's, the process reaper) has its stack
+     * populated inside {@code mprotect}, with the process's {@code mmap_lock} held for writing;
+     * in a memory cgroup the daemon shares with its swappers that populate reclaims, writes swap
+     * to this daemon and waits for it, and every thread that maps or faults in the process waits
+     * behind it (seen in CI, docs/memory-pressure.md). On fault, a page is charged by the thread
+     * that touches it, in a fault that holds only that mapping's lock. The serving thread's stack
+     * and everything it touches were mapped, populated and touched by the warm-up, so it still
+     * faults on nothing.
+     */
+    static void lockLaterMappingsOnFault(Posix posix) throws RamswapException {
+        if (posix.mlockall(Posix.MCL_CURRENT | Posix.MCL_FUTURE | Posix.MCL_ONFAULT) != 0) {
+            throw new RamswapException(RamswapException.FAILED, "mlockall(MCL_ONFAULT) failed: " + Posix.describe(Posix.lastErrno()));
         }
     }
 
