@@ -131,7 +131,7 @@ public record DaemonConfig(Path mount, long sizeBytes, int loops, int priority, 
     public static final long BASE_HEAP_BYTES = 32L << 20;
 
     /**
-     * The daemon's fixed heap: the base plus the block table (12 bytes per 4 KiB block: entry and generation). Never the
+     * The daemon's fixed heap: the base plus the block table (13 bytes per 4 KiB block: entry, generation and clock mark). Never the
      * JVM's default, which grows with the machine and not with the swap.
      */
     public long heapBytes() {

@@ -30,9 +30,9 @@ import ramswap.store.Knobs;
  * a {@link QuotaInterceptor}; the sender sees its put fail and keeps the page (or tries its next
  * target). The bytes in use are Hazelcast's own estimate ({@code getOwnedEntryMemoryCost}, which
  * it computes by walking the partitions, so it is read once per {@link #agent() round}) plus, in
- * between, {@value #ENTRY_OVERHEAD_BYTES} bytes more than each accepted page, the entry cost
- * measured for a 4 KiB value (DESIGN.md). Eviction stays off: the quota is what keeps the heap
- * from filling.
+ * between, {@value #ENTRY_OVERHEAD_BYTES} bytes more than each accepted page: at least what an entry
+ * costs beyond its value, which for a 4 KiB value was first estimated at 130-190 bytes and then
+ * measured at about 100-130. Eviction stays off: the quota is what keeps the heap from filling.
  *
  * <p><b>Orphans.</b> A page whose key carries the number of a node absent from the cluster for
  * {@link Knob#ORPHAN_GRACE_SECONDS} is freed, by the member that owns it, so each is freed once;
