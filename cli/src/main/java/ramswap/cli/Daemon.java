@@ -74,7 +74,7 @@ final class Daemon {
     /** The hand-over's progress while it runs, for the status file; empty otherwise. */
     private volatile String handoffProgress = "";
     /** Stop requests refused so far: down compares it before and after its own request. */
-    private volatile int stopRefusals;
+    private final java.util.concurrent.atomic.AtomicInteger stopRefusals = new java.util.concurrent.atomic.AtomicInteger();
     private volatile ClusterNode member;
     /** The member's or client's own name for its role, asked once it is in: the status file's and nodes' words agree. */
     private volatile String roleLabel;
@@ -366,7 +366,7 @@ final class Daemon {
 
     private void refuseStop(String why) {
         lastError = why;
-        stopRefusals++;
+        stopRefusals.incrementAndGet();
         say("cannot stop: " + why + "; ramswap stays up and keeps serving its pages");
     }
 
@@ -562,7 +562,7 @@ final class Daemon {
         if (!lastError.isEmpty()) {
             line(b, "last_error", lastError);
         }
-        line(b, "stop_refusals", stopRefusals);
+        line(b, "stop_refusals", stopRefusals.get());
         return b.toString();
     }
 

@@ -36,7 +36,7 @@ import java.util.logging.Logger;
 public final class ClusterMember extends ClusterNode {
 
     /** Longest the checks and the promotion are retried before the start fails. */
-    public static final Duration SETTLE_WAIT = Duration.ofSeconds(120);
+    public static final Duration SETTLE_WAIT = Duration.ofMinutes(2);
     /** Between two tries, unless the member list changes first. */
     static final Duration SETTLE_RETRY = Duration.ofSeconds(1);
 

@@ -259,9 +259,9 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
         long deadline = start + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
         long lateAt = start + TimeUnit.MILLISECONDS.toNanos(knobs.get(ramswap.store.Knob.LATE_BIND_MS));
         java.util.concurrent.Semaphore answered = new java.util.concurrent.Semaphore(0);
-        @SuppressWarnings("unchecked")
+        @SuppressWarnings({"unchecked", "rawtypes"}) // an array of a generic type
         CompletableFuture<byte[]>[] first = new CompletableFuture[n];
-        @SuppressWarnings("unchecked")
+        @SuppressWarnings({"unchecked", "rawtypes"}) // an array of a generic type
         CompletableFuture<byte[]>[] second = new CompletableFuture[n];
         boolean[] done = new boolean[n];
         int[] firstCode = new int[n];
@@ -366,6 +366,7 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
     }
 
     /** Asks for one key; {@code answered} gets a permit when the answer comes. */
+    @SuppressWarnings("FutureReturnValueIgnored") // the callback only releases a permit; the caller keeps f itself
     private CompletableFuture<byte[]> ask(long key, java.util.concurrent.Semaphore answered) {
         CompletableFuture<byte[]> f;
         try {
@@ -698,6 +699,8 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
      * batch goes on to the next target, when it held only second copies the batch is placed again
      * without it. {@code tries} bounds those rounds.
      */
+    // the callback completes result on every path, failures included: nothing is lost with its own future
+    @SuppressWarnings("FutureReturnValueIgnored")
     private void sendFrom(int from, int[] targets, byte[][] sealed, boolean sawFull, int tries, CompletableFuture<Sent> result) {
         int n = sealed.length;
         boolean wantTwo = knobs.get(ramswap.store.Knob.REMOTE_COPIES) >= 2;

@@ -149,7 +149,7 @@ public final class Lender implements AutoCloseable {
      * repair). Watch {@link #heldOfPresentNodes()} fall to 0, then stop.
      */
     public void announceLeaving() {
-        hazelcast.getMap(LEAVING_MAP).set(member.nodeNumber(), Boolean.TRUE);
+        hazelcast.getMap(LEAVING_MAP).set(member.nodeNumber(), true);
     }
 
     /** Withdraws {@link #announceLeaving()}: this lender stays and takes pages again. */

@@ -127,6 +127,7 @@ class ClusterControlTest {
 
         /** A node that only borrows is a client: no executor can target it, the control topic reaches it. */
         @Test
+        @SuppressWarnings("try") // the listener answers while it is open; the body never names it
         void shouldListAClientNodeAndSetAKnobOnIt() throws ClusterException {
             ClusterMember lender = node(1, new NodeRole(64L << 20, false));
             Knobs k = new Knobs();

@@ -236,8 +236,8 @@ class HazelcastRemoteTierTest {
         void shouldKeepTwoCopiesOffThisNodeAndReadEveryPageAfterALenderCrashes() throws Exception {
             try (TestCluster cluster = new TestCluster(BASE_PORT)) {
                 Node a = lender(cluster, 1, 64 * MIB);
-                Node b = lender(cluster, 2, 64 * MIB);
-                Node c = lender(cluster, 3, 64 * MIB);
+                lender(cluster, 2, 64 * MIB);
+                lender(cluster, 3, 64 * MIB);
                 Node sender = sender(cluster, 0, 1, "1,2,3", false);
                 awaitMembers(cluster, sender, 4);
                 Batch batch = batch(64, 11);
@@ -496,7 +496,7 @@ class HazelcastRemoteTierTest {
                 send(sender, batch(20, 10));
                 send(other, batch(5, 11));
 
-                HazelcastRemoteTier reborn = cluster.own(HazelcastRemoteTier.start(sender.member, sender.knobs, sender.counters, 2,
+                cluster.own(HazelcastRemoteTier.start(sender.member, sender.knobs, sender.counters, 2,
                         Duration.ofSeconds(10)));
 
                 assertEquals(5, blocks(lender).size(), "only node 2's pages are left");

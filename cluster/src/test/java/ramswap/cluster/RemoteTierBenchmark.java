@@ -142,7 +142,7 @@ class RemoteTierBenchmark {
                 quota.submitToKeys(keys, PageRemover.forgotten()).toCompletableFuture().get();
             })));
             rows.add(row("delete " + del + ", pipelined deleteAsync", measure(Math.max(10, deleteRounds / 2), r -> {
-                @SuppressWarnings("unchecked")
+                @SuppressWarnings({"unchecked", "rawtypes"}) // an array of a generic type
                 CompletableFuture<Boolean>[] f = new CompletableFuture[del];
                 for (int k = 0; k < del; k++) {
                     f[k] = quota.deleteAsync(all.get(next[0] + k)).toCompletableFuture();
@@ -162,7 +162,7 @@ class RemoteTierBenchmark {
 
     /** Round {@code r}'s {@code n} keys of {@code stored}, each asked with getAsync at once, then all waited for. */
     static void getPipelined(IMap<Long, byte[]> map, List<Long> stored, int n, int r) throws Exception {
-        @SuppressWarnings("unchecked")
+        @SuppressWarnings({"unchecked", "rawtypes"}) // an array of a generic type
         CompletableFuture<byte[]>[] f = new CompletableFuture[n];
         for (int k = 0; k < n; k++) {
             f[k] = map.getAsync(stored.get((r * n + k) % stored.size())).toCompletableFuture();

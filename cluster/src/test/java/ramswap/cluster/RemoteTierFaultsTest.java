@@ -59,7 +59,7 @@ class RemoteTierFaultsTest {
     void shouldServeAHealthyLendersPagesWhileAnotherLenderStalls() throws Exception {
         try (TestCluster cluster = new TestCluster(BASE_PORT + 40)) {
             Node slow = lender(cluster, 1, 16L << 20);
-            Node healthy = lender(cluster, 2, 16L << 20);
+            lender(cluster, 2, 16L << 20); // the healthy one
             Node sender = sender(cluster, 0, 1, "1", true);
             awaitMembers(cluster, sender, 3);
             Batch onSlow = batch(2, 1);
@@ -127,7 +127,7 @@ class RemoteTierFaultsTest {
     @Test
     void shouldSendNothingUntilTheStartSweepIsDoneSoThatItDeletesNoPageOfTheNewLife() throws Exception {
         try (TestCluster cluster = new TestCluster(BASE_PORT + 60)) {
-            Node lender = lender(cluster, 1, 64L << 20);
+            lender(cluster, 1, 64L << 20);
             Node sender = sender(cluster, 0, 1, "1", true);
             awaitMembers(cluster, sender, 2);
             for (int i = 0; i < 4; i++) {
@@ -136,7 +136,7 @@ class RemoteTierFaultsTest {
             int lost = 0;
             int sent = 0;
             for (int round = 0; round < 10; round++) {
-                long incarnation = 10 + round;
+                long incarnation = 10L + round;
                 // a sweep slower than its bound (Duration.ZERO stands in for 10 s against a slow or migrating cluster)
                 HazelcastRemoteTier reborn = cluster.own(HazelcastRemoteTier.start(sender.member, sender.knobs, sender.counters,
                         incarnation, Duration.ZERO));

@@ -104,7 +104,7 @@ final class ControlFiles {
 
     /** Files and directories here, for statfs. */
     static long count() {
-        return 3 + 1 + Knob.values().length + Counter.values().length;
+        return 3L + 1 + Knob.values().length + Counter.values().length;
     }
 
     /** Mode, links and size of a directory or control file. */

@@ -33,7 +33,7 @@ public final class Remotifier implements Agent {
     private final SwapStore store;
     private final Knobs knobs;
     private final RemoteTier.Batch[] batches = new RemoteTier.Batch[IN_FLIGHT];
-    @SuppressWarnings("unchecked")
+    @SuppressWarnings({"unchecked", "rawtypes"}) // an array of a generic type
     private final CompletableFuture<RemoteTier.Sent>[] pending = new CompletableFuture[IN_FLIGHT];
     private final long[] sentAt = new long[IN_FLIGHT];
     private double tokens = BATCH_PAGES;

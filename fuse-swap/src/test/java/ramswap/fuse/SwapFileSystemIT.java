@@ -1,5 +1,6 @@
 package ramswap.fuse;
 
+import static java.nio.charset.StandardCharsets.US_ASCII;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -155,9 +156,9 @@ class SwapFileSystemIT {
                 long after = threads.getThreadAllocatedBytes(server.getId());
                 assertTrue(before >= 0 && after >= 0, "the serving thread's allocation was counted (" + before + ", " + after + ")");
                 long allocated = after - before;
-                System.out.printf("SwapFileSystemIT: %d bytes allocated by the serving thread over %d requests%n", allocated, 3 * requests);
+                System.out.printf("SwapFileSystemIT: %d bytes allocated by the serving thread over %d requests%n", allocated, 3L * requests);
                 // a stray object or two (a lazily built one, a resize) is tolerated; a per-request one is not
-                assertTrue(allocated < 3 * requests, allocated + " bytes allocated by the serving thread over " + 3 * requests + " requests");
+                assertTrue(allocated < 3L * requests, allocated + " bytes allocated by the serving thread over " + 3L * requests + " requests");
             } finally {
                 posix.close(swp);
             }
@@ -302,10 +303,10 @@ class SwapFileSystemIT {
                 store.counters().add(Counter.PAGES_WRITTEN, 1_266_746); // "0\n" becomes "1266746\n" meanwhile
                 java.nio.ByteBuffer rest = java.nio.ByteBuffer.allocate(64);
                 int n = ch.read(rest, 1);
-                assertEquals("0\n", new String(first.array(), 0, 1) + new String(rest.array(), 0, Math.max(0, n)));
+                assertEquals("0\n", new String(first.array(), 0, 1, US_ASCII) + new String(rest.array(), 0, Math.max(0, n), US_ASCII));
                 java.nio.ByteBuffer again = java.nio.ByteBuffer.allocate(64);
                 int m = ch.read(again, 0);
-                assertEquals("1266746\n", new String(again.array(), 0, m), "a read from offset 0 takes a new snapshot");
+                assertEquals("1266746\n", new String(again.array(), 0, m, US_ASCII), "a read from offset 0 takes a new snapshot");
             }
             assertEquals("1266746\n", Files.readString(file));
         }

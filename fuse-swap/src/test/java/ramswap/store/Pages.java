@@ -28,7 +28,7 @@ final class Pages {
             case "text" -> {
                 int i = 0;
                 while (i < p.length) {
-                    byte[] w = (WORDS[r.nextInt(WORDS.length)] + (r.nextInt(10) == 0 ? "\n" : " ")).getBytes();
+                    byte[] w = (WORDS[r.nextInt(WORDS.length)] + (r.nextInt(10) == 0 ? "\n" : " ")).getBytes(java.nio.charset.StandardCharsets.US_ASCII);
                     int n = Math.min(w.length, p.length - i);
                     System.arraycopy(w, 0, p, i, n);
                     i += n;

@@ -36,7 +36,7 @@ final class PageDriver {
         page.clear();
         String[] words = {"page ", "swap ", "remote ", "node ", "block ", "memory "};
         while (page.hasRemaining()) {
-            byte[] w = (words[r.nextInt(words.length)] + block + " ").getBytes();
+            byte[] w = (words[r.nextInt(words.length)] + block + " ").getBytes(java.nio.charset.StandardCharsets.US_ASCII);
             page.put(w, 0, Math.min(w.length, page.remaining()));
         }
         page.flip();
