@@ -19,8 +19,7 @@ final class ClusterReach {
     /** Bounds the connection, and then all the answers of one command together. */
     static final Duration TIMEOUT = Duration.ofSeconds(5);
 
-    private ClusterReach() {
-    }
+    private ClusterReach() {}
 
     static ClusterControl connect(Instance instance) throws RamswapException {
         instance.requireLive();
@@ -28,8 +27,10 @@ final class ClusterReach {
         String name = status.get("cluster_name");
         List<String> addresses = addresses(status);
         if (name == null || addresses.isEmpty()) {
-            throw new RamswapException(RamswapException.FAILED, "the daemon at " + instance.dir()
-                    + " does not say where its cluster's members listen (it predates this command, or has left the cluster); restart it");
+            throw new RamswapException(
+                    RamswapException.FAILED,
+                    "the daemon at " + instance.dir()
+                            + " does not say where its cluster's members listen (it predates this command, or has left the cluster); restart it");
         }
         // its own member; for a client node, the members it is connected to, one after the other
         long deadline = System.nanoTime() + TIMEOUT.toNanos();
@@ -45,8 +46,11 @@ final class ClusterReach {
                 last = e;
             }
         }
-        throw new RamswapException(RamswapException.FAILED, "cannot reach the cluster through the daemon at " + instance.dir() + ": "
-                + (last == null ? "no time left" : last.getMessage()), last);
+        throw new RamswapException(
+                RamswapException.FAILED,
+                "cannot reach the cluster through the daemon at " + instance.dir() + ": "
+                        + (last == null ? "no time left" : last.getMessage()),
+                last);
     }
 
     /** member_address when the daemon is a member, else the members of cluster_members. */

@@ -7,6 +7,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.Locale;
 import java.util.concurrent.Semaphore;
+import ramswap.agent.Agents;
 import ramswap.cluster.ClientControl;
 import ramswap.cluster.ClusterClient;
 import ramswap.cluster.ClusterException;
@@ -16,7 +17,6 @@ import ramswap.cluster.HazelcastRemoteTier;
 import ramswap.cluster.Lender;
 import ramswap.cluster.NodeControls;
 import ramswap.cluster.NodeLease;
-import ramswap.agent.Agents;
 import ramswap.cluster.StatsPublisher;
 import ramswap.fuse.FuseMount;
 import ramswap.fuse.SwapFileSystem;
@@ -47,6 +47,7 @@ final class Daemon {
     private static final Duration GROWER_IDLE = Duration.ofMillis(100);
     /** How long a periodic agent (intervals of seconds) parks between looks at its clock: few wake-ups on a small machine. */
     private static final Duration PERIODIC_IDLE = Duration.ofMillis(500);
+
     private static final Duration SWAPOFF_TIMEOUT = Duration.ofMinutes(30);
     /** The least wait for a remote page while swapoff brings the pages back. */
     private static final Duration SWAPOFF_FETCH_TIMEOUT = Duration.ofSeconds(60);
@@ -54,6 +55,7 @@ final class Daemon {
     static final Duration HANDOFF_STALL = Duration.ofSeconds(30);
     /** How long the remote movers and the flusher park with nothing to do. */
     private static final Duration REMOTE_IDLE = Duration.ofMillis(50);
+
     private static final Duration REPATRIATOR_IDLE = Duration.ofMillis(100);
     /** Bounds the deletion of this node's pages left from an earlier life (at start) or unneeded (at stop). */
     private static final Duration TIER_SWEEP = Duration.ofSeconds(10);
@@ -70,14 +72,17 @@ final class Daemon {
     /** Run when a stop is asked for, before anything stops: false keeps the daemon up (a lender that could not hand over). */
     private java.util.function.BooleanSupplier handOff = () -> true;
     /** What turns sending on once the warm-up is done (--target); nothing without a target. */
-    private Runnable startSending = () -> { };
+    private Runnable startSending = () -> {};
     /** The hand-over's progress while it runs, for the status file; empty otherwise. */
     private volatile String handoffProgress = "";
     /** Stop requests refused so far: down compares it before and after its own request. */
-    private final java.util.concurrent.atomic.AtomicInteger stopRefusals = new java.util.concurrent.atomic.AtomicInteger();
+    private final java.util.concurrent.atomic.AtomicInteger stopRefusals =
+            new java.util.concurrent.atomic.AtomicInteger();
+
     private volatile ClusterNode member;
     /** The member's or client's own name for its role, asked once it is in: the status file's and nodes' words agree. */
     private volatile String roleLabel;
+
     private boolean createdMountDir;
     private volatile SwapStore store;
     private volatile long classImageUnlocked;
@@ -114,18 +119,25 @@ final class Daemon {
         // up says it on the terminal; this puts it in the log, and before --foreground's user
         Protections.headroomAdvice().ifPresent(advice -> say("warning: " + advice));
         if (Runtime.getRuntime().maxMemory() < config.heapBytes() - (config.heapBytes() >> 4)) {
-            say("warning: the heap is " + Sizes.human(Runtime.getRuntime().maxMemory()) + ", below the " + Sizes.human(config.heapBytes())
+            say("warning: the heap is " + Sizes.human(Runtime.getRuntime().maxMemory()) + ", below the "
+                    + Sizes.human(config.heapBytes())
                     + " this configuration needs (swap table" + (config.lendBytes() > 0 ? " and lend quota" : "")
                     + "); start it with ramswap up, which sizes the heap, or give -Xms and -Xmx yourself");
         }
         Counters counters = new Counters();
         Knobs knobs = new Knobs();
         say("starting: swap " + Sizes.human(config.sizeBytes()) + ", pool limit " + Sizes.human(config.poolLimitBytes())
-                + ", pool reserve " + Sizes.human(config.poolReserveBytes()) + ", heap " + Sizes.human(Runtime.getRuntime().maxMemory())
-                + ", mount " + config.mount() + ", pid " + ProcessHandle.current().pid());
+                + ", pool reserve " + Sizes.human(config.poolReserveBytes()) + ", heap "
+                + Sizes.human(Runtime.getRuntime().maxMemory())
+                + ", mount " + config.mount() + ", pid "
+                + ProcessHandle.current().pid());
         // closed in reverse: the agents stop, then the member leaves, then the pool is unmapped, but only
         // once nothing can read it: an unmount that failed leaves it mapped until this process exits
-        LocalPool pool = new LocalPool(posix, config.poolCapacityBytes(), config.poolLimitBytes(), config.poolReserveBytes(),
+        LocalPool pool = new LocalPool(
+                posix,
+                config.poolCapacityBytes(),
+                config.poolLimitBytes(),
+                config.poolReserveBytes(),
                 config.protections());
         boolean poolUnread = true;
         // closed in reverse: the agents stop (the remotifier settles its batches in flight, the flusher
@@ -134,7 +146,9 @@ final class Daemon {
         try (ClusterNode m = joinCluster(knobs, counters);
                 HazelcastRemoteTier tier = config.swap() ? startTier(m, knobs, counters) : null;
                 // a node that lends is always a member (DaemonConfig)
-                Lender lender = config.lendBytes() > 0 ? new Lender((ClusterMember) m, config.lendBytes(), knobs, counters) : null) {
+                Lender lender = config.lendBytes() > 0
+                        ? new Lender((ClusterMember) m, config.lendBytes(), knobs, counters)
+                        : null) {
             try (Agents agents = new Agents(() -> counters.increment(Counter.AGENT_ERRORS))) {
                 store = new SwapStore(config.sizeBytes(), pool, counters);
                 setKnob(knobs, Knob.POOL_MAX_BYTES, config.poolLimitBytes());
@@ -156,23 +170,27 @@ final class Daemon {
                 roleLabel = m.roleLabel();
                 say("cluster: " + m.describe());
                 refusals = new RefusalWatch(counters, this::say);
-                procReader = new ProcReader(counters, rss -> Protections.describe(config.protections(), classImageUnlocked, rss));
+                procReader = new ProcReader(
+                        counters, rss -> Protections.describe(config.protections(), classImageUnlocked, rss));
                 agents.start(procReader, PERIODIC_IDLE);
                 agents.start(pool.grower(), GROWER_IDLE);
                 agents.start(refusals, PERIODIC_IDLE);
                 agents.start(new StatsPublisher(m, this::snapshot, STATS_INTERVAL), PERIODIC_IDLE);
                 if (m instanceof ClusterClient c) {
                     agents.start(new NodeLease(c), PERIODIC_IDLE); // the lenders keep its pages while it renews
-                    // get/set --node from other machines; a member's executor answers those, a client's listener here (it lives with the client)
+                    // get/set --node from other machines; a member's executor answers those, a client's listener here
+                    // (it lives with the client)
                     ClientControl.listen(c, new NodeControls(knobs, () -> snapshot(counters)));
                 }
                 agents.start(new Compactor(store), PERIODIC_IDLE);
                 if (tier != null) {
                     // swapoff reads every remote page once, and a page it cannot read is lost for good: then a
                     // lender's hiccup is waited out rather than answered with EIO
-                    store.useRemote(tier, () -> "stopping".equals(state)
-                            ? Math.max(knobs.get(Knob.REMOTE_TIMEOUT_MS), SWAPOFF_FETCH_TIMEOUT.toMillis())
-                            : knobs.get(Knob.REMOTE_TIMEOUT_MS));
+                    store.useRemote(
+                            tier,
+                            () -> "stopping".equals(state)
+                                    ? Math.max(knobs.get(Knob.REMOTE_TIMEOUT_MS), SWAPOFF_FETCH_TIMEOUT.toMillis())
+                                    : knobs.get(Knob.REMOTE_TIMEOUT_MS));
                     for (org.agrona.concurrent.Agent a : tier.agents()) {
                         agents.start(a, REMOTE_IDLE);
                     }
@@ -194,12 +212,14 @@ final class Daemon {
                     unmount(mount);
                     poolUnread = true;
                 }
-                // nothing reads the store any more: send nothing more, and let the agents settle what is in flight as they stop
+                // nothing reads the store any more: send nothing more, and let the agents settle what is in flight as
+                // they stop
                 knobs.set(Knob.PERS_REMOTIFY_ENABLE, 0);
             }
             if (tier != null && counters.get(Counter.REMOTE_PERS_PAGES) > 0) {
                 // swapoff brought back every page a process still had; the rest are freed slots
-                say("deleting the " + counters.get(Counter.REMOTE_PERS_PAGES) + " pages this node still had on other nodes");
+                say("deleting the " + counters.get(Counter.REMOTE_PERS_PAGES)
+                        + " pages this node still had on other nodes");
                 tier.deleteAllPages(TIER_SWEEP);
             }
         } finally {
@@ -229,7 +249,8 @@ final class Daemon {
         startSending.run();
         area = SwapArea.open(mount.swapFile(), config.sizeBytes(), config.loops(), config.priority(), this::say);
         state = "live";
-        say("live: " + String.join(" ", area.devices()) + " are swap with priority " + config.priority() + " and discard");
+        say("live: " + String.join(" ", area.devices()) + " are swap with priority " + config.priority()
+                + " and discard");
         String bait = LockBait.setIfAsked(posix, mount.swapFile());
         if (bait != null) {
             say(bait);
@@ -262,7 +283,8 @@ final class Daemon {
                 long lost = c.get(Counter.REMOTE_FAILED_REQUESTS) - remoteFailed;
                 if (lost > 0) {
                     say("warning: " + lost + " requests for remote pages failed during swapoff (remote_get_missing "
-                            + c.get(Counter.REMOTE_GET_MISSING) + ", remote_get_timeouts " + c.get(Counter.REMOTE_GET_TIMEOUTS)
+                            + c.get(Counter.REMOTE_GET_MISSING) + ", remote_get_timeouts "
+                            + c.get(Counter.REMOTE_GET_TIMEOUTS)
                             + ", remote_get_unauthentic " + c.get(Counter.REMOTE_GET_UNAUTHENTIC)
                             + "): the processes that owned those pages get SIGBUS when they touch them");
                 }
@@ -280,8 +302,10 @@ final class Daemon {
     private void serveWithoutSwap(FuseMount mount) {
         startSending.run();
         state = "live";
-        say(config.swap() ? "live: no swap area (--no-swapon): the swap file is served for tests to drive"
-                : "live: no swap area (--no-swap); this node lends " + Sizes.human(config.lendBytes()));
+        say(
+                config.swap()
+                        ? "live: no swap area (--no-swapon): the swap file is served for tests to drive"
+                        : "live: no swap area (--no-swap); this node lends " + Sizes.human(config.lendBytes()));
         while (true) {
             stopRequests.acquireUninterruptibly();
             java.util.List<String> users = usersOf(mount);
@@ -302,8 +326,8 @@ final class Daemon {
     }
 
     private static String notStopping(java.util.List<String> users, FuseMount mount) {
-        return "not stopping: loop devices " + users + " still use " + mount.swapFile() + "; detach them first (sudo losetup -d "
-                + String.join(" ", users) + "), then run down again";
+        return "not stopping: loop devices " + users + " still use " + mount.swapFile()
+                + "; detach them first (sudo losetup -d " + String.join(" ", users) + "), then run down again";
     }
 
     /**
@@ -334,9 +358,14 @@ final class Daemon {
                     return true;
                 }
                 long left = lender.heldOfPresentNodes();
-                handoffProgress = (held - left) + " of " + held + " pages of other nodes handed over, " + left + " left";
+                handoffProgress =
+                        (held - left) + " of " + held + " pages of other nodes handed over, " + left + " left";
                 if (left == 0) {
-                    say(String.format(Locale.ROOT, "handed over: %d pages of other nodes in %.1f s", held, (System.nanoTime() - t0) / 1e9));
+                    say(String.format(
+                            Locale.ROOT,
+                            "handed over: %d pages of other nodes in %.1f s",
+                            held,
+                            (System.nanoTime() - t0) / 1e9));
                     return true;
                 }
                 if (left < last) {
@@ -344,10 +373,13 @@ final class Daemon {
                     lastProgress = System.nanoTime();
                 } else if (System.nanoTime() - lastProgress > HANDOFF_STALL.toNanos()) {
                     lender.stayAfterAll();
-                    refuseStop("not stopping: " + left + " of " + held + " pages of other nodes held here found no other lender with"
-                            + " room and could not go back to their owners within " + HANDOFF_STALL.toSeconds() + " s (their owners' pools"
-                            + " are full, or they do not answer); give the other lenders room or their owners memory, or run"
-                            + " ramswap down --force: pages with no other copy are then lost, and their processes die of SIGBUS");
+                    refuseStop(
+                            "not stopping: " + left + " of " + held
+                                    + " pages of other nodes held here found no other lender with"
+                                    + " room and could not go back to their owners within " + HANDOFF_STALL.toSeconds()
+                                    + " s (their owners' pools"
+                                    + " are full, or they do not answer); give the other lenders room or their owners memory, or run"
+                                    + " ramswap down --force: pages with no other copy are then lost, and their processes die of SIGBUS");
                     return false;
                 }
             }
@@ -371,16 +403,18 @@ final class Daemon {
     }
 
     private Thread progressReporter() {
-        Thread progress = new Thread(() -> {
-            try {
-                while (!Thread.currentThread().isInterrupted()) {
-                    Thread.sleep(2000);
-                    say("stopping: " + usedMiB() + " MiB still in swap");
-                }
-            } catch (InterruptedException e) {
-                // swapoff ended
-            }
-        }, "ramswap-swapoff-progress");
+        Thread progress = new Thread(
+                () -> {
+                    try {
+                        while (!Thread.currentThread().isInterrupted()) {
+                            Thread.sleep(2000);
+                            say("stopping: " + usedMiB() + " MiB still in swap");
+                        }
+                    } catch (InterruptedException e) {
+                        // swapoff ended
+                    }
+                },
+                "ramswap-swapoff-progress");
         progress.setDaemon(true);
         progress.start();
         return progress;
@@ -389,9 +423,12 @@ final class Daemon {
     /** Started before swap is on, like every thread of the daemon: see {@link StallWatch}. */
     private void watchForStalls(Agents agents, SwapFileSystem fs, Posix posix) {
         java.util.OptionalInt connection = instance.fuseConnection();
-        StallWatch watch = connection.isPresent() ? StallWatch.open(posix, connection.getAsInt(), fs::requestsTaken, this::say, config.mount()) : null;
+        StallWatch watch = connection.isPresent()
+                ? StallWatch.open(posix, connection.getAsInt(), fs::requestsTaken, this::say, config.mount())
+                : null;
         if (watch == null) {
-            say("warning: cannot read the FUSE connection's waiting requests (fusectl): a stall of the serving path would not be reported");
+            say(
+                    "warning: cannot read the FUSE connection's waiting requests (fusectl): a stall of the serving path would not be reported");
             return;
         }
         stallWatch = watch;
@@ -402,8 +439,13 @@ final class Daemon {
         try {
             return FuseMount.mount(fs, config.mount(), config.borrows());
         } catch (IOException | RuntimeException e) {
-            throw new RamswapException(RamswapException.FAILED, "cannot mount the swap file system on " + config.mount() + ": "
-                    + e.getMessage() + (Files.exists(java.nio.file.Path.of("/dev/fuse")) ? "" : " (/dev/fuse is missing: modprobe fuse)"), e);
+            throw new RamswapException(
+                    RamswapException.FAILED,
+                    "cannot mount the swap file system on " + config.mount() + ": " + e.getMessage()
+                            + (Files.exists(java.nio.file.Path.of("/dev/fuse"))
+                                    ? ""
+                                    : " (/dev/fuse is missing: modprobe fuse)"),
+                    e);
         }
     }
 
@@ -421,7 +463,8 @@ final class Daemon {
                 Files.deleteIfExists(config.mount()); // leave the machine as we found it
             }
         } catch (IOException e) {
-            throw new RamswapException(RamswapException.FAILED, "cannot unmount " + config.mount() + ": " + e.getMessage(), e);
+            throw new RamswapException(
+                    RamswapException.FAILED, "cannot unmount " + config.mount() + ": " + e.getMessage(), e);
         }
     }
 
@@ -446,7 +489,8 @@ final class Daemon {
             if (config.client()) {
                 return ClusterClient.connect(config.cluster(), ClusterClient.CONNECT_TIMEOUT);
             }
-            return ClusterMember.join(config.cluster(), config.role(), new NodeControls(knobs, () -> snapshot(counters)), this::say);
+            return ClusterMember.join(
+                    config.cluster(), config.role(), new NodeControls(knobs, () -> snapshot(counters)), this::say);
         } catch (ClusterException e) {
             throw new RamswapException(RamswapException.FAILED, "cannot join the cluster: " + e.getMessage(), e);
         }
@@ -461,11 +505,16 @@ final class Daemon {
     /** Refuses a mount directory where a live ramswap or somebody else's file system is mounted. */
     static void refuseOccupied(Instance instance) throws RamswapException {
         switch (instance.state()) {
-            case LIVE -> throw new RamswapException(RamswapException.FAILED,
-                    "ramswap is already running at " + instance.dir() + " (see: ./ramswap status --mount " + instance.dir() + ")");
-            case FOREIGN -> throw instance.foreign(RamswapException.FAILED, "; it is left alone: choose another directory with --mount");
+            case LIVE ->
+                throw new RamswapException(
+                        RamswapException.FAILED,
+                        "ramswap is already running at " + instance.dir() + " (see: ./ramswap status --mount "
+                                + instance.dir() + ")");
+            case FOREIGN ->
+                throw instance.foreign(
+                        RamswapException.FAILED, "; it is left alone: choose another directory with --mount");
             case HUNG -> throw instance.hung();
-            case STALE, ABSENT -> { }
+            case STALE, ABSENT -> {}
         }
     }
 
@@ -476,8 +525,10 @@ final class Daemon {
             if (Files.isDirectory(config.mount())) {
                 try (var entries = Files.list(config.mount())) {
                     if (entries.findAny().isPresent()) {
-                        throw new RamswapException(RamswapException.FAILED, config.mount()
-                                + " is not empty; ramswap mounts only on an empty directory: choose another with --mount");
+                        throw new RamswapException(
+                                RamswapException.FAILED,
+                                config.mount()
+                                        + " is not empty; ramswap mounts only on an empty directory: choose another with --mount");
                     }
                 }
             } else if (Files.exists(config.mount())) {
@@ -486,7 +537,8 @@ final class Daemon {
                 createdMountDir = true;
             }
         } catch (IOException e) {
-            throw new RamswapException(RamswapException.FAILED, "cannot inspect " + config.mount() + ": " + e.getMessage(), e);
+            throw new RamswapException(
+                    RamswapException.FAILED, "cannot inspect " + config.mount() + ": " + e.getMessage(), e);
         }
     }
 
@@ -530,8 +582,14 @@ final class Daemon {
         line(b, "stored_bytes", stored * 4096);
         line(b, "pool_bytes", c.get(Counter.POOL_BYTES));
         line(b, "compression_ratio", zbytes == 0 ? "-" : String.format(Locale.ROOT, "%.2f", zpages * 4096.0 / zbytes));
-        line(b, "swap", config.swapArea() ? "on" : config.swap() ? "none (--no-swapon: the swap file is served, no swap area uses it)"
-                : "none (--no-swap: this node only lends; its 1 MiB swap file is never swap)");
+        line(
+                b,
+                "swap",
+                config.swapArea()
+                        ? "on"
+                        : config.swap()
+                                ? "none (--no-swapon: the swap file is served, no swap area uses it)"
+                                : "none (--no-swap: this node only lends; its 1 MiB swap file is never swap)");
         String role = roleLabel;
         line(b, "role", role == null ? config.role().name() : role);
         line(b, "lend_bytes", config.lendBytes());

@@ -26,16 +26,31 @@ import ramswap.store.LocalPool;
  * @param client            the node joins as a Hazelcast client (it only borrows, from the members of
  *                          --join); false: an embedded member (it lends, is alone, or --member)
  */
-public record DaemonConfig(Path mount, long sizeBytes, int loops, int priority, long poolLimitBytes, long poolCapacityBytes,
-        long poolReserveBytes, boolean poolOvercommit, boolean protections, ClusterSettings cluster, Path log,
-        long lendBytes, boolean swap, String targets, boolean swapOn, boolean client) {
+public record DaemonConfig(
+        Path mount,
+        long sizeBytes,
+        int loops,
+        int priority,
+        long poolLimitBytes,
+        long poolCapacityBytes,
+        long poolReserveBytes,
+        boolean poolOvercommit,
+        boolean protections,
+        ClusterSettings cluster,
+        Path log,
+        long lendBytes,
+        boolean swap,
+        String targets,
+        boolean swapOn,
+        boolean client) {
 
     public static final long MIN_SIZE = 1L << 20;
     public static final long POOL_SLACK = (long) LocalPool.CLASSES * LocalPool.SLAB_BYTES;
 
     public DaemonConfig {
         if (sizeBytes < MIN_SIZE || sizeBytes % BlockCodec.BLOCK_SIZE != 0) {
-            throw new IllegalArgumentException("--size must be a multiple of 4 KiB and at least 1 MiB, got " + sizeBytes + " bytes");
+            throw new IllegalArgumentException(
+                    "--size must be a multiple of 4 KiB and at least 1 MiB, got " + sizeBytes + " bytes");
         }
         if (sizeBytes / BlockCodec.BLOCK_SIZE > Integer.MAX_VALUE) {
             throw new IllegalArgumentException("--size is too large: at most 8 TiB");
@@ -44,26 +59,30 @@ public record DaemonConfig(Path mount, long sizeBytes, int loops, int priority, 
             throw new IllegalArgumentException("--loops must be between 1 and 16, got " + loops);
         }
         if (sizeBytes / loops < MIN_SIZE) {
-            throw new IllegalArgumentException("--size must give each of the " + loops + " loop devices at least 1 MiB");
+            throw new IllegalArgumentException(
+                    "--size must give each of the " + loops + " loop devices at least 1 MiB");
         }
         if (priority < -1 || priority > 32767) {
-            throw new IllegalArgumentException("--priority must be between -1 and 32767 (swapon's range), got " + priority);
+            throw new IllegalArgumentException(
+                    "--priority must be between -1 and 32767 (swapon's range), got " + priority);
         }
         if (poolReserveBytes < 0 || poolReserveBytes > poolLimitBytes) {
-            throw new IllegalArgumentException("--pool-reserve must be between 0 and the pool limit (" + Sizes.human(poolLimitBytes)
-                    + "), got " + Sizes.human(poolReserveBytes));
+            throw new IllegalArgumentException("--pool-reserve must be between 0 and the pool limit ("
+                    + Sizes.human(poolLimitBytes) + "), got " + Sizes.human(poolReserveBytes));
         }
         if (poolLimitBytes < LocalPool.SLAB_BYTES || poolLimitBytes > poolCapacityBytes) {
-            throw new IllegalArgumentException("--pool-max must be between " + Sizes.human(LocalPool.SLAB_BYTES) + " and "
-                    + Sizes.human(poolCapacityBytes) + " (swap size plus slack), got " + Sizes.human(poolLimitBytes));
+            throw new IllegalArgumentException("--pool-max must be between " + Sizes.human(LocalPool.SLAB_BYTES)
+                    + " and " + Sizes.human(poolCapacityBytes) + " (swap size plus slack), got "
+                    + Sizes.human(poolLimitBytes));
         }
         NodeRole role = new NodeRole(lendBytes, swap); // refuses a negative lend, and --no-swap without --lend
         if (cluster != null && cluster.liteMember() != role.liteMember()) {
-            throw new IllegalArgumentException("the cluster settings' lite member (" + cluster.liteMember() + ") and --lend "
-                    + lendBytes + " disagree");
+            throw new IllegalArgumentException("the cluster settings' lite member (" + cluster.liteMember()
+                    + ") and --lend " + lendBytes + " disagree");
         }
         if (client && lendBytes > 0) {
-            throw new IllegalArgumentException("a node that lends (--lend " + lendBytes + ") holds pages: it joins as a member, not a client");
+            throw new IllegalArgumentException(
+                    "a node that lends (--lend " + lendBytes + ") holds pages: it joins as a member, not a client");
         }
         if (targets != null) {
             targets = targets.strip();
@@ -74,8 +93,10 @@ public record DaemonConfig(Path mount, long sizeBytes, int loops, int priority, 
             if (!swap) {
                 throw new IllegalArgumentException("--target with --no-swap: a node without swap has no pages to send");
             }
-            if (cluster != null && java.util.Arrays.stream(targets.split(",")).map(String::strip)
-                    .anyMatch(t -> t.equals(Integer.toString(cluster.nodeNumber())))) {
+            if (cluster != null
+                    && java.util.Arrays.stream(targets.split(","))
+                            .map(String::strip)
+                            .anyMatch(t -> t.equals(Integer.toString(cluster.nodeNumber())))) {
                 throw new IllegalArgumentException("--target " + targets + " names this node (" + cluster.nodeNumber()
                         + "): its pages would go nowhere; name other nodes");
             }
@@ -96,11 +117,13 @@ public record DaemonConfig(Path mount, long sizeBytes, int loops, int priority, 
         return poolLimitRefusal(limitBytes, sizeBytes, poolCapacityBytes, poolOvercommit);
     }
 
-    private static String poolLimitRefusal(long limitBytes, long sizeBytes, long poolCapacityBytes, boolean poolOvercommit) {
+    private static String poolLimitRefusal(
+            long limitBytes, long sizeBytes, long poolCapacityBytes, boolean poolOvercommit) {
         if (poolOvercommit || limitBytes >= poolCapacityBytes) {
             return null;
         }
-        return Sizes.human(limitBytes) + " is less than the " + Sizes.human(sizeBytes) + " swap area may need (" + Sizes.human(poolCapacityBytes)
+        return Sizes.human(limitBytes) + " is less than the " + Sizes.human(sizeBytes) + " swap area may need ("
+                + Sizes.human(poolCapacityBytes)
                 + " with slack, if no page compressed): once the pool is full, the kernel retries the refused swap writes without end "
                 + "and processes stall. Give a smaller --size (the swap area), or add --pool-overcommit to count on compression";
     }
@@ -135,7 +158,9 @@ public record DaemonConfig(Path mount, long sizeBytes, int loops, int priority, 
      * JVM's default, which grows with the machine and not with the swap.
      */
     public long heapBytes() {
-        return BASE_HEAP_BYTES + sizeBytes / BlockCodec.BLOCK_SIZE * BlockTable.BYTES_PER_BLOCK + lendHeapBytes(lendBytes)
+        return BASE_HEAP_BYTES
+                + sizeBytes / BlockCodec.BLOCK_SIZE * BlockTable.BYTES_PER_BLOCK
+                + lendHeapBytes(lendBytes)
                 + (borrows() ? BORROW_HEAP_BYTES : 0);
     }
 
@@ -199,11 +224,16 @@ public record DaemonConfig(Path mount, long sizeBytes, int loops, int priority, 
         while (largest > 0 && lendHeapBytes(largest) > room) {
             largest -= 1L << 20; // the heap is rounded up to whole MiB
         }
-        return "--lend " + Sizes.human(lendBytes) + " does not fit: the daemon would lock " + Sizes.human(need) + " (heap "
+        return "--lend " + Sizes.human(lendBytes) + " does not fit: the daemon would lock " + Sizes.human(need)
+                + " (heap "
                 + Sizes.human(heapBytes()) + " of which " + Sizes.human(lendHeapBytes(lendBytes)) + " for the quota at "
-                + (int) (LEND_HEAP_FRACTION * 100) + "% use, pool reserve " + Sizes.human(poolReserveBytes) + ", JVM and cluster "
-                + Sizes.human(RUNTIME_BYTES) + ") but this machine has " + Sizes.human(memAvailableBytes) + " available of "
-                + Sizes.human(memTotalBytes) + " in all; " + (largest > 0 ? "at most --lend " + (largest >> 20) + "M fits now"
-                : "nothing can be lent now (choose a smaller --size or --pool-reserve)");
+                + (int) (LEND_HEAP_FRACTION * 100) + "% use, pool reserve " + Sizes.human(poolReserveBytes)
+                + ", JVM and cluster "
+                + Sizes.human(RUNTIME_BYTES) + ") but this machine has " + Sizes.human(memAvailableBytes)
+                + " available of "
+                + Sizes.human(memTotalBytes) + " in all; "
+                + (largest > 0
+                        ? "at most --lend " + (largest >> 20) + "M fits now"
+                        : "nothing can be lent now (choose a smaller --size or --pool-reserve)");
     }
 }

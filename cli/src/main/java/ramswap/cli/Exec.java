@@ -17,12 +17,12 @@ public final class Exec {
 
         /** The failure as a sentence: the command, its exit code and what it printed. */
         public String describe() {
-            return String.join(" ", command) + " exited with " + exitCode + (output.isBlank() ? "" : ": " + output.strip());
+            return String.join(" ", command) + " exited with " + exitCode
+                    + (output.isBlank() ? "" : ": " + output.strip());
         }
     }
 
-    private Exec() {
-    }
+    private Exec() {}
 
     public static Result run(Duration timeout, String... command) throws RamswapException {
         return run(timeout, List.of(command));
@@ -31,10 +31,15 @@ public final class Exec {
     public static Result run(Duration timeout, List<String> command) throws RamswapException {
         Process p;
         try {
-            p = new ProcessBuilder(command).redirectErrorStream(true).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
+            p = new ProcessBuilder(command)
+                    .redirectErrorStream(true)
+                    .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+                    .start();
         } catch (IOException e) {
-            throw new RamswapException(RamswapException.FAILED, "cannot run " + command.get(0) + ": " + e.getMessage()
-                    + " (is util-linux installed?)", e);
+            throw new RamswapException(
+                    RamswapException.FAILED,
+                    "cannot run " + command.get(0) + ": " + e.getMessage() + " (is util-linux installed?)",
+                    e);
         }
         StringBuilder out = new StringBuilder();
         Thread reader = new Thread(() -> drain(p.getInputStream(), out), "exec-" + command.get(0));
@@ -43,7 +48,8 @@ public final class Exec {
         try {
             if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
                 p.destroyForcibly();
-                throw new RamswapException(RamswapException.FAILED,
+                throw new RamswapException(
+                        RamswapException.FAILED,
                         String.join(" ", command) + " did not finish within " + timeout.toSeconds() + " s");
             }
             reader.join(1000);

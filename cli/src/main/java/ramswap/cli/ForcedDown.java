@@ -25,9 +25,11 @@ final class ForcedDown {
 
     /** How long swapoff may try to bring pages back from a daemon that may still answer. */
     static final long SWAPOFF_BEFORE_ABORT_SECONDS = 15;
+
     private static final Duration SWAPOFF_BEFORE_ABORT = Duration.ofSeconds(SWAPOFF_BEFORE_ABORT_SECONDS);
     /** After the abort reads fail at once; this only bounds a kernel that is slow to give up. */
     static final Duration SWAPOFF_AFTER_ABORT = Duration.ofSeconds(20);
+
     private static final Duration QUICK = Duration.ofSeconds(20);
     private static final Path FUSE_CONNECTIONS = Path.of("/sys/fs/fuse/connections");
 
@@ -44,8 +46,8 @@ final class ForcedDown {
         Optional<ProcessHandle> daemon = instance.daemon();
         OptionalInt connection = instance.fuseConnection();
         List<String> loops = SwapDevice.loopsBackedBy(instance.swapFile());
-        say("aborting ramswap at " + instance.dir() + " (daemon pid " + daemon.map(p -> Long.toString(p.pid())).orElse("unknown")
-                + ", loop devices " + loops + ")");
+        say("aborting ramswap at " + instance.dir() + " (daemon pid "
+                + daemon.map(p -> Long.toString(p.pid())).orElse("unknown") + ", loop devices " + loops + ")");
         Map<String, Long> before = used(loops);
         say("in swap now: " + describe(before));
 
@@ -76,13 +78,15 @@ final class ForcedDown {
             ProcessHandle p = daemon.get();
             p.destroyForcibly();
             boolean gone = waitForExit(p, QUICK);
-            say("daemon pid " + p.pid() + (gone ? " killed" : " did not exit within " + QUICK.toSeconds() + " s of SIGKILL"));
+            say("daemon pid " + p.pid()
+                    + (gone ? " killed" : " did not exit within " + QUICK.toSeconds() + " s of SIGKILL"));
         } else {
             say("no ramswap daemon process found for " + instance.dir() + "; none was signalled");
         }
 
         Map<String, Long> after = used(loops);
-        say("lost: " + Sizes.human(lost) + " was still in swap when the connection was aborted and could not come back into RAM"
+        say("lost: " + Sizes.human(lost)
+                + " was still in swap when the connection was aborted and could not come back into RAM"
                 + (lost == 0 ? "" : "; processes that touch those pages get SIGBUS and die")
                 + " (in swap before: " + describe(before) + "; at the abort: " + describe(atAbort) + ")");
         List<String> leftLoops = SwapDevice.loopsBackedBy(instance.swapFile());
@@ -90,11 +94,18 @@ final class ForcedDown {
         boolean leftMount = MountTable.isMountPoint(instance.dir());
         boolean leftDaemon = daemon.map(ProcessHandle::isAlive).orElse(false);
         if (!leftLoops.isEmpty() || !leftSwap.isEmpty() || leftMount || leftDaemon) {
-            throw new RamswapException(RamswapException.FAILED, "down --abort left " + (leftSwap.isEmpty() ? "" : "swap areas " + leftSwap + " ")
-                    + (leftLoops.isEmpty() ? "" : "loop devices " + leftLoops + " ") + (leftMount ? "the mount " + instance.dir() + " " : "")
-                    + (leftDaemon ? "the daemon (pid " + daemon.get().pid() + ") " : "") + "(still in swap: " + describe(after) + ")"
-                    + (leftSwap.isEmpty() ? "" : "; swapoff " + String.join(" ", leftSwap) + " again once the processes whose pages"
-                            + " they hold have ended (a loop device still used as swap is detached when swap lets go of it)"));
+            throw new RamswapException(
+                    RamswapException.FAILED,
+                    "down --abort left " + (leftSwap.isEmpty() ? "" : "swap areas " + leftSwap + " ")
+                            + (leftLoops.isEmpty() ? "" : "loop devices " + leftLoops + " ")
+                            + (leftMount ? "the mount " + instance.dir() + " " : "")
+                            + (leftDaemon ? "the daemon (pid " + daemon.get().pid() + ") " : "") + "(still in swap: "
+                            + describe(after) + ")"
+                            + (leftSwap.isEmpty()
+                                    ? ""
+                                    : "; swapoff " + String.join(" ", leftSwap)
+                                            + " again once the processes whose pages"
+                                            + " they hold have ended (a loop device still used as swap is detached when swap lets go of it)"));
         }
         out.println("ramswap: down --abort: no swap area, no loop device, no mount and no daemon left");
         out.flush();
@@ -116,7 +127,8 @@ final class ForcedDown {
             mountedHere = r.ok();
         }
         try {
-            Files.writeString(FUSE_CONNECTIONS.resolve(Integer.toString(connection)).resolve("abort"), "1");
+            Files.writeString(
+                    FUSE_CONNECTIONS.resolve(Integer.toString(connection)).resolve("abort"), "1");
             say("aborted FUSE connection " + connection + " of " + instance.dir());
         } catch (IOException e) {
             say("cannot abort FUSE connection " + connection + ": " + e.getMessage());
@@ -134,12 +146,14 @@ final class ForcedDown {
     private void swapoffAll(List<String> devices, Duration bound) {
         List<Thread> threads = new ArrayList<>();
         for (String d : devices) {
-            Thread t = new Thread(() -> swapoff(d, bound), "ramswap-swapoff-" + Path.of(d).getFileName());
+            Thread t = new Thread(
+                    () -> swapoff(d, bound), "ramswap-swapoff-" + Path.of(d).getFileName());
             t.setDaemon(true);
             t.start();
             threads.add(t);
         }
-        long deadline = System.nanoTime() + bound.toNanos() + Duration.ofSeconds(5).toNanos();
+        long deadline =
+                System.nanoTime() + bound.toNanos() + Duration.ofSeconds(5).toNanos();
         for (Thread t : threads) {
             try {
                 t.join(Math.max(1, (deadline - System.nanoTime()) / 1_000_000));
@@ -156,7 +170,8 @@ final class ForcedDown {
         while (SwapDevice.isActive(device)) {
             long left = deadline - System.nanoTime();
             if (left <= 0) {
-                say("swapoff " + device + " did not finish within " + bound.toSeconds() + " s" + (failure.isEmpty() ? "" : ": " + failure));
+                say("swapoff " + device + " did not finish within " + bound.toSeconds() + " s"
+                        + (failure.isEmpty() ? "" : ": " + failure));
                 return;
             }
             try {
@@ -197,7 +212,10 @@ final class ForcedDown {
         }
         StringBuilder b = new StringBuilder(Sizes.human(sum(used)));
         b.append(" (");
-        used.forEach((d, u) -> b.append(b.charAt(b.length() - 1) == '(' ? "" : ", ").append(d).append(' ').append(Sizes.human(u)));
+        used.forEach((d, u) -> b.append(b.charAt(b.length() - 1) == '(' ? "" : ", ")
+                .append(d)
+                .append(' ')
+                .append(Sizes.human(u)));
         return b.append(')').toString();
     }
 

@@ -12,8 +12,13 @@ import ramswap.cluster.ControlCall;
 import ramswap.store.Counter;
 import ramswap.store.Knob;
 
-@Command(mixinStandardHelpOptions = true, name = "get", description = {"Print one knob or counter, e.g. remote_target_nodenum or pers_zpages. Knobs live in DIR/ramster/, counters in DIR/stats/ (list them with: ramswap stats).",
-    "With --node N or --all, from other nodes through the cluster: one line per node (\"node 1: NAME = VALUE\"), exit 1 if any did not answer within 5 s."})
+@Command(
+        mixinStandardHelpOptions = true,
+        name = "get",
+        description = {
+            "Print one knob or counter, e.g. remote_target_nodenum or pers_zpages. Knobs live in DIR/ramster/, counters in DIR/stats/ (list them with: ramswap stats).",
+            "With --node N or --all, from other nodes through the cluster: one line per node (\"node 1: NAME = VALUE\"), exit 1 if any did not answer within 5 s."
+        })
 final class GetCommand implements Callable<Integer> {
 
     @CommandLine.Spec
@@ -37,11 +42,17 @@ final class GetCommand implements Callable<Integer> {
         } else if (Counter.byFileName(name) != null) {
             file = instance.counterDir().resolve(name);
         } else {
-            throw new RamswapException(RamswapException.USAGE, "no knob or counter named '" + name + "'; knobs: " + knobNames()
-                    + "; counters: see ./ramswap stats");
+            throw new RamswapException(
+                    RamswapException.USAGE,
+                    "no knob or counter named '" + name + "'; knobs: " + knobNames()
+                            + "; counters: see ./ramswap stats");
         }
         if (selection.remote()) {
-            return ClusterReach.callAndPrint(instance, ControlCall.get(name), selection.nodes(), spec.commandLine().getOut(),
+            return ClusterReach.callAndPrint(
+                    instance,
+                    ControlCall.get(name),
+                    selection.nodes(),
+                    spec.commandLine().getOut(),
                     spec.commandLine().getErr());
         }
         instance.requireLive();

@@ -79,11 +79,14 @@ public final class Instance {
     public void requireLive() throws RamswapException {
         switch (state()) {
             case ABSENT -> throw notRunning();
-            case STALE -> throw new RamswapException(RamswapException.NOT_RUNNING, "ramswap at " + dir
-                    + " has died and left its mount; clean up with: sudo ./ramswap down --mount " + dir);
+            case STALE ->
+                throw new RamswapException(
+                        RamswapException.NOT_RUNNING,
+                        "ramswap at " + dir
+                                + " has died and left its mount; clean up with: sudo ./ramswap down --mount " + dir);
             case FOREIGN -> throw foreign(RamswapException.NOT_RUNNING, "");
             case HUNG -> throw hung();
-            case LIVE -> { }
+            case LIVE -> {}
         }
     }
 
@@ -94,8 +97,10 @@ public final class Instance {
 
     /** The FUSE connection of this mount (its number in /sys/fs/fuse/connections), if ours is mounted here. */
     public OptionalInt fuseConnection() {
-        return MountTable.find(dir).filter(e -> e.type().equals(MountTable.RAMSWAP_TYPE))
-                .map(e -> OptionalInt.of(e.deviceMinor())).orElse(OptionalInt.empty());
+        return MountTable.find(dir)
+                .filter(e -> e.type().equals(MountTable.RAMSWAP_TYPE))
+                .map(e -> OptionalInt.of(e.deviceMinor()))
+                .orElse(OptionalInt.empty());
     }
 
     /** The daemon named by the mount table, if that process lives and is a ramswap daemon: the only one ever signalled. */
@@ -141,8 +146,11 @@ public final class Instance {
     /** The daemon lives but does not answer; say so, and what the operator can do. */
     public RamswapException hung() {
         OptionalLong pid = daemonPid();
-        return new RamswapException(RamswapException.FAILED, "ramswap at " + dir + " does not answer (daemon pid "
-                + (pid.isPresent() ? Long.toString(pid.getAsLong()) : "unknown") + "); if it stays so: sudo ./ramswap down --abort --mount " + dir);
+        return new RamswapException(
+                RamswapException.FAILED,
+                "ramswap at " + dir + " does not answer (daemon pid "
+                        + (pid.isPresent() ? Long.toString(pid.getAsLong()) : "unknown")
+                        + "); if it stays so: sudo ./ramswap down --abort --mount " + dir);
     }
 
     public Optional<String> mountType() {
@@ -156,7 +164,9 @@ public final class Instance {
             for (String line : io.readAllLines(dir.resolve(SwapFileSystem.STATUS))) {
                 int colon = line.indexOf(':');
                 if (colon > 0) {
-                    m.put(line.substring(0, colon).strip(), line.substring(colon + 1).strip());
+                    m.put(
+                            line.substring(0, colon).strip(),
+                            line.substring(colon + 1).strip());
                 }
             }
         } catch (MountIo.NoAnswer e) {
@@ -225,12 +235,15 @@ public final class Instance {
 
     /** Somebody else's file system is mounted here; ramswap leaves it alone. The exit code and advice are the caller's. */
     public RamswapException foreign(int exitCode, String advice) {
-        return new RamswapException(exitCode, dir + " is a mount of type " + mountType().orElse("?") + ", not ramswap's" + advice);
+        return new RamswapException(
+                exitCode, dir + " is a mount of type " + mountType().orElse("?") + ", not ramswap's" + advice);
     }
 
     public RamswapException notRunning() {
-        return new RamswapException(RamswapException.NOT_RUNNING, "ramswap is not running at " + dir
-                + " (start it with: sudo ./ramswap up --size 2G" + (dir.equals(Path.of(MountOption.DEFAULT)) ? "" : " --mount " + dir) + ")");
+        return new RamswapException(
+                RamswapException.NOT_RUNNING,
+                "ramswap is not running at " + dir + " (start it with: sudo ./ramswap up --size 2G"
+                        + (dir.equals(Path.of(MountOption.DEFAULT)) ? "" : " --mount " + dir) + ")");
     }
 
     /**
@@ -252,7 +265,8 @@ public final class Instance {
         }
         Exec.Result r = Exec.run(Duration.ofSeconds(60), List.of("umount", "-l", dir.toString()));
         if (!r.ok()) {
-            throw new RamswapException(RamswapException.FAILED, "cannot unmount the stale mount at " + dir + ": " + r.describe());
+            throw new RamswapException(
+                    RamswapException.FAILED, "cannot unmount the stale mount at " + dir + ": " + r.describe());
         }
         out.flush();
     }

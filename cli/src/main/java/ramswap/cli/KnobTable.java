@@ -34,7 +34,9 @@ final class KnobTable implements CommandLine.IHelpSectionRenderer {
         }
         int first = nameWidth + 4; // two of indent, two between the columns
         int width = help.commandSpec().usageMessage().width();
-        TextTable table = TextTable.forColumns(help.colorScheme(), new Column(first, 2, Column.Overflow.SPAN),
+        TextTable table = TextTable.forColumns(
+                help.colorScheme(),
+                new Column(first, 2, Column.Overflow.SPAN),
                 new Column(width - first, 0, Column.Overflow.WRAP));
         for (Knob k : Knob.values()) {
             table.addRowValues(k.fileName(), range(k) + ": " + k.description() + ".");

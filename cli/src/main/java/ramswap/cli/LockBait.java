@@ -15,8 +15,7 @@ final class LockBait {
     static final String PROPERTY = "ramswap.test.lockBait";
     private static final int PAGE = 4096;
 
-    private LockBait() {
-    }
+    private LockBait() {}
 
     /** Maps the page when the property asks for it; returns a line for the log, or null. */
     static String setIfAsked(Posix posix, Path swapFile) {

@@ -7,11 +7,27 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 /** The ramswap command: subcommands, and the one place where failures become messages and exit codes. */
-@Command(name = "ramswap", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
-        description = {"Swap space in the RAM of a cluster: a FUSE swap file whose 4 KiB pages are LZ4-compressed and kept in memory, "
-            + "on this node or on another node of a Hazelcast cluster.", ""},
-        subcommands = {UpCommand.class, DownCommand.class, StatusCommand.class, StatsCommand.class, GetCommand.class,
-            SetCommand.class, NodesCommand.class, RunCommand.class, DrainCommand.class, CommandLine.HelpCommand.class},
+@Command(
+        name = "ramswap",
+        mixinStandardHelpOptions = true,
+        versionProvider = Main.Version.class,
+        description = {
+            "Swap space in the RAM of a cluster: a FUSE swap file whose 4 KiB pages are LZ4-compressed and kept in memory, "
+                    + "on this node or on another node of a Hazelcast cluster.",
+            ""
+        },
+        subcommands = {
+            UpCommand.class,
+            DownCommand.class,
+            StatusCommand.class,
+            StatsCommand.class,
+            GetCommand.class,
+            SetCommand.class,
+            NodesCommand.class,
+            RunCommand.class,
+            DrainCommand.class,
+            CommandLine.HelpCommand.class
+        },
         footer = {"", "Exit codes: 0 done, 1 failed, 2 bad usage, 3 not running, 4 needs root."})
 public final class Main implements Runnable {
 
@@ -19,7 +35,9 @@ public final class Main implements Runnable {
     CommandLine.Model.CommandSpec spec;
 
     public static void main(String[] args) {
-        System.exit(execute(args, new PrintWriter(new OutputStreamWriter(System.out, Charset.defaultCharset()), true),
+        System.exit(execute(
+                args,
+                new PrintWriter(new OutputStreamWriter(System.out, Charset.defaultCharset()), true),
                 new PrintWriter(new OutputStreamWriter(System.err, Charset.defaultCharset()), true)));
     }
 

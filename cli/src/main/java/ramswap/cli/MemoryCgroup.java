@@ -32,13 +32,15 @@ final class MemoryCgroup implements AutoCloseable {
         boolean v1 = Files.exists(V1.resolve("memory.limit_in_bytes"));
         boolean v2 = !v1 && Files.exists(V2.resolve("cgroup.controllers"));
         if (!v1 && !v2) {
-            throw new RamswapException(RamswapException.FAILED, "no memory cgroup controller found at " + V1 + " or " + V2);
+            throw new RamswapException(
+                    RamswapException.FAILED, "no memory cgroup controller found at " + V1 + " or " + V2);
         }
         Path dir = (v1 ? V1 : V2).resolve(name);
         try {
             Files.createDirectory(dir);
         } catch (IOException e) {
-            throw new RamswapException(RamswapException.FAILED, "cannot create cgroup " + dir + ": " + e.getMessage(), e);
+            throw new RamswapException(
+                    RamswapException.FAILED, "cannot create cgroup " + dir + ": " + e.getMessage(), e);
         }
         MemoryCgroup g = new MemoryCgroup(dir, v1);
         try {
@@ -46,8 +48,10 @@ final class MemoryCgroup implements AutoCloseable {
                 g.write("memory.limit_in_bytes", ramBytes);
                 if (swapBytes.isPresent()) {
                     if (!Files.exists(dir.resolve("memory.memsw.limit_in_bytes"))) {
-                        throw new RamswapException(RamswapException.FAILED, "this kernel does not account swap per cgroup "
-                                + "(no memory.memsw.limit_in_bytes; boot with swapaccount=1), so --swap cannot be enforced; omit it");
+                        throw new RamswapException(
+                                RamswapException.FAILED,
+                                "this kernel does not account swap per cgroup "
+                                        + "(no memory.memsw.limit_in_bytes; boot with swapaccount=1), so --swap cannot be enforced; omit it");
                     }
                     g.write("memory.memsw.limit_in_bytes", ramBytes + swapBytes.getAsLong());
                 }
@@ -85,7 +89,9 @@ final class MemoryCgroup implements AutoCloseable {
     /** Peak memory use (RAM, plus swap on v1 when accounted), if the kernel reports it. */
     OptionalLong peakBytes() {
         try {
-            return OptionalLong.of(Long.parseLong(Files.readString(dir.resolve(v1 ? "memory.max_usage_in_bytes" : "memory.peak")).strip()));
+            return OptionalLong.of(
+                    Long.parseLong(Files.readString(dir.resolve(v1 ? "memory.max_usage_in_bytes" : "memory.peak"))
+                            .strip()));
         } catch (IOException | NumberFormatException e) {
             return OptionalLong.empty();
         }
@@ -95,7 +101,10 @@ final class MemoryCgroup implements AutoCloseable {
         try {
             Files.writeString(dir.resolve(file), Long.toString(value));
         } catch (IOException e) {
-            throw new RamswapException(RamswapException.FAILED, "cannot set " + dir.resolve(file) + " to " + value + ": " + e.getMessage(), e);
+            throw new RamswapException(
+                    RamswapException.FAILED,
+                    "cannot set " + dir.resolve(file) + " to " + value + ": " + e.getMessage(),
+                    e);
         }
     }
 
@@ -129,7 +138,8 @@ final class MemoryCgroup implements AutoCloseable {
             }
         }
         if (Files.exists(dir)) {
-            throw new RamswapException(RamswapException.FAILED, "could not remove cgroup " + dir + "; remove it with: rmdir " + dir);
+            throw new RamswapException(
+                    RamswapException.FAILED, "could not remove cgroup " + dir + "; remove it with: rmdir " + dir);
         }
         removed = true;
     }

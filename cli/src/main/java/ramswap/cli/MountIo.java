@@ -60,20 +60,23 @@ final class MountIo {
     /** Runs {@code operation} (which may do several file operations) and waits for it at most the bound. */
     <T> T call(String what, Operation<T> operation) throws IOException {
         CompletableFuture<T> result = new CompletableFuture<>();
-        Thread worker = new Thread(() -> {
-            try {
-                result.complete(operation.run());
-            } catch (Throwable e) {
-                result.completeExceptionally(e);
-            }
-        }, "ramswap-mount-io");
+        Thread worker = new Thread(
+                () -> {
+                    try {
+                        result.complete(operation.run());
+                    } catch (Throwable e) {
+                        result.completeExceptionally(e);
+                    }
+                },
+                "ramswap-mount-io");
         worker.setDaemon(true);
         worker.start();
         try {
             return result.get(bound.toMillis(), TimeUnit.MILLISECONDS);
         } catch (TimeoutException e) {
-            throw new NoAnswer("no answer within " + (bound.toMillis() % 1000 == 0 ? bound.toSeconds() + " s" : bound.toMillis() + " ms")
-                    + " to: " + what);
+            throw new NoAnswer("no answer within "
+                    + (bound.toMillis() % 1000 == 0 ? bound.toSeconds() + " s" : bound.toMillis() + " ms") + " to: "
+                    + what);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new InterruptedIOException("interrupted while waiting to " + what);

@@ -8,8 +8,12 @@ public final class MountOption {
 
     public static final String DEFAULT = "/run/ramswap";
 
-    @Option(names = "--mount", paramLabel = "DIR", defaultValue = DEFAULT,
-            description = "Directory where this ramswap is mounted; several can run side by side (default: ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--mount",
+            paramLabel = "DIR",
+            defaultValue = DEFAULT,
+            description =
+                    "Directory where this ramswap is mounted; several can run side by side (default: ${DEFAULT-VALUE}).")
     Path mount;
 
     public Instance instance() {

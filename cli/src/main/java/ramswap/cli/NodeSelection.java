@@ -8,7 +8,11 @@ import picocli.CommandLine.Option;
 /** --node N[,N...] or --all: which nodes of the cluster a get or set goes to; neither means this node, through its mount. */
 final class NodeSelection {
 
-    @Option(names = "--node", split = ",", paramLabel = "N", description = "Ask node N of the cluster (several: 1,2), through the cluster.")
+    @Option(
+            names = "--node",
+            split = ",",
+            paramLabel = "N",
+            description = "Ask node N of the cluster (several: 1,2), through the cluster.")
     List<Integer> nodes;
 
     @Option(names = "--all", description = "Ask every node of the cluster.")
@@ -29,8 +33,10 @@ final class NodeSelection {
         }
         for (int n : nodes) {
             if (n < 0 || n > ramswap.cluster.ClusterSettings.MAX_NODE_NUMBER) {
-                throw new RamswapException(RamswapException.USAGE, "--node " + n + " is out of range: use a number from 0 to "
-                        + ramswap.cluster.ClusterSettings.MAX_NODE_NUMBER);
+                throw new RamswapException(
+                        RamswapException.USAGE,
+                        "--node " + n + " is out of range: use a number from 0 to "
+                                + ramswap.cluster.ClusterSettings.MAX_NODE_NUMBER);
             }
         }
         return new TreeSet<>(nodes);

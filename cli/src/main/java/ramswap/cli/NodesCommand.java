@@ -12,12 +12,17 @@ import picocli.CommandLine.Option;
 import ramswap.cluster.ClusterControl;
 import ramswap.cluster.NodeInfo;
 
-@Command(mixinStandardHelpOptions = true, name = "nodes", description = {"Every node of the cluster, one line each: node number, address, "
-        + "role, the daemon's resident memory, lend quota and how much of it others use, the pages the node keeps on others and whether "
-        + "each has the copies it wants. Asks the cluster through this machine's daemon.",
-    "Roles: lends (--no-swap), lends+borrows (swap and --lend), borrows (client) (swap, lends nothing, connected to the members as a "
-        + "client, listed by its lease), borrows (lite) (the same as a lite member: alone, or started with --member); "
-        + "lite or data for a member that is no ramswap daemon. '-' where a node has published no figures (no member lends, or it just joined)."})
+@Command(
+        mixinStandardHelpOptions = true,
+        name = "nodes",
+        description = {
+            "Every node of the cluster, one line each: node number, address, "
+                    + "role, the daemon's resident memory, lend quota and how much of it others use, the pages the node keeps on others and whether "
+                    + "each has the copies it wants. Asks the cluster through this machine's daemon.",
+            "Roles: lends (--no-swap), lends+borrows (swap and --lend), borrows (client) (swap, lends nothing, connected to the members as a "
+                    + "client, listed by its lease), borrows (lite) (the same as a lite member: alone, or started with --member); "
+                    + "lite or data for a member that is no ramswap daemon. '-' where a node has published no figures (no member lends, or it just joined)."
+        })
 final class NodesCommand implements Callable<Integer> {
 
     @CommandLine.Spec
@@ -47,18 +52,41 @@ final class NodesCommand implements Callable<Integer> {
     static List<String> table(List<NodeInfo> nodes) {
         String format = "%-5s %-21s %-16s %-10s %-10s %-18s %-13s %s";
         List<String> lines = new java.util.ArrayList<>();
-        lines.add(String.format(Locale.ROOT, format, "node", "address", "role", "resident", "lend", "lent (used)", "remote pages", "copies").stripTrailing());
+        lines.add(String.format(
+                        Locale.ROOT,
+                        format,
+                        "node",
+                        "address",
+                        "role",
+                        "resident",
+                        "lend",
+                        "lent (used)",
+                        "remote pages",
+                        "copies")
+                .stripTrailing());
         for (NodeInfo n : nodes) {
             long used = n.stat("foreign_pers_bytes");
             long quota = n.lendBytes() >= 0 ? n.lendBytes() : n.stat("lend_quota_bytes");
-            String lent = used < 0 ? "-" : quota > 0
-                    ? Sizes.human(used) + String.format(Locale.ROOT, " (%d%%)", Math.round(100.0 * used / quota)) : Sizes.human(used);
+            String lent = used < 0
+                    ? "-"
+                    : quota > 0
+                            ? Sizes.human(used)
+                                    + String.format(Locale.ROOT, " (%d%%)", Math.round(100.0 * used / quota))
+                            : Sizes.human(used);
             long remote = n.stat("remote_pers_pages");
             long resident = n.stat("rss_bytes");
-            lines.add(String.format(Locale.ROOT, format, n.node() < 0 ? "-" : Integer.toString(n.node()), n.address(), n.role(),
-                    resident < 0 ? "-" : Sizes.human(resident),
-                    quota < 0 ? "-" : quota == 0 ? "0" : Sizes.human(quota), lent, remote < 0 ? "-" : Long.toString(remote),
-                    redundancy(n)).stripTrailing());
+            lines.add(String.format(
+                            Locale.ROOT,
+                            format,
+                            n.node() < 0 ? "-" : Integer.toString(n.node()),
+                            n.address(),
+                            n.role(),
+                            resident < 0 ? "-" : Sizes.human(resident),
+                            quota < 0 ? "-" : quota == 0 ? "0" : Sizes.human(quota),
+                            lent,
+                            remote < 0 ? "-" : Long.toString(remote),
+                            redundancy(n))
+                    .stripTrailing());
         }
         return lines;
     }

@@ -32,8 +32,7 @@ final class Protections {
     static final int NICE = -20;
     private static final int PF_MEMALLOC_NOIO = 0x00080000;
 
-    private Protections() {
-    }
+    private Protections() {}
 
     /** The inherited ones, on the calling thread and process; returns what failed, empty when all held. */
     static List<String> applyInheritable(Posix posix) {
@@ -45,7 +44,8 @@ final class Protections {
         try {
             Files.writeString(Path.of("/proc/self/oom_score_adj"), "-1000");
         } catch (IOException e) {
-            failed.add("oom_score_adj -1000: " + e.getMessage() + " (needs CAP_SYS_RESOURCE); the OOM killer may pick the daemon");
+            failed.add("oom_score_adj -1000: " + e.getMessage()
+                    + " (needs CAP_SYS_RESOURCE); the OOM killer may pick the daemon");
         }
         if (posix.setpriority(Posix.PRIO_PROCESS, 0, NICE) != 0) {
             failed.add("nice " + NICE + ": " + Posix.describe(Posix.lastErrno()));
@@ -59,8 +59,10 @@ final class Protections {
         // would be a fault that can wait in reclaim on this very daemon; lockLaterMappingsOnFault
         // turns it on once the warm-up has touched what serving touches
         if (posix.mlockall(Posix.MCL_CURRENT | Posix.MCL_FUTURE) != 0) {
-            throw new RamswapException(RamswapException.FAILED, "mlockall failed: " + Posix.describe(Posix.lastErrno())
-                    + "; the daemon's memory could be swapped out, even to itself. Run as root, or raise the memlock limit (ulimit -l)");
+            throw new RamswapException(
+                    RamswapException.FAILED,
+                    "mlockall failed: " + Posix.describe(Posix.lastErrno())
+                            + "; the daemon's memory could be swapped out, even to itself. Run as root, or raise the memlock limit (ulimit -l)");
         }
     }
 
@@ -79,7 +81,8 @@ final class Protections {
      */
     static void lockLaterMappingsOnFault(Posix posix) throws RamswapException {
         if (posix.mlockall(Posix.MCL_CURRENT | Posix.MCL_FUTURE | Posix.MCL_ONFAULT) != 0) {
-            throw new RamswapException(RamswapException.FAILED, "mlockall(MCL_ONFAULT) failed: " + Posix.describe(Posix.lastErrno()));
+            throw new RamswapException(
+                    RamswapException.FAILED, "mlockall(MCL_ONFAULT) failed: " + Posix.describe(Posix.lastErrno()));
         }
     }
 
@@ -105,7 +108,10 @@ final class Protections {
         for (String line : read("/proc/self/maps").split("\n")) {
             // start-end perms offset dev inode path
             String[] f = line.split("\\s+", 6);
-            if (f.length == 6 && f[1].startsWith("r") && !f[1].contains("w") && Path.of(f[5]).equals(image)) {
+            if (f.length == 6
+                    && f[1].startsWith("r")
+                    && !f[1].contains("w")
+                    && Path.of(f[5]).equals(image)) {
                 String[] range = f[0].split("-");
                 long start = Long.parseUnsignedLong(range[0], 16);
                 long length = Long.parseUnsignedLong(range[1], 16) - start;
@@ -125,16 +131,22 @@ final class Protections {
         long need = config.lockedBytes() - (heapResident ? config.heapBytes() : 0);
         long available = meminfo("MemAvailable:");
         if (available >= 0 && need > available) {
-            throw new RamswapException(RamswapException.FAILED, "not enough memory: the daemon keeps " + Sizes.human(need)
-                    + " locked in RAM (heap " + Sizes.human(config.heapBytes()) + ", pool reserve " + Sizes.human(config.poolReserveBytes())
-                    + ", JVM and cluster " + Sizes.human(DaemonConfig.RUNTIME_BYTES) + ") but only " + Sizes.human(available)
-                    + " is available; choose a smaller --size or --pool-reserve");
+            throw new RamswapException(
+                    RamswapException.FAILED,
+                    "not enough memory: the daemon keeps " + Sizes.human(need)
+                            + " locked in RAM (heap " + Sizes.human(config.heapBytes()) + ", pool reserve "
+                            + Sizes.human(config.poolReserveBytes())
+                            + ", JVM and cluster " + Sizes.human(DaemonConfig.RUNTIME_BYTES) + ") but only "
+                            + Sizes.human(available)
+                            + " is available; choose a smaller --size or --pool-reserve");
         }
         if (!hasCapability(14 /* CAP_IPC_LOCK */)) {
             long limit = memlockLimit();
             if (limit >= 0 && limit < need) {
-                throw new RamswapException(RamswapException.FAILED, "the memlock limit (" + Sizes.human(limit) + ") is below the "
-                        + Sizes.human(need) + " the daemon locks; run as root or raise it (ulimit -l, LimitMEMLOCK= in a systemd unit)");
+                throw new RamswapException(
+                        RamswapException.FAILED,
+                        "the memlock limit (" + Sizes.human(limit) + ") is below the " + Sizes.human(need)
+                                + " the daemon locks; run as root or raise it (ulimit -l, LimitMEMLOCK= in a systemd unit)");
             }
         }
     }
@@ -153,9 +165,11 @@ final class Protections {
         if (!v.matches("[0-9]+") || Long.parseLong(v) >= MIN_FREE_KIB_ADVISED) {
             return Optional.empty();
         }
-        return Optional.of("vm.min_free_kbytes is " + v + " KiB: when memory runs out, the swap-out path itself may find "
-                + "no free page and hang; " + MIN_FREE_KIB_ADVISED + " or more is advised (sysctl -w vm.min_free_kbytes="
-                + MIN_FREE_KIB_ADVISED + " vm.watermark_scale_factor=500)");
+        return Optional.of(
+                "vm.min_free_kbytes is " + v + " KiB: when memory runs out, the swap-out path itself may find "
+                        + "no free page and hang; " + MIN_FREE_KIB_ADVISED
+                        + " or more is advised (sysctl -w vm.min_free_kbytes="
+                        + MIN_FREE_KIB_ADVISED + " vm.watermark_scale_factor=500)");
     }
 
     /** This process's resident memory (VmRSS), in bytes; 0 when /proc does not say. */
@@ -167,11 +181,18 @@ final class Protections {
     static List<String> describe(boolean enabled, long classImageUnlocked, long rssBytes) {
         List<String> lines = new ArrayList<>();
         long locked = statusKib("VmLck:");
-        lines.add("protection_mlock: " + (locked == 0 ? "off" : "on (RSS " + Sizes.human(rssBytes) + ", "
-                + (classImageUnlocked == 0 ? "all of it locked)" : "all locked but the JDK's class image of " + (classImageUnlocked >> 20)
-                        + " MiB: with PR_SET_IO_FLUSHER its faults cannot wait on swap)")));
-        boolean pretouch = ManagementFactory.getRuntimeMXBean().getInputArguments().contains("-XX:+AlwaysPreTouch");
-        lines.add("protection_heap_pretouch: " + (pretouch ? "on" : "off") + " (heap " + (Runtime.getRuntime().maxMemory() >> 20) + " MiB fixed)");
+        lines.add("protection_mlock: "
+                + (locked == 0
+                        ? "off"
+                        : "on (RSS " + Sizes.human(rssBytes) + ", "
+                                + (classImageUnlocked == 0
+                                        ? "all of it locked)"
+                                        : "all locked but the JDK's class image of " + (classImageUnlocked >> 20)
+                                                + " MiB: with PR_SET_IO_FLUSHER its faults cannot wait on swap)")));
+        boolean pretouch =
+                ManagementFactory.getRuntimeMXBean().getInputArguments().contains("-XX:+AlwaysPreTouch");
+        lines.add("protection_heap_pretouch: " + (pretouch ? "on" : "off") + " (heap "
+                + (Runtime.getRuntime().maxMemory() >> 20) + " MiB fixed)");
         int[] flusher = ioFlusherThreads();
         lines.add("protection_io_flusher: " + (flusher[0] == flusher[1] ? "on" : flusher[0] == 0 ? "off" : "partial")
                 + " (" + flusher[0] + " of " + flusher[1] + " threads)");
@@ -232,7 +253,8 @@ final class Protections {
     private static long memlockLimit() {
         for (String line : read("/proc/self/limits").split("\n")) {
             if (line.startsWith("Max locked memory")) {
-                String soft = line.substring("Max locked memory".length()).strip().split("\\s+")[0];
+                String soft =
+                        line.substring("Max locked memory".length()).strip().split("\\s+")[0];
                 return soft.equals("unlimited") ? Long.MAX_VALUE : Long.parseLong(soft);
             }
         }

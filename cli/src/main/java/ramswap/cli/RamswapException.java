@@ -5,6 +5,7 @@ public final class RamswapException extends Exception {
 
     /** Exit codes, one place: README "Errors" lists them. */
     public static final int FAILED = 1;
+
     public static final int USAGE = 2;
     public static final int NOT_RUNNING = 3;
     public static final int NEEDS_ROOT = 4;

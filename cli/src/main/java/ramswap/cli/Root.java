@@ -5,8 +5,7 @@ import ramswap.sys.Posix;
 /** Commands that change the kernel's state need root; say so plainly. */
 final class Root {
 
-    private Root() {
-    }
+    private Root() {}
 
     static void require(String what) throws RamswapException {
         if (Posix.load().geteuid() != 0) {

@@ -13,11 +13,17 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-@Command(mixinStandardHelpOptions = true, name = "run", sortOptions = false,
-        description = {"Run a command with a RAM limit, in a memory cgroup made for it and removed afterwards, "
-            + "so that what does not fit in --ram swaps (to ramswap when it is the highest-priority swap). "
-            + "The exit code is the command's. Needs root.", "",
-            "For example, 'sudo ./ramswap run --ram 256M -- ./my-big-job --its-args' runs the job with 256 MiB of RAM."})
+@Command(
+        mixinStandardHelpOptions = true,
+        name = "run",
+        sortOptions = false,
+        description = {
+            "Run a command with a RAM limit, in a memory cgroup made for it and removed afterwards, "
+                    + "so that what does not fit in --ram swaps (to ramswap when it is the highest-priority swap). "
+                    + "The exit code is the command's. Needs root.",
+            "",
+            "For example, 'sudo ./ramswap run --ram 256M -- ./my-big-job --its-args' runs the job with 256 MiB of RAM."
+        })
 final class RunCommand implements Callable<Integer> {
 
     /** How long a stopped command gets to exit on SIGTERM before SIGKILL. */
@@ -26,10 +32,18 @@ final class RunCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
-    @Option(names = "--ram", required = true, paramLabel = "SIZE", converter = Sizes.class, description = "RAM the command may use, e.g. 256M.")
+    @Option(
+            names = "--ram",
+            required = true,
+            paramLabel = "SIZE",
+            converter = Sizes.class,
+            description = "RAM the command may use, e.g. 256M.")
     long ram;
 
-    @Option(names = "--swap", paramLabel = "SIZE", converter = Sizes.class,
+    @Option(
+            names = "--swap",
+            paramLabel = "SIZE",
+            converter = Sizes.class,
             description = "Swap it may use beyond --ram (default: no limit of its own).")
     Long swap;
 
@@ -43,20 +57,27 @@ final class RunCommand implements Callable<Integer> {
     public Integer call() throws RamswapException {
         Root.require("ramswap run");
         PrintWriter err = spec.commandLine().getErr();
-        String name = "ramswap-run-" + ProcessHandle.current().pid() + "-" + Integer.toHexString(ThreadLocalRandom.current().nextInt());
+        String name = "ramswap-run-" + ProcessHandle.current().pid() + "-"
+                + Integer.toHexString(ThreadLocalRandom.current().nextInt());
         // SIGTERM or Ctrl-C: the JVM runs its hooks and halts, never reaching close() below
         SignalCleanup onSignal = new SignalCleanup(err);
         Thread hook = new Thread(onSignal, "ramswap-run-stop");
         Runtime.getRuntime().addShutdownHook(hook);
-        try (MemoryCgroup group = onSignal.group(() -> MemoryCgroup.create(name, ram, swap == null ? OptionalLong.empty() : OptionalLong.of(swap)))) {
+        try (MemoryCgroup group = onSignal.group(
+                () -> MemoryCgroup.create(name, ram, swap == null ? OptionalLong.empty() : OptionalLong.of(swap)))) {
             // the shell puts itself in the group, then becomes the command: nothing runs outside the limit
-            List<String> argv = new ArrayList<>(List.of("/bin/sh", "-c", "echo $$ > \"$0\" && exec \"$@\"", group.procsFile().toString()));
+            List<String> argv = new ArrayList<>(List.of(
+                    "/bin/sh",
+                    "-c",
+                    "echo $$ > \"$0\" && exec \"$@\"",
+                    group.procsFile().toString()));
             argv.addAll(command);
             Process p = onSignal.job(() -> {
                 try {
                     return new ProcessBuilder(argv).inheritIO().start();
                 } catch (IOException e) {
-                    throw new RamswapException(RamswapException.FAILED, "cannot start " + command.get(0) + ": " + e.getMessage(), e);
+                    throw new RamswapException(
+                            RamswapException.FAILED, "cannot start " + command.get(0) + ": " + e.getMessage(), e);
                 }
             });
             int code;
@@ -69,13 +90,15 @@ final class RunCommand implements Callable<Integer> {
             }
             long kills = group.oomKills();
             if (kills > 0 && !quiet) {
-                err.println("ramswap run: the OOM killer killed " + kills + " process(es) of " + command.get(0) + " (RAM limit "
+                err.println("ramswap run: the OOM killer killed " + kills + " process(es) of " + command.get(0)
+                        + " (RAM limit "
                         + Sizes.human(ram) + (swap == null ? "" : ", swap limit " + Sizes.human(swap))
                         + "): is swap on and large enough? see: ./ramswap status");
             }
             if (!quiet) {
-                group.peakBytes().ifPresent(b -> err.println("ramswap run: " + command.get(0) + " exited with " + code
-                        + "; peak memory charged to its cgroup " + Sizes.human(b)));
+                group.peakBytes()
+                        .ifPresent(b -> err.println("ramswap run: " + command.get(0) + " exited with " + code
+                                + "; peak memory charged to its cgroup " + Sizes.human(b)));
             }
             return code;
         } finally {

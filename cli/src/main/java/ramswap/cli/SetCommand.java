@@ -9,8 +9,13 @@ import picocli.CommandLine.Parameters;
 import ramswap.cluster.ControlCall;
 import ramswap.store.Knob;
 
-@Command(mixinStandardHelpOptions = true, name = "set", description = {"Change a knob while ramswap runs, like echo VALUE > DIR/ramster/NAME. Needs root.",
-    "With --node N or --all, on other nodes through the cluster: one line per node, exit 1 if any refused or did not answer within 5 s."})
+@Command(
+        mixinStandardHelpOptions = true,
+        name = "set",
+        description = {
+            "Change a knob while ramswap runs, like echo VALUE > DIR/ramster/NAME. Needs root.",
+            "With --node N or --all, on other nodes through the cluster: one line per node, exit 1 if any refused or did not answer within 5 s."
+        })
 final class SetCommand implements Callable<Integer> {
 
     @CommandLine.Spec
@@ -33,17 +38,24 @@ final class SetCommand implements Callable<Integer> {
         Root.require("ramswap set");
         Knob knob = Knob.byFileName(name);
         if (knob == null) {
-            throw new RamswapException(RamswapException.USAGE, "no knob named '" + name + "'; knobs: " + GetCommand.knobNames());
+            throw new RamswapException(
+                    RamswapException.USAGE, "no knob named '" + name + "'; knobs: " + GetCommand.knobNames());
         }
         Instance instance = mountOption.instance();
         String text;
         try {
-            text = knob == Knob.POOL_MAX_BYTES ? Long.toString(Sizes.parse(value)) : knob.isList() ? value.strip() : Long.toString(Long.parseLong(value.strip()));
+            text = knob == Knob.POOL_MAX_BYTES
+                    ? Long.toString(Sizes.parse(value))
+                    : knob.isList() ? value.strip() : Long.toString(Long.parseLong(value.strip()));
         } catch (RuntimeException e) {
             throw new RamswapException(RamswapException.USAGE, name + ": '" + value + "' is not a number");
         }
         if (selection.remote()) {
-            return ClusterReach.callAndPrint(instance, ControlCall.set(name, text), selection.nodes(), spec.commandLine().getOut(),
+            return ClusterReach.callAndPrint(
+                    instance,
+                    ControlCall.set(name, text),
+                    selection.nodes(),
+                    spec.commandLine().getOut(),
                     spec.commandLine().getErr());
         }
         instance.requireLive();
@@ -52,10 +64,13 @@ final class SetCommand implements Callable<Integer> {
         } catch (MountIo.NoAnswer e) {
             throw instance.hung();
         } catch (IOException e) {
-            String range = knob == Knob.POOL_MAX_BYTES ? "between 256 KiB and the pool's capacity (swap size + 32 MiB)"
-                    : knob.isList() ? "-1, or distinct node numbers in [0, " + knob.max() + "] such as 2,1"
-                    : "in [" + knob.min() + ", " + knob.max() + "]";
-            throw new RamswapException(RamswapException.USAGE, name + ": " + value + " was refused; it must be " + range);
+            String range = knob == Knob.POOL_MAX_BYTES
+                    ? "between 256 KiB and the pool's capacity (swap size + 32 MiB)"
+                    : knob.isList()
+                            ? "-1, or distinct node numbers in [0, " + knob.max() + "] such as 2,1"
+                            : "in [" + knob.min() + ", " + knob.max() + "]";
+            throw new RamswapException(
+                    RamswapException.USAGE, name + ": " + value + " was refused; it must be " + range);
         }
         spec.commandLine().getOut().println(name + " " + text);
         return 0;

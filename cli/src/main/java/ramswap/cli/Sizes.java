@@ -26,7 +26,7 @@ public final class Sizes implements ITypeConverter<Long> {
                 case 'M' -> unit = 1L << 20;
                 case 'G' -> unit = 1L << 30;
                 case 'T' -> unit = 1L << 40;
-                default -> { }
+                default -> {}
             }
             if (unit > 1) {
                 t = t.substring(0, t.length() - 1);
@@ -39,7 +39,8 @@ public final class Sizes implements ITypeConverter<Long> {
             }
             return n * unit;
         } catch (NumberFormatException e) {
-            throw new TypeConversionException("'" + text + "' is not a size: write a whole number with K, M, G or T, e.g. 2G");
+            throw new TypeConversionException(
+                    "'" + text + "' is not a size: write a whole number with K, M, G or T, e.g. 2G");
         }
     }
 

@@ -33,7 +33,8 @@ final class SpareMemory implements BooleanSupplier {
             long available = memAvailable(Files.readAllLines(MEMINFO));
             long min = knobs.get(Knob.SELFSHRINK_MIN_AVAILABLE_BYTES);
             if (available < min) {
-                lastRefusal = "MemAvailable " + (available >> 20) + " MiB < selfshrink_min_available_bytes " + (min >> 20) + " MiB";
+                lastRefusal = "MemAvailable " + (available >> 20) + " MiB < selfshrink_min_available_bytes "
+                        + (min >> 20) + " MiB";
                 return false;
             }
             if (Files.exists(PRESSURE)) {

@@ -1,12 +1,12 @@
 package ramswap.cli;
 
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.function.Consumer;
 import java.util.function.LongSupplier;
-import java.nio.charset.StandardCharsets;
 import org.agrona.concurrent.Agent;
 import ramswap.sys.OffHeap;
 import ramswap.sys.Posix;
@@ -95,7 +95,8 @@ final class StallWatch implements Agent {
             }
         } else {
             if (reported) {
-                log.accept("the stall is over: requests are taken again after " + (now - quietSince) / 1_000_000_000L + " s");
+                log.accept("the stall is over: requests are taken again after " + (now - quietSince) / 1_000_000_000L
+                        + " s");
             }
             quietSince = 0;
             reported = false;
@@ -108,7 +109,9 @@ final class StallWatch implements Agent {
     /** For status: "12 s, 3 requests waiting", or null when the serving path moves. */
     String stall() {
         long since = stalledSince;
-        return since == 0 ? null : (System.nanoTime() - since) / 1_000_000_000L + " s, " + waitingNow + " requests waiting";
+        return since == 0
+                ? null
+                : (System.nanoTime() - since) / 1_000_000_000L + " s, " + waitingNow + " requests waiting";
     }
 
     /** The count in the waiting file; 0 when it cannot be read (the connection is gone: nothing waits on it). */
@@ -131,17 +134,31 @@ final class StallWatch implements Agent {
     }
 
     private void report(long waitingRequests, long quietNanos) {
-        StringBuilder b = new StringBuilder("STALLED: no request taken for ").append(quietNanos / 1_000_000_000L).append(" s while ")
-                .append(waitingRequests).append(" wait on /dev/fuse; if it stays so: sudo ./ramswap down --abort --mount ").append(mount)
+        StringBuilder b = new StringBuilder("STALLED: no request taken for ")
+                .append(quietNanos / 1_000_000_000L)
+                .append(" s while ")
+                .append(waitingRequests)
+                .append(" wait on /dev/fuse; if it stays so: sudo ./ramswap down --abort --mount ")
+                .append(mount)
                 .append(". Threads (name, state, kernel stack):");
         try (DirectoryStream<Path> tasks = Files.newDirectoryStream(Path.of("/proc/self/task"))) {
             for (Path t : tasks) {
                 String stat = readOrEmpty(t.resolve("stat"));
-                String state = stat.lastIndexOf(')') < 0 ? "?" : stat.substring(stat.lastIndexOf(')') + 2).split(" ")[0];
+                String state = stat.lastIndexOf(')') < 0
+                        ? "?"
+                        : stat.substring(stat.lastIndexOf(')') + 2).split(" ")[0];
                 String stack = readOrEmpty(t.resolve("stack")).strip().replace("\n", " <- ");
-                if (!state.equals("S") || readOrEmpty(t.resolve("comm")).startsWith("jnr-fuse")) { // the serving thread whatever its state
-                    b.append("\n  ").append(t.getFileName()).append(' ').append(readOrEmpty(t.resolve("comm")).strip()).append(' ')
-                            .append(state).append(": ").append(stack);
+                if (!state.equals("S")
+                        || readOrEmpty(t.resolve("comm"))
+                                .startsWith("jnr-fuse")) { // the serving thread whatever its state
+                    b.append("\n  ")
+                            .append(t.getFileName())
+                            .append(' ')
+                            .append(readOrEmpty(t.resolve("comm")).strip())
+                            .append(' ')
+                            .append(state)
+                            .append(": ")
+                            .append(stack);
                 }
             }
         } catch (IOException | RuntimeException e) {

@@ -9,7 +9,11 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-@Command(mixinStandardHelpOptions = true, name = "stats", description = "Every counter, one \"name value\" per line (the files in DIR/stats/). README.md says what each one counts.")
+@Command(
+        mixinStandardHelpOptions = true,
+        name = "stats",
+        description =
+                "Every counter, one \"name value\" per line (the files in DIR/stats/). README.md says what each one counts.")
 final class StatsCommand implements Callable<Integer> {
 
     @CommandLine.Spec

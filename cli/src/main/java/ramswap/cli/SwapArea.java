@@ -24,7 +24,8 @@ final class SwapArea {
     }
 
     /** Attaches, formats and turns on {@code stripes} loop devices over {@code file}; undoes what it did on failure. */
-    static SwapArea open(Path file, long sizeBytes, int stripes, int priority, Consumer<String> say) throws RamswapException {
+    static SwapArea open(Path file, long sizeBytes, int stripes, int priority, Consumer<String> say)
+            throws RamswapException {
         SwapArea area = new SwapArea(file);
         long stripe = sizeBytes / stripes / 4096 * 4096;
         try {
@@ -34,10 +35,13 @@ final class SwapArea {
                 String device = SwapDevice.attach(file, offset, length);
                 area.devices.add(device);
                 if (!SwapDevice.directIo(device)) {
-                    say.accept("warning: " + device + " does not use direct I/O; pages pass through the page cache twice");
+                    say.accept(
+                            "warning: " + device + " does not use direct I/O; pages pass through the page cache twice");
                 }
                 if (!SwapDevice.unthrottled(device)) {
-                    say.accept("warning: " + device + " keeps writeback throttling on (queue/wbt_lat_usec); under memory pressure a daemon thread may wait on its own swap writes");
+                    say.accept(
+                            "warning: " + device
+                                    + " keeps writeback throttling on (queue/wbt_lat_usec); under memory pressure a daemon thread may wait on its own swap writes");
                 }
                 SwapDevice.mkswap(device);
                 SwapDevice.swapon(device, priority);

@@ -17,13 +17,21 @@ public final class SwapDevice {
 
     private static final Duration QUICK = Duration.ofSeconds(60);
 
-    private SwapDevice() {
-    }
+    private SwapDevice() {}
 
     /** Attaches a range of {@code file} to a free loop device with direct I/O; returns "/dev/loopN". */
     public static String attach(Path file, long offset, long sizeBytes) throws RamswapException {
-        Exec.Result r = Exec.run(QUICK, "losetup", "--find", "--show", "--direct-io=on", "--offset", Long.toString(offset),
-                "--sizelimit", Long.toString(sizeBytes), file.toString());
+        Exec.Result r = Exec.run(
+                QUICK,
+                "losetup",
+                "--find",
+                "--show",
+                "--direct-io=on",
+                "--offset",
+                Long.toString(offset),
+                "--sizelimit",
+                Long.toString(sizeBytes),
+                file.toString());
         if (!r.ok()) {
             throw new RamswapException(RamswapException.FAILED, "cannot attach a loop device: " + r.describe());
         }
@@ -163,7 +171,6 @@ public final class SwapDevice {
     public static boolean isActive(String device) {
         return usedBytes(device).isPresent();
     }
-
 
     private static List<String[]> swaps() {
         List<String[]> rows = new ArrayList<>();

@@ -16,8 +16,12 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import ramswap.cluster.ClusterSettings;
 
-@Command(mixinStandardHelpOptions = true, name = "up", sortOptions = false,
-        description = "Start ramswap and turn its swap on: mount the swap file system, attach a loop device with direct I/O, mkswap, swapon --discard, and join (or form) the cluster. Returns once swap is live; the daemon keeps running in the background (see --foreground). Needs root.")
+@Command(
+        mixinStandardHelpOptions = true,
+        name = "up",
+        sortOptions = false,
+        description =
+                "Start ramswap and turn its swap on: mount the swap file system, attach a loop device with direct I/O, mkswap, swapon --discard, and join (or form) the cluster. Returns once swap is live; the daemon keeps running in the background (see --foreground). Needs root.")
 final class UpCommand implements Callable<Integer> {
 
     /**
@@ -35,84 +39,141 @@ final class UpCommand implements Callable<Integer> {
     @Mixin
     MountOption mountOption;
 
-    @Option(names = "--size", paramLabel = "SIZE", converter = Sizes.class,
-            description = "Size of the swap area, e.g. 2G (a multiple of 4 KiB). Default: the machine's RAM (MemTotal). "
-                    + "An area larger than what will be swapped costs 12 bytes of table per 4 KiB and spares the kernel "
-                    + "rewriting pages when swap runs more than half full.")
+    @Option(
+            names = "--size",
+            paramLabel = "SIZE",
+            converter = Sizes.class,
+            description =
+                    "Size of the swap area, e.g. 2G (a multiple of 4 KiB). Default: the machine's RAM (MemTotal). "
+                            + "An area larger than what will be swapped costs 12 bytes of table per 4 KiB and spares the kernel "
+                            + "rewriting pages when swap runs more than half full.")
     Long size;
 
-    @Option(names = "--loops", defaultValue = "8",
-            description = "Loop devices the swap file is striped over, each a swap area of the same priority; "
-                    + "the kernel spreads pages over them so that several requests are in flight (default: ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--loops",
+            defaultValue = "8",
+            description =
+                    "Loop devices the swap file is striped over, each a swap area of the same priority; "
+                            + "the kernel spreads pages over them so that several requests are in flight (default: ${DEFAULT-VALUE}).")
     int loops;
 
-    @Option(names = "--priority", defaultValue = "100", description = "swapon priority; higher is used first (default: ${DEFAULT-VALUE}, above disk swap).")
+    @Option(
+            names = "--priority",
+            defaultValue = "100",
+            description = "swapon priority; higher is used first (default: ${DEFAULT-VALUE}, above disk swap).")
     int priority;
 
-    @Option(names = "--pool-max", paramLabel = "SIZE", converter = Sizes.class,
-            description = "Most memory the local compressed pool may take (default: swap size + 32 MiB, enough if no page compressed; "
-                    + "the knob pool_max_bytes changes it live). Less needs --pool-overcommit.")
+    @Option(
+            names = "--pool-max",
+            paramLabel = "SIZE",
+            converter = Sizes.class,
+            description =
+                    "Most memory the local compressed pool may take (default: swap size + 32 MiB, enough if no page compressed; "
+                            + "the knob pool_max_bytes changes it live). Less needs --pool-overcommit.")
     Long poolMax;
 
-    @Option(names = "--pool-overcommit",
-            description = "Allow a --pool-max (or a pool_max_bytes) below what the swap area may need, counting on compression. "
-                    + "When the pool is full, swap writes are refused: the kernel keeps those pages in RAM and retries them without end, "
-                    + "processes that need memory stall, and status says the pool is full until the limit is raised.")
+    @Option(
+            names = "--pool-overcommit",
+            description =
+                    "Allow a --pool-max (or a pool_max_bytes) below what the swap area may need, counting on compression. "
+                            + "When the pool is full, swap writes are refused: the kernel keeps those pages in RAM and retries them without end, "
+                            + "processes that need memory stall, and status says the pool is full until the limit is raised.")
     boolean poolOvercommit;
 
-    @Option(names = "--pool-reserve", paramLabel = "SIZE", converter = Sizes.class,
+    @Option(
+            names = "--pool-reserve",
+            paramLabel = "SIZE",
+            converter = Sizes.class,
             description = "Pool memory mapped and touched at start, kept for writes that come when memory is short "
                     + "(default: 1/64 of the swap, 16-256 MiB).")
     Long poolReserve;
 
-    @Option(names = "--no-protections", hidden = true,
-            description = "For tests only: run without mlockall, pre-touched heap, pool reserve, PR_SET_IO_FLUSHER, oom_score_adj and nice.")
+    @Option(
+            names = "--no-protections",
+            hidden = true,
+            description =
+                    "For tests only: run without mlockall, pre-touched heap, pool reserve, PR_SET_IO_FLUSHER, oom_score_adj and nice.")
     boolean noProtections;
 
-    @Option(names = "--cluster-name", defaultValue = "ramswap", description = "Hazelcast cluster to join (default: ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--cluster-name",
+            defaultValue = "ramswap",
+            description = "Hazelcast cluster to join (default: ${DEFAULT-VALUE}).")
     String clusterName;
 
-    @Option(names = "--node", defaultValue = "0", description = "This node's number in the cluster, as RAMster's node numbers (default: ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--node",
+            defaultValue = "0",
+            description = "This node's number in the cluster, as RAMster's node numbers (default: ${DEFAULT-VALUE}).")
     int node;
 
-    @Option(names = "--bind", defaultValue = "127.0.0.1", description = "Address the cluster member binds to (default: ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--bind",
+            defaultValue = "127.0.0.1",
+            description = "Address the cluster member binds to (default: ${DEFAULT-VALUE}).")
     String bind;
 
-    @Option(names = "--port", defaultValue = "5701", description = "First cluster port to try; the next free one is taken (default: ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--port",
+            defaultValue = "5701",
+            description = "First cluster port to try; the next free one is taken (default: ${DEFAULT-VALUE}).")
     int port;
 
-    @Option(names = "--join", split = ",", paramLabel = "HOST[:PORT]", description = "Members to join (default: the --bind address)."
-            + " A node that lends nothing connects to them as a client (see --member).")
+    @Option(
+            names = "--join",
+            split = ",",
+            paramLabel = "HOST[:PORT]",
+            description = "Members to join (default: the --bind address)."
+                    + " A node that lends nothing connects to them as a client (see --member).")
     List<String> join;
 
-    @Option(names = "--member", description = "With --lend 0 and --join: join as a lite member instead of a client. A client takes no part"
-            + " in membership, so the cluster can never drop it, and it goes on through the members it still reaches when one is cut off;"
-            + " a lite member can be removed by the master, and its remote pages are then unreadable until it merges back."
-            + " Other nodes can --join a lite member, not a client.")
+    @Option(
+            names = "--member",
+            description = "With --lend 0 and --join: join as a lite member instead of a client. A client takes no part"
+                    + " in membership, so the cluster can never drop it, and it goes on through the members it still reaches when one is cut off;"
+                    + " a lite member can be removed by the master, and its remote pages are then unreadable until it merges back."
+                    + " Other nodes can --join a lite member, not a client.")
     boolean member;
 
-    @Option(names = "--lend", paramLabel = "SIZE", defaultValue = "0",
-            description = "Memory this node lends to other nodes for their pages, e.g. 4G (default: ${DEFAULT-VALUE}). 0: it holds no one's pages; "
-                    + "it connects to the --join members as a client, or is a lite member when alone or with --member. More: a data member; the daemon's heap grows by SIZE / 0.6 (Hazelcast keeps map data "
-                    + "on the heap), fixed, pre-touched and locked, and up refuses a SIZE this machine cannot hold.")
+    @Option(
+            names = "--lend",
+            paramLabel = "SIZE",
+            defaultValue = "0",
+            description =
+                    "Memory this node lends to other nodes for their pages, e.g. 4G (default: ${DEFAULT-VALUE}). 0: it holds no one's pages; "
+                            + "it connects to the --join members as a client, or is a lite member when alone or with --member. More: a data member; the daemon's heap grows by SIZE / 0.6 (Hazelcast keeps map data "
+                            + "on the heap), fixed, pre-touched and locked, and up refuses a SIZE this machine cannot hold.")
     String lend;
 
-    @Option(names = "--no-swap", description = "Only lend: no swap area, no loop device, no swapon; the mount and its control files "
-            + "(status, ramster/, stats/) stay, with a swap file of 1 MiB that is never swap. Needs --lend.")
+    @Option(
+            names = "--no-swap",
+            description = "Only lend: no swap area, no loop device, no swapon; the mount and its control files "
+                    + "(status, ramster/, stats/) stay, with a swap file of 1 MiB that is never swap. Needs --lend.")
     boolean noSwap;
 
-    @Option(names = "--no-swapon", hidden = true,
+    @Option(
+            names = "--no-swapon",
+            hidden = true,
             description = "For tests only: the swap file of --size, served, but given to no loop device and no swapon.")
     boolean noSwapon;
 
-    @Option(names = "--target", paramLabel = "LIST", description = "Nodes that take this node's cold pages, tried in order, e.g. 1 or 2,1: "
-            + "sets remote_target_nodenum to LIST at start, and pers_remotify_enable to 1 once the warm-up is done.")
+    @Option(
+            names = "--target",
+            paramLabel = "LIST",
+            description =
+                    "Nodes that take this node's cold pages, tried in order, e.g. 1 or 2,1: "
+                            + "sets remote_target_nodenum to LIST at start, and pers_remotify_enable to 1 once the warm-up is done.")
     String target;
 
-    @Option(names = "--foreground", description = "Stay in the foreground (for service managers); stop with SIGTERM or Ctrl-C.")
+    @Option(
+            names = "--foreground",
+            description = "Stay in the foreground (for service managers); stop with SIGTERM or Ctrl-C.")
     boolean foreground;
 
-    @Option(names = "--log", paramLabel = "FILE", description = "Daemon log when running in the background (default: DIR.log beside the mount).")
+    @Option(
+            names = "--log",
+            paramLabel = "FILE",
+            description = "Daemon log when running in the background (default: DIR.log beside the mount).")
     Path log;
 
     @Override
@@ -128,7 +189,9 @@ final class UpCommand implements Callable<Integer> {
     DaemonConfig config() throws RamswapException {
         long lendBytes = parseLend(lend);
         if (noSwap && (size != null || poolMax != null || poolReserve != null)) {
-            throw new RamswapException(RamswapException.USAGE, "--no-swap has no swap area: --size, --pool-max and --pool-reserve do not apply");
+            throw new RamswapException(
+                    RamswapException.USAGE,
+                    "--no-swap has no swap area: --size, --pool-max and --pool-reserve do not apply");
         }
         // --no-swap: a swap file of the least size the store takes, never given to swapon, so that
         // the mount and its control files work as on every node
@@ -137,15 +200,32 @@ final class UpCommand implements Callable<Integer> {
         long capacity = DaemonConfig.capacityFor(swapBytes);
         long limit = poolMax != null ? poolMax : capacity;
         // without protections there is no reserve either: the serving thread maps slabs itself
-        long reserve = noProtections || noSwap ? 0 : poolReserve != null ? poolReserve : DaemonConfig.defaultReserve(swapBytes, limit);
+        long reserve = noProtections || noSwap
+                ? 0
+                : poolReserve != null ? poolReserve : DaemonConfig.defaultReserve(swapBytes, limit);
         Path mount = mountOption.mount.toAbsolutePath().normalize();
         Path logFile = log != null ? log : Path.of(mount + ".log");
         List<String> members = join != null && !join.isEmpty() ? join : List.of(bind);
         DaemonConfig config;
         try {
             ClusterSettings cluster = new ClusterSettings(clusterName, node, bind, port, members, lendBytes == 0);
-            config = new DaemonConfig(mount, swapBytes, stripes, priority, limit, capacity, reserve, poolOvercommit, !noProtections, cluster,
-                    logFile, lendBytes, !noSwap, target, !noSwapon, lendBytes == 0 && join != null && !join.isEmpty() && !member);
+            config = new DaemonConfig(
+                    mount,
+                    swapBytes,
+                    stripes,
+                    priority,
+                    limit,
+                    capacity,
+                    reserve,
+                    poolOvercommit,
+                    !noProtections,
+                    cluster,
+                    logFile,
+                    lendBytes,
+                    !noSwap,
+                    target,
+                    !noSwapon,
+                    lendBytes == 0 && join != null && !join.isEmpty() && !member);
         } catch (IllegalArgumentException e) {
             throw new RamswapException(RamswapException.USAGE, e.getMessage(), e);
         }
@@ -217,16 +297,20 @@ final class UpCommand implements Callable<Integer> {
             // is a page to fault in again, maybe in the middle of a shortage
             builder.environment().put("MALLOC_TRIM_THRESHOLD_", Long.toString(1L << 30));
             builder.environment().put("MALLOC_MMAP_THRESHOLD_", Long.toString(32L << 20));
-            daemon = builder
-                    .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
-                    .redirectOutput(ProcessBuilder.Redirect.appendTo(config.log().toFile()))
+            daemon = builder.redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
+                    .redirectOutput(
+                            ProcessBuilder.Redirect.appendTo(config.log().toFile()))
                     .redirectErrorStream(true)
                     .start();
         } catch (IOException e) {
             throw new RamswapException(RamswapException.FAILED, "cannot start the daemon: " + e.getMessage(), e);
         }
-        out.println("ramswap: starting " + (config.swap() ? Sizes.human(config.sizeBytes()) + " of swap" : "a node without swap")
-                + (config.lendBytes() > 0 ? ", lending " + Sizes.human(config.lendBytes()) + " (heap " + Sizes.human(config.heapBytes()) + ")" : "")
+        out.println("ramswap: starting "
+                + (config.swap() ? Sizes.human(config.sizeBytes()) + " of swap" : "a node without swap")
+                + (config.lendBytes() > 0
+                        ? ", lending " + Sizes.human(config.lendBytes()) + " (heap " + Sizes.human(config.heapBytes())
+                                + ")"
+                        : "")
                 + " at " + config.mount()
                 + " (daemon pid " + daemon.pid() + ", log " + config.log() + ")");
         out.flush();
@@ -235,8 +319,10 @@ final class UpCommand implements Callable<Integer> {
         long nextProgress = started + PROGRESS_EVERY.toNanos();
         while (true) {
             if (!daemon.isAlive()) {
-                throw new RamswapException(RamswapException.FAILED, "the daemon stopped before swap was live (exit "
-                        + daemon.exitValue() + "):\n" + tail(config.log(), 15));
+                throw new RamswapException(
+                        RamswapException.FAILED,
+                        "the daemon stopped before swap was live (exit " + daemon.exitValue() + "):\n"
+                                + tail(config.log(), 15));
             }
             if (instance.state() == Instance.State.LIVE) {
                 Map<String, String> status;
@@ -246,20 +332,25 @@ final class UpCommand implements Callable<Integer> {
                     status = Map.of(); // did not answer this time (busy warming up): ask again until the deadline
                 }
                 if ("live".equals(status.get("state"))) {
-                    out.println("ramswap: up: " + (config.swapArea() ? status.get("swap_devices") + " swap at priority " + status.get("priority")
-                            : "swap " + status.get("swap")) + "; " + status.get("role") + "; " + status.get("cluster"));
+                    out.println("ramswap: up: "
+                            + (config.swapArea()
+                                    ? status.get("swap_devices") + " swap at priority " + status.get("priority")
+                                    : "swap " + status.get("swap"))
+                            + "; " + status.get("role") + "; " + status.get("cluster"));
                     return 0;
                 }
             }
             if (System.nanoTime() > nextProgress) {
                 nextProgress += PROGRESS_EVERY.toNanos();
-                out.println("ramswap:   not live yet after " + (System.nanoTime() - started) / 1_000_000_000L + " s; the daemon's last word: "
-                        + tail(config.log(), 1).replaceFirst("^\\S+Z ramswap: ", ""));
+                out.println("ramswap:   not live yet after " + (System.nanoTime() - started) / 1_000_000_000L
+                        + " s; the daemon's last word: " + tail(config.log(), 1).replaceFirst("^\\S+Z ramswap: ", ""));
                 out.flush();
             }
             if (System.nanoTime() > deadline) {
-                throw new RamswapException(RamswapException.FAILED, "swap was not live after " + READY_TIMEOUT.toSeconds()
-                        + " s; the daemon (pid " + daemon.pid() + ") keeps trying, see " + config.log() + ":\n" + tail(config.log(), 15));
+                throw new RamswapException(
+                        RamswapException.FAILED,
+                        "swap was not live after " + READY_TIMEOUT.toSeconds() + " s; the daemon (pid " + daemon.pid()
+                                + ") keeps trying, see " + config.log() + ":\n" + tail(config.log(), 15));
             }
             sleep(200);
         }
@@ -277,28 +368,44 @@ final class UpCommand implements Callable<Integer> {
     /** A fixed heap sized from the swap, not from the machine; small thread stacks; no JIT tiers that only cost memory. */
     static List<String> jvmOptions(DaemonConfig config) {
         long heapMiB = (config.heapBytes() + (1 << 20) - 1) >> 20;
-        List<String> options = new ArrayList<>(List.of("-Xms" + heapMiB + "m", "-Xmx" + heapMiB + "m", "-XX:+UseSerialGC", "-Xss256k",
-                "-XX:MaxMetaspaceSize=128m", "-XX:ReservedCodeCacheSize=" + CODE_CACHE_MIB + "m", "-XX:MaxDirectMemorySize=64m",
+        List<String> options = new ArrayList<>(List.of(
+                "-Xms" + heapMiB + "m",
+                "-Xmx" + heapMiB + "m",
+                "-XX:+UseSerialGC",
+                "-Xss256k",
+                "-XX:MaxMetaspaceSize=128m",
+                "-XX:ReservedCodeCacheSize=" + CODE_CACHE_MIB + "m",
+                "-XX:MaxDirectMemorySize=64m",
                 "-Djava.util.concurrent.ForkJoinPool.common.parallelism=2",
                 // In a memory cgroup the JVM reads the cgroup's files many times a second (the
                 // compiler threads ask for the memory left, Hazelcast's metrics for the limit).
                 // Each read allocates kernel memory charged to the cgroup, and when that is full,
                 // the reader reclaims, writes swap to this daemon and waits: seen with the VM thread
                 // at a safepoint, which the serving thread then waits on. The heap is fixed anyway.
-                "-XX:-UseContainerSupport", "-XX:-UseDynamicNumberOfCompilerThreads",
+                "-XX:-UseContainerSupport",
+                "-XX:-UseDynamicNumberOfCompilerThreads",
                 // A safepoint stops the serving thread until every thread reaches it, and a thread
                 // that is committing memory in a full cgroup may be waiting on a swap write that
                 // only the serving thread can complete (docs/memory-pressure.md). So, while serving:
                 // no safepoint every second to clean inline caches (they are cleaned when full),
                 // and code memory committed up front instead of in 64 KiB steps by the compiler
                 // threads, in the middle of a shortage.
-                "-XX:+UnlockDiagnosticVMOptions", "-XX:GuaranteedSafepointInterval=0",
+                "-XX:+UnlockDiagnosticVMOptions",
+                "-XX:GuaranteedSafepointInterval=0",
                 "-XX:InitialCodeCacheSize=" + CODE_CACHE_MIB + "m",
                 // Hazelcast asks for these to use its fast internal paths instead of fallbacks
-                "--add-modules", "java.se", "--add-exports", "java.base/jdk.internal.ref=ALL-UNNAMED",
-                "--add-opens", "java.base/java.lang=ALL-UNNAMED", "--add-opens", "java.base/sun.nio.ch=ALL-UNNAMED",
-                "--add-opens", "java.management/sun.management=ALL-UNNAMED",
-                "--add-opens", "jdk.management/com.sun.management.internal=ALL-UNNAMED"));
+                "--add-modules",
+                "java.se",
+                "--add-exports",
+                "java.base/jdk.internal.ref=ALL-UNNAMED",
+                "--add-opens",
+                "java.base/java.lang=ALL-UNNAMED",
+                "--add-opens",
+                "java.base/sun.nio.ch=ALL-UNNAMED",
+                "--add-opens",
+                "java.management/sun.management=ALL-UNNAMED",
+                "--add-opens",
+                "jdk.management/com.sun.management.internal=ALL-UNNAMED"));
         if (config.protections()) {
             options.add("-XX:+AlwaysPreTouch"); // the whole heap resident before the first request
         }
@@ -313,7 +420,8 @@ final class UpCommand implements Callable<Integer> {
                 }
             }
         } catch (IOException | NumberFormatException e) {
-            throw new RamswapException(RamswapException.FAILED, "cannot read MemTotal from /proc/meminfo; give --size", e);
+            throw new RamswapException(
+                    RamswapException.FAILED, "cannot read MemTotal from /proc/meminfo; give --size", e);
         }
         throw new RamswapException(RamswapException.FAILED, "no MemTotal in /proc/meminfo; give --size");
     }

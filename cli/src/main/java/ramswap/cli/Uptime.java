@@ -14,8 +14,7 @@ final class Uptime {
 
     private static final DateTimeFormatter LOCAL = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss");
 
-    private Uptime() {
-    }
+    private Uptime() {}
 
     /** "2026-12-05 13:50:25 (3 min ago)". */
     static String describe(Instant started, Instant now, ZoneId zone) {

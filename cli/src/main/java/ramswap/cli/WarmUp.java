@@ -28,19 +28,21 @@ final class WarmUp {
     private static final long RETRY_PAUSE_MS = 5;
     private static final long RETRY_FOR_NANOS = 30_000_000_000L;
 
-    private WarmUp() {
-    }
+    private WarmUp() {}
 
     /** Returns the number of requests made; throws when a block comes back different. */
     static int run(Posix posix, Path swapFile, long sizeBytes, long poolLimitBytes) throws RamswapException {
         long region = Math.min(Math.min((long) REGION_BLOCKS * BLOCK, poolLimitBytes / 2), sizeBytes - REGION_OFFSET)
-                / (RUN_BLOCKS * BLOCK) * (RUN_BLOCKS * BLOCK);
+                / (RUN_BLOCKS * BLOCK)
+                * (RUN_BLOCKS * BLOCK);
         if (region <= 0) {
             return 0;
         }
         int fd = posix.open(swapFile.toString(), Posix.O_RDWR, 0);
         if (fd < 0) {
-            throw new RamswapException(RamswapException.FAILED, "warm-up: cannot open " + swapFile + ": " + Posix.describe(Posix.lastErrno()));
+            throw new RamswapException(
+                    RamswapException.FAILED,
+                    "warm-up: cannot open " + swapFile + ": " + Posix.describe(Posix.lastErrno()));
         }
         int requests = 0;
         try {
@@ -61,13 +63,18 @@ final class WarmUp {
                     io(posix.pread(fd, back, back.length, at), back.length, "read", at);
                     requests++;
                     if (!Arrays.equals(run, back)) {
-                        throw new RamswapException(RamswapException.FAILED, "warm-up: the swap file returned other bytes than were written at offset "
-                                + at + "; the store is not safe to swap to");
+                        throw new RamswapException(
+                                RamswapException.FAILED,
+                                "warm-up: the swap file returned other bytes than were written at offset " + at
+                                        + "; the store is not safe to swap to");
                     }
                 }
             }
-            if (posix.fallocate(fd, Posix.FALLOC_FL_PUNCH_HOLE | Posix.FALLOC_FL_KEEP_SIZE, REGION_OFFSET, region) != 0) {
-                throw new RamswapException(RamswapException.FAILED, "warm-up: cannot punch the region it wrote: " + Posix.describe(Posix.lastErrno()));
+            if (posix.fallocate(fd, Posix.FALLOC_FL_PUNCH_HOLE | Posix.FALLOC_FL_KEEP_SIZE, REGION_OFFSET, region)
+                    != 0) {
+                throw new RamswapException(
+                        RamswapException.FAILED,
+                        "warm-up: cannot punch the region it wrote: " + Posix.describe(Posix.lastErrno()));
             }
             return requests;
         } finally {
@@ -79,7 +86,9 @@ final class WarmUp {
     private static void write(Posix posix, int fd, byte[] data, long at) throws RamswapException {
         long deadline = System.nanoTime() + RETRY_FOR_NANOS;
         long done;
-        while ((done = posix.pwrite(fd, data, data.length, at)) < 0 && Posix.lastErrno() == ENOSPC && System.nanoTime() < deadline) {
+        while ((done = posix.pwrite(fd, data, data.length, at)) < 0
+                && Posix.lastErrno() == ENOSPC
+                && System.nanoTime() < deadline) {
             try {
                 Thread.sleep(RETRY_PAUSE_MS);
             } catch (InterruptedException e) {
@@ -92,13 +101,17 @@ final class WarmUp {
 
     private static void io(long done, long expected, String what, long at) throws RamswapException {
         if (done != expected) {
-            throw new RamswapException(RamswapException.FAILED, "warm-up: " + what + " at offset " + at + " returned " + done
-                    + (done < 0 ? " (" + Posix.describe(Posix.lastErrno()) + ")" : "") + " instead of " + expected);
+            throw new RamswapException(
+                    RamswapException.FAILED,
+                    "warm-up: " + what + " at offset " + at + " returned " + done
+                            + (done < 0 ? " (" + Posix.describe(Posix.lastErrno()) + ")" : "") + " instead of "
+                            + expected);
         }
     }
 
-    private static final byte[] WORDS = "the swap daemon keeps every page it is given and hands it back intact when asked "
-            .getBytes(StandardCharsets.US_ASCII);
+    private static final byte[] WORDS =
+            "the swap daemon keeps every page it is given and hands it back intact when asked "
+                    .getBytes(StandardCharsets.US_ASCII);
 
     /** The mix a swap device sees: text-like blocks, same-filled blocks and blocks that do not compress. */
     private static void fill(byte[] run, long at, int round) {

@@ -57,8 +57,10 @@ class HelpTextTest {
     @Test
     void shouldFitEveryLineInPicocliDefaultWidth() {
         List<String> wide = new ArrayList<>();
-        helpOfEveryCommand(DEFAULT_WIDTH).forEach((command, help) -> help.lines()
-                .filter(l -> l.length() > DEFAULT_WIDTH).forEach(l -> wide.add(command + ": " + l)));
+        helpOfEveryCommand(DEFAULT_WIDTH)
+                .forEach((command, help) -> help.lines()
+                        .filter(l -> l.length() > DEFAULT_WIDTH)
+                        .forEach(l -> wide.add(command + ": " + l)));
         assertEquals(List.of(), wide);
     }
 

@@ -11,8 +11,15 @@ import ramswap.cluster.NodeInfo;
 class NodesCommandTest {
 
     private static NodeInfo node(long oneCopy, long toRepair, long lost, Long settled) {
-        Map<String, Long> stats = new HashMap<>(Map.of("remote_pers_pages", 100L, "remote_pages_one_copy", oneCopy,
-                "remote_pages_to_replace", toRepair, "remote_pages_lost", lost));
+        Map<String, Long> stats = new HashMap<>(Map.of(
+                "remote_pers_pages",
+                100L,
+                "remote_pages_one_copy",
+                oneCopy,
+                "remote_pages_to_replace",
+                toRepair,
+                "remote_pages_lost",
+                lost));
         if (settled != null) {
             stats.put("remote_partitions_settled", settled);
         }
@@ -24,7 +31,9 @@ class NodesCommandTest {
         assertEquals("full", NodesCommand.redundancy(node(0, 0, 0, 1L)));
         assertEquals("full", NodesCommand.redundancy(node(0, 0, 0, null)), "a node that does not publish the gauge");
         assertEquals("DEGRADED: partitions settling", NodesCommand.redundancy(node(0, 0, 0, 0L)));
-        assertEquals("DEGRADED: 2 with one copy, 3 to repair, partitions settling", NodesCommand.redundancy(node(2, 3, 0, 0L)));
+        assertEquals(
+                "DEGRADED: 2 with one copy, 3 to repair, partitions settling",
+                NodesCommand.redundancy(node(2, 3, 0, 0L)));
     }
 
     @Test

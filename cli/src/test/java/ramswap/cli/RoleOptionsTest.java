@@ -31,8 +31,7 @@ class RoleOptionsTest {
         return up.config();
     }
 
-    private record Outcome(int exitCode, String out, String err) {
-    }
+    private record Outcome(int exitCode, String out, String err) {}
 
     private static Outcome execute(String... args) {
         StringWriter out = new StringWriter();
@@ -50,7 +49,9 @@ class RoleOptionsTest {
             assertEquals(0, c.lendBytes());
             assertTrue(c.cluster().liteMember());
             assertEquals("borrows", c.role().name());
-            assertEquals(DaemonConfig.BASE_HEAP_BYTES + (64L << 20) / 4096 * ramswap.store.BlockTable.BYTES_PER_BLOCK, c.heapBytes());
+            assertEquals(
+                    DaemonConfig.BASE_HEAP_BYTES + (64L << 20) / 4096 * ramswap.store.BlockTable.BYTES_PER_BLOCK,
+                    c.heapBytes());
         }
 
         @Test
@@ -75,11 +76,14 @@ class RoleOptionsTest {
 
         @Test
         void shouldRefuseANegativeOrMalformedLend() {
-            RamswapException bad = assertThrows(RamswapException.class, () -> up("--size", "64M", "--lend", "lots", "--mount", MOUNT));
+            RamswapException bad =
+                    assertThrows(RamswapException.class, () -> up("--size", "64M", "--lend", "lots", "--mount", MOUNT));
             assertEquals(RamswapException.USAGE, bad.exitCode());
             assertTrue(bad.getMessage().startsWith("--lend: 'lots' is not a size"), bad.getMessage());
-            assertEquals(RamswapException.USAGE,
-                    assertThrows(RamswapException.class, () -> up("--size", "64M", "--lend", "-1G", "--mount", MOUNT)).exitCode());
+            assertEquals(
+                    RamswapException.USAGE,
+                    assertThrows(RamswapException.class, () -> up("--size", "64M", "--lend", "-1G", "--mount", MOUNT))
+                            .exitCode());
         }
 
         @Test
@@ -88,11 +92,15 @@ class RoleOptionsTest {
             String refusal = c.lendRefusal(4L << 30, 3L << 30);
             assertTrue(refusal.startsWith("--lend 4.0 GiB does not fit: the daemon would lock "), refusal);
             assertTrue(refusal.contains("6.7 GiB for the quota at 60% use"), refusal);
-            assertTrue(refusal.contains("but this machine has 3.0 GiB available of 4.0 GiB in all; at most --lend "), refusal);
+            assertTrue(
+                    refusal.contains("but this machine has 3.0 GiB available of 4.0 GiB in all; at most --lend "),
+                    refusal);
             long largest = Long.parseLong(refusal.replaceAll(".*at most --lend ([0-9]+)M fits now", "$1"));
             DaemonConfig fits = up("--size", "64M", "--lend", largest + "M", "--mount", MOUNT);
             assertNull(fits.lendRefusal(4L << 30, 3L << 30), "the figure it names fits");
-            assertNull(up("--size", "64M", "--mount", MOUNT).lendRefusal(1L << 30, 0), "lending nothing is never refused here");
+            assertNull(
+                    up("--size", "64M", "--mount", MOUNT).lendRefusal(1L << 30, 0),
+                    "lending nothing is never refused here");
         }
     }
 
@@ -118,7 +126,8 @@ class RoleOptionsTest {
 
         @Test
         void shouldRefuseSwapOptionsWithNoSwap() {
-            RamswapException e = assertThrows(RamswapException.class, () -> up("--no-swap", "--lend", "1G", "--size", "1G", "--mount", MOUNT));
+            RamswapException e = assertThrows(
+                    RamswapException.class, () -> up("--no-swap", "--lend", "1G", "--size", "1G", "--mount", MOUNT));
             assertEquals(RamswapException.USAGE, e.exitCode());
             assertTrue(e.getMessage().contains("--size, --pool-max and --pool-reserve do not apply"), e.getMessage());
         }
@@ -129,20 +138,25 @@ class RoleOptionsTest {
 
         @Test
         void shouldTakeATargetList() throws RamswapException {
-            assertEquals("2,1", up("--size", "64M", "--node", "3", "--target", "2,1", "--mount", MOUNT).targets());
+            assertEquals(
+                    "2,1",
+                    up("--size", "64M", "--node", "3", "--target", "2,1", "--mount", MOUNT)
+                            .targets());
             assertNull(up("--size", "64M", "--mount", MOUNT).targets());
         }
 
         @Test
         void shouldRefuseABadListThisNodeOrATargetWithoutSwap() {
-            RamswapException twice = assertThrows(RamswapException.class, () -> up("--size", "64M", "--target", "2,2", "--mount", MOUNT));
+            RamswapException twice = assertThrows(
+                    RamswapException.class, () -> up("--size", "64M", "--target", "2,2", "--mount", MOUNT));
             assertEquals(RamswapException.USAGE, twice.exitCode());
             assertTrue(twice.getMessage().contains("node 2 is listed twice"), twice.getMessage());
-            RamswapException self = assertThrows(RamswapException.class,
+            RamswapException self = assertThrows(
+                    RamswapException.class,
                     () -> up("--size", "64M", "--node", "1", "--target", "2,1", "--mount", MOUNT));
             assertTrue(self.getMessage().contains("names this node (1)"), self.getMessage());
-            RamswapException noSwap = assertThrows(RamswapException.class,
-                    () -> up("--no-swap", "--lend", "1G", "--target", "2", "--mount", MOUNT));
+            RamswapException noSwap = assertThrows(
+                    RamswapException.class, () -> up("--no-swap", "--lend", "1G", "--target", "2", "--mount", MOUNT));
             assertTrue(noSwap.getMessage().contains("no pages to send"), noSwap.getMessage());
         }
     }
@@ -159,7 +173,8 @@ class RoleOptionsTest {
 
         @Test
         void shouldSayTheDaemonIsNotRunningInsteadOfWaiting() {
-            for (String[] args : List.of(new String[] {"nodes", "--mount", MOUNT},
+            for (String[] args : List.of(
+                    new String[] {"nodes", "--mount", MOUNT},
                     new String[] {"get", "--node", "1", "selfshrink_interval", "--mount", MOUNT},
                     new String[] {"set", "--all", "selfshrink_interval", "10", "--mount", MOUNT})) {
                 Outcome o = execute(args);
@@ -178,35 +193,75 @@ class RoleOptionsTest {
         void shouldPrintOneLinePerNodeAndFailIfAnyRefused() {
             StringWriter out = new StringWriter();
             StringWriter err = new StringWriter();
-            int code = ClusterReach.print(List.of(new ControlAnswer(1, "selfshrink_interval", "10", null),
-                    new ControlAnswer(2, "selfshrink_interval", null, "no answer within 5000 ms")),
-                    new PrintWriter(out, true), new PrintWriter(err, true));
+            int code = ClusterReach.print(
+                    List.of(
+                            new ControlAnswer(1, "selfshrink_interval", "10", null),
+                            new ControlAnswer(2, "selfshrink_interval", null, "no answer within 5000 ms")),
+                    new PrintWriter(out, true),
+                    new PrintWriter(err, true));
             assertEquals(RamswapException.FAILED, code);
             assertEquals("node 1: selfshrink_interval = 10\n", out.toString());
             assertEquals("node 2: refused: no answer within 5000 ms\n", err.toString());
-            assertEquals(0, ClusterReach.print(List.of(new ControlAnswer(1, "x", "1", null)),
-                    new PrintWriter(new StringWriter()), new PrintWriter(new StringWriter())));
+            assertEquals(
+                    0,
+                    ClusterReach.print(
+                            List.of(new ControlAnswer(1, "x", "1", null)),
+                            new PrintWriter(new StringWriter()),
+                            new PrintWriter(new StringWriter())));
         }
 
         @Test
         void shouldTabulateNodesWithTheirRoleQuotaAndUse() {
             List<NodeInfo> nodes = List.of(
-                    new NodeInfo(1, "10.0.0.1:5701", "lends", 1L << 30, Map.of("foreign_pers_bytes", 256L << 20, "remote_pers_pages", 0L,
-                            "rss_bytes", 300L << 20)),
-                    new NodeInfo(2, "10.0.0.2:5701", "borrows", 0, Map.of("foreign_pers_bytes", 0L, "remote_pers_pages", 5000L)),
+                    new NodeInfo(
+                            1,
+                            "10.0.0.1:5701",
+                            "lends",
+                            1L << 30,
+                            Map.of("foreign_pers_bytes", 256L << 20, "remote_pers_pages", 0L, "rss_bytes", 300L << 20)),
+                    new NodeInfo(
+                            2,
+                            "10.0.0.2:5701",
+                            "borrows",
+                            0,
+                            Map.of("foreign_pers_bytes", 0L, "remote_pers_pages", 5000L)),
                     new NodeInfo(3, "10.0.0.3:5701", "borrows", 0, Map.of()),
                     new NodeInfo(5, "10.0.0.5", "borrows (client)", 0, Map.of("remote_pers_pages", 0L)),
-                    new NodeInfo(4, "10.0.0.4:5701", "borrows", 0, Map.of("foreign_pers_bytes", 0L, "remote_pers_pages", 700L,
-                            "remote_pages_one_copy", 20L, "remote_pages_to_replace", 300L)));
+                    new NodeInfo(
+                            4,
+                            "10.0.0.4:5701",
+                            "borrows",
+                            0,
+                            Map.of(
+                                    "foreign_pers_bytes",
+                                    0L,
+                                    "remote_pers_pages",
+                                    700L,
+                                    "remote_pages_one_copy",
+                                    20L,
+                                    "remote_pages_to_replace",
+                                    300L)));
             List<String> lines = NodesCommand.table(nodes);
-            assertEquals("node  address               role             resident   lend       lent (used)        remote pages  copies", lines.get(0));
-            assertEquals("1     10.0.0.1:5701         lends            300.0 MiB  1.0 GiB    256.0 MiB (25%)    0             -", lines.get(1));
-            assertEquals("2     10.0.0.2:5701         borrows          -          0          0 B                5000          full", lines.get(2));
-            assertEquals("3     10.0.0.3:5701         borrows          -          0          -                  -             -", lines.get(3));
-            assertEquals("4     10.0.0.4:5701         borrows          -          0          0 B                700           DEGRADED: 20 with one copy, 300 to repair",
+            assertEquals(
+                    "node  address               role             resident   lend       lent (used)        remote pages  copies",
+                    lines.get(0));
+            assertEquals(
+                    "1     10.0.0.1:5701         lends            300.0 MiB  1.0 GiB    256.0 MiB (25%)    0             -",
+                    lines.get(1));
+            assertEquals(
+                    "2     10.0.0.2:5701         borrows          -          0          0 B                5000          full",
+                    lines.get(2));
+            assertEquals(
+                    "3     10.0.0.3:5701         borrows          -          0          -                  -             -",
+                    lines.get(3));
+            assertEquals(
+                    "4     10.0.0.4:5701         borrows          -          0          0 B                700           DEGRADED: 20 with one copy, 300 to repair",
                     lines.get(5));
-            assertEquals("5     10.0.0.5              borrows (client) -          0          -                  0             -", lines.get(4));
-            assertEquals("[{\"node\": 3, \"address\": \"10.0.0.3:5701\", \"role\": \"borrows\", \"lend_bytes\": 0, \"stats\": {}}]",
+            assertEquals(
+                    "5     10.0.0.5              borrows (client) -          0          -                  0             -",
+                    lines.get(4));
+            assertEquals(
+                    "[{\"node\": 3, \"address\": \"10.0.0.3:5701\", \"role\": \"borrows\", \"lend_bytes\": 0, \"stats\": {}}]",
                     NodesCommand.json(nodes.subList(2, 3)));
         }
     }

@@ -16,7 +16,8 @@ class SpareMemoryTest {
 
     @Test
     void shouldReadTheSomeAvg10OfMemoryPressure() {
-        List<String> psi = List.of("some avg10=12.50 avg60=3.00 avg300=1.00 total=123", "full avg10=1.00 avg60=0.00 avg300=0.00 total=5");
+        List<String> psi = List.of(
+                "some avg10=12.50 avg60=3.00 avg300=1.00 total=123", "full avg10=1.00 avg60=0.00 avg300=0.00 total=5");
         assertEquals(12.5, SpareMemory.someAvg10(psi));
         assertThrows(IllegalStateException.class, () -> SpareMemory.someAvg10(List.of("full avg10=1.00")));
     }

@@ -21,7 +21,8 @@ class StallWatchTest {
         Files.writeString(waiting, "3\n");
         AtomicLong taken = new AtomicLong(7);
         List<String> log = new CopyOnWriteArrayList<>();
-        StallWatch watch = new StallWatch(ramswap.sys.Posix.load(), waiting, taken::get, log::add, Path.of("/run/ramswap-test"));
+        StallWatch watch =
+                new StallWatch(ramswap.sys.Posix.load(), waiting, taken::get, log::add, Path.of("/run/ramswap-test"));
         try {
             long deadline = System.nanoTime() + 8_000_000_000L;
             while (watch.stall() == null && System.nanoTime() < deadline) {
@@ -31,8 +32,11 @@ class StallWatchTest {
             assertNotNull(watch.stall(), "stalled after 5 s of waiting requests and none taken: " + log);
             assertTrue(watch.stall().endsWith("3 requests waiting"), watch.stall());
             assertEquals(1, log.size(), "reported once: " + log);
-            assertTrue(log.get(0).startsWith("STALLED: no request taken for 5 s while 3 wait on /dev/fuse; if it stays so: "
-                    + "sudo ./ramswap down --abort --mount /run/ramswap-test"), log.get(0));
+            assertTrue(
+                    log.get(0)
+                            .startsWith("STALLED: no request taken for 5 s while 3 wait on /dev/fuse; if it stays so: "
+                                    + "sudo ./ramswap down --abort --mount /run/ramswap-test"),
+                    log.get(0));
             taken.incrementAndGet();
             deadline = System.nanoTime() + 3_000_000_000L;
             while (watch.stall() != null && System.nanoTime() < deadline) {

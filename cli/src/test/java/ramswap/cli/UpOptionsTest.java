@@ -15,8 +15,23 @@ class UpOptionsTest {
     private static final long CAPACITY = DaemonConfig.capacityFor(SIZE);
 
     private static DaemonConfig config(long poolMax, boolean overcommit) {
-        return new DaemonConfig(Path.of("/run/ramswap-unused"), SIZE, 1, 100, poolMax, CAPACITY, 1L << 20, overcommit, true, null,
-                Path.of("/run/ramswap-unused.log"), 0, true, null, true, false);
+        return new DaemonConfig(
+                Path.of("/run/ramswap-unused"),
+                SIZE,
+                1,
+                100,
+                poolMax,
+                CAPACITY,
+                1L << 20,
+                overcommit,
+                true,
+                null,
+                Path.of("/run/ramswap-unused.log"),
+                0,
+                true,
+                null,
+                true,
+                false);
     }
 
     @Test

@@ -13,7 +13,8 @@ class UptimeTest {
     @Test
     void shouldPrintLocalTimeToTheSecondAndTheAge() {
         Instant started = Instant.parse("2026-12-05T12:50:25.300309476Z");
-        assertEquals("2026-12-05 13:50:25 (3 min ago)",
+        assertEquals(
+                "2026-12-05 13:50:25 (3 min ago)",
                 Uptime.describe(started, started.plusSeconds(200), ZoneId.of("Europe/Berlin")));
     }
 

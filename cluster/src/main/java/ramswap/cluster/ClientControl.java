@@ -47,17 +47,19 @@ public final class ClientControl implements AutoCloseable {
                 answer = ControlAnswer.refused(node, r.call().name(), "failed: " + e.getMessage());
             }
             // not waited for: this runs on the client's one event thread
-            answers.setAsync(r.id(), answer, ANSWER_TTL_SECONDS, TimeUnit.SECONDS).whenComplete((v, failure) -> {
-                if (failure != null) {
-                    LOG.log(System.Logger.Level.DEBUG, "answering control call " + r.id() + " failed", failure);
-                }
-            });
+            answers.setAsync(r.id(), answer, ANSWER_TTL_SECONDS, TimeUnit.SECONDS)
+                    .whenComplete((v, failure) -> {
+                        if (failure != null) {
+                            LOG.log(System.Logger.Level.DEBUG, "answering control call " + r.id() + " failed", failure);
+                        }
+                    });
         });
     }
 
     /** Answers the calls for {@code client}'s node with {@code controls} until closed. */
     public static ClientControl listen(ClusterClient client, NodeControls controls) {
-        return new ClientControl(Objects.requireNonNull(client, "client"), Objects.requireNonNull(controls, "controls"));
+        return new ClientControl(
+                Objects.requireNonNull(client, "client"), Objects.requireNonNull(controls, "controls"));
     }
 
     @Override
@@ -65,7 +67,10 @@ public final class ClientControl implements AutoCloseable {
         try {
             topic.removeMessageListener(registration);
         } catch (RuntimeException e) { // the client is stopping
-            LOG.log(System.Logger.Level.DEBUG, "removing node " + client.nodeNumber() + "'s control listener failed", e);
+            LOG.log(
+                    System.Logger.Level.DEBUG,
+                    "removing node " + client.nodeNumber() + "'s control listener failed",
+                    e);
         }
     }
 }

@@ -29,6 +29,7 @@ public final class ClusterClient extends ClusterNode {
     public static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(60);
     /** A connection that carried nothing this long is pinged; one silent for the timeout is closed. */
     static final int HEARTBEAT_INTERVAL_MILLIS = 2000;
+
     static final int HEARTBEAT_TIMEOUT_MILLIS = 15_000;
     /** Bounds the retries of one operation; 60 s is the top of remote_timeout_ms. */
     static final int INVOCATION_TIMEOUT_SECONDS = 60;
@@ -37,7 +38,8 @@ public final class ClusterClient extends ClusterNode {
     /** Connected to some member now (false between the loss of the last connection and a reconnection). */
     private final AtomicBoolean online;
 
-    private ClusterClient(ClusterSettings settings, HazelcastInstance hazelcast, Logger hazelcastLog, AtomicBoolean online) {
+    private ClusterClient(
+            ClusterSettings settings, HazelcastInstance hazelcast, Logger hazelcastLog, AtomicBoolean online) {
         super(settings, hazelcast, hazelcastLog);
         this.online = online;
         this.holder = NodeDirectory.holder(settings.bindAddress());
@@ -53,19 +55,21 @@ public final class ClusterClient extends ClusterNode {
     public static ClusterClient connect(ClusterSettings settings, Duration timeout) throws ClusterException {
         Objects.requireNonNull(settings, "settings");
         if (!settings.liteMember()) {
-            throw new IllegalArgumentException("node " + settings.nodeNumber() + " lends: it must be a member, not a client");
+            throw new IllegalArgumentException(
+                    "node " + settings.nodeNumber() + " lends: it must be a member, not a client");
         }
         Logger log = quietHazelcastLogging();
         ClientConfig config = config(settings);
         // in the configuration, so that the first connection's event cannot come before the listener
         AtomicBoolean online = new AtomicBoolean();
-        config.addListenerConfig(new com.hazelcast.config.ListenerConfig((com.hazelcast.core.LifecycleListener) event -> {
-            switch (event.getState()) {
-                case CLIENT_CONNECTED -> online.set(true);
-                case CLIENT_DISCONNECTED -> online.set(false);
-                default -> { }
-            }
-        }));
+        config.addListenerConfig(new com.hazelcast.config.ListenerConfig(
+                (com.hazelcast.core.LifecycleListener) event -> {
+                    switch (event.getState()) {
+                        case CLIENT_CONNECTED -> online.set(true);
+                        case CLIENT_DISCONNECTED -> online.set(false);
+                        default -> {}
+                    }
+                }));
         HazelcastInstance hazelcast = HazelcastClient.newHazelcastClient(config);
         ClusterClient client = new ClusterClient(settings, hazelcast, log, online);
         try {
@@ -79,8 +83,10 @@ public final class ClusterClient extends ClusterNode {
             throw e;
         } catch (RuntimeException e) {
             client.close();
-            throw new ClusterException("node " + settings.nodeNumber() + " reached cluster \"" + settings.clusterName()
-                    + "\" but could not take its node number: " + e.getMessage() + "; retry", e);
+            throw new ClusterException(
+                    "node " + settings.nodeNumber() + " reached cluster \"" + settings.clusterName()
+                            + "\" but could not take its node number: " + e.getMessage() + "; retry",
+                    e);
         }
         return client;
     }
@@ -88,7 +94,8 @@ public final class ClusterClient extends ClusterNode {
     static ClientConfig config(ClusterSettings settings) {
         ClientConfig config = new ClientConfig();
         config.setClusterName(settings.clusterName());
-        config.setInstanceName("ramswap-node-" + settings.nodeNumber() + "-" + Integer.toHexString(ThreadLocalRandom.current().nextInt()));
+        config.setInstanceName("ramswap-node-" + settings.nodeNumber() + "-"
+                + Integer.toHexString(ThreadLocalRandom.current().nextInt()));
         config.addLabel(MemberConfig.NODE_ATTRIBUTE + "=" + settings.nodeNumber());
         config.addLabel(NodeRole.ROLE_ATTRIBUTE + "=borrows");
         config.setProperty("hazelcast.logging.type", "jdk");
@@ -101,7 +108,9 @@ public final class ClusterClient extends ClusterNode {
         config.setProperty("hazelcast.client.event.queue.capacity", "10000");
         config.setProperty("hazelcast.client.io.input.thread.count", "1");
         config.setProperty("hazelcast.client.io.output.thread.count", "1");
-        config.getNetworkConfig().setAddresses(new ArrayList<>(settings.members())).setConnectionTimeout(3000);
+        config.getNetworkConfig()
+                .setAddresses(new ArrayList<>(settings.members()))
+                .setConnectionTimeout(3000);
         // straight to each partition's owner; through any other member when that one cannot be reached
         config.getNetworkConfig().getClusterRoutingConfig().setRoutingMode(RoutingMode.ALL_MEMBERS);
         ClientConnectionStrategyConfig strategy = config.getConnectionStrategyConfig();
@@ -109,8 +118,11 @@ public final class ClusterClient extends ClusterNode {
         ConnectionRetryConfig retry = strategy.getConnectionRetryConfig();
         // -1: never give up. A client whose connect timeout runs out shuts itself down, also after a
         // disconnection, and a swap daemon must never lose its way to its pages.
-        retry.setClusterConnectTimeoutMillis(-1).setInitialBackoffMillis(500).setMaxBackoffMillis(2000)
-                .setMultiplier(1.5).setJitter(0.2);
+        retry.setClusterConnectTimeoutMillis(-1)
+                .setInitialBackoffMillis(500)
+                .setMaxBackoffMillis(2000)
+                .setMultiplier(1.5)
+                .setJitter(0.2);
         return config;
     }
 
@@ -120,7 +132,8 @@ public final class ClusterClient extends ClusterNode {
         RuntimeException last = null;
         while (System.nanoTime() - deadline < 0) {
             try {
-                if (online.get() && !hazelcast.getCluster().getMembers().isEmpty()
+                if (online.get()
+                        && !hazelcast.getCluster().getMembers().isEmpty()
                         && !hazelcast.getPartitionService().getPartitions().isEmpty()) {
                     return;
                 }
@@ -134,9 +147,11 @@ public final class ClusterClient extends ClusterNode {
                 break;
             }
         }
-        throw new ClusterException("no member of cluster \"" + settings.clusterName() + "\" answered at " + settings.members()
-                + " within " + timeout.toSeconds() + " s" + (last == null ? "" : " (" + last.getMessage() + ")")
-                + "; check that they are ramswap nodes that lend (--lend SIZE) in this cluster and that this machine reaches them", last);
+        throw new ClusterException(
+                "no member of cluster \"" + settings.clusterName() + "\" answered at " + settings.members()
+                        + " within " + timeout.toSeconds() + " s" + (last == null ? "" : " (" + last.getMessage() + ")")
+                        + "; check that they are ramswap nodes that lend (--lend SIZE) in this cluster and that this machine reaches them",
+                last);
     }
 
     @Override
@@ -160,11 +175,12 @@ public final class ClusterClient extends ClusterNode {
             return left();
         }
         if (!online.get()) {
-            return "cluster \"" + settings.clusterName() + "\", node " + settings.nodeNumber() + " (client), no member reached;"
-                    + " reconnecting to " + String.join(" ", settings.members());
+            return "cluster \"" + settings.clusterName() + "\", node " + settings.nodeNumber()
+                    + " (client), no member reached;" + " reconnecting to " + String.join(" ", settings.members());
         }
         List<String> members = memberAddresses();
         return "cluster \"" + settings.clusterName() + "\", node " + settings.nodeNumber() + " (client), "
-                + members.size() + (members.size() == 1 ? " member " : " members ") + "(" + String.join(" ", members) + ")";
+                + members.size() + (members.size() == 1 ? " member " : " members ") + "(" + String.join(" ", members)
+                + ")";
     }
 }

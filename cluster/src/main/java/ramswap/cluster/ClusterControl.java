@@ -63,27 +63,33 @@ public final class ClusterControl implements AutoCloseable {
     public static ClusterControl connect(String clusterName, String address, Duration timeout) throws ClusterException {
         Logger log = Logger.getLogger("com.hazelcast");
         if (log.getLevel() == null) {
-            log.setLevel(Level.SEVERE); // a client's start and stop are a dozen INFO lines, a failed connect as many WARNINGs
+            log.setLevel(Level.SEVERE); // a client's start and stop are a dozen INFO lines, a failed connect as many
+            // WARNINGs
         }
         ClientConfig config = new ClientConfig();
         config.setClusterName(clusterName);
         config.setInstanceName("ramswap-cli-" + ProcessHandle.current().pid());
         config.setProperty("hazelcast.logging.type", "jdk");
         config.setProperty("hazelcast.phone.home.enabled", "false");
-        config.setProperty("hazelcast.client.invocation.timeout.seconds", Long.toString(Math.max(1, timeout.toSeconds())));
-        config.getNetworkConfig().addAddress(address)
-                .setConnectionTimeout((int) Math.min(Integer.MAX_VALUE, timeout.toMillis()));
+        config.setProperty(
+                "hazelcast.client.invocation.timeout.seconds", Long.toString(Math.max(1, timeout.toSeconds())));
+        config.getNetworkConfig().addAddress(address).setConnectionTimeout((int)
+                Math.min(Integer.MAX_VALUE, timeout.toMillis()));
         // one connection, to the member named: the daemon of this machine
         config.getNetworkConfig().getClusterRoutingConfig().setRoutingMode(RoutingMode.SINGLE_MEMBER);
         ClientConnectionStrategyConfig strategy = config.getConnectionStrategyConfig();
         strategy.setReconnectMode(ClientConnectionStrategyConfig.ReconnectMode.OFF);
-        strategy.getConnectionRetryConfig().setClusterConnectTimeoutMillis(timeout.toMillis())
-                .setInitialBackoffMillis(200).setMaxBackoffMillis(1000);
+        strategy.getConnectionRetryConfig()
+                .setClusterConnectTimeoutMillis(timeout.toMillis())
+                .setInitialBackoffMillis(200)
+                .setMaxBackoffMillis(1000);
         try {
             return new ClusterControl(HazelcastClient.newHazelcastClient(config), true, log);
         } catch (RuntimeException e) {
-            throw new ClusterException("no member of cluster \"" + clusterName + "\" answered at " + address + " within "
-                    + timeout.toSeconds() + " s: " + e.getMessage(), e);
+            throw new ClusterException(
+                    "no member of cluster \"" + clusterName + "\" answered at " + address + " within "
+                            + timeout.toSeconds() + " s: " + e.getMessage(),
+                    e);
         }
     }
 
@@ -94,14 +100,22 @@ public final class ClusterControl implements AutoCloseable {
         for (Member m : hazelcast.getCluster().getMembers()) {
             Integer node = ClusterMember.nodeNumberOf(m);
             int n = node == null ? -1 : node;
-            nodes.add(new NodeInfo(n, m.getAddress().getHost() + ":" + m.getAddress().getPort(), NodeRole.labelOf(m),
-                    NodeRole.lendOf(m), stats.getOrDefault(node, Map.of())));
+            nodes.add(new NodeInfo(
+                    n,
+                    m.getAddress().getHost() + ":" + m.getAddress().getPort(),
+                    NodeRole.labelOf(m),
+                    NodeRole.lendOf(m),
+                    stats.getOrDefault(node, Map.of())));
         }
         Set<Integer> listed = new TreeSet<>();
         nodes.forEach(i -> listed.add(i.node()));
         for (Map.Entry<Integer, String> lease : leases().entrySet()) {
             if (!listed.contains(lease.getKey())) {
-                nodes.add(new NodeInfo(lease.getKey(), NodeDirectory.addressOf(lease.getValue()), NodeRole.CLIENT_LABEL, 0,
+                nodes.add(new NodeInfo(
+                        lease.getKey(),
+                        NodeDirectory.addressOf(lease.getValue()),
+                        NodeRole.CLIENT_LABEL,
+                        0,
                         stats.getOrDefault(lease.getKey(), Map.of())));
             }
         }
@@ -146,7 +160,9 @@ public final class ClusterControl implements AutoCloseable {
             if (m == null && leases.containsKey(n)) {
                 String id = java.util.UUID.randomUUID().toString();
                 try {
-                    hazelcast.<ClientControl.Request>getTopic(ClientControl.TOPIC).publish(new ClientControl.Request(id, n, call));
+                    hazelcast
+                            .<ClientControl.Request>getTopic(ClientControl.TOPIC)
+                            .publish(new ClientControl.Request(id, n, call));
                     asked.put(n, id);
                 } catch (RuntimeException e) {
                     answers.put(n, ControlAnswer.refused(n, name, "could not ask it: " + e.getMessage()));
@@ -184,7 +200,9 @@ public final class ClusterControl implements AutoCloseable {
         if (!asked.isEmpty()) {
             IMap<String, ControlAnswer> replies = hazelcast.getMap(ClientControl.ANSWERS);
             while (true) {
-                for (java.util.Iterator<Map.Entry<Integer, String>> it = asked.entrySet().iterator(); it.hasNext(); ) {
+                for (java.util.Iterator<Map.Entry<Integer, String>> it =
+                                asked.entrySet().iterator();
+                        it.hasNext(); ) {
                     Map.Entry<Integer, String> a = it.next();
                     ControlAnswer answer = replies.get(a.getValue());
                     if (answer != null) {

@@ -6,7 +6,6 @@ import com.hazelcast.cluster.MembershipListener;
 import com.hazelcast.config.Config;
 import com.hazelcast.core.Hazelcast;
 import com.hazelcast.core.HazelcastInstance;
-
 import java.net.InetAddress;
 import java.net.NetworkInterface;
 import java.net.SocketException;
@@ -52,7 +51,7 @@ public final class ClusterMember extends ClusterNode {
      *                          or another member already has this node number
      */
     public static ClusterMember join(ClusterSettings settings) throws ClusterException {
-        return join(settings, null, null, message -> { });
+        return join(settings, null, null, message -> {});
     }
 
     /**
@@ -63,16 +62,18 @@ public final class ClusterMember extends ClusterNode {
      * @param controls null for a member without a daemon (tests, tools)
      * @param progress told what the start waits for when the cluster changes under it
      */
-    public static ClusterMember join(ClusterSettings settings, NodeRole role, NodeControls controls,
-                                     Consumer<String> progress) throws ClusterException {
+    public static ClusterMember join(
+            ClusterSettings settings, NodeRole role, NodeControls controls, Consumer<String> progress)
+            throws ClusterException {
         Objects.requireNonNull(settings, "settings");
         if (role != null && role.liteMember() != settings.liteMember()) {
-            throw new IllegalArgumentException("role " + role.name() + " (lend " + role.lendBytes() + ") and lite member "
-                    + settings.liteMember() + " disagree");
+            throw new IllegalArgumentException("role " + role.name() + " (lend " + role.lendBytes()
+                    + ") and lite member " + settings.liteMember() + " disagree");
         }
         requireLocalAddress(settings.bindAddress());
         Logger hazelcastLog = quietHazelcastLogging();
-        HazelcastInstance hazelcast = startRetrying(settings, role, controls, Objects.requireNonNull(progress, "progress"));
+        HazelcastInstance hazelcast =
+                startRetrying(settings, role, controls, Objects.requireNonNull(progress, "progress"));
         try {
             settle(hazelcast, settings, Objects.requireNonNull(progress, "progress"));
         } catch (ClusterException | RuntimeException e) {
@@ -91,7 +92,9 @@ public final class ClusterMember extends ClusterNode {
     private static void settle(HazelcastInstance hazelcast, ClusterSettings settings, Consumer<String> progress)
             throws ClusterException {
         int node = settings.nodeNumber();
-        String goal = settings.liteMember() ? "to check its node number against the cluster's leases" : "to become a data member";
+        String goal = settings.liteMember()
+                ? "to check its node number against the cluster's leases"
+                : "to become a data member";
         Semaphore changes = new Semaphore(0);
         UUID listener = hazelcast.getCluster().addMembershipListener(new MembershipListener() {
             @Override
@@ -111,25 +114,34 @@ public final class ClusterMember extends ClusterNode {
                 try {
                     refuseDuplicateNodeNumber(hazelcast, node);
                     NodeDirectory.refuseLeased(hazelcast, node, settings.bindAddress());
-                    if (!settings.liteMember() && hazelcast.getCluster().getLocalMember().isLiteMember()) {
+                    if (!settings.liteMember()
+                            && hazelcast.getCluster().getLocalMember().isLiteMember()) {
                         hazelcast.getCluster().promoteLocalLiteMember();
                     }
                     return;
                 } catch (RuntimeException e) {
                     if (!hazelcast.getLifecycleService().isRunning()) {
-                        throw new ClusterException("node " + node + " left cluster \"" + settings.clusterName()
-                                + "\" while it tried " + goal + ": " + rootMessage(e), e);
+                        throw new ClusterException(
+                                "node " + node + " left cluster \"" + settings.clusterName() + "\" while it tried "
+                                        + goal + ": " + rootMessage(e),
+                                e);
                     }
                     long waited = System.nanoTime() - start;
                     if (waited >= SETTLE_WAIT.toNanos()) {
-                        throw new ClusterException("node " + node + " joined cluster \"" + settings.clusterName()
-                                + "\" but did not manage " + goal + " within " + SETTLE_WAIT.toSeconds() + " s: "
-                                + rootMessage(e) + "; check that its members reach each other, then start it again", e);
+                        throw new ClusterException(
+                                "node " + node + " joined cluster \"" + settings.clusterName()
+                                        + "\" but did not manage " + goal + " within " + SETTLE_WAIT.toSeconds()
+                                        + " s: "
+                                        + rootMessage(e)
+                                        + "; check that its members reach each other, then start it again",
+                                e);
                     }
                     String reason = rootMessage(e);
                     if (!reason.equals(said)) {
-                        progress.accept("node " + node + " is waiting " + goal + " while cluster \"" + settings.clusterName()
-                                + "\" changes (" + hazelcast.getCluster().getMembers().size() + " members, "
+                        progress.accept("node " + node + " is waiting " + goal + " while cluster \""
+                                + settings.clusterName()
+                                + "\" changes ("
+                                + hazelcast.getCluster().getMembers().size() + " members, "
                                 + dataMemberCount(hazelcast) + " data members; " + reason + "); trying again for up to "
                                 + (SETTLE_WAIT.toNanos() - waited) / 1_000_000_000L + " s");
                         said = reason;
@@ -218,8 +230,9 @@ public final class ClusterMember extends ClusterNode {
      * join time gives up ("Could not join cluster", then "Node failed to start!"). Seen in
      * JoinRaceIT, one start in fifteen. Any other failure ends the start at once.
      */
-    private static HazelcastInstance startRetrying(ClusterSettings settings, NodeRole role, NodeControls controls,
-                                                   Consumer<String> progress) throws ClusterException {
+    private static HazelcastInstance startRetrying(
+            ClusterSettings settings, NodeRole role, NodeControls controls, Consumer<String> progress)
+            throws ClusterException {
         long deadline = System.nanoTime() + SETTLE_WAIT.toNanos();
         while (true) {
             try {
@@ -230,7 +243,8 @@ public final class ClusterMember extends ClusterNode {
                     throw e;
                 }
                 progress.accept("node " + settings.nodeNumber() + " could not join cluster \"" + settings.clusterName()
-                        + "\" while its members start; starting again, for up to " + SETTLE_WAIT.toSeconds() + " s in all");
+                        + "\" while its members start; starting again, for up to " + SETTLE_WAIT.toSeconds()
+                        + " s in all");
                 try {
                     Thread.sleep(SETTLE_RETRY.toMillis());
                 } catch (InterruptedException interrupted) {
@@ -241,17 +255,21 @@ public final class ClusterMember extends ClusterNode {
         }
     }
 
-    private static HazelcastInstance start(ClusterSettings settings, NodeRole role, NodeControls controls) throws ClusterException {
+    private static HazelcastInstance start(ClusterSettings settings, NodeRole role, NodeControls controls)
+            throws ClusterException {
         Config config = MemberConfig.build(settings, true);
         NodeControls.apply(config, role, controls);
         try {
             return Hazelcast.newHazelcastInstance(config);
         } catch (RuntimeException e) {
-            throw new ClusterException("could not start the cluster member on " + settings.bindAddress()
-                    + " from port " + settings.port() + ": " + rootMessage(e)
-                    + "; check that a port from " + settings.port() + " up is free (ss -ltn) and that the members "
-                    + settings.members() + " are ramswap nodes of cluster \"" + settings.clusterName()
-                    + "\" that answer", e);
+            throw new ClusterException(
+                    "could not start the cluster member on " + settings.bindAddress()
+                            + " from port " + settings.port() + ": " + rootMessage(e)
+                            + "; check that a port from " + settings.port()
+                            + " up is free (ss -ltn) and that the members "
+                            + settings.members() + " are ramswap nodes of cluster \"" + settings.clusterName()
+                            + "\" that answer",
+                    e);
         }
     }
 
@@ -260,8 +278,7 @@ public final class ClusterMember extends ClusterNode {
      * counts as a conflict: of two nodes started with one number, the younger leaves.
      * A client has no local member: every member is checked.
      */
-    static void refuseDuplicateNodeNumber(HazelcastInstance hazelcast, int nodeNumber)
-            throws ClusterException {
+    static void refuseDuplicateNodeNumber(HazelcastInstance hazelcast, int nodeNumber) throws ClusterException {
         for (Member member : hazelcast.getCluster().getMembers()) {
             if (member.localMember()) {
                 return;
@@ -281,8 +298,10 @@ public final class ClusterMember extends ClusterNode {
                         + " give one listed by \"ip -4 addr\"");
             }
         } catch (UnknownHostException | SocketException e) {
-            throw new ClusterException("cannot check bind address " + bindAddress + ": " + e.getMessage()
-                    + "; give one listed by \"ip -4 addr\"", e);
+            throw new ClusterException(
+                    "cannot check bind address " + bindAddress + ": " + e.getMessage()
+                            + "; give one listed by \"ip -4 addr\"",
+                    e);
         }
     }
 

@@ -22,6 +22,7 @@ public abstract sealed class ClusterNode implements AutoCloseable permits Cluste
     // JUL keeps loggers weakly; holding the reference keeps the level set by quietHazelcastLogging alive.
     @SuppressWarnings("unused")
     private final Logger hazelcastLog;
+
     final AtomicBoolean closed = new AtomicBoolean();
 
     ClusterNode(ClusterSettings settings, HazelcastInstance hazelcast, Logger hazelcastLog) {

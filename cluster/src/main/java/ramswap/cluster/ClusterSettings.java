@@ -16,8 +16,8 @@ import java.util.regex.Pattern;
  * @param members      addresses of other nodes to join, "host" or "host:port"
  * @param liteMember   true for a node that only borrows memory: it owns no partitions
  */
-public record ClusterSettings(String clusterName, int nodeNumber, String bindAddress, int port,
-                              List<String> members, boolean liteMember) {
+public record ClusterSettings(
+        String clusterName, int nodeNumber, String bindAddress, int port, List<String> members, boolean liteMember) {
 
     public static final int DEFAULT_PORT = 5701;
     public static final int MAX_NODE_NUMBER = 65535;

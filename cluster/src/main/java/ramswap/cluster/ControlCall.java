@@ -20,6 +20,7 @@ public final class ControlCall implements Callable<ControlAnswer>, Serializable,
     private final String name;
     /** null for a read */
     private final String value;
+
     private transient HazelcastInstance member;
 
     private ControlCall(String name, String value) {
@@ -64,7 +65,9 @@ public final class ControlCall implements Callable<ControlAnswer>, Serializable,
                 return ControlAnswer.refused(n, name, "no knob named '" + name + "'");
             }
             String refusal = controls.knobs().set(knob, value);
-            return refusal == null ? ControlAnswer.value(n, name, controls.knobs().text(knob)) : ControlAnswer.refused(n, name, refusal);
+            return refusal == null
+                    ? ControlAnswer.value(n, name, controls.knobs().text(knob))
+                    : ControlAnswer.refused(n, name, refusal);
         }
         if (knob != null) {
             return ControlAnswer.value(n, name, controls.knobs().text(knob));
@@ -72,7 +75,8 @@ public final class ControlCall implements Callable<ControlAnswer>, Serializable,
         if (Counter.byFileName(name) != null) {
             Map<String, Long> counters = controls.counters().get();
             Long v = counters.get(name);
-            return v == null ? ControlAnswer.refused(n, name, "no counter '" + name + "' on this node")
+            return v == null
+                    ? ControlAnswer.refused(n, name, "no counter '" + name + "' on this node")
                     : ControlAnswer.value(n, name, Long.toString(v));
         }
         return ControlAnswer.refused(n, name, "no knob or counter named '" + name + "'");

@@ -11,8 +11,7 @@ import com.hazelcast.core.HazelcastInstance;
  */
 public final class DataMembers {
 
-    private DataMembers() {
-    }
+    private DataMembers() {}
 
     /** True when some member of the cluster, as {@code hazelcast} sees it now, is a data member. */
     public static boolean present(HazelcastInstance hazelcast) {

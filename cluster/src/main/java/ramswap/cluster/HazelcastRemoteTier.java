@@ -3,19 +3,18 @@ package ramswap.cluster;
 import com.hazelcast.cluster.Member;
 import com.hazelcast.core.HazelcastInstance;
 import com.hazelcast.map.IMap;
+import com.hazelcast.partition.MigrationListener;
+import com.hazelcast.partition.MigrationState;
 import com.hazelcast.partition.PartitionService;
+import com.hazelcast.partition.ReplicaMigrationEvent;
 import java.security.SecureRandom;
 import java.time.Duration;
-import java.util.Arrays;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
-import com.hazelcast.partition.MigrationListener;
-import com.hazelcast.partition.MigrationState;
-import com.hazelcast.partition.ReplicaMigrationEvent;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
@@ -89,11 +88,13 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
     static final Duration SWEEP_RETRY = Duration.ofSeconds(2);
     /** Longest the flusher spends sending its queue when it stops. */
     static final Duration CLOSE_DRAIN = Duration.ofSeconds(5);
+
     private static final System.Logger LOG = System.getLogger(HazelcastRemoteTier.class.getName());
 
     private final HazelcastInstance hazelcast;
     /** A client has no partition service of its own to ask whether partitions settled: it asks a member. */
     private final boolean client;
+
     private final IMap<Long, byte[]> map;
     private final PartitionService partitions;
     private final int node;
@@ -104,6 +105,7 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
     private final KeyPlacer placer;
     /** Node number -> System.nanoTime() of its last quota refusal. */
     private final Map<Integer, Long> refusedAt = new ConcurrentHashMap<>();
+
     private final Flusher flusher = new Flusher();
     /**
      * True once every page of this node's earlier lives is deleted. Nothing is sent before: a
@@ -113,6 +115,7 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
     private volatile boolean swept;
     /** Counts finished migrations and member departures: partitions may have moved. */
     private final AtomicLong placementEpoch = new AtomicLong();
+
     private volatile boolean closed;
     /**
      * Per partition: handles below this lost the copy they had there (the member that owned it left
@@ -167,7 +170,8 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
         });
         IMap<Integer, Boolean> leavingMap = hazelcast.getMap(Lender.LEAVING_MAP);
         leavingMap.addEntryListener(new LeavingListener(), false);
-        if (DataMembers.present(hazelcast)) { // alone as a lite member no map answers; the listener sees what comes later
+        if (DataMembers.present(
+                hazelcast)) { // alone as a lite member no map answers; the listener sees what comes later
             try {
                 leaving.addAll(leavingMap.keySet());
             } catch (RuntimeException e) { // the data members left meanwhile
@@ -179,7 +183,8 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
         hazelcast.getCluster().addMembershipListener(new com.hazelcast.cluster.MembershipListener() {
             @Override
             public void memberAdded(com.hazelcast.cluster.MembershipEvent event) {
-                secondCopyShortAt = System.nanoTime() - SECOND_COPY_QUIET.toNanos() - 1; // a lender may have come: try again
+                secondCopyShortAt =
+                        System.nanoTime() - SECOND_COPY_QUIET.toNanos() - 1; // a lender may have come: try again
                 lookAtOwners(null);
             }
 
@@ -197,10 +202,10 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
      * waiting for that at most {@code sweepTimeout}; a sweep that takes longer goes on in the
      * background and the lenders' orphan cleanup catches what it misses.
      */
-    public static HazelcastRemoteTier start(ClusterNode member, Knobs knobs, Counters counters, long incarnation,
-                                            Duration sweepTimeout) {
-        HazelcastRemoteTier tier = new HazelcastRemoteTier(Objects.requireNonNull(member, "member"), knobs, counters,
-                incarnation);
+    public static HazelcastRemoteTier start(
+            ClusterNode member, Knobs knobs, Counters counters, long incarnation, Duration sweepTimeout) {
+        HazelcastRemoteTier tier =
+                new HazelcastRemoteTier(Objects.requireNonNull(member, "member"), knobs, counters, incarnation);
         tier.sweepEarlierLives(sweepTimeout);
         return tier;
     }
@@ -253,8 +258,8 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
      * stopped answering holds up only the pages that have no other copy.
      */
     @Override
-    public void fetch(int n, int[] blocks, int[] generations, long[] handles, byte[][] pages, int[] lengths,
-                      long timeoutMillis) {
+    public void fetch(
+            int n, int[] blocks, int[] generations, long[] handles, byte[][] pages, int[] lengths, long timeoutMillis) {
         long start = System.nanoTime();
         long deadline = start + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
         long lateAt = start + TimeUnit.MILLISECONDS.toNanos(knobs.get(ramswap.store.Knob.LATE_BIND_MS));
@@ -330,13 +335,15 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
 
     /** Failed reads logged in the current minute, and when that minute started. */
     private final AtomicInteger failuresLogged = new AtomicInteger();
+
     private volatile long failureMinute;
 
     /**
      * Logs a page that could not be read, with where its copies are and what each answered: such a
      * page kills the process that owns it. At most 20 a minute.
      */
-    private void logFailure(int block, long handle, int code, CompletableFuture<byte[]> first, CompletableFuture<byte[]> second) {
+    private void logFailure(
+            int block, long handle, int code, CompletableFuture<byte[]> first, CompletableFuture<byte[]> second) {
         long now = System.nanoTime();
         if (now - failureMinute > 60_000_000_000L) {
             failureMinute = now;
@@ -345,8 +352,8 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
         if (failuresLogged.incrementAndGet() > 20) {
             return;
         }
-        StringBuilder b = new StringBuilder("remote page of block " + block + " not read (" + (code == MISSING ? "missing"
-                : code == UNAUTHENTIC ? "unauthentic" : "timeout") + "): ");
+        StringBuilder b = new StringBuilder("remote page of block " + block + " not read ("
+                + (code == MISSING ? "missing" : code == UNAUTHENTIC ? "unauthentic" : "timeout") + "): ");
         b.append("first copy ").append(describe(placer.firstKey(handle), first));
         if (KeyPlacer.twoCopies(handle)) {
             b.append("; second copy ").append(describe(placer.secondKey(handle), second));
@@ -358,11 +365,21 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
 
     private String describe(long key, CompletableFuture<byte[]> f) {
         Member owner = placer.ownerOf(key);
-        String answer = f == null ? "not asked" : !f.isDone() ? "no answer" : f.isCompletedExceptionally()
-                ? "failed: " + failureOf(f.thenApply(v -> (Void) null)) : f.join() == null ? "missing" : "present";
+        String answer = f == null
+                ? "not asked"
+                : !f.isDone()
+                        ? "no answer"
+                        : f.isCompletedExceptionally()
+                                ? "failed: " + failureOf(f.thenApply(v -> (Void) null))
+                                : f.join() == null ? "missing" : "present";
         return "key " + Long.toHexString(key) + " in partition " + placer.partitionOf(key) + " owned by "
-                + (owner == null ? "nobody" : (ClusterMember.nodeNumberOf(owner) == null ? "?" : "node " + ClusterMember.nodeNumberOf(owner))
-                + " " + owner.getAddress()) + ", " + answer;
+                + (owner == null
+                        ? "nobody"
+                        : (ClusterMember.nodeNumberOf(owner) == null
+                                        ? "?"
+                                        : "node " + ClusterMember.nodeNumberOf(owner))
+                                + " " + owner.getAddress())
+                + ", " + answer;
     }
 
     /** Asks for one key; {@code answered} gets a permit when the answer comes. */
@@ -443,7 +460,9 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
         }
         leakCandidates = next;
         if (freed > 0) {
-            LOG.log(System.Logger.Level.INFO, "node " + node + " freed " + freed + " copies of its pages that no block used any more");
+            LOG.log(
+                    System.Logger.Level.INFO,
+                    "node " + node + " freed " + freed + " copies of its pages that no block used any more");
         }
         return freed;
     }
@@ -528,7 +547,10 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
                 return answer.get(SETTLED_ASK_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
             } catch (TimeoutException | ExecutionException e) {
                 answer.cancel(true);
-                LOG.log(System.Logger.Level.DEBUG, "member " + m.getAddress() + " did not say whether the partitions settled", e);
+                LOG.log(
+                        System.Logger.Level.DEBUG,
+                        "member " + m.getAddress() + " did not say whether the partitions settled",
+                        e);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 return false;
@@ -562,7 +584,9 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
         if (KeyPlacer.twoCopies(handle)) {
             com.hazelcast.partition.Partition pb = partitions.getPartition(placer.secondKey(handle));
             Member b = ownerOf(pb);
-            return lostIn(pb, handle) || isLeaving(b) || b != null && (b.localMember() || a != null && a.getUuid().equals(b.getUuid()));
+            return lostIn(pb, handle)
+                    || isLeaving(b)
+                    || b != null && (b.localMember() || a != null && a.getUuid().equals(b.getUuid()));
         }
         // one copy: a second is worth trying when wanted, and two lenders other than this node are here
         return knobs.get(ramswap.store.Knob.REMOTE_COPIES) >= 2
@@ -590,8 +614,10 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
     }
 
     /** Keeps {@link #leaving} as the map says; a change may make pages want new copies. */
-    private final class LeavingListener implements com.hazelcast.map.listener.EntryAddedListener<Integer, Boolean>,
-            com.hazelcast.map.listener.EntryUpdatedListener<Integer, Boolean>, com.hazelcast.map.listener.EntryRemovedListener<Integer, Boolean> {
+    private final class LeavingListener
+            implements com.hazelcast.map.listener.EntryAddedListener<Integer, Boolean>,
+                    com.hazelcast.map.listener.EntryUpdatedListener<Integer, Boolean>,
+                    com.hazelcast.map.listener.EntryRemovedListener<Integer, Boolean> {
         @Override
         public void entryAdded(com.hazelcast.core.EntryEvent<Integer, Boolean> event) {
             leaving.add(event.getKey());
@@ -665,8 +691,10 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
             }
         }
         if (lost > 0) {
-            LOG.log(System.Logger.Level.WARNING, lost + " partitions lost their owner without handing them over (a member left"
-                    + " or was cut off): the copies there are gone; pages with a copy there get new ones");
+            LOG.log(
+                    System.Logger.Level.WARNING,
+                    lost + " partitions lost their owner without handing them over (a member left"
+                            + " or was cut off): the copies there are gone; pages with a copy there get new ones");
         }
         moved();
     }
@@ -701,7 +729,8 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
      */
     // the callback completes result on every path, failures included: nothing is lost with its own future
     @SuppressWarnings("FutureReturnValueIgnored")
-    private void sendFrom(int from, int[] targets, byte[][] sealed, boolean sawFull, int tries, CompletableFuture<Sent> result) {
+    private void sendFrom(
+            int from, int[] targets, byte[][] sealed, boolean sawFull, int tries, CompletableFuture<Sent> result) {
         int n = sealed.length;
         boolean wantTwo = knobs.get(ramswap.store.Knob.REMOTE_COPIES) >= 2;
         for (int i = from; i < targets.length && tries > 0; i++) {
@@ -732,11 +761,13 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
             Map<java.util.UUID, Integer> nodeOf = new HashMap<>(seconds);
             nodeOf.put(member.getUuid(), target);
             for (int k = 0; k < n; k++) {
-                byOwner.computeIfAbsent(member.getUuid(), u -> new HashMap<>(2 * n)).put(placer.firstKey(handles[k]), sealed[k]);
+                byOwner.computeIfAbsent(member.getUuid(), u -> new HashMap<>(2 * n))
+                        .put(placer.firstKey(handles[k]), sealed[k]);
                 if (KeyPlacer.twoCopies(handles[k])) {
                     long key = placer.secondKey(handles[k]);
                     Member owner = placer.ownerOf(key);
-                    java.util.UUID u = owner == null ? member.getUuid() : owner.getUuid(); // moved meanwhile: the put finds it
+                    java.util.UUID u =
+                            owner == null ? member.getUuid() : owner.getUuid(); // moved meanwhile: the put finds it
                     byOwner.computeIfAbsent(u, x -> new HashMap<>(2 * n)).put(key, sealed[k]);
                 }
             }
@@ -756,49 +787,52 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
             int at = i;
             boolean full = sawFull;
             CompletableFuture.allOf(puts.toArray(CompletableFuture[]::new)).whenComplete((ignored, failure) -> {
-              try {
-                if (failure == null) {
-                    Sent sent = new Sent(n);
-                    System.arraycopy(handles, 0, sent.handles, 0, n);
-                    result.complete(sent);
-                    return;
-                }
-                // part of the batch may be stored (no atomicity across a putAll): delete all of it
-                forgetKeys(handles);
-                boolean firstRefused = false;
-                boolean secondRefused = false;
-                Throwable other = null;
-                for (int g = 0; g < owners.size(); g++) {
-                    Throwable f = failureOf(puts.get(g));
-                    if (f == null) {
-                        continue;
+                try {
+                    if (failure == null) {
+                        Sent sent = new Sent(n);
+                        System.arraycopy(handles, 0, sent.handles, 0, n);
+                        result.complete(sent);
+                        return;
                     }
-                    Integer refusing = nodeOf.get(owners.get(g));
-                    if (LendRefusedException.isRefusal(f) && refusing != null) {
-                        refusedAt.put(refusing, System.nanoTime());
-                        if (refusing == target) {
-                            firstRefused = true;
-                        } else {
-                            secondRefused = true;
+                    // part of the batch may be stored (no atomicity across a putAll): delete all of it
+                    forgetKeys(handles);
+                    boolean firstRefused = false;
+                    boolean secondRefused = false;
+                    Throwable other = null;
+                    for (int g = 0; g < owners.size(); g++) {
+                        Throwable f = failureOf(puts.get(g));
+                        if (f == null) {
+                            continue;
                         }
-                    } else {
-                        other = f;
+                        Integer refusing = nodeOf.get(owners.get(g));
+                        if (LendRefusedException.isRefusal(f) && refusing != null) {
+                            refusedAt.put(refusing, System.nanoTime());
+                            if (refusing == target) {
+                                firstRefused = true;
+                            } else {
+                                secondRefused = true;
+                            }
+                        } else {
+                            other = f;
+                        }
                     }
-                }
-                if (other != null) {
-                    LOG.log(System.Logger.Level.DEBUG, "sending " + n + " pages to node " + target + " failed", other);
+                    if (other != null) {
+                        LOG.log(
+                                System.Logger.Level.DEBUG,
+                                "sending " + n + " pages to node " + target + " failed",
+                                other);
+                        counters.add(Counter.PERS_PAGES_REMOTE_FAILED, n);
+                        result.complete(Sent.all(n, REFUSED));
+                    } else if (firstRefused) {
+                        sendFrom(at + 1, targets, sealed, true, tries - 1, result);
+                    } else {
+                        sendFrom(at, targets, sealed, full || secondRefused, tries - 1, result);
+                    }
+                } catch (RuntimeException e) { // whatever happens here, the batch gets its answer: its pages stay local
+                    forgetKeys(handles);
                     counters.add(Counter.PERS_PAGES_REMOTE_FAILED, n);
                     result.complete(Sent.all(n, REFUSED));
-                } else if (firstRefused) {
-                    sendFrom(at + 1, targets, sealed, true, tries - 1, result);
-                } else {
-                    sendFrom(at, targets, sealed, full || secondRefused, tries - 1, result);
                 }
-              } catch (RuntimeException e) { // whatever happens here, the batch gets its answer: its pages stay local
-                  forgetKeys(handles);
-                  counters.add(Counter.PERS_PAGES_REMOTE_FAILED, n);
-                  result.complete(Sent.all(n, REFUSED));
-              }
             });
             return;
         }
@@ -897,34 +931,47 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
             return;
         }
         CompletableFuture<Integer> sweep = new CompletableFuture<>();
-        Thread t = new Thread(() -> {
-            for (int tries = 1; !closed; tries++) {
-                try {
-                    int removed = removeAllOfThisNode();
-                    swept = true;
-                    sweep.complete(removed);
-                    return;
-                } catch (RuntimeException e) {
-                    if (tries == 1) {
-                        LOG.log(System.Logger.Level.WARNING, "deleting the pages of node " + node + "'s earlier lives failed;"
-                                + " trying again every " + SWEEP_RETRY.toSeconds() + " s, and sending no page until it succeeds", e);
+        Thread t = new Thread(
+                () -> {
+                    for (int tries = 1; !closed; tries++) {
+                        try {
+                            int removed = removeAllOfThisNode();
+                            swept = true;
+                            sweep.complete(removed);
+                            return;
+                        } catch (RuntimeException e) {
+                            if (tries == 1) {
+                                LOG.log(
+                                        System.Logger.Level.WARNING,
+                                        "deleting the pages of node " + node + "'s earlier lives failed;"
+                                                + " trying again every " + SWEEP_RETRY.toSeconds()
+                                                + " s, and sending no page until it succeeds",
+                                        e);
+                            }
+                            sleepQuietly(SWEEP_RETRY);
+                        }
                     }
-                    sleepQuietly(SWEEP_RETRY);
-                }
-            }
-        }, "ramswap-sweep");
+                },
+                "ramswap-sweep");
         t.setDaemon(true);
         t.start();
         try {
             int removed = sweep.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
             if (removed > 0) {
-                LOG.log(System.Logger.Level.INFO, "node " + node + " deleted " + removed + " pages left in the cluster by its earlier life");
+                LOG.log(
+                        System.Logger.Level.INFO,
+                        "node " + node + " deleted " + removed + " pages left in the cluster by its earlier life");
             }
         } catch (TimeoutException e) {
-            LOG.log(System.Logger.Level.WARNING, "deleting the pages of node " + node + "'s earlier lives takes longer than "
-                    + timeout.toSeconds() + " s; it goes on, and no page is sent until it is done");
+            LOG.log(
+                    System.Logger.Level.WARNING,
+                    "deleting the pages of node " + node + "'s earlier lives takes longer than " + timeout.toSeconds()
+                            + " s; it goes on, and no page is sent until it is done");
         } catch (ExecutionException e) {
-            LOG.log(System.Logger.Level.WARNING, "deleting the pages of node " + node + "'s earlier lives failed", e.getCause());
+            LOG.log(
+                    System.Logger.Level.WARNING,
+                    "deleting the pages of node " + node + "'s earlier lives failed",
+                    e.getCause());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
@@ -940,11 +987,17 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
             return;
         }
         try {
-            int removed = CompletableFuture.supplyAsync(this::removeAllOfThisNode).get(timeout.toNanos(), TimeUnit.NANOSECONDS);
-            LOG.log(System.Logger.Level.INFO, "node " + node + " deleted its " + removed + " pages left on other nodes");
+            int removed = CompletableFuture.supplyAsync(this::removeAllOfThisNode)
+                    .get(timeout.toNanos(), TimeUnit.NANOSECONDS);
+            LOG.log(
+                    System.Logger.Level.INFO,
+                    "node " + node + " deleted its " + removed + " pages left on other nodes");
         } catch (TimeoutException | ExecutionException e) {
-            LOG.log(System.Logger.Level.WARNING, "deleting the pages of node " + node + " left on other nodes did not finish;"
-                    + " the lenders free them after orphan_grace_seconds", e);
+            LOG.log(
+                    System.Logger.Level.WARNING,
+                    "deleting the pages of node " + node + " left on other nodes did not finish;"
+                            + " the lenders free them after orphan_grace_seconds",
+                    e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
@@ -953,7 +1006,8 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
     /** Removes every page keyed with this node's number, on their owners; returns how many were there. */
     private int removeAllOfThisNode() {
         int removed = 0;
-        for (Boolean r : map.executeOnEntries(PageRemover.orphans(), KeyNodePredicate.of(node)).values()) {
+        for (Boolean r : map.executeOnEntries(PageRemover.orphans(), KeyNodePredicate.of(node))
+                .values()) {
             if (Boolean.TRUE.equals(r)) {
                 removed++;
             }
@@ -1031,8 +1085,7 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
             return work;
         }
 
-        private record Retry(Set<Long> keys, int attempt) {
-        }
+        private record Retry(Set<Long> keys, int attempt) {}
 
         private void delete(Set<Long> keys, int attempt) {
             inFlight.incrementAndGet();
@@ -1063,8 +1116,11 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
                 if (attempt < FLUSH_TRIES) {
                     retries.add(new Retry(keys, attempt + 1));
                 } else {
-                    LOG.log(System.Logger.Level.WARNING, "node " + node + " could not delete " + keys.size()
-                            + " remote pages after " + FLUSH_TRIES + " tries; lenders free them once this node restarts", failure);
+                    LOG.log(
+                            System.Logger.Level.WARNING,
+                            "node " + node + " could not delete " + keys.size() + " remote pages after " + FLUSH_TRIES
+                                    + " tries; lenders free them once this node restarts",
+                            failure);
                 }
             });
         }
@@ -1073,8 +1129,13 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
         @Override
         public void onClose() {
             long deadline = System.nanoTime() + CLOSE_DRAIN.toNanos();
-            while (hazelcast.getLifecycleService().isRunning() && System.nanoTime() - deadline < 0
-                    && (doWork() > 0 || queued() > 0 || !draining.isEmpty() || !retries.isEmpty() || inFlight.get() > 0)) {
+            while (hazelcast.getLifecycleService().isRunning()
+                    && System.nanoTime() - deadline < 0
+                    && (doWork() > 0
+                            || queued() > 0
+                            || !draining.isEmpty()
+                            || !retries.isEmpty()
+                            || inFlight.get() > 0)) {
                 Thread.onSpinWait();
             }
         }

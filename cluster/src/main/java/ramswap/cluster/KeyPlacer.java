@@ -99,7 +99,8 @@ public final class KeyPlacer {
     private long nextSequence() {
         long seq = sequence.getAndIncrement();
         if (seq >= TWO_COPIES) {
-            throw new IllegalStateException("node " + node + " used up its 2^39 remote keys in this incarnation: restart the daemon");
+            throw new IllegalStateException(
+                    "node " + node + " used up its 2^39 remote keys in this incarnation: restart the daemon");
         }
         return seq;
     }

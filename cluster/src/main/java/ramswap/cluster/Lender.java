@@ -53,6 +53,7 @@ public final class Lender implements AutoCloseable {
 
     /** Estimated heap per entry beyond its value (Hazelcast's estimate for a 4 KiB value: 4224 B). */
     static final int ENTRY_OVERHEAD_BYTES = 192;
+
     static final String USER_CONTEXT_KEY = "ramswap.lender";
     static final Duration ROUND = Duration.ofSeconds(1);
     private static final long MIN_SCAN_NANOS = TimeUnit.SECONDS.toNanos(1);
@@ -72,6 +73,7 @@ public final class Lender implements AutoCloseable {
     private final String interceptorId;
     /** Node number -> when its pages were first seen here while it was absent; the agent's thread only. */
     private final Map<Integer, Long> absentSince = new HashMap<>();
+
     private long nextScanNanos;
     private boolean closed;
 
@@ -95,8 +97,8 @@ public final class Lender implements AutoCloseable {
         }
         this.quotaBytes = quotaBytes;
         this.map = hazelcast.getMap(HazelcastRemoteTier.MAP_NAME);
-        this.refusal = new LendRefusedException("node " + member.nodeNumber() + " refused a page: its lend quota of "
-                + quotaBytes + " bytes is full");
+        this.refusal = new LendRefusedException(
+                "node " + member.nodeNumber() + " refused a page: its lend quota of " + quotaBytes + " bytes is full");
         if (hazelcast.getUserContext().putIfAbsent(USER_CONTEXT_KEY, this) != null) {
             throw new IllegalStateException("node " + member.nodeNumber() + " already has a lender");
         }
@@ -253,8 +255,9 @@ public final class Lender implements AutoCloseable {
                 freed++;
             }
         }
-        LOG.log(System.Logger.Level.INFO, "node " + member.nodeNumber() + " freed " + freed
-                + " pages of nodes gone from the cluster");
+        LOG.log(
+                System.Logger.Level.INFO,
+                "node " + member.nodeNumber() + " freed " + freed + " pages of nodes gone from the cluster");
         return freed;
     }
 
@@ -275,7 +278,10 @@ public final class Lender implements AutoCloseable {
                 map.removeInterceptor(interceptorId);
             }
         } catch (RuntimeException e) {
-            LOG.log(System.Logger.Level.DEBUG, "removing the quota interceptor of node " + member.nodeNumber() + " failed", e);
+            LOG.log(
+                    System.Logger.Level.DEBUG,
+                    "removing the quota interceptor of node " + member.nodeNumber() + " failed",
+                    e);
         } finally {
             hazelcast.getUserContext().remove(USER_CONTEXT_KEY, this);
         }

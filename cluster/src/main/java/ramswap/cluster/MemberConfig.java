@@ -45,8 +45,7 @@ final class MemberConfig {
     static final int MERGE_FIRST_RUN_DELAY_SECONDS = 5;
     static final int MERGE_NEXT_RUN_DELAY_SECONDS = 5;
 
-    private MemberConfig() {
-    }
+    private MemberConfig() {}
 
     /**
      * @param startAsLite start without partitions regardless of the settings; the
@@ -61,7 +60,8 @@ final class MemberConfig {
         config.setProperty("hazelcast.logging.type", "jdk");
         config.setProperty("hazelcast.phone.home.enabled", "false");
         config.setProperty("hazelcast.shutdownhook.policy", "GRACEFUL");
-        config.setProperty("hazelcast.graceful.shutdown.max.wait", Integer.toString(GRACEFUL_SHUTDOWN_MAX_WAIT_SECONDS));
+        config.setProperty(
+                "hazelcast.graceful.shutdown.max.wait", Integer.toString(GRACEFUL_SHUTDOWN_MAX_WAIT_SECONDS));
         config.setProperty("hazelcast.socket.bind.any", "false");
         config.setProperty("hazelcast.max.join.seconds", Integer.toString(MAX_JOIN_SECONDS));
         config.setProperty("hazelcast.wait.seconds.before.join", Integer.toString(WAIT_SECONDS_BEFORE_JOIN));
@@ -69,7 +69,8 @@ final class MemberConfig {
         config.setProperty("hazelcast.partition.count", "271");
         config.setProperty("hazelcast.heartbeat.interval.seconds", Integer.toString(HEARTBEAT_INTERVAL_SECONDS));
         config.setProperty("hazelcast.max.no.heartbeat.seconds", Integer.toString(MAX_NO_HEARTBEAT_SECONDS));
-        config.setProperty("hazelcast.client.max.no.heartbeat.seconds", Integer.toString(CLIENT_MAX_NO_HEARTBEAT_SECONDS));
+        config.setProperty(
+                "hazelcast.client.max.no.heartbeat.seconds", Integer.toString(CLIENT_MAX_NO_HEARTBEAT_SECONDS));
         config.setProperty("hazelcast.merge.first.run.delay.seconds", Integer.toString(MERGE_FIRST_RUN_DELAY_SECONDS));
         config.setProperty("hazelcast.merge.next.run.delay.seconds", Integer.toString(MERGE_NEXT_RUN_DELAY_SECONDS));
         // The once-a-minute INFO health line is noise in a swap daemon's journal.

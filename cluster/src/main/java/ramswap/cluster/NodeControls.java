@@ -21,6 +21,7 @@ public record NodeControls(Knobs knobs, Supplier<Map<String, Long>> counters) {
 
     /** The executor {@link ControlCall}s run on: one thread per member, created when first used. */
     public static final String EXECUTOR_NAME = "ramswap-control";
+
     static final String USER_CONTEXT_KEY = "ramswap.controls";
     private static final int EXECUTOR_QUEUE = 64;
 
@@ -38,7 +39,9 @@ public record NodeControls(Knobs knobs, Supplier<Map<String, Long>> counters) {
         if (controls != null) {
             config.getUserContext().put(USER_CONTEXT_KEY, controls);
         }
-        config.addExecutorConfig(new ExecutorConfig(EXECUTOR_NAME).setPoolSize(1).setQueueCapacity(EXECUTOR_QUEUE)
+        config.addExecutorConfig(new ExecutorConfig(EXECUTOR_NAME)
+                .setPoolSize(1)
+                .setQueueCapacity(EXECUTOR_QUEUE)
                 .setStatisticsEnabled(false));
     }
 

@@ -28,8 +28,7 @@ public final class NodeDirectory {
     /** Between two renewals of a lease. */
     static final Duration LEASE_RENEW = Duration.ofSeconds(5);
 
-    private NodeDirectory() {
-    }
+    private NodeDirectory() {}
 
     /**
      * Node numbers of the members that carry one and of the live leases.
@@ -100,8 +99,11 @@ public final class NodeDirectory {
         }
         String[] parts = lease.split(" ");
         boolean elsewhere = !parts[0].equals(address);
-        boolean running = parts.length > 1 && parts[1].matches("[0-9]+")
-                && ProcessHandle.of(Long.parseLong(parts[1])).map(ProcessHandle::isAlive).orElse(false);
+        boolean running = parts.length > 1
+                && parts[1].matches("[0-9]+")
+                && ProcessHandle.of(Long.parseLong(parts[1]))
+                        .map(ProcessHandle::isAlive)
+                        .orElse(false);
         if (elsewhere || running) {
             throw new ClusterException("node number " + node + " is already used by a client node at " + parts[0]
                     + (elsewhere ? "" : " (pid " + parts[1] + ")") + "; choose another with --node");

@@ -35,8 +35,11 @@ public final class NodeLease extends PeriodicAgent {
             NodeDirectory.renew(client.hazelcast(), client.nodeNumber(), client.holder());
         } catch (RuntimeException e) {
             if (failures.getAndIncrement() == 0) {
-                LOG.log(System.Logger.Level.WARNING, "renewing the lease of node " + client.nodeNumber()
-                        + " failed; the lenders keep its pages for orphan_grace_seconds after the lease lapses", e);
+                LOG.log(
+                        System.Logger.Level.WARNING,
+                        "renewing the lease of node " + client.nodeNumber()
+                                + " failed; the lenders keep its pages for orphan_grace_seconds after the lease lapses",
+                        e);
             }
         }
     }

@@ -22,7 +22,8 @@ public record NodeRole(long lendBytes, boolean swaps) {
             throw new IllegalArgumentException("--lend must not be negative, got " + lendBytes);
         }
         if (!swaps && lendBytes == 0) {
-            throw new IllegalArgumentException("--no-swap needs --lend SIZE: a node without swap that lends nothing has nothing to do");
+            throw new IllegalArgumentException(
+                    "--no-swap needs --lend SIZE: a node without swap that lends nothing has nothing to do");
         }
     }
 

@@ -20,7 +20,6 @@ final class PageRemover implements EntryProcessor<Long, byte[], Boolean>, Hazelc
 
     private static final long serialVersionUID = 1L;
 
-
     private final boolean orphans;
     private transient HazelcastInstance owner;
 

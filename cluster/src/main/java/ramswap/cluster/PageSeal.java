@@ -34,6 +34,7 @@ public final class PageSeal {
     public static final int TAG_BYTES = 16;
     /** What sealing adds to a page. */
     public static final int OVERHEAD = NONCE_BYTES + TAG_BYTES;
+
     private static final int KEY_BYTES = 32;
     private static final String TRANSFORMATION = "AES/GCM/NoPadding";
 
@@ -106,6 +107,11 @@ public final class PageSeal {
 
     private byte[] associatedData(int block, int generation) {
         return ByteBuffer.allocate(clusterName.length + 4 + 8 + 4 + 4)
-                .put(clusterName).putInt(node).putLong(incarnation).putInt(block).putInt(generation).array();
+                .put(clusterName)
+                .putInt(node)
+                .putLong(incarnation)
+                .putInt(block)
+                .putInt(generation)
+                .array();
     }
 }

@@ -37,8 +37,7 @@ final class QuotaInterceptor implements MapInterceptor {
     }
 
     @Override
-    public void afterPut(Object value) {
-    }
+    public void afterPut(Object value) {}
 
     @Override
     public Object interceptGet(Object value) {
@@ -46,8 +45,7 @@ final class QuotaInterceptor implements MapInterceptor {
     }
 
     @Override
-    public void afterGet(Object value) {
-    }
+    public void afterGet(Object value) {}
 
     @Override
     public Object interceptRemove(Object removedValue) {

@@ -21,8 +21,7 @@ public final class RemoteKey {
     /** The bit of the sequence field that marks a page's second copy. */
     public static final long COPY_BIT = 1L << 39;
 
-    private RemoteKey() {
-    }
+    private RemoteKey() {}
 
     public static long of(int node, long incarnation, long sequence) {
         if (node < 0 || node > MAX_NODE || sequence < 0 || sequence > MAX_SEQUENCE) {

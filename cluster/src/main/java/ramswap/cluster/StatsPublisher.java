@@ -4,7 +4,6 @@ import com.hazelcast.core.HazelcastInstance;
 import com.hazelcast.core.HazelcastJsonValue;
 import com.hazelcast.map.IMap;
 import com.hazelcast.partition.NoDataMemberInClusterException;
-
 import java.time.Duration;
 import java.util.Map;
 import java.util.Objects;
@@ -102,8 +101,10 @@ public final class StatsPublisher extends PeriodicAgent {
         } catch (RuntimeException e) {
             // Logged once: when the cluster is unreachable this would fail every interval.
             if (errors.getAndIncrement() == 0) {
-                LOG.log(System.Logger.Level.WARNING, "publishing the stats of node " + nodeNumber
-                        + " failed; further failures are only counted", e);
+                LOG.log(
+                        System.Logger.Level.WARNING,
+                        "publishing the stats of node " + nodeNumber + " failed; further failures are only counted",
+                        e);
             }
         }
     }
@@ -129,9 +130,8 @@ public final class StatsPublisher extends PeriodicAgent {
     /** A flat JSON object, names sorted so that successive snapshots read alike. */
     static String toJson(Map<String, Long> counters) {
         Objects.requireNonNull(counters, "stats snapshot");
-        SortedMap<String, Long> sorted = counters instanceof SortedMap<String, Long> s && s.comparator() == null
-                ? s
-                : new TreeMap<>(counters);
+        SortedMap<String, Long> sorted =
+                counters instanceof SortedMap<String, Long> s && s.comparator() == null ? s : new TreeMap<>(counters);
         StringBuilder json = new StringBuilder(32 * sorted.size() + 2).append('{');
         for (Map.Entry<String, Long> entry : sorted.entrySet()) {
             if (entry.getValue() == null) {
@@ -140,7 +140,9 @@ public final class StatsPublisher extends PeriodicAgent {
             if (json.length() > 1) {
                 json.append(',');
             }
-            appendString(json, entry.getKey()).append(':').append(entry.getValue().longValue());
+            appendString(json, entry.getKey())
+                    .append(':')
+                    .append(entry.getValue().longValue());
         }
         return json.append('}').toString();
     }

@@ -46,7 +46,13 @@ class ClusterClientTest {
 
         int[] fetch(Batch b, long[] handles) {
             int[] lengths = new int[b.count];
-            tier.fetch(b.count, b.blocks, b.generations, handles, HazelcastRemoteTierTest.pages(b.count), lengths,
+            tier.fetch(
+                    b.count,
+                    b.blocks,
+                    b.generations,
+                    handles,
+                    HazelcastRemoteTierTest.pages(b.count),
+                    lengths,
                     HazelcastRemoteTierTest.TIMEOUT_MS);
             return lengths;
         }
@@ -61,8 +67,12 @@ class ClusterClientTest {
             HazelcastRemoteTierTest.awaitMembers(cluster, a, 3);
             ClientNode borrower = new ClientNode(cluster, 0, "1,2,3");
             assertTrue(borrower.client.client());
-            com.hazelcast.cluster.Address own = b.member.hazelcast().getCluster().getLocalMember().getAddress();
-            assertEquals(own.getHost() + ":" + own.getPort(), b.member.memberAddresses().get(0), "a member lists itself first");
+            com.hazelcast.cluster.Address own =
+                    b.member.hazelcast().getCluster().getLocalMember().getAddress();
+            assertEquals(
+                    own.getHost() + ":" + own.getPort(),
+                    b.member.memberAddresses().get(0),
+                    "a member lists itself first");
             assertEquals(3, b.member.memberAddresses().size());
             assertEquals(3, borrower.client.memberAddresses().size(), "a client lists the members it knows");
             TestCluster.await("the client's tier can send", borrower.tier::canSend);
@@ -74,8 +84,18 @@ class ClusterClientTest {
             KeyPlacer placer = new KeyPlacer(a.member.hazelcast().getPartitionService(), 0, 1);
             for (long h : sent.handles) {
                 assertTrue(KeyPlacer.twoCopies(h), "handle " + h + " has one copy");
-                UUID first = a.member.hazelcast().getPartitionService().getPartition(placer.firstKey(h)).getOwner().getUuid();
-                UUID second = a.member.hazelcast().getPartitionService().getPartition(placer.secondKey(h)).getOwner().getUuid();
+                UUID first = a.member
+                        .hazelcast()
+                        .getPartitionService()
+                        .getPartition(placer.firstKey(h))
+                        .getOwner()
+                        .getUuid();
+                UUID second = a.member
+                        .hazelcast()
+                        .getPartitionService()
+                        .getPartition(placer.secondKey(h))
+                        .getOwner()
+                        .getUuid();
                 assertEquals(crashed, first, "first copies on the first target");
                 assertFalse(first.equals(second), "both copies on one member");
                 assertFalse(borrower.tier.needsReplacing(h));
@@ -86,10 +106,13 @@ class ClusterClientTest {
                 assertEquals(batch.lengths[k], lengths[k], "page " + k);
             }
 
-            long secondBefore = borrower.counters.get(Counter.REMOTE_READS_SECOND_COPY); // late binding may have used a few
+            long secondBefore =
+                    borrower.counters.get(Counter.REMOTE_READS_SECOND_COPY); // late binding may have used a few
             a.lender.close();
             a.member.hazelcast().getLifecycleService().terminate(); // a crash: its partitions are lost
-            TestCluster.await("the client saw the crash", () -> borrower.client.memberAddresses().size() == 2);
+            TestCluster.await(
+                    "the client saw the crash",
+                    () -> borrower.client.memberAddresses().size() == 2);
             TestCluster.await("the lost partitions seen", () -> {
                 borrower.tier.placementEpoch();
                 return borrower.counters.get(Counter.REMOTE_PARTITIONS_LOST) > 0;
@@ -101,7 +124,10 @@ class ClusterClientTest {
                 want += borrower.tier.needsReplacing(sent.handles[k]) ? 1 : 0;
             }
             assertEquals(64, want, "every page lost a copy");
-            assertEquals(64, borrower.counters.get(Counter.REMOTE_READS_SECOND_COPY) - secondBefore, "every page read from its second copy");
+            assertEquals(
+                    64,
+                    borrower.counters.get(Counter.REMOTE_READS_SECOND_COPY) - secondBefore,
+                    "every page read from its second copy");
             TestCluster.await("the partitions settled again", borrower.tier::placementSettled);
         }
     }
@@ -139,25 +165,35 @@ class ClusterClientTest {
             Node lender = HazelcastRemoteTierTest.lender(cluster, 1, 16 * HazelcastRemoteTierTest.MIB);
             List<String> join = cluster.settings(5, true).members();
             // another machine's address: in one JVM, a lease of this process at this address is its own earlier life
-            cluster.own(ClusterClient.connect(new ClusterSettings(cluster.name(), 5, "127.0.0.2", BASE_PORT, join, true), CONNECT));
+            cluster.own(ClusterClient.connect(
+                    new ClusterSettings(cluster.name(), 5, "127.0.0.2", BASE_PORT, join, true), CONNECT));
 
             ClusterException member = assertThrows(ClusterException.class, () -> cluster.start(5));
-            assertTrue(member.getMessage().contains("node number 5 is already used by a client node at 127.0.0.2"), member.getMessage());
+            assertTrue(
+                    member.getMessage().contains("node number 5 is already used by a client node at 127.0.0.2"),
+                    member.getMessage());
             TestCluster.await("the refused member gone", () -> lender.member.memberCount() == 1);
             ClusterSettings elsewhere = new ClusterSettings(cluster.name(), 5, "127.0.0.3", BASE_PORT, join, true);
-            ClusterException client = assertThrows(ClusterException.class, () -> ClusterClient.connect(elsewhere, CONNECT));
+            ClusterException client =
+                    assertThrows(ClusterException.class, () -> ClusterClient.connect(elsewhere, CONNECT));
             assertTrue(client.getMessage().contains("already used by a client node"), client.getMessage());
-            ClusterException ofAMember = assertThrows(ClusterException.class,
-                    () -> ClusterClient.connect(cluster.settings(1, true), CONNECT));
+            ClusterException ofAMember = assertThrows(
+                    ClusterException.class, () -> ClusterClient.connect(cluster.settings(1, true), CONNECT));
             assertTrue(ofAMember.getMessage().contains("already used by member"), ofAMember.getMessage());
         }
     }
 
     @Test
     void shouldSayWhenNoMemberAnswers() {
-        ClusterSettings nobody = new ClusterSettings("ramswap-test-" + UUID.randomUUID().toString().substring(0, 8), 0,
-                "127.0.0.1", BASE_PORT, List.of("127.0.0.1:" + (BASE_PORT + 90)), true);
-        ClusterException e = assertThrows(ClusterException.class, () -> ClusterClient.connect(nobody, Duration.ofSeconds(3)));
+        ClusterSettings nobody = new ClusterSettings(
+                "ramswap-test-" + UUID.randomUUID().toString().substring(0, 8),
+                0,
+                "127.0.0.1",
+                BASE_PORT,
+                List.of("127.0.0.1:" + (BASE_PORT + 90)),
+                true);
+        ClusterException e =
+                assertThrows(ClusterException.class, () -> ClusterClient.connect(nobody, Duration.ofSeconds(3)));
         assertTrue(e.getMessage().contains("no member of cluster"), e.getMessage());
     }
 }

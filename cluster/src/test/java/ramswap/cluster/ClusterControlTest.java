@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.hazelcast.core.HazelcastJsonValue;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -32,7 +31,8 @@ class ClusterControlTest {
     private static final int BASE_PORT = 6450;
     private static final Duration TIMEOUT = Duration.ofSeconds(5);
 
-    private final String clusterName = "ramswap-ctl-" + UUID.randomUUID().toString().substring(0, 8);
+    private final String clusterName =
+            "ramswap-ctl-" + UUID.randomUUID().toString().substring(0, 8);
     private final List<ClusterMember> members = new ArrayList<>();
     private final Map<Integer, Knobs> knobs = new LinkedHashMap<>();
     private final Map<Integer, Counters> counters = new LinkedHashMap<>();
@@ -57,8 +57,9 @@ class ClusterControlTest {
         Counters c = new Counters();
         knobs.put(number, k);
         counters.put(number, c);
-        ClusterSettings settings = new ClusterSettings(clusterName, number, "127.0.0.1", BASE_PORT, join, role.liteMember());
-        ClusterMember member = ClusterMember.join(settings, role, new NodeControls(k, c::snapshot), message -> { });
+        ClusterSettings settings =
+                new ClusterSettings(clusterName, number, "127.0.0.1", BASE_PORT, join, role.liteMember());
+        ClusterMember member = ClusterMember.join(settings, role, new NodeControls(k, c::snapshot), message -> {});
         members.add(member);
         int expected = members.size();
         TestCluster.await(expected + " members", () -> member.memberCount() == expected);
@@ -66,7 +67,8 @@ class ClusterControlTest {
     }
 
     private static String address(ClusterMember m) {
-        return "127.0.0.1:" + m.hazelcast().getCluster().getLocalMember().getAddress().getPort();
+        return "127.0.0.1:"
+                + m.hazelcast().getCluster().getLocalMember().getAddress().getPort();
     }
 
     private ClusterControl client(ClusterMember via) throws ClusterException {
@@ -81,14 +83,20 @@ class ClusterControlTest {
             ClusterMember lender = node(1, new NodeRole(64L << 20, false));
             node(2, new NodeRole(0, true));
             try (ClusterControl control = client(lender)) {
-                List<ControlAnswer> set = control.call(ControlCall.set("selfshrink_interval", "10"), Set.of(2), TIMEOUT);
-                assertEquals(List.of("node 2: selfshrink_interval = 10"), set.stream().map(ControlAnswer::line).toList());
+                List<ControlAnswer> set =
+                        control.call(ControlCall.set("selfshrink_interval", "10"), Set.of(2), TIMEOUT);
+                assertEquals(
+                        List.of("node 2: selfshrink_interval = 10"),
+                        set.stream().map(ControlAnswer::line).toList());
                 assertEquals(10, knobs.get(2).get(Knob.SELFSHRINK_INTERVAL));
                 assertEquals(5, knobs.get(1).get(Knob.SELFSHRINK_INTERVAL), "the other node is left alone");
 
-                List<ControlAnswer> refused = control.call(ControlCall.set("selfshrink_interval", "0"), Set.of(2), TIMEOUT);
+                List<ControlAnswer> refused =
+                        control.call(ControlCall.set("selfshrink_interval", "0"), Set.of(2), TIMEOUT);
                 assertFalse(refused.get(0).ok());
-                assertEquals("node 2: refused: selfshrink_interval: 0 is out of range [1, 3600]", refused.get(0).line());
+                assertEquals(
+                        "node 2: refused: selfshrink_interval: 0 is out of range [1, 3600]",
+                        refused.get(0).line());
                 assertEquals(10, knobs.get(2).get(Knob.SELFSHRINK_INTERVAL), "a refused value changes nothing");
             }
         }
@@ -100,8 +108,12 @@ class ClusterControlTest {
             node(3, new NodeRole(0, true));
             try (ClusterControl control = client(lender)) {
                 List<ControlAnswer> set = control.call(ControlCall.set("remote_target_nodenum", "2,1"), null, TIMEOUT);
-                assertEquals(List.of("node 1: remote_target_nodenum = 2,1", "node 2: remote_target_nodenum = 2,1",
-                        "node 3: remote_target_nodenum = 2,1"), set.stream().map(ControlAnswer::line).toList());
+                assertEquals(
+                        List.of(
+                                "node 1: remote_target_nodenum = 2,1",
+                                "node 2: remote_target_nodenum = 2,1",
+                                "node 3: remote_target_nodenum = 2,1"),
+                        set.stream().map(ControlAnswer::line).toList());
                 for (Knobs k : knobs.values()) {
                     assertEquals("2,1", k.text(Knob.REMOTE_TARGET_NODENUM));
                 }
@@ -116,12 +128,21 @@ class ClusterControlTest {
             node(2, new NodeRole(0, true));
             counters.get(2).set(Counter.REMOTE_PERS_PAGES, 1234);
             try (ClusterControl control = client(lender)) {
-                assertEquals("node 2: remote_pers_pages = 1234",
-                        control.call(ControlCall.get("remote_pers_pages"), Set.of(2), TIMEOUT).get(0).line());
-                assertEquals("node 2: refused: no knob or counter named 'no_such_thing'",
-                        control.call(ControlCall.get("no_such_thing"), Set.of(2), TIMEOUT).get(0).line());
-                assertEquals("node 1: refused: no knob named 'remote_pers_pages'",
-                        control.call(ControlCall.set("remote_pers_pages", "1"), Set.of(1), TIMEOUT).get(0).line());
+                assertEquals(
+                        "node 2: remote_pers_pages = 1234",
+                        control.call(ControlCall.get("remote_pers_pages"), Set.of(2), TIMEOUT)
+                                .get(0)
+                                .line());
+                assertEquals(
+                        "node 2: refused: no knob or counter named 'no_such_thing'",
+                        control.call(ControlCall.get("no_such_thing"), Set.of(2), TIMEOUT)
+                                .get(0)
+                                .line());
+                assertEquals(
+                        "node 1: refused: no knob named 'remote_pers_pages'",
+                        control.call(ControlCall.set("remote_pers_pages", "1"), Set.of(1), TIMEOUT)
+                                .get(0)
+                                .line());
             }
         }
 
@@ -133,7 +154,8 @@ class ClusterControlTest {
             Knobs k = new Knobs();
             Counters c = new Counters();
             c.set(Counter.REMOTE_PERS_PAGES, 77);
-            ClusterSettings settings = new ClusterSettings(clusterName, 4, "127.0.0.1", BASE_PORT, List.of(address(lender)), true);
+            ClusterSettings settings =
+                    new ClusterSettings(clusterName, 4, "127.0.0.1", BASE_PORT, List.of(address(lender)), true);
             try (ClusterClient borrower = ClusterClient.connect(settings, Duration.ofSeconds(30));
                     ClientControl listening = ClientControl.listen(borrower, new NodeControls(k, c::snapshot));
                     ClusterControl control = client(lender)) {
@@ -143,13 +165,20 @@ class ClusterControlTest {
                 assertEquals(borrower.roleLabel(), nodes.get(1).role(), "the client names itself as nodes names it");
                 assertEquals("127.0.0.1", nodes.get(1).address());
 
-                List<ControlAnswer> set = control.call(ControlCall.set("selfshrink_interval", "12"), Set.of(4), TIMEOUT);
-                assertEquals(List.of("node 4: selfshrink_interval = 12"), set.stream().map(ControlAnswer::line).toList());
+                List<ControlAnswer> set =
+                        control.call(ControlCall.set("selfshrink_interval", "12"), Set.of(4), TIMEOUT);
+                assertEquals(
+                        List.of("node 4: selfshrink_interval = 12"),
+                        set.stream().map(ControlAnswer::line).toList());
                 assertEquals(12, k.get(Knob.SELFSHRINK_INTERVAL));
-                assertEquals("node 4: refused: selfshrink_interval: 0 is out of range [1, 3600]",
-                        control.call(ControlCall.set("selfshrink_interval", "0"), Set.of(4), TIMEOUT).get(0).line());
+                assertEquals(
+                        "node 4: refused: selfshrink_interval: 0 is out of range [1, 3600]",
+                        control.call(ControlCall.set("selfshrink_interval", "0"), Set.of(4), TIMEOUT)
+                                .get(0)
+                                .line());
                 List<ControlAnswer> all = control.call(ControlCall.get("remote_pers_pages"), null, TIMEOUT);
-                assertEquals(List.of("node 1: remote_pers_pages = 0", "node 4: remote_pers_pages = 77"),
+                assertEquals(
+                        List.of("node 1: remote_pers_pages = 0", "node 4: remote_pers_pages = 77"),
                         all.stream().map(ControlAnswer::line).toList());
             }
         }
@@ -158,9 +187,12 @@ class ClusterControlTest {
         void shouldAnswerForANodeThatIsNotInTheCluster() throws ClusterException {
             ClusterMember lender = node(1, new NodeRole(64L << 20, true));
             try (ClusterControl control = client(lender)) {
-                List<ControlAnswer> answers = control.call(ControlCall.get("selfshrink_interval"), Set.of(1, 7), TIMEOUT);
+                List<ControlAnswer> answers =
+                        control.call(ControlCall.get("selfshrink_interval"), Set.of(1, 7), TIMEOUT);
                 assertEquals("node 1: selfshrink_interval = 5", answers.get(0).line());
-                assertEquals("node 7: refused: no such node in the cluster (nodes: [1])", answers.get(1).line());
+                assertEquals(
+                        "node 7: refused: no such node in the cluster (nodes: [1])",
+                        answers.get(1).line());
             }
         }
 
@@ -181,11 +213,16 @@ class ClusterControlTest {
 
         @Test
         void shouldRefuseForAMemberWithoutADaemon() throws ClusterException {
-            ClusterSettings settings = new ClusterSettings(clusterName, 4, "127.0.0.1", BASE_PORT, List.of("127.0.0.1"), false);
+            ClusterSettings settings =
+                    new ClusterSettings(clusterName, 4, "127.0.0.1", BASE_PORT, List.of("127.0.0.1"), false);
             ClusterMember bare = ClusterMember.join(settings);
             members.add(bare);
-            assertEquals("node 4: refused: this member has no ramswap daemon's knobs",
-                    ClusterControl.over(bare.hazelcast()).call(ControlCall.get("selfshrink_interval"), null, TIMEOUT).get(0).line());
+            assertEquals(
+                    "node 4: refused: this member has no ramswap daemon's knobs",
+                    ClusterControl.over(bare.hazelcast())
+                            .call(ControlCall.get("selfshrink_interval"), null, TIMEOUT)
+                            .get(0)
+                            .line());
         }
     }
 
@@ -203,16 +240,27 @@ class ClusterControlTest {
             try (Agents agents = new Agents()) {
                 for (int n = 1; n <= 3; n++) {
                     ClusterMember m = List.of(server, both, borrower).get(n - 1);
-                    agents.start(new StatsPublisher(m, counters.get(n)::snapshot, Duration.ofMillis(100)), Duration.ofMillis(10));
+                    agents.start(
+                            new StatsPublisher(m, counters.get(n)::snapshot, Duration.ofMillis(100)),
+                            Duration.ofMillis(10));
                 }
-                TestCluster.await("three stats entries", () -> server.hazelcast().getMap(StatsPublisher.MAP_NAME).size() == 3);
+                TestCluster.await(
+                        "three stats entries",
+                        () -> server.hazelcast().getMap(StatsPublisher.MAP_NAME).size() == 3);
                 try (ClusterControl control = client(borrower)) {
                     List<NodeInfo> nodes = control.nodes();
-                    assertEquals(List.of(1, 2, 3), nodes.stream().map(NodeInfo::node).toList());
-                    assertEquals(List.of("lends", "lends+borrows", "borrows (lite)"), nodes.stream().map(NodeInfo::role).toList());
-                    assertEquals(List.of(server.roleLabel(), both.roleLabel(), borrower.roleLabel()),
-                            nodes.stream().map(NodeInfo::role).toList(), "each node names itself as nodes names it");
-                    assertEquals(List.of(256L << 20, 128L << 20, 0L), nodes.stream().map(NodeInfo::lendBytes).toList());
+                    assertEquals(
+                            List.of(1, 2, 3), nodes.stream().map(NodeInfo::node).toList());
+                    assertEquals(
+                            List.of("lends", "lends+borrows", "borrows (lite)"),
+                            nodes.stream().map(NodeInfo::role).toList());
+                    assertEquals(
+                            List.of(server.roleLabel(), both.roleLabel(), borrower.roleLabel()),
+                            nodes.stream().map(NodeInfo::role).toList(),
+                            "each node names itself as nodes names it");
+                    assertEquals(
+                            List.of(256L << 20, 128L << 20, 0L),
+                            nodes.stream().map(NodeInfo::lendBytes).toList());
                     assertEquals(address(server), nodes.get(0).address());
                     assertEquals(4096, nodes.get(0).stat("foreign_pers_bytes"));
                     assertEquals(1, nodes.get(2).stat("remote_pers_pages"));
@@ -223,7 +271,8 @@ class ClusterControlTest {
 
         @Test
         void shouldShowAMemberWithoutARoleAsHazelcastSeesIt() throws ClusterException {
-            ClusterSettings settings = new ClusterSettings(clusterName, 9, "127.0.0.1", BASE_PORT, List.of("127.0.0.1"), false);
+            ClusterSettings settings =
+                    new ClusterSettings(clusterName, 9, "127.0.0.1", BASE_PORT, List.of("127.0.0.1"), false);
             ClusterMember bare = ClusterMember.join(settings);
             members.add(bare);
             List<NodeInfo> nodes = ClusterControl.over(bare.hazelcast()).nodes();
@@ -235,11 +284,15 @@ class ClusterControlTest {
         @Test
         void shouldGiveUpWithinItsBoundWhenNoMemberAnswers() {
             long t0 = System.nanoTime();
-            ClusterException e = assertThrows(ClusterException.class,
+            ClusterException e = assertThrows(
+                    ClusterException.class,
                     () -> ClusterControl.connect(clusterName, "127.0.0.1:6699", Duration.ofSeconds(2)));
             long seconds = (System.nanoTime() - t0) / 1_000_000_000L;
             assertTrue(seconds < 10, "took " + seconds + " s");
-            assertTrue(e.getMessage().startsWith("no member of cluster \"" + clusterName + "\" answered at 127.0.0.1:6699"), e.getMessage());
+            assertTrue(
+                    e.getMessage()
+                            .startsWith("no member of cluster \"" + clusterName + "\" answered at 127.0.0.1:6699"),
+                    e.getMessage());
         }
     }
 

@@ -9,7 +9,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.hazelcast.cluster.Member;
 import com.hazelcast.map.IMap;
 import com.hazelcast.map.MapInterceptor;
-
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
@@ -22,7 +21,6 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-
 import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Test;
 
@@ -49,8 +47,8 @@ class ClusterMemberTest {
                 ClusterMember first = cluster.start(1);
                 ClusterMember second = cluster.start(2);
 
-                TestCluster.await("both members in one cluster",
-                        () -> first.memberCount() == 2 && second.memberCount() == 2);
+                TestCluster.await(
+                        "both members in one cluster", () -> first.memberCount() == 2 && second.memberCount() == 2);
                 assertEquals(Set.of(1, 2), first.nodeNumbers());
                 assertEquals(Set.of(1, 2), second.nodeNumbers());
             }
@@ -73,8 +71,16 @@ class ClusterMemberTest {
                 ClusterMember first = cluster.start(1);
                 ClusterMember second = cluster.start(2);
 
-                int firstPort = first.hazelcast().getCluster().getLocalMember().getAddress().getPort();
-                int secondPort = second.hazelcast().getCluster().getLocalMember().getAddress().getPort();
+                int firstPort = first.hazelcast()
+                        .getCluster()
+                        .getLocalMember()
+                        .getAddress()
+                        .getPort();
+                int secondPort = second.hazelcast()
+                        .getCluster()
+                        .getLocalMember()
+                        .getAddress()
+                        .getPort();
                 assertTrue(secondPort > firstPort, firstPort + " then " + secondPort);
             }
         }
@@ -96,12 +102,13 @@ class ClusterMemberTest {
         @Test
         void shouldRefuseAddressThatIsNotOnThisMachine() {
             // 192.0.2.0/24 is reserved for documentation and never assigned to a host.
-            ClusterSettings settings = new ClusterSettings("ramswap-test", 1, "192.0.2.1", TestCluster.BASE_PORT,
-                    List.of("192.0.2.1"), false);
+            ClusterSettings settings = new ClusterSettings(
+                    "ramswap-test", 1, "192.0.2.1", TestCluster.BASE_PORT, List.of("192.0.2.1"), false);
 
             ClusterException e = assertThrows(ClusterException.class, () -> ClusterMember.join(settings));
-            assertEquals("bind address 192.0.2.1 is not an address of this machine; give one listed by"
-                    + " \"ip -4 addr\"", e.getMessage());
+            assertEquals(
+                    "bind address 192.0.2.1 is not an address of this machine; give one listed by" + " \"ip -4 addr\"",
+                    e.getMessage());
         }
     }
 
@@ -112,13 +119,22 @@ class ClusterMemberTest {
         void shouldRefuseDuplicateNodeNumber() throws ClusterException {
             try (TestCluster cluster = new TestCluster()) {
                 ClusterMember first = cluster.start(4);
-                String firstAddress = first.hazelcast().getCluster().getLocalMember().getAddress().getHost() + ":"
-                        + first.hazelcast().getCluster().getLocalMember().getAddress().getPort();
+                String firstAddress = first.hazelcast()
+                                .getCluster()
+                                .getLocalMember()
+                                .getAddress()
+                                .getHost() + ":"
+                        + first.hazelcast()
+                                .getCluster()
+                                .getLocalMember()
+                                .getAddress()
+                                .getPort();
 
                 ClusterException e = assertThrows(ClusterException.class, () -> cluster.start(4));
 
-                assertEquals("node number 4 is already used by member " + firstAddress
-                        + "; choose another with --node", e.getMessage());
+                assertEquals(
+                        "node number 4 is already used by member " + firstAddress + "; choose another with --node",
+                        e.getMessage());
             }
         }
 
@@ -160,7 +176,9 @@ class ClusterMemberTest {
                 ClusterMember member = cluster.start(1);
 
                 assertEquals(Set.of(1), member.nodeNumbers());
-                assertThrows(UnsupportedOperationException.class, () -> member.nodeNumbers().add(2));
+                assertThrows(
+                        UnsupportedOperationException.class,
+                        () -> member.nodeNumbers().add(2));
             }
         }
     }
@@ -183,8 +201,11 @@ class ClusterMemberTest {
                 assertFalse(second.hazelcast().getCluster().getLocalMember().isLiteMember());
                 assertEquals(0, FailingLeaseReads.left.get());
                 assertEquals(1, said.size(), said.toString()); // one line per reason, not one per try
-                assertTrue(said.get(0).startsWith("node 2 is waiting to become a data member while cluster \""
-                        + cluster.name() + "\" changes (2 members, 1 data members; the leases cannot be read now); trying again"),
+                assertTrue(
+                        said.get(0)
+                                .startsWith(
+                                        "node 2 is waiting to become a data member while cluster \"" + cluster.name()
+                                                + "\" changes (2 members, 1 data members; the leases cannot be read now); trying again"),
                         said.get(0));
             }
         }
@@ -201,16 +222,18 @@ class ClusterMemberTest {
                 CountDownLatch go = new CountDownLatch(1);
                 List<CompletableFuture<ClusterMember>> starts = new ArrayList<>();
                 for (int i = 0; i < 5; i++) {
-                    ClusterSettings settings = new ClusterSettings(cluster.name(), 10 + i, TestCluster.LOOPBACK,
-                            TestCluster.BASE_PORT + i, all, false);
-                    starts.add(CompletableFuture.supplyAsync(() -> {
-                        try {
-                            go.await();
-                            return ClusterMember.join(settings);
-                        } catch (ClusterException | InterruptedException e) {
-                            throw new CompletionException(e);
-                        }
-                    }, starters));
+                    ClusterSettings settings = new ClusterSettings(
+                            cluster.name(), 10 + i, TestCluster.LOOPBACK, TestCluster.BASE_PORT + i, all, false);
+                    starts.add(CompletableFuture.supplyAsync(
+                            () -> {
+                                try {
+                                    go.await();
+                                    return ClusterMember.join(settings);
+                                } catch (ClusterException | InterruptedException e) {
+                                    throw new CompletionException(e);
+                                }
+                            },
+                            starters));
                 }
                 go.countDown();
                 List<ClusterMember> members = new ArrayList<>();
@@ -248,8 +271,7 @@ class ClusterMemberTest {
         }
 
         @Override
-        public void afterGet(Object value) {
-        }
+        public void afterGet(Object value) {}
 
         @Override
         public Object interceptPut(Object oldValue, Object newValue) {
@@ -257,8 +279,7 @@ class ClusterMemberTest {
         }
 
         @Override
-        public void afterPut(Object value) {
-        }
+        public void afterPut(Object value) {}
 
         @Override
         public Object interceptRemove(Object removedValue) {
@@ -266,8 +287,7 @@ class ClusterMemberTest {
         }
 
         @Override
-        public void afterRemove(Object value) {
-        }
+        public void afterRemove(Object value) {}
     }
 
     @Nested
@@ -329,9 +349,14 @@ class ClusterMemberTest {
         void shouldDescribeClusterAddressNodeAndMemberCountOnOneLine() throws ClusterException {
             try (TestCluster cluster = new TestCluster()) {
                 ClusterMember member = cluster.start(3);
-                int port = member.hazelcast().getCluster().getLocalMember().getAddress().getPort();
+                int port = member.hazelcast()
+                        .getCluster()
+                        .getLocalMember()
+                        .getAddress()
+                        .getPort();
 
-                assertEquals("cluster \"" + cluster.name() + "\", member 127.0.0.1:" + port + ", node 3, 1 member",
+                assertEquals(
+                        "cluster \"" + cluster.name() + "\", member 127.0.0.1:" + port + ", node 3, 1 member",
                         member.describe());
             }
         }

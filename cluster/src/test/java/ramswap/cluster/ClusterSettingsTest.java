@@ -8,7 +8,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-
 import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -16,8 +15,8 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 class ClusterSettingsTest {
 
-    private static ClusterSettings settings(String clusterName, int nodeNumber, String bindAddress, int port,
-                                            List<String> members) {
+    private static ClusterSettings settings(
+            String clusterName, int nodeNumber, String bindAddress, int port, List<String> members) {
         return new ClusterSettings(clusterName, nodeNumber, bindAddress, port, members, false);
     }
 
@@ -94,7 +93,8 @@ class ClusterSettingsTest {
         @ParameterizedTest
         @ValueSource(ints = {-1, 65536, Integer.MIN_VALUE})
         void shouldRefuseNumberOutOfRange(int number) {
-            assertEquals("node number " + number + " is out of range: use a number from 0 to 65535",
+            assertEquals(
+                    "node number " + number + " is out of range: use a number from 0 to 65535",
                     refusal(() -> ClusterSettings.singleNode("ramswap", number)));
         }
     }
@@ -105,12 +105,23 @@ class ClusterSettingsTest {
         @ParameterizedTest
         @ValueSource(strings = {"127.0.0.1", "192.168.1.10", "10.0.0.255", "223.255.255.254"})
         void shouldAcceptLiteralIpv4(String address) {
-            assertEquals(address, settings("ramswap", 1, address, 5701, List.of("127.0.0.1")).bindAddress());
+            assertEquals(
+                    address,
+                    settings("ramswap", 1, address, 5701, List.of("127.0.0.1")).bindAddress());
         }
 
         @ParameterizedTest
-        @ValueSource(strings = {"localhost", "node1.example", "::1", "192.168.1", "192.168.1.256",
-                "192.168.01.10", "192.168.1.10:5701", " 127.0.0.1"})
+        @ValueSource(
+                strings = {
+                    "localhost",
+                    "node1.example",
+                    "::1",
+                    "192.168.1",
+                    "192.168.1.256",
+                    "192.168.01.10",
+                    "192.168.1.10:5701",
+                    " 127.0.0.1"
+                })
         void shouldRefuseAnythingButLiteralIpv4(String address) {
             String message = refusal(() -> settings("ramswap", 1, address, 5701, List.of("127.0.0.1")));
             assertTrue(message.contains("is not a literal IPv4 address"), message);
@@ -136,13 +147,17 @@ class ClusterSettingsTest {
         @ParameterizedTest
         @ValueSource(ints = {1024, 5701, 65535})
         void shouldAccept1024To65535(int port) {
-            assertEquals(port, settings("ramswap", 1, "127.0.0.1", port, List.of("127.0.0.1")).port());
+            assertEquals(
+                    port,
+                    settings("ramswap", 1, "127.0.0.1", port, List.of("127.0.0.1"))
+                            .port());
         }
 
         @ParameterizedTest
         @ValueSource(ints = {0, 80, 1023, 65536, -5701})
         void shouldRefusePrivilegedOrImpossiblePorts(int port) {
-            assertEquals("port " + port + " is out of range: use a port from 1024 to 65535",
+            assertEquals(
+                    "port " + port + " is out of range: use a port from 1024 to 65535",
                     refusal(() -> settings("ramswap", 1, "127.0.0.1", port, List.of("127.0.0.1"))));
         }
     }
@@ -152,7 +167,11 @@ class ClusterSettingsTest {
 
         @Test
         void shouldAcceptHostsWithAndWithoutPortAndTrimThem() {
-            ClusterSettings s = settings("ramswap", 1, "127.0.0.1", 5701,
+            ClusterSettings s = settings(
+                    "ramswap",
+                    1,
+                    "127.0.0.1",
+                    5701,
                     List.of("127.0.0.1", " 192.168.1.10:5702 ", "node2", "node3.lab.example:6000"));
 
             assertEquals(List.of("127.0.0.1", "192.168.1.10:5702", "node2", "node3.lab.example:6000"), s.members());
@@ -185,8 +204,18 @@ class ClusterSettingsTest {
         }
 
         @ParameterizedTest
-        @ValueSource(strings = {"192.168.1.300", "node_2", "-node", "node..lab", "host:port:1", "10.0.0.1:", ":5701",
-                "10.0.0.1:abc", "[::1]:5701"})
+        @ValueSource(
+                strings = {
+                    "192.168.1.300",
+                    "node_2",
+                    "-node",
+                    "node..lab",
+                    "host:port:1",
+                    "10.0.0.1:",
+                    ":5701",
+                    "10.0.0.1:abc",
+                    "[::1]:5701"
+                })
         void shouldRefuseMalformedEntries(String entry) {
             String message = refusal(() -> settings("ramswap", 1, "127.0.0.1", 5701, List.of(entry)));
             assertTrue(message.startsWith("member \"" + entry + "\""), message);

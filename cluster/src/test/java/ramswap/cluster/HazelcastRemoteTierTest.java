@@ -60,7 +60,8 @@ class HazelcastRemoteTierTest {
             throws ClusterException {
         Node n = new Node(lite ? cluster.startLite(nodeNumber) : cluster.start(nodeNumber));
         assertEquals(null, n.knobs.set(Knob.REMOTE_TARGET_NODENUM, targets));
-        n.tier = cluster.own(HazelcastRemoteTier.start(n.member, n.knobs, n.counters, incarnation, Duration.ofSeconds(10)));
+        n.tier = cluster.own(
+                HazelcastRemoteTier.start(n.member, n.knobs, n.counters, incarnation, Duration.ofSeconds(10)));
         return n;
     }
 
@@ -71,8 +72,10 @@ class HazelcastRemoteTierTest {
     }
 
     static void awaitMembers(TestCluster cluster, Node any, int count) {
-        TestCluster.await(count + " members, partitions settled", () -> any.member.memberCount() == count
-                && any.member.hazelcast().getPartitionService().isClusterSafe());
+        TestCluster.await(
+                count + " members, partitions settled",
+                () -> any.member.memberCount() == count
+                        && any.member.hazelcast().getPartitionService().isClusterSafe());
     }
 
     static IMap<Long, byte[]> blocks(Node n) {
@@ -148,11 +151,18 @@ class HazelcastRemoteTierTest {
 
                 Batch b = batch(32, 1);
                 Sent sent = send(sender, b);
-                UUID lenderUuid = lender.member.hazelcast().getCluster().getLocalMember().getUuid();
+                UUID lenderUuid =
+                        lender.member.hazelcast().getCluster().getLocalMember().getUuid();
                 for (long h : sent.handles) {
                     assertTrue(h >= 0 && h <= RemoteKey.MAX_SEQUENCE, "handle " + h);
-                    assertEquals(lenderUuid, lender.member.hazelcast().getPartitionService()
-                            .getPartition(RemoteKey.of(0, 1, h)).getOwner().getUuid());
+                    assertEquals(
+                            lenderUuid,
+                            lender.member
+                                    .hazelcast()
+                                    .getPartitionService()
+                                    .getPartition(RemoteKey.of(0, 1, h))
+                                    .getOwner()
+                                    .getUuid());
                     assertFalse(sender.tier.needsReplacing(h));
                 }
                 byte[][] got = pages(32);
@@ -185,13 +195,13 @@ class HazelcastRemoteTierTest {
                 byte[] sealed = blocks(lender).get(key);
                 sealed[PageSeal.NONCE_BYTES + 1] ^= 1;
                 blocks(lender).set(key, sealed);
-                b.blocks[1]++;        // page 1 asked for under another block
-                b.generations[2]++;   // page 2 under another generation
+                b.blocks[1]++; // page 1 asked for under another block
+                b.generations[2]++; // page 2 under another generation
                 byte[][] got = pages(3);
                 int[] lengths = fetch(sender, b, sent.handles, got);
 
-                assertArrayEquals(new int[] {RemoteTier.UNAUTHENTIC, RemoteTier.UNAUTHENTIC, RemoteTier.UNAUTHENTIC},
-                        lengths);
+                assertArrayEquals(
+                        new int[] {RemoteTier.UNAUTHENTIC, RemoteTier.UNAUTHENTIC, RemoteTier.UNAUTHENTIC}, lengths);
                 for (byte[] page : got) {
                     assertTrue(Arrays.equals(new byte[PAGE], page), "bytes that failed authentication were handed out");
                 }
@@ -242,16 +252,23 @@ class HazelcastRemoteTierTest {
                 awaitMembers(cluster, sender, 4);
                 Batch batch = batch(64, 11);
                 Sent sent = send(sender, batch);
-                UUID self = sender.member.hazelcast().getCluster().getLocalMember().getUuid();
-                UUID crashed = a.member.hazelcast().getCluster().getLocalMember().getUuid(); // it holds every first copy
-                com.hazelcast.partition.PartitionService ps = sender.member.hazelcast().getPartitionService();
+                UUID self =
+                        sender.member.hazelcast().getCluster().getLocalMember().getUuid();
+                UUID crashed =
+                        a.member.hazelcast().getCluster().getLocalMember().getUuid(); // it holds every first copy
+                com.hazelcast.partition.PartitionService ps =
+                        sender.member.hazelcast().getPartitionService();
                 KeyPlacer placer = new KeyPlacer(ps, 0, 1);
                 int onCrashed = 0;
                 for (long h : sent.handles) {
                     assertTrue(KeyPlacer.twoCopies(h), "handle " + h + " has one copy");
                     UUID first = ps.getPartition(placer.firstKey(h)).getOwner().getUuid();
-                    UUID second = ps.getPartition(placer.secondKey(h)).getOwner().getUuid();
-                    assertEquals(a.member.hazelcast().getCluster().getLocalMember().getUuid(), first, "first copies on the first target");
+                    UUID second =
+                            ps.getPartition(placer.secondKey(h)).getOwner().getUuid();
+                    assertEquals(
+                            a.member.hazelcast().getCluster().getLocalMember().getUuid(),
+                            first,
+                            "first copies on the first target");
                     assertFalse(first.equals(second), "both copies on one member");
                     assertFalse(self.equals(second), "a copy on the sender's own member");
                     assertFalse(sender.tier.needsReplacing(h));
@@ -272,12 +289,17 @@ class HazelcastRemoteTierTest {
                     assertEquals(batch.lengths[k], lengths[k], "page " + k);
                     want += sender.tier.needsReplacing(sent.handles[k]) ? 1 : 0;
                 }
-                System.out.printf("two copies over 3 lenders: %d of 64 pages with a copy on the crashed lender, %d pages want new copies,"
-                        + " %d partitions lost, %d reads from a second copy%n", onCrashed, want,
-                        sender.count(Counter.REMOTE_PARTITIONS_LOST), sender.count(Counter.REMOTE_READS_SECOND_COPY));
+                System.out.printf(
+                        "two copies over 3 lenders: %d of 64 pages with a copy on the crashed lender, %d pages want new copies,"
+                                + " %d partitions lost, %d reads from a second copy%n",
+                        onCrashed,
+                        want,
+                        sender.count(Counter.REMOTE_PARTITIONS_LOST),
+                        sender.count(Counter.REMOTE_READS_SECOND_COPY));
                 assertEquals(64, onCrashed);
                 assertEquals(64, want, "every page lost a copy");
-                assertEquals(64, sender.count(Counter.REMOTE_READS_SECOND_COPY), "every page was read from its second copy");
+                assertEquals(
+                        64, sender.count(Counter.REMOTE_READS_SECOND_COPY), "every page was read from its second copy");
                 assertTrue(sender.tier.placementEpoch() != epoch);
             }
         }
@@ -347,16 +369,26 @@ class HazelcastRemoteTierTest {
                 long refusedFirst = full.count(Counter.LEND_REFUSED_PAGES);
                 Sent again = send(sender, batch(16, 5));
 
-                UUID secondUuid = second.member.hazelcast().getCluster().getLocalMember().getUuid();
+                UUID secondUuid =
+                        second.member.hazelcast().getCluster().getLocalMember().getUuid();
                 for (long[] handles : new long[][] {sent.handles, again.handles}) {
                     for (long h : handles) {
                         assertTrue(h >= 0, Arrays.toString(handles));
-                        assertEquals(secondUuid, second.member.hazelcast().getPartitionService()
-                                .getPartition(RemoteKey.of(0, 1, h)).getOwner().getUuid());
+                        assertEquals(
+                                secondUuid,
+                                second.member
+                                        .hazelcast()
+                                        .getPartitionService()
+                                        .getPartition(RemoteKey.of(0, 1, h))
+                                        .getOwner()
+                                        .getUuid());
                     }
                 }
                 assertTrue(refusedFirst >= 1);
-                assertEquals(refusedFirst, full.count(Counter.LEND_REFUSED_PAGES), "the second batch did not skip the full target");
+                assertEquals(
+                        refusedFirst,
+                        full.count(Counter.LEND_REFUSED_PAGES),
+                        "the second batch did not skip the full target");
                 int[] lengths = fetch(sender, b, sent.handles, pages(16));
                 for (int k = 0; k < 16; k++) {
                     assertEquals(b.lengths[k], lengths[k]);
@@ -364,7 +396,8 @@ class HazelcastRemoteTierTest {
                 // the refused attempt's second copies, stored on node 1, are deleted too
                 TestCluster.await("the full target to hold nothing, the other only the pages", () -> {
                     flushOnce(sender);
-                    return blocks(full).localKeySet().isEmpty() && blocks(second).size() == 32;
+                    return blocks(full).localKeySet().isEmpty()
+                            && blocks(second).size() == 32;
                 });
                 assertEquals(0, sender.count(Counter.PERS_PAGES_LOCAL_TARGETS_FULL));
             }
@@ -409,18 +442,17 @@ class HazelcastRemoteTierTest {
             Handler handler = new Handler() {
                 @Override
                 public void publish(LogRecord r) {
-                    if (r.getLevel().intValue() >= Level.WARNING.intValue() && r.getLoggerName().startsWith("com.hazelcast.internal.partition")) {
+                    if (r.getLevel().intValue() >= Level.WARNING.intValue()
+                            && r.getLoggerName().startsWith("com.hazelcast.internal.partition")) {
                         warnings.add(r.getMessage());
                     }
                 }
 
                 @Override
-                public void flush() {
-                }
+                public void flush() {}
 
                 @Override
-                public void close() {
-                }
+                public void close() {}
             };
             Logger hazelcastLog = Logger.getLogger("com.hazelcast");
             hazelcastLog.addHandler(handler);
@@ -433,7 +465,10 @@ class HazelcastRemoteTierTest {
                     sender.tier.leaving(tick);
                     sender.tier.lost(tick);
                 }
-                assertEquals(0, warnings.size(), () -> warnings.size() + " warnings about partitions, the first: " + warnings.get(0));
+                assertEquals(
+                        0,
+                        warnings.size(),
+                        () -> warnings.size() + " warnings about partitions, the first: " + warnings.get(0));
             } finally {
                 hazelcastLog.removeHandler(handler);
             }
@@ -470,8 +505,13 @@ class HazelcastRemoteTierTest {
 
                 leaving.lender.close();
                 leaving.member.close(); // graceful: its partitions, pages included, move to node 0
-                TestCluster.await("node 0 alone and safe", () -> sender.member.memberCount() == 1
-                        && sender.member.hazelcast().getPartitionService().isClusterSafe());
+                TestCluster.await(
+                        "node 0 alone and safe",
+                        () -> sender.member.memberCount() == 1
+                                && sender.member
+                                        .hazelcast()
+                                        .getPartitionService()
+                                        .isClusterSafe());
 
                 for (long h : sent.handles) {
                     assertTrue(sender.tier.needsReplacing(h));
@@ -496,8 +536,8 @@ class HazelcastRemoteTierTest {
                 send(sender, batch(20, 10));
                 send(other, batch(5, 11));
 
-                cluster.own(HazelcastRemoteTier.start(sender.member, sender.knobs, sender.counters, 2,
-                        Duration.ofSeconds(10)));
+                cluster.own(HazelcastRemoteTier.start(
+                        sender.member, sender.knobs, sender.counters, 2, Duration.ofSeconds(10)));
 
                 assertEquals(5, blocks(lender).size(), "only node 2's pages are left");
                 for (Long key : blocks(lender).keySet()) {
@@ -560,11 +600,17 @@ class HazelcastRemoteTierTest {
                     assertTrue(KeyPlacer.twoCopies(h));
                     assertFalse(sender.tier.lost(h));
                 }
-                sender.counters.set(Counter.REMOTE_PARTITIONS_SETTLED, 1); // as the repairer sets it after a settled sweep
+                sender.counters.set(
+                        Counter.REMOTE_PARTITIONS_SETTLED, 1); // as the repairer sets it after a settled sweep
 
                 crash(a);
-                TestCluster.await("the first crash's lost partitions seen", () -> sender.count(Counter.REMOTE_PARTITIONS_LOST) > 0);
-                assertEquals(0, sender.count(Counter.REMOTE_PARTITIONS_SETTLED), "redundancy unknown once a loss is counted");
+                TestCluster.await(
+                        "the first crash's lost partitions seen",
+                        () -> sender.count(Counter.REMOTE_PARTITIONS_LOST) > 0);
+                assertEquals(
+                        0,
+                        sender.count(Counter.REMOTE_PARTITIONS_SETTLED),
+                        "redundancy unknown once a loss is counted");
                 for (long h : sent.handles) {
                     assertTrue(sender.tier.needsReplacing(h));
                     assertFalse(sender.tier.lost(h), "its second copy is on node 2");
@@ -575,7 +621,8 @@ class HazelcastRemoteTierTest {
                 long lostBefore = sender.count(Counter.REMOTE_PARTITIONS_LOST);
                 crash(b);
                 TestCluster.await("every page seen lost", () -> {
-                    sender.tier.placementEpoch(); // what the repairer calls: it notes owners that changed without an event
+                    sender.tier
+                            .placementEpoch(); // what the repairer calls: it notes owners that changed without an event
                     for (long h : sent.handles) {
                         if (!sender.tier.lost(h)) {
                             return false;

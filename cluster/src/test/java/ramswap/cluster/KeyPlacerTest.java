@@ -26,7 +26,9 @@ class KeyPlacerTest {
             ClusterMember a = cluster.start(1);
             ClusterMember b = cluster.start(2);
             TestCluster.await("three members", () -> borrower.memberCount() == 3);
-            TestCluster.await("partitions owned by both data members", () -> borrower.hazelcast().getPartitionService().isClusterSafe());
+            TestCluster.await(
+                    "partitions owned by both data members",
+                    () -> borrower.hazelcast().getPartitionService().isClusterSafe());
             KeyPlacer placer = new KeyPlacer(borrower.hazelcast().getPartitionService(), 0, 7);
             Set<Long> keys = new HashSet<>();
             for (ClusterMember target : new ClusterMember[] {a, b}) {
@@ -41,7 +43,8 @@ class KeyPlacerTest {
             }
             UUID lite = borrower.hazelcast().getCluster().getLocalMember().getUuid();
             assertEquals(-1, placer.nextHandleOwnedBy(lite), "a lite member owns no partition");
-            System.out.printf("KeyPlacer: %d sequence numbers for %d keys over 2 data members%n", placer.used(), keys.size());
+            System.out.printf(
+                    "KeyPlacer: %d sequence numbers for %d keys over 2 data members%n", placer.used(), keys.size());
         }
     }
 }

@@ -8,16 +8,14 @@ import com.hazelcast.config.Config;
 import com.hazelcast.config.EvictionPolicy;
 import com.hazelcast.config.JoinConfig;
 import com.hazelcast.config.MapConfig;
-
 import java.util.List;
-
 import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Test;
 
 class MemberConfigTest {
 
-    private static final ClusterSettings SETTINGS = new ClusterSettings("lab", 12, "10.1.2.3", 5801,
-            List.of("10.1.2.4", "10.1.2.5:5802"), false);
+    private static final ClusterSettings SETTINGS =
+            new ClusterSettings("lab", 12, "10.1.2.3", 5801, List.of("10.1.2.4", "10.1.2.5:5802"), false);
 
     @Nested
     class Identity {
@@ -47,7 +45,9 @@ class MemberConfigTest {
             Config config = MemberConfig.build(SETTINGS, false);
 
             assertTrue(config.getNetworkConfig().getInterfaces().isEnabled());
-            assertEquals(List.of("10.1.2.3"), List.copyOf(config.getNetworkConfig().getInterfaces().getInterfaces()));
+            assertEquals(
+                    List.of("10.1.2.3"),
+                    List.copyOf(config.getNetworkConfig().getInterfaces().getInterfaces()));
             assertEquals("false", config.getProperty("hazelcast.socket.bind.any"));
             assertEquals(5801, config.getNetworkConfig().getPort());
             assertTrue(config.getNetworkConfig().isPortAutoIncrement());
@@ -55,10 +55,12 @@ class MemberConfigTest {
 
         @Test
         void shouldJoinOnlyTheGivenMembersOverTcp() {
-            JoinConfig join = MemberConfig.build(SETTINGS, false).getNetworkConfig().getJoin();
+            JoinConfig join =
+                    MemberConfig.build(SETTINGS, false).getNetworkConfig().getJoin();
 
             assertTrue(join.getTcpIpConfig().isEnabled());
-            assertEquals(List.of("10.1.2.4", "10.1.2.5:5802"), join.getTcpIpConfig().getMembers());
+            assertEquals(
+                    List.of("10.1.2.4", "10.1.2.5:5802"), join.getTcpIpConfig().getMembers());
             assertFalse(join.getMulticastConfig().isEnabled());
             assertFalse(join.getAutoDetectionConfig().isEnabled());
         }

@@ -54,6 +54,9 @@ class PageSealTest {
         byte[] out = new byte[page.length];
         assertEquals(-1, seal.open(sealed, sealed.length, 43, 5, out, 0), "misplaced");
         assertEquals(-1, seal.open(sealed, sealed.length, 42, 4, out, 0), "stale or resurrected");
-        assertEquals(-1, new PageSeal("cluster-a", 3, 7, RANDOM).open(sealed, sealed.length, 42, 5, out, 0), "another daemon's key");
+        assertEquals(
+                -1,
+                new PageSeal("cluster-a", 3, 7, RANDOM).open(sealed, sealed.length, 42, 5, out, 0),
+                "another daemon's key");
     }
 }

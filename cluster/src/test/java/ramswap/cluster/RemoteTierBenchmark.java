@@ -69,8 +69,10 @@ class RemoteTierBenchmark {
         try (TestCluster cluster = new TestCluster(6300)) {
             ClusterMember lenderMember = cluster.start(1);
             ClusterMember sender = cluster.startLite(0);
-            TestCluster.await("two members", () -> sender.memberCount() == 2
-                    && sender.hazelcast().getPartitionService().isClusterSafe());
+            TestCluster.await(
+                    "two members",
+                    () -> sender.memberCount() == 2
+                            && sender.hazelcast().getPartitionService().isClusterSafe());
             Lender lender = new Lender(lenderMember, Long.MAX_VALUE / 2, new Knobs(), new Counters());
             UUID target = lenderMember.hazelcast().getCluster().getLocalMember().getUuid();
             KeyPlacer placer = new KeyPlacer(sender.hazelcast().getPartitionService(), 0, 1);
@@ -82,16 +84,27 @@ class RemoteTierBenchmark {
             random.nextBytes(page);
 
             List<String> rows = new ArrayList<>();
-            rows.add(row("put 64 x 4 KiB, setAllAsync, no interceptor", measure(r -> plain.setAllAsync(batch(placer, target, page, 64))
-                    .toCompletableFuture().get())));
-            rows.add(row("put 64 x 4 KiB, setAllAsync, quota interceptor", measure(r -> quota.setAllAsync(batch(placer, target, page, 64))
-                    .toCompletableFuture().get())));
+            rows.add(row(
+                    "put 64 x 4 KiB, setAllAsync, no interceptor",
+                    measure(r -> plain.setAllAsync(batch(placer, target, page, 64))
+                            .toCompletableFuture()
+                            .get())));
+            rows.add(row(
+                    "put 64 x 4 KiB, setAllAsync, quota interceptor",
+                    measure(r -> quota.setAllAsync(batch(placer, target, page, 64))
+                            .toCompletableFuture()
+                            .get())));
             rows.add(row("put 64 x 4 KiB, submitToKeys, quota entry processor", measure(r -> {
                 HashMap<Long, byte[]> b = batch(placer, target, page, 64);
-                ep.submitToKeys(b.keySet(), new QuotaPut(b)).toCompletableFuture().get();
+                ep.submitToKeys(b.keySet(), new QuotaPut(b))
+                        .toCompletableFuture()
+                        .get();
             })));
-            rows.add(row("put 1 x 4 KiB, setAsync, quota interceptor", measure(r -> quota.setAsync(placer.firstKey(placer.nextHandleOwnedBy(target)), page)
-                    .toCompletableFuture().get())));
+            rows.add(row(
+                    "put 1 x 4 KiB, setAsync, quota interceptor",
+                    measure(r -> quota.setAsync(placer.firstKey(placer.nextHandleOwnedBy(target)), page)
+                            .toCompletableFuture()
+                            .get())));
             rows.add(row("put 1 x 4 KiB, submitToKey, quota entry processor", measure(r -> {
                 HashMap<Long, byte[]> b = batch(placer, target, page, 1);
                 Long k = b.keySet().iterator().next();
@@ -100,15 +113,24 @@ class RemoteTierBenchmark {
 
             // the same from a client, as a borrower that lends nothing sends and reads: its setAll is one
             // operation per partition touched, a lite member's one per member
-            ClusterClient client = cluster.own(ClusterClient.connect(cluster.settings(5, true), Duration.ofSeconds(30)));
+            ClusterClient client =
+                    cluster.own(ClusterClient.connect(cluster.settings(5, true), Duration.ofSeconds(30)));
             IMap<Long, byte[]> viaClient = client.hazelcast().getMap(HazelcastRemoteTier.MAP_NAME);
-            rows.add(row("client: put 64 x 4 KiB, setAllAsync, quota interceptor", measure(r -> viaClient.setAllAsync(
-                    batch(placer, target, page, 64)).toCompletableFuture().get())));
+            rows.add(row(
+                    "client: put 64 x 4 KiB, setAllAsync, quota interceptor",
+                    measure(r -> viaClient
+                            .setAllAsync(batch(placer, target, page, 64))
+                            .toCompletableFuture()
+                            .get())));
 
             List<Long> stored = new ArrayList<>(quota.keySet());
             for (int n : new int[] {1, 32}) {
-                rows.add(row("client: get " + n + ", pipelined getAsync", measure(r -> getPipelined(viaClient, stored, n, r))));
-                rows.add(row("get " + n + ", pipelined getAsync" + (n == 1 ? " (chosen)" : ""), measure(r -> getPipelined(quota, stored, n, r))));
+                rows.add(row(
+                        "client: get " + n + ", pipelined getAsync",
+                        measure(r -> getPipelined(viaClient, stored, n, r))));
+                rows.add(row(
+                        "get " + n + ", pipelined getAsync" + (n == 1 ? " (chosen)" : ""),
+                        measure(r -> getPipelined(quota, stored, n, r))));
                 rows.add(row("get " + n + ", getAll on the caller's thread", measure(r -> {
                     Set<Long> keys = new HashSet<>();
                     for (int k = 0; k < n; k++) {
@@ -128,19 +150,25 @@ class RemoteTierBenchmark {
                     for (int k = 0; k < n; k++) {
                         keys.add(stored.get((r * n + k) % stored.size()));
                     }
-                    quota.submitToKeys(keys, new PageReader()).toCompletableFuture().get(5, TimeUnit.SECONDS);
+                    quota.submitToKeys(keys, new PageReader())
+                            .toCompletableFuture()
+                            .get(5, TimeUnit.SECONDS);
                 })));
             }
 
             int del = HazelcastRemoteTier.FLUSH_BATCH;
             List<Long> all = new ArrayList<>(quota.keySet());
             int[] next = {0};
-            int deleteRounds = Math.min(ROUNDS, all.size() / del / 2 - WARMUP / 4) ;
-            rows.add(row("delete " + del + ", submitToKeys, remover processor", measure(Math.max(10, deleteRounds / 2), r -> {
-                Set<Long> keys = new HashSet<>(all.subList(next[0], next[0] + del));
-                next[0] += del;
-                quota.submitToKeys(keys, PageRemover.forgotten()).toCompletableFuture().get();
-            })));
+            int deleteRounds = Math.min(ROUNDS, all.size() / del / 2 - WARMUP / 4);
+            rows.add(row(
+                    "delete " + del + ", submitToKeys, remover processor",
+                    measure(Math.max(10, deleteRounds / 2), r -> {
+                        Set<Long> keys = new HashSet<>(all.subList(next[0], next[0] + del));
+                        next[0] += del;
+                        quota.submitToKeys(keys, PageRemover.forgotten())
+                                .toCompletableFuture()
+                                .get();
+                    })));
             rows.add(row("delete " + del + ", pipelined deleteAsync", measure(Math.max(10, deleteRounds / 2), r -> {
                 @SuppressWarnings({"unchecked", "rawtypes"}) // an array of a generic type
                 CompletableFuture<Boolean>[] f = new CompletableFuture[del];
@@ -154,7 +182,9 @@ class RemoteTierBenchmark {
             })));
 
             System.out.println();
-            System.out.printf("%-55s %9s %9s %9s%n", "operation (2 members and a client, one JVM, loopback)", "p50 us", "p99 us", "max us");
+            System.out.printf(
+                    "%-55s %9s %9s %9s%n",
+                    "operation (2 members and a client, one JVM, loopback)", "p50 us", "p99 us", "max us");
             rows.forEach(System.out::println);
             lender.close();
         }
@@ -203,7 +233,8 @@ class RemoteTierBenchmark {
     }
 
     /** Reads a page on its owner without changing it: a fetch by entry processor, measured against getAll. */
-    static final class PageReader implements com.hazelcast.map.EntryProcessor<Long, byte[], byte[]>, com.hazelcast.core.ReadOnly {
+    static final class PageReader
+            implements com.hazelcast.map.EntryProcessor<Long, byte[], byte[]>, com.hazelcast.core.ReadOnly {
         private static final long serialVersionUID = 1L;
 
         @Override

@@ -72,8 +72,14 @@ class RemoteTierFaultsTest {
             Thread.sleep(200);
             Thread[] readers = new Thread[20]; // more readers than the FUSE threads of a daemon
             for (int i = 0; i < readers.length; i++) {
-                readers[i] = new Thread(() -> sender.tier.fetch(2, onSlow.blocks, onSlow.generations, s1.handles, pages(2),
-                        new int[2], 300)); // each gives up after 300 ms
+                readers[i] = new Thread(() -> sender.tier.fetch(
+                        2,
+                        onSlow.blocks,
+                        onSlow.generations,
+                        s1.handles,
+                        pages(2),
+                        new int[2],
+                        300)); // each gives up after 300 ms
                 readers[i].start();
             }
             for (Thread t : readers) {
@@ -85,8 +91,11 @@ class RemoteTierFaultsTest {
             long ms = (System.nanoTime() - t0) / 1_000_000;
             RELEASE.countDown();
             int[] want = Arrays.copyOf(onHealthy.lengths, 4);
-            System.out.println("healthy lender's pages: " + Arrays.toString(lengths) + " after " + ms + " ms; want " + Arrays.toString(want));
-            assertEquals(Arrays.toString(want), Arrays.toString(lengths),
+            System.out.println("healthy lender's pages: " + Arrays.toString(lengths) + " after " + ms + " ms; want "
+                    + Arrays.toString(want));
+            assertEquals(
+                    Arrays.toString(want),
+                    Arrays.toString(lengths),
                     "pages on the healthy lender came back although the other lender stalled");
         }
     }
@@ -108,7 +117,8 @@ class RemoteTierFaultsTest {
             for (long h : sent.handles) {
                 assertTrue(KeyPlacer.twoCopies(h));
             }
-            blocks(slow).submitToKey(placer.firstKey(sent.handles[0]), new Stall(true)); // the first copy of page 0 is late
+            blocks(slow)
+                    .submitToKey(placer.firstKey(sent.handles[0]), new Stall(true)); // the first copy of page 0 is late
             Thread.sleep(200);
             assertEquals(null, sender.knobs.set(Knob.LATE_BIND_MS, "20"));
             int[] lengths = new int[4];
@@ -138,8 +148,8 @@ class RemoteTierFaultsTest {
             for (int round = 0; round < 10; round++) {
                 long incarnation = 10L + round;
                 // a sweep slower than its bound (Duration.ZERO stands in for 10 s against a slow or migrating cluster)
-                HazelcastRemoteTier reborn = cluster.own(HazelcastRemoteTier.start(sender.member, sender.knobs, sender.counters,
-                        incarnation, Duration.ZERO));
+                HazelcastRemoteTier reborn = cluster.own(HazelcastRemoteTier.start(
+                        sender.member, sender.knobs, sender.counters, incarnation, Duration.ZERO));
                 long deadline = System.nanoTime() + 10_000_000_000L;
                 while (!reborn.canSend() && System.nanoTime() < deadline) {
                     Thread.sleep(10); // the sweep goes on in the background: nothing may be sent before it ends
@@ -159,7 +169,8 @@ class RemoteTierFaultsTest {
                 }
                 // this round's pages are the next round's "earlier life"
             }
-            System.out.println("pages sent right after a start whose sweep went on in the background: " + sent + ", lost: " + lost);
+            System.out.println("pages sent right after a start whose sweep went on in the background: " + sent
+                    + ", lost: " + lost);
             assertEquals(640, sent, "every batch was sent once the sweep was done");
             assertEquals(0, lost, "pages the new life sent were deleted by its own start sweep");
         }

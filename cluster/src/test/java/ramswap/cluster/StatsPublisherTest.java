@@ -8,12 +8,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.hazelcast.core.HazelcastJsonValue;
 import com.hazelcast.map.IMap;
-
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
-
 import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Test;
 import ramswap.agent.Agents;
@@ -42,7 +40,8 @@ class StatsPublisherTest {
         }
     }
 
-    private static Running run(ClusterMember member, java.util.function.Supplier<Map<String, Long>> snapshot, Duration interval) {
+    private static Running run(
+            ClusterMember member, java.util.function.Supplier<Map<String, Long>> snapshot, Duration interval) {
         StatsPublisher publisher = new StatsPublisher(member, snapshot, interval);
         Agents agents = new Agents();
         agents.start(publisher, Duration.ofMillis(10));
@@ -70,7 +69,8 @@ class StatsPublisherTest {
                     IMap<Integer, HazelcastJsonValue> seenBySecond = statsOf(second);
                     TestCluster.await("node 1's stats on node 2", () -> seenBySecond.get(1) != null);
 
-                    assertEquals("{\"pers_pages_remoted\":7,\"remote_pers_pages\":42}",
+                    assertEquals(
+                            "{\"pers_pages_remoted\":7,\"remote_pers_pages\":42}",
                             seenBySecond.get(1).getValue());
                     TestCluster.await("the write counted", () -> publisher.publishedCount() >= 1);
                 }
@@ -83,8 +83,7 @@ class StatsPublisherTest {
                 ClusterMember member = cluster.start(3);
                 AtomicLong pages = new AtomicLong();
 
-                try (Running publisher = run(member,
-                        () -> Map.of("pers_zpages", pages.incrementAndGet()), INTERVAL)) {
+                try (Running publisher = run(member, () -> Map.of("pers_zpages", pages.incrementAndGet()), INTERVAL)) {
                     TestCluster.await("three snapshots", () -> publisher.publishedCount() >= 3);
 
                     String json = statsOf(member).get(3).getValue();
@@ -99,12 +98,11 @@ class StatsPublisherTest {
             try (TestCluster cluster = new TestCluster()) {
                 ClusterMember member = cluster.start(5);
 
-                try (Running publisher = run(member,
-                        () -> Map.of("foreign_pers_pages", 12L), INTERVAL)) {
+                try (Running publisher = run(member, () -> Map.of("foreign_pers_pages", 12L), INTERVAL)) {
                     TestCluster.await("first snapshot", () -> publisher.publishedCount() >= 1);
 
-                    var hits = statsOf(member).values(
-                            com.hazelcast.query.Predicates.greaterThan("foreign_pers_pages", 10L));
+                    var hits = statsOf(member)
+                            .values(com.hazelcast.query.Predicates.greaterThan("foreign_pers_pages", 10L));
                     assertEquals(1, hits.size());
                 }
             }
@@ -128,8 +126,8 @@ class StatsPublisherTest {
             try (TestCluster cluster = new TestCluster()) {
                 ClusterMember member = cluster.start(1);
 
-                IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                        () -> new StatsPublisher(member, Map::of, Duration.ZERO));
+                IllegalArgumentException e = assertThrows(
+                        IllegalArgumentException.class, () -> new StatsPublisher(member, Map::of, Duration.ZERO));
                 assertEquals("an agent's interval must be positive, got PT0S", e.getMessage());
             }
         }
@@ -144,16 +142,20 @@ class StatsPublisherTest {
                 ClusterMember member = cluster.start(1);
                 AtomicLong calls = new AtomicLong();
 
-                try (Running publisher = run(member, () -> {
-                    if (calls.incrementAndGet() <= 3) {
-                        throw new IllegalStateException("counters not ready");
-                    }
-                    return Map.of("zero_filled_pages", 1L);
-                }, INTERVAL)) {
+                try (Running publisher = run(
+                        member,
+                        () -> {
+                            if (calls.incrementAndGet() <= 3) {
+                                throw new IllegalStateException("counters not ready");
+                            }
+                            return Map.of("zero_filled_pages", 1L);
+                        },
+                        INTERVAL)) {
                     TestCluster.await("a snapshot after the failures", () -> publisher.publishedCount() >= 1);
 
                     assertEquals(3, publisher.errorCount());
-                    assertEquals("{\"zero_filled_pages\":1}", statsOf(member).get(1).getValue());
+                    assertEquals(
+                            "{\"zero_filled_pages\":1}", statsOf(member).get(1).getValue());
                 }
             }
         }

@@ -42,7 +42,12 @@ final class TestCluster implements AutoCloseable {
         List<String> addresses = new ArrayList<>();
         for (ClusterMember member : started) {
             if (member.hazelcast().getLifecycleService().isRunning()) {
-                addresses.add(LOOPBACK + ":" + member.hazelcast().getCluster().getLocalMember().getAddress().getPort());
+                addresses.add(LOOPBACK + ":"
+                        + member.hazelcast()
+                                .getCluster()
+                                .getLocalMember()
+                                .getAddress()
+                                .getPort());
             }
         }
         if (addresses.isEmpty()) {

@@ -33,12 +33,13 @@ public final class Agents implements AutoCloseable {
     }
 
     public Agents() {
-        this(() -> { });
+        this(() -> {});
     }
 
     /** Starts {@code agent} on a daemon thread named by its role; it idles {@code idle} after a round with no work. */
     public synchronized void start(Agent agent, Duration idle) {
-        AgentRunner runner = new AgentRunner(new SleepingIdleStrategy(idle.toNanos()), t -> error(agent, t), null, agent);
+        AgentRunner runner =
+                new AgentRunner(new SleepingIdleStrategy(idle.toNanos()), t -> error(agent, t), null, agent);
         AgentRunner.startOnThread(runner, r -> {
             Thread t = new Thread(r);
             t.setDaemon(true);
@@ -62,7 +63,11 @@ public final class Agents implements AutoCloseable {
     @Override
     public synchronized void close() {
         for (int i = runners.size() - 1; i >= 0; i--) {
-            runners.get(i).close(CLOSE_RETRY_MS, t -> LOG.log(System.Logger.Level.WARNING, t.getName() + " is slow to stop; interrupting it"));
+            runners.get(i)
+                    .close(
+                            CLOSE_RETRY_MS,
+                            t -> LOG.log(
+                                    System.Logger.Level.WARNING, t.getName() + " is slow to stop; interrupting it"));
         }
         runners.clear();
     }

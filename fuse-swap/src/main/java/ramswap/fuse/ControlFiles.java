@@ -47,11 +47,13 @@ final class ControlFiles {
     private static final MemoryIO MEMORY = MemoryIO.getInstance();
     /** The low bits of an open control file's handle: which file it is (every number is below). */
     private static final int WHAT_BITS = 12;
+
     private static final long WHAT_MASK = (1L << WHAT_BITS) - 1;
 
     private final java.util.concurrent.atomic.AtomicLong opens = new java.util.concurrent.atomic.AtomicLong();
     /** The text each open handle read last at offset 0; dropped at release. */
-    private final java.util.concurrent.ConcurrentHashMap<Long, byte[]> snapshots = new java.util.concurrent.ConcurrentHashMap<>();
+    private final java.util.concurrent.ConcurrentHashMap<Long, byte[]> snapshots =
+            new java.util.concurrent.ConcurrentHashMap<>();
 
     private final SwapStore store;
     private final Knobs knobs;

@@ -20,8 +20,13 @@ public final class FuseMount implements AutoCloseable {
      * daemon that does not answer can be found without asking it.
      */
     public static final List<String> OPTIONS = List.of(
-            "subtype=ramswap", "direct_io", "big_writes",
-            "max_write=" + SwapStore.MAX_REQUEST_BYTES, "max_read=" + SwapStore.MAX_REQUEST_BYTES, "allow_other", "default_permissions");
+            "subtype=ramswap",
+            "direct_io",
+            "big_writes",
+            "max_write=" + SwapStore.MAX_REQUEST_BYTES,
+            "max_read=" + SwapStore.MAX_REQUEST_BYTES,
+            "allow_other",
+            "default_permissions");
 
     /*
      * One serving thread for a store whose blocks are all local: each request is a few
@@ -57,7 +62,8 @@ public final class FuseMount implements AutoCloseable {
         if (MountTable.isMountPoint(dir)) {
             throw new IOException(dir + " is already a mount point");
         }
-        String options = "fsname=" + MountTable.sourceFor(ProcessHandle.current().pid()) + "," + String.join(",", OPTIONS);
+        String options =
+                "fsname=" + MountTable.sourceFor(ProcessHandle.current().pid()) + "," + String.join(",", OPTIONS);
         // -s: one thread serves every request
         fs.mount(dir, false, false, threadPool ? new String[] {"-o", options} : new String[] {"-s", "-o", options});
         FuseMount m = new FuseMount(fs, dir);
@@ -66,7 +72,8 @@ public final class FuseMount implements AutoCloseable {
         while (!(MountTable.isMountPoint(dir) && Files.isReadable(probe))) {
             if (System.nanoTime() > deadline) {
                 m.close();
-                throw new IOException("FUSE mount on " + dir + " did not become ready within " + READY_TIMEOUT.toSeconds() + " s");
+                throw new IOException(
+                        "FUSE mount on " + dir + " did not become ready within " + READY_TIMEOUT.toSeconds() + " s");
             }
             sleep(20);
         }
@@ -102,7 +109,10 @@ public final class FuseMount implements AutoCloseable {
     }
 
     private static void runBounded(List<String> command) throws IOException {
-        Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+        Process p = new ProcessBuilder(command)
+                .redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.DISCARD)
+                .start();
         try {
             if (!p.waitFor(10, TimeUnit.SECONDS)) {
                 p.destroyForcibly();

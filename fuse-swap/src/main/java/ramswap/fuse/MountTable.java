@@ -40,8 +40,7 @@ public final class MountTable {
         }
     }
 
-    private MountTable() {
-    }
+    private MountTable() {}
 
     /** The source a ramswap mount made by process {@code pid} shows in mountinfo. */
     public static String sourceFor(long pid) {
@@ -91,6 +90,9 @@ public final class MountTable {
     }
 
     private static String unescape(String s) {
-        return s.replace("\\040", " ").replace("\\011", "\t").replace("\\012", "\n").replace("\\134", "\\");
+        return s.replace("\\040", " ")
+                .replace("\\011", "\t")
+                .replace("\\012", "\n")
+                .replace("\\134", "\\");
     }
 }

@@ -47,7 +47,8 @@ public final class SwapFileSystem extends FuseStubFS {
     private final SwapStore store;
     private final ControlFiles controls;
     private final long startSeconds = System.currentTimeMillis() / 1000;
-    private final ThreadLocal<byte[]> requestBuffer = ThreadLocal.withInitial(() -> new byte[SwapStore.MAX_REQUEST_BYTES]);
+    private final ThreadLocal<byte[]> requestBuffer =
+            ThreadLocal.withInitial(() -> new byte[SwapStore.MAX_REQUEST_BYTES]);
     private final System.Logger log = System.getLogger(SwapFileSystem.class.getName());
     /** Reads, writes and fallocates taken up: the progress a stall watch looks for. */
     private final AtomicLong taken = new AtomicLong();
@@ -81,7 +82,9 @@ public final class SwapFileSystem extends FuseStubFS {
 
     private static final MemoryIO MEMORY = MemoryIO.getInstance();
     /** Where {@code fh} sits in {@code struct fuse_file_info}: taken from jnr-fuse's layout of it. */
-    private static final long FH_OFFSET = FuseFileInfo.of(Pointer.wrap(jnr.ffi.Runtime.getSystemRuntime(), 0L)).fh.offset();
+    private static final long FH_OFFSET = FuseFileInfo.of(Pointer.wrap(jnr.ffi.Runtime.getSystemRuntime(), 0L))
+            .fh
+            .offset();
 
     // held here: the native side has only their addresses, and a collected closure would be a dangling pointer
     private final DataCallback readCallback = this::read;
@@ -90,10 +93,13 @@ public final class SwapFileSystem extends FuseStubFS {
 
     private void installDataCallbacks() {
         ClosureManager closures = jnr.ffi.Runtime.getSystemRuntime().getClosureManager();
-        Pointer ops = Struct.getMemory(fuseOperations, jnr.ffi.provider.ParameterFlags.DIRECT); // the memory libfuse is given
+        Pointer ops =
+                Struct.getMemory(fuseOperations, jnr.ffi.provider.ParameterFlags.DIRECT); // the memory libfuse is given
         ops.putPointer(fuseOperations.read.offset(), closures.getClosurePointer(DataCallback.class, readCallback));
         ops.putPointer(fuseOperations.write.offset(), closures.getClosurePointer(DataCallback.class, writeCallback));
-        ops.putPointer(fuseOperations.fallocate.offset(), closures.getClosurePointer(FallocateCallback.class, fallocateCallback));
+        ops.putPointer(
+                fuseOperations.fallocate.offset(),
+                closures.getClosurePointer(FallocateCallback.class, fallocateCallback));
     }
 
     /** Data requests taken up so far (read, write, fallocate); grows while the serving threads make progress. */

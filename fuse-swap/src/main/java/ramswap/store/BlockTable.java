@@ -41,6 +41,7 @@ public final class BlockTable {
 
     /** Clock marks: not used since the hand passed, used (read or written), or being sent remote. */
     static final byte MARK_COLD = 0;
+
     static final byte MARK_USED = 1;
     static final byte MARK_SENDING = 2;
 
@@ -70,8 +71,12 @@ public final class BlockTable {
     // ---------------------------------------------------------------- encoding
 
     public static long entry(int state, int length, long handle) {
-        if (state < STATE_EMPTY || state > STATE_REMOTE || length < 0 || length > LENGTH_MASK
-                || handle < 0 || handle > HANDLE_MASK) {
+        if (state < STATE_EMPTY
+                || state > STATE_REMOTE
+                || length < 0
+                || length > LENGTH_MASK
+                || handle < 0
+                || handle > HANDLE_MASK) {
             throw new IllegalArgumentException("bad entry: state " + state + " length " + length + " handle " + handle);
         }
         return ((long) state << STATE_SHIFT) | ((long) length << LENGTH_SHIFT) | handle;

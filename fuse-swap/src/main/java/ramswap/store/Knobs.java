@@ -99,7 +99,8 @@ public final class Knobs {
             try {
                 v = Long.parseLong(parts[i].strip());
             } catch (NumberFormatException e) {
-                return k.fileName() + ": not a node number: '" + parts[i].strip() + "'; give -1, a node number or a list such as 2,1";
+                return k.fileName() + ": not a node number: '" + parts[i].strip()
+                        + "'; give -1, a node number or a list such as 2,1";
             }
             if (v == -1 && parts.length == 1) {
                 list = new int[0];

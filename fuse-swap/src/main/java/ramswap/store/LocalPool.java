@@ -96,7 +96,8 @@ public final class LocalPool implements AutoCloseable {
      */
     public LocalPool(Posix posix, long capacityBytes, long limitBytes, long reserveBytes, boolean lockOnFault) {
         if (capacityBytes < SLAB_BYTES) {
-            throw new IllegalArgumentException("pool capacity must be at least " + SLAB_BYTES + " bytes, got " + capacityBytes);
+            throw new IllegalArgumentException(
+                    "pool capacity must be at least " + SLAB_BYTES + " bytes, got " + capacityBytes);
         }
         long slabs = (capacityBytes + SLAB_BYTES - 1) / SLAB_BYTES;
         if (slabs > Integer.MAX_VALUE) { // slab ids are ints, and handles keep 47 bits of them and the slot
@@ -153,13 +154,15 @@ public final class LocalPool implements AutoCloseable {
         int prot = lockOnFault ? Posix.PROT_NONE : Posix.PROT_READ | Posix.PROT_WRITE;
         long addr = posix.mmap(null, bytes, prot, Posix.MAP_PRIVATE | Posix.MAP_ANONYMOUS | Posix.MAP_NORESERVE, -1, 0);
         if (addr == Posix.MAP_FAILED || addr == 0) {
-            throw new IllegalStateException("cannot map the pool's range of " + bytes + " bytes: " + Posix.describe(Posix.lastErrno()));
+            throw new IllegalStateException(
+                    "cannot map the pool's range of " + bytes + " bytes: " + Posix.describe(Posix.lastErrno()));
         }
         if (lockOnFault) {
             if (posix.mlock2(addr, bytes, Posix.MLOCK_ONFAULT) != 0) {
                 int errno = Posix.lastErrno();
                 posix.munmap(addr, bytes);
-                throw new IllegalStateException("mlock2(MLOCK_ONFAULT) of the pool's range failed: " + Posix.describe(errno));
+                throw new IllegalStateException(
+                        "mlock2(MLOCK_ONFAULT) of the pool's range failed: " + Posix.describe(errno));
             }
             if (posix.mprotect(addr, bytes, Posix.PROT_READ | Posix.PROT_WRITE) != 0) {
                 int errno = Posix.lastErrno();
@@ -225,7 +228,10 @@ public final class LocalPool implements AutoCloseable {
         /** An unbacked slab id, counted as backed from now on, when the reserve wants one; NONE otherwise. */
         private int nextToBack() {
             synchronized (slabLock) {
-                if (closed || spareCount >= spareTarget || (long) (slabsBacked + 1) * SLAB_BYTES > limitBytes || freeIdCount == 0) {
+                if (closed
+                        || spareCount >= spareTarget
+                        || (long) (slabsBacked + 1) * SLAB_BYTES > limitBytes
+                        || freeIdCount == 0) {
                     return NONE;
                 }
                 slabsBacked++;
@@ -302,7 +308,8 @@ public final class LocalPool implements AutoCloseable {
         int released = NONE;
         synchronized (classLocks[c]) {
             if (slabClass[slab] != c || slabUsed[slab] == 0) {
-                throw new IllegalStateException("free of handle " + handle + " with length " + length + " that this pool did not give");
+                throw new IllegalStateException(
+                        "free of handle " + handle + " with length " + length + " that this pool did not give");
             }
             boolean wasFull = slabUsed[slab] == slotsPerSlab(c);
             OffHeap.putInt(slotAddress(slab, c, slot), slabFreeHead[slab]);
@@ -338,7 +345,10 @@ public final class LocalPool implements AutoCloseable {
         int c = classOf(length);
         int slab = (int) (handle >>> SLOT_BITS);
         int used = slabUsed[slab];
-        return used > 0 && used * 4 <= slotsPerSlab(c) && partialHead[c] != NONE && (partialHead[c] != slab || slabNext[slab] != NONE);
+        return used > 0
+                && used * 4 <= slotsPerSlab(c)
+                && partialHead[c] != NONE
+                && (partialHead[c] != slab || slabNext[slab] != NONE);
     }
 
     /**
@@ -352,7 +362,10 @@ public final class LocalPool implements AutoCloseable {
         synchronized (classLocks[c]) {
             int slab = partialHead[c];
             for (int looks = 0; slab != NONE && looks < DENSER_LOOKS; looks++, slab = slabNext[slab]) {
-                if (slab != from && slabUsed[slab] > 0 && slabUsed[slab] >= slabUsed[from]) { // at least as full: each move strictly concentrates the class
+                if (slab != from
+                        && slabUsed[slab] > 0
+                        && slabUsed[slab]
+                                >= slabUsed[from]) { // at least as full: each move strictly concentrates the class
                     int slot = slabFreeHead[slab];
                     if (slot != NONE) {
                         slabFreeHead[slab] = OffHeap.getInt(slotAddress(slab, c, slot));
@@ -437,7 +450,8 @@ public final class LocalPool implements AutoCloseable {
     /** Gives a backed, unused slab's memory back to the kernel and its id to the free ids. */
     private void release(int id) {
         long addr = slabAddress(id);
-        if (posix.madvise(addr, SLAB_BYTES, Posix.MADV_DONTNEED_LOCKED) != 0 && posix.madvise(addr, SLAB_BYTES, Posix.MADV_DONTNEED) != 0) {
+        if (posix.madvise(addr, SLAB_BYTES, Posix.MADV_DONTNEED_LOCKED) != 0
+                && posix.madvise(addr, SLAB_BYTES, Posix.MADV_DONTNEED) != 0) {
             // a kernel before 5.18 refuses both on locked memory: the slab stays backed, as a spare
             synchronized (slabLock) {
                 spares[spareCount++] = id;
@@ -497,7 +511,8 @@ public final class LocalPool implements AutoCloseable {
      */
     public void setLimitBytes(long bytes) {
         if (bytes < SLAB_BYTES || bytes > capacityBytes()) {
-            throw new IllegalArgumentException("pool limit must be between " + SLAB_BYTES + " and " + capacityBytes() + " bytes, got " + bytes);
+            throw new IllegalArgumentException(
+                    "pool limit must be between " + SLAB_BYTES + " and " + capacityBytes() + " bytes, got " + bytes);
         }
         this.limitBytes = bytes;
         grower.wake();
@@ -509,7 +524,6 @@ public final class LocalPool implements AutoCloseable {
             return (long) slabsBacked * SLAB_BYTES;
         }
     }
-
 
     /**
      * Unmaps the range. Call it only once nothing can read a handle any more: the file system

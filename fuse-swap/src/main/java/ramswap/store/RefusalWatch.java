@@ -56,21 +56,26 @@ public final class RefusalWatch extends PeriodicAgent {
             if (fullSince == null) {
                 fullSince = Instant.now();
                 refusedWhileFull = 0;
-                say.accept("warning: " + (limit ? "the pool is full (pool_max_bytes)" : "the pool's reserve is empty (memory is short)")
+                say.accept("warning: "
+                        + (limit
+                                ? "the pool is full (pool_max_bytes)"
+                                : "the pool's reserve is empty (memory is short)")
                         + ": write requests are refused; " + ADVICE);
             }
             refusedWhileFull += refusedNow;
             status = (limit ? "full at its limit" : "reserve empty, memory short") + " since " + fullSince + ", "
                     + refusedWhileFull + " write requests refused; " + ADVICE;
         } else if (fullSince != null && ++quietSamples >= QUIET_SAMPLES) {
-            say.accept("the pool takes writes again, after " + refusedWhileFull + " refused write requests since " + fullSince);
+            say.accept("the pool takes writes again, after " + refusedWhileFull + " refused write requests since "
+                    + fullSince);
             fullSince = null;
             status = "";
         }
     }
 
-    private static final String ADVICE = "the kernel keeps those pages in RAM and retries them, and processes that need memory "
-            + "stall; raise the limit (sudo ./ramswap set pool_max_bytes SIZE) or lower the load";
+    private static final String ADVICE =
+            "the kernel keeps those pages in RAM and retries them, and processes that need memory "
+                    + "stall; raise the limit (sudo ./ramswap set pool_max_bytes SIZE) or lower the load";
 
     /** The pool's state when writes are being refused, for the status file; "" while they are not. */
     public String status() {

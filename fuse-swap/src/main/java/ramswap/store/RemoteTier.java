@@ -86,7 +86,8 @@ public interface RemoteTier {
      * answers first with the page; it fails only when neither does within the timeout. Never
      * returns bytes that failed authentication.
      */
-    void fetch(int n, int[] blocks, int[] generations, long[] handles, byte[][] pages, int[] lengths, long timeoutMillis);
+    void fetch(
+            int n, int[] blocks, int[] generations, long[] handles, byte[][] pages, int[] lengths, long timeoutMillis);
 
     /** Deletes a page that the store no longer needs; asynchronous and batched, never blocks. */
     void forget(long handle);

@@ -33,8 +33,10 @@ public final class Remotifier implements Agent {
     private final SwapStore store;
     private final Knobs knobs;
     private final RemoteTier.Batch[] batches = new RemoteTier.Batch[IN_FLIGHT];
+
     @SuppressWarnings({"unchecked", "rawtypes"}) // an array of a generic type
     private final CompletableFuture<RemoteTier.Sent>[] pending = new CompletableFuture[IN_FLIGHT];
+
     private final long[] sentAt = new long[IN_FLIGHT];
     private double tokens = BATCH_PAGES;
     private long lastRefillNanos = System.nanoTime();
@@ -132,7 +134,8 @@ public final class Remotifier implements Agent {
                 try {
                     pending[i].get(10, java.util.concurrent.TimeUnit.SECONDS);
                 } catch (Exception e) {
-                    // committed below as refused: the pages stay local; a copy that did arrive is an orphan the lender frees
+                    // committed below as refused: the pages stay local; a copy that did arrive is an orphan the lender
+                    // frees
                 }
             }
         }

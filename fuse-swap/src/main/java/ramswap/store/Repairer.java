@@ -28,6 +28,7 @@ public final class Repairer implements Agent {
     private static final long CHECK_NANOS = 500_000_000L;
     /** Between two sweeps for copies no block uses. */
     static final long LEAK_SWEEP_NANOS = 30_000_000_000L;
+
     static final long RESWEEP_NANOS = 10_000_000_000L;
     /** Between two questions whether the partitions settled, while they have not at this epoch. */
     static final long SETTLE_ASK_NANOS = 1_000_000_000L;
@@ -47,10 +48,12 @@ public final class Repairer implements Agent {
     private long sweptEpoch;
     /** The epoch at which a sweep was counted on a settled table; -1: none yet. */
     private long settledEpoch = -1;
+
     private long nextSettleAskNanos = System.nanoTime();
     private long lastSweepNanos;
     /** Blocks of the table still to look at in this sweep. */
     private long sweepLeft;
+
     private double tokens = SwapStore.MAX_REQUEST_BLOCKS;
     private long lastRefillNanos = System.nanoTime();
 

@@ -66,7 +66,9 @@ public final class Repatriator implements Agent {
             work++;
         }
         if (owed > 0) {
-            int home = store.bringHome(found, store.collectRemote(found, (int) Math.min(found.length, owed), SCAN, false),
+            int home = store.bringHome(
+                    found,
+                    store.collectRemote(found, (int) Math.min(found.length, owed), SCAN, false),
                     Counter.REPATRIATED_PAGES);
             owed = home <= 0 ? 0 : owed - home; // the pool refused or nothing was found: this step is over
             work++;
@@ -84,7 +86,9 @@ public final class Repatriator implements Agent {
             return;
         }
         samplesWithoutGrowth++;
-        if (knobs.get(Knob.SELFSHRINK_ENABLE) == 0 || remote == 0 || samplesWithoutGrowth <= knobs.get(Knob.FRONTSWAP_INERTIA)
+        if (knobs.get(Knob.SELFSHRINK_ENABLE) == 0
+                || remote == 0
+                || samplesWithoutGrowth <= knobs.get(Knob.FRONTSWAP_INERTIA)
                 || !memoryToSpare.getAsBoolean()) {
             return;
         }
@@ -107,7 +111,8 @@ public final class Repatriator implements Agent {
         int n = store.collectRemote(found, found.length, SCAN, false);
         int home = n == 0 ? 0 : store.bringHome(found, n, Counter.REPATRIATED_PAGES);
         if (home == SwapStore.HOME_RESERVE_EMPTY) {
-            return 0; // the pool is not full, its reserve is refilling: the drain goes on once it is (seen: a drain stopped 31 pages short)
+            return 0; // the pool is not full, its reserve is refilling: the drain goes on once it is (seen: a drain
+            // stopped 31 pages short)
         }
         if (home > 0) {
             drainFruitless = 0;

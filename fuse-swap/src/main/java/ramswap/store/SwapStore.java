@@ -35,12 +35,14 @@ public final class SwapStore {
     public static final int MAX_REQUEST_BYTES = 128 * 1024;
     /** Blocks one request can touch: an unaligned request of the largest size spans one more. */
     static final int MAX_REQUEST_BLOCKS = MAX_REQUEST_BYTES / BLOCK_SIZE + 1;
+
     private static final int FILL_WORDS = 4096;
     private static final byte[] ZEROS = new byte[BLOCK_SIZE];
     /** {@link #fetchOne}: the block changed while it was fetched. */
     private static final byte[] CHANGED = new byte[0];
     /** Reads of a block that moved while it was fetched, before the read gives up. */
     private static final int MAX_REFETCH = 8;
+
     private static final System.Logger LOG = System.getLogger(SwapStore.class.getName());
 
     private final long sizeBytes;
@@ -52,9 +54,11 @@ public final class SwapStore {
     private final ThreadLocal<Scratch> scratch;
     /** Where remote blocks live; null while this store keeps every block home. */
     private volatile RemoteTier remote;
+
     private volatile LongSupplier remoteTimeoutMillis = () -> 2_000;
     /** Fetch times in microseconds, 1 µs to 10 min, recorded without allocating or locking by the fetching threads. */
     private final Recorder fetchMicros = new Recorder(1, 600_000_000L, 2);
+
     private final Histogram fetchesSoFar = new Histogram(1, 600_000_000L, 2);
     private Histogram fetchInterval;
 
@@ -93,6 +97,7 @@ public final class SwapStore {
         final Span span = new Span();
         /** The prepared request, in ascending block order. */
         final int[] blocks = new int[MAX_REQUEST_BLOCKS];
+
         final long[] entries = new long[MAX_REQUEST_BLOCKS];
         final long[] oldEntries = new long[MAX_REQUEST_BLOCKS];
         final boolean[] partial = new boolean[MAX_REQUEST_BLOCKS];
@@ -282,7 +287,8 @@ public final class SwapStore {
                     }
                     continue;
                 }
-                if (attempt < MAX_REFETCH) { // whatever the failure: a block that moved meanwhile is read where it is now
+                if (attempt
+                        < MAX_REFETCH) { // whatever the failure: a block that moved meanwhile is read where it is now
                     long now = copyOut(f.blocks[k], s);
                     if (s.generation != f.generations[k]) { // moved meanwhile: read where it is now
                         if (BlockTable.state(now) == BlockTable.STATE_REMOTE) {
@@ -361,11 +367,12 @@ public final class SwapStore {
     /** Counts a remote page that could not be read, under its cause: the tier's code, or a length other than the one sealed. */
     private void countFailedGet(int got) {
         counters.increment(Counter.REMOTE_PERS_PAGES_UNSUCC_GET);
-        counters.increment(switch (got) {
-            case RemoteTier.MISSING -> Counter.REMOTE_GET_MISSING;
-            case RemoteTier.TIMEOUT -> Counter.REMOTE_GET_TIMEOUTS;
-            default -> Counter.REMOTE_GET_UNAUTHENTIC; // opened, yet not the length sealed: as good as altered
-        });
+        counters.increment(
+                switch (got) {
+                    case RemoteTier.MISSING -> Counter.REMOTE_GET_MISSING;
+                    case RemoteTier.TIMEOUT -> Counter.REMOTE_GET_TIMEOUTS;
+                    default -> Counter.REMOTE_GET_UNAUTHENTIC; // opened, yet not the length sealed: as good as altered
+                });
     }
 
     /** Fetches the pages {@code f} lists, and records how long it took. */
@@ -443,7 +450,8 @@ public final class SwapStore {
             }
             System.arraycopy(src, srcOffset, s.page, r.inBlock(i), r.bytes(i));
             boolean staysEmpty = BlockTable.state(old) == BlockTable.STATE_EMPTY
-                    && BlockCodec.isSameFilled(s.page, 0) && BlockCodec.fillWord(s.page, 0) == 0L;
+                    && BlockCodec.isSameFilled(s.page, 0)
+                    && BlockCodec.fillWord(s.page, 0) == 0L;
             entry = staysEmpty ? BlockTable.EMPTY : encode(s.page, 0, s);
         }
         if (entry == LocalPool.REFUSED_LIMIT) {
@@ -635,6 +643,7 @@ public final class SwapStore {
 
     /** The remotifier's clock hand and the repatriator's; each used by one mover thread. */
     private int sendHand;
+
     private int homeHand;
     private int repairHand;
     /**
@@ -765,7 +774,8 @@ public final class SwapStore {
             return 0;
         }
         long n = 0;
-        org.agrona.collections.LongHashSet stillLost = lostHandles.isEmpty() ? lostHandles : new org.agrona.collections.LongHashSet();
+        org.agrona.collections.LongHashSet stillLost =
+                lostHandles.isEmpty() ? lostHandles : new org.agrona.collections.LongHashSet();
         for (int block = 0; block < table.blocks(); block++) {
             long e = table.peek(block);
             if (BlockTable.state(e) != BlockTable.STATE_REMOTE) {
@@ -861,7 +871,8 @@ public final class SwapStore {
         try {
             sent = tier.send(b).get(sendTimeoutMillis, java.util.concurrent.TimeUnit.MILLISECONDS);
         } catch (java.util.concurrent.TimeoutException | java.util.concurrent.ExecutionException e) {
-            return settled; // the copies that did arrive are orphans of this incarnation; deleted at stop or by the lenders
+            return settled; // the copies that did arrive are orphans of this incarnation; deleted at stop or by the
+            // lenders
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return settled;
@@ -870,7 +881,14 @@ public final class SwapStore {
             long handle = sent.handles[k];
             if (handle < 0) {
                 if (tier.leaving(BlockTable.handle(old[k]))
-                        && moveHome(b.blocks[k], b.generations[k] - 1, b.pages[k], b.lengths[k], tier, Counter.REPATRIATED_PAGES) > 0) {
+                        && moveHome(
+                                        b.blocks[k],
+                                        b.generations[k] - 1,
+                                        b.pages[k],
+                                        b.lengths[k],
+                                        tier,
+                                        Counter.REPATRIATED_PAGES)
+                                > 0) {
                     settled++; // no target took it, and its lender is leaving: it came home
                 }
                 continue;
@@ -901,9 +919,11 @@ public final class SwapStore {
     private void foundLost(int block, long handle) {
         if (lostHandles.add(handle)) {
             counters.increment(Counter.REMOTE_PAGES_LOST);
-            LOG.log(System.Logger.Level.ERROR, "remote page of block " + block + " (handle " + Long.toHexString(handle)
-                    + ") is lost: every copy was with a lender that left without handing it over, and none answered;"
-                    + " its reads fail with EIO, and it is not repaired");
+            LOG.log(
+                    System.Logger.Level.ERROR,
+                    "remote page of block " + block + " (handle " + Long.toHexString(handle)
+                            + ") is lost: every copy was with a lender that left without handing it over, and none answered;"
+                            + " its reads fail with EIO, and it is not repaired");
         }
     }
 
@@ -972,7 +992,8 @@ public final class SwapStore {
             int block = compactHand;
             compactHand = block + 1 == blocks ? 0 : block + 1;
             long e = table.peek(block);
-            if (BlockTable.state(e) != BlockTable.STATE_LOCAL || !pool.sparse(BlockTable.handle(e), BlockTable.length(e))) {
+            if (BlockTable.state(e) != BlockTable.STATE_LOCAL
+                    || !pool.sparse(BlockTable.handle(e), BlockTable.length(e))) {
                 continue;
             }
             e = copyOut(block, s);
@@ -1083,8 +1104,8 @@ public final class SwapStore {
 
     private void checkRange(long offset, int length) {
         if (offset < 0 || length < 0 || length > MAX_REQUEST_BYTES || offset > sizeBytes - length) {
-            throw new IllegalArgumentException("request outside the swap file: offset " + offset + " length " + length
-                    + " file " + sizeBytes);
+            throw new IllegalArgumentException(
+                    "request outside the swap file: offset " + offset + " length " + length + " file " + sizeBytes);
         }
     }
 }

@@ -13,8 +13,7 @@ public final class OffHeap {
     private static final Unsafe UNSAFE = loadUnsafe();
     private static final long BYTE_ARRAY_BASE = UNSAFE.arrayBaseOffset(byte[].class);
 
-    private OffHeap() {
-    }
+    private OffHeap() {}
 
     public static void copyToNative(byte[] src, int srcOffset, long address, int length) {
         checkRange(src, srcOffset, length);

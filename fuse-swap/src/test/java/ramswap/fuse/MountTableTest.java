@@ -22,12 +22,17 @@ class MountTableTest {
 
     @Test
     void shouldNameTheDaemonOfARamswapMountOnly() {
-        assertEquals(OptionalLong.of(4242), MountTable.parse(RAMSWAP_LINE, "/run/ramswap x").daemonPid());
-        assertEquals(MountTable.sourceFor(4242), MountTable.parse(RAMSWAP_LINE, "/run/ramswap x").source());
+        assertEquals(
+                OptionalLong.of(4242),
+                MountTable.parse(RAMSWAP_LINE, "/run/ramswap x").daemonPid());
+        assertEquals(
+                MountTable.sourceFor(4242),
+                MountTable.parse(RAMSWAP_LINE, "/run/ramswap x").source());
         String tmpfs = "413 29 0:59 / /mnt rw,relatime shared:231 - tmpfs ramswap:4242 rw,size=1024k";
         assertTrue(MountTable.parse(tmpfs, "/mnt").daemonPid().isEmpty(), "only ramswap's type names a daemon");
         String older = "414 29 0:60 / /run/ramswap rw,relatime shared:232 - fuse.ramswap ramswap rw,user_id=0";
-        assertTrue(MountTable.parse(older, "/run/ramswap").daemonPid().isEmpty(), "a mount of an older daemon names none");
+        assertTrue(
+                MountTable.parse(older, "/run/ramswap").daemonPid().isEmpty(), "a mount of an older daemon names none");
     }
 
     @Test

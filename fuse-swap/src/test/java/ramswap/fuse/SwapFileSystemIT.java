@@ -35,6 +35,7 @@ class SwapFileSystemIT {
 
     @TempDir
     Path tmp;
+
     private LocalPool pool;
     private SwapStore store;
     private Knobs knobs;
@@ -43,8 +44,10 @@ class SwapFileSystemIT {
     private volatile Thread servingThread;
 
     static boolean fuseAvailable() {
-        return Files.exists(Path.of("/dev/fuse")) && Posix.load().geteuid() == 0
-                && (Files.exists(Path.of("/usr/lib/x86_64-linux-gnu/libfuse.so.2")) || Files.exists(Path.of("/lib/x86_64-linux-gnu/libfuse.so.2")));
+        return Files.exists(Path.of("/dev/fuse"))
+                && Posix.load().geteuid() == 0
+                && (Files.exists(Path.of("/usr/lib/x86_64-linux-gnu/libfuse.so.2"))
+                        || Files.exists(Path.of("/lib/x86_64-linux-gnu/libfuse.so.2")));
     }
 
     @BeforeEach
@@ -88,12 +91,16 @@ class SwapFileSystemIT {
                 int reads = 0;
                 int punches = 0;
                 for (int op = 0; op < 4000; op++) {
-                    long offset = r.nextBoolean() ? (long) r.nextInt((int) (SIZE / PAGE)) * PAGE : (long) (r.nextDouble() * SIZE);
-                    int length = (int) Math.min(SIZE - offset, 1 + r.nextInt(r.nextInt(4) == 0 ? 128 * 1024 : 3 * PAGE));
+                    long offset = r.nextBoolean()
+                            ? (long) r.nextInt((int) (SIZE / PAGE)) * PAGE
+                            : (long) (r.nextDouble() * SIZE);
+                    int length =
+                            (int) Math.min(SIZE - offset, 1 + r.nextInt(r.nextInt(4) == 0 ? 128 * 1024 : 3 * PAGE));
                     switch (r.nextInt(10)) {
                         case 0, 1, 2, 3 -> {
                             byte[] data = content(r, length);
-                            assertEquals(length, posix.pwrite(swp, data, length, offset), "write " + offset + "+" + length);
+                            assertEquals(
+                                    length, posix.pwrite(swp, data, length, offset), "write " + offset + "+" + length);
                             assertEquals(length, posix.pwrite(ref, data, length, offset));
                             writes++;
                         }
@@ -102,12 +109,18 @@ class SwapFileSystemIT {
                             byte[] b = new byte[length];
                             assertEquals(length, posix.pread(swp, a, length, offset), "read " + offset + "+" + length);
                             assertEquals(length, posix.pread(ref, b, length, offset));
-                            assertArrayEquals(b, a, "op " + op + ": read " + offset + "+" + length + " differs (seed " + seed + ")");
+                            assertArrayEquals(
+                                    b,
+                                    a,
+                                    "op " + op + ": read " + offset + "+" + length + " differs (seed " + seed + ")");
                             reads++;
                         }
                         default -> {
                             int mode = Posix.FALLOC_FL_PUNCH_HOLE | Posix.FALLOC_FL_KEEP_SIZE;
-                            assertEquals(0, posix.fallocate(swp, mode, offset, length), "punch: " + Posix.describe(Posix.lastErrno()));
+                            assertEquals(
+                                    0,
+                                    posix.fallocate(swp, mode, offset, length),
+                                    "punch: " + Posix.describe(Posix.lastErrno()));
                             assertEquals(0, posix.fallocate(ref, mode, offset, length));
                             punches++;
                         }
@@ -120,8 +133,13 @@ class SwapFileSystemIT {
                     posix.pread(ref, b, b.length, at);
                     assertArrayEquals(b, a, "final compare at " + at);
                 }
-                System.out.printf("SwapFileSystemIT: %d writes, %d reads, %d punches; stored_pages=%d pers_zbytes=%d%n", writes, reads,
-                        punches, store.counters().get(Counter.STORED_PAGES), store.counters().get(Counter.PERS_ZBYTES));
+                System.out.printf(
+                        "SwapFileSystemIT: %d writes, %d reads, %d punches; stored_pages=%d pers_zbytes=%d%n",
+                        writes,
+                        reads,
+                        punches,
+                        store.counters().get(Counter.STORED_PAGES),
+                        store.counters().get(Counter.PERS_ZBYTES));
             } finally {
                 posix.close(swp);
                 posix.close(ref);
@@ -136,8 +154,11 @@ class SwapFileSystemIT {
          */
         @Test
         void shouldServeReadsWritesAndPunchesWithoutAllocating() throws IOException {
-            com.sun.management.ThreadMXBean threads = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
-            assertTrue(threads.isThreadAllocatedMemorySupported() && threads.isThreadAllocatedMemoryEnabled(), "the JVM counts allocation per thread");
+            com.sun.management.ThreadMXBean threads =
+                    (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+            assertTrue(
+                    threads.isThreadAllocatedMemorySupported() && threads.isThreadAllocatedMemoryEnabled(),
+                    "the JVM counts allocation per thread");
             servingThread = null;
             Files.readString(mount.dir().resolve(SwapFileSystem.STATUS));
             Thread server = servingThread;
@@ -154,11 +175,17 @@ class SwapFileSystemIT {
                 long before = threads.getThreadAllocatedBytes(server.getId());
                 serve(swp, r, pages, back, requests);
                 long after = threads.getThreadAllocatedBytes(server.getId());
-                assertTrue(before >= 0 && after >= 0, "the serving thread's allocation was counted (" + before + ", " + after + ")");
+                assertTrue(
+                        before >= 0 && after >= 0,
+                        "the serving thread's allocation was counted (" + before + ", " + after + ")");
                 long allocated = after - before;
-                System.out.printf("SwapFileSystemIT: %d bytes allocated by the serving thread over %d requests%n", allocated, 3L * requests);
+                System.out.printf(
+                        "SwapFileSystemIT: %d bytes allocated by the serving thread over %d requests%n",
+                        allocated, 3L * requests);
                 // a stray object or two (a lazily built one, a resize) is tolerated; a per-request one is not
-                assertTrue(allocated < 3L * requests, allocated + " bytes allocated by the serving thread over " + 3L * requests + " requests");
+                assertTrue(
+                        allocated < 3L * requests,
+                        allocated + " bytes allocated by the serving thread over " + 3L * requests + " requests");
             } finally {
                 posix.close(swp);
             }
@@ -170,7 +197,8 @@ class SwapFileSystemIT {
                 byte[] page = pages[i % pages.length];
                 assertEquals(page.length, posix.pwrite(swp, page, page.length, offset));
                 assertEquals(back.length, posix.pread(swp, back, back.length, offset));
-                assertEquals(0, posix.fallocate(swp, Posix.FALLOC_FL_PUNCH_HOLE | Posix.FALLOC_FL_KEEP_SIZE, offset, PAGE));
+                assertEquals(
+                        0, posix.fallocate(swp, Posix.FALLOC_FL_PUNCH_HOLE | Posix.FALLOC_FL_KEEP_SIZE, offset, PAGE));
             }
         }
 
@@ -210,12 +238,18 @@ class SwapFileSystemIT {
                 byte[] request = new byte[8 * PAGE];
                 r.nextBytes(request);
                 // blocks 56..63: the first four replace stored ones, the last four need slots the pool does not have
-                assertEquals(-1, posix.pwrite(swp, request, request.length, 56L * PAGE), "a write the pool cannot hold whole");
+                assertEquals(
+                        -1,
+                        posix.pwrite(swp, request, request.length, 56L * PAGE),
+                        "a write the pool cannot hold whole");
                 assertEquals(28 /* ENOSPC */, Posix.lastErrno());
                 byte[] back = new byte[64 * PAGE];
                 assertEquals(back.length, posix.pread(swp, back, back.length, 0));
-                assertArrayEquals(first, java.util.Arrays.copyOf(back, first.length), "the refused write changed stored blocks");
-                assertArrayEquals(new byte[4 * PAGE], java.util.Arrays.copyOfRange(back, first.length, back.length),
+                assertArrayEquals(
+                        first, java.util.Arrays.copyOf(back, first.length), "the refused write changed stored blocks");
+                assertArrayEquals(
+                        new byte[4 * PAGE],
+                        java.util.Arrays.copyOfRange(back, first.length, back.length),
                         "the refused write stored some of its blocks");
                 assertEquals(1, store.counters().get(Counter.POOL_LIMIT_HIT));
             } finally {
@@ -231,15 +265,24 @@ class SwapFileSystemIT {
             int swp = open(mount.swapFile(), Posix.O_RDWR);
             try {
                 assertEquals(data.length, posix.pwrite(swp, data, data.length, 0));
-                assertEquals(0, posix.fallocate(swp, Posix.FALLOC_FL_ZERO_RANGE | Posix.FALLOC_FL_KEEP_SIZE, PAGE + 100, 3 * PAGE),
+                assertEquals(
+                        0,
+                        posix.fallocate(
+                                swp, Posix.FALLOC_FL_ZERO_RANGE | Posix.FALLOC_FL_KEEP_SIZE, PAGE + 100, 3 * PAGE),
                         "zero range: " + Posix.describe(Posix.lastErrno()));
-                assertEquals(0, posix.fallocate(swp, Posix.FALLOC_FL_ZERO_RANGE, 6L * PAGE, PAGE), "zero range inside the size");
+                assertEquals(
+                        0,
+                        posix.fallocate(swp, Posix.FALLOC_FL_ZERO_RANGE, 6L * PAGE, PAGE),
+                        "zero range inside the size");
                 java.util.Arrays.fill(data, PAGE + 100, 4 * PAGE + 100, (byte) 0);
                 java.util.Arrays.fill(data, 6 * PAGE, 7 * PAGE, (byte) 0);
                 byte[] back = new byte[data.length];
                 assertEquals(back.length, posix.pread(swp, back, back.length, 0));
                 assertArrayEquals(data, back);
-                assertEquals(-1, posix.fallocate(swp, Posix.FALLOC_FL_ZERO_RANGE, SIZE - PAGE, 2 * PAGE), "zeroing past the end grows nothing");
+                assertEquals(
+                        -1,
+                        posix.fallocate(swp, Posix.FALLOC_FL_ZERO_RANGE, SIZE - PAGE, 2 * PAGE),
+                        "zeroing past the end grows nothing");
                 assertEquals(28 /* ENOSPC */, Posix.lastErrno());
             } finally {
                 posix.close(swp);
@@ -271,7 +314,8 @@ class SwapFileSystemIT {
 
         @Test
         void shouldRefuseRequestsLargerThanFuseSendsInsteadOfTruncatingTheirSize() {
-            long huge = (1L << 32) + PAGE; // (int) of it is 4096: a size cast to int would write one page and answer success
+            long huge = (1L << 32)
+                    + PAGE; // (int) of it is 4096: a size cast to int would write one page and answer success
             assertEquals(-22 /* EINVAL */, fs.writeSwap(0, huge, 0));
             assertEquals(-22 /* EINVAL */, fs.writeSwap(0, SwapStore.MAX_REQUEST_BYTES + 1L, 0));
             assertEquals(-22 /* EINVAL */, fs.readSwap(0, SwapStore.MAX_REQUEST_BYTES + 1L, 0));
@@ -284,7 +328,8 @@ class SwapFileSystemIT {
             int swp = open(mount.swapFile(), Posix.O_RDWR);
             posix.close(swp);
             assertThrows(IOException.class, () -> {
-                try (var ch = java.nio.channels.FileChannel.open(mount.swapFile(), java.nio.file.StandardOpenOption.WRITE)) {
+                try (var ch =
+                        java.nio.channels.FileChannel.open(mount.swapFile(), java.nio.file.StandardOpenOption.WRITE)) {
                     ch.truncate(PAGE);
                 }
             });
@@ -303,10 +348,16 @@ class SwapFileSystemIT {
                 store.counters().add(Counter.PAGES_WRITTEN, 1_266_746); // "0\n" becomes "1266746\n" meanwhile
                 java.nio.ByteBuffer rest = java.nio.ByteBuffer.allocate(64);
                 int n = ch.read(rest, 1);
-                assertEquals("0\n", new String(first.array(), 0, 1, US_ASCII) + new String(rest.array(), 0, Math.max(0, n), US_ASCII));
+                assertEquals(
+                        "0\n",
+                        new String(first.array(), 0, 1, US_ASCII)
+                                + new String(rest.array(), 0, Math.max(0, n), US_ASCII));
                 java.nio.ByteBuffer again = java.nio.ByteBuffer.allocate(64);
                 int m = ch.read(again, 0);
-                assertEquals("1266746\n", new String(again.array(), 0, m, US_ASCII), "a read from offset 0 takes a new snapshot");
+                assertEquals(
+                        "1266746\n",
+                        new String(again.array(), 0, m, US_ASCII),
+                        "a read from offset 0 takes a new snapshot");
             }
             assertEquals("1266746\n", Files.readString(file));
         }
@@ -334,7 +385,8 @@ class SwapFileSystemIT {
             for (Counter c : Counter.values()) {
                 assertEquals("0\n", Files.readString(tmp.resolve("mnt/stats/" + c.fileName())), c.fileName());
             }
-            assertThrows(AccessDeniedException.class, () -> Files.writeString(tmp.resolve("mnt/stats/pers_zpages"), "5"));
+            assertThrows(
+                    AccessDeniedException.class, () -> Files.writeString(tmp.resolve("mnt/stats/pers_zpages"), "5"));
             assertEquals("state: test\n", Files.readString(tmp.resolve("mnt/status")));
         }
 
@@ -351,7 +403,7 @@ class SwapFileSystemIT {
     private byte[] content(Random r, int length) {
         byte[] data = new byte[length];
         switch (r.nextInt(3)) {
-            case 0 -> { }
+            case 0 -> {}
             case 1 -> r.nextBytes(data);
             default -> {
                 for (int i = 0; i < length; i++) {

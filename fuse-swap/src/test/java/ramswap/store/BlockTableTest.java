@@ -63,13 +63,15 @@ class BlockTableTest {
             AtomicInteger errors = new AtomicInteger();
             Thread[] ts = new Thread[threads];
             for (int i = 0; i < threads; i++) {
-                ts[i] = new Thread(() -> {
-                    for (int n = 0; n < rounds; n++) {
-                        long e = t.lock(0);
-                        long count = BlockTable.handle(e);
-                        t.publish(0, BlockTable.entry(BlockTable.STATE_LOCAL, 1, count + 1));
-                    }
-                }, "table-test-" + i);
+                ts[i] = new Thread(
+                        () -> {
+                            for (int n = 0; n < rounds; n++) {
+                                long e = t.lock(0);
+                                long count = BlockTable.handle(e);
+                                t.publish(0, BlockTable.entry(BlockTable.STATE_LOCAL, 1, count + 1));
+                            }
+                        },
+                        "table-test-" + i);
                 ts[i].setUncaughtExceptionHandler((th, ex) -> errors.incrementAndGet());
                 ts[i].start();
             }

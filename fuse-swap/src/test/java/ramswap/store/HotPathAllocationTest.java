@@ -34,7 +34,8 @@ class HotPathAllocationTest {
             }
             long before = threads.getThreadAllocatedBytes(Thread.currentThread().getId());
             exercise(store, pages, request, offsets);
-            long allocated = threads.getThreadAllocatedBytes(Thread.currentThread().getId()) - before;
+            long allocated =
+                    threads.getThreadAllocatedBytes(Thread.currentThread().getId()) - before;
             assertEquals(0, allocated, "bytes allocated on the hot path");
         }
     }
@@ -44,7 +45,8 @@ class HotPathAllocationTest {
             byte[] page = pages[i % pages.length];
             store.write(page, 0, offsets[i], page.length);
             store.read(request, 0, offsets[(i * 7) % offsets.length], request.length);
-            store.write(request, 0, offsets[(i * 3) % offsets.length] + 100, 3 * BlockCodec.BLOCK_SIZE); // partial blocks
+            store.write(
+                    request, 0, offsets[(i * 3) % offsets.length] + 100, 3 * BlockCodec.BLOCK_SIZE); // partial blocks
             if (i % 16 == 0) {
                 store.discard(offsets[(i * 5) % offsets.length], 8 * BlockCodec.BLOCK_SIZE);
             }

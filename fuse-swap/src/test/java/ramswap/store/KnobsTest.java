@@ -37,7 +37,8 @@ class KnobsTest {
         second.start();
         first.join(5000);
         second.join(5000);
-        assertEquals(applied.get(), knobs.get(Knob.SELFSHRINK_INTERVAL), "stored value differs from the one applied last");
+        assertEquals(
+                applied.get(), knobs.get(Knob.SELFSHRINK_INTERVAL), "stored value differs from the one applied last");
     }
 
     @Test

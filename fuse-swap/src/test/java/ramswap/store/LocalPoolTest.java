@@ -22,8 +22,7 @@ class LocalPoolTest {
     private static final Posix POSIX = Posix.load();
     private static final long MIB = 1 << 20;
 
-    private record Held(long handle, byte[] data) {
-    }
+    private record Held(long handle, byte[] data) {}
 
     @Test
     void shouldKeepEveryAllocationIntactThroughRandomAllocAndFree() {
@@ -113,7 +112,9 @@ class LocalPoolTest {
             int at = -1;
             for (int i = 0; i < smaps.size() && at < 0; i++) {
                 String[] range = smaps.get(i).split(" ")[0].split("-");
-                if (range.length == 2 && range[0].matches("[0-9a-f]+") && Long.parseUnsignedLong(range[0], 16) <= address
+                if (range.length == 2
+                        && range[0].matches("[0-9a-f]+")
+                        && Long.parseUnsignedLong(range[0], 16) <= address
                         && address < Long.parseUnsignedLong(range[1], 16)) {
                     at = i;
                 }
@@ -132,7 +133,9 @@ class LocalPoolTest {
                     flags = l;
                 }
             }
-            assertTrue(flags.contains(" rd ") && flags.contains(" wr ") && flags.contains(" lo"), "readable, writable, locked: " + flags);
+            assertTrue(
+                    flags.contains(" rd ") && flags.contains(" wr ") && flags.contains(" lo"),
+                    "readable, writable, locked: " + flags);
             assertEquals(2 * MIB, rss, "resident: the reserve alone");
             assertEquals(rss, locked, "what is resident is locked");
             pool.free(h, 100);
@@ -150,7 +153,9 @@ class LocalPoolTest {
     @Test
     void shouldRefuseACapacityWhoseSlabIdsWouldNotFitAnInt() {
         // 2^31 slabs: one more than an int can number (the check was off by one and the arrays' size wrapped)
-        assertThrows(IllegalArgumentException.class, () -> new LocalPool(POSIX, (1L << 31) * LocalPool.SLAB_BYTES, LocalPool.SLAB_BYTES, 0));
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> new LocalPool(POSIX, (1L << 31) * LocalPool.SLAB_BYTES, LocalPool.SLAB_BYTES, 0));
     }
 
     @Test
@@ -160,7 +165,10 @@ class LocalPoolTest {
             for (int i = 0; i < perSlab; i++) {
                 assertTrue(pool.allocate(BlockCodec.BLOCK_SIZE) >= 0);
             }
-            assertEquals(LocalPool.REFUSED_RESERVE_EMPTY, pool.allocate(BlockCodec.BLOCK_SIZE), "no grower runs yet: the serving path never maps");
+            assertEquals(
+                    LocalPool.REFUSED_RESERVE_EMPTY,
+                    pool.allocate(BlockCodec.BLOCK_SIZE),
+                    "no grower runs yet: the serving path never maps");
             try (Agents agents = new Agents()) {
                 agents.start(pool.grower(), Duration.ofMillis(10));
                 long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
@@ -178,13 +186,15 @@ class LocalPoolTest {
         CountDownLatch mapping = new CountDownLatch(1);
         CountDownLatch lowered = new CountDownLatch(1);
         // the real libc, with the grower's touch of a new slab held until the test has lowered the limit
-        Posix slowGrower = (Posix) Proxy.newProxyInstance(Posix.class.getClassLoader(), new Class<?>[] {Posix.class}, (proxy, m, args) -> {
-            if (m.getName().equals("memset") && Thread.currentThread().getName().equals("ramswap-pool-grower")) {
-                mapping.countDown();
-                lowered.await(10, TimeUnit.SECONDS);
-            }
-            return m.invoke(POSIX, args);
-        });
+        Posix slowGrower = (Posix) Proxy.newProxyInstance(
+                Posix.class.getClassLoader(), new Class<?>[] {Posix.class}, (proxy, m, args) -> {
+                    if (m.getName().equals("memset")
+                            && Thread.currentThread().getName().equals("ramswap-pool-grower")) {
+                        mapping.countDown();
+                        lowered.await(10, TimeUnit.SECONDS);
+                    }
+                    return m.invoke(POSIX, args);
+                });
         try (LocalPool pool = new LocalPool(slowGrower, 16 * MIB, 16 * MIB, 2 * LocalPool.SLAB_BYTES)) {
             int perSlab = LocalPool.SLAB_BYTES / BlockCodec.BLOCK_SIZE;
             for (int i = 0; i < perSlab; i++) {
@@ -197,7 +207,8 @@ class LocalPoolTest {
                 lowered.countDown();
                 Thread.sleep(200);
             }
-            assertEquals(2L * LocalPool.SLAB_BYTES, pool.mappedBytes(), "the grower kept a slab beyond the lowered limit");
+            assertEquals(
+                    2L * LocalPool.SLAB_BYTES, pool.mappedBytes(), "the grower kept a slab beyond the lowered limit");
         }
     }
 
@@ -205,12 +216,13 @@ class LocalPoolTest {
     void shouldMakeNoLibcCallOnTheThreadThatAllocatesAndFreesWhenItHasAReserve() throws Exception {
         Thread caller = Thread.currentThread();
         List<String> callerCalls = new java.util.concurrent.CopyOnWriteArrayList<>();
-        Posix watched = (Posix) Proxy.newProxyInstance(Posix.class.getClassLoader(), new Class<?>[] {Posix.class}, (proxy, m, args) -> {
-            if (Thread.currentThread() == caller) {
-                callerCalls.add(m.getName());
-            }
-            return m.invoke(POSIX, args);
-        });
+        Posix watched = (Posix) Proxy.newProxyInstance(
+                Posix.class.getClassLoader(), new Class<?>[] {Posix.class}, (proxy, m, args) -> {
+                    if (Thread.currentThread() == caller) {
+                        callerCalls.add(m.getName());
+                    }
+                    return m.invoke(POSIX, args);
+                });
         try (LocalPool pool = new LocalPool(watched, 64 * MIB, 64 * MIB, 4 * LocalPool.SLAB_BYTES);
                 Agents agents = new Agents()) {
             callerCalls.clear(); // the range and the reserve are mapped at start, on this thread

@@ -68,8 +68,9 @@ class ReadmeTablesTest {
         missing.removeAll(readme);
         TreeSet<String> unknown = new TreeSet<>(readme);
         unknown.removeAll(daemon);
-        assertTrue(missing.isEmpty() && unknown.isEmpty(), "README's " + what + " table: missing " + missing
-                + ", names the daemon does not have " + unknown);
+        assertTrue(
+                missing.isEmpty() && unknown.isEmpty(),
+                "README's " + what + " table: missing " + missing + ", names the daemon does not have " + unknown);
     }
 
     private static String onlyName(String cell) {
@@ -92,7 +93,9 @@ class ReadmeTablesTest {
         List<String[]> rows = new ArrayList<>();
         for (i += 2; i < lines.size() && lines.get(i).startsWith("|"); i++) { // past the header and its rule
             String line = lines.get(i).strip();
-            rows.add(Arrays.stream(line.substring(1, line.length() - 1).split("\\|")).map(String::strip).toArray(String[]::new));
+            rows.add(Arrays.stream(line.substring(1, line.length() - 1).split("\\|"))
+                    .map(String::strip)
+                    .toArray(String[]::new));
         }
         assertTrue(rows.size() > 5, "the table under " + heading + " has rows");
         return rows;

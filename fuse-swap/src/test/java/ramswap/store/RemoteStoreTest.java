@@ -72,8 +72,14 @@ class RemoteStoreTest {
         }
 
         @Override
-        public synchronized void fetch(int n, int[] blocks, int[] generations, long[] handles, byte[][] out, int[] lengths,
-                                       long timeoutMillis) {
+        public synchronized void fetch(
+                int n,
+                int[] blocks,
+                int[] generations,
+                long[] handles,
+                byte[][] out,
+                int[] lengths,
+                long timeoutMillis) {
             Runnable meanwhile = beforeNextFetch;
             beforeNextFetch = null;
             if (meanwhile != null) {
@@ -104,6 +110,7 @@ class RemoteStoreTest {
 
         /** Which handles need new copies; the epoch changes when a test changes it. */
         volatile java.util.function.LongPredicate toReplace = h -> false;
+
         volatile long epoch;
         /** When set, every send is refused (targets full). */
         volatile boolean refuse;
@@ -145,6 +152,7 @@ class RemoteStoreTest {
 
         /** Which handles lost every copy with their lenders; and whether the partitions have settled. */
         volatile java.util.function.LongPredicate lost = h -> false;
+
         volatile boolean settled = true;
 
         @Override
@@ -274,10 +282,12 @@ class RemoteStoreTest {
         while (counters.get(Counter.REMOTE_PAGES_TO_REPLACE) > 0 && System.nanoTime() < deadline) {
             repairer.doWork();
         }
-        System.out.println("repair: " + found + " pages found, " + counters.get(Counter.REMOTE_PAGES_REPLACED) + " replaced");
+        System.out.println(
+                "repair: " + found + " pages found, " + counters.get(Counter.REMOTE_PAGES_REPLACED) + " replaced");
         assertEquals(remote, found);
         assertEquals(0, counters.get(Counter.REMOTE_PAGES_TO_REPLACE));
-        assertEquals(remote - 1, counters.get(Counter.REMOTE_PAGES_REPLACED), "block 0 was rewritten, the rest replaced");
+        assertEquals(
+                remote - 1, counters.get(Counter.REMOTE_PAGES_REPLACED), "block 0 was rewritten, the rest replaced");
         assertEquals(remote - 1, counters.get(Counter.REMOTE_PERS_PAGES));
         assertEquals(remote - 1, tier.pages.size(), "the old copies and the raced copy were deleted");
         for (long h : tier.pages.keySet()) {
@@ -305,7 +315,8 @@ class RemoteStoreTest {
         tier.epoch = 1;
         Repairer repairer = new Repairer(store, knobs, PAGE + 64);
         repairer.doWork();
-        assertEquals(remote, counters.get(Counter.REMOTE_PAGES_TO_REPLACE), "counted short until a fetch finds it missing");
+        assertEquals(
+                remote, counters.get(Counter.REMOTE_PAGES_TO_REPLACE), "counted short until a fetch finds it missing");
         repairUntil(repairer, () -> counters.get(Counter.REMOTE_PAGES_TO_REPLACE) == 0);
         assertEquals(1, counters.get(Counter.REMOTE_PAGES_LOST));
         assertEquals(remote - 1, counters.get(Counter.REMOTE_PAGES_REPLACED));
@@ -321,7 +332,10 @@ class RemoteStoreTest {
         assertEquals(failedGets, counters.get(Counter.REMOTE_PERS_PAGES_UNSUCC_GET), "nor fetched again");
         assertEquals(1, counters.get(Counter.REMOTE_PAGES_LOST), "counted once");
         assertEquals(IoResult.REMOTE_FAILED, store.read(new byte[PAGE], 0, 5L * PAGE, PAGE));
-        assertEquals(remote, counters.get(Counter.REMOTE_PERS_PAGES), "the lost block keeps its entry until written or discarded");
+        assertEquals(
+                remote,
+                counters.get(Counter.REMOTE_PERS_PAGES),
+                "the lost block keeps its entry until written or discarded");
         failedGets = counters.get(Counter.REMOTE_PERS_PAGES_UNSUCC_GET);
 
         // a drain brings every other page home, and leaves the lost one without asking for it at each lap
@@ -332,7 +346,10 @@ class RemoteStoreTest {
         }
         assertEquals(0, knobs.get(Knob.REPATRIATE_ALL), "the drain ended");
         assertEquals(1, counters.get(Counter.REMOTE_PERS_PAGES), "only the lost page is left remote");
-        assertEquals(failedGets, counters.get(Counter.REMOTE_PERS_PAGES_UNSUCC_GET), "the drain did not fetch the lost page");
+        assertEquals(
+                failedGets,
+                counters.get(Counter.REMOTE_PERS_PAGES_UNSUCC_GET),
+                "the drain did not fetch the lost page");
 
         assertEquals(IoResult.DONE, store.write(expected[5], 0, 5L * PAGE, PAGE));
         assertCountersAgreeWithTable(store, counters);
@@ -359,8 +376,10 @@ class RemoteStoreTest {
         tier.toReplace = h -> h == shared;
         tier.settled = true;
         repairUntil(repairer, () -> counters.get(Counter.REMOTE_PARTITIONS_SETTLED) == 1);
-        repairUntil(repairer, () -> counters.get(Counter.REMOTE_PAGES_REPLACED) == 1
-                && counters.get(Counter.REMOTE_PAGES_TO_REPLACE) == 0);
+        repairUntil(
+                repairer,
+                () -> counters.get(Counter.REMOTE_PAGES_REPLACED) == 1
+                        && counters.get(Counter.REMOTE_PAGES_TO_REPLACE) == 0);
         assertCountersAgreeWithTable(store, counters);
         assertReadsBack();
     }
@@ -396,7 +415,8 @@ class RemoteStoreTest {
         knobs.set(Knob.LOCAL_TARGET_BYTES, target);
         remotify();
         long left = counters.get(Counter.PERS_ZBYTES);
-        assertTrue(left <= target && left > target - (long) Remotifier.BATCH_PAGES * Remotifier.IN_FLIGHT * PAGE,
+        assertTrue(
+                left <= target && left > target - (long) Remotifier.BATCH_PAGES * Remotifier.IN_FLIGHT * PAGE,
                 "local bytes " + left + " for a target of " + target);
         assertTrue(counters.get(Counter.REMOTE_PERS_PAGES) > 0);
         assertCountersAgreeWithTable(store, counters);
@@ -426,7 +446,10 @@ class RemoteStoreTest {
         assertReadsBack();
         assertCountersAgreeWithTable(store, counters);
         assertEquals(remote, tier.forgotten + counters.get(Counter.REMOTE_PERS_PAGES));
-        assertEquals(counters.get(Counter.REMOTE_PERS_PAGES), tier.pages.size(), "the tier holds only pages of blocks still remote");
+        assertEquals(
+                counters.get(Counter.REMOTE_PERS_PAGES),
+                tier.pages.size(),
+                "the tier holds only pages of blocks still remote");
         // everything freed: nothing is left remote
         assertEquals(IoResult.DONE, store.discard(0, SIZE));
         assertEquals(0, tier.pages.size());
@@ -466,7 +489,9 @@ class RemoteStoreTest {
         assertEquals(IoResult.REMOTE_FAILED, store.read(back, 0, (long) remoteBlock * PAGE, PAGE));
         tier.forced = RemoteTier.UNAUTHENTIC;
         assertEquals(IoResult.REMOTE_FAILED, store.read(back, 0, (long) remoteBlock * PAGE, PAGE));
-        assertEquals(IoResult.REMOTE_FAILED, store.write(back, 0, (long) remoteBlock * PAGE + 1, 10),
+        assertEquals(
+                IoResult.REMOTE_FAILED,
+                store.write(back, 0, (long) remoteBlock * PAGE + 1, 10),
                 "a partial write needs the rest of the block");
         tier.forced = 0;
         tier.pages.remove(store.table().peek(remoteBlock) & BlockTable.HANDLE_MASK);

@@ -55,8 +55,12 @@ class RepatriatorLimitsTest {
             busy += home.doWork() > 0 ? 1 : 0;
         }
         System.out.println("drain: " + busy + " of 5000 rounds busy, repatriate_all " + knobs.get(Knob.REPATRIATE_ALL)
-                + ", fetches " + store.counters().get(Counter.REMOTE_FETCHES) + ", missing " + store.counters().get(Counter.REMOTE_GET_MISSING));
-        assertEquals(0, knobs.get(Knob.REPATRIATE_ALL), "the drain should give up (knob back to 0) once a page cannot be fetched");
+                + ", fetches " + store.counters().get(Counter.REMOTE_FETCHES) + ", missing "
+                + store.counters().get(Counter.REMOTE_GET_MISSING));
+        assertEquals(
+                0,
+                knobs.get(Knob.REPATRIATE_ALL),
+                "the drain should give up (knob back to 0) once a page cannot be fetched");
     }
 
     /**
@@ -95,8 +99,11 @@ class RepatriatorLimitsTest {
             home.doWork(); // no grower meanwhile: the one reserve slab holds 64 random pages, not all of them
         }
         long left = store.counters().get(Counter.REMOTE_PERS_PAGES);
-        assertTrue(left > 0 && left < remote, "some pages came home, then the reserve was empty: " + left + " of " + remote + " left");
-        assertEquals(1, knobs.get(Knob.REPATRIATE_ALL), "the drain goes on: the pool is not full, its reserve is refilling");
+        assertTrue(
+                left > 0 && left < remote,
+                "some pages came home, then the reserve was empty: " + left + " of " + remote + " left");
+        assertEquals(
+                1, knobs.get(Knob.REPATRIATE_ALL), "the drain goes on: the pool is not full, its reserve is refilling");
 
         for (int i = 0; i < 20_000 && knobs.get(Knob.REPATRIATE_ALL) == 1; i++) {
             grower.doWork();

@@ -43,8 +43,10 @@ class SwapStoreTest {
                 case 1 -> {
                     byte[] got = new byte[length + 3];
                     assertEquals(IoResult.DONE, store.read(got, 3, offset, length));
-                    assertArrayEquals(Arrays.copyOfRange(reference, (int) offset, (int) offset + length),
-                            Arrays.copyOfRange(got, 3, 3 + length), "op " + op + " read at " + offset + "+" + length);
+                    assertArrayEquals(
+                            Arrays.copyOfRange(reference, (int) offset, (int) offset + length),
+                            Arrays.copyOfRange(got, 3, 3 + length),
+                            "op " + op + " read at " + offset + "+" + length);
                 }
                 default -> {
                     assertEquals(IoResult.DONE, store.discard(offset, length));
@@ -109,11 +111,14 @@ class SwapStoreTest {
                 moved += s.compact(blocks);
             }
             long after = p.mappedBytes();
-            System.out.printf("compaction: %d pages moved, mapped %d KiB -> %d KiB for %d KiB of pages%n", moved, before >> 10, after >> 10,
-                    c.get(Counter.PERS_ZBYTES) >> 10);
+            System.out.printf(
+                    "compaction: %d pages moved, mapped %d KiB -> %d KiB for %d KiB of pages%n",
+                    moved, before >> 10, after >> 10, c.get(Counter.PERS_ZBYTES) >> 10);
             assertEquals((long) blocks / 4 * PAGE, c.get(Counter.PERS_ZBYTES));
             assertTrue(before >= 4 * c.get(Counter.PERS_ZBYTES), "every slab a quarter used before: " + before);
-            assertTrue(after <= c.get(Counter.PERS_ZBYTES) + 2L * LocalPool.SLAB_BYTES, "sparse slabs went back: " + after);
+            assertTrue(
+                    after <= c.get(Counter.PERS_ZBYTES) + 2L * LocalPool.SLAB_BYTES,
+                    "sparse slabs went back: " + after);
             byte[] back = new byte[PAGE];
             for (int b = 0; b < blocks; b++) {
                 assertEquals(IoResult.DONE, s.read(back, 0, (long) b * PAGE, PAGE));
@@ -151,8 +156,10 @@ class SwapStoreTest {
         byte[] b = new byte[8192];
         assertThrows(IllegalArgumentException.class, () -> store.write(b, 0, SIZE - 4096, 8192));
         assertThrows(IllegalArgumentException.class, () -> store.read(b, 0, -1, 10));
-        assertThrows(IllegalArgumentException.class, () -> store.write(new byte[SwapStore.MAX_REQUEST_BYTES + PAGE], 0, 0,
-                SwapStore.MAX_REQUEST_BYTES + PAGE));
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> store.write(
+                        new byte[SwapStore.MAX_REQUEST_BYTES + PAGE], 0, 0, SwapStore.MAX_REQUEST_BYTES + PAGE));
         assertThrows(IllegalArgumentException.class, () -> new SwapStore(4097, pool, counters));
     }
 
@@ -177,13 +184,19 @@ class SwapStoreTest {
                 r.nextBytes(request);
                 long at = (long) (perSlab - 6) * PAGE; // 2 blocks over stored data, then 4 that fit, then 2 that do not
                 assertEquals(IoResult.POOL_LIMIT, s.write(request, 0, at, request.length));
-                assertEquals(IoResult.POOL_LIMIT, s.write(request, 0, at + 100, request.length - 200), "unaligned, with patched edges");
+                assertEquals(
+                        IoResult.POOL_LIMIT,
+                        s.write(request, 0, at + 100, request.length - 200),
+                        "unaligned, with patched edges");
                 assertArrayEquals(image, readAll(s), "a refused write changed the file");
                 assertEquals(2, c.get(Counter.POOL_LIMIT_HIT), "each refused request counted once");
                 assertEquals(perSlab - 4, c.get(Counter.STORED_PAGES));
                 assertCountersAgreeWithTable(s, c);
 
-                assertEquals(IoResult.DONE, s.write(request, 0, (long) (perSlab - 4) * PAGE, 4 * PAGE), "what fits is still taken");
+                assertEquals(
+                        IoResult.DONE,
+                        s.write(request, 0, (long) (perSlab - 4) * PAGE, 4 * PAGE),
+                        "what fits is still taken");
             }
         }
 
@@ -241,7 +254,10 @@ class SwapStoreTest {
             assertEquals(1, counters.get(Counter.CORRUPT_READS));
             byte[] patch = new byte[PAGE];
             Arrays.fill(patch, (byte) 7);
-            assertEquals(IoResult.CORRUPT, store.write(patch, 0, 4L * PAGE + 512, patch.length), "a patch over a corrupt block");
+            assertEquals(
+                    IoResult.CORRUPT,
+                    store.write(patch, 0, 4L * PAGE + 512, patch.length),
+                    "a patch over a corrupt block");
             assertEquals(2, counters.get(Counter.CORRUPT_READS));
             assertEquals(e, store.table().peek(5), "the refused patch changed the block");
             assertEquals(BlockTable.EMPTY, store.table().peek(4), "the refused patch changed the block before it");
@@ -275,35 +291,40 @@ class SwapStoreTest {
         Throwable[] failures = new Throwable[threads];
         for (int t = 0; t < threads; t++) {
             int id = t;
-            ts[t] = new Thread(() -> {
-                try {
-                    Random r = new Random(seed + id);
-                    byte[] ref = references[id];
-                    long base = (long) id * region;
-                    for (int op = 0; op < 5_000; op++) {
-                        int at = r.nextInt(region);
-                        int length = Math.min(region - at, 1 + r.nextInt(3 * PAGE));
-                        switch (r.nextInt(3)) {
-                            case 0 -> {
-                                byte[] data = pagesOfAnyKind(r, length);
-                                assertEquals(IoResult.DONE, store.write(data, 0, base + at, length));
-                                System.arraycopy(data, 0, ref, at, length);
+            ts[t] = new Thread(
+                    () -> {
+                        try {
+                            Random r = new Random(seed + id);
+                            byte[] ref = references[id];
+                            long base = (long) id * region;
+                            for (int op = 0; op < 5_000; op++) {
+                                int at = r.nextInt(region);
+                                int length = Math.min(region - at, 1 + r.nextInt(3 * PAGE));
+                                switch (r.nextInt(3)) {
+                                    case 0 -> {
+                                        byte[] data = pagesOfAnyKind(r, length);
+                                        assertEquals(IoResult.DONE, store.write(data, 0, base + at, length));
+                                        System.arraycopy(data, 0, ref, at, length);
+                                    }
+                                    case 1 -> {
+                                        byte[] got = new byte[length];
+                                        assertEquals(IoResult.DONE, store.read(got, 0, base + at, length));
+                                        assertArrayEquals(
+                                                Arrays.copyOfRange(ref, at, at + length),
+                                                got,
+                                                "thread " + id + " op " + op);
+                                    }
+                                    default -> {
+                                        assertEquals(IoResult.DONE, store.discard(base + at, length));
+                                        Arrays.fill(ref, at, at + length, (byte) 0);
+                                    }
+                                }
                             }
-                            case 1 -> {
-                                byte[] got = new byte[length];
-                                assertEquals(IoResult.DONE, store.read(got, 0, base + at, length));
-                                assertArrayEquals(Arrays.copyOfRange(ref, at, at + length), got, "thread " + id + " op " + op);
-                            }
-                            default -> {
-                                assertEquals(IoResult.DONE, store.discard(base + at, length));
-                                Arrays.fill(ref, at, at + length, (byte) 0);
-                            }
+                        } catch (Throwable e) {
+                            failures[id] = e;
                         }
-                    }
-                } catch (Throwable e) {
-                    failures[id] = e;
-                }
-            }, "store-test-" + t);
+                    },
+                    "store-test-" + t);
             ts[t].start();
         }
         for (Thread t : ts) {
@@ -317,7 +338,8 @@ class SwapStoreTest {
         }
         byte[] all = readAll(store);
         for (int t = 0; t < threads; t++) {
-            assertArrayEquals(references[t], Arrays.copyOfRange(all, t * region, (t + 1) * region), "region of thread " + t);
+            assertArrayEquals(
+                    references[t], Arrays.copyOfRange(all, t * region, (t + 1) * region), "region of thread " + t);
         }
         assertCountersAgreeWithTable(store, counters);
     }
@@ -369,7 +391,7 @@ class SwapStoreTest {
                     remote++;
                     remoteBytes += BlockTable.length(e);
                 }
-                default -> { }
+                default -> {}
             }
         }
         assertEquals(remote, c.get(Counter.REMOTE_PERS_PAGES), "remote_pers_pages");

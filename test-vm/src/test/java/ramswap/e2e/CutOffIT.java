@@ -36,15 +36,40 @@ class CutOffIT {
             Node b = null;
             try {
                 l1 = Node.upIn(net, tag, 1, "--no-swap", "--lend", "256M", "--port", Integer.toString(port));
-                l2 = Node.upIn(net, tag, 2, "--no-swap", "--lend", "256M", "--port", Integer.toString(port), "--join", l1.memberAddress());
-                b = Node.upIn(net, tag, 0, "--size", "512M", "--no-swapon", "--target", "1,2", "--port", Integer.toString(port),
-                        "--join", l1.memberAddress());
+                l2 = Node.upIn(
+                        net,
+                        tag,
+                        2,
+                        "--no-swap",
+                        "--lend",
+                        "256M",
+                        "--port",
+                        Integer.toString(port),
+                        "--join",
+                        l1.memberAddress());
+                b = Node.upIn(
+                        net,
+                        tag,
+                        0,
+                        "--size",
+                        "512M",
+                        "--no-swapon",
+                        "--target",
+                        "1,2",
+                        "--port",
+                        Integer.toString(port),
+                        "--join",
+                        l1.memberAddress());
                 b.set("local_target_bytes", "0");
                 b.set("remote_timeout_ms", "3000");
                 PageDriver d = new PageDriver(b.mount.resolve("swapfile"), 17);
                 d.write(0, PAGES);
                 Node borrower = b;
-                Host.await("the pages remote", Duration.ofMinutes(2), null, () -> borrower.counter("remote_pers_pages") >= PAGES - 64);
+                Host.await(
+                        "the pages remote",
+                        Duration.ofMinutes(2),
+                        null,
+                        () -> borrower.counter("remote_pers_pages") >= PAGES - 64);
 
                 net.link(0, false);
                 long t0 = System.nanoTime();
@@ -54,9 +79,14 @@ class CutOffIT {
                 long t1 = System.nanoTime();
                 PageDriver.Check remote = d.verify(0, 1);
                 double remoteSeconds = (System.nanoTime() - t1) / 1e9;
-                System.out.printf("cut off: %d new pages written and read back in %.2f s (%d failed); a remote page's read failed"
-                        + " after %.2f s (remote_timeout_ms 3000); remote_get_timeouts %d%n", LOCAL_PAGES, localSeconds,
-                        local.failedReads() + local.mismatches(), remoteSeconds, borrower.counter("remote_get_timeouts"));
+                System.out.printf(
+                        "cut off: %d new pages written and read back in %.2f s (%d failed); a remote page's read failed"
+                                + " after %.2f s (remote_timeout_ms 3000); remote_get_timeouts %d%n",
+                        LOCAL_PAGES,
+                        localSeconds,
+                        local.failedReads() + local.mismatches(),
+                        remoteSeconds,
+                        borrower.counter("remote_get_timeouts"));
                 assertEquals(0, local.failedReads() + local.mismatches(), "new pages were stored and served locally");
                 assertEquals(1, remote.failedReads(), "the remote page could not be read while cut off");
                 assertTrue(remoteSeconds < 10, "the read waited about remote_timeout_ms, not more: " + remoteSeconds);
@@ -69,15 +99,24 @@ class CutOffIT {
             try {
                 long t2 = System.nanoTime();
                 Node borrower = b;
-                Host.await("the borrower connected again to both lenders", Duration.ofMinutes(3), null,
-                        () -> Node.status(borrower.mount).getOrDefault("cluster", "").contains("(client), 2 members"));
+                Host.await(
+                        "the borrower connected again to both lenders",
+                        Duration.ofMinutes(3),
+                        null,
+                        () -> Node.status(borrower.mount)
+                                .getOrDefault("cluster", "")
+                                .contains("(client), 2 members"));
                 System.out.printf("link back: the borrower reconnected after %.1f s%n", (System.nanoTime() - t2) / 1e9);
                 b.set("remote_timeout_ms", "30000");
                 PageDriver d = new PageDriver(b.mount.resolve("swapfile"), 17);
                 PageDriver.Check all = d.verify(0, PAGES);
                 PageDriver.Check local = d.verify(LOCAL_FIRST, LOCAL_PAGES);
-                System.out.printf("after the reconnection: %d of %d remote pages verified, %d failed, %d wrong; local %d failed%n",
-                        all.pages() - all.failedReads() - all.mismatches(), all.pages(), all.failedReads(), all.mismatches(),
+                System.out.printf(
+                        "after the reconnection: %d of %d remote pages verified, %d failed, %d wrong; local %d failed%n",
+                        all.pages() - all.failedReads() - all.mismatches(),
+                        all.pages(),
+                        all.failedReads(),
+                        all.mismatches(),
                         local.failedReads() + local.mismatches());
                 assertEquals(0, all.failedReads(), "pages that could not be read after the reconnection");
                 assertEquals(0, all.mismatches(), "pages that read back wrong");

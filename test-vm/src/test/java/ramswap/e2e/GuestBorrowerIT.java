@@ -35,7 +35,6 @@ class GuestBorrowerIT {
         return Boolean.getBoolean("ramswap.guest.borrower") && GuestPressureIT.canRun();
     }
 
-
     /** The script bounds the guest itself; this is the backstop. */
     private static final Duration TIMEOUT = Duration.ofMinutes(35);
     /**
@@ -67,11 +66,28 @@ class GuestBorrowerIT {
             String join = lenders.get(1).memberAddress();
             lenders.put(2, lender(net, 2, join));
             try {
-                List<String> cmd = new ArrayList<>(List.of("bash", GuestPressureIT.SCRIPT.toString(), "--jar", Host.JAR.toString(),
-                        "--tap", tap, "--addr", net.address(0) + "/24", "--cluster-name", tag, "--timeout", Integer.toString(GUEST_TIMEOUT_S),
-                        "--ram", Integer.toString(GUEST_RAM_MIB), "--passes", "1",
-                        "--up-args", "--node 0 --bind " + net.address(0) + " --port " + basePort + " --join " + join + " --target 1,2,3",
-                        "--set", "local_target_bytes=0"));
+                List<String> cmd = new ArrayList<>(List.of(
+                        "bash",
+                        GuestPressureIT.SCRIPT.toString(),
+                        "--jar",
+                        Host.JAR.toString(),
+                        "--tap",
+                        tap,
+                        "--addr",
+                        net.address(0) + "/24",
+                        "--cluster-name",
+                        tag,
+                        "--timeout",
+                        Integer.toString(GUEST_TIMEOUT_S),
+                        "--ram",
+                        Integer.toString(GUEST_RAM_MIB),
+                        "--passes",
+                        "1",
+                        "--up-args",
+                        "--node 0 --bind " + net.address(0) + " --port " + basePort + " --join " + join
+                                + " --target 1,2,3",
+                        "--set",
+                        "local_target_bytes=0"));
                 String extra = System.getProperty("ramswap.guest.args", "").trim();
                 if (!extra.isEmpty()) {
                     cmd.addAll(Arrays.asList(extra.split("\\s+")));
@@ -85,13 +101,17 @@ class GuestBorrowerIT {
                 });
 
                 boolean kill = Boolean.parseBoolean(System.getProperty("ramswap.guest.kill", "true"));
-                Host.await(COPIES_AT_KILL + " copies of the guest's pages on the lenders", Duration.ofMinutes(15), null, () -> {
-                    if (guest.isDone()) {
-                        throw new AssertionError("the guest ended before its pages reached the lenders:\n"
-                                + GuestPressureIT.tail(guest.join().output()));
-                    }
-                    return held(lenders) >= COPIES_AT_KILL;
-                });
+                Host.await(
+                        COPIES_AT_KILL + " copies of the guest's pages on the lenders",
+                        Duration.ofMinutes(15),
+                        null,
+                        () -> {
+                            if (guest.isDone()) {
+                                throw new AssertionError("the guest ended before its pages reached the lenders:\n"
+                                        + GuestPressureIT.tail(guest.join().output()));
+                            }
+                            return held(lenders) >= COPIES_AT_KILL;
+                        });
                 long heldAtKill = held(lenders);
                 if (kill) {
                     Node victim = lenders.remove(1);
@@ -100,21 +120,32 @@ class GuestBorrowerIT {
                     Host.await("lender 1 gone", Duration.ofSeconds(30), null, () -> !victim.alive());
                     victim.close(); // removes what the killed daemon left on the host
                     lenders.put(3, lender(net, 3, lenders.get(2).memberAddress()));
-                    System.out.printf("kill -9 of lender 1 with %d copies of the guest's pages on the lenders; lender 3 up %.1f s later%n",
+                    System.out.printf(
+                            "kill -9 of lender 1 with %d copies of the guest's pages on the lenders; lender 3 up %.1f s later%n",
                             heldAtKill, (System.nanoTime() - t0) / 1e9);
                 } else {
-                    System.out.printf("%d copies of the guest's pages on the lenders; no lender killed (-Dramswap.guest.kill=false)%n", heldAtKill);
+                    System.out.printf(
+                            "%d copies of the guest's pages on the lenders; no lender killed (-Dramswap.guest.kill=false)%n",
+                            heldAtKill);
                 }
 
                 GuestPressureIT.Result r = guest.get();
-                assertTrue(r.output().contains("guest-test: PASS"), "the guest test did not pass:\n" + GuestPressureIT.tail(r.output()));
+                assertTrue(
+                        r.output().contains("guest-test: PASS"),
+                        "the guest test did not pass:\n" + GuestPressureIT.tail(r.output()));
                 assertEquals(0, r.exitCode());
                 assertEquals("0", GuestPressureIT.row(r.output(), "mismatches"), "pages came back wrong");
                 assertEquals("0 / 0", GuestPressureIT.row(r.output(), "killed / timed-out workload processes"));
-                assertTrue(GuestPressureIT.row(r.output(), "remote reads failed / from a second copy").startsWith("0 /"),
+                assertTrue(
+                        GuestPressureIT.row(r.output(), "remote reads failed / from a second copy")
+                                .startsWith("0 /"),
                         "no remote read failed");
-                assertTrue(Long.parseLong(GuestPressureIT.row(r.output(), "remote pages, peak (sampled)")) > 0, "pages went remote");
-                System.out.printf("after the guest: lenders 2 and 3 hold %d copies (the guest's down took its pages home)%n", held(lenders));
+                assertTrue(
+                        Long.parseLong(GuestPressureIT.row(r.output(), "remote pages, peak (sampled)")) > 0,
+                        "pages went remote");
+                System.out.printf(
+                        "after the guest: lenders 2 and 3 hold %d copies (the guest's down took its pages home)%n",
+                        held(lenders));
             } finally {
                 Node.closeInOrder(lenders.values());
             }
@@ -122,7 +153,8 @@ class GuestBorrowerIT {
     }
 
     private Node lender(NetNs net, int n, String join) {
-        List<String> args = new ArrayList<>(List.of("--no-swap", "--lend", "512M", "--port", Integer.toString(basePort)));
+        List<String> args =
+                new ArrayList<>(List.of("--no-swap", "--lend", "512M", "--port", Integer.toString(basePort)));
         if (join != null) {
             args.addAll(List.of("--join", join));
         }

@@ -41,10 +41,14 @@ class GuestPressureIT {
     static final Path SCRIPT = Host.REPO.resolve("test-vm/guest/run-guest-test.sh");
     /** The script bounds the guest itself (783 s: its limits from measured figures); this is the backstop, installs included. */
     private static final Duration TIMEOUT = Duration.ofMinutes(16);
+
     private static final Pattern ROW = Pattern.compile("^\\| (.+?) +\\| (.*?) +\\|$");
 
     static boolean canRun() {
-        if (Boolean.getBoolean("ramswap.guest.skip") || !Host.isRoot() || !Files.exists(Host.JAR) || !Files.isExecutable(SCRIPT)) {
+        if (Boolean.getBoolean("ramswap.guest.skip")
+                || !Host.isRoot()
+                || !Files.exists(Host.JAR)
+                || !Files.isExecutable(SCRIPT)) {
             return false;
         }
         // QEMU present, or installable: the script installs what is missing with apt-get
@@ -63,10 +67,13 @@ class GuestPressureIT {
     @Test
     @Order(1)
     void shouldVerifyEveryPageInAGuestWhoseWholeMemoryIsShort() throws Exception {
-        // no second try when only the workload was OOM-killed: the 640 MiB workload is the margin (docs/memory-pressure.md)
+        // no second try when only the workload was OOM-killed: the 640 MiB workload is the margin
+        // (docs/memory-pressure.md)
         Result r = run(command(false), TIMEOUT);
-        assertTrue(!onlyTheWorkloadWasOomKilled(r.output), "the guest's OOM killer took the workload (" + rowOrNone(r.output, "OOM kills")
-                + "), the daemon alive and no page wrong: the guest's margin is gone\n" + tail(r.output));
+        assertTrue(
+                !onlyTheWorkloadWasOomKilled(r.output),
+                "the guest's OOM killer took the workload (" + rowOrNone(r.output, "OOM kills")
+                        + "), the daemon alive and no page wrong: the guest's margin is gone\n" + tail(r.output));
         assertTrue(r.output.contains("guest-test: PASS"), "the guest test did not pass:\n" + tail(r.output));
         assertEquals(0, r.exitCode, "exit code of " + SCRIPT);
         assertEquals("0", row(r.output, "mismatches"), "pages came back wrong");
@@ -91,8 +98,11 @@ class GuestPressureIT {
         }
         try {
             String kills = row(output, "OOM kills");
-            return !kills.startsWith("0") && kills.contains("pagetest") && !kills.contains("java")
-                    && row(output, "mismatches").equals("0") && row(output, "hung-task / soft-lockup lines").equals("0")
+            return !kills.startsWith("0")
+                    && kills.contains("pagetest")
+                    && !kills.contains("java")
+                    && row(output, "mismatches").equals("0")
+                    && row(output, "hung-task / soft-lockup lines").equals("0")
                     && row(output, "daemon OOM-killed").equals("no");
         } catch (AssertionError noTable) {
             return false;
@@ -105,9 +115,10 @@ class GuestPressureIT {
     @EnabledIfSystemProperty(named = "ramswap.guest.findings", matches = "true")
     void reportTheGuestWithoutProtections() throws Exception {
         Result off = run(command(true), TIMEOUT);
-        System.out.println(off.output.contains("guest-test: PASS")
-                ? "FINDING: the guest test still passes with the protections off"
-                : "FINDING: the guest test fails with the protections off: " + verdict(off.output));
+        System.out.println(
+                off.output.contains("guest-test: PASS")
+                        ? "FINDING: the guest test still passes with the protections off"
+                        : "FINDING: the guest test fails with the protections off: " + verdict(off.output));
     }
 
     /**
@@ -119,7 +130,8 @@ class GuestPressureIT {
     static final String WORKLOAD_MIB = "640";
 
     private static List<String> command(boolean noProtections) {
-        List<String> cmd = new ArrayList<>(List.of("bash", SCRIPT.toString(), "--jar", Host.JAR.toString(), "--mib", WORKLOAD_MIB));
+        List<String> cmd = new ArrayList<>(
+                List.of("bash", SCRIPT.toString(), "--jar", Host.JAR.toString(), "--mib", WORKLOAD_MIB));
         String extra = System.getProperty("ramswap.guest.args", "").trim();
         if (!extra.isEmpty()) {
             cmd.addAll(Arrays.asList(extra.split("\\s+")));
@@ -149,27 +161,31 @@ class GuestPressureIT {
         }
     }
 
-    record Result(int exitCode, String output) {
-    }
+    record Result(int exitCode, String output) {}
 
     /** Streams the script's output as it comes (the run takes minutes); stops it with SIGTERM so its trap ends QEMU. */
     static Result run(List<String> cmd, Duration timeout) throws IOException, InterruptedException {
         System.out.println("$ " + String.join(" ", cmd));
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
-                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null"))).start();
+        Process p = new ProcessBuilder(cmd)
+                .redirectErrorStream(true)
+                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
+                .start();
         StringBuilder out = new StringBuilder();
-        Thread reader = new Thread(() -> {
-            try (BufferedReader in = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
-                for (String line; (line = in.readLine()) != null;) {
-                    System.out.println(line);
-                    synchronized (out) {
-                        out.append(line).append('\n');
+        Thread reader = new Thread(
+                () -> {
+                    try (BufferedReader in =
+                            new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+                        for (String line; (line = in.readLine()) != null; ) {
+                            System.out.println(line);
+                            synchronized (out) {
+                                out.append(line).append('\n');
+                            }
+                        }
+                    } catch (IOException e) {
+                        // the process is gone; what was read is kept
                     }
-                }
-            } catch (IOException e) {
-                // the process is gone; what was read is kept
-            }
-        }, "guest-test-output");
+                },
+                "guest-test-output");
         reader.start();
         if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
             p.destroy(); // SIGTERM: the script's trap kills its QEMU by pid and removes its files

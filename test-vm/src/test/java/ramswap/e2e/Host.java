@@ -33,11 +33,13 @@ final class Host {
     static final Path LAUNCHER = REPO.resolve("ramswap");
     static final Path JAR = REPO.resolve("cli/target/ramswap.jar");
 
-    private Host() {
-    }
+    private Host() {}
 
     static boolean canSwap() {
-        return isRoot() && Files.exists(Path.of("/dev/fuse")) && Files.exists(Path.of("/dev/loop-control")) && Files.exists(JAR);
+        return isRoot()
+                && Files.exists(Path.of("/dev/fuse"))
+                && Files.exists(Path.of("/dev/loop-control"))
+                && Files.exists(JAR);
     }
 
     static boolean isRoot() {
@@ -53,22 +55,28 @@ final class Host {
      * and a random part, e.g. "rl4242-1f3a".
      */
     static String tag(String prefix) {
-        return prefix + ProcessHandle.current().pid() + "-" + Integer.toHexString(java.util.concurrent.ThreadLocalRandom.current().nextInt(1 << 16));
+        return prefix + ProcessHandle.current().pid() + "-"
+                + Integer.toHexString(
+                        java.util.concurrent.ThreadLocalRandom.current().nextInt(1 << 16));
     }
 
     /**
      * Waits (bounded, looking every 250 ms) until {@code done}; fails early, with the workload's
      * output, if {@code workload} (may be null) ended before.
      */
-    static void await(String what, Duration bound, java.util.concurrent.CompletableFuture<Run> workload,
-                      java.util.function.BooleanSupplier done) {
+    static void await(
+            String what,
+            Duration bound,
+            java.util.concurrent.CompletableFuture<Run> workload,
+            java.util.function.BooleanSupplier done) {
         long deadline = System.nanoTime() + bound.toNanos();
         while (System.nanoTime() < deadline) {
             if (done.getAsBoolean()) {
                 return;
             }
             if (workload != null && workload.isDone()) {
-                throw new AssertionError("the workload ended before " + what + ":\n" + workload.join().output());
+                throw new AssertionError("the workload ended before " + what + ":\n"
+                        + workload.join().output());
             }
             try {
                 Thread.sleep(250);
@@ -93,7 +101,7 @@ final class Host {
     }
 
     static Run exec(Duration timeout, Map<String, String> env, List<String> cmd) {
-        return exec(timeout, env, cmd, () -> { }, true);
+        return exec(timeout, env, cmd, () -> {}, true);
     }
 
     /**
@@ -115,12 +123,14 @@ final class Host {
                     p.destroyForcibly();
                     p.waitFor(10, TimeUnit.SECONDS);
                 }
-                throw new AssertionError(String.join(" ", cmd) + " did not finish within " + timeout + ":\n" + Files.readString(out));
+                throw new AssertionError(
+                        String.join(" ", cmd) + " did not finish within " + timeout + ":\n" + Files.readString(out));
             }
             String text = Files.readString(out, StandardCharsets.UTF_8);
             Files.delete(out);
             if (echo) {
-                System.out.println("$ " + String.join(" ", cmd) + "   -> exit " + p.exitValue() + "\n" + text.stripTrailing());
+                System.out.println(
+                        "$ " + String.join(" ", cmd) + "   -> exit " + p.exitValue() + "\n" + text.stripTrailing());
             }
             return new Run(p.exitValue(), text);
         } catch (IOException e) {
@@ -145,7 +155,10 @@ final class Host {
     private static Path compile(String name) {
         Path bin = REPO.resolve("test-vm/target/" + name);
         Path src = REPO.resolve("test-vm/src/main/c/" + name + ".c");
-        Run r = exec(Duration.ofMinutes(2), Map.of(), List.of("gcc", "-std=c11", "-O2", "-Wall", "-Wextra", "-o", bin.toString(), src.toString()));
+        Run r = exec(
+                Duration.ofMinutes(2),
+                Map.of(),
+                List.of("gcc", "-std=c11", "-O2", "-Wall", "-Wextra", "-o", bin.toString(), src.toString()));
         assertEquals(0, r.exitCode(), "gcc failed");
         return bin;
     }
@@ -171,7 +184,9 @@ final class Host {
         Map<String, Long> m = new LinkedHashMap<>();
         try (var files = Files.list(mount.resolve("stats"))) {
             for (Path p : files.sorted().toList()) {
-                m.put(p.getFileName().toString(), Long.parseLong(Files.readString(p).strip()));
+                m.put(
+                        p.getFileName().toString(),
+                        Long.parseLong(Files.readString(p).strip()));
             }
         } catch (IOException e) {
             throw new AssertionError("cannot read counters of " + mount, e);
@@ -220,7 +235,12 @@ final class Host {
             return;
         }
         Path connections = Path.of("/sys/fs/fuse/connections");
-        boolean mounted = exec(Duration.ofSeconds(10), Map.of(), List.of("mount", "-t", "fusectl", "none", connections.toString())).exitCode() == 0;
+        boolean mounted = exec(
+                                Duration.ofSeconds(10),
+                                Map.of(),
+                                List.of("mount", "-t", "fusectl", "none", connections.toString()))
+                        .exitCode()
+                == 0;
         try {
             use.accept(connections.resolve(minor));
         } finally {
@@ -242,38 +262,53 @@ final class Host {
     static String printHangPicture(Path mount, Path group, long daemonPid) {
         StringBuilder summary = new StringBuilder();
         withConnection(mount, c -> {
-            String line = "FUSE requests waiting: " + readOrEmpty(c.resolve("waiting")).strip();
+            String line = "FUSE requests waiting: "
+                    + readOrEmpty(c.resolve("waiting")).strip();
             System.out.println("--- " + line + " (" + mount + ")");
             summary.append(line).append('\n');
         });
         for (String loop : loopsUnder(mount)) {
             Path dev = Path.of("/sys/block").resolve(Path.of(loop).getFileName());
-            String line = loop + " in flight (read write): " + readOrEmpty(dev.resolve("inflight")).strip().replaceAll("\\s+", " ");
+            String line = loop + " in flight (read write): "
+                    + readOrEmpty(dev.resolve("inflight")).strip().replaceAll("\\s+", " ");
             System.out.println("--- " + line);
             summary.append(line).append('\n');
         }
         String groupProcs = "";
         if (group != null) {
             groupProcs = readOrEmpty(group.resolve("cgroup.procs"));
-            String usage = "memory cgroup " + group.getFileName() + ": usage " + readOrEmpty(group.resolve("memory.usage_in_bytes")).strip()
-                    + " B, limit hits " + readOrEmpty(group.resolve("memory.failcnt")).strip() + ", "
+            String usage = "memory cgroup " + group.getFileName() + ": usage "
+                    + readOrEmpty(group.resolve("memory.usage_in_bytes")).strip()
+                    + " B, limit hits "
+                    + readOrEmpty(group.resolve("memory.failcnt")).strip() + ", "
                     + readOrEmpty(group.resolve("memory.oom_control")).strip().replace("\n", ", ");
             System.out.println("--- " + usage);
             summary.append(usage).append('\n');
-            readOrEmpty(group.resolve("memory.stat")).lines()
+            readOrEmpty(group.resolve("memory.stat"))
+                    .lines()
                     .filter(l -> l.matches("(rss|cache|swap|mapped_file|unevictable|pgmajfault|total_swap) .*"))
                     .forEach(l -> System.out.println("    " + l));
         }
         System.out.println("--- the kernel log's last OOM and hung-task lines");
         List<String> kernel = kernelLog().stream()
-                .filter(l -> l.matches(".*(invoked oom-killer|Killed process|out of memory|blocked for more than|Write-error on swap).*")).toList();
+                .filter(
+                        l -> l.matches(
+                                ".*(invoked oom-killer|Killed process|out of memory|blocked for more than|Write-error on swap).*"))
+                .toList();
         kernel.subList(Math.max(0, kernel.size() - 20), kernel.size()).forEach(l -> System.out.println("    " + l));
-        summary.append("kernel log: ").append(kernel.size()).append(" OOM, hung-task or swap write-error lines")
-                .append(kernel.isEmpty() ? "" : ", the last: " + kernel.get(kernel.size() - 1).strip()).append('\n');
+        summary.append("kernel log: ")
+                .append(kernel.size())
+                .append(" OOM, hung-task or swap write-error lines")
+                .append(
+                        kernel.isEmpty()
+                                ? ""
+                                : ", the last: " + kernel.get(kernel.size() - 1).strip())
+                .append('\n');
         List<String> log = readOrEmpty(Path.of(mount + ".log")).lines().toList();
         System.out.println("--- the daemon's log, last lines of " + log.size());
         log.subList(Math.max(0, log.size() - 30), log.size()).forEach(l -> System.out.println("    " + l));
-        System.out.println("--- tasks of the machine in uninterruptible sleep, and loop workers (pid/tid name state: kernel stack)");
+        System.out.println(
+                "--- tasks of the machine in uninterruptible sleep, and loop workers (pid/tid name state: kernel stack)");
         int shown = 0;
         int inWorkload = 0;
         try (var procs = Files.newDirectoryStream(Path.of("/proc"), "[0-9]*")) {
@@ -287,7 +322,8 @@ final class Host {
                             continue;
                         }
                         String stack = readOrEmpty(t.resolve("stack")).strip();
-                        System.out.println(p.getFileName() + "/" + t.getFileName() + " " + comm + " " + state + ": " + stack.replace("\n", " <- "));
+                        System.out.println(p.getFileName() + "/" + t.getFileName() + " " + comm + " " + state + ": "
+                                + stack.replace("\n", " <- "));
                         String pid = p.getFileName().toString();
                         if (pid.equals(Long.toString(daemonPid))) {
                             continue; // the failure message lists the daemon's threads already
@@ -296,8 +332,14 @@ final class Host {
                             inWorkload++;
                             continue;
                         }
-                        summary.append(t.getFileName()).append(' ').append(comm).append(' ').append(state).append(": ")
-                                .append(functionNames(stack)).append('\n');
+                        summary.append(t.getFileName())
+                                .append(' ')
+                                .append(comm)
+                                .append(' ')
+                                .append(state)
+                                .append(": ")
+                                .append(functionNames(stack))
+                                .append('\n');
                     }
                 } catch (IOException | RuntimeException gone) {
                     // the process exited while listed
@@ -313,8 +355,12 @@ final class Host {
 
     /** A kernel stack from /proc as its function names, innermost first: "a < b < c". */
     static String functionNames(String stack) {
-        return String.join(" < ", stack.lines().map(l -> l.replaceFirst("^\\[<[0-9a-f]+>\\] ", "").replaceFirst("\\+0x.*$", ""))
-                .filter(f -> !f.isBlank()).toList());
+        return String.join(
+                " < ",
+                stack.lines()
+                        .map(l -> l.replaceFirst("^\\[<[0-9a-f]+>\\] ", "").replaceFirst("\\+0x.*$", ""))
+                        .filter(f -> !f.isBlank())
+                        .toList());
     }
 
     /**
@@ -334,8 +380,14 @@ final class Host {
                 String stack = readOrEmpty(t.resolve("stack")).strip();
                 System.out.println(t.getFileName() + " " + name + " " + state + ": " + stack.replace("\n", " <- "));
                 if ((!state.equals("S") && !state.equals("R")) || name.startsWith("jnr-fuse-mount")) {
-                    stuck.append(t.getFileName()).append(' ').append(name).append(' ').append(state).append(": ")
-                            .append(functionNames(stack)).append('\n');
+                    stuck.append(t.getFileName())
+                            .append(' ')
+                            .append(name)
+                            .append(' ')
+                            .append(state)
+                            .append(": ")
+                            .append(functionNames(stack))
+                            .append('\n');
                 }
             }
         } catch (IOException | RuntimeException e) {
@@ -346,7 +398,10 @@ final class Host {
 
     /** The kernel log, a line each (dmesg). */
     static List<String> kernelLog() {
-        return exec(Duration.ofSeconds(30), Map.of(), List.of("dmesg"), () -> { }, false).output().lines().toList();
+        return exec(Duration.ofSeconds(30), Map.of(), List.of("dmesg"), () -> {}, false)
+                .output()
+                .lines()
+                .toList();
     }
 
     /** A task's state letter from /proc/PID/task/TID/stat (R, S, D ...), "?" when it is gone. */

@@ -38,6 +38,7 @@ class HostPressureIT {
             "blocked for more than|hung_task|soft lockup|hard LOCKUP|rcu_sched self-detected stall|rcu: INFO: rcu_.* detected stalls");
     /** The shared cgroup: the configuration a user met hanging (2026-12-05), up's default options. */
     private static final long LIMIT_MIB = 768;
+
     private static final String SHARED_SIZE = "4G";
     private static final int SHARED_PROCS = 16;
     private static final long SHARED_MIB = 2 * LIMIT_MIB;
@@ -47,6 +48,7 @@ class HostPressureIT {
 
     /** The kernel reports at most kernel.hung_task_warnings hung tasks per boot; 0 would hide them from these tests. */
     private static final Path HUNG_TASK_WARNINGS = Path.of("/proc/sys/kernel/hung_task_warnings");
+
     private static String hungTaskWarningsBefore;
 
     @BeforeAll
@@ -58,8 +60,10 @@ class HostPressureIT {
 
     /** Before each run: a run that hangs (the ones without protections do) can use the reports up again. */
     private static void armHungTaskReports() throws IOException {
-        if (hungTaskWarningsBefore != null && Files.readString(HUNG_TASK_WARNINGS).strip().equals("0")) {
-            System.out.println("kernel.hung_task_warnings was 0 (earlier reports used them up): set to 10 for this run");
+        if (hungTaskWarningsBefore != null
+                && Files.readString(HUNG_TASK_WARNINGS).strip().equals("0")) {
+            System.out.println(
+                    "kernel.hung_task_warnings was 0 (earlier reports used them up): set to 10 for this run");
             Files.writeString(HUNG_TASK_WARNINGS, "10");
         }
     }
@@ -75,8 +79,15 @@ class HostPressureIT {
         return Host.canSwap() && Files.exists(MEMCG.resolve("memory.limit_in_bytes"));
     }
 
-    record Outcome(Host.Run workload, long pswpout, long pswpin, long daemonHwmKib, boolean daemonAlive, long oomKills,
-            List<String> kernelTrouble, List<String> servingThreadEvents) {
+    record Outcome(
+            Host.Run workload,
+            long pswpout,
+            long pswpin,
+            long daemonHwmKib,
+            boolean daemonAlive,
+            long oomKills,
+            List<String> kernelTrouble,
+            List<String> servingThreadEvents) {
         boolean passed() {
             return workload.exitCode() == 0 && daemonAlive && kernelTrouble.isEmpty();
         }
@@ -91,7 +102,10 @@ class HostPressureIT {
         assertEquals(0, on.workload().exitCode(), "workload failed");
         assertTrue(on.daemonAlive(), "the daemon died (OOM kills in the cgroup: " + on.oomKills() + ")");
         assertTrue(on.kernelTrouble().isEmpty(), "kernel log: " + on.kernelTrouble());
-        assertEquals(List.of(), on.servingThreadEvents().subList(0, Math.min(20, on.servingThreadEvents().size())),
+        assertEquals(
+                List.of(),
+                on.servingThreadEvents()
+                        .subList(0, Math.min(20, on.servingThreadEvents().size())),
                 "the serving thread asked for mmap_lock, made a memory call, faulted on a page not resident or started a thread while swap was live ("
                         + on.servingThreadEvents().size() + " events; the first 20 shown)");
     }
@@ -103,9 +117,10 @@ class HostPressureIT {
     void reportTheSharedCgroupRunWithoutProtections() throws Exception {
         Outcome off = sharedCgroupRun(false);
         report("daemon in the cgroup, protections OFF", off);
-        System.out.println(off.passed()
-                ? "FINDING: the shared-cgroup test still passes with the protections off"
-                : "FINDING: the shared-cgroup test fails with the protections off");
+        System.out.println(
+                off.passed()
+                        ? "FINDING: the shared-cgroup test still passes with the protections off"
+                        : "FINDING: the shared-cgroup test fails with the protections off");
     }
 
     @Test
@@ -124,8 +139,10 @@ class HostPressureIT {
     void reportTheFourTimesRunWithoutProtections() throws Exception {
         Outcome o = fourTimesRun(false);
         report("daemon outside, 4x a 256 MiB cgroup, mixed pages, protections OFF", o);
-        System.out.println(o.passed() ? "FINDING: the 4x test still passes with the protections off"
-                : "FINDING: the 4x test fails with the protections off");
+        System.out.println(
+                o.passed()
+                        ? "FINDING: the 4x test still passes with the protections off"
+                        : "FINDING: the 4x test fails with the protections off");
     }
 
     /** The daemon outside a 256 MiB cgroup; the workload maps 4x that, a third each zero, text and random pages. */
@@ -135,17 +152,47 @@ class HostPressureIT {
         List<String> up = upArgs(mount, tag, "2G", protections);
         long pid = -1;
         try {
-            assertEquals(0, Host.ramswap(Duration.ofMinutes(4), up.toArray(String[]::new)).exitCode());
+            assertEquals(
+                    0,
+                    Host.ramswap(Duration.ofMinutes(4), up.toArray(String[]::new))
+                            .exitCode());
             pid = daemonPid(mount);
             armHungTaskReports();
             long[] before = vmstat();
             int kernelLines = Host.kernelLog().size();
             Path pagetest = Host.pagetest();
-            Host.Run r = runOrAbort(mount, null, pid, List.of(Host.LAUNCHER.toString(), "run", "--ram", "256M", "--", pagetest.toString(),
-                    "--procs", Integer.toString(8 * nproc()), "--mib", "1024", "--passes", "3", "--seed", "11", "--mix", "34:33:33", "--quiet"));
+            Host.Run r = runOrAbort(
+                    mount,
+                    null,
+                    pid,
+                    List.of(
+                            Host.LAUNCHER.toString(),
+                            "run",
+                            "--ram",
+                            "256M",
+                            "--",
+                            pagetest.toString(),
+                            "--procs",
+                            Integer.toString(8 * nproc()),
+                            "--mib",
+                            "1024",
+                            "--passes",
+                            "3",
+                            "--seed",
+                            "11",
+                            "--mix",
+                            "34:33:33",
+                            "--quiet"));
             long[] after = vmstat();
-            return new Outcome(r, after[0] - before[0], after[1] - before[1], hwmKib(pid), ProcessHandle.of(pid).isPresent(),
-                    0, trouble(kernelLines), List.of());
+            return new Outcome(
+                    r,
+                    after[0] - before[0],
+                    after[1] - before[1],
+                    hwmKib(pid),
+                    ProcessHandle.of(pid).isPresent(),
+                    0,
+                    trouble(kernelLines),
+                    List.of());
         } finally {
             tearDown(mount, pid);
         }
@@ -164,35 +211,67 @@ class HostPressureIT {
         long pid = -1;
         try {
             Files.writeString(group.resolve("memory.limit_in_bytes"), Long.toString(LIMIT_MIB << 20));
-            List<String> up = new ArrayList<>(List.of("/bin/sh", "-c", "echo $$ > \"$0\" && exec \"$@\"", group.resolve("cgroup.procs").toString(),
+            List<String> up = new ArrayList<>(List.of(
+                    "/bin/sh",
+                    "-c",
+                    "echo $$ > \"$0\" && exec \"$@\"",
+                    group.resolve("cgroup.procs").toString(),
                     Host.LAUNCHER.toString()));
             up.addAll(upArgs(mount, tag, SHARED_SIZE, protections));
-            assertEquals(0, Host.exec(Duration.ofMinutes(4), Map.of("RAMSWAP_JAR", Host.JAR.toString()), up).exitCode(), "ramswap up in the cgroup");
+            assertEquals(
+                    0,
+                    Host.exec(Duration.ofMinutes(4), Map.of("RAMSWAP_JAR", Host.JAR.toString()), up)
+                            .exitCode(),
+                    "ramswap up in the cgroup");
             pid = daemonPid(mount);
-            assertTrue(Files.readString(group.resolve("cgroup.procs")).contains(Long.toString(pid)), "the daemon runs in the cgroup");
+            assertTrue(
+                    Files.readString(group.resolve("cgroup.procs")).contains(Long.toString(pid)),
+                    "the daemon runs in the cgroup");
             armHungTaskReports();
             long[] before = vmstat();
             int kernelLines = Host.kernelLog().size();
             Path pagetest = Host.pagetest();
-            List<String> workload = List.of("/bin/sh", "-c", "echo $$ > \"$0\" && exec \"$@\"",
-                    group.resolve("cgroup.procs").toString(), pagetest.toString(), "--procs", Integer.toString(SHARED_PROCS),
-                    "--mib", Long.toString(SHARED_MIB), "--passes", "3", "--seed", "5", "--mix", "50:50:0", "--quiet");
+            List<String> workload = List.of(
+                    "/bin/sh",
+                    "-c",
+                    "echo $$ > \"$0\" && exec \"$@\"",
+                    group.resolve("cgroup.procs").toString(),
+                    pagetest.toString(),
+                    "--procs",
+                    Integer.toString(SHARED_PROCS),
+                    "--mib",
+                    Long.toString(SHARED_MIB),
+                    "--passes",
+                    "3",
+                    "--seed",
+                    "5",
+                    "--mix",
+                    "50:50:0",
+                    "--quiet");
             Host.Run r;
             List<String> events = List.of();
             if (protections) {
                 try (ServingThreadTrace trace = ServingThreadTrace.start(pid, tag)) {
                     r = runOrAbort(mount, group, pid, workload);
                     events = trace.stop();
-                    System.out.println("serving threads " + trace.tids() + ": " + events.size() + " mmap_lock, memory-call, fault or clone events; "
-                            + trace.presentFaults() + " faults on present pages");
+                    System.out.println("serving threads " + trace.tids() + ": " + events.size()
+                            + " mmap_lock, memory-call, fault or clone events; " + trace.presentFaults()
+                            + " faults on present pages");
                     events.stream().limit(20).forEach(System.out::println);
                 }
             } else {
                 r = runOrAbort(mount, group, pid, workload);
             }
             long[] after = vmstat();
-            return new Outcome(r, after[0] - before[0], after[1] - before[1], hwmKib(pid), ProcessHandle.of(pid).isPresent(),
-                    oomKills(group), trouble(kernelLines), events);
+            return new Outcome(
+                    r,
+                    after[0] - before[0],
+                    after[1] - before[1],
+                    hwmKib(pid),
+                    ProcessHandle.of(pid).isPresent(),
+                    oomKills(group),
+                    trouble(kernelLines),
+                    events);
         } finally {
             tearDown(mount, pid);
             removeGroup(group);
@@ -207,17 +286,27 @@ class HostPressureIT {
     private static Host.Run runOrAbort(Path mount, Path group, long daemonPid, List<String> cmd) {
         StringBuilder stuck = new StringBuilder();
         try {
-            return Host.exec(WORK_TIMEOUT, Map.of("RAMSWAP_JAR", Host.JAR.toString()), cmd, () -> {
-                System.out.println("HUNG: the workload did not finish within " + WORK_TIMEOUT.toMinutes() + " min");
-                try {
-                    stuck.append(Host.printThreadStacks(daemonPid));
-                    stuck.append("where the swap requests are:\n").append(Host.printHangPicture(mount, group, daemonPid));
-                } finally {
-                    Host.abortFuse(mount);
-                }
-            }, true);
+            return Host.exec(
+                    WORK_TIMEOUT,
+                    Map.of("RAMSWAP_JAR", Host.JAR.toString()),
+                    cmd,
+                    () -> {
+                        System.out.println(
+                                "HUNG: the workload did not finish within " + WORK_TIMEOUT.toMinutes() + " min");
+                        try {
+                            stuck.append(Host.printThreadStacks(daemonPid));
+                            stuck.append("where the swap requests are:\n")
+                                    .append(Host.printHangPicture(mount, group, daemonPid));
+                        } finally {
+                            Host.abortFuse(mount);
+                        }
+                    },
+                    true);
         } catch (AssertionError timedOut) {
-            return new Host.Run(-1, "hung\n" + timedOut.getMessage() + "\nthe daemon's serving thread and its threads not sleeping interruptibly:\n" + stuck);
+            return new Host.Run(
+                    -1,
+                    "hung\n" + timedOut.getMessage()
+                            + "\nthe daemon's serving thread and its threads not sleeping interruptibly:\n" + stuck);
         }
     }
 
@@ -233,8 +322,18 @@ class HostPressureIT {
     }
 
     private static List<String> upArgs(Path mount, String tag, String size, boolean protections) {
-        List<String> a = new ArrayList<>(List.of("up", "--size", size, "--mount", mount.toString(), "--priority", "32000",
-                "--cluster-name", tag, "--port", "5731"));
+        List<String> a = new ArrayList<>(List.of(
+                "up",
+                "--size",
+                size,
+                "--mount",
+                mount.toString(),
+                "--priority",
+                "32000",
+                "--cluster-name",
+                tag,
+                "--port",
+                "5731"));
         if (!protections) {
             a.add("--no-protections");
         }
@@ -244,19 +343,31 @@ class HostPressureIT {
     private static void report(String what, Outcome o) {
         Host.Run w = o.workload();
         System.out.printf("%n== %s ==%n", what);
-        System.out.printf("  workload exit %d, elapsed %s s, mismatches %s, killed children %s%n", w.exitCode(), field(w, "elapsed_s"),
-                field(w, "mismatches"), field(w, "killed_children"));
+        System.out.printf(
+                "  workload exit %d, elapsed %s s, mismatches %s, killed children %s%n",
+                w.exitCode(), field(w, "elapsed_s"), field(w, "mismatches"), field(w, "killed_children"));
         System.out.printf("  pages swapped out %d, in %d%n", o.pswpout(), o.pswpin());
-        System.out.printf("  daemon alive %s, peak RSS %d MiB, OOM kills in its cgroup %d%n", o.daemonAlive(), o.daemonHwmKib() >> 10, o.oomKills());
-        System.out.printf("  hung-task / lockup lines in the kernel log: %d %s%n", o.kernelTrouble().size(), o.kernelTrouble());
-        System.out.printf("  serving thread: %d mmap_lock, memory-call, fault or clone events while the workload ran%n", o.servingThreadEvents().size());
+        System.out.printf(
+                "  daemon alive %s, peak RSS %d MiB, OOM kills in its cgroup %d%n",
+                o.daemonAlive(), o.daemonHwmKib() >> 10, o.oomKills());
+        System.out.printf(
+                "  hung-task / lockup lines in the kernel log: %d %s%n",
+                o.kernelTrouble().size(), o.kernelTrouble());
+        System.out.printf(
+                "  serving thread: %d mmap_lock, memory-call, fault or clone events while the workload ran%n",
+                o.servingThreadEvents().size());
     }
 
     private static String field(Host.Run r, String key) {
         try {
             return Long.toString(r.value(key));
         } catch (AssertionError | NumberFormatException e) {
-            return r.output().lines().filter(l -> l.startsWith(key + " ")).map(l -> l.substring(key.length() + 1)).findFirst().orElse("?");
+            return r.output()
+                    .lines()
+                    .filter(l -> l.startsWith(key + " "))
+                    .map(l -> l.substring(key.length() + 1))
+                    .findFirst()
+                    .orElse("?");
         }
     }
 
@@ -269,14 +380,20 @@ class HostPressureIT {
     }
 
     private static long daemonPid(Path mount) throws IOException {
-        return Long.parseLong(Files.readAllLines(mount.resolve("status")).stream().filter(l -> l.startsWith("pid: ")).findFirst()
-                .orElseThrow().substring(5));
+        return Long.parseLong(Files.readAllLines(mount.resolve("status")).stream()
+                .filter(l -> l.startsWith("pid: "))
+                .findFirst()
+                .orElseThrow()
+                .substring(5));
     }
 
     private static long hwmKib(long pid) {
         try {
-            return Files.readAllLines(Path.of("/proc/" + pid + "/status")).stream().filter(l -> l.startsWith("VmHWM:"))
-                    .mapToLong(l -> Long.parseLong(l.replaceAll("[^0-9]", ""))).findFirst().orElse(-1);
+            return Files.readAllLines(Path.of("/proc/" + pid + "/status")).stream()
+                    .filter(l -> l.startsWith("VmHWM:"))
+                    .mapToLong(l -> Long.parseLong(l.replaceAll("[^0-9]", "")))
+                    .findFirst()
+                    .orElse(-1);
         } catch (IOException e) {
             return -1;
         }
@@ -296,16 +413,20 @@ class HostPressureIT {
         return new long[] {out, in};
     }
 
-
     private static List<String> trouble(int fromLine) {
         List<String> lines = Host.kernelLog();
-        return lines.subList(Math.min(fromLine, lines.size()), lines.size()).stream().filter(l -> KERNEL_TROUBLE.matcher(l).find()).toList();
+        return lines.subList(Math.min(fromLine, lines.size()), lines.size()).stream()
+                .filter(l -> KERNEL_TROUBLE.matcher(l).find())
+                .toList();
     }
 
     private static long oomKills(Path group) {
         try {
-            return Files.readAllLines(group.resolve("memory.oom_control")).stream().filter(l -> l.startsWith("oom_kill "))
-                    .mapToLong(l -> Long.parseLong(l.substring(9).strip())).findFirst().orElse(0);
+            return Files.readAllLines(group.resolve("memory.oom_control")).stream()
+                    .filter(l -> l.startsWith("oom_kill "))
+                    .mapToLong(l -> Long.parseLong(l.substring(9).strip()))
+                    .findFirst()
+                    .orElse(0);
         } catch (IOException e) {
             return -1;
         }

@@ -49,20 +49,25 @@ class JoinRaceIT {
         for (int i = 0; i < LENDERS; i++) {
             int number = 1 + i;
             int port = basePort + i;
-            starts.add(() -> Node.up(tag, number, "--no-swap", "--lend", "64M", "--port", Integer.toString(port), "--join", join));
+            starts.add(() -> Node.up(
+                    tag, number, "--no-swap", "--lend", "64M", "--port", Integer.toString(port), "--join", join));
         }
         long t0 = System.nanoTime();
         nodes.addAll(Node.upAll(starts)); // a failure takes down those that came up
         System.out.printf("%d lenders up at once in %.1f s%n", LENDERS, (System.nanoTime() - t0) / 1e9);
 
-        Host.await("one cluster of " + LENDERS, Duration.ofSeconds(60), null,
+        Host.await(
+                "one cluster of " + LENDERS,
+                Duration.ofSeconds(60),
+                null,
                 () -> nodes.stream().allMatch(n -> clusterLine(n).endsWith(", " + LENDERS + " members")));
         int waited = 0;
         for (Node n : nodes) {
             String cluster = clusterLine(n);
             assertFalse(cluster.contains("(lite)"), "node " + n.number + " is a data member: " + cluster);
             String log = Files.readString(Path.of(n.mount + ".log"));
-            assertFalse(log.contains("all nodes in the cluster are lite members"), "node " + n.number + "'s log:\n" + log);
+            assertFalse(
+                    log.contains("all nodes in the cluster are lite members"), "node " + n.number + "'s log:\n" + log);
             for (String line : log.split("\n")) {
                 if (line.contains("is waiting to become a data member")) {
                     System.out.println("node " + n.number + ": " + line);

@@ -153,8 +153,20 @@ final class NetNs implements AutoCloseable {
         for (List<Integer> pair : cuts) {
             for (int i = 0; i < 2; i++) {
                 int n = pair.get(i);
-                Host.exec(CMD, Map.of(), List.of("ip", "netns", "exec", ns(n), "ip", "neigh", "del", address(pair.get(1 - i)), "dev",
-                        nsSide(n)));
+                Host.exec(
+                        CMD,
+                        Map.of(),
+                        List.of(
+                                "ip",
+                                "netns",
+                                "exec",
+                                ns(n),
+                                "ip",
+                                "neigh",
+                                "del",
+                                address(pair.get(1 - i)),
+                                "dev",
+                                nsSide(n)));
             }
         }
         cuts.clear();

@@ -47,8 +47,8 @@ final class Node implements AutoCloseable {
 
     private static Node up(List<String> prefix, String cluster, int number, String... args) {
         Path mount = Path.of("/run/ramswap-" + cluster + "-n" + number);
-        List<String> cmd = new ArrayList<>(List.of("up", "--node", Integer.toString(number), "--mount", mount.toString(),
-                "--cluster-name", cluster));
+        List<String> cmd = new ArrayList<>(List.of(
+                "up", "--node", Integer.toString(number), "--mount", mount.toString(), "--cluster-name", cluster));
         cmd.addAll(Arrays.asList(args));
         Host.Run r;
         try {

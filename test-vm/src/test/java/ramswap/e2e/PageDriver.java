@@ -27,8 +27,7 @@ final class PageDriver {
     }
 
     /** Results of a verification: pages that read back wrong, and pages whose read failed (EIO). */
-    record Check(long pages, long mismatches, long failedReads) {
-    }
+    record Check(long pages, long mismatches, long failedReads) {}
 
     /** Contents of block {@code block}: text-like, so that it compresses as swapped pages do. */
     void fill(ByteBuffer page, long block) {
@@ -36,7 +35,8 @@ final class PageDriver {
         page.clear();
         String[] words = {"page ", "swap ", "remote ", "node ", "block ", "memory "};
         while (page.hasRemaining()) {
-            byte[] w = (words[r.nextInt(words.length)] + block + " ").getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+            byte[] w =
+                    (words[r.nextInt(words.length)] + block + " ").getBytes(java.nio.charset.StandardCharsets.US_ASCII);
             page.put(w, 0, Math.min(w.length, page.remaining()));
         }
         page.flip();
@@ -65,7 +65,9 @@ final class PageDriver {
 
     /** Reads blocks {@code first .. first+count-1} one at a time and compares them. */
     Check verify(long first, long count) throws IOException {
-        ByteBuffer buf = ByteBuffer.allocateDirect(2 * PAGE).alignedSlice(PAGE).slice(0, PAGE); // exactly one page, whatever the alignment
+        ByteBuffer buf = ByteBuffer.allocateDirect(2 * PAGE)
+                .alignedSlice(PAGE)
+                .slice(0, PAGE); // exactly one page, whatever the alignment
         ByteBuffer want = ByteBuffer.allocate(PAGE);
         long mismatches = 0;
         long failed = 0;

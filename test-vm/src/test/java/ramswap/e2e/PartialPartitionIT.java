@@ -46,17 +46,20 @@ class PartialPartitionIT {
     private static final int CHUNK = 1024;
     private static final Duration CUT = Duration.ofSeconds(60);
     private static final Pattern MEMBERSHIP = Pattern.compile(
-            "suspect|Removing|removed|Members \\{|Mastership|merge|Merge|partial|explicit|cluster:|lost", Pattern.CASE_INSENSITIVE);
+            "suspect|Removing|removed|Members \\{|Mastership|merge|Merge|partial|explicit|cluster:|lost",
+            Pattern.CASE_INSENSITIVE);
 
     @Test
-    void shouldKeepEveryPageReadableAndLeakNothingAcrossASixtySecondCutBetweenTheBorrowerAndTheMaster() throws Exception {
+    void shouldKeepEveryPageReadableAndLeakNothingAcrossASixtySecondCutBetweenTheBorrowerAndTheMaster()
+            throws Exception {
         cutFor60Seconds(1);
     }
 
     /** Passed as a lite member too (no one was removed); only with {@code -Dramswap.partial=true}, to keep the suite short. */
     @Test
     @EnabledIfSystemProperty(named = "ramswap.partial", matches = "true")
-    void shouldKeepEveryPageReadableAndLeakNothingAcrossASixtySecondCutBetweenTheBorrowerAndALenderNotMaster() throws Exception {
+    void shouldKeepEveryPageReadableAndLeakNothingAcrossASixtySecondCutBetweenTheBorrowerAndALenderNotMaster()
+            throws Exception {
         cutFor60Seconds(2);
     }
 
@@ -74,15 +77,46 @@ class PartialPartitionIT {
                 nodes[1] = Node.upIn(net, tag, 1, "--no-swap", "--lend", "512M", "--port", Integer.toString(port));
                 String join = nodes[1].memberAddress();
                 List<Node> two = Node.upAll(List.of( // at the same instant: the join is built for it (JoinRaceIT)
-                        () -> Node.upIn(net, tag, 2, "--no-swap", "--lend", "512M", "--port", Integer.toString(port), "--join", join),
-                        () -> Node.upIn(net, tag, 3, "--no-swap", "--lend", "512M", "--port", Integer.toString(port), "--join", join)));
+                        () -> Node.upIn(
+                                net,
+                                tag,
+                                2,
+                                "--no-swap",
+                                "--lend",
+                                "512M",
+                                "--port",
+                                Integer.toString(port),
+                                "--join",
+                                join),
+                        () -> Node.upIn(
+                                net,
+                                tag,
+                                3,
+                                "--no-swap",
+                                "--lend",
+                                "512M",
+                                "--port",
+                                Integer.toString(port),
+                                "--join",
+                                join)));
                 nodes[2] = two.get(0);
                 nodes[3] = two.get(1);
                 // it lends nothing: a client, which no member can drop from the cluster
                 // the cut lender first: it holds every page's first copy, which reads ask first
                 String targets = lender + (lender == 1 ? ",2,3" : ",1,3");
-                nodes[0] = Node.upIn(net, tag, 0, "--size", "512M", "--no-swapon", "--target", targets,
-                        "--port", Integer.toString(port), "--join", join);
+                nodes[0] = Node.upIn(
+                        net,
+                        tag,
+                        0,
+                        "--size",
+                        "512M",
+                        "--no-swapon",
+                        "--target",
+                        targets,
+                        "--port",
+                        Integer.toString(port),
+                        "--join",
+                        join);
                 nodes[0].set("local_target_bytes", "0");
                 run(net, tag, nodes, lender);
             } finally {
@@ -101,7 +135,11 @@ class PartialPartitionIT {
         Node borrower = nodes[0];
         Workload work = new Workload(borrower.mount.resolve("swapfile"));
         work.writeAll();
-        Host.await("the pages remote", Duration.ofMinutes(2), null, () -> borrower.counter("remote_pers_pages") >= PAGES - 64);
+        Host.await(
+                "the pages remote",
+                Duration.ofMinutes(2),
+                null,
+                () -> borrower.counter("remote_pers_pages") >= PAGES - 64);
         CompletableFuture<Void> running = CompletableFuture.runAsync(work::loop);
         Thread.sleep(5_000);
 
@@ -128,7 +166,10 @@ class PartialPartitionIT {
         long t1 = System.nanoTime();
         try {
             // the three lenders are the members; the borrower, a client, sees them all
-            Host.await("every lender back in one cluster of three, the borrower connected to it", Duration.ofMinutes(3), null,
+            Host.await(
+                    "every lender back in one cluster of three, the borrower connected to it",
+                    Duration.ofMinutes(3),
+                    null,
                     () -> Arrays.stream(nodes).allMatch(n -> members(n) == 3));
         } catch (AssertionError notWhole) {
             System.out.println("after the heal: " + membersSeen(nodes));
@@ -159,7 +200,9 @@ class PartialPartitionIT {
         System.out.printf("%-58s %12d%n", "workload passes (write + verify of 64 MiB), all", passesDuring);
         System.out.printf("%-58s %12d%n", "workload reads failed, all", work.failedReads.get());
         System.out.printf("%-58s %12d%n", "workload pages wrong, all", work.mismatches.get());
-        System.out.printf("%-58s %12s%n", "final verification (pages, wrong, failed)",
+        System.out.printf(
+                "%-58s %12s%n",
+                "final verification (pages, wrong, failed)",
                 last.pages() + ", " + last.mismatches() + ", " + last.failedReads());
         views.forEach(v -> System.out.println("members seen during the cut, " + v));
 
@@ -185,14 +228,19 @@ class PartialPartitionIT {
     private static String membersSeen(Node[] nodes) {
         StringBuilder b = new StringBuilder();
         for (Node n : nodes) {
-            b.append("node ").append(n.number).append(" sees ").append(members(n)).append("; ");
+            b.append("node ")
+                    .append(n.number)
+                    .append(" sees ")
+                    .append(members(n))
+                    .append("; ");
         }
         return b.toString();
     }
 
     /** Members in a node's view of the cluster, from its status; -1 when it has none. */
     private static int members(Node n) {
-        java.util.regex.Matcher m = Pattern.compile("([0-9]+) members?").matcher(Node.status(n.mount).getOrDefault("cluster", ""));
+        java.util.regex.Matcher m = Pattern.compile("([0-9]+) members?")
+                .matcher(Node.status(n.mount).getOrDefault("cluster", ""));
         return m.find() ? Integer.parseInt(m.group(1)) : -1;
     }
 
@@ -202,7 +250,9 @@ class PartialPartitionIT {
         try {
             if (Files.exists(log)) {
                 System.out.println("--- node " + n.number + " log, membership lines:");
-                Files.readAllLines(log).stream().filter(l -> MEMBERSHIP.matcher(l).find()).limit(200)
+                Files.readAllLines(log).stream()
+                        .filter(l -> MEMBERSHIP.matcher(l).find())
+                        .limit(200)
                         .forEach(l -> System.out.println("  " + l));
             }
         } catch (IOException e) {

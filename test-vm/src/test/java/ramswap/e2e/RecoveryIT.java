@@ -28,10 +28,27 @@ class RecoveryIT {
     void shouldCleanUpAfterADaemonKilledWithSigkill() throws Exception {
         Path mount = Path.of("/run/ramswap-" + tag);
         try {
-            assertEquals(0, Host.ramswap(Duration.ofMinutes(4), "up", "--size", "64M", "--mount", mount.toString(), "--priority", "1",
-                    "--cluster-name", tag, "--port", "5721").exitCode());
+            assertEquals(
+                    0,
+                    Host.ramswap(
+                                    Duration.ofMinutes(4),
+                                    "up",
+                                    "--size",
+                                    "64M",
+                                    "--mount",
+                                    mount.toString(),
+                                    "--priority",
+                                    "1",
+                                    "--cluster-name",
+                                    tag,
+                                    "--port",
+                                    "5721")
+                            .exitCode());
             long pid = Long.parseLong(Files.readAllLines(mount.resolve("status")).stream()
-                    .filter(l -> l.startsWith("pid: ")).findFirst().orElseThrow().substring(5));
+                    .filter(l -> l.startsWith("pid: "))
+                    .findFirst()
+                    .orElseThrow()
+                    .substring(5));
             ProcessHandle daemon = ProcessHandle.of(pid).orElseThrow();
             daemon.destroyForcibly();
             daemon.onExit().get(30, java.util.concurrent.TimeUnit.SECONDS);
@@ -40,11 +57,25 @@ class RecoveryIT {
             assertEquals(3, status.exitCode());
             assertTrue(status.output().contains("has died"), status.output());
 
-            Host.Run up = Host.ramswap(Duration.ofMinutes(4), "up", "--size", "64M", "--mount", mount.toString(), "--priority", "1",
-                    "--cluster-name", tag, "--port", "5721");
+            Host.Run up = Host.ramswap(
+                    Duration.ofMinutes(4),
+                    "up",
+                    "--size",
+                    "64M",
+                    "--mount",
+                    mount.toString(),
+                    "--priority",
+                    "1",
+                    "--cluster-name",
+                    tag,
+                    "--port",
+                    "5721");
             assertEquals(0, up.exitCode(), "up cleans the stale mount and starts again");
             assertEquals(8, Host.loopsUnder(mount).size(), "only the new daemon's loop devices remain");
-            assertEquals(0, Host.ramswap(Duration.ofMinutes(5), "down", "--mount", mount.toString()).exitCode());
+            assertEquals(
+                    0,
+                    Host.ramswap(Duration.ofMinutes(5), "down", "--mount", mount.toString())
+                            .exitCode());
         } finally {
             if (Host.mounts().contains(" " + mount + " ")) {
                 Host.ramswap(Duration.ofMinutes(5), "down", "--mount", mount.toString());
@@ -60,8 +91,15 @@ class RecoveryIT {
         Path dir = Path.of("/run/ramswap-" + tag + "-tmpfs");
         Files.createDirectories(dir);
         try {
-            assertEquals(0, Host.exec(Duration.ofSeconds(30), Map.of(), List.of("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", dir.toString())).exitCode());
-            Host.Run up = Host.ramswap(Duration.ofMinutes(2), "up", "--size", "64M", "--mount", dir.toString(), "--cluster-name", tag);
+            assertEquals(
+                    0,
+                    Host.exec(
+                                    Duration.ofSeconds(30),
+                                    Map.of(),
+                                    List.of("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", dir.toString()))
+                            .exitCode());
+            Host.Run up = Host.ramswap(
+                    Duration.ofMinutes(2), "up", "--size", "64M", "--mount", dir.toString(), "--cluster-name", tag);
             assertEquals(1, up.exitCode());
             assertTrue(up.output().contains("not ramswap's"), up.output());
             Host.Run down = Host.ramswap(Duration.ofMinutes(1), "down", "--mount", dir.toString());
@@ -76,7 +114,8 @@ class RecoveryIT {
     @Test
     void shouldReturnTheJobsExitCodeAndRemoveItsCgroup() throws IOException {
         List<String> before = runGroups();
-        Host.Run r = Host.ramswap(Duration.ofMinutes(1), "run", "--ram", "32M", "--", "/bin/sh", "-c", "echo in-cgroup; exit 7");
+        Host.Run r = Host.ramswap(
+                Duration.ofMinutes(1), "run", "--ram", "32M", "--", "/bin/sh", "-c", "echo in-cgroup; exit 7");
         assertEquals(7, r.exitCode());
         assertTrue(r.output().contains("in-cgroup"), r.output());
         assertEquals(before, runGroups(), "no cgroup left behind");
@@ -97,20 +136,54 @@ class RecoveryIT {
         Process job = null;
         Path jobOut = Files.createTempFile("ramswap-e2e-job", ".out");
         try {
-            assertEquals(0, Host.ramswap(Duration.ofMinutes(4), "up", "--size", "64M", "--mount", mount.toString(), "--priority", "1",
-                    "--cluster-name", tag + "-hung", "--port", "5761").exitCode());
+            assertEquals(
+                    0,
+                    Host.ramswap(
+                                    Duration.ofMinutes(4),
+                                    "up",
+                                    "--size",
+                                    "64M",
+                                    "--mount",
+                                    mount.toString(),
+                                    "--priority",
+                                    "1",
+                                    "--cluster-name",
+                                    tag + "-hung",
+                                    "--port",
+                                    "5761")
+                            .exitCode());
             pid = statusPid(mount);
             List<String> loops = Host.loopsUnder(mount);
-            List<String> others = Host.procSwaps().lines().skip(1).map(l -> l.split("\\s+")[0]).filter(d -> !loops.contains(d)).toList();
-            assertEquals(List.of(), others, "the job's pages must go to this swap, but other swap areas are on (run the swap tests one at a time)");
+            List<String> others = Host.procSwaps()
+                    .lines()
+                    .skip(1)
+                    .map(l -> l.split("\\s+")[0])
+                    .filter(d -> !loops.contains(d))
+                    .toList();
+            assertEquals(
+                    List.of(),
+                    others,
+                    "the job's pages must go to this swap, but other swap areas are on (run the swap tests one at a time)");
             // 48 MiB of distinct words in 16 MiB of RAM: most of it goes to this swap; then one page a second is read
-            job = launcher(Host.LAUNCHER.toString(), "run", "--ram", "16M", "--", "perl", "-e",
-                    "$| = 1; my $x = ''; $x .= pack('N', $_) for 1 .. 12_000_000; print \"filled\\n\"; "
-                            + "while (1) { sleep 1; my $s = ord(substr($x, int(rand(length $x)), 1)); }")
-                    .redirectErrorStream(true).redirectOutput(jobOut.toFile()).start();
+            job = launcher(
+                            Host.LAUNCHER.toString(),
+                            "run",
+                            "--ram",
+                            "16M",
+                            "--",
+                            "perl",
+                            "-e",
+                            "$| = 1; my $x = ''; $x .= pack('N', $_) for 1 .. 12_000_000; print \"filled\\n\"; "
+                                    + "while (1) { sleep 1; my $s = ord(substr($x, int(rand(length $x)), 1)); }")
+                    .redirectErrorStream(true)
+                    .redirectOutput(jobOut.toFile())
+                    .start();
             job.getOutputStream().close();
             Process started = job;
-            assertTrue(waitFor(Duration.ofMinutes(2), () -> Host.read(jobOut.toString()).contains("filled") || !started.isAlive()),
+            assertTrue(
+                    waitFor(
+                            Duration.ofMinutes(2),
+                            () -> Host.read(jobOut.toString()).contains("filled") || !started.isAlive()),
                     "the job did not fill its memory: " + Host.read(jobOut.toString()));
             assertTrue(job.isAlive(), "the job died early: " + Host.read(jobOut.toString()));
             long inSwap = usedKib(loops);
@@ -118,39 +191,64 @@ class RecoveryIT {
             // Room in its cgroup for the pages swapoff brings back: in a full cgroup, swapoff would make room by
             // reclaim and then the OOM killer, and the job would die of that before it met a lost page.
             Path group = jobGroup(job.pid());
-            Files.writeString(group.resolve(Files.exists(group.resolve("memory.limit_in_bytes")) ? "memory.limit_in_bytes" : "memory.max"),
+            Files.writeString(
+                    group.resolve(
+                            Files.exists(group.resolve("memory.limit_in_bytes"))
+                                    ? "memory.limit_in_bytes"
+                                    : "memory.max"),
                     Long.toString(1L << 30));
 
-            assertEquals(0, Host.exec(Duration.ofSeconds(10), Map.of(), List.of("kill", "-STOP", Long.toString(pid))).exitCode());
-            String hung = "ramswap at " + mount + " does not answer (daemon pid " + pid + "); if it stays so: sudo ./ramswap down --abort --mount " + mount;
-            for (String[] command : List.of(new String[] {"status"}, new String[] {"get", "pers_zpages"}, new String[] {"down"})) {
+            assertEquals(
+                    0,
+                    Host.exec(Duration.ofSeconds(10), Map.of(), List.of("kill", "-STOP", Long.toString(pid)))
+                            .exitCode());
+            String hung = "ramswap at " + mount + " does not answer (daemon pid " + pid
+                    + "); if it stays so: sudo ./ramswap down --abort --mount " + mount;
+            for (String[] command :
+                    List.of(new String[] {"status"}, new String[] {"get", "pers_zpages"}, new String[] {"down"})) {
                 List<String> args = new ArrayList<>(Arrays.asList(command));
                 args.addAll(List.of("--mount", mount.toString()));
                 Host.Run r = Host.ramswap(Duration.ofSeconds(40), args.toArray(String[]::new));
                 assertEquals(1, r.exitCode(), command[0] + ": " + r.output());
                 assertTrue(r.output().contains(hung), command[0] + ": " + r.output());
             }
-            assertTrue(ProcessHandle.of(pid).isPresent(), "down without --abort signals no daemon that does not answer");
+            assertTrue(
+                    ProcessHandle.of(pid).isPresent(), "down without --abort signals no daemon that does not answer");
             assertEquals(pid, pidOf(mount), "the mount table names the daemon");
 
             Host.Run abort = Host.ramswap(Duration.ofMinutes(3), "down", "--abort", "--mount", mount.toString());
             assertEquals(0, abort.exitCode(), abort.output());
-            assertTrue(abort.output().contains("was still in swap when the connection was aborted and could not come back into RAM; "
-                    + "processes that touch those pages get SIGBUS and die"), abort.output());
+            assertTrue(
+                    abort.output()
+                            .contains(
+                                    "was still in swap when the connection was aborted and could not come back into RAM; "
+                                            + "processes that touch those pages get SIGBUS and die"),
+                    abort.output());
             assertFalse(abort.output().contains("lost: 0 B"), "pages of the job were lost: " + abort.output());
             assertFalse(Host.mounts().contains(" " + mount + " "), "mount removed");
             assertTrue(Host.loopsUnder(mount).isEmpty(), "loop devices detached");
             for (String loop : loops) {
-                assertFalse(Host.procSwaps().contains(loop + " "), loop + " is no swap area any more:\n" + Host.procSwaps());
+                assertFalse(
+                        Host.procSwaps().contains(loop + " "),
+                        loop + " is no swap area any more:\n" + Host.procSwaps());
             }
             long daemon = pid;
-            assertTrue(waitFor(Duration.ofSeconds(30), () -> ProcessHandle.of(daemon).isEmpty()), "the daemon was killed");
+            assertTrue(
+                    waitFor(
+                            Duration.ofSeconds(30),
+                            () -> ProcessHandle.of(daemon).isEmpty()),
+                    "the daemon was killed");
 
-            assertTrue(job.waitFor(2, TimeUnit.MINUTES), "the job touched a lost page and died: " + Host.read(jobOut.toString()));
+            assertTrue(
+                    job.waitFor(2, TimeUnit.MINUTES),
+                    "the job touched a lost page and died: " + Host.read(jobOut.toString()));
             assertEquals(128 + 7, job.exitValue(), "killed by SIGBUS: " + Host.read(jobOut.toString()));
         } finally {
             if (pid > 0) {
-                Host.exec(Duration.ofSeconds(10), Map.of(), List.of("kill", "-CONT", Long.toString(pid))); // only if the test failed before the abort
+                Host.exec(
+                        Duration.ofSeconds(10),
+                        Map.of(),
+                        List.of("kill", "-CONT", Long.toString(pid))); // only if the test failed before the abort
             }
             if (job != null) {
                 job.destroy(); // ramswap run passes SIGTERM on to the job and removes its cgroup
@@ -181,25 +279,69 @@ class RecoveryIT {
         long pid = -1;
         List<Process> holders = new ArrayList<>();
         try {
-            Host.Run up = Host.exec(Duration.ofMinutes(4), Map.of("RAMSWAP_JAR", Host.JAR.toString(), "JAVA_TOOL_OPTIONS", "-Dramswap.test.lockBait=true"),
-                    List.of(Host.LAUNCHER.toString(), "up", "--size", "64M", "--mount", mount.toString(), "--priority", "1",
-                            "--cluster-name", tag + "-lock", "--port", "5763"));
+            Host.Run up = Host.exec(
+                    Duration.ofMinutes(4),
+                    Map.of("RAMSWAP_JAR", Host.JAR.toString(), "JAVA_TOOL_OPTIONS", "-Dramswap.test.lockBait=true"),
+                    List.of(
+                            Host.LAUNCHER.toString(),
+                            "up",
+                            "--size",
+                            "64M",
+                            "--mount",
+                            mount.toString(),
+                            "--priority",
+                            "1",
+                            "--cluster-name",
+                            tag + "-lock",
+                            "--port",
+                            "5763"));
             assertEquals(0, up.exitCode(), up.output());
             pid = statusPid(mount);
-            String bait = Files.readAllLines(Path.of(mount + ".log")).stream().filter(l -> l.contains("test: lock bait: page 0")).findFirst()
-                    .orElseThrow(() -> new AssertionError("the daemon did not set its lock bait: " + Host.read(mount + ".log")));
+            String bait = Files.readAllLines(Path.of(mount + ".log")).stream()
+                    .filter(l -> l.contains("test: lock bait: page 0"))
+                    .findFirst()
+                    .orElseThrow(() ->
+                            new AssertionError("the daemon did not set its lock bait: " + Host.read(mount + ".log")));
             long address = Long.parseLong(bait.replaceAll(".* at 0x([0-9a-f]+),.*", "$1"), 16);
 
-            assertEquals(0, Host.exec(Duration.ofSeconds(10), Map.of(), List.of("kill", "-STOP", Long.toString(pid))).exitCode());
-            holders.add(new ProcessBuilder("dd", "if=/proc/" + pid + "/mem", "of=/dev/null", "bs=4096", "count=1", "iflag=skip_bytes",
-                    "skip=" + address).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start());
+            assertEquals(
+                    0,
+                    Host.exec(Duration.ofSeconds(10), Map.of(), List.of("kill", "-STOP", Long.toString(pid)))
+                            .exitCode());
+            holders.add(new ProcessBuilder(
+                            "dd",
+                            "if=/proc/" + pid + "/mem",
+                            "of=/dev/null",
+                            "bs=4096",
+                            "count=1",
+                            "iflag=skip_bytes",
+                            "skip=" + address)
+                    .redirectErrorStream(true)
+                    .redirectOutput(ProcessBuilder.Redirect.DISCARD)
+                    .start());
             long daemon = pid;
-            assertTrue(waitFor(Duration.ofSeconds(10), () -> threadState(holders.get(0).pid()).equals("D")), "the reader waits in the daemon's fault");
-            holders.add(new ProcessBuilder("sh", "-c", "echo 4 > /proc/" + pid + "/clear_refs").redirectErrorStream(true)
-                    .redirectOutput(ProcessBuilder.Redirect.DISCARD).start());
-            assertTrue(waitFor(Duration.ofSeconds(10), () -> threadState(holders.get(1).pid()).equals("D")), "the writer queues for the lock");
-            Host.Run cmdline = Host.exec(Duration.ofSeconds(30), Map.of(), List.of("timeout", "-s", "KILL", "3", "cat", "/proc/" + pid + "/cmdline"));
-            assertEquals(137, cmdline.exitCode(), "a reader of the daemon's cmdline waits on its mmap_lock: the daemon is stuck on it");
+            assertTrue(
+                    waitFor(
+                            Duration.ofSeconds(10),
+                            () -> threadState(holders.get(0).pid()).equals("D")),
+                    "the reader waits in the daemon's fault");
+            holders.add(new ProcessBuilder("sh", "-c", "echo 4 > /proc/" + pid + "/clear_refs")
+                    .redirectErrorStream(true)
+                    .redirectOutput(ProcessBuilder.Redirect.DISCARD)
+                    .start());
+            assertTrue(
+                    waitFor(
+                            Duration.ofSeconds(10),
+                            () -> threadState(holders.get(1).pid()).equals("D")),
+                    "the writer queues for the lock");
+            Host.Run cmdline = Host.exec(
+                    Duration.ofSeconds(30),
+                    Map.of(),
+                    List.of("timeout", "-s", "KILL", "3", "cat", "/proc/" + pid + "/cmdline"));
+            assertEquals(
+                    137,
+                    cmdline.exitCode(),
+                    "a reader of the daemon's cmdline waits on its mmap_lock: the daemon is stuck on it");
 
             Host.Run status = Host.ramswap(Duration.ofSeconds(40), "status", "--mount", mount.toString());
             assertEquals(1, status.exitCode(), status.output());
@@ -214,9 +356,15 @@ class RecoveryIT {
             assertTrue(abort.output().contains("lost: 0 B was still in swap"), abort.output());
             assertFalse(Host.mounts().contains(" " + mount + " "), "mount removed");
             assertTrue(Host.loopsUnder(mount).isEmpty(), "loop devices detached");
-            assertTrue(waitFor(Duration.ofSeconds(30), () -> ProcessHandle.of(daemon).isEmpty()), "the daemon was killed");
+            assertTrue(
+                    waitFor(
+                            Duration.ofSeconds(30),
+                            () -> ProcessHandle.of(daemon).isEmpty()),
+                    "the daemon was killed");
             for (Process h : holders) {
-                assertTrue(h.waitFor(30, TimeUnit.SECONDS), "the lock's reader and writer ended once the connection was aborted");
+                assertTrue(
+                        h.waitFor(30, TimeUnit.SECONDS),
+                        "the lock's reader and writer ended once the connection was aborted");
             }
         } finally {
             if (Host.mounts().contains(" " + mount + " ")) {
@@ -247,17 +395,44 @@ class RecoveryIT {
         long pid = -1;
         Process reader = null;
         try {
-            assertEquals(0, Host.ramswap(Duration.ofMinutes(4), "up", "--size", "64M", "--loops", "1", "--mount", mount.toString(),
-                    "--priority", "1", "--cluster-name", tag + "-stall", "--port", "5765").exitCode());
+            assertEquals(
+                    0,
+                    Host.ramswap(
+                                    Duration.ofMinutes(4),
+                                    "up",
+                                    "--size",
+                                    "64M",
+                                    "--loops",
+                                    "1",
+                                    "--mount",
+                                    mount.toString(),
+                                    "--priority",
+                                    "1",
+                                    "--cluster-name",
+                                    tag + "-stall",
+                                    "--port",
+                                    "5765")
+                            .exitCode());
             pid = statusPid(mount);
             List<Long> serving = ServingThreadTrace.servingThreads(pid);
             assertEquals(1, serving.size(), "one serving thread: " + serving);
             Files.createDirectory(freezer);
             Files.writeString(freezer.resolve("tasks"), Long.toString(serving.get(0)));
             Files.writeString(freezer.resolve("freezer.state"), "FROZEN");
-            reader = new ProcessBuilder("dd", "if=" + mount.resolve("swapfile"), "of=/dev/null", "bs=4096", "count=1", "iflag=direct")
-                    .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
-            assertTrue(waitFor(Duration.ofSeconds(30), () -> Host.read(log.toString()).contains("STALLED: no request taken for")),
+            reader = new ProcessBuilder(
+                            "dd",
+                            "if=" + mount.resolve("swapfile"),
+                            "of=/dev/null",
+                            "bs=4096",
+                            "count=1",
+                            "iflag=direct")
+                    .redirectErrorStream(true)
+                    .redirectOutput(ProcessBuilder.Redirect.DISCARD)
+                    .start();
+            assertTrue(
+                    waitFor(
+                            Duration.ofSeconds(30),
+                            () -> Host.read(log.toString()).contains("STALLED: no request taken for")),
                     "the stall is in the log:\n" + Host.read(log.toString()));
             String report = Host.read(log.toString());
             assertTrue(report.contains("down --abort --mount " + mount), report);
@@ -266,7 +441,10 @@ class RecoveryIT {
 
             Files.writeString(freezer.resolve("freezer.state"), "THAWED");
             assertTrue(reader.waitFor(30, TimeUnit.SECONDS), "the read is answered once the serving thread thaws");
-            assertTrue(waitFor(Duration.ofSeconds(30), () -> Host.read(log.toString()).contains("the stall is over")),
+            assertTrue(
+                    waitFor(
+                            Duration.ofSeconds(30),
+                            () -> Host.read(log.toString()).contains("the stall is over")),
                     "the end of the stall is in the log");
             Host.Run status = Host.ramswap(Duration.ofSeconds(40), "status", "--mount", mount.toString());
             assertEquals(0, status.exitCode(), status.output());
@@ -313,16 +491,40 @@ class RecoveryIT {
         String seconds = "4000." + ThreadLocalRandom.current().nextInt(100_000, 1_000_000); // names this test's sleep
         List<String> before = runGroups();
         Path out = Files.createTempFile("ramswap-e2e-run", ".out");
-        Process timeout = launcher("timeout", "-s", "TERM", "3", Host.LAUNCHER.toString(), "run", "--ram", "64M", "--", "sleep", seconds)
-                .redirectErrorStream(true).redirectOutput(out.toFile()).start();
+        Process timeout = launcher(
+                        "timeout",
+                        "-s",
+                        "TERM",
+                        "3",
+                        Host.LAUNCHER.toString(),
+                        "run",
+                        "--ram",
+                        "64M",
+                        "--",
+                        "sleep",
+                        seconds)
+                .redirectErrorStream(true)
+                .redirectOutput(out.toFile())
+                .start();
         timeout.getOutputStream().close();
         long runPid = -1;
         try {
-            // timeout's child is the launcher, which execs the JVM of ramswap run: its cgroup is ramswap-run-<that pid>-...
-            assertTrue(waitFor(Duration.ofSeconds(3), () -> timeout.toHandle().children().findAny().isPresent()), "timeout started ramswap run");
-            runPid = timeout.toHandle().children().findFirst().map(ProcessHandle::pid).orElse(-1L);
+            // timeout's child is the launcher, which execs the JVM of ramswap run: its cgroup is ramswap-run-<that
+            // pid>-...
+            assertTrue(
+                    waitFor(
+                            Duration.ofSeconds(3),
+                            () -> timeout.toHandle().children().findAny().isPresent()),
+                    "timeout started ramswap run");
+            runPid = timeout.toHandle()
+                    .children()
+                    .findFirst()
+                    .map(ProcessHandle::pid)
+                    .orElse(-1L);
             assertTrue(timeout.waitFor(1, TimeUnit.MINUTES), "ramswap run ended after its SIGTERM");
-            assertTrue(waitFor(Duration.ofSeconds(15), () -> sleepsOf(seconds).isEmpty()), "the job is gone: " + sleepsOf(seconds));
+            assertTrue(
+                    waitFor(Duration.ofSeconds(15), () -> sleepsOf(seconds).isEmpty()),
+                    "the job is gone: " + sleepsOf(seconds));
             List<String> added = new ArrayList<>(runGroups());
             added.removeAll(before);
             assertEquals(List.of(), added, "no cgroup left behind; ramswap run said:\n" + Host.read(out.toString()));
@@ -354,41 +556,84 @@ class RecoveryIT {
         Path page = Files.createTempFile("ramswap-e2e-page", ".bin");
         Path back = Files.createTempFile("ramswap-e2e-back", ".bin");
         try {
-            assertEquals(0, Host.ramswap(Duration.ofMinutes(4), "up", "--size", "64M", "--mount", mount.toString(), "--priority", "1",
-                    "--cluster-name", tag + "-oploop", "--port", "5771").exitCode());
+            assertEquals(
+                    0,
+                    Host.ramswap(
+                                    Duration.ofMinutes(4),
+                                    "up",
+                                    "--size",
+                                    "64M",
+                                    "--mount",
+                                    mount.toString(),
+                                    "--priority",
+                                    "1",
+                                    "--cluster-name",
+                                    tag + "-oploop",
+                                    "--port",
+                                    "5771")
+                            .exitCode());
             pid = statusPid(mount);
-            Host.Run attach = Host.exec(Duration.ofSeconds(60), Map.of(), List.of("losetup", "--find", "--show", "--direct-io=on",
-                    "--sizelimit", "4096", mount.resolve("swapfile").toString()));
+            Host.Run attach = Host.exec(
+                    Duration.ofSeconds(60),
+                    Map.of(),
+                    List.of(
+                            "losetup",
+                            "--find",
+                            "--show",
+                            "--direct-io=on",
+                            "--sizelimit",
+                            "4096",
+                            mount.resolve("swapfile").toString()));
             assertEquals(0, attach.exitCode(), attach.output());
             loop = attach.output().strip();
             assertEquals(0, dd("if=" + loop, "of=" + page, "iflag=direct").exitCode());
             byte[] block = Files.readAllBytes(page);
-            assertEquals("SWAPSPACE2", new String(block, 4086, 10, StandardCharsets.US_ASCII), "page 0 is the first swap header");
+            assertEquals(
+                    "SWAPSPACE2",
+                    new String(block, 4086, 10, StandardCharsets.US_ASCII),
+                    "page 0 is the first swap header");
             byte[] boot = new byte[1024];
             ThreadLocalRandom.current().nextBytes(boot);
             System.arraycopy(boot, 0, block, 0, boot.length);
             Files.write(page, block);
-            assertEquals(0, dd("if=" + page, "of=" + loop, "oflag=direct", "conv=notrunc,fsync").exitCode());
+            assertEquals(
+                    0,
+                    dd("if=" + page, "of=" + loop, "oflag=direct", "conv=notrunc,fsync")
+                            .exitCode());
 
             Host.Run down = Host.ramswap(Duration.ofMinutes(2), "down", "--mount", mount.toString());
             assertEquals(1, down.exitCode(), down.output());
-            assertTrue(down.output().contains("ramswap could not stop and stays up: not stopping: loop devices [" + loop + "] still use "
-                    + mount.resolve("swapfile") + "; detach them first (sudo losetup -d " + loop + "), then run down again"), down.output());
+            assertTrue(
+                    down.output()
+                            .contains("ramswap could not stop and stays up: not stopping: loop devices [" + loop
+                                    + "] still use " + mount.resolve("swapfile")
+                                    + "; detach them first (sudo losetup -d " + loop + "), then run down again"),
+                    down.output());
             assertTrue(ProcessHandle.of(pid).isPresent(), "the daemon stays up");
             Host.Run status = Host.ramswap(Duration.ofMinutes(1), "status", "--mount", mount.toString());
             assertEquals(0, status.exitCode(), status.output());
-            assertTrue(status.output().contains("last error not stopping: loop devices [" + loop + "]"), status.output());
+            assertTrue(
+                    status.output().contains("last error not stopping: loop devices [" + loop + "]"), status.output());
             assertEquals(8, Host.loopsUnder(mount).size() - 1, "its own swap stays on beside the operator's device");
 
             assertEquals(0, dd("if=" + loop, "of=" + back, "iflag=direct").exitCode());
-            assertTrue(Arrays.equals(block, Files.readAllBytes(back)), "the operator's device still reads what was written through it");
+            assertTrue(
+                    Arrays.equals(block, Files.readAllBytes(back)),
+                    "the operator's device still reads what was written through it");
 
-            assertEquals(0, Host.exec(Duration.ofSeconds(60), Map.of(), List.of("losetup", "--detach", loop)).exitCode());
+            assertEquals(
+                    0,
+                    Host.exec(Duration.ofSeconds(60), Map.of(), List.of("losetup", "--detach", loop))
+                            .exitCode());
             loop = null;
             Host.Run again = Host.ramswap(Duration.ofMinutes(5), "down", "--mount", mount.toString());
             assertEquals(0, again.exitCode(), again.output());
             long daemon = pid;
-            assertTrue(waitFor(Duration.ofSeconds(30), () -> ProcessHandle.of(daemon).isEmpty()), "the daemon exited");
+            assertTrue(
+                    waitFor(
+                            Duration.ofSeconds(30),
+                            () -> ProcessHandle.of(daemon).isEmpty()),
+                    "the daemon exited");
         } finally {
             if (loop != null && Host.loopsUnder(mount).contains(loop)) {
                 Host.exec(Duration.ofSeconds(60), Map.of(), List.of("losetup", "--detach", loop));
@@ -411,7 +656,9 @@ class RecoveryIT {
         }
         if (pid > 0) {
             // by the mount table's pid, checked by its name in /proc/PID/stat: a stuck daemon's cmdline cannot be read
-            ProcessHandle.of(pid).filter(p -> procName(p.pid()).equals("java")).ifPresent(ProcessHandle::destroyForcibly);
+            ProcessHandle.of(pid)
+                    .filter(p -> procName(p.pid()).equals("java"))
+                    .ifPresent(ProcessHandle::destroyForcibly);
         }
         Host.removeLeftovers(mount);
     }
@@ -436,7 +683,10 @@ class RecoveryIT {
 
     private static long statusPid(Path mount) throws IOException {
         return Long.parseLong(Files.readAllLines(mount.resolve("status")).stream()
-                .filter(l -> l.startsWith("pid: ")).findFirst().orElseThrow().substring(5));
+                .filter(l -> l.startsWith("pid: "))
+                .findFirst()
+                .orElseThrow()
+                .substring(5));
     }
 
     /** The daemon pid the mount table names for {@code mount}, or -1: read without asking the daemon. */
@@ -498,7 +748,8 @@ class RecoveryIT {
         return found;
     }
 
-    private static boolean waitFor(Duration bound, java.util.function.BooleanSupplier condition) throws InterruptedException {
+    private static boolean waitFor(Duration bound, java.util.function.BooleanSupplier condition)
+            throws InterruptedException {
         long deadline = System.nanoTime() + bound.toNanos();
         while (!condition.getAsBoolean()) {
             if (System.nanoTime() > deadline) {
@@ -516,7 +767,10 @@ class RecoveryIT {
 
     private static List<String> runGroups() throws IOException {
         try (var s = Files.list(runGroupBase())) {
-            return s.map(p -> p.getFileName().toString()).filter(n -> n.startsWith("ramswap-run-")).sorted().toList();
+            return s.map(p -> p.getFileName().toString())
+                    .filter(n -> n.startsWith("ramswap-run-"))
+                    .sorted()
+                    .toList();
         }
     }
 }

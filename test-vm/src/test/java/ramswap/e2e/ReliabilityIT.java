@@ -57,10 +57,38 @@ class ReliabilityIT {
         }
         lenders.put(1, Node.upIn(net, tag, 1, "--no-swap", "--lend", "512M", "--port", Integer.toString(basePort)));
         String join = lenders.get(1).memberAddress();
-        lenders.put(2, Node.upIn(net, tag, 2, "--no-swap", "--lend", "512M", "--port", Integer.toString(basePort), "--join", join));
-        // --pool-overcommit: the last test caps the pool below what the swap area could need, so that pages cannot come home
-        borrower = Node.upIn(net, tag, 0, "--size", "1G", "--priority", "32000", "--lend", "64M", "--target", "1,2,3",
-                "--pool-overcommit", "--port", Integer.toString(basePort), "--join", join);
+        lenders.put(
+                2,
+                Node.upIn(
+                        net,
+                        tag,
+                        2,
+                        "--no-swap",
+                        "--lend",
+                        "512M",
+                        "--port",
+                        Integer.toString(basePort),
+                        "--join",
+                        join));
+        // --pool-overcommit: the last test caps the pool below what the swap area could need, so that pages cannot come
+        // home
+        borrower = Node.upIn(
+                net,
+                tag,
+                0,
+                "--size",
+                "1G",
+                "--priority",
+                "32000",
+                "--lend",
+                "64M",
+                "--target",
+                "1,2,3",
+                "--pool-overcommit",
+                "--port",
+                Integer.toString(basePort),
+                "--join",
+                join);
         borrower.set("local_target_bytes", "0");
     }
 
@@ -79,31 +107,65 @@ class ReliabilityIT {
     }
 
     private Host.Run workload(int seed) {
-        return Host.ramswap(WORK, "run", "--ram", "64M", "--", pagetest.toString(), "--procs", "4", "--mib",
-                Long.toString(WORKLOAD_MIB), "--passes", "2", "--seed", Integer.toString(seed), "--quiet");
+        return Host.ramswap(
+                WORK,
+                "run",
+                "--ram",
+                "64M",
+                "--",
+                pagetest.toString(),
+                "--procs",
+                "4",
+                "--mib",
+                Long.toString(WORKLOAD_MIB),
+                "--passes",
+                "2",
+                "--seed",
+                Integer.toString(seed),
+                "--quiet");
     }
 
     @Test
     @Order(1)
     void shouldLoseNoPageWhenALenderIsKilledMidWorkloadAndRepairOnceAThirdJoins() throws Exception {
         CompletableFuture<Host.Run> run = CompletableFuture.supplyAsync(() -> workload(21));
-        Host.await("the workload's pages on the lenders", Duration.ofMinutes(5), run,
+        Host.await(
+                "the workload's pages on the lenders",
+                Duration.ofMinutes(5),
+                run,
                 () -> borrower.counter("remote_pers_pages") >= 8_192);
         long remoteAtKill = borrower.counter("remote_pers_pages");
         Node victim = lenders.remove(1);
         long t0 = System.nanoTime();
         victim.signal("KILL");
         try {
-            Host.await("the lost copies re-placed on the lender left", Duration.ofMinutes(5), null,
-                    () -> borrower.counter("remote_partitions_lost") > 0 && borrower.counter("remote_pages_to_replace") == 0
+            Host.await(
+                    "the lost copies re-placed on the lender left",
+                    Duration.ofMinutes(5),
+                    null,
+                    () -> borrower.counter("remote_partitions_lost") > 0
+                            && borrower.counter("remote_pages_to_replace") == 0
                             && borrower.counter("remote_pages_replaced") > 0);
             double lostToOneCopy = seconds(t0);
-            System.out.printf("kill -9 of lender 1 with %d pages remote: every page that lost a copy has one again after %.1f s"
-                    + " (%d pages with one copy: one lender left)%n", remoteAtKill, lostToOneCopy, borrower.counter("remote_pages_one_copy"));
+            System.out.printf(
+                    "kill -9 of lender 1 with %d pages remote: every page that lost a copy has one again after %.1f s"
+                            + " (%d pages with one copy: one lender left)%n",
+                    remoteAtKill, lostToOneCopy, borrower.counter("remote_pages_one_copy"));
 
             long t1 = System.nanoTime();
-            lenders.put(3, Node.upIn(net, tag, 3, "--no-swap", "--lend", "512M", "--port", Integer.toString(basePort), "--join",
-                    lenders.get(2).memberAddress()));
+            lenders.put(
+                    3,
+                    Node.upIn(
+                            net,
+                            tag,
+                            3,
+                            "--no-swap",
+                            "--lend",
+                            "512M",
+                            "--port",
+                            Integer.toString(basePort),
+                            "--join",
+                            lenders.get(2).memberAddress()));
             double up = seconds(t1);
             long t2 = System.nanoTime();
             Host.await("two copies of every page again", Duration.ofMinutes(5), null, this::fullRedundancy);
@@ -117,7 +179,8 @@ class ReliabilityIT {
             System.out.printf("%-52s %10.1f%n", "lender 3 up -> two copies of every page (s)", full - afterJoin);
             System.out.printf("%-52s %10d%n", "partitions seen lost", borrower.counter("remote_partitions_lost"));
             System.out.printf("%-52s %10d%n", "pages given new copies", borrower.counter("remote_pages_replaced"));
-            System.out.printf("%-52s %10d%n", "reads served by a second copy", borrower.counter("remote_reads_second_copy"));
+            System.out.printf(
+                    "%-52s %10d%n", "reads served by a second copy", borrower.counter("remote_reads_second_copy"));
             assertPlacement(false); // while the workload still runs
         } finally {
             victim.close();
@@ -136,7 +199,10 @@ class ReliabilityIT {
     void shouldServeReadsFromTheOtherCopyWhileALenderIsStoppedAndLeakNothing() throws Exception {
         long secondBefore = borrower.counter("remote_reads_second_copy");
         CompletableFuture<Host.Run> run = CompletableFuture.supplyAsync(() -> workload(22));
-        Host.await("the workload's pages on the lenders", Duration.ofMinutes(5), run,
+        Host.await(
+                "the workload's pages on the lenders",
+                Duration.ofMinutes(5),
+                run,
                 () -> borrower.counter("remote_pers_pages") >= 8_192);
         Node stopped = lenders.get(2);
         stopped.signal("STOP");
@@ -146,9 +212,13 @@ class ReliabilityIT {
         } finally {
             stopped.signal("CONT");
         }
-        System.out.printf("lender 2 stopped for 30 s: %d reads served by a second copy meanwhile; fetch p50 %d us, p99 %d us,"
-                        + " max %d us; reads failed %d%n", borrower.counter("remote_reads_second_copy") - secondBefore,
-                borrower.counter("remote_fetch_p50_us"), borrower.counter("remote_fetch_p99_us"), borrower.counter("remote_fetch_max_us"),
+        System.out.printf(
+                "lender 2 stopped for 30 s: %d reads served by a second copy meanwhile; fetch p50 %d us, p99 %d us,"
+                        + " max %d us; reads failed %d%n",
+                borrower.counter("remote_reads_second_copy") - secondBefore,
+                borrower.counter("remote_fetch_p50_us"),
+                borrower.counter("remote_fetch_p99_us"),
+                borrower.counter("remote_fetch_max_us"),
                 borrower.counter("remote_pers_pages_unsucc_get"));
         Host.Run r = run.get(WORK.toMinutes(), TimeUnit.MINUTES);
         assertEquals(0, r.exitCode(), "workload failed:\n" + r.output());
@@ -178,14 +248,21 @@ class ReliabilityIT {
     void shouldLoseNothingAndResurrectNothingAcrossASixtySecondPartition() throws Exception {
         long secondBefore = borrower.counter("remote_reads_second_copy");
         CompletableFuture<Host.Run> run = CompletableFuture.supplyAsync(() -> workload(24));
-        Host.await("the workload's pages on the lenders", Duration.ofMinutes(5), run,
+        Host.await(
+                "the workload's pages on the lenders",
+                Duration.ofMinutes(5),
+                run,
                 () -> borrower.counter("remote_pers_pages") >= 8_192);
         long heldBefore = lenders.get(3).counter("foreign_pers_pages");
         long lostBefore = borrower.counter("remote_partitions_lost");
         long t0 = System.nanoTime();
         net.link(3, false);
         try {
-            Host.await("lender 3 seen gone", Duration.ofSeconds(60), null, () -> borrower.counter("remote_partitions_lost") > lostBefore);
+            Host.await(
+                    "lender 3 seen gone",
+                    Duration.ofSeconds(60),
+                    null,
+                    () -> borrower.counter("remote_partitions_lost") > lostBefore);
             System.out.printf("lender 3 cut off holding %d pages: removed after %.1f s%n", heldBefore, seconds(t0));
             Thread.sleep(Math.max(0, 60_000 - (System.nanoTime() - t0) / 1_000_000));
         } finally {
@@ -197,8 +274,10 @@ class ReliabilityIT {
         assertEquals(0, r.value("mismatches"), "pages came back wrong");
         assertEquals(0, r.value("killed_children"), "a workload process died");
         assertEquals(0, borrower.counter("remote_pers_pages_unsucc_get"), "no read failed");
-        Host.await("lender 3 back in the cluster", Duration.ofMinutes(3), null, () -> nodeCount() == lenders.size() + 1);
-        System.out.printf("link back: lender 3 in the cluster again after %.1f s; %d reads served by a second copy during the partition%n",
+        Host.await(
+                "lender 3 back in the cluster", Duration.ofMinutes(3), null, () -> nodeCount() == lenders.size() + 1);
+        System.out.printf(
+                "link back: lender 3 in the cluster again after %.1f s; %d reads served by a second copy during the partition%n",
                 seconds(t1), borrower.counter("remote_reads_second_copy") - secondBefore);
         Host.await("two copies of every page again", Duration.ofMinutes(5), null, this::fullRedundancy);
         assertEquals(0, borrower.counter("remote_pages_lost"), "no page lost every copy");
@@ -208,7 +287,8 @@ class ReliabilityIT {
     /** Members in the borrower's view of the cluster, from its status. */
     private int nodeCount() {
         String cluster = Node.status(borrower.mount).getOrDefault("cluster", "");
-        java.util.regex.Matcher m = java.util.regex.Pattern.compile("([0-9]+) members").matcher(cluster);
+        java.util.regex.Matcher m =
+                java.util.regex.Pattern.compile("([0-9]+) members").matcher(cluster);
         return m.find() ? Integer.parseInt(m.group(1)) : -1;
     }
 
@@ -217,9 +297,24 @@ class ReliabilityIT {
     void shouldHandItsPagesOverWhenALenderGoesDownAndRefuseWhenTheyCannotGoAnywhere() throws Exception {
         java.nio.file.Path hold = java.nio.file.Files.createTempFile("ramswap-hold", ".flag");
         java.nio.file.Files.delete(hold);
-        CompletableFuture<Host.Run> run = CompletableFuture.supplyAsync(() -> Host.ramswap(WORK, "run", "--ram", "64M", "--",
-                pagetest.toString(), "--procs", "4", "--mib", Long.toString(WORKLOAD_MIB), "--passes", "2", "--seed", "23", "--quiet",
-                "--hold-file", hold.toString()));
+        CompletableFuture<Host.Run> run = CompletableFuture.supplyAsync(() -> Host.ramswap(
+                WORK,
+                "run",
+                "--ram",
+                "64M",
+                "--",
+                pagetest.toString(),
+                "--procs",
+                "4",
+                "--mib",
+                Long.toString(WORKLOAD_MIB),
+                "--passes",
+                "2",
+                "--seed",
+                "23",
+                "--quiet",
+                "--hold-file",
+                hold.toString()));
         try {
             long[] last = {-1};
             int[] steady = {0};
@@ -239,20 +334,34 @@ class ReliabilityIT {
             assertTrue(down.output().contains("handing over"), "down showed the hand-over");
             lenders.remove(3);
             three.close();
-            Host.await("every page on lender 2, the one lender left", Duration.ofMinutes(3), run,
-                    () -> borrower.counter("remote_pages_to_replace") == 0 && lenders.get(2).counter("foreign_pers_pages")
-                            == borrower.counter("remote_pers_pages"));
-            System.out.printf("lender 3 went down holding %d pages of node 0 (of %d remote): all handed over; node 0 now has %d remote,"
-                    + " %d with one copy (one lender left), %d reads failed%n", onThree, remote, borrower.counter("remote_pers_pages"),
-                    borrower.counter("remote_pages_one_copy"), borrower.counter("remote_pers_pages_unsucc_get"));
+            Host.await(
+                    "every page on lender 2, the one lender left",
+                    Duration.ofMinutes(3),
+                    run,
+                    () -> borrower.counter("remote_pages_to_replace") == 0
+                            && lenders.get(2).counter("foreign_pers_pages") == borrower.counter("remote_pers_pages"));
+            System.out.printf(
+                    "lender 3 went down holding %d pages of node 0 (of %d remote): all handed over; node 0 now has %d remote,"
+                            + " %d with one copy (one lender left), %d reads failed%n",
+                    onThree,
+                    remote,
+                    borrower.counter("remote_pers_pages"),
+                    borrower.counter("remote_pages_one_copy"),
+                    borrower.counter("remote_pers_pages_unsucc_get"));
             assertPlacement(true); // the held workload's pages, after the joins, leaves and repairs of all the tests
 
             Node two = lenders.get(2);
-            String poolMax = borrower.ramswap(Duration.ofMinutes(1), "get", "pool_max_bytes").output().trim().replaceAll(".*\\s", "");
+            String poolMax = borrower.ramswap(Duration.ofMinutes(1), "get", "pool_max_bytes")
+                    .output()
+                    .trim()
+                    .replaceAll(".*\\s", "");
             borrower.set("pool_max_bytes", Long.toString(borrower.counter("pool_bytes") + (2L << 20)));
             Host.Run refused = two.ramswap(Duration.ofMinutes(3), "down");
             System.out.println(refused.output());
-            assertEquals(1, refused.exitCode(), "down of the last lender, whose pages cannot go anywhere, refused:\n" + refused.output());
+            assertEquals(
+                    1,
+                    refused.exitCode(),
+                    "down of the last lender, whose pages cannot go anywhere, refused:\n" + refused.output());
             assertTrue(refused.output().contains("not stopping"), refused.output());
             assertTrue(two.alive(), "lender 2 stayed up");
             assertTrue(borrower.counter("remote_pers_pages") > 0);
@@ -282,12 +391,13 @@ class ReliabilityIT {
      */
     private boolean fullRedundancy() {
         Map<String, Long> b = borrower.counters();
-        return b.get("remote_partitions_settled") == 1 && b.get("remote_pages_one_copy") == 0 && b.get("remote_pages_to_replace") == 0;
+        return b.get("remote_partitions_settled") == 1
+                && b.get("remote_pages_one_copy") == 0
+                && b.get("remote_pages_to_replace") == 0;
     }
 
     /** What a client sees in the blocks map of node 0's pages. */
-    record Placement(long pages, long copies, long onOwn, long sharing) {
-    }
+    record Placement(long pages, long copies, long onOwn, long sharing) {}
 
     /** {@link #assertPlacement(String, Node, Node, List, boolean)} for this test's nodes. */
     private void assertPlacement(boolean exact) {
@@ -317,20 +427,32 @@ class ReliabilityIT {
                     remote[0] = borrower.counter("remote_pers_pages");
                     held[0] = Node.sum(holders, "foreign_pers_pages");
                     copiesWanted[0] = 2 * remote[0] - borrower.counter("remote_pages_one_copy");
-                    return p[0].onOwn() == 0 && p[0].sharing() == 0
+                    return p[0].onOwn() == 0
+                            && p[0].sharing() == 0
                             && (!exact || p[0].copies() == copiesWanted[0] && held[0] == p[0].copies());
                 });
             } catch (AssertionError notYet) {
                 // the assertions below say what is wrong
             }
-            System.out.printf("placement: %d pages of node %d in the map (%d copies, %d wanted), it has %d remote, the lenders"
-                    + " count %d; on its own member %d; both copies on one member %d%n", p[0].pages(), borrower.number, p[0].copies(),
-                    copiesWanted[0], remote[0], held[0], p[0].onOwn(), p[0].sharing());
+            System.out.printf(
+                    "placement: %d pages of node %d in the map (%d copies, %d wanted), it has %d remote, the lenders"
+                            + " count %d; on its own member %d; both copies on one member %d%n",
+                    p[0].pages(),
+                    borrower.number,
+                    p[0].copies(),
+                    copiesWanted[0],
+                    remote[0],
+                    held[0],
+                    p[0].onOwn(),
+                    p[0].sharing());
             assertEquals(0, p[0].onOwn(), "pages of node " + borrower.number + " on its own member");
             assertEquals(0, p[0].sharing(), "pages with both copies on one member");
             if (exact) {
-                assertEquals(copiesWanted[0], p[0].copies(), "the map holds exactly the copies of each remote page (two, or one when"
-                        + " only one lender could take it)");
+                assertEquals(
+                        copiesWanted[0],
+                        p[0].copies(),
+                        "the map holds exactly the copies of each remote page (two, or one when"
+                                + " only one lender could take it)");
                 assertEquals(p[0].copies(), held[0], "the lenders count exactly the copies in the map");
             }
         }
@@ -345,7 +467,9 @@ class ReliabilityIT {
                     continue;
                 }
                 com.hazelcast.cluster.Member m = partitions.getPartition(key).getOwner();
-                String at = m == null ? "none" : m.getAddress().getHost() + ":" + m.getAddress().getPort();
+                String at = m == null
+                        ? "none"
+                        : m.getAddress().getHost() + ":" + m.getAddress().getPort();
                 owners.computeIfAbsent(key & ~COPY_BIT, k -> new ArrayList<>()).add(at);
             }
             long onOwn = 0;

@@ -45,8 +45,19 @@ class RemoteSwapIT {
         System.out.println("/proc/swaps before:\n" + Host.procSwaps());
         pagetest = Host.pagetest();
         lender = Node.up(tag, 1, "--no-swap", "--lend", "1G", "--port", Integer.toString(basePort));
-        borrower = Node.up(tag, 0, "--size", "1G", "--priority", "32000", "--target", "1",
-                "--port", Integer.toString(basePort + 5), "--join", lender.memberAddress());
+        borrower = Node.up(
+                tag,
+                0,
+                "--size",
+                "1G",
+                "--priority",
+                "32000",
+                "--target",
+                "1",
+                "--port",
+                Integer.toString(basePort + 5),
+                "--join",
+                lender.memberAddress());
     }
 
     @AfterAll
@@ -63,6 +74,7 @@ class RemoteSwapIT {
         final AtomicLong stored = new AtomicLong();
         /** Sums over all samples taken while pages were stored: pages held remote, pages held in the pool. */
         final AtomicLong remoteSum = new AtomicLong();
+
         final AtomicLong localSum = new AtomicLong();
 
         static void raise(AtomicLong a, long v) {
@@ -71,32 +83,47 @@ class RemoteSwapIT {
     }
 
     private Thread sampler(Peaks p, Duration bound) {
-        Thread t = new Thread(() -> {
-            long deadline = System.nanoTime() + bound.toNanos();
-            while (!Thread.currentThread().isInterrupted() && System.nanoTime() < deadline) {
-                Map<String, Long> b = borrower.counters();
-                Peaks.raise(p.foreign, lender.counter("foreign_pers_pages"));
-                Peaks.raise(p.remote, b.get("remote_pers_pages"));
-                Peaks.raise(p.borrowerPool, b.get("pool_bytes"));
-                Peaks.raise(p.borrowerZbytes, b.get("pers_zbytes"));
-                Peaks.raise(p.stored, b.get("stored_pages"));
-                p.remoteSum.addAndGet(b.get("remote_pers_pages"));
-                p.localSum.addAndGet(b.get("pers_zpages"));
-                try {
-                    Thread.sleep(200);
-                } catch (InterruptedException e) {
-                    return;
-                }
-            }
-        }, "remote-sampler");
+        Thread t = new Thread(
+                () -> {
+                    long deadline = System.nanoTime() + bound.toNanos();
+                    while (!Thread.currentThread().isInterrupted() && System.nanoTime() < deadline) {
+                        Map<String, Long> b = borrower.counters();
+                        Peaks.raise(p.foreign, lender.counter("foreign_pers_pages"));
+                        Peaks.raise(p.remote, b.get("remote_pers_pages"));
+                        Peaks.raise(p.borrowerPool, b.get("pool_bytes"));
+                        Peaks.raise(p.borrowerZbytes, b.get("pers_zbytes"));
+                        Peaks.raise(p.stored, b.get("stored_pages"));
+                        p.remoteSum.addAndGet(b.get("remote_pers_pages"));
+                        p.localSum.addAndGet(b.get("pers_zpages"));
+                        try {
+                            Thread.sleep(200);
+                        } catch (InterruptedException e) {
+                            return;
+                        }
+                    }
+                },
+                "remote-sampler");
         t.setDaemon(true);
         t.start();
         return t;
     }
 
     private Host.Run workload(String... extra) {
-        java.util.List<String> args = new java.util.ArrayList<>(java.util.List.of("run", "--ram", "64M", "--", pagetest.toString(),
-                "--procs", "4", "--mib", Long.toString(WORKLOAD_MIB), "--passes", "2", "--seed", "7", "--quiet"));
+        java.util.List<String> args = new java.util.ArrayList<>(java.util.List.of(
+                "run",
+                "--ram",
+                "64M",
+                "--",
+                pagetest.toString(),
+                "--procs",
+                "4",
+                "--mib",
+                Long.toString(WORKLOAD_MIB),
+                "--passes",
+                "2",
+                "--seed",
+                "7",
+                "--quiet"));
         args.addAll(java.util.Arrays.asList(extra));
         return Host.ramswap(WORK, args.toArray(String[]::new));
     }
@@ -122,28 +149,40 @@ class RemoteSwapIT {
         System.out.printf("%-42s %12d%n", "borrower pers_zbytes, peak", p.borrowerZbytes.get());
         double remoteShare = p.remoteSum.get() / (double) Math.max(1, p.remoteSum.get() + p.localSum.get());
         System.out.printf("%-42s %12.3f%n", "borrower share of pages remote (mean)", remoteShare);
-        System.out.printf("%-42s %12d%n", "borrower pers_pages_remoted", b.get("pers_pages_remoted") - before.get("pers_pages_remoted"));
-        System.out.printf("%-42s %12d%n", "borrower remote_pers_pages_succ_get",
+        System.out.printf(
+                "%-42s %12d%n",
+                "borrower pers_pages_remoted", b.get("pers_pages_remoted") - before.get("pers_pages_remoted"));
+        System.out.printf(
+                "%-42s %12d%n",
+                "borrower remote_pers_pages_succ_get",
                 b.get("remote_pers_pages_succ_get") - before.get("remote_pers_pages_succ_get"));
-        System.out.printf("%-42s %12d%n", "borrower remote_pages_flushed", b.get("remote_pages_flushed") - before.get("remote_pages_flushed"));
+        System.out.printf(
+                "%-42s %12d%n",
+                "borrower remote_pages_flushed", b.get("remote_pages_flushed") - before.get("remote_pages_flushed"));
         assertEquals(0, r.exitCode(), "workload failed:\n" + r.output());
         assertEquals(0, r.value("mismatches"), "pages came back wrong");
         assertEquals(0, r.value("killed_children"));
         assertEquals(0, b.get("remote_pers_pages_unsucc_get"), "every remote page was read back");
         assertEquals(0, b.get("corrupt_reads"));
         assertTrue(p.foreign.get() >= 8_192, "the lender held the workload's pages: peak " + p.foreign.get());
-        assertTrue(b.get("remote_pers_pages_succ_get") - before.get("remote_pers_pages_succ_get") >= 8_192,
+        assertTrue(
+                b.get("remote_pers_pages_succ_get") - before.get("remote_pers_pages_succ_get") >= 8_192,
                 "the borrower read pages back from the lender");
         // A burst of swap-outs fills the pool faster than two busy cores send it on, so the pool's peak
         // says little; over the run, most stored pages rest on the lender.
-        assertTrue(remoteShare >= 0.75, "most of the borrower's pages rested on the lender while the workload ran: "
-                + String.format("%.3f", remoteShare) + " of the sampled pages were remote (pers_zbytes peak " + p.borrowerZbytes.get() + ")");
+        assertTrue(
+                remoteShare >= 0.75,
+                "most of the borrower's pages rested on the lender while the workload ran: "
+                        + String.format("%.3f", remoteShare) + " of the sampled pages were remote (pers_zbytes peak "
+                        + p.borrowerZbytes.get() + ")");
         long[] left = waitForDiscards(p.remote.get());
         System.out.printf("%-42s %12d%n", "after the workload: borrower remote pages", left[0]);
         System.out.printf("%-42s %12d%n", "after the workload: lender foreign pages", left[1]);
         assertTrue(left[0] <= p.remote.get() / 20 + 64, "discards freed the remote pages: " + left[0] + " left");
-        assertTrue(left[1] <= left[0] + 64, "the lender holds only pages of blocks still allocated: " + left[1] + " for "
-                + left[0] + " remote blocks");
+        assertTrue(
+                left[1] <= left[0] + 64,
+                "the lender holds only pages of blocks still allocated: " + left[1] + " for " + left[0]
+                        + " remote blocks");
     }
 
     /** The kernel discards free swap clusters late; waits (bounded) until the remote pages are (nearly) gone on both nodes. */
@@ -169,7 +208,8 @@ class RemoteSwapIT {
         try {
             long remote = waitForSteadyRemotePages(run);
             long foreignBefore = lender.counter("foreign_pers_pages");
-            System.out.printf("workload idle with its pages swapped: %d remote pages, lender holds %d%n", remote, foreignBefore);
+            System.out.printf(
+                    "workload idle with its pages swapped: %d remote pages, lender holds %d%n", remote, foreignBefore);
             assertTrue(remote >= 8_192, "the idle workload's pages are remote: " + remote);
             borrower.set("selfshrink_interval", "1");
             borrower.set("frontswap_hysteresis", "4");
@@ -183,10 +223,13 @@ class RemoteSwapIT {
             do {
                 sleep(1000);
                 foreign = lender.counter("foreign_pers_pages");
-                System.out.printf("  %5.1f s: lender holds %d pages, borrower repatriated %d%n", (System.nanoTime() - t0) / 1e9, foreign,
-                        borrower.counter("repatriated_pages"));
+                System.out.printf(
+                        "  %5.1f s: lender holds %d pages, borrower repatriated %d%n",
+                        (System.nanoTime() - t0) / 1e9, foreign, borrower.counter("repatriated_pages"));
             } while (foreign > foreignBefore / 100 + 16 && System.nanoTime() < deadline);
-            assertTrue(foreign <= foreignBefore / 100 + 16, "self-shrink brought the pages home within a minute: lender still holds " + foreign);
+            assertTrue(
+                    foreign <= foreignBefore / 100 + 16,
+                    "self-shrink brought the pages home within a minute: lender still holds " + foreign);
         } finally {
             run.release();
         }
@@ -209,7 +252,11 @@ class RemoteSwapIT {
             assertEquals(0, drain.exitCode(), drain.output());
             assertTrue(drain.output().contains("pages home"), "drain shows progress:\n" + drain.output());
             assertEquals(0, borrower.counter("remote_pers_pages"));
-            assertEquals("0", borrower.ramswap(Duration.ofMinutes(1), "get", "pers_remotify_enable").output().strip(),
+            assertEquals(
+                    "0",
+                    borrower.ramswap(Duration.ofMinutes(1), "get", "pers_remotify_enable")
+                            .output()
+                            .strip(),
                     "drain turned sending off, or the pages would go straight back out");
             long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
             while (lender.counter("foreign_pers_pages") > 0 && System.nanoTime() < deadline) {
@@ -240,17 +287,27 @@ class RemoteSwapIT {
             long remote = waitForSteadyRemotePages(run);
             sleep(3_000); // two publications of the stats map
             com.hazelcast.map.IMap<Long, byte[]> blocks = client.hz.getMap("ramswap-blocks");
-            com.hazelcast.map.IMap<Integer, com.hazelcast.core.HazelcastJsonValue> stats = client.hz.getMap("ramswap-stats");
+            com.hazelcast.map.IMap<Integer, com.hazelcast.core.HazelcastJsonValue> stats =
+                    client.hz.getMap("ramswap-stats");
             String lenderStats = stats.get(1).getValue();
             String borrowerStats = stats.get(0).getValue();
             long entries = blocks.size();
             long foreign = jsonLong(lenderStats, "foreign_pers_pages");
             long cost = jsonLong(lenderStats, "foreign_pers_bytes");
-            System.out.printf("client view: blocks map %d entries; lender's stats: %d foreign pages costing %d bytes (%.0f B each);"
-                    + " borrower's stats: %d remote pages%n", entries, foreign, cost, cost / (double) Math.max(1, foreign),
+            System.out.printf(
+                    "client view: blocks map %d entries; lender's stats: %d foreign pages costing %d bytes (%.0f B each);"
+                            + " borrower's stats: %d remote pages%n",
+                    entries,
+                    foreign,
+                    cost,
+                    cost / (double) Math.max(1, foreign),
                     jsonLong(borrowerStats, "remote_pers_pages"));
-            assertTrue(Math.abs(entries - remote) <= 64, "the blocks map holds the borrower's remote pages: " + entries + " vs " + remote);
-            assertTrue(Math.abs(foreign - entries) <= 1024, "the stats map's foreign count follows the map: " + foreign + " vs " + entries);
+            assertTrue(
+                    Math.abs(entries - remote) <= 64,
+                    "the blocks map holds the borrower's remote pages: " + entries + " vs " + remote);
+            assertTrue(
+                    Math.abs(foreign - entries) <= 1024,
+                    "the stats map's foreign count follows the map: " + foreign + " vs " + entries);
             assertTrue(cost > foreign * 100L, "the memory cost of the lender's pages is published: " + cost);
             assertTrue(jsonLong(borrowerStats, "remote_pers_pages") > 0);
         } finally {
@@ -275,7 +332,8 @@ class RemoteSwapIT {
             // pages of node 0 already remote belong to earlier workloads (freed, not yet discarded) or to
             // other processes of the machine, which swap here too: the page to alter is none of them
             java.util.Set<Long> before = new java.util.HashSet<>(blocks.keySet());
-            System.out.println("before the tamper run: " + before.size() + " pages on the lender, none of them to be altered");
+            System.out.println(
+                    "before the tamper run: " + before.size() + " pages on the lender, none of them to be altered");
             HeldWorkload run = new HeldWorkload();
             try {
                 tamperWithOnePageOf(run, blocks, before);
@@ -284,8 +342,13 @@ class RemoteSwapIT {
             }
             Host.Run r = run.finish();
             long unauthentic = borrower.counter("remote_get_unauthentic") - unauthenticBefore;
-            System.out.printf("tampered page: remote_get_unauthentic +%d; workload exit %d, killed %d, completed %d, mismatches %d%n",
-                    unauthentic, r.exitCode(), r.value("killed_children"), r.value("completed_children"), r.value("mismatches"));
+            System.out.printf(
+                    "tampered page: remote_get_unauthentic +%d; workload exit %d, killed %d, completed %d, mismatches %d%n",
+                    unauthentic,
+                    r.exitCode(),
+                    r.value("killed_children"),
+                    r.value("completed_children"),
+                    r.value("mismatches"));
             assertTrue(unauthentic >= 1, "the altered page failed authentication, counted");
             assertEquals(0, r.value("mismatches"), "no process ever saw the altered bytes");
             assertEquals(1, r.value("killed_children"), "the process that touched the page died (SIGBUS)");
@@ -294,7 +357,8 @@ class RemoteSwapIT {
     }
 
     /** Once the held workload's pages are remote: alters one byte of one of them, a page of node 0 not remote {@code before}. */
-    private void tamperWithOnePageOf(HeldWorkload run, com.hazelcast.map.IMap<Long, byte[]> blocks, java.util.Set<Long> before) {
+    private void tamperWithOnePageOf(
+            HeldWorkload run, com.hazelcast.map.IMap<Long, byte[]> blocks, java.util.Set<Long> before) {
         waitForSteadyRemotePages(run);
         Long key = null;
         for (Long k : blocks.keySet()) {
@@ -316,15 +380,24 @@ class RemoteSwapIT {
     void shouldListTheNodesAndSteerAnotherNodeThroughTheCluster() {
         Host.Run nodes = borrower.ramswap(Duration.ofMinutes(1), "nodes");
         assertEquals(0, nodes.exitCode(), nodes.output());
-        assertTrue(nodes.output().lines().anyMatch(l -> l.matches("\\s*0\\s+127\\.0\\.0\\.1\\s+borrows \\(client\\).*")), nodes.output());
-        assertTrue(nodes.output().lines().anyMatch(l -> l.matches("\\s*1\\s+127\\.0\\.0\\.1:.*lends.*")), nodes.output());
+        assertTrue(
+                nodes.output().lines().anyMatch(l -> l.matches("\\s*0\\s+127\\.0\\.0\\.1\\s+borrows \\(client\\).*")),
+                nodes.output());
+        assertTrue(
+                nodes.output().lines().anyMatch(l -> l.matches("\\s*1\\s+127\\.0\\.0\\.1:.*lends.*")), nodes.output());
         Host.Run set = borrower.ramswap(Duration.ofMinutes(1), "set", "--node", "1", "selfshrink_interval", "17");
         assertEquals(0, set.exitCode(), set.output());
-        assertEquals("17", lender.ramswap(Duration.ofMinutes(1), "get", "selfshrink_interval").output().strip(),
+        assertEquals(
+                "17",
+                lender.ramswap(Duration.ofMinutes(1), "get", "selfshrink_interval")
+                        .output()
+                        .strip(),
                 "the lender's own knob file shows what was set from the borrower");
         Host.Run all = lender.ramswap(Duration.ofMinutes(1), "get", "--all", "selfshrink_interval");
         assertEquals(0, all.exitCode(), all.output());
-        assertTrue(all.output().contains("node 0: selfshrink_interval = ") && all.output().contains("node 1: selfshrink_interval = 17"),
+        assertTrue(
+                all.output().contains("node 0: selfshrink_interval = ")
+                        && all.output().contains("node 1: selfshrink_interval = 17"),
                 all.output());
         Host.Run refused = borrower.ramswap(Duration.ofMinutes(1), "set", "--all", "selfshrink_interval", "0");
         assertEquals(1, refused.exitCode(), refused.output());
@@ -351,7 +424,8 @@ class RemoteSwapIT {
     }
 
     private static long jsonLong(String json, String name) {
-        java.util.regex.Matcher m = java.util.regex.Pattern.compile("\"" + name + "\"\\s*:\\s*(-?[0-9]+)").matcher(json);
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("\"" + name + "\"\\s*:\\s*(-?[0-9]+)")
+                .matcher(json);
         if (!m.find()) {
             throw new AssertionError("no " + name + " in " + json);
         }
@@ -393,7 +467,8 @@ class RemoteSwapIT {
         int steady = 0;
         while (System.nanoTime() < deadline) {
             if (run.isDone()) {
-                throw new AssertionError("the workload ended before it was told to verify: " + run.run.join().output());
+                throw new AssertionError("the workload ended before it was told to verify: "
+                        + run.run.join().output());
             }
             long now = borrower.counter("remote_pers_pages");
             steady = now == last && now > 0 ? steady + 1 : 0;

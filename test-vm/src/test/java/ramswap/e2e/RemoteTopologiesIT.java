@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.Deque;
@@ -29,6 +28,7 @@ class RemoteTopologiesIT {
     private final int basePort = 25000 + ThreadLocalRandom.current().nextInt(300) * 10;
     /** Every node a test started, closed in reverse order even when the test fails. */
     private final Deque<Node> nodes = new ArrayDeque<>();
+
     private int nextPort;
 
     @AfterEach
@@ -85,7 +85,8 @@ class RemoteTopologiesIT {
     void shouldKeepServingLocalBlocksWhileTheLenderIsStoppedAndVerifyAllAfter() throws Exception {
         String cluster = run + "-stop";
         Node lender = start(cluster, 1, "--no-swap", "--lend", "256M");
-        Node borrower = start(cluster, 0, "--size", "256M", "--no-swapon", "--target", "1", "--join", lender.memberAddress());
+        Node borrower =
+                start(cluster, 0, "--size", "256M", "--no-swapon", "--target", "1", "--join", lender.memberAddress());
         borrower.set("remote_timeout_ms", "60000");
         borrower.set("local_target_bytes", Long.toString(512L << 10)); // the test pages compress to about 500 bytes
         PageDriver d = driver(borrower, 11);
@@ -108,8 +109,11 @@ class RemoteTopologiesIT {
             d.write(200_000 / 4, 1024); // blocks 50000.., far from the others: stored locally
             assertVerifies(d, 200_000 / 4, 1024);
             double localSeconds = (System.nanoTime() - l0) / 1e9;
-            System.out.printf("lender stopped: 1024 local blocks written and read back in %.2f s while remote reads waited%n", localSeconds);
-            assertFalse(remoteReads.isDone(), "the remote reads are still waiting: the local ones did not wait for them");
+            System.out.printf(
+                    "lender stopped: 1024 local blocks written and read back in %.2f s while remote reads waited%n",
+                    localSeconds);
+            assertFalse(
+                    remoteReads.isDone(), "the remote reads are still waiting: the local ones did not wait for them");
             assertTrue(localSeconds < 20, "local blocks were served while the lender was stopped");
             sleep(Math.max(0, 10_000 - (System.nanoTime() - t0) / 1_000_000));
         } finally {
@@ -127,22 +131,32 @@ class RemoteTopologiesIT {
         String cluster = run + "-quota";
         Node big = start(cluster, 1, "--no-swap", "--lend", "256M");
         Node small = start(cluster, 2, "--no-swap", "--lend", "16M", "--join", big.memberAddress());
-        Node borrower = start(cluster, 0, "--size", "512M", "--no-swapon", "--target", "2,1", "--join", big.memberAddress());
+        Node borrower =
+                start(cluster, 0, "--size", "512M", "--no-swapon", "--target", "2,1", "--join", big.memberAddress());
         PageDriver d = driver(borrower, 12);
         d.write(0, 40_000);
         long remote = settled(() -> borrower.counter("remote_pers_pages"));
         long onSmall = small.counter("foreign_pers_pages");
         long onBig = big.counter("foreign_pers_pages");
         long smallBytes = small.counter("foreign_pers_bytes");
-        System.out.printf("40000 pages: %d remote; node 2 (quota 16 MiB) holds %d pages in %d bytes, refused %d; node 1 holds %d;"
-                        + " borrower kept local for full targets %d%n", remote, onSmall, smallBytes, small.counter("lend_refused_pages"),
-                onBig, borrower.counter("pers_pages_local_targets_full"));
+        System.out.printf(
+                "40000 pages: %d remote; node 2 (quota 16 MiB) holds %d pages in %d bytes, refused %d; node 1 holds %d;"
+                        + " borrower kept local for full targets %d%n",
+                remote,
+                onSmall,
+                smallBytes,
+                small.counter("lend_refused_pages"),
+                onBig,
+                borrower.counter("pers_pages_local_targets_full"));
         assertTrue(onSmall > 0 && onBig > 0, "the first target took pages up to its quota, the second the rest");
         assertTrue(smallBytes <= (16L << 20) + (1L << 20), "the small lender stayed within its quota: " + smallBytes);
         assertTrue(small.counter("lend_refused_pages") > 0, "the small lender refused puts past its quota");
         long oneCopy = borrower.counter("remote_pages_one_copy");
-        assertEquals(2 * remote - oneCopy, onSmall + onBig, "every remote page is on the two lenders, in the copies it has: "
-                + oneCopy + " of " + remote + " with one");
+        assertEquals(
+                2 * remote - oneCopy,
+                onSmall + onBig,
+                "every remote page is on the two lenders, in the copies it has: " + oneCopy + " of " + remote
+                        + " with one");
         assertVerifies(d, 0, 40_000);
     }
 
@@ -158,11 +172,19 @@ class RemoteTopologiesIT {
         borrower.signal("KILL");
         await("the borrower is dead", Duration.ofSeconds(20), () -> !borrower.alive());
         sleep(3000);
-        assertEquals(held, lender.counter("foreign_pers_pages"), "within the grace period the lender keeps a lost node's pages");
+        assertEquals(
+                held,
+                lender.counter("foreign_pers_pages"),
+                "within the grace period the lender keeps a lost node's pages");
         nodes.remove(borrower);
         Node again = start(cluster, 0, "--size", "128M", "--no-swapon", "--target", "1", "--join", join);
-        await("the pages of the earlier life freed at the restart", Duration.ofSeconds(20), () -> lender.counter("foreign_pers_pages") == 0);
-        assertTrue(lender.counter("orphan_pages_freed") >= held, "counted on the lender: " + lender.counter("orphan_pages_freed"));
+        await(
+                "the pages of the earlier life freed at the restart",
+                Duration.ofSeconds(20),
+                () -> lender.counter("foreign_pers_pages") == 0);
+        assertTrue(
+                lender.counter("orphan_pages_freed") >= held,
+                "counted on the lender: " + lender.counter("orphan_pages_freed"));
         System.out.printf("orphans: %d pages of the crashed borrower freed at its restart%n", held);
 
         lender.set("orphan_grace_seconds", "3");
@@ -172,9 +194,14 @@ class RemoteTopologiesIT {
         again.signal("KILL");
         await("the borrower is dead", Duration.ofSeconds(20), () -> !again.alive());
         long t0 = System.nanoTime();
-        // the borrower is a client: it counts as present until its lease lapses (30 s after its last renewal), then the grace runs
-        await("the pages of a node gone past the grace period freed", Duration.ofSeconds(75), () -> lender.counter("foreign_pers_pages") == 0);
-        System.out.printf("orphans: a node gone for good had its pages freed %.1f s after it died (lease 30 s, grace 3 s)%n",
+        // the borrower is a client: it counts as present until its lease lapses (30 s after its last renewal), then the
+        // grace runs
+        await(
+                "the pages of a node gone past the grace period freed",
+                Duration.ofSeconds(75),
+                () -> lender.counter("foreign_pers_pages") == 0);
+        System.out.printf(
+                "orphans: a node gone for good had its pages freed %.1f s after it died (lease 30 s, grace 3 s)%n",
                 (System.nanoTime() - t0) / 1e9);
         // the dead daemon's mount: the next up at this directory would clean it; here down --abort does
         Host.ramswap(Duration.ofMinutes(2), "down", "--abort", "--mount", again.mount.toString());
@@ -204,16 +231,33 @@ class RemoteTopologiesIT {
     void shouldLetTwoNodesLendToAndBorrowFromEachOther() throws Exception {
         String cluster = run + "-sym";
         Node n1 = start(cluster, 1, "--size", "128M", "--no-swapon", "--lend", "128M", "--target", "2");
-        Node n2 = start(cluster, 2, "--size", "128M", "--no-swapon", "--lend", "128M", "--target", "1", "--join", n1.memberAddress());
+        Node n2 = start(
+                cluster,
+                2,
+                "--size",
+                "128M",
+                "--no-swapon",
+                "--lend",
+                "128M",
+                "--target",
+                "1",
+                "--join",
+                n1.memberAddress());
         PageDriver d1 = driver(n1, 31);
         PageDriver d2 = driver(n2, 32);
         d1.write(0, 8192);
         d2.write(0, 8192);
         long r1 = settled(() -> n1.counter("remote_pers_pages"));
         long r2 = settled(() -> n2.counter("remote_pers_pages"));
-        System.out.printf("symmetric: node 1 keeps %d pages on node 2 (which holds %d), node 2 keeps %d on node 1 (which holds %d);"
-                        + " re-placed %d and %d%n", r1, n2.counter("foreign_pers_pages"), r2, n1.counter("foreign_pers_pages"),
-                n1.counter("remote_pages_replaced"), n2.counter("remote_pages_replaced"));
+        System.out.printf(
+                "symmetric: node 1 keeps %d pages on node 2 (which holds %d), node 2 keeps %d on node 1 (which holds %d);"
+                        + " re-placed %d and %d%n",
+                r1,
+                n2.counter("foreign_pers_pages"),
+                r2,
+                n1.counter("foreign_pers_pages"),
+                n1.counter("remote_pages_replaced"),
+                n2.counter("remote_pages_replaced"));
         assertTrue(r1 >= 6000 && r2 >= 6000, "each node's pages went to the other");
         assertEquals(r1, n2.counter("foreign_pers_pages"), "node 1's pages are on node 2, none on its own member");
         assertEquals(r2, n1.counter("foreign_pers_pages"));
@@ -241,12 +285,18 @@ class RemoteTopologiesIT {
         nodes.remove(three);
         three.close(); // ramswap down: Hazelcast moves its partitions to the members left
         try (RemoteSwapIT.Client client = new RemoteSwapIT.Client(cluster, two.memberAddress())) {
-            await("no page of node 1 on node 1's own member", Duration.ofSeconds(90), () -> ownPages(client, own) == 0
-                    && borrower.counter("remote_pers_pages") == two.counter("foreign_pers_pages"));
+            await(
+                    "no page of node 1 on node 1's own member",
+                    Duration.ofSeconds(90),
+                    () -> ownPages(client, own) == 0
+                            && borrower.counter("remote_pers_pages") == two.counter("foreign_pers_pages"));
         }
-        System.out.printf("a lender left: node 1 re-placed %d of its %d remote pages whose partitions moved onto its own member;"
-                + " node 2 now holds %d%n", borrower.counter("remote_pages_replaced"), remote, two.counter("foreign_pers_pages"));
-        assertTrue(borrower.counter("remote_pages_replaced") > 0, "some partitions moved onto the borrower's own member");
+        System.out.printf(
+                "a lender left: node 1 re-placed %d of its %d remote pages whose partitions moved onto its own member;"
+                        + " node 2 now holds %d%n",
+                borrower.counter("remote_pages_replaced"), remote, two.counter("foreign_pers_pages"));
+        assertTrue(
+                borrower.counter("remote_pages_replaced") > 0, "some partitions moved onto the borrower's own member");
         assertVerifies(d, 0, 8192);
     }
 
@@ -256,7 +306,8 @@ class RemoteTopologiesIT {
         long n = 0;
         for (Long key : client.hz.<Long, byte[]>getMap("ramswap-blocks").keySet()) {
             com.hazelcast.cluster.Member owner = partitions.getPartition(key).getOwner();
-            if ((key >>> 48) == 1 && owner != null
+            if ((key >>> 48) == 1
+                    && owner != null
                     && (owner.getAddress().getHost() + ":" + owner.getAddress().getPort()).equals(address)) {
                 n++;
             }

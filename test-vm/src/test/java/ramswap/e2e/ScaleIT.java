@@ -16,8 +16,8 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
-import org.junit.jupiter.api.condition.EnabledIf;
 import org.junit.jupiter.api.condition.DisabledIfSystemProperty;
+import org.junit.jupiter.api.condition.EnabledIf;
 
 /**
  * Past RAMster's eight nodes: sixteen daemons on this machine, one borrower that swaps and fifteen
@@ -61,7 +61,8 @@ class ScaleIT {
             for (int j = k; j < Math.min(LENDERS, k + 3); j++) {
                 int n = number(j);
                 int port = basePort + j;
-                ups.add(() -> Node.up(tag, n, "--no-swap", "--lend", "128M", "--port", Integer.toString(port), "--join", join));
+                ups.add(() -> Node.up(
+                        tag, n, "--no-swap", "--lend", "128M", "--port", Integer.toString(port), "--join", join));
             }
             lenders.addAll(Node.upAll(ups));
         }
@@ -69,8 +70,19 @@ class ScaleIT {
         for (int k = 0; k < 8; k++) {
             targets.append(k == 0 ? "" : ",").append(number(k));
         }
-        borrower = Node.up(tag, BORROWER, "--size", "1G", "--priority", "32000", "--target", targets.toString(),
-                "--port", Integer.toString(basePort + LENDERS), "--join", join);
+        borrower = Node.up(
+                tag,
+                BORROWER,
+                "--size",
+                "1G",
+                "--priority",
+                "32000",
+                "--target",
+                targets.toString(),
+                "--port",
+                Integer.toString(basePort + LENDERS),
+                "--join",
+                join);
         borrower.set("local_target_bytes", "0");
     }
 
@@ -81,7 +93,8 @@ class ScaleIT {
                 borrower.close();
             }
         } finally {
-            // in parallel: each down of a lender hands nothing over (the borrower is gone), and sixteen in a row take long
+            // in parallel: each down of a lender hands nothing over (the borrower is gone), and sixteen in a row take
+            // long
             Node.closeAll(lenders);
         }
     }
@@ -92,8 +105,22 @@ class ScaleIT {
             idleCost();
         }
         Path pagetest = Host.pagetest();
-        CompletableFuture<Host.Run> run = CompletableFuture.supplyAsync(() -> Host.ramswap(WORK, "run", "--ram", "64M", "--",
-                pagetest.toString(), "--procs", "4", "--mib", "256", "--passes", "2", "--seed", "31", "--quiet"));
+        CompletableFuture<Host.Run> run = CompletableFuture.supplyAsync(() -> Host.ramswap(
+                WORK,
+                "run",
+                "--ram",
+                "64M",
+                "--",
+                pagetest.toString(),
+                "--procs",
+                "4",
+                "--mib",
+                "256",
+                "--passes",
+                "2",
+                "--seed",
+                "31",
+                "--quiet"));
         for (int victim = 0; victim < 2; victim++) {
             long want = 6_000L * (victim + 1);
             Host.await("pages remote", Duration.ofMinutes(5), run, () -> borrower.counter("remote_pers_pages") >= want);
@@ -106,20 +133,29 @@ class ScaleIT {
             double seen;
             double settled;
             try {
-                Host.await("the kill seen", Duration.ofMinutes(1), null, () -> borrower.counter("remote_partitions_lost") > lost);
+                Host.await(
+                        "the kill seen",
+                        Duration.ofMinutes(1),
+                        null,
+                        () -> borrower.counter("remote_partitions_lost") > lost);
                 seen = (System.nanoTime() - t0) / 1e9;
                 awaitFullRedundancy("the kill's copies repaired and the partitions settled", lost);
                 settled = (System.nanoTime() - t0) / 1e9;
             } finally {
                 v.close();
             }
-            System.out.printf("killed node %d holding %d pages: seen after %.1f s; partitions settled and every page with two copies"
-                    + " again after %.1f s; %d pages lost%n", v.number, held, seen, settled, borrower.counter("remote_pages_lost"));
+            System.out.printf(
+                    "killed node %d holding %d pages: seen after %.1f s; partitions settled and every page with two copies"
+                            + " again after %.1f s; %d pages lost%n",
+                    v.number, held, seen, settled, borrower.counter("remote_pages_lost"));
         }
         Host.Run r = run.get(WORK.toMinutes(), TimeUnit.MINUTES);
-        System.out.printf("16 daemons: %d pages remoted, %d given new copies, %d read from a second copy, %d reads failed%n",
-                borrower.counter("pers_pages_remoted"), borrower.counter("remote_pages_replaced"),
-                borrower.counter("remote_reads_second_copy"), borrower.counter("remote_pers_pages_unsucc_get"));
+        System.out.printf(
+                "16 daemons: %d pages remoted, %d given new copies, %d read from a second copy, %d reads failed%n",
+                borrower.counter("pers_pages_remoted"),
+                borrower.counter("remote_pages_replaced"),
+                borrower.counter("remote_reads_second_copy"),
+                borrower.counter("remote_pers_pages_unsucc_get"));
         if (borrower.counter("remote_pers_pages_unsucc_get") > 0 || borrower.counter("remote_pages_lost") > 0) {
             printLog(borrower, "not read", "is lost", "partitions lost"); // where the copies were
         }
@@ -152,28 +188,36 @@ class ScaleIT {
         try {
             Host.await(what, Duration.ofMinutes(5), null, () -> {
                 Map<String, Long> c = borrower.counters();
-                boolean counts = c.get("remote_partitions_lost") > lostBefore && c.get("remote_pages_to_replace") == 0
+                boolean counts = c.get("remote_partitions_lost") > lostBefore
+                        && c.get("remote_pages_to_replace") == 0
                         && c.get("remote_pages_one_copy") == 0;
                 if (counts && c.get("remote_partitions_settled") == 0 && lostBefore >= 0 && probes[0]++ < 5) {
-                    // what the test saw before it waited for the partitions: the counts said full while they still moved
-                    System.out.printf("%.1f s: the counts say full while the partitions still move; pages of node %d with both"
-                            + " copies on one member now: %d%n", (System.nanoTime() - t0) / 1e9, BORROWER, sharing());
+                    // what the test saw before it waited for the partitions: the counts said full while they still
+                    // moved
+                    System.out.printf(
+                            "%.1f s: the counts say full while the partitions still move; pages of node %d with both"
+                                    + " copies on one member now: %d%n",
+                            (System.nanoTime() - t0) / 1e9, BORROWER, sharing());
                 }
                 return counts && c.get("remote_partitions_settled") == 1;
             });
         } catch (AssertionError e) {
             Map<String, Long> c = borrower.counters();
             printLog(borrower, "not read", "is lost", "partitions lost");
-            throw new AssertionError(e.getMessage() + ": partitions lost " + c.get("remote_partitions_lost") + " (" + lostBefore
-                    + " before), settled " + c.get("remote_partitions_settled") + ", to replace " + c.get("remote_pages_to_replace")
-                    + ", one copy " + c.get("remote_pages_one_copy") + ", lost " + c.get("remote_pages_lost")
-                    + ", kept local for full targets " + c.get("pers_pages_local_targets_full"), e);
+            throw new AssertionError(
+                    e.getMessage() + ": partitions lost " + c.get("remote_partitions_lost") + " (" + lostBefore
+                            + " before), settled " + c.get("remote_partitions_settled") + ", to replace "
+                            + c.get("remote_pages_to_replace")
+                            + ", one copy " + c.get("remote_pages_one_copy") + ", lost " + c.get("remote_pages_lost")
+                            + ", kept local for full targets " + c.get("pers_pages_local_targets_full"),
+                    e);
         }
     }
 
     /** Pages of the borrower whose two copies are in partitions one member owns, as a client sees the blocks map now. */
     private long sharing() {
-        try (RemoteSwapIT.Client client = new RemoteSwapIT.Client(tag, lenders.get(lenders.size() - 1).memberAddress())) {
+        try (RemoteSwapIT.Client client =
+                new RemoteSwapIT.Client(tag, lenders.get(lenders.size() - 1).memberAddress())) {
             com.hazelcast.partition.PartitionService partitions = client.hz.getPartitionService();
             Map<Long, List<java.util.UUID>> owners = new java.util.HashMap<>();
             for (Long key : client.hz.<Long, byte[]>getMap("ramswap-blocks").keySet()) {
@@ -181,7 +225,8 @@ class ScaleIT {
                     continue;
                 }
                 com.hazelcast.cluster.Member m = partitions.getPartition(key).getOwner();
-                owners.computeIfAbsent(key & ~(1L << 39), k -> new ArrayList<>()).add(m == null ? null : m.getUuid());
+                owners.computeIfAbsent(key & ~(1L << 39), k -> new ArrayList<>())
+                        .add(m == null ? null : m.getUuid());
             }
             long sharing = 0;
             for (List<java.util.UUID> at : owners.values()) {

@@ -21,10 +21,21 @@ final class ServingThreadTrace implements AutoCloseable {
 
     private static final Path TRACEFS = Path.of("/sys/kernel/tracing");
     /** What a serving thread must never do; each event filtered on its thread ids. */
-    private static final List<String> EVENTS = List.of("mmap_lock/mmap_lock_start_locking", "exceptions/page_fault_user",
-            "exceptions/page_fault_kernel", "syscalls/sys_enter_mmap", "syscalls/sys_enter_munmap", "syscalls/sys_enter_mprotect",
-            "syscalls/sys_enter_mremap", "syscalls/sys_enter_brk", "syscalls/sys_enter_madvise", "syscalls/sys_enter_mlock",
-            "syscalls/sys_enter_mlock2", "syscalls/sys_enter_mlockall", "syscalls/sys_enter_munlock", "syscalls/sys_enter_clone",
+    private static final List<String> EVENTS = List.of(
+            "mmap_lock/mmap_lock_start_locking",
+            "exceptions/page_fault_user",
+            "exceptions/page_fault_kernel",
+            "syscalls/sys_enter_mmap",
+            "syscalls/sys_enter_munmap",
+            "syscalls/sys_enter_mprotect",
+            "syscalls/sys_enter_mremap",
+            "syscalls/sys_enter_brk",
+            "syscalls/sys_enter_madvise",
+            "syscalls/sys_enter_mlock",
+            "syscalls/sys_enter_mlock2",
+            "syscalls/sys_enter_mlockall",
+            "syscalls/sys_enter_munlock",
+            "syscalls/sys_enter_clone",
             "syscalls/sys_enter_clone3");
 
     private final long pid;
@@ -61,14 +72,20 @@ final class ServingThreadTrace implements AutoCloseable {
         }
         boolean mounted = false;
         if (!Files.isDirectory(TRACEFS.resolve("instances"))) {
-            mounted = Host.exec(Duration.ofSeconds(10), Map.of(), List.of("mount", "-t", "tracefs", "nodev", TRACEFS.toString())).exitCode() == 0;
+            mounted = Host.exec(
+                                    Duration.ofSeconds(10),
+                                    Map.of(),
+                                    List.of("mount", "-t", "tracefs", "nodev", TRACEFS.toString()))
+                            .exitCode()
+                    == 0;
         }
         Path instance = TRACEFS.resolve("instances").resolve("ramswap-" + tag);
         Files.createDirectory(instance);
         ServingThreadTrace trace = new ServingThreadTrace(pid, instance, mounted, tids);
         try {
             Files.writeString(instance.resolve("buffer_size_kb"), "4096");
-            String filter = String.join(" || ", tids.stream().map(t -> "common_pid == " + t).toList());
+            String filter = String.join(
+                    " || ", tids.stream().map(t -> "common_pid == " + t).toList());
             for (String e : EVENTS) {
                 Path dir = instance.resolve("events").resolve(e);
                 Files.writeString(dir.resolve("filter"), filter);
@@ -95,20 +112,28 @@ final class ServingThreadTrace implements AutoCloseable {
      */
     List<String> stop() throws IOException {
         Files.writeString(instance.resolve("tracing_on"), "0");
-        List<String> all = Files.readAllLines(instance.resolve("trace")).stream().filter(l -> !l.startsWith("#") && !l.isBlank()).toList();
+        List<String> all = Files.readAllLines(instance.resolve("trace")).stream()
+                .filter(l -> !l.startsWith("#") && !l.isBlank())
+                .toList();
         List<String> broken = all.stream().filter(l -> !isPresentPageFault(l)).toList();
         presentFaults = all.size() - broken.size();
         if (broken.stream().noneMatch(l -> l.contains("page_fault_"))) {
             return broken; // the daemon's smaps (which takes its mmap_lock) only to name a fault's mappings
         }
         List<String> smaps = Files.readAllLines(Path.of("/proc/" + pid + "/smaps"));
-        return broken.stream().map(l -> l.contains("page_fault_") ? l + " [address in " + mappingOf(smaps, field(l, "address=")) + "; ip in "
-                + mappingOf(smaps, field(l, "ip=")) + "]" : l).toList();
+        return broken.stream()
+                .map(l -> l.contains("page_fault_")
+                        ? l + " [address in " + mappingOf(smaps, field(l, "address=")) + "; ip in "
+                                + mappingOf(smaps, field(l, "ip=")) + "]"
+                        : l)
+                .toList();
     }
 
     private static long field(String event, String key) {
         int at = event.indexOf(key + "0x");
-        return at < 0 ? -1 : Long.parseUnsignedLong(event.substring(at + key.length() + 2).split("[^0-9a-fA-F]")[0], 16);
+        return at < 0
+                ? -1
+                : Long.parseUnsignedLong(event.substring(at + key.length() + 2).split("[^0-9a-fA-F]")[0], 16);
     }
 
     /** The smaps header line of the mapping holding {@code address}, with its VmFlags; "none" outside every mapping. */
@@ -118,8 +143,13 @@ final class ServingThreadTrace implements AutoCloseable {
             if (range.length != 2 || !range[0].matches("[0-9a-f]+")) {
                 continue;
             }
-            if (Long.compareUnsigned(Long.parseUnsignedLong(range[0], 16), address) <= 0 && Long.compareUnsigned(address, Long.parseUnsignedLong(range[1], 16)) < 0) {
-                String flags = smaps.stream().skip(i + 1).filter(l -> l.startsWith("VmFlags:")).findFirst().orElse("");
+            if (Long.compareUnsigned(Long.parseUnsignedLong(range[0], 16), address) <= 0
+                    && Long.compareUnsigned(address, Long.parseUnsignedLong(range[1], 16)) < 0) {
+                String flags = smaps.stream()
+                        .skip(i + 1)
+                        .filter(l -> l.startsWith("VmFlags:"))
+                        .findFirst()
+                        .orElse("");
                 return smaps.get(i).replaceAll(" +", " ") + " " + flags;
             }
         }

@@ -61,16 +61,53 @@ class StatusIT {
         // that fails takes down what it started. The client last: started beside a joining lender, it saw the
         // partitions move under its first pages and read copies back to repair them, so its fetch counters were not 0
         List<Node> first = Node.upAll(List.of(
-                () -> Node.up(tag + "-alone", 0, "--size", "64M", "--loops", "1", "--priority", "0", "--port", Integer.toString(basePort)),
+                () -> Node.up(
+                        tag + "-alone",
+                        0,
+                        "--size",
+                        "64M",
+                        "--loops",
+                        "1",
+                        "--priority",
+                        "0",
+                        "--port",
+                        Integer.toString(basePort)),
                 () -> Node.up(tag, 1, "--no-swap", "--lend", "64M", "--port", Integer.toString(basePort + 2))));
         alone = first.get(0);
         lender = first.get(1);
         String join = lender.memberAddress();
         List<Node> joined = Node.upAll(List.of(
-                () -> Node.up(tag, 2, "--size", "64M", "--loops", "1", "--priority", "0", "--lend", "64M",
-                        "--port", Integer.toString(basePort + 4), "--join", join),
-                () -> Node.up(tag, 4, "--size", "64M", "--loops", "1", "--priority", "0", "--member", "--target", "1,2",
-                        "--port", Integer.toString(basePort + 6), "--join", join)));
+                () -> Node.up(
+                        tag,
+                        2,
+                        "--size",
+                        "64M",
+                        "--loops",
+                        "1",
+                        "--priority",
+                        "0",
+                        "--lend",
+                        "64M",
+                        "--port",
+                        Integer.toString(basePort + 4),
+                        "--join",
+                        join),
+                () -> Node.up(
+                        tag,
+                        4,
+                        "--size",
+                        "64M",
+                        "--loops",
+                        "1",
+                        "--priority",
+                        "0",
+                        "--member",
+                        "--target",
+                        "1,2",
+                        "--port",
+                        Integer.toString(basePort + 6),
+                        "--join",
+                        join)));
         both = joined.get(0);
         lite = joined.get(1);
         client = Node.up(tag, 3, "--size", "64M", "--no-swapon", "--target", "1,2", "--join", join);
@@ -86,13 +123,17 @@ class StatusIT {
     @Test
     @Order(1)
     void shouldShowANodeAloneAsALiteMemberThatHoldsNothing() {
-        assertStatus(alone,
+        assertStatus(
+                alone,
                 "ramswap is up at {mount} (pid {pid}), started <when>",
                 "  swap       /dev/loop<n>, 64.0 MiB, priority 0, <size> in use",
                 "  role       borrows (lite): lends nothing, holds no one's pages",
-                STORED, RATIO, POOL,
+                STORED,
+                RATIO,
+                POOL,
                 "  cluster    cluster \"{cluster_name}\", member {member_address}, node 0 (lite), 1 member",
-                LOG, PROTECTED);
+                LOG,
+                PROTECTED);
         // no data member, so no stats map: nothing published, nothing measured
         assertNodes(alone, "0 {member_address} borrows (lite) - 0 - - -");
     }
@@ -111,43 +152,61 @@ class StatusIT {
     }
 
     private static void awaitBothCopies(Node n, long pages) {
-        Host.await(pages + " pages of node " + n.number + " remote with both copies", Duration.ofSeconds(90), null, () -> {
-            Map<String, Long> c = n.counters();
-            return c.get("remote_pers_pages") == pages && c.get("remote_pages_one_copy") == 0 && c.get("remote_pages_to_replace") == 0
-                    && c.get("remote_partitions_settled") == 1;
-        });
+        Host.await(
+                pages + " pages of node " + n.number + " remote with both copies", Duration.ofSeconds(90), null, () -> {
+                    Map<String, Long> c = n.counters();
+                    return c.get("remote_pers_pages") == pages
+                            && c.get("remote_pages_one_copy") == 0
+                            && c.get("remote_pages_to_replace") == 0
+                            && c.get("remote_partitions_settled") == 1;
+                });
     }
 
     private void assertClientStatus(String fetch) {
-        assertStatus(client,
+        assertStatus(
+                client,
                 "ramswap is up at {mount} (pid {pid}), started <when>",
                 "  swap       none (--no-swapon: the swap file is served, no swap area uses it)",
                 "  role       borrows (client): lends nothing, holds no one's pages",
-                STORED, RATIO, POOL,
+                STORED,
+                RATIO,
+                POOL,
                 "  cluster    cluster \"{cluster_name}\", node 3 (client), 3 members ({cluster_members})",
                 "  targets    1,2 (remotify on)",
-                REMOTE + fetch + BROUGHT_HOME, COPIES,
-                LOG, PROTECTED);
+                REMOTE + fetch + BROUGHT_HOME,
+                COPIES,
+                LOG,
+                PROTECTED);
     }
 
     @Test
     @Order(3)
     void shouldShowEachLendersQuotaAndWhatItHolds() {
-        assertStatus(lender,
+        assertStatus(
+                lender,
                 "ramswap is up at {mount} (pid {pid}), started <when>",
                 "  swap       none (--no-swap: this node only lends; its 1 MiB swap file is never swap)",
                 "  role       lends: quota 64.0 MiB, of which {h:foreign_pers_bytes} hold other nodes' pages now",
-                STORED, RATIO, POOL,
+                STORED,
+                RATIO,
+                POOL,
                 "  cluster    cluster \"{cluster_name}\", member {member_address}, node 1, 3 members",
-                LOG, PROTECTED);
-        assertStatus(both,
+                LOG,
+                PROTECTED);
+        assertStatus(
+                both,
                 "ramswap is up at {mount} (pid {pid}), started <when>",
                 "  swap       /dev/loop<n>, 64.0 MiB, priority 0, <size> in use",
                 "  role       lends+borrows: quota 64.0 MiB, of which {h:foreign_pers_bytes} hold other nodes' pages now",
-                STORED, RATIO, POOL,
+                STORED,
+                RATIO,
+                POOL,
                 "  cluster    cluster \"{cluster_name}\", member {member_address}, node 2, 3 members",
-                LOG, PROTECTED);
-        assertTrue(lender.counter("foreign_pers_bytes") > 0 && both.counter("foreign_pers_bytes") > 0, "each holds a copy of the client's pages");
+                LOG,
+                PROTECTED);
+        assertTrue(
+                lender.counter("foreign_pers_bytes") > 0 && both.counter("foreign_pers_bytes") > 0,
+                "each holds a copy of the client's pages");
     }
 
     @Test
@@ -155,15 +214,20 @@ class StatusIT {
     void shouldShowALiteMemberBorrowerAsOne() {
         // mkswap's header is its one page: it went to the lenders, and was never read back
         awaitBothCopies(lite, 1);
-        assertStatus(lite,
+        assertStatus(
+                lite,
                 "ramswap is up at {mount} (pid {pid}), started <when>",
                 "  swap       /dev/loop<n>, 64.0 MiB, priority 0, <size> in use",
                 "  role       borrows (lite): lends nothing, holds no one's pages",
-                STORED, RATIO, POOL,
+                STORED,
+                RATIO,
+                POOL,
                 "  cluster    cluster \"{cluster_name}\", member {member_address}, node 4 (lite), 3 members",
                 "  targets    1,2 (remotify on)",
-                REMOTE + "fetch p50 -, p99 -" + BROUGHT_HOME, COPIES,
-                LOG, PROTECTED);
+                REMOTE + "fetch p50 -, p99 -" + BROUGHT_HOME,
+                COPIES,
+                LOG,
+                PROTECTED);
     }
 
     @Test
@@ -173,28 +237,38 @@ class StatusIT {
         Map<String, String> b = facts(both);
         Map<String, String> m = facts(lite);
         for (Node from : List.of(lender, client)) {
-            assertNodes(from,
-                    "1 " + l.get("member_address") + " lends <size> 64.0 MiB " + l.get("h:foreign_pers_bytes") + " (<n>%) 0 -",
-                    "2 " + b.get("member_address") + " lends+borrows <size> 64.0 MiB " + b.get("h:foreign_pers_bytes") + " (<n>%) 0 -",
+            assertNodes(
+                    from,
+                    "1 " + l.get("member_address") + " lends <size> 64.0 MiB " + l.get("h:foreign_pers_bytes")
+                            + " (<n>%) 0 -",
+                    "2 " + b.get("member_address") + " lends+borrows <size> 64.0 MiB " + b.get("h:foreign_pers_bytes")
+                            + " (<n>%) 0 -",
                     "3 127.0.0.1 borrows (client) <size> 0 0 B " + PAGES + " full",
-                    "4 " + m.get("member_address") + " borrows (lite) <size> 0 0 B " + m.get("remote_pers_pages") + " full");
+                    "4 " + m.get("member_address") + " borrows (lite) <size> 0 0 B " + m.get("remote_pers_pages")
+                            + " full");
         }
     }
 
     // ---------------------------------------------------------------- golden lines
 
-    private static final String STORED = "  stored     {stored_pages} pages ({h:stored_bytes}): {pers_zpages} compressed into {h:pers_zbytes},"
-            + " {zero_filled_pages} same-filled, {remote_pers_pages} remote";
-    private static final String REMOTE = "  remote     {remote_pers_pages} pages ({h:remote_pers_zbytes} compressed) on other nodes,"
-            + " local target {h:local_target_bytes}; ";
-    private static final String BROUGHT_HOME = "; {repatriated_pages} pages brought home; {remote_pers_pages_unsucc_get} reads failed";
-    private static final String COPIES = "  copies     2 wanted per page; every remote page has them; {remote_pages_replaced} pages given new"
-            + " copies so far, {remote_reads_second_copy} reads served by a second copy";
-    private static final String RATIO = "  ratio      {compression_ratio} (original / compressed bytes of pooled pages)";
+    private static final String STORED =
+            "  stored     {stored_pages} pages ({h:stored_bytes}): {pers_zpages} compressed into {h:pers_zbytes},"
+                    + " {zero_filled_pages} same-filled, {remote_pers_pages} remote";
+    private static final String REMOTE =
+            "  remote     {remote_pers_pages} pages ({h:remote_pers_zbytes} compressed) on other nodes,"
+                    + " local target {h:local_target_bytes}; ";
+    private static final String BROUGHT_HOME =
+            "; {repatriated_pages} pages brought home; {remote_pers_pages_unsucc_get} reads failed";
+    private static final String COPIES =
+            "  copies     2 wanted per page; every remote page has them; {remote_pages_replaced} pages given new"
+                    + " copies so far, {remote_reads_second_copy} reads served by a second copy";
+    private static final String RATIO =
+            "  ratio      {compression_ratio} (original / compressed bytes of pooled pages)";
     private static final String POOL = "  pool       <size> mapped, limit {h:pool_max_bytes}";
     private static final String LOG = "  log        {log}";
-    private static final String PROTECTED = "  protected  mlock on (RSS <size>, <any>); heap pre-touch on (heap <n> MiB fixed); io_flusher <any>;"
-            + " oom_score_adj <any>; pool reserve {h:pool_reserve_bytes}";
+    private static final String PROTECTED =
+            "  protected  mlock on (RSS <size>, <any>); heap pre-touch on (heap <n> MiB fixed); io_flusher <any>;"
+                    + " oom_score_adj <any>; pool reserve {h:pool_reserve_bytes}";
 
     /** Runs status on {@code n} and matches its output, line for line, to {@code golden}; the figures are read right after. */
     private static void assertStatus(Node n, String... golden) {
@@ -208,7 +282,8 @@ class StatusIT {
     private static void assertNodes(Node n, String... rows) {
         Host.Run r = n.ramswap(CLI, "nodes");
         assertEquals(0, r.exitCode(), r.output());
-        List<String> golden = new ArrayList<>(List.of("node address role resident lend lent (used) remote pages copies"));
+        List<String> golden =
+                new ArrayList<>(List.of("node address role resident lend lent (used) remote pages copies"));
         golden.addAll(List.of(rows));
         assertLines(golden.toArray(String[]::new), r.output(), facts(n), true);
     }
@@ -219,7 +294,9 @@ class StatusIT {
         for (int i = 0; i < Math.max(golden.length, lines.size()); i++) {
             String want = i < golden.length ? golden[i] : "(nothing)";
             String got = i < lines.size() ? lines.get(i) : "(nothing)";
-            if (i >= golden.length || i >= lines.size() || !pattern(want, facts, padded).matcher(got).matches()) {
+            if (i >= golden.length
+                    || i >= lines.size()
+                    || !pattern(want, facts, padded).matcher(got).matches()) {
                 wrong.add("line " + (i + 1) + ":\n  want " + want + "\n  got  " + got);
             }
         }
@@ -265,7 +342,10 @@ class StatusIT {
     private static Map<String, String> facts(Node n) {
         Map<String, String> f = new HashMap<>(Node.status(n.mount));
         for (String knob : List.of("pool_max_bytes", "local_target_bytes")) {
-            f.put(knob, Host.read(n.mount.resolve("ramster").resolve(knob).toString()).strip());
+            f.put(
+                    knob,
+                    Host.read(n.mount.resolve("ramster").resolve(knob).toString())
+                            .strip());
         }
         n.counters().forEach((k, v) -> f.put(k, Long.toString(v)));
         f.put("mount", n.mount.toString());

@@ -42,16 +42,32 @@ class SwapEndToEndIT {
     void up() {
         System.out.println("/proc/swaps before:\n" + Host.procSwaps());
         pagetest = Host.pagetest();
-        Host.Run r = Host.ramswap(UP, "up", "--size", "1G", "--mount", mount.toString(), "--priority", "32000",
-                "--cluster-name", tag, "--port", "5711");
+        Host.Run r = Host.ramswap(
+                UP,
+                "up",
+                "--size",
+                "1G",
+                "--mount",
+                mount.toString(),
+                "--priority",
+                "32000",
+                "--cluster-name",
+                tag,
+                "--port",
+                "5711");
         assertEquals(0, r.exitCode(), "ramswap up failed");
         List<String> loops = Host.loopsUnder(mount);
         assertEquals(8, loops.size(), "the swap file striped over eight loop devices");
         for (String loop : loops) {
             assertTrue(Host.procSwaps().contains(loop + " "), loop + " is an active swap area:\n" + Host.procSwaps());
-            assertTrue(Host.read("/sys/block/" + Path.of(loop).getFileName() + "/loop/dio").strip().equals("1"), loop + " uses direct I/O");
+            assertTrue(
+                    Host.read("/sys/block/" + Path.of(loop).getFileName() + "/loop/dio")
+                            .strip()
+                            .equals("1"),
+                    loop + " uses direct I/O");
             Path wbt = Path.of("/sys/block", Path.of(loop).getFileName().toString(), "queue", "wbt_lat_usec");
-            assertTrue(!Files.exists(wbt) || Host.read(wbt.toString()).strip().equals("0"),
+            assertTrue(
+                    !Files.exists(wbt) || Host.read(wbt.toString()).strip().equals("0"),
                     loop + " has no writeback throttle, which would make reclaim wait on the daemon");
         }
     }
@@ -74,7 +90,9 @@ class SwapEndToEndIT {
         assertEquals(0, c.get("remote_pers_pages"), "a single node keeps everything local");
         assertEquals(0, c.get("pers_pages_remoted"));
         assertEquals(0, c.get("corrupt_reads"));
-        assertTrue(firstPeak * 4096 >= (WORKLOAD_MIB / 4) << 20, "at least a quarter of the workload went through ramswap, peak " + firstPeak + " pages");
+        assertTrue(
+                firstPeak * 4096 >= (WORKLOAD_MIB / 4) << 20,
+                "at least a quarter of the workload went through ramswap, peak " + firstPeak + " pages");
     }
 
     @Test
@@ -82,7 +100,8 @@ class SwapEndToEndIT {
     void shouldNotGrowTheStoreOnASecondIdenticalRun() {
         long secondPeak = runWorkload("second");
         System.out.printf("stored pages at peak: first run %d, second run %d%n", firstPeak, secondPeak);
-        assertTrue(secondPeak <= firstPeak + firstPeak / 20 + 256,
+        assertTrue(
+                secondPeak <= firstPeak + firstPeak / 20 + 256,
                 "discarded slots must be reused or freed: second peak " + secondPeak + " vs first " + firstPeak);
     }
 
@@ -93,16 +112,30 @@ class SwapEndToEndIT {
         assertEquals(0, status.exitCode());
         assertTrue(status.output().contains("ramswap is up"), status.output());
         Host.Run json = Host.ramswap(Duration.ofMinutes(1), "stats", "--json", "--mount", mount.toString());
-        assertTrue(json.output().strip().startsWith("{\"") && json.output().contains("\"pers_zpages\": "), json.output());
-        assertEquals(0, Host.ramswap(Duration.ofMinutes(1), "set", "selfshrink_interval", "10", "--mount", mount.toString()).exitCode());
+        assertTrue(
+                json.output().strip().startsWith("{\"") && json.output().contains("\"pers_zpages\": "), json.output());
+        assertEquals(
+                0,
+                Host.ramswap(Duration.ofMinutes(1), "set", "selfshrink_interval", "10", "--mount", mount.toString())
+                        .exitCode());
         Host.Run get = Host.ramswap(Duration.ofMinutes(1), "get", "selfshrink_interval", "--mount", mount.toString());
         assertEquals("10", get.output().strip());
-        Host.Run bad = Host.ramswap(Duration.ofMinutes(1), "set", "selfshrink_interval", "0", "--mount", mount.toString());
+        Host.Run bad =
+                Host.ramswap(Duration.ofMinutes(1), "set", "selfshrink_interval", "0", "--mount", mount.toString());
         assertEquals(2, bad.exitCode());
         assertTrue(bad.output().contains("must be in [1, 3600]"), bad.output());
-        assertEquals(2, Host.ramswap(Duration.ofMinutes(1), "get", "no_such_knob", "--mount", mount.toString()).exitCode());
-        assertEquals(3, Host.ramswap(Duration.ofMinutes(1), "status", "--mount", "/run/ramswap-none-" + tag).exitCode());
-        assertEquals(1, Host.ramswap(Duration.ofMinutes(1), "up", "--size", "64M", "--mount", mount.toString()).exitCode(),
+        assertEquals(
+                2,
+                Host.ramswap(Duration.ofMinutes(1), "get", "no_such_knob", "--mount", mount.toString())
+                        .exitCode());
+        assertEquals(
+                3,
+                Host.ramswap(Duration.ofMinutes(1), "status", "--mount", "/run/ramswap-none-" + tag)
+                        .exitCode());
+        assertEquals(
+                1,
+                Host.ramswap(Duration.ofMinutes(1), "up", "--size", "64M", "--mount", mount.toString())
+                        .exitCode(),
                 "a second up on a live mount is refused");
     }
 
@@ -125,29 +158,45 @@ class SwapEndToEndIT {
         AtomicLong peak = new AtomicLong();
         AtomicLong peakZpages = new AtomicLong();
         AtomicLong zbytesAtPeak = new AtomicLong();
-        Thread sampler = new Thread(() -> {
-            long deadline = System.nanoTime() + WORK.toNanos();
-            while (!Thread.currentThread().isInterrupted() && System.nanoTime() < deadline) {
-                Map<String, Long> c = Host.counters(mount);
-                if (c.get("stored_pages") > peak.get()) {
-                    peak.set(c.get("stored_pages"));
-                }
-                if (c.get("pers_zpages") > peakZpages.get()) {
-                    peakZpages.set(c.get("pers_zpages"));
-                    zbytesAtPeak.set(c.get("pers_zbytes"));
-                }
-                try {
-                    Thread.sleep(200);
-                } catch (InterruptedException e) {
-                    return;
-                }
-            }
-        }, "e2e-sampler");
+        Thread sampler = new Thread(
+                () -> {
+                    long deadline = System.nanoTime() + WORK.toNanos();
+                    while (!Thread.currentThread().isInterrupted() && System.nanoTime() < deadline) {
+                        Map<String, Long> c = Host.counters(mount);
+                        if (c.get("stored_pages") > peak.get()) {
+                            peak.set(c.get("stored_pages"));
+                        }
+                        if (c.get("pers_zpages") > peakZpages.get()) {
+                            peakZpages.set(c.get("pers_zpages"));
+                            zbytesAtPeak.set(c.get("pers_zbytes"));
+                        }
+                        try {
+                            Thread.sleep(200);
+                        } catch (InterruptedException e) {
+                            return;
+                        }
+                    }
+                },
+                "e2e-sampler");
         sampler.start();
         Host.Run r;
         try {
-            r = Host.ramswap(WORK, "run", "--ram", "64M", "--", pagetest.toString(), "--procs", "4", "--mib", Long.toString(WORKLOAD_MIB),
-                    "--passes", "3", "--seed", "42", "--quiet");
+            r = Host.ramswap(
+                    WORK,
+                    "run",
+                    "--ram",
+                    "64M",
+                    "--",
+                    pagetest.toString(),
+                    "--procs",
+                    "4",
+                    "--mib",
+                    Long.toString(WORKLOAD_MIB),
+                    "--passes",
+                    "3",
+                    "--seed",
+                    "42",
+                    "--quiet");
         } finally {
             sampler.interrupt();
         }
@@ -156,12 +205,26 @@ class SwapEndToEndIT {
         assertEquals(0, r.value("killed_children"));
         double ratio = zbytesAtPeak.get() == 0 ? 0 : peakZpages.get() * 4096.0 / zbytesAtPeak.get();
         long after = waitForDiscards(peak.get());
-        System.out.printf("%s run: %s s, stored pages during (peak) %d, after %d; compression ratio at peak %.2f (%d pages in %d bytes)%n",
-                label, r.value("majflt") >= 0 ? r.output().lines().filter(l -> l.startsWith("elapsed_s")).findFirst().orElse("?") : "?",
-                peak.get(), after, ratio, peakZpages.get(), zbytesAtPeak.get());
+        System.out.printf(
+                "%s run: %s s, stored pages during (peak) %d, after %d; compression ratio at peak %.2f (%d pages in %d bytes)%n",
+                label,
+                r.value("majflt") >= 0
+                        ? r.output()
+                                .lines()
+                                .filter(l -> l.startsWith("elapsed_s"))
+                                .findFirst()
+                                .orElse("?")
+                        : "?",
+                peak.get(),
+                after,
+                ratio,
+                peakZpages.get(),
+                zbytesAtPeak.get());
         assertTrue(peak.get() > 0, "nothing was swapped to ramswap");
         assertTrue(ratio > 1.2, "text-like pages must compress: ratio " + ratio);
-        assertTrue(after <= peak.get() / 10 + 16, "discards must free what the workload left: " + after + " of " + peak.get() + " still stored");
+        assertTrue(
+                after <= peak.get() / 10 + 16,
+                "discards must free what the workload left: " + after + " of " + peak.get() + " still stored");
         return peak.get();
     }
 

@@ -32,8 +32,11 @@ class SystemdUnitIT {
         // verify needs the executables to exist: point the copy at this checkout's launcher
         Path copy = tmp.resolve("ramswap.service");
         Files.writeString(copy, unit.replace("/opt/ramswap/", Host.REPO + "/"));
-        Host.Run r = Host.exec(Duration.ofMinutes(1), Map.of(), List.of("systemd-analyze", "verify", "--man=no", copy.toString()));
+        Host.Run r = Host.exec(
+                Duration.ofMinutes(1), Map.of(), List.of("systemd-analyze", "verify", "--man=no", copy.toString()));
         assertEquals(0, r.exitCode(), r.output());
-        assertTrue(r.output().lines().noneMatch(l -> l.contains("ramswap.service")), "warnings about the unit: " + r.output());
+        assertTrue(
+                r.output().lines().noneMatch(l -> l.contains("ramswap.service")),
+                "warnings about the unit: " + r.output());
     }
 }
