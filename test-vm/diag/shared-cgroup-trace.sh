@@ -1,24 +1,28 @@
 #!/usr/bin/env bash
-# One run of the shared-cgroup pressure test (HostPressureIT) by hand, with the daemon watched:
+# Runs of the shared-cgroup pressure test (HostPressureIT: a 768 MiB cgroup, up --size 4G with
+# default options, 16 processes mapping 1536 MiB) by hand, with the daemon watched:
 # which of its threads enter the memory cgroup's reclaim, and from which system call (a tracefs
 # instance of its own), its safepoints and collections (-Xlog, written by the JVM's asynchronous
 # logger so that a pause never waits on a file write), its peak RSS, and on a hang the kernel
 # stack of every thread. --strace also attaches strace to the daemon's memory calls: that slows
 # them down, which makes the races behind a hang more likely (a stress mode).
 #
-# Usage: sudo test-vm/diag/shared-cgroup-trace.sh [--strace] [--runs N]
+# Usage: sudo test-vm/diag/shared-cgroup-trace.sh [--strace] [--runs N] [--up "MORE UP OPTIONS"]
+#        [--stall-grower SECONDS]   (stops the pool's grower thread that long as the workload starts)
 # Needs the built jar (mvn -B -DskipTests package) and test-vm/target/pagetest (any test-vm IT
 # run builds it). Creates a memory cgroup, a mount, loop devices and a tracefs instance, each
 # with a unique name, and removes them even on failure. Results go to a new /tmp/ramswap-diag.*.
 # Exits 1 when a run hung or failed.
 set -uo pipefail
 root="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../.." && pwd)"
-strace=0; runs=1
+strace=0; runs=1; extra=(); stall=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --strace) strace=1 ;;
     --runs) runs="$2"; shift ;;
-    -h|--help) sed -n 2,13p "$0"; exit 0 ;;
+    --up) read -ra extra <<< "$2"; shift ;;
+    --stall-grower) stall="$2"; shift ;;
+    -h|--help) sed -n 2,14p "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -80,18 +84,18 @@ trap 'exit 130' INT TERM
 if [ ! -d $tracefs/instances ]; then mount -t tracefs nodev $tracefs && mounted_tracefs=1; fi
 if ! grep -q " $fusectl " /proc/self/mountinfo; then mount -t fusectl none $fusectl && mounted_fusectl=1; fi
 
-procs=$((8 * $(nproc))); bad=0
-printf '%-4s %-8s %-10s %-10s %-12s %-10s %s\n' run outcome elapsed_s young_gcs safepoints peak_rss "memcg reclaim entries by daemon thread"
+procs=16; bad=0
+printf '%-4s %-8s %-10s %-10s %-12s %-10s %-10s %-14s %s\n' run outcome elapsed_s young_gcs safepoints peak_rss peak_pool reserve_empty "memcg reclaim entries by daemon thread"
 for run in $(seq 1 "$runs"); do
   tag=diag-$$-$run; out=$base/run$run; mkdir -p "$out"
   mkdir "/sys/fs/cgroup/memory/ramswap-pressure-$tag" || { echo "run $run: cannot create its cgroup"; bad=1; continue; }
   g=/sys/fs/cgroup/memory/ramswap-pressure-$tag
-  echo $((1024 << 20)) > "$g/memory.limit_in_bytes"
+  echo $((768 << 20)) > "$g/memory.limit_in_bytes"
   [ -e "/run/ramswap-$tag" ] && { echo "run $run: /run/ramswap-$tag exists, skipped"; cleanup; bad=1; continue; }
   m=/run/ramswap-$tag
   if ! JAVA_TOOL_OPTIONS="-Xlog:async -Xlog:safepoint,gc:file=$out/jvm-%p.log" /bin/sh -c 'echo $$ > "$0" && exec "$@"' "$g/cgroup.procs" \
-      "$root/ramswap" up --size 3G --mount "$m" --priority 32000 --cluster-name "$tag" --port 5731 \
-      --pool-max 576M --pool-reserve 576M --pool-overcommit > "$out/up.txt" 2>&1; then
+      "$root/ramswap" up --size 4G --mount "$m" --priority 32000 --cluster-name "$tag" --port 5731 \
+      "${extra[@]}" > "$out/up.txt" 2>&1; then
     echo "run $run: up failed, see $out/up.txt"; cleanup; bad=1; continue
   fi
   pid=$(sed -n 's/^pid: //p' "$m/status")
@@ -103,14 +107,29 @@ for run in $(seq 1 "$runs"); do
   if [ "$strace" = 1 ]; then strace -f -tt -e trace=mmap,mprotect,munmap,brk,clone,clone3 -p "$pid" -o "$out/strace.txt" 2>/dev/null & bg+=($!); disown $!; sleep 1; fi
   log=$out/jvm-$pid.log
   gcs_before=$(grep -c "Pause Young" "$log"); sp_before=$(grep -c "Safepoint \"" "$log")
+  if [ "$stall" != 0 ]; then
+    # a scheduling stall of the pool's grower as the workload starts: does the daemon recover?
+    for t in /proc/"$pid"/task/*; do
+      if [ "$(cat "$t/comm" 2>/dev/null)" = ramswap-pool-gr ]; then
+        python3 "$root/test-vm/diag/stall-thread.py" "${t##*/}" "$stall" > "$out/stall.txt" 2>&1 & bg+=($!)
+        for _ in $(seq 1 50); do grep -q stopped "$out/stall.txt" && break; sleep 0.1; done
+      fi
+    done
+  fi
   start=$SECONDS
-  /bin/sh -c 'echo $$ > "$0" && exec "$@"' "$g/cgroup.procs" "$pagetest" --procs "$procs" --mib 2048 --passes 3 --seed 5 --mix 50:50:0 --quiet > "$out/workload.txt" 2>&1 &
+  /bin/sh -c 'echo $$ > "$0" && exec "$@"' "$g/cgroup.procs" "$pagetest" --procs "$procs" --mib 1536 --passes 3 --seed 5 --mix 50:50:0 --quiet > "$out/workload.txt" 2>&1 &
   wp=$!; bg+=($wp); rc=
-  for _ in $(seq 1 300); do
+  peak_pool=0
+  while [ $((SECONDS - start)) -lt 300 ]; do
     if ! kill -0 $wp 2>/dev/null; then wait $wp; rc=$?; break; fi
-    sleep 1
+    p=$(timeout 1 cat "$m/stats/pool_bytes" 2>/dev/null)
+    [[ "$p" =~ ^[0-9]+$ ]] && [ "$p" -gt "$peak_pool" ] && peak_pool=$p
+    sleep 0.5
   done
   elapsed=$((SECONDS - start)); outcome=pass
+  # read before a hang's abort, bounded: a stuck daemon does not answer
+  stat() { timeout 5 cat "$m/stats/$1" 2>/dev/null || echo "?"; }
+  pool=$((peak_pool >> 20)); empty=$(stat pool_reserve_empty)
   if [ -z "$rc" ]; then
     outcome=HUNG; hung=1
     for t in /proc/"$pid"/task/*; do
@@ -129,7 +148,7 @@ for run in $(seq 1 "$runs"); do
   gcs=$(( $(grep -c "Pause Young" "$log") - gcs_before )); sps=$(( $(grep -c "Safepoint \"" "$log") - sp_before ))
   who=$(grep "memcg_reclaim_begin" "$out/trace.txt" | sed -E 's/^ *(.*)-[0-9]+ +\[[0-9]+\].*/\1/' | sort | uniq -c \
         | awk '{n=$1; $1=""; printf "%s %s, ", substr($0, 2), n}')
-  printf '%-4s %-8s %-10s %-10s %-12s %-10s %s\n' "$run" "$outcome" "$elapsed" "$gcs" "$sps" "$(( ${hwm:-0} >> 10 )) MiB" "${who%, }"
+  printf '%-4s %-8s %-10s %-10s %-12s %-10s %-10s %-14s %s\n' "$run" "$outcome" "$elapsed" "$gcs" "$sps" "$(( ${hwm:-0} >> 10 )) MiB" "$pool" "$empty" "${who%, }"
   if [ "$outcome" = HUNG ]; then
     grep -v ": futex_do_wait<\|: do_epoll\|: ep_poll\|hrtimer_nanosleep" "$out/hung-stacks.txt" | sed 's/^/     stuck: /' | cut -c1-300
   fi

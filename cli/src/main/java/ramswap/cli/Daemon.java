@@ -133,12 +133,14 @@ final class Daemon {
                 + ProcessHandle.current().pid());
         // closed in reverse: the agents stop, then the member leaves, then the pool is unmapped, but only
         // once nothing can read it: an unmount that failed leaves it mapped until this process exits
+        LocalPool.MarginProbe margin = cgroupMargin(posix);
         LocalPool pool = new LocalPool(
                 posix,
                 config.poolCapacityBytes(),
                 config.poolLimitBytes(),
                 config.poolReserveBytes(),
-                config.protections());
+                config.protections(),
+                margin);
         boolean poolUnread = true;
         // closed in reverse: the agents stop (the remotifier settles its batches in flight, the flusher
         // sends its deletes), then this node's pages left on lenders are deleted, then the lender and
@@ -636,5 +638,28 @@ final class Daemon {
     private void say(String message) {
         out.println(Instant.now() + " ramswap: " + message);
         out.flush();
+    }
+
+    /**
+     * The room of the daemon's memory cgroup, when the daemon runs in one with a limit below the
+     * machine's memory and keeps a reserve: then the pool's grower backs slabs from that room only
+     * (LocalPool's grower, docs/memory-pressure.md). None otherwise.
+     */
+    private LocalPool.MarginProbe cgroupMargin(Posix posix) {
+        if (!config.protections() || config.poolReserveBytes() == 0) {
+            return LocalPool.MarginProbe.NONE;
+        }
+        long memTotal;
+        try {
+            memTotal = UpCommand.memTotal();
+        } catch (RamswapException e) {
+            return LocalPool.MarginProbe.NONE;
+        }
+        return CgroupMargin.forThisProcess(posix, memTotal)
+                .map(m -> {
+                    say("memory cgroup with a limit: the pool grows only from the room the cgroup has free");
+                    return m;
+                })
+                .orElse(LocalPool.MarginProbe.NONE);
     }
 }

@@ -412,7 +412,7 @@ final class UpCommand implements Callable<Integer> {
         return options;
     }
 
-    private static long memTotal() throws RamswapException {
+    static long memTotal() throws RamswapException {
         try {
             for (String line : Files.readAllLines(Path.of("/proc/meminfo"))) {
                 if (line.startsWith("MemTotal:")) {

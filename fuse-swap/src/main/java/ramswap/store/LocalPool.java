@@ -1,5 +1,6 @@
 package ramswap.store;
 
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
 import org.agrona.concurrent.Agent;
 import ramswap.sys.OffHeap;
@@ -75,6 +76,13 @@ public final class LocalPool implements AutoCloseable {
     private final int[] releases;
     private int releaseCount;
     private final int spareTarget;
+    /**
+     * The last spares, held back from the serving path unless the grower is waiting for memory
+     * right now (0 without a margin probe): see {@link ReserveGrower}.
+     */
+    private final int heldBack;
+
+    private final MarginProbe margin;
     private int slabsBacked;
     private final ReserveGrower grower = new ReserveGrower();
     private volatile boolean closed;
@@ -95,6 +103,32 @@ public final class LocalPool implements AutoCloseable {
      *                    the range is mapped locked on fault, so that only touched slabs are resident
      */
     public LocalPool(Posix posix, long capacityBytes, long limitBytes, long reserveBytes, boolean lockOnFault) {
+        this(posix, capacityBytes, limitBytes, reserveBytes, lockOnFault, MarginProbe.NONE);
+    }
+
+    /**
+     * How much memory the daemon's memory cgroup can still charge before its limit sends a charge
+     * into reclaim; {@link #UNKNOWN} when there is no such limit (or it cannot be read).
+     */
+    @FunctionalInterface
+    public interface MarginProbe {
+        long UNKNOWN = Long.MAX_VALUE;
+        MarginProbe NONE = () -> UNKNOWN;
+
+        long marginBytes();
+    }
+
+    /**
+     * @param margin the daemon's cgroup's room before reclaim: with one, the grower backs slabs only
+     *               from memory the cgroup has free, and holds the last spares back for when it waits
+     */
+    public LocalPool(
+            Posix posix,
+            long capacityBytes,
+            long limitBytes,
+            long reserveBytes,
+            boolean lockOnFault,
+            MarginProbe margin) {
         if (capacityBytes < SLAB_BYTES) {
             throw new IllegalArgumentException(
                     "pool capacity must be at least " + SLAB_BYTES + " bytes, got " + capacityBytes);
@@ -132,6 +166,8 @@ public final class LocalPool implements AutoCloseable {
         this.base = mapRange(posix, (long) maxSlabs * SLAB_BYTES, lockOnFault);
         setLimitBytes(limitBytes);
         this.spareTarget = (int) Math.min(maxSlabs, (Math.max(0, reserveBytes) + SLAB_BYTES - 1) / SLAB_BYTES);
+        this.margin = margin;
+        this.heldBack = margin == MarginProbe.NONE ? 0 : Math.min(HELD_BACK_SLABS, spareTarget / 4);
         synchronized (slabLock) {
             while (spareCount < spareTarget) {
                 int id = freeIds[--freeIdCount];
@@ -178,9 +214,48 @@ public final class LocalPool implements AutoCloseable {
         return grower;
     }
 
-    /** Backs and gives back slabs outside every lock, then hands them over. */
+    /** Spares held back at most (see {@link #heldBack}): 4 MiB. */
+    private static final int HELD_BACK_SLABS = 16;
+    /** Room the grower leaves the cgroup when it backs pages from its margin: a racing charge still finds some. */
+    private static final long MARGIN_CUSHION = 128 * 1024;
+    /** Pages the grower touches between two looks at the margin. */
+    private static final int PAGES_PER_STEP = 16;
+
+    private static final int PAGE = 4096;
+    private static final int PAGES_PER_SLAB = SLAB_BYTES / PAGE;
+    /** How recent the grower's last look at a margin too small must be for the held-back spares to be served. */
+    private static final long WAITING_WINDOW_NS = 50_000_000L;
+    /** With no write refused meanwhile, how long the grower waits for margin before it backs a slab through reclaim. */
+    private static final long FORCE_AFTER_NS = 1_000_000_000L;
+    /** How often the grower looks at the margin while it waits for some. */
+    private static final long MARGIN_POLL_NS = 1_000_000L;
+
+    /** Writes refused because the reserve was empty, ever; under slabLock. */
+    private long reserveRefusals;
+
+    /**
+     * Backs and gives back slabs outside every lock, then hands them over.
+     *
+     * <p>With a margin probe (the daemon in a memory cgroup with a limit), it backs a slab a few
+     * pages at a time, only from room the cgroup has free, and does not fault into the cgroup's
+     * reclaim: there it would wait for a request slot of a loop device behind the very swap writes
+     * the reserve it is refilling must take, and the processes of the cgroup, whose reclaim frees
+     * the room it waits for, would take that room first. While it waits, the serving path may take
+     * the last {@link #heldBack} spares: each write they take frees a page of the cgroup, room the
+     * grower turns into slabs. A grower that does not wait (stopped, or stuck) keeps them from being
+     * spent, so that it finds them when it runs again. When no room comes and no write is being
+     * refused (a cgroup full of page cache, nothing swapping), it backs the slab through reclaim.
+     */
     private final class ReserveGrower implements Agent {
         private volatile Thread thread;
+        /** When the grower last found too little room while the reserve was down to its held-back spares. */
+        private volatile long waitingAt;
+        /** The slab being backed page by page, counted as backed; NONE when none. */
+        private int backing = NONE;
+
+        private int backedPages;
+        private long waitStart;
+        private long refusalsAtWaitStart;
 
         @Override
         public void onStart() {
@@ -195,27 +270,88 @@ public final class LocalPool implements AutoCloseable {
                 release(id);
                 work++;
             }
-            if ((id = nextToBack()) != NONE) {
-                // touched inside a native call, which may wait in reclaim: this thread serves nobody,
-                // holds no mmap_lock (a fault on an existing range takes only that range's lock), and
-                // a thread in native code does not hold up the JVM's safepoints (touching the pages
-                // from Java would: a GC would then wait for it, and the serving thread for the GC)
-                touch(id);
-                boolean kept;
+            if (margin == MarginProbe.NONE) {
+                if ((id = nextToBack()) != NONE) {
+                    // touched inside a native call, which may wait in reclaim: this thread serves nobody,
+                    // holds no mmap_lock (a fault on an existing range takes only that range's lock), and
+                    // a thread in native code does not hold up the JVM's safepoints (touching the pages
+                    // from Java would: a GC would then wait for it, and the serving thread for the GC)
+                    touch(id);
+                    keep(id);
+                    work++;
+                }
+                return work;
+            }
+            return work + growWithinMargin();
+        }
+
+        /** One step of backing a slab from the cgroup's free room; 1 while there is more to do. */
+        private int growWithinMargin() {
+            if (backing == NONE) {
+                backing = nextToBack();
+                if (backing == NONE) {
+                    waitStart = 0;
+                    return 0;
+                }
+                backedPages = 0;
+            }
+            long room = margin.marginBytes() - MARGIN_CUSHION;
+            int pages =
+                    room <= 0 ? 0 : (int) Math.min(PAGES_PER_STEP, Math.min(room / PAGE, PAGES_PER_SLAB - backedPages));
+            long now = System.nanoTime();
+            if (pages == 0) {
+                long refusals;
                 synchronized (slabLock) {
-                    // the limit may have been lowered, the reserve refilled by frees, or the pool
-                    // closed, while this thread touched
-                    kept = !closed && spareCount < spareTarget && (long) slabsBacked * SLAB_BYTES <= limitBytes;
-                    if (kept) {
-                        spares[spareCount++] = id;
+                    refusals = reserveRefusals;
+                    if (spareCount <= heldBack) {
+                        waitingAt = now;
                     }
                 }
-                if (!kept) {
-                    release(id);
+                if (waitStart == 0) {
+                    waitStart = now;
+                    refusalsAtWaitStart = refusals;
                 }
-                work++;
+                if (now - waitStart < FORCE_AFTER_NS || refusals != refusalsAtWaitStart) {
+                    if (refusals
+                            != refusalsAtWaitStart) { // writes are refused: room will come from the held-back spares
+                        waitStart = now;
+                        refusalsAtWaitStart = refusals;
+                    }
+                    LockSupport.parkNanos(MARGIN_POLL_NS);
+                    return 1;
+                }
+                pages = PAGES_PER_SLAB - backedPages; // nothing frees room and nothing is refused: reclaim makes it
             }
-            return work;
+            waitStart = 0;
+            posix.memset(slabAddress(backing) + (long) backedPages * PAGE, 0, (long) pages * PAGE);
+            backedPages += pages;
+            if (backedPages == PAGES_PER_SLAB) {
+                keep(backing);
+                backing = NONE;
+            }
+            return 1;
+        }
+
+        /** Hands a slab just backed to the reserve, or gives it back when the reserve no longer wants it. */
+        private void keep(int id) {
+            boolean kept;
+            synchronized (slabLock) {
+                // the limit may have been lowered, the reserve refilled by frees, or the pool
+                // closed, while this thread touched
+                kept = !closed && spareCount < spareTarget && (long) slabsBacked * SLAB_BYTES <= limitBytes;
+                if (kept) {
+                    spares[spareCount++] = id;
+                }
+            }
+            if (!kept) {
+                release(id);
+            }
+        }
+
+        /** True while the grower waits for room to back the reserve's last slabs. */
+        boolean waiting() {
+            long at = waitingAt;
+            return at != 0 && System.nanoTime() - at < WAITING_WINDOW_NS;
         }
 
         /** A slab emptied on the serving path, now the grower's to give back; NONE if none. */
@@ -272,40 +408,81 @@ public final class LocalPool implements AutoCloseable {
 
     // ---------------------------------------------------------------- allocation
 
-    /** A handle for {@code length} bytes, or {@link #REFUSED_LIMIT} or {@link #REFUSED_RESERVE_EMPTY}. */
+    /**
+     * A handle for {@code length} bytes, or {@link #REFUSED_LIMIT} or {@link #REFUSED_RESERVE_EMPTY}.
+     * When the length's own class has no room and no slab can be taken for it, the bytes go to a
+     * free slot of a larger class (an overflow slot) before the write is refused: under a shortage
+     * the memory already backed is used whole before a page is turned away, and a page turned away
+     * is one the kernel cannot free. The compactor moves such bytes home once their class has room.
+     */
     public long allocate(int length) {
         int c = classOf(length);
+        long refusal;
         synchronized (classLocks[c]) {
             int slab = partialHead[c];
             if (slab == NONE) {
-                long refusal = takeSlab(c);
-                if (refusal < 0) {
-                    return refusal;
+                refusal = takeSlab(c);
+                if (refusal >= 0) {
+                    return allocateIn(c, (int) refusal);
                 }
-                slab = (int) refusal;
-            }
-            int slot = slabFreeHead[slab];
-            if (slot != NONE) {
-                slabFreeHead[slab] = OffHeap.getInt(slotAddress(slab, c, slot));
             } else {
-                slot = slabBump[slab]++;
+                return allocateIn(c, slab);
             }
-            if (slabUsed[slab]++ == 0) {
-                emptySlabs[c]--;
-            }
-            if (slabUsed[slab] == slotsPerSlab(c)) {
-                unlinkPartial(c, slab);
-            }
-            return ((long) slab << SLOT_BITS) | slot;
         }
+        // one class lock at a time, never nested: the class's own lock is released above
+        for (int larger = c + 1; larger < CLASSES; larger++) {
+            synchronized (classLocks[larger]) {
+                int slab = partialHead[larger];
+                if (slab != NONE && slabUsed[slab] > 0) { // never a kept empty slab: it stays its class's spare
+                    overflowSlots.incrementAndGet();
+                    return allocateIn(larger, slab);
+                }
+            }
+        }
+        return refusal;
+    }
+
+    /** A slot of a partial slab of class {@code c}; the caller holds the class's lock. */
+    private long allocateIn(int c, int slab) {
+        int slot = slabFreeHead[slab];
+        if (slot != NONE) {
+            slabFreeHead[slab] = OffHeap.getInt(slotAddress(slab, c, slot));
+        } else {
+            slot = slabBump[slab]++;
+        }
+        if (slabUsed[slab]++ == 0) {
+            emptySlabs[c]--;
+        }
+        if (slabUsed[slab] == slotsPerSlab(c)) {
+            unlinkPartial(c, slab);
+        }
+        return ((long) slab << SLOT_BITS) | slot;
+    }
+
+    /** Slots given to bytes of a smaller class because that class had no room, ever. */
+    private final AtomicLong overflowSlots = new AtomicLong();
+
+    /** Slots given to bytes of a smaller class because that class had no room and no slab could be taken for it, ever. */
+    public long overflowSlots() {
+        return overflowSlots.get();
+    }
+
+    /** The class of the slab under {@code handle}: the length's own class, or a larger one for an overflow slot. */
+    private int classOfHandle(long handle) {
+        return slabClass[(int) (handle >>> SLOT_BITS)];
     }
 
     /** Frees what {@link #allocate} gave for the same {@code length}. */
     public void free(long handle, int length) {
-        int c = classOf(length);
         int slab = (int) (handle >>> SLOT_BITS);
         int slot = (int) (handle & ((1 << SLOT_BITS) - 1));
+        // a slab in use keeps its class: read without the lock, then checked under it
+        int c = classOfHandle(handle);
         int released = NONE;
+        if (c == NONE || c < classOf(length)) {
+            throw new IllegalStateException(
+                    "free of handle " + handle + " with length " + length + " that this pool did not give");
+        }
         synchronized (classLocks[c]) {
             if (slabClass[slab] != c || slabUsed[slab] == 0) {
                 throw new IllegalStateException(
@@ -338,11 +515,19 @@ public final class LocalPool implements AutoCloseable {
 
     /**
      * True when the slot under {@code handle} sits in a sparse slab (at most a quarter used) that
-     * its data could leave for a denser partial slab of its class: moving it helps that slab empty
-     * and go back to the kernel. A hint, read without the class lock.
+     * its data could leave for a denser partial slab of its class, or is an overflow slot whose own
+     * class has a partial slab again: moving it helps that slab empty and go back to the kernel, or
+     * gives the larger slot back. A hint, read without the class lock.
      */
     public boolean sparse(long handle, int length) {
-        int c = classOf(length);
+        int own = classOf(length);
+        int c = classOfHandle(handle);
+        if (c == NONE) {
+            return false;
+        }
+        if (c != own) {
+            return partialHead[own] != NONE;
+        }
         int slab = (int) (handle >>> SLOT_BITS);
         int used = slabUsed[slab];
         return used > 0
@@ -353,19 +538,22 @@ public final class LocalPool implements AutoCloseable {
 
     /**
      * A slot for {@code length} bytes in a partial slab of its class at least as full as the one
-     * under {@code handle}, never in a new slab: the compactor's allocation. -1 when no such slab
-     * has room.
+     * under {@code handle} (any partial slab in use, for an overflow slot), never in a new slab:
+     * the compactor's allocation. -1 when no such slab has room.
      */
     public long allocateDenser(long handle, int length) {
         int c = classOf(length);
         int from = (int) (handle >>> SLOT_BITS);
+        boolean overflow = classOfHandle(handle) != c;
         synchronized (classLocks[c]) {
             int slab = partialHead[c];
             for (int looks = 0; slab != NONE && looks < DENSER_LOOKS; looks++, slab = slabNext[slab]) {
                 if (slab != from
                         && slabUsed[slab] > 0
-                        && slabUsed[slab]
-                                >= slabUsed[from]) { // at least as full: each move strictly concentrates the class
+                        && (overflow
+                                || slabUsed[slab]
+                                        >= slabUsed[
+                                                from])) { // at least as full: each move strictly concentrates the class
                     int slot = slabFreeHead[slab];
                     if (slot != NONE) {
                         slabFreeHead[slab] = OffHeap.getInt(slotAddress(slab, c, slot));
@@ -400,7 +588,7 @@ public final class LocalPool implements AutoCloseable {
     private long takeSlab(int sizeClass) {
         int id;
         synchronized (slabLock) {
-            if (spareCount > 0) {
+            if (spareCount > heldBack || (spareCount > 0 && grower.waiting())) {
                 id = spares[--spareCount];
                 if (spareCount < spareTarget / 2) {
                     grower.wake();
@@ -411,6 +599,7 @@ public final class LocalPool implements AutoCloseable {
                 return REFUSED_LIMIT;
             } else if (spareTarget > 0) {
                 // never back a slab on the serving path: refuse now, the grower refills
+                reserveRefusals++;
                 grower.wake();
                 return REFUSED_RESERVE_EMPTY;
             } else {
