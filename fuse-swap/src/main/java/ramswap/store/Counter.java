@@ -77,9 +77,6 @@ public enum Counter {
     POOL_COMPACTED_PAGES(
             "pool_compacted_pages", "pages moved out of sparse slabs so that those slabs go back to the kernel, ever"),
     POOL_LIMIT_HIT("pool_limit_hit", "write requests refused whole because the pool was at pool_max_bytes"),
-    POOL_OVERFLOW_PAGES(
-            "pool_overflow_pages",
-            "pages put in a slot of a larger size class because their own class had no room and no slab could be taken, ever"),
     POOL_RESERVE_EMPTY(
             "pool_reserve_empty",
             "write requests refused whole because the pool's reserve was empty while it refilled (memory short)"),

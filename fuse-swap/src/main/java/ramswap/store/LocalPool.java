@@ -1,6 +1,5 @@
 package ramswap.store;
 
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
 import org.agrona.concurrent.Agent;
 import ramswap.sys.OffHeap;
@@ -408,81 +407,40 @@ public final class LocalPool implements AutoCloseable {
 
     // ---------------------------------------------------------------- allocation
 
-    /**
-     * A handle for {@code length} bytes, or {@link #REFUSED_LIMIT} or {@link #REFUSED_RESERVE_EMPTY}.
-     * When the length's own class has no room and no slab can be taken for it, the bytes go to a
-     * free slot of a larger class (an overflow slot) before the write is refused: under a shortage
-     * the memory already backed is used whole before a page is turned away, and a page turned away
-     * is one the kernel cannot free. The compactor moves such bytes home once their class has room.
-     */
+    /** A handle for {@code length} bytes, or {@link #REFUSED_LIMIT} or {@link #REFUSED_RESERVE_EMPTY}. */
     public long allocate(int length) {
         int c = classOf(length);
-        long refusal;
         synchronized (classLocks[c]) {
             int slab = partialHead[c];
             if (slab == NONE) {
-                refusal = takeSlab(c);
-                if (refusal >= 0) {
-                    return allocateIn(c, (int) refusal);
+                long refusal = takeSlab(c);
+                if (refusal < 0) {
+                    return refusal;
                 }
+                slab = (int) refusal;
+            }
+            int slot = slabFreeHead[slab];
+            if (slot != NONE) {
+                slabFreeHead[slab] = OffHeap.getInt(slotAddress(slab, c, slot));
             } else {
-                return allocateIn(c, slab);
+                slot = slabBump[slab]++;
             }
-        }
-        // one class lock at a time, never nested: the class's own lock is released above
-        for (int larger = c + 1; larger < CLASSES; larger++) {
-            synchronized (classLocks[larger]) {
-                int slab = partialHead[larger];
-                if (slab != NONE && slabUsed[slab] > 0) { // never a kept empty slab: it stays its class's spare
-                    overflowSlots.incrementAndGet();
-                    return allocateIn(larger, slab);
-                }
+            if (slabUsed[slab]++ == 0) {
+                emptySlabs[c]--;
             }
+            if (slabUsed[slab] == slotsPerSlab(c)) {
+                unlinkPartial(c, slab);
+            }
+            return ((long) slab << SLOT_BITS) | slot;
         }
-        return refusal;
-    }
-
-    /** A slot of a partial slab of class {@code c}; the caller holds the class's lock. */
-    private long allocateIn(int c, int slab) {
-        int slot = slabFreeHead[slab];
-        if (slot != NONE) {
-            slabFreeHead[slab] = OffHeap.getInt(slotAddress(slab, c, slot));
-        } else {
-            slot = slabBump[slab]++;
-        }
-        if (slabUsed[slab]++ == 0) {
-            emptySlabs[c]--;
-        }
-        if (slabUsed[slab] == slotsPerSlab(c)) {
-            unlinkPartial(c, slab);
-        }
-        return ((long) slab << SLOT_BITS) | slot;
-    }
-
-    /** Slots given to bytes of a smaller class because that class had no room, ever. */
-    private final AtomicLong overflowSlots = new AtomicLong();
-
-    /** Slots given to bytes of a smaller class because that class had no room and no slab could be taken for it, ever. */
-    public long overflowSlots() {
-        return overflowSlots.get();
-    }
-
-    /** The class of the slab under {@code handle}: the length's own class, or a larger one for an overflow slot. */
-    private int classOfHandle(long handle) {
-        return slabClass[(int) (handle >>> SLOT_BITS)];
     }
 
     /** Frees what {@link #allocate} gave for the same {@code length}. */
     public void free(long handle, int length) {
+        int c = classOf(length);
         int slab = (int) (handle >>> SLOT_BITS);
         int slot = (int) (handle & ((1 << SLOT_BITS) - 1));
-        // a slab in use keeps its class: read without the lock, then checked under it
-        int c = classOfHandle(handle);
         int released = NONE;
-        if (c == NONE || c < classOf(length)) {
-            throw new IllegalStateException(
-                    "free of handle " + handle + " with length " + length + " that this pool did not give");
-        }
         synchronized (classLocks[c]) {
             if (slabClass[slab] != c || slabUsed[slab] == 0) {
                 throw new IllegalStateException(
@@ -515,19 +473,11 @@ public final class LocalPool implements AutoCloseable {
 
     /**
      * True when the slot under {@code handle} sits in a sparse slab (at most a quarter used) that
-     * its data could leave for a denser partial slab of its class, or is an overflow slot whose own
-     * class has a partial slab again: moving it helps that slab empty and go back to the kernel, or
-     * gives the larger slot back. A hint, read without the class lock.
+     * its data could leave for a denser partial slab of its class: moving it helps that slab empty
+     * and go back to the kernel. A hint, read without the class lock.
      */
     public boolean sparse(long handle, int length) {
-        int own = classOf(length);
-        int c = classOfHandle(handle);
-        if (c == NONE) {
-            return false;
-        }
-        if (c != own) {
-            return partialHead[own] != NONE;
-        }
+        int c = classOf(length);
         int slab = (int) (handle >>> SLOT_BITS);
         int used = slabUsed[slab];
         return used > 0
@@ -538,22 +488,19 @@ public final class LocalPool implements AutoCloseable {
 
     /**
      * A slot for {@code length} bytes in a partial slab of its class at least as full as the one
-     * under {@code handle} (any partial slab in use, for an overflow slot), never in a new slab:
-     * the compactor's allocation. -1 when no such slab has room.
+     * under {@code handle}, never in a new slab: the compactor's allocation. -1 when no such slab
+     * has room.
      */
     public long allocateDenser(long handle, int length) {
         int c = classOf(length);
         int from = (int) (handle >>> SLOT_BITS);
-        boolean overflow = classOfHandle(handle) != c;
         synchronized (classLocks[c]) {
             int slab = partialHead[c];
             for (int looks = 0; slab != NONE && looks < DENSER_LOOKS; looks++, slab = slabNext[slab]) {
                 if (slab != from
                         && slabUsed[slab] > 0
-                        && (overflow
-                                || slabUsed[slab]
-                                        >= slabUsed[
-                                                from])) { // at least as full: each move strictly concentrates the class
+                        && slabUsed[slab]
+                                >= slabUsed[from]) { // at least as full: each move strictly concentrates the class
                     int slot = slabFreeHead[slab];
                     if (slot != NONE) {
                         slabFreeHead[slab] = OffHeap.getInt(slotAddress(slab, c, slot));

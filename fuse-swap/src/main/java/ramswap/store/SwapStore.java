@@ -1091,7 +1091,6 @@ public final class SwapStore {
     /** Gauges that live in the pool, copied into the counters when someone looks. */
     public void refreshGauges() {
         counters.set(Counter.POOL_BYTES, pool.mappedBytes());
-        counters.set(Counter.POOL_OVERFLOW_PAGES, pool.overflowSlots());
         synchronized (fetchesSoFar) {
             fetchInterval = fetchMicros.getIntervalHistogram(fetchInterval); // recycles: no allocation after the first
             fetchesSoFar.add(fetchInterval);

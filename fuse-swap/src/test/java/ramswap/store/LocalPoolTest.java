@@ -2,7 +2,6 @@ package ramswap.store;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -179,40 +178,6 @@ class LocalPoolTest {
                 }
                 assertTrue(h >= 0, "the grower refilled the reserve");
             }
-        }
-    }
-
-    @Test
-    void shouldPutBytesInALargerClassWithRoomBeforeRefusingAndMoveThemHomeLater() {
-        try (LocalPool pool = new LocalPool(POSIX, 16 * MIB, 16 * MIB, 2 * LocalPool.SLAB_BYTES)) {
-            long raw = pool.allocate(BlockCodec.BLOCK_SIZE); // the raw class takes one slab of the reserve
-            int small = LocalPool.SLAB_BYTES / LocalPool.slotBytes(LocalPool.classOf(100));
-            List<Long> smalls = new ArrayList<>();
-            for (int i = 0; i < small; i++) { // the small class takes the other and fills it
-                smalls.add(pool.allocate(100));
-            }
-            assertTrue(smalls.stream().allMatch(h -> h >= 0));
-            assertEquals(0, pool.overflowSlots());
-
-            long over = pool.allocate(100);
-            assertTrue(over >= 0, "a free slot of the raw class's slab takes it: the reserve is empty");
-            assertEquals(1, pool.overflowSlots());
-            assertEquals(2 * LocalPool.SLAB_BYTES, pool.mappedBytes(), "no slab taken for it");
-
-            int rawSlots = LocalPool.SLAB_BYTES / BlockCodec.BLOCK_SIZE;
-            for (int i = 2; i < rawSlots; i++) {
-                assertTrue(pool.allocate(100) >= 0);
-            }
-            assertEquals(LocalPool.REFUSED_RESERVE_EMPTY, pool.allocate(100), "refused once every slot is taken");
-
-            assertFalse(pool.sparse(over, 100), "its own class has no room yet");
-            pool.free(smalls.get(0), 100);
-            assertTrue(pool.sparse(over, 100), "its own class has room again: worth moving home");
-            long home = pool.allocateDenser(over, 100);
-            assertTrue(home >= 0);
-            pool.free(over, 100);
-            pool.free(home, 100);
-            pool.free(raw, BlockCodec.BLOCK_SIZE);
         }
     }
 
