@@ -128,8 +128,7 @@ for run in $(seq 1 "$runs"); do
   done
   elapsed=$((SECONDS - start)); outcome=pass
   # read before a hang's abort, bounded: a stuck daemon does not answer
-  stat() { timeout 5 cat "$m/stats/$1" 2>/dev/null || echo "?"; }
-  pool=$((peak_pool >> 20)); empty=$(stat pool_reserve_empty)
+  pool=$((peak_pool >> 20)); empty=$(timeout 5 cat "$m/stats/pool_reserve_empty" 2>/dev/null || echo "?")
   if [ -z "$rc" ]; then
     outcome=HUNG; hung=1
     for t in /proc/"$pid"/task/*; do

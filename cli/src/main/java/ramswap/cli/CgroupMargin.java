@@ -17,7 +17,6 @@ import ramswap.sys.Posix;
  */
 final class CgroupMargin implements LocalPool.MarginProbe {
 
-    private static final int POSIX_O_RDONLY = 0;
     /** The limit changes rarely: read again every this many looks. */
     private static final int LIMIT_EVERY = 256;
 
@@ -28,11 +27,11 @@ final class CgroupMargin implements LocalPool.MarginProbe {
     private long limit;
     private int looks;
 
-    private CgroupMargin(Posix posix, int usageFd, int limitFd, long limit) {
+    private CgroupMargin(Posix posix, int usageFd, int limitFd) {
         this.posix = posix;
         this.usageFd = usageFd;
         this.limitFd = limitFd;
-        this.limit = limit;
+        this.limit = readNumber(limitFd);
     }
 
     /**
@@ -45,21 +44,19 @@ final class CgroupMargin implements LocalPool.MarginProbe {
         if (files.isEmpty()) {
             return Optional.empty();
         }
-        int usage = posix.open(files.get()[0].toString(), POSIX_O_RDONLY, 0);
-        int limitFd = posix.open(files.get()[1].toString(), POSIX_O_RDONLY, 0);
+        int usage = posix.open(files.get()[0].toString(), Posix.O_RDONLY, 0);
+        int limitFd = posix.open(files.get()[1].toString(), Posix.O_RDONLY, 0);
         if (usage < 0 || limitFd < 0) {
             closeQuietly(posix, usage);
             closeQuietly(posix, limitFd);
             return Optional.empty();
         }
-        CgroupMargin m = new CgroupMargin(posix, usage, limitFd, 0);
-        long limit = m.readNumber(limitFd);
-        if (limit <= 0 || limit >= memTotalBytes || m.readNumber(usage) < 0) {
+        CgroupMargin m = new CgroupMargin(posix, usage, limitFd);
+        if (m.limit <= 0 || m.limit >= memTotalBytes || m.readNumber(usage) < 0) {
             closeQuietly(posix, usage);
             closeQuietly(posix, limitFd);
             return Optional.empty();
         }
-        m.limit = limit;
         return Optional.of(m);
     }
 
@@ -77,11 +74,9 @@ final class CgroupMargin implements LocalPool.MarginProbe {
                     return Optional.of(
                             new Path[] {dir.resolve("memory.usage_in_bytes"), dir.resolve("memory.limit_in_bytes")});
                 }
-                if (f[0].equals("0")
-                        && f[1].isEmpty()
-                        && Files.exists(Path.of("/sys/fs/cgroup" + f[2]).resolve("memory.max"))) {
-                    Path dir = Path.of("/sys/fs/cgroup" + f[2]);
-                    return Optional.of(new Path[] {dir.resolve("memory.current"), dir.resolve("memory.max")});
+                Path v2 = Path.of("/sys/fs/cgroup" + f[2]);
+                if (f[0].equals("0") && f[1].isEmpty() && Files.exists(v2.resolve("memory.max"))) {
+                    return Optional.of(new Path[] {v2.resolve("memory.current"), v2.resolve("memory.max")});
                 }
             }
         } catch (IOException | RuntimeException e) {

@@ -306,23 +306,19 @@ public final class LocalPool implements AutoCloseable {
                         waitingAt = now;
                     }
                 }
-                if (waitStart == 0) {
+                // a refusal restarts the wait: room will come from the held-back spares
+                if (waitStart == 0 || refusals != refusalsAtWaitStart) {
                     waitStart = now;
                     refusalsAtWaitStart = refusals;
                 }
-                if (now - waitStart < FORCE_AFTER_NS || refusals != refusalsAtWaitStart) {
-                    if (refusals
-                            != refusalsAtWaitStart) { // writes are refused: room will come from the held-back spares
-                        waitStart = now;
-                        refusalsAtWaitStart = refusals;
-                    }
+                if (now - waitStart < FORCE_AFTER_NS) {
                     LockSupport.parkNanos(MARGIN_POLL_NS);
                     return 1;
                 }
                 pages = PAGES_PER_SLAB - backedPages; // nothing frees room and nothing is refused: reclaim makes it
             }
             waitStart = 0;
-            posix.memset(slabAddress(backing) + (long) backedPages * PAGE, 0, (long) pages * PAGE);
+            touch(backing, backedPages, pages);
             backedPages += pages;
             if (backedPages == PAGES_PER_SLAB) {
                 keep(backing);
@@ -602,7 +598,12 @@ public final class LocalPool implements AutoCloseable {
 
     /** Faults in every page of a slab (from native code: see the grower). */
     private void touch(int id) {
-        posix.memset(slabAddress(id), 0, SLAB_BYTES);
+        touch(id, 0, PAGES_PER_SLAB);
+    }
+
+    /** Faults in {@code pages} pages of a slab from its page {@code fromPage} (from native code). */
+    private void touch(int id, int fromPage, int pages) {
+        posix.memset(slabAddress(id) + (long) fromPage * PAGE, 0, (long) pages * PAGE);
     }
 
     private long slabAddress(int id) {
