@@ -4,79 +4,114 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
 import java.util.Optional;
 import ramswap.store.LocalPool;
 import ramswap.sys.Posix;
 
 /**
- * The room left in the daemon's own memory cgroup before a charge there must reclaim: its limit
- * minus its usage (cgroup v1 {@code memory.limit_in_bytes} and {@code memory.usage_in_bytes}, v2
- * {@code memory.max} and {@code memory.current}). Read by the pool's grower only; the files stay
- * open and are read with {@code pread} into one buffer, so that a look allocates nothing the
- * cgroup would charge (a kernfs file keeps its read buffer while it is open).
+ * The room left before a charge to the daemon's memory cgroup must reclaim: the least, over that
+ * cgroup and every ancestor with a limit below the machine's memory, of its limit minus its usage
+ * (cgroup v1 {@code memory.limit_in_bytes} and {@code memory.usage_in_bytes}, v2 {@code
+ * memory.max} and {@code memory.current}). A charge counts against every ancestor, so a parent's
+ * limit (a systemd slice's {@code MemoryMax}, the cgroup of a container) stops it as its own
+ * does. Read by the pool's grower only; the files stay open and are read with {@code pread} into
+ * one buffer, so that a look allocates nothing the cgroup would charge (a kernfs file keeps its
+ * read buffer while it is open).
  */
 final class CgroupMargin implements LocalPool.MarginProbe {
 
-    /** The limit changes rarely: read again every this many looks. */
+    /** The limits change rarely: read again every this many looks. */
     private static final int LIMIT_EVERY = 256;
 
     private final Posix posix;
-    private final int usageFd;
-    private final int limitFd;
+    private final int[] usageFds;
+    private final int[] limitFds;
+    private final long[] limits;
     private final byte[] buf = new byte[32];
-    private long limit;
     private int looks;
 
-    private CgroupMargin(Posix posix, int usageFd, int limitFd) {
+    private CgroupMargin(Posix posix, int[] usageFds, int[] limitFds, long[] limits) {
         this.posix = posix;
-        this.usageFd = usageFd;
-        this.limitFd = limitFd;
-        this.limit = readNumber(limitFd);
+        this.usageFds = usageFds;
+        this.limitFds = limitFds;
+        this.limits = limits;
     }
 
     /**
-     * The probe for this process's memory cgroup, or empty when it has no limit below the
-     * machine's memory (then a charge meets the machine's shortage, not the cgroup's) or its files
-     * cannot be read.
+     * The probe for this process's memory cgroup and its ancestors, or empty when none has a limit
+     * below the machine's memory (then a charge meets the machine's shortage, not a cgroup's) or
+     * their files cannot be read.
      */
     static Optional<LocalPool.MarginProbe> forThisProcess(Posix posix, long memTotalBytes) {
-        Optional<Path[]> files = files();
-        if (files.isEmpty()) {
-            return Optional.empty();
-        }
-        int usage = posix.open(files.get()[0].toString(), Posix.O_RDONLY, 0);
-        int limitFd = posix.open(files.get()[1].toString(), Posix.O_RDONLY, 0);
-        if (usage < 0 || limitFd < 0) {
-            closeQuietly(posix, usage);
-            closeQuietly(posix, limitFd);
-            return Optional.empty();
-        }
-        CgroupMargin m = new CgroupMargin(posix, usage, limitFd);
-        if (m.limit <= 0 || m.limit >= memTotalBytes || m.readNumber(usage) < 0) {
-            closeQuietly(posix, usage);
-            closeQuietly(posix, limitFd);
-            return Optional.empty();
-        }
-        return Optional.of(m);
+        return ownCgroup().flatMap(own -> forCgroups(posix, own, memTotalBytes));
     }
 
-    /** The usage and limit files of this process's memory cgroup, v1 or v2. */
-    private static Optional<Path[]> files() {
+    /** The probe for the cgroups of {@code levels} whose limit is below {@code memTotalBytes}. */
+    static Optional<LocalPool.MarginProbe> forCgroups(Posix posix, Levels levels, long memTotalBytes) {
+        List<int[]> kept = new ArrayList<>();
+        List<Long> keptLimits = new ArrayList<>();
+        for (Path dir : levels.dirs()) {
+            int usage = posix.open(dir.resolve(levels.usageFile()).toString(), Posix.O_RDONLY, 0);
+            int limit = posix.open(dir.resolve(levels.limitFile()).toString(), Posix.O_RDONLY, 0);
+            long l = limit < 0 ? -1 : readNumber(posix, limit, new byte[32]);
+            boolean readable = usage >= 0 && readNumber(posix, usage, new byte[32]) >= 0;
+            if (readable && l > 0 && l < memTotalBytes) {
+                kept.add(new int[] {usage, limit});
+                keptLimits.add(l);
+            } else {
+                closeQuietly(posix, usage);
+                closeQuietly(posix, limit);
+            }
+        }
+        if (kept.isEmpty()) {
+            return Optional.empty();
+        }
+        int n = kept.size();
+        int[] usageFds = new int[n];
+        int[] limitFds = new int[n];
+        long[] limits = new long[n];
+        for (int i = 0; i < n; i++) {
+            usageFds[i] = kept.get(i)[0];
+            limitFds[i] = kept.get(i)[1];
+            limits[i] = keptLimits.get(i);
+        }
+        return Optional.of(new CgroupMargin(posix, usageFds, limitFds, limits));
+    }
+
+    /** Cgroup directories, innermost first, and the names of their usage and limit files. */
+    record Levels(List<Path> dirs, String usageFile, String limitFile) {
+
+        /** {@code path} (as /proc/self/cgroup gives it) under {@code root} and each ancestor below root. */
+        static Levels of(Path root, String path, String usageFile, String limitFile) {
+            List<Path> dirs = new ArrayList<>();
+            Path rel = Path.of(path.startsWith("/") ? path.substring(1) : path);
+            for (Path p = rel; p != null && !p.toString().isEmpty(); p = p.getParent()) {
+                dirs.add(root.resolve(p));
+            }
+            return new Levels(dirs, usageFile, limitFile);
+        }
+    }
+
+    /** This process's memory cgroup, v1 or v2, with its ancestors. */
+    private static Optional<Levels> ownCgroup() {
         try {
             for (String line : Files.readAllLines(Path.of("/proc/self/cgroup"), StandardCharsets.US_ASCII)) {
                 String[] f = line.split(":", 3);
                 if (f.length < 3) {
                     continue;
                 }
-                boolean memoryV1 = java.util.Arrays.asList(f[1].split(",")).contains("memory");
-                if (memoryV1) {
-                    Path dir = Path.of("/sys/fs/cgroup/memory" + f[2]);
-                    return Optional.of(
-                            new Path[] {dir.resolve("memory.usage_in_bytes"), dir.resolve("memory.limit_in_bytes")});
+                if (Arrays.asList(f[1].split(",")).contains("memory")) {
+                    return Optional.of(Levels.of(
+                            Path.of("/sys/fs/cgroup/memory"), f[2], "memory.usage_in_bytes", "memory.limit_in_bytes"));
                 }
-                Path v2 = Path.of("/sys/fs/cgroup" + f[2]);
-                if (f[0].equals("0") && f[1].isEmpty() && Files.exists(v2.resolve("memory.max"))) {
-                    return Optional.of(new Path[] {v2.resolve("memory.current"), v2.resolve("memory.max")});
+                Path v2 = Path.of("/sys/fs/cgroup");
+                if (f[0].equals("0")
+                        && f[1].isEmpty()
+                        && Files.exists(v2.resolve(f[2].substring(1)).resolve("memory.max"))) {
+                    return Optional.of(Levels.of(v2, f[2], "memory.current", "memory.max"));
                 }
             }
         } catch (IOException | RuntimeException e) {
@@ -87,19 +122,27 @@ final class CgroupMargin implements LocalPool.MarginProbe {
 
     @Override
     public long marginBytes() {
-        if (++looks % LIMIT_EVERY == 0) {
-            long l = readNumber(limitFd);
-            limit = l > 0 ? l : UNKNOWN; // "max" (v2) reads as -1
+        boolean reread = ++looks % LIMIT_EVERY == 0;
+        long least = UNKNOWN;
+        for (int i = 0; i < limits.length; i++) {
+            if (reread) {
+                long l = readNumber(posix, limitFds[i], buf);
+                limits[i] = l > 0 ? l : UNKNOWN; // "max" (v2) reads as -1
+            }
+            if (limits[i] == UNKNOWN) {
+                continue;
+            }
+            long usage = readNumber(posix, usageFds[i], buf);
+            if (usage < 0) {
+                return UNKNOWN;
+            }
+            least = Math.min(least, Math.max(0, limits[i] - usage));
         }
-        long usage = readNumber(usageFd);
-        if (usage < 0 || limit == UNKNOWN) {
-            return UNKNOWN;
-        }
-        return Math.max(0, limit - usage);
+        return least;
     }
 
     /** The decimal number at the start of a file, or -1 (unreadable, or "max"). */
-    private long readNumber(int fd) {
+    private static long readNumber(Posix posix, int fd, byte[] buf) {
         long n = posix.pread(fd, buf, buf.length, 0);
         if (n <= 0) {
             return -1;
