@@ -9,7 +9,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.UUID;
 import org.junit.jupiter.api.Test;
-import ramswap.cluster.HazelcastRemoteTierTest.Node;
+import ramswap.cluster.HazelcastRemoteTierIT.Node;
 import ramswap.store.Counter;
 import ramswap.store.Counters;
 import ramswap.store.Knob;
@@ -19,12 +19,12 @@ import ramswap.store.RemoteTier.Sent;
 
 /**
  * A node that only borrows, connected as a Hazelcast client to real lending members in this JVM
- * (127.0.0.1, ports from 6700): its tier places, reads and repairs as a lite member's does, and
+ * (127.0.0.1, ports from a free range): its tier places, reads and repairs as a lite member's does, and
  * its lease keeps its pages on the lenders.
  */
-class ClusterClientTest {
+class ClusterClientIT {
 
-    static final int BASE_PORT = 6700;
+    static final int BASE_PORT = FreePorts.base();
     static final Duration CONNECT = Duration.ofSeconds(30);
 
     /** One client node: its tier over a client of the members started so far. */
@@ -41,7 +41,7 @@ class ClusterClientTest {
         }
 
         Sent send(Batch b) throws Exception {
-            return tier.send(b).get(HazelcastRemoteTierTest.TIMEOUT_MS, java.util.concurrent.TimeUnit.MILLISECONDS);
+            return tier.send(b).get(HazelcastRemoteTierIT.TIMEOUT_MS, java.util.concurrent.TimeUnit.MILLISECONDS);
         }
 
         int[] fetch(Batch b, long[] handles) {
@@ -51,9 +51,9 @@ class ClusterClientTest {
                     b.blocks,
                     b.generations,
                     handles,
-                    HazelcastRemoteTierTest.pages(b.count),
+                    HazelcastRemoteTierIT.pages(b.count),
                     lengths,
-                    HazelcastRemoteTierTest.TIMEOUT_MS);
+                    HazelcastRemoteTierIT.TIMEOUT_MS);
             return lengths;
         }
     }
@@ -61,10 +61,10 @@ class ClusterClientTest {
     @Test
     void shouldSendTwoCopiesAndReadEveryPageThroughTheSecondAfterALenderCrashes() throws Exception {
         try (TestCluster cluster = new TestCluster(BASE_PORT)) {
-            Node a = HazelcastRemoteTierTest.lender(cluster, 1, 64 * HazelcastRemoteTierTest.MIB);
-            Node b = HazelcastRemoteTierTest.lender(cluster, 2, 64 * HazelcastRemoteTierTest.MIB);
-            HazelcastRemoteTierTest.lender(cluster, 3, 64 * HazelcastRemoteTierTest.MIB);
-            HazelcastRemoteTierTest.awaitMembers(cluster, a, 3);
+            Node a = HazelcastRemoteTierIT.lender(cluster, 1, 64 * HazelcastRemoteTierIT.MIB);
+            Node b = HazelcastRemoteTierIT.lender(cluster, 2, 64 * HazelcastRemoteTierIT.MIB);
+            HazelcastRemoteTierIT.lender(cluster, 3, 64 * HazelcastRemoteTierIT.MIB);
+            HazelcastRemoteTierIT.awaitMembers(cluster, a, 3);
             ClientNode borrower = new ClientNode(cluster, 0, "1,2,3");
             assertTrue(borrower.client.client());
             com.hazelcast.cluster.Address own =
@@ -78,7 +78,7 @@ class ClusterClientTest {
             TestCluster.await("the client's tier can send", borrower.tier::canSend);
             TestCluster.await("the partitions settled, as a member tells the client", borrower.tier::placementSettled);
 
-            Batch batch = HazelcastRemoteTierTest.batch(64, 31);
+            Batch batch = HazelcastRemoteTierIT.batch(64, 31);
             Sent sent = borrower.send(batch);
             UUID crashed = a.member.hazelcast().getCluster().getLocalMember().getUuid();
             KeyPlacer placer = new KeyPlacer(a.member.hazelcast().getPartitionService(), 0, 1);
@@ -100,7 +100,7 @@ class ClusterClientTest {
                 assertFalse(first.equals(second), "both copies on one member");
                 assertFalse(borrower.tier.needsReplacing(h));
             }
-            assertEquals(128, HazelcastRemoteTierTest.blocks(a).size());
+            assertEquals(128, HazelcastRemoteTierIT.blocks(a).size());
             int[] lengths = borrower.fetch(batch, sent.handles);
             for (int k = 0; k < 64; k++) {
                 assertEquals(batch.lengths[k], lengths[k], "page " + k);
@@ -135,12 +135,12 @@ class ClusterClientTest {
     @Test
     void shouldKeepThePagesOfAClientWithALiveLeaseAndFreeThemOnceItLapsedForTheGrace() throws Exception {
         try (TestCluster cluster = new TestCluster(BASE_PORT)) {
-            Node lender = HazelcastRemoteTierTest.lender(cluster, 1, 16 * HazelcastRemoteTierTest.MIB);
+            Node lender = HazelcastRemoteTierIT.lender(cluster, 1, 16 * HazelcastRemoteTierIT.MIB);
             ClientNode borrower = new ClientNode(cluster, 0, "1");
             NodeLease lease = new NodeLease(borrower.client);
             lease.doWork();
             TestCluster.await("the client's tier can send", borrower.tier::canSend);
-            borrower.send(HazelcastRemoteTierTest.batch(20, 32));
+            borrower.send(HazelcastRemoteTierIT.batch(20, 32));
             assertEquals(null, lender.knobs.set(Knob.ORPHAN_GRACE_SECONDS, "1"));
             assertEquals(List.of(0, 1), List.copyOf(NodeDirectory.present(lender.member.hazelcast())));
             assertEquals(20, lender.lender.heldOfPresentNodes(), "its pages are handed over when the lender leaves");
@@ -148,21 +148,21 @@ class ClusterClientTest {
             assertEquals(0, lender.lender.sweepOrphans());
             Thread.sleep(1100);
             assertEquals(0, lender.lender.sweepOrphans(), "a node with a live lease is present");
-            assertEquals(20, HazelcastRemoteTierTest.blocks(lender).size());
+            assertEquals(20, HazelcastRemoteTierIT.blocks(lender).size());
 
             lease.onClose(); // a daemon that stops releases its lease
             assertEquals(0, lender.lender.heldOfPresentNodes());
             assertEquals(0, lender.lender.sweepOrphans(), "freed within the grace");
             Thread.sleep(1100);
             assertEquals(20, lender.lender.sweepOrphans());
-            assertEquals(0, HazelcastRemoteTierTest.blocks(lender).size());
+            assertEquals(0, HazelcastRemoteTierIT.blocks(lender).size());
         }
     }
 
     @Test
     void shouldRefuseANodeNumberAClientHolds() throws Exception {
         try (TestCluster cluster = new TestCluster(BASE_PORT)) {
-            Node lender = HazelcastRemoteTierTest.lender(cluster, 1, 16 * HazelcastRemoteTierTest.MIB);
+            Node lender = HazelcastRemoteTierIT.lender(cluster, 1, 16 * HazelcastRemoteTierIT.MIB);
             List<String> join = cluster.settings(5, true).members();
             // another machine's address: in one JVM, a lease of this process at this address is its own earlier life
             cluster.own(ClusterClient.connect(

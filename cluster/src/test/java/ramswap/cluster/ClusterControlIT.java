@@ -23,12 +23,12 @@ import ramswap.store.Knob;
 import ramswap.store.Knobs;
 
 /**
- * Steering nodes through the cluster with real members on 127.0.0.1 (ports from 6450) and a real
+ * Steering nodes through the cluster with real members on 127.0.0.1 (ports from a free range) and a real
  * Hazelcast client, as {@code ramswap nodes}, {@code get --node} and {@code set --all} use them.
  */
-class ClusterControlTest {
+class ClusterControlIT {
 
-    private static final int BASE_PORT = 6450;
+    private static final int BASE_PORT = FreePorts.base();
     private static final Duration TIMEOUT = Duration.ofSeconds(5);
 
     private final String clusterName =

@@ -24,7 +24,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Test;
 
-class ClusterMemberTest {
+class ClusterMemberIT {
 
     @Nested
     class Joining {

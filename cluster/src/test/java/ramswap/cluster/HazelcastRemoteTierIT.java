@@ -30,11 +30,11 @@ import ramswap.store.RemoteTier.Sent;
 
 /**
  * The remote tier against real members in this JVM: a lite sender (node 0) and lending data
- * members. Ports from 6100 up.
+ * members. Ports from a free range ({@link FreePorts}).
  */
-class HazelcastRemoteTierTest {
+class HazelcastRemoteTierIT {
 
-    static final int BASE_PORT = 6100;
+    static final int BASE_PORT = FreePorts.base();
     static final int PAGE = 4096;
     static final long MIB = 1 << 20;
     static final long TIMEOUT_MS = 5000;

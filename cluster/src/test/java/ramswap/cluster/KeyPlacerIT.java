@@ -8,7 +8,7 @@ import java.util.Set;
 import java.util.UUID;
 import org.junit.jupiter.api.Test;
 
-class KeyPlacerTest {
+class KeyPlacerIT {
 
     @Test
     void shouldPackNodeIncarnationAndSequence() {

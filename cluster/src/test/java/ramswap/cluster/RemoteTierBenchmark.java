@@ -66,7 +66,7 @@ class RemoteTierBenchmark {
 
     @Test
     void printCosts() throws Exception {
-        try (TestCluster cluster = new TestCluster(6300)) {
+        try (TestCluster cluster = new TestCluster(FreePorts.base())) {
             ClusterMember lenderMember = cluster.start(1);
             ClusterMember sender = cluster.startLite(0);
             TestCluster.await(

@@ -2,14 +2,14 @@ package ramswap.cluster;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static ramswap.cluster.HazelcastRemoteTierTest.BASE_PORT;
-import static ramswap.cluster.HazelcastRemoteTierTest.awaitMembers;
-import static ramswap.cluster.HazelcastRemoteTierTest.batch;
-import static ramswap.cluster.HazelcastRemoteTierTest.blocks;
-import static ramswap.cluster.HazelcastRemoteTierTest.lender;
-import static ramswap.cluster.HazelcastRemoteTierTest.pages;
-import static ramswap.cluster.HazelcastRemoteTierTest.send;
-import static ramswap.cluster.HazelcastRemoteTierTest.sender;
+import static ramswap.cluster.HazelcastRemoteTierIT.BASE_PORT;
+import static ramswap.cluster.HazelcastRemoteTierIT.awaitMembers;
+import static ramswap.cluster.HazelcastRemoteTierIT.batch;
+import static ramswap.cluster.HazelcastRemoteTierIT.blocks;
+import static ramswap.cluster.HazelcastRemoteTierIT.lender;
+import static ramswap.cluster.HazelcastRemoteTierIT.pages;
+import static ramswap.cluster.HazelcastRemoteTierIT.send;
+import static ramswap.cluster.HazelcastRemoteTierIT.sender;
 
 import com.hazelcast.map.EntryProcessor;
 import java.time.Duration;
@@ -18,7 +18,7 @@ import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
-import ramswap.cluster.HazelcastRemoteTierTest.Node;
+import ramswap.cluster.HazelcastRemoteTierIT.Node;
 import ramswap.store.Counter;
 import ramswap.store.Knob;
 import ramswap.store.RemoteTier;
@@ -26,7 +26,7 @@ import ramswap.store.RemoteTier.Batch;
 import ramswap.store.RemoteTier.Sent;
 
 /** The tier when a lender stalls and when a restart's sweep is slow: no healthy page is lost or refused. */
-class RemoteTierFaultsTest {
+class RemoteTierFaultsIT {
 
     static final CountDownLatch RELEASE = new CountDownLatch(1);
     static final CountDownLatch RELEASE_LATE = new CountDownLatch(1);

@@ -16,7 +16,7 @@ import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Test;
 import ramswap.agent.Agents;
 
-class StatsPublisherTest {
+class StatsPublisherIT {
 
     private static final Duration INTERVAL = Duration.ofMillis(100);
 

@@ -11,12 +11,13 @@ import java.util.function.BooleanSupplier;
 /**
  * Real embedded members on 127.0.0.1 under a random cluster name, closed
  * together (newest first) by the test's try-with-resources even when it fails.
- * Ports start at 5901 so that a daemon on 5701 is never joined or disturbed.
+ * Ports from a free range ({@link FreePorts}), so that a daemon on 5701 or another test is never
+ * joined or disturbed.
  */
 final class TestCluster implements AutoCloseable {
 
     static final String LOOPBACK = "127.0.0.1";
-    static final int BASE_PORT = 5901;
+    static final int BASE_PORT = FreePorts.base();
     private static final Duration AWAIT_TIMEOUT = Duration.ofSeconds(30);
 
     private final String name = "ramswap-test-" + UUID.randomUUID().toString().substring(0, 8);
