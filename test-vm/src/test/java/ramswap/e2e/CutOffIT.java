@@ -7,6 +7,7 @@ import java.time.Duration;
 import java.util.concurrent.ThreadLocalRandom;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.condition.EnabledIf;
+import org.junit.jupiter.api.parallel.ResourceLock;
 
 /**
  * A borrower cut off from every lender (its link down, in network namespaces of the test's own):
@@ -16,6 +17,7 @@ import org.junit.jupiter.api.condition.EnabledIf;
  * through the swap file (no swapon), so that the EIO kills no process.
  */
 @EnabledIf("ramswap.e2e.Host#canSwap")
+@ResourceLock(Locks.SWAP)
 class CutOffIT {
 
     private static final long PAGES = 8192;

@@ -13,6 +13,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ThreadLocalRandom;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.condition.EnabledIf;
+import org.junit.jupiter.api.parallel.ResourceLock;
 
 /**
  * The QEMU guest as a borrower: its whole RAM is short, ramswap is its only swap, and its pages go
@@ -29,6 +30,8 @@ import org.junit.jupiter.api.condition.EnabledIf;
  * without; as a client (its default now) it lost no page through the kill.
  */
 @EnabledIf("ramswap.e2e.GuestBorrowerIT#canRun")
+@ResourceLock(Locks.SWAP)
+@ResourceLock(Locks.CPU)
 class GuestBorrowerIT {
 
     static boolean canRun() {

@@ -24,6 +24,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.condition.EnabledIf;
 import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
+import org.junit.jupiter.api.parallel.ResourceLock;
 
 /**
  * ramswap as the only swap of a QEMU guest whose whole RAM is short, the daemon included: runs
@@ -36,6 +37,8 @@ import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
  */
 @EnabledIf("ramswap.e2e.GuestPressureIT#canRun")
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+@ResourceLock(Locks.SWAP)
+@ResourceLock(Locks.CPU)
 class GuestPressureIT {
 
     static final Path SCRIPT = Host.REPO.resolve("test-vm/guest/run-guest-test.sh");

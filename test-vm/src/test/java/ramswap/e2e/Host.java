@@ -152,7 +152,7 @@ final class Host {
     }
 
     /** Compiles {@code src/main/c/NAME.c} into {@code target/NAME}. */
-    private static Path compile(String name) {
+    private static synchronized Path compile(String name) {
         Path bin = REPO.resolve("test-vm/target/" + name);
         Path src = REPO.resolve("test-vm/src/main/c/" + name + ".c");
         Run r = exec(

@@ -19,6 +19,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.condition.EnabledIf;
 import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
+import org.junit.jupiter.api.parallel.ResourceLock;
 
 /**
  * Swap when memory is short for the daemon too: the swap-over-NBD test (processes that map more
@@ -31,6 +32,8 @@ import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
  */
 @EnabledIf("ramswap.e2e.HostPressureIT#canRun")
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class) // the runs that must pass first, before a run that hangs
+@ResourceLock(Locks.SWAP)
+@ResourceLock(Locks.CPU)
 class HostPressureIT {
 
     private static final Path MEMCG = Path.of("/sys/fs/cgroup/memory");

@@ -14,6 +14,8 @@ import java.util.function.Supplier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.RepeatedTest;
 import org.junit.jupiter.api.condition.EnabledIf;
+import org.junit.jupiter.api.parallel.ResourceAccessMode;
+import org.junit.jupiter.api.parallel.ResourceLock;
 
 /**
  * Lenders started at the same instant, as a service manager starts them at boot: five daemons with
@@ -24,6 +26,7 @@ import org.junit.jupiter.api.condition.EnabledIf;
  * ports; they do not swap. About two minutes.
  */
 @EnabledIf("ramswap.e2e.Host#canSwap")
+@ResourceLock(value = Locks.CPU, mode = ResourceAccessMode.READ)
 class JoinRaceIT {
 
     private static final int LENDERS = 5;

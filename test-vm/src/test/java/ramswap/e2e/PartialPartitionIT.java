@@ -21,6 +21,7 @@ import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.condition.EnabledIf;
 import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
+import org.junit.jupiter.api.parallel.ResourceLock;
 
 /**
  * A partition between the borrower and one lender only: node 0 and a lender cannot reach each
@@ -40,6 +41,7 @@ import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
  * lite member too, with {@code -Dramswap.partial=true}.
  */
 @EnabledIf("ramswap.e2e.Host#canSwap")
+@ResourceLock(Locks.SWAP)
 class PartialPartitionIT {
 
     private static final long PAGES = 16_384;

@@ -16,6 +16,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.condition.EnabledIf;
+import org.junit.jupiter.api.parallel.ResourceLock;
 
 /**
  * A pool limit far below what the workload swaps: the pool fills, the store refuses swap writes,
@@ -24,6 +25,7 @@ import org.junit.jupiter.api.condition.EnabledIf;
  * tells them to, the workload must finish with every page verified.
  */
 @EnabledIf("ramswap.e2e.Host#canSwap")
+@ResourceLock(Locks.SWAP)
 class PoolFullIT {
 
     /** How long to wait for the pool to fill, and how long to watch the refusals go on (-Dramswap.poolfull.stall=SECONDS). */

@@ -17,9 +17,11 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.condition.EnabledIf;
+import org.junit.jupiter.api.parallel.ResourceLock;
 
 /** What an operator meets after something went wrong: a crashed daemon, a directory that is not ours, a failing job. */
 @EnabledIf("ramswap.e2e.Host#canSwap")
+@ResourceLock(Locks.SWAP)
 class RecoveryIT {
 
     private final String tag = Host.tag("rec-");

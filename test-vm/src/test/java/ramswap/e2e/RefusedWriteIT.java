@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.condition.EnabledIf;
+import org.junit.jupiter.api.parallel.ResourceLock;
 
 /**
  * A write the pool refuses must fail whole, never be reported done. A loop device in direct-I/O
@@ -26,6 +27,7 @@ import org.junit.jupiter.api.condition.EnabledIf;
  * below what the pool holds, so that the limit itself refuses whatever the grower managed.
  */
 @EnabledIf("ramswap.e2e.Host#canSwap")
+@ResourceLock(Locks.SWAP)
 class RefusedWriteIT {
 
     private static final int WRITE_KIB = 96;

@@ -14,6 +14,8 @@ import java.util.function.LongSupplier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.condition.EnabledIf;
+import org.junit.jupiter.api.parallel.ResourceAccessMode;
+import org.junit.jupiter.api.parallel.ResourceLock;
 
 /**
  * RAMster's topologies and the remote tier's faults, with real daemons on this machine. Swap is
@@ -22,6 +24,7 @@ import org.junit.jupiter.api.condition.EnabledIf;
  * cluster path as the kernel's swap traffic, without a second swapping workload.
  */
 @EnabledIf("ramswap.e2e.Host#canSwap")
+@ResourceLock(value = Locks.CPU, mode = ResourceAccessMode.READ)
 class RemoteTopologiesIT {
 
     private final String run = Host.tag("rt");

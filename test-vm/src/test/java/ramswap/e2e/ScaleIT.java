@@ -18,6 +18,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.condition.DisabledIfSystemProperty;
 import org.junit.jupiter.api.condition.EnabledIf;
+import org.junit.jupiter.api.parallel.ResourceLock;
 
 /**
  * Past RAMster's eight nodes: sixteen daemons on this machine, one borrower that swaps and fifteen
@@ -33,6 +34,7 @@ import org.junit.jupiter.api.condition.EnabledIf;
 @EnabledIf("ramswap.e2e.Host#canSwap")
 @DisabledIfSystemProperty(named = "ramswap.scale.skip", matches = "true")
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@ResourceLock(Locks.SWAP)
 class ScaleIT {
 
     private static final Duration WORK = Duration.ofMinutes(15);

@@ -20,6 +20,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.condition.EnabledIf;
+import org.junit.jupiter.api.parallel.ResourceLock;
 import ramswap.cli.Sizes;
 
 /**
@@ -36,6 +37,7 @@ import ramswap.cli.Sizes;
 @EnabledIf("ramswap.e2e.Host#canSwap")
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+@ResourceLock(Locks.SWAP)
 class StatusIT {
 
     private static final Duration CLI = Duration.ofSeconds(60);

@@ -18,6 +18,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.condition.EnabledIf;
+import org.junit.jupiter.api.parallel.ResourceLock;
 
 /**
  * Through the real kernel path: ramswap up, a workload whose RAM is limited by a memory cgroup
@@ -27,6 +28,7 @@ import org.junit.jupiter.api.condition.EnabledIf;
 @EnabledIf("ramswap.e2e.Host#canSwap")
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+@ResourceLock(Locks.SWAP)
 class SwapEndToEndIT {
 
     private static final Duration UP = Duration.ofMinutes(4);

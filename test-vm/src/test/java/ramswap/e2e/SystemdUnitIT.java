@@ -12,9 +12,12 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.condition.EnabledIf;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.parallel.ResourceAccessMode;
+import org.junit.jupiter.api.parallel.ResourceLock;
 
 /** The shipped unit passes systemd-analyze verify and orders swapoff before the network goes down. */
 @EnabledIf("ramswap.e2e.SystemdUnitIT#canVerify")
+@ResourceLock(value = Locks.CPU, mode = ResourceAccessMode.READ)
 class SystemdUnitIT {
 
     private static final Path UNIT = Host.REPO.resolve("dist/systemd/ramswap.service");
