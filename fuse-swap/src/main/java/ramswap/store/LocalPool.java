@@ -76,8 +76,9 @@ public final class LocalPool implements AutoCloseable {
     private int releaseCount;
     private final int spareTarget;
     /**
-     * The last spares, held back from the serving path unless the grower is waiting for memory
-     * right now (0 without a margin probe): see {@link ReserveGrower}.
+     * The last spares, held back from the serving path unless the grower has looked for memory
+     * within the last moment, that is, runs and is not stuck (0 without a margin probe): see
+     * {@link ReserveGrower}.
      */
     private final int heldBack;
 
@@ -106,8 +107,9 @@ public final class LocalPool implements AutoCloseable {
     }
 
     /**
-     * How much memory the daemon's memory cgroup can still charge before its limit sends a charge
-     * into reclaim; {@link #UNKNOWN} when there is no such limit (or it cannot be read).
+     * How much memory the daemon can still take before taking it sends it into reclaim (its memory
+     * cgroup's room, the machine's free memory above the kernel's watermarks); {@link #UNKNOWN}
+     * when there is no such bound (or it cannot be read).
      */
     @FunctionalInterface
     public interface MarginProbe {
@@ -115,11 +117,22 @@ public final class LocalPool implements AutoCloseable {
         MarginProbe NONE = () -> UNKNOWN;
 
         long marginBytes();
+
+        /** The lesser room of two probes; NONE when both are. */
+        static MarginProbe least(MarginProbe a, MarginProbe b) {
+            if (a == NONE) {
+                return b;
+            }
+            if (b == NONE) {
+                return a;
+            }
+            return () -> Math.min(a.marginBytes(), b.marginBytes());
+        }
     }
 
     /**
-     * @param margin the daemon's cgroup's room before reclaim: with one, the grower backs slabs only
-     *               from memory the cgroup has free, and holds the last spares back for when it waits
+     * @param margin the room before reclaim: with one, the grower backs slabs only from memory free
+     *               of reclaim, and holds the last spares back from a grower that is stuck
      */
     public LocalPool(
             Posix posix,
@@ -222,7 +235,7 @@ public final class LocalPool implements AutoCloseable {
 
     private static final int PAGE = 4096;
     private static final int PAGES_PER_SLAB = SLAB_BYTES / PAGE;
-    /** How recent the grower's last look at a margin too small must be for the held-back spares to be served. */
+    /** How recent the grower's last look at the margin must be for the held-back spares to be served. */
     private static final long WAITING_WINDOW_NS = 50_000_000L;
     /** With no write refused meanwhile, how long the grower waits for margin before it backs a slab through reclaim. */
     private static final long FORCE_AFTER_NS = 1_000_000_000L;
@@ -235,20 +248,22 @@ public final class LocalPool implements AutoCloseable {
     /**
      * Backs and gives back slabs outside every lock, then hands them over.
      *
-     * <p>With a margin probe (the daemon in a memory cgroup with a limit), it backs a slab a few
-     * pages at a time, only from room the cgroup has free, and does not fault into the cgroup's
-     * reclaim: there it would wait for a request slot of a loop device behind the very swap writes
-     * the reserve it is refilling must take, and the processes of the cgroup, whose reclaim frees
-     * the room it waits for, would take that room first. While it waits, the serving path may take
-     * the last {@link #heldBack} spares: each write they take frees a page of the cgroup, room the
-     * grower turns into slabs. A grower that does not wait (stopped, or stuck) keeps them from being
-     * spent, so that it finds them when it runs again. When no room comes and no write is being
-     * refused (a cgroup full of page cache, nothing swapping), it backs the slab through reclaim.
+     * <p>With a margin probe (the machine's free memory above the kernel's low watermarks, and the
+     * room of the daemon's memory cgroup when it has a limit), it backs a slab a few pages at a
+     * time, only from memory free of reclaim, and does not fault into reclaim: there it would wait
+     * for a request slot of a loop device behind the very swap writes the reserve it is refilling
+     * must take, and the processes short of memory, whose reclaim frees the room it waits for,
+     * would take that room first. While it looks (backing, or waiting for room), the serving path
+     * may take the last {@link #heldBack} spares: each write they take frees a page, room the
+     * grower turns into slabs. A grower that does not look (stopped, or stuck in a touch) keeps
+     * them from being spent, so that it finds them when it runs again. When no room comes and no
+     * write is being refused (memory full of page cache, nothing swapping), it backs the slab
+     * through reclaim.
      */
     private final class ReserveGrower implements Agent {
         private volatile Thread thread;
-        /** When the grower last found too little room while the reserve was down to its held-back spares. */
-        private volatile long waitingAt;
+        /** When the grower last looked at the margin, before it backed a step or waited for room. */
+        private volatile long lookedAt;
         /** The slab being backed page by page, counted as backed; NONE when none. */
         private int backing = NONE;
 
@@ -298,13 +313,11 @@ public final class LocalPool implements AutoCloseable {
             int pages =
                     room <= 0 ? 0 : (int) Math.min(PAGES_PER_STEP, Math.min(room / PAGE, PAGES_PER_SLAB - backedPages));
             long now = System.nanoTime();
+            lookedAt = now;
             if (pages == 0) {
                 long refusals;
                 synchronized (slabLock) {
                     refusals = reserveRefusals;
-                    if (spareCount <= heldBack) {
-                        waitingAt = now;
-                    }
                 }
                 // a refusal restarts the wait: room will come from the held-back spares
                 if (waitStart == 0 || refusals != refusalsAtWaitStart) {
@@ -344,8 +357,9 @@ public final class LocalPool implements AutoCloseable {
         }
 
         /** True while the grower waits for room to back the reserve's last slabs. */
-        boolean waiting() {
-            long at = waitingAt;
+        /** Whether the grower looked at the margin within the window: it runs, and is not stuck in a touch. */
+        boolean looking() {
+            long at = lookedAt;
             return at != 0 && System.nanoTime() - at < WAITING_WINDOW_NS;
         }
 
@@ -531,7 +545,7 @@ public final class LocalPool implements AutoCloseable {
     private long takeSlab(int sizeClass) {
         int id;
         synchronized (slabLock) {
-            if (spareCount > heldBack || (spareCount > 0 && grower.waiting())) {
+            if (spareCount > heldBack || (spareCount > 0 && grower.looking())) {
                 id = spares[--spareCount];
                 if (spareCount < spareTarget / 2) {
                     grower.wake();

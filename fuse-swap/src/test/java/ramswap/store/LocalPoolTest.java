@@ -182,7 +182,7 @@ class LocalPoolTest {
     }
 
     @Test
-    void shouldGrowOnlyFromTheCgroupsRoomAndServeTheHeldBackSparesOnlyWhileTheGrowerWaits() throws Exception {
+    void shouldGrowOnlyFromTheRoomAndServeTheHeldBackSparesOnlyWhileTheGrowerLooksForIt() throws Exception {
         java.util.concurrent.atomic.AtomicLong room = new java.util.concurrent.atomic.AtomicLong();
         int slab = LocalPool.SLAB_BYTES;
         int perSlab = slab / BlockCodec.BLOCK_SIZE;
@@ -194,7 +194,7 @@ class LocalPoolTest {
             assertEquals(
                     LocalPool.REFUSED_RESERVE_EMPTY,
                     pool.allocate(BlockCodec.BLOCK_SIZE),
-                    "the last spares are held back while the grower does not wait for room (stopped, or not run)");
+                    "the last spares are held back while the grower does not look for room (stopped, or not run)");
 
             assertEquals(1, pool.grower().doWork(), "no room: the grower waits instead of faulting into reclaim");
             assertEquals(8L * slab + slab, pool.mappedBytes(), "one slab counted as being backed, none touched yet");
@@ -208,6 +208,58 @@ class LocalPoolTest {
             assertTrue(rounds >= 6 * 4, "backed a few pages a step: " + rounds + " rounds");
             for (int i = 1; i < 2 * perSlab; i++) { // the reserve is full again: no refusal
                 assertTrue(pool.allocate(BlockCodec.BLOCK_SIZE) >= 0, "allocation " + i);
+            }
+        }
+    }
+
+    @Test
+    void shouldServeTheHeldBackSparesWhileTheGrowerBacksAndHoldThemWhileItIsStuckInATouch() throws Exception {
+        CountDownLatch touching = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        // the real libc, with the touch of the thread named "stuck" held, as reclaim would hold it
+        Posix stuckToucher = (Posix) Proxy.newProxyInstance(
+                Posix.class.getClassLoader(), new Class<?>[] {Posix.class}, (proxy, m, args) -> {
+                    if (m.getName().equals("memset")
+                            && Thread.currentThread().getName().equals("stuck")) {
+                        touching.countDown();
+                        release.await(10, TimeUnit.SECONDS);
+                    }
+                    return m.invoke(POSIX, args);
+                });
+        int slab = LocalPool.SLAB_BYTES;
+        int perSlab = slab / BlockCodec.BLOCK_SIZE;
+        // plenty of room, as on a machine with memory free; a reserve of 8 slabs holds its last 2 back
+        try (LocalPool pool = new LocalPool(stuckToucher, 16 * MIB, 16 * MIB, 8L * slab, false, () -> 1L << 30)) {
+            for (int i = 0; i < 6 * perSlab; i++) {
+                assertTrue(pool.allocate(BlockCodec.BLOCK_SIZE) >= 0);
+            }
+            assertEquals(1, pool.grower().doWork(), "room: the grower backs a step");
+            assertTrue(pool.allocate(BlockCodec.BLOCK_SIZE) >= 0, "served from a held-back spare while it backs");
+
+            Thread stuck = new Thread(
+                    () -> {
+                        try {
+                            pool.grower().doWork();
+                        } catch (Exception e) {
+                            throw new IllegalStateException(e);
+                        }
+                    },
+                    "stuck");
+            stuck.start();
+            try {
+                assertTrue(touching.await(10, TimeUnit.SECONDS), "the grower is in its touch");
+                // the time itself is the condition: the grower's last look older than its window
+                Thread.sleep(200);
+                int served = 0;
+                for (int i = 0; i < 2 * perSlab; i++) {
+                    served += pool.allocate(BlockCodec.BLOCK_SIZE) >= 0 ? 1 : 0;
+                }
+                assertTrue(
+                        served < 2 * perSlab - 1,
+                        "the last spares are held back from a grower stuck in a touch: " + served + " served");
+            } finally {
+                release.countDown();
+                stuck.join(10_000);
             }
         }
     }
