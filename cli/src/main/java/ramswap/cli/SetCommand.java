@@ -35,7 +35,6 @@ final class SetCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws RamswapException {
-        Root.require("ramswap set");
         Knob knob = Knob.byFileName(name);
         if (knob == null) {
             throw new RamswapException(
@@ -50,6 +49,7 @@ final class SetCommand implements Callable<Integer> {
         } catch (RuntimeException e) {
             throw new RamswapException(RamswapException.USAGE, name + ": '" + value + "' is not a number");
         }
+        Root.require("ramswap set"); // after the usage checks: a wrong knob is said as such, with or without sudo
         if (selection.remote()) {
             return ClusterReach.callAndPrint(
                     instance,
