@@ -7,6 +7,8 @@ import java.time.Duration;
 import java.util.concurrent.ThreadLocalRandom;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.condition.EnabledIf;
+import org.junit.jupiter.api.parallel.Execution;
+import org.junit.jupiter.api.parallel.ExecutionMode;
 import org.junit.jupiter.api.parallel.ResourceLock;
 
 /**
@@ -17,6 +19,7 @@ import org.junit.jupiter.api.parallel.ResourceLock;
  * through the swap file (no swapon), so that the EIO kills no process.
  */
 @EnabledIf("ramswap.e2e.Host#canSwap")
+@Execution(ExecutionMode.SAME_THREAD)
 @ResourceLock(Locks.SWAP)
 class CutOffIT {
 

@@ -13,6 +13,8 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ThreadLocalRandom;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.condition.EnabledIf;
+import org.junit.jupiter.api.parallel.Execution;
+import org.junit.jupiter.api.parallel.ExecutionMode;
 import org.junit.jupiter.api.parallel.ResourceLock;
 
 /**
@@ -30,6 +32,7 @@ import org.junit.jupiter.api.parallel.ResourceLock;
  * without; as a client (its default now) it lost no page through the kill.
  */
 @EnabledIf("ramswap.e2e.GuestBorrowerIT#canRun")
+@Execution(ExecutionMode.SAME_THREAD)
 @ResourceLock(Locks.SWAP)
 @ResourceLock(Locks.CPU)
 class GuestBorrowerIT {

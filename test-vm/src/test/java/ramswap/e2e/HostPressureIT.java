@@ -19,6 +19,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.condition.EnabledIf;
 import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
+import org.junit.jupiter.api.parallel.Execution;
+import org.junit.jupiter.api.parallel.ExecutionMode;
 import org.junit.jupiter.api.parallel.ResourceLock;
 
 /**
@@ -32,6 +34,7 @@ import org.junit.jupiter.api.parallel.ResourceLock;
  */
 @EnabledIf("ramswap.e2e.HostPressureIT#canRun")
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class) // the runs that must pass first, before a run that hangs
+@Execution(ExecutionMode.SAME_THREAD)
 @ResourceLock(Locks.SWAP)
 @ResourceLock(Locks.CPU)
 class HostPressureIT {

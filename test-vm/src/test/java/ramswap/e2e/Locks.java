@@ -7,7 +7,10 @@ package ramswap.e2e;
  *
  * <ul>
  *   <li>{@link #SWAP}: held by every class that swaps (a swap area on, memory pressure, a guest):
- *       one such test at a time on the machine.
+ *       one such test at a time on the machine. These classes also run {@code SAME_THREAD}: JUnit
+ *       runs them one after another on the engine's thread, and forks only the others to the
+ *       second thread; were they concurrent too, the second thread would take one and wait for
+ *       the lock, and the classes that could run beside them would wait behind it.
  *   <li>{@link #CPU}: shared by the classes that only start daemons and drive their swap files
  *       ({@code --no-swap}, {@code --no-swapon}); held alone by the classes whose outcome depends
  *       on having the machine's cores (the QEMU guests, under software emulation, and the

@@ -21,6 +21,8 @@ import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.condition.EnabledIf;
 import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
+import org.junit.jupiter.api.parallel.Execution;
+import org.junit.jupiter.api.parallel.ExecutionMode;
 import org.junit.jupiter.api.parallel.ResourceLock;
 
 /**
@@ -41,6 +43,7 @@ import org.junit.jupiter.api.parallel.ResourceLock;
  * lite member too, with {@code -Dramswap.partial=true}.
  */
 @EnabledIf("ramswap.e2e.Host#canSwap")
+@Execution(ExecutionMode.SAME_THREAD)
 @ResourceLock(Locks.SWAP)
 class PartialPartitionIT {
 

@@ -16,6 +16,8 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.condition.EnabledIf;
+import org.junit.jupiter.api.parallel.Execution;
+import org.junit.jupiter.api.parallel.ExecutionMode;
 import org.junit.jupiter.api.parallel.ResourceLock;
 
 /**
@@ -25,6 +27,7 @@ import org.junit.jupiter.api.parallel.ResourceLock;
  * tells them to, the workload must finish with every page verified.
  */
 @EnabledIf("ramswap.e2e.Host#canSwap")
+@Execution(ExecutionMode.SAME_THREAD)
 @ResourceLock(Locks.SWAP)
 class PoolFullIT {
 

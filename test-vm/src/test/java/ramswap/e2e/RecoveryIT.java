@@ -17,10 +17,13 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.condition.EnabledIf;
+import org.junit.jupiter.api.parallel.Execution;
+import org.junit.jupiter.api.parallel.ExecutionMode;
 import org.junit.jupiter.api.parallel.ResourceLock;
 
 /** What an operator meets after something went wrong: a crashed daemon, a directory that is not ours, a failing job. */
 @EnabledIf("ramswap.e2e.Host#canSwap")
+@Execution(ExecutionMode.SAME_THREAD)
 @ResourceLock(Locks.SWAP)
 class RecoveryIT {
 

@@ -12,6 +12,8 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.condition.EnabledIf;
+import org.junit.jupiter.api.parallel.Execution;
+import org.junit.jupiter.api.parallel.ExecutionMode;
 import org.junit.jupiter.api.parallel.ResourceLock;
 
 /**
@@ -27,6 +29,7 @@ import org.junit.jupiter.api.parallel.ResourceLock;
  * below what the pool holds, so that the limit itself refuses whatever the grower managed.
  */
 @EnabledIf("ramswap.e2e.Host#canSwap")
+@Execution(ExecutionMode.SAME_THREAD)
 @ResourceLock(Locks.SWAP)
 class RefusedWriteIT {
 

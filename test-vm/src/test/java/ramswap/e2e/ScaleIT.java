@@ -18,6 +18,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.condition.DisabledIfSystemProperty;
 import org.junit.jupiter.api.condition.EnabledIf;
+import org.junit.jupiter.api.parallel.Execution;
+import org.junit.jupiter.api.parallel.ExecutionMode;
 import org.junit.jupiter.api.parallel.ResourceLock;
 
 /**
@@ -34,6 +36,7 @@ import org.junit.jupiter.api.parallel.ResourceLock;
 @EnabledIf("ramswap.e2e.Host#canSwap")
 @DisabledIfSystemProperty(named = "ramswap.scale.skip", matches = "true")
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@Execution(ExecutionMode.SAME_THREAD)
 @ResourceLock(Locks.SWAP)
 class ScaleIT {
 
