@@ -311,8 +311,8 @@ start_guest() { # n ram dir [link] [up_args]
         -machine pc -accel "tcg,thread=$tcg_thread,tb-size=512" -cpu qemu64,+ssse3,+sse4.1,+sse4.2,+popcnt \
         -smp "$smp" -m "${mem}M" \
         -kernel "$vmlinuz" -initrd "$run/initrd.gz" \
-        -append "console=ttyS0 loglevel=4 panic=-1 hung_task_panic=1 panic_print=3 mitigations=off rdinit=/init" \
-        -display none -monitor none -serial "file:$dir/console.log" -no-reboot \
+        -append "console=ttyS0 loglevel=4 panic=-1 hung_task_panic=1 panic_print=3 mitigations=off sysrq_always_enabled rdinit=/init" \
+        -display none -monitor "unix:$dir/monitor.sock,server=on,wait=off" -serial "file:$dir/console.log" -no-reboot \
         -fsdev "local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap" \
         -device "virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot" \
         -fsdev "local,id=results,path=$dir,security_model=none,multidevs=remap" \
@@ -326,12 +326,32 @@ start_guest() { # n ram dir [link] [up_args]
     stream_pids[n]=$!
 }
 
+# Presses Alt-SysRq-KEY on guest N's keyboard through QEMU's monitor (bounded: 5 s).
+sysrq() { # n key
+    timeout 5 python3 - "$run/g$1/monitor.sock" "$2" <<'PY' || say "guest$1: SysRq $2 could not be sent"
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(3)
+s.connect(sys.argv[1])
+s.sendall(("sendkey alt-sysrq-%s\n" % sys.argv[2]).encode())
+time.sleep(0.5)
+s.close()
+PY
+}
+
 # Waits for guest N until the deadline (epoch seconds); kills it when the deadline passes.
 wait_guest() { # n deadline
     local n=$1 deadline=$2 p=${qemu_pids[$1]}
     while kill -0 "$p" 2>/dev/null && [ "$(date +%s)" -lt "$deadline" ]; do sleep 2; done
     if kill -0 "$p" 2>/dev/null; then
-        say "guest$n still running after ${timeout_s} s: killing QEMU (pid $p)"
+        # a guest that froze says nothing on its own (a task waiting killably is no hung task):
+        # ask its kernel for the stacks of the blocked tasks, then of every task, before the kill
+        say "guest$n still running after ${timeout_s} s: its stacks (SysRq w, then t) on its console"
+        sysrq "$n" w
+        sleep 10
+        sysrq "$n" t
+        sleep 30
+        say "guest$n: killing QEMU (pid $p)"
         kill "$p" 2>/dev/null || true
         sleep 2
         kill -9 "$p" 2>/dev/null || true
@@ -490,6 +510,11 @@ if [ "$hung" != 0 ] || [ "$oom" != 0 ]; then
     echo "--- tasks in D state at the panic (all tasks are in console.log with --keep)"
     awk '/ task:/ { d = ($0 ~ / state:D /) } d' "$g/console.log" | head -n 300 || true
     grep -E 'Killed process' "$log" | head -n 10 || true
+fi
+if grep -q 'sysrq: Show Blocked State' "$g/console.log" 2>/dev/null; then
+    echo "--- the frozen guest's blocked tasks (SysRq w) and the daemon's threads (SysRq t; all in console.log with --keep)"
+    tr -d '\r' < "$g/console.log" | awk '/sysrq: Show Blocked State/ { w = 1 } /sysrq: Show State/ { w = 0 } w' | head -n 400 || true
+    tr -d '\r' < "$g/console.log" | awk '/sysrq: Show State/ { t = 1 } t && / task:/ { d = ($0 ~ /task:(java|ramswap|jnr|hz\.|ramswap-)/) } t && d' | head -n 600 || true
 fi
 say "FAIL: $(IFS=';'; echo "${fails[*]}")"
 exit 1
