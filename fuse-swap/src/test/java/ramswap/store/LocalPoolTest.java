@@ -215,20 +215,28 @@ class LocalPoolTest {
         }
     }
 
-    @Test
-    void shouldServeTheHeldBackSparesWhileTheGrowerBacksAndHoldThemWhileItIsStuckInATouch() throws Exception {
-        CountDownLatch touching = new CountDownLatch(1);
-        CountDownLatch release = new CountDownLatch(1);
-        // the real libc, with the touch of the thread named "stuck" held, as reclaim would hold it
-        Posix stuckToucher = (Posix) Proxy.newProxyInstance(
+    /**
+     * The real libc, with each touch (memset) by the thread named {@code thread} counting down
+     * {@code entered} and then held until {@code release} opens (10 s at most).
+     */
+    private static Posix holdingTouches(String thread, CountDownLatch entered, CountDownLatch release) {
+        return (Posix) Proxy.newProxyInstance(
                 Posix.class.getClassLoader(), new Class<?>[] {Posix.class}, (proxy, m, args) -> {
                     if (m.getName().equals("memset")
-                            && Thread.currentThread().getName().equals("stuck")) {
-                        touching.countDown();
+                            && Thread.currentThread().getName().equals(thread)) {
+                        entered.countDown();
                         release.await(10, TimeUnit.SECONDS);
                     }
                     return m.invoke(POSIX, args);
                 });
+    }
+
+    @Test
+    void shouldServeTheHeldBackSparesWhileTheGrowerBacksAndHoldThemWhileItIsStuckInATouch() throws Exception {
+        CountDownLatch touching = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        // the touch of the thread named "stuck" held, as reclaim would hold it
+        Posix stuckToucher = holdingTouches("stuck", touching, release);
         int slab = LocalPool.SLAB_BYTES;
         int perSlab = slab / BlockCodec.BLOCK_SIZE;
         // plenty of room, as on a machine with memory free; a reserve of 8 slabs holds its last 2 back
@@ -271,16 +279,8 @@ class LocalPoolTest {
     void shouldNotKeepASlabTheGrowerMappedAfterTheLimitWasLowered() throws Exception {
         CountDownLatch mapping = new CountDownLatch(1);
         CountDownLatch lowered = new CountDownLatch(1);
-        // the real libc, with the grower's touch of a new slab held until the test has lowered the limit
-        Posix slowGrower = (Posix) Proxy.newProxyInstance(
-                Posix.class.getClassLoader(), new Class<?>[] {Posix.class}, (proxy, m, args) -> {
-                    if (m.getName().equals("memset")
-                            && Thread.currentThread().getName().equals("ramswap-pool-grower")) {
-                        mapping.countDown();
-                        lowered.await(10, TimeUnit.SECONDS);
-                    }
-                    return m.invoke(POSIX, args);
-                });
+        // the grower's touch of a new slab held until the test has lowered the limit
+        Posix slowGrower = holdingTouches("ramswap-pool-grower", mapping, lowered);
         try (LocalPool pool = new LocalPool(slowGrower, 16 * MIB, 16 * MIB, 2 * LocalPool.SLAB_BYTES)) {
             int perSlab = LocalPool.SLAB_BYTES / BlockCodec.BLOCK_SIZE;
             for (int i = 0; i < perSlab; i++) {
