@@ -42,6 +42,7 @@ import org.junit.jupiter.api.parallel.ResourceLock;
 @Execution(ExecutionMode.SAME_THREAD)
 @ResourceLock(Locks.SWAP)
 @ResourceLock(Locks.CPU)
+@Order(Locks.LAST)
 class GuestPressureIT {
 
     static final Path SCRIPT = Host.REPO.resolve("test-vm/guest/run-guest-test.sh");

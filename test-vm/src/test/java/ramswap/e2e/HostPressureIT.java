@@ -37,6 +37,7 @@ import org.junit.jupiter.api.parallel.ResourceLock;
 @Execution(ExecutionMode.SAME_THREAD)
 @ResourceLock(Locks.SWAP)
 @ResourceLock(Locks.CPU)
+@Order(Locks.LAST)
 class HostPressureIT {
 
     private static final Path MEMCG = Path.of("/sys/fs/cgroup/memory");
