@@ -3,11 +3,9 @@ package ramswap.cli;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Locale;
-import java.util.Optional;
 import java.util.concurrent.Semaphore;
 import ramswap.agent.Agents;
 import ramswap.cluster.ClientControl;
@@ -135,7 +133,7 @@ final class Daemon {
                 + ProcessHandle.current().pid());
         // closed in reverse: the agents stop, then the member leaves, then the pool is unmapped, but only
         // once nothing can read it: an unmount that failed leaves it mapped until this process exits
-        LocalPool.MarginProbe margin = margin(posix);
+        LocalPool.MarginProbe margin = cgroupMargin(posix);
         LocalPool pool = new LocalPool(
                 posix,
                 config.poolCapacityBytes(),
@@ -643,35 +641,25 @@ final class Daemon {
     }
 
     /**
-     * The room before reclaim, when the daemon keeps a reserve: the machine's free memory above
-     * the kernel's low watermarks and, when the daemon runs in a memory cgroup with a limit below
-     * the machine's memory, the room of that cgroup and its limited ancestors. The pool's grower
-     * backs slabs from that room only (LocalPool's grower, docs/memory-pressure.md). None
-     * otherwise.
+     * The room of the daemon's memory cgroup, when the daemon runs in one with a limit below the
+     * machine's memory and keeps a reserve: then the pool's grower backs slabs from that room only
+     * (LocalPool's grower, docs/memory-pressure.md). None otherwise.
      */
-    private LocalPool.MarginProbe margin(Posix posix) {
+    private LocalPool.MarginProbe cgroupMargin(Posix posix) {
         if (!config.protections() || config.poolReserveBytes() == 0) {
             return LocalPool.MarginProbe.NONE;
-        }
-        LocalPool.MarginProbe machine = LocalPool.MarginProbe.NONE;
-        Optional<MachineMargin> free = MachineMargin.open(posix, Path.of("/proc/meminfo"), Path.of("/proc/zoneinfo"));
-        if (free.isPresent()) {
-            machine = free.get();
-            say("the pool grows only from memory free above the kernel's low watermarks ("
-                    + Sizes.human(free.get().lowWatermarkBytes()) + ")");
         }
         long memTotal;
         try {
             memTotal = UpCommand.memTotal();
         } catch (RamswapException e) {
-            return machine;
+            return LocalPool.MarginProbe.NONE;
         }
-        LocalPool.MarginProbe cgroup = CgroupMargin.forThisProcess(posix, memTotal)
+        return CgroupMargin.forThisProcess(posix, memTotal)
                 .map(m -> {
                     say("memory cgroup with a limit: the pool grows only from the room the cgroup has free");
                     return m;
                 })
                 .orElse(LocalPool.MarginProbe.NONE);
-        return LocalPool.MarginProbe.least(machine, cgroup);
     }
 }

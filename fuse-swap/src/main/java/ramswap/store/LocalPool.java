@@ -107,9 +107,9 @@ public final class LocalPool implements AutoCloseable {
     }
 
     /**
-     * How much memory the daemon can still take before taking it sends it into reclaim (its memory
-     * cgroup's room, the machine's free memory above the kernel's watermarks); {@link #UNKNOWN}
-     * when there is no such bound (or it cannot be read).
+     * How much memory the daemon's memory cgroup (and its limited ancestors) can still charge
+     * before a limit sends a charge into reclaim; {@link #UNKNOWN} when there is no such limit (or
+     * it cannot be read).
      */
     @FunctionalInterface
     public interface MarginProbe {
@@ -117,22 +117,12 @@ public final class LocalPool implements AutoCloseable {
         MarginProbe NONE = () -> UNKNOWN;
 
         long marginBytes();
-
-        /** The lesser room of two probes; NONE when both are. */
-        static MarginProbe least(MarginProbe a, MarginProbe b) {
-            if (a == NONE) {
-                return b;
-            }
-            if (b == NONE) {
-                return a;
-            }
-            return () -> Math.min(a.marginBytes(), b.marginBytes());
-        }
     }
 
     /**
-     * @param margin the room before reclaim: with one, the grower backs slabs only from memory free
-     *               of reclaim, and holds the last spares back from a grower that is stuck
+     * @param margin the daemon's cgroup's room before reclaim: with one, the grower backs slabs only
+     *               from memory the cgroup has free, and holds the last spares back from a grower
+     *               that is stuck
      */
     public LocalPool(
             Posix posix,
@@ -248,17 +238,16 @@ public final class LocalPool implements AutoCloseable {
     /**
      * Backs and gives back slabs outside every lock, then hands them over.
      *
-     * <p>With a margin probe (the machine's free memory above the kernel's low watermarks, and the
-     * room of the daemon's memory cgroup when it has a limit), it backs a slab a few pages at a
-     * time, only from memory free of reclaim, and does not fault into reclaim: there it would wait
-     * for a request slot of a loop device behind the very swap writes the reserve it is refilling
-     * must take, and the processes short of memory, whose reclaim frees the room it waits for,
-     * would take that room first. While it looks (backing, or waiting for room), the serving path
-     * may take the last {@link #heldBack} spares: each write they take frees a page, room the
-     * grower turns into slabs. A grower that does not look (stopped, or stuck in a touch) keeps
-     * them from being spent, so that it finds them when it runs again. When no room comes and no
-     * write is being refused (memory full of page cache, nothing swapping), it backs the slab
-     * through reclaim.
+     * <p>With a margin probe (the daemon in a memory cgroup with a limit), it backs a slab a few
+     * pages at a time, only from room the cgroup has free, and does not fault into the cgroup's
+     * reclaim: there it would wait for a request slot of a loop device behind the very swap writes
+     * the reserve it is refilling must take, and the processes of the cgroup, whose reclaim frees
+     * the room it waits for, would take that room first. While it looks (backing, or waiting for
+     * room), the serving path may take the last {@link #heldBack} spares: each write they take
+     * frees a page of the cgroup, room the grower turns into slabs. A grower that does not look
+     * (stopped, or stuck in a touch) keeps them from being spent, so that it finds them when it
+     * runs again. When no room comes and no write is being refused (a cgroup full of page cache,
+     * nothing swapping), it backs the slab through reclaim.
      */
     private final class ReserveGrower implements Agent {
         private volatile Thread thread;
