@@ -514,7 +514,7 @@ fi
 if grep -q 'sysrq: Show Blocked State' "$g/console.log" 2>/dev/null; then
     echo "--- the frozen guest's blocked tasks (SysRq w) and the daemon's threads (SysRq t; all in console.log with --keep)"
     tr -d '\r' < "$g/console.log" | awk '/sysrq: Show Blocked State/ { w = 1 } /sysrq: Show State/ { w = 0 } w' | head -n 400 || true
-    tr -d '\r' < "$g/console.log" | awk '/sysrq: Show State/ { t = 1 } t && / task:/ { d = ($0 ~ /task:(java|ramswap|jnr|hz\.|ramswap-)/) } t && d' | head -n 600 || true
+    tr -d '\r' < "$g/console.log" | awk '/sysrq: Show State/ { t = 1 } t && / task:/ { d = ($0 ~ /task:(java|ramswap|jnr|hz\.)/) } t && d' | head -n 600 || true
 fi
 say "FAIL: $(IFS=';'; echo "${fails[*]}")"
 exit 1

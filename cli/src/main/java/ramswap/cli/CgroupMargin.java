@@ -51,34 +51,30 @@ final class CgroupMargin implements LocalPool.MarginProbe {
 
     /** The probe for the cgroups of {@code levels} whose limit is below {@code memTotalBytes}. */
     static Optional<LocalPool.MarginProbe> forCgroups(Posix posix, Levels levels, long memTotalBytes) {
-        List<int[]> kept = new ArrayList<>();
-        List<Long> keptLimits = new ArrayList<>();
+        int max = levels.dirs().size();
+        int[] usageFds = new int[max];
+        int[] limitFds = new int[max];
+        long[] limits = new long[max];
+        byte[] buf = new byte[32];
+        int n = 0;
         for (Path dir : levels.dirs()) {
             int usage = posix.open(dir.resolve(levels.usageFile()).toString(), Posix.O_RDONLY, 0);
             int limit = posix.open(dir.resolve(levels.limitFile()).toString(), Posix.O_RDONLY, 0);
-            long l = limit < 0 ? -1 : readNumber(posix, limit, new byte[32]);
-            boolean readable = usage >= 0 && readNumber(posix, usage, new byte[32]) >= 0;
-            if (readable && l > 0 && l < memTotalBytes) {
-                kept.add(new int[] {usage, limit});
-                keptLimits.add(l);
+            long l = limit < 0 ? -1 : readNumber(posix, limit, buf);
+            if (usage >= 0 && readNumber(posix, usage, buf) >= 0 && l > 0 && l < memTotalBytes) {
+                usageFds[n] = usage;
+                limitFds[n] = limit;
+                limits[n++] = l;
             } else {
                 closeQuietly(posix, usage);
                 closeQuietly(posix, limit);
             }
         }
-        if (kept.isEmpty()) {
+        if (n == 0) {
             return Optional.empty();
         }
-        int n = kept.size();
-        int[] usageFds = new int[n];
-        int[] limitFds = new int[n];
-        long[] limits = new long[n];
-        for (int i = 0; i < n; i++) {
-            usageFds[i] = kept.get(i)[0];
-            limitFds[i] = kept.get(i)[1];
-            limits[i] = keptLimits.get(i);
-        }
-        return Optional.of(new CgroupMargin(posix, usageFds, limitFds, limits));
+        return Optional.of(new CgroupMargin(
+                posix, Arrays.copyOf(usageFds, n), Arrays.copyOf(limitFds, n), Arrays.copyOf(limits, n)));
     }
 
     /** Cgroup directories, innermost first, and the names of their usage and limit files. */

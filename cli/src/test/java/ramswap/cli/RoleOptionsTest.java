@@ -15,6 +15,7 @@ import org.junit.jupiter.api.Test;
 import picocli.CommandLine;
 import ramswap.cluster.ControlAnswer;
 import ramswap.cluster.NodeInfo;
+import ramswap.sys.Posix;
 
 /**
  * --lend, --no-swap, --target and the commands that steer the cluster, checked on parsed options
@@ -177,7 +178,7 @@ class RoleOptionsTest {
                     new String[] {"nodes", "--mount", MOUNT},
                     new String[] {"get", "--node", "1", "selfshrink_interval", "--mount", MOUNT},
                     new String[] {"set", "--all", "selfshrink_interval", "10", "--mount", MOUNT})) {
-                if (args[0].equals("set") && ramswap.sys.Posix.load().geteuid() != 0) {
+                if (args[0].equals("set") && Posix.load().geteuid() != 0) {
                     continue; // set needs root: a user is told that first, which does not wait either
                 }
                 Outcome o = execute(args);

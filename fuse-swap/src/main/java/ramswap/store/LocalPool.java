@@ -226,7 +226,7 @@ public final class LocalPool implements AutoCloseable {
     private static final int PAGE = 4096;
     private static final int PAGES_PER_SLAB = SLAB_BYTES / PAGE;
     /** How recent the grower's last look at the margin must be for the held-back spares to be served. */
-    private static final long WAITING_WINDOW_NS = 50_000_000L;
+    private static final long LOOKING_WINDOW_NS = 50_000_000L;
     /** With no write refused meanwhile, how long the grower waits for margin before it backs a slab through reclaim. */
     private static final long FORCE_AFTER_NS = 1_000_000_000L;
     /** How often the grower looks at the margin while it waits for some. */
@@ -345,11 +345,10 @@ public final class LocalPool implements AutoCloseable {
             }
         }
 
-        /** True while the grower waits for room to back the reserve's last slabs. */
         /** Whether the grower looked at the margin within the window: it runs, and is not stuck in a touch. */
         boolean looking() {
             long at = lookedAt;
-            return at != 0 && System.nanoTime() - at < WAITING_WINDOW_NS;
+            return at != 0 && System.nanoTime() - at < LOOKING_WINDOW_NS;
         }
 
         /** A slab emptied on the serving path, now the grower's to give back; NONE if none. */
