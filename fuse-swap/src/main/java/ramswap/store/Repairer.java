@@ -12,8 +12,11 @@ import org.agrona.concurrent.Agent;
  * settled ({@link RemoteTier#placementSettled}: a migration can put both copies of a page on one
  * member, or the table can reach this member after the event that moved it), and again every
  * {@link #RESWEEP_NANOS} while pages are short of their copies (a fetch or a send that failed,
- * targets that were full, pages stored with one copy while two are wanted). It first counts what needs new copies
- * ({@code remote_pages_to_replace}, which then counts down), then goes round the table once. A
+ * targets that were full, pages stored with one copy while two are wanted), and at the next check
+ * after a page committed where it already needed new copies ({@link SwapStore#misplacedCommits}:
+ * its put followed a partition that moved after the sweep of that move had looked). It first
+ * counts what needs new copies ({@code remote_pages_to_replace}, which then counts down), then
+ * goes round the table once. A
  * sweep counted on a settled table sets {@code remote_partitions_settled}, which the tier clears
  * whenever partitions may move: only with it set do the counts say what copies the pages have.
  *
@@ -46,6 +49,8 @@ public final class Repairer implements Agent {
     private long nextCheckNanos = System.nanoTime();
     private long nextLeakSweepNanos = System.nanoTime() + LEAK_SWEEP_NANOS;
     private long sweptEpoch;
+    /** {@link SwapStore#misplacedCommits} when the last sweep started. */
+    private long sweptMisplaced;
     /** The epoch at which a sweep was counted on a settled table; -1: none yet. */
     private long settledEpoch = -1;
 
@@ -91,15 +96,18 @@ public final class Repairer implements Agent {
             boolean shortOfCopies = counters.get(Counter.REMOTE_PAGES_TO_REPLACE) > 0
                     || counters.get(Counter.REMOTE_PAGES_ONE_COPY) > 0 && knobs.get(Knob.REMOTE_COPIES) >= 2;
             boolean leftShort = shortOfCopies && now - lastSweepNanos > RESWEEP_NANOS;
+            long misplaced = store.misplacedCommits();
+            boolean committedMisplaced = misplaced != sweptMisplaced;
             boolean settled = false;
             if (epoch != settledEpoch && now - nextSettleAskNanos >= 0) {
                 nextSettleAskNanos = now + SETTLE_ASK_NANOS;
                 settled = tier.placementSettled();
             }
-            if (!moved && !leftShort && !settled) {
+            if (!moved && !leftShort && !settled && !committedMisplaced) {
                 return 0;
             }
             sweptEpoch = epoch;
+            sweptMisplaced = misplaced; // read before the count: one that commits during it makes the next check sweep
             lastSweepNanos = now;
             long toReplace = counters.get(Counter.REMOTE_PERS_PAGES) > 0 ? store.countToReplace() : 0;
             counters.set(Counter.REMOTE_PAGES_TO_REPLACE, toReplace);

@@ -815,6 +815,20 @@ public final class SwapStore {
         return freed;
     }
 
+    /**
+     * Remote pages that already needed new copies when they committed: their send was placed before
+     * a partition moved, and the put followed the partition to its new owner (this node's own member,
+     * say) after the repair sweep that the move started had looked. The repairer sweeps again when
+     * this changes, since no later move would make it look.
+     */
+    private final java.util.concurrent.atomic.AtomicLong misplacedCommits =
+            new java.util.concurrent.atomic.AtomicLong();
+
+    /** {@link #misplacedCommits}: the repairer sweeps again when it changed since its last sweep. */
+    long misplacedCommits() {
+        return misplacedCommits.get();
+    }
+
     /** Where the repair sweep's hand is now (a block number), so that it knows when it went round once. */
     int repairHand() {
         return repairHand;
@@ -960,6 +974,9 @@ public final class SwapStore {
 
     /** Counts a page now held remote under {@code handle}. */
     private void countRemote(RemoteTier tier, long handle, int length) {
+        if (tier.needsReplacing(handle)) {
+            misplacedCommits.incrementAndGet();
+        }
         counters.increment(Counter.REMOTE_PERS_PAGES);
         counters.add(Counter.REMOTE_PERS_ZBYTES, length);
         if (tier.copies(handle) < 2) {

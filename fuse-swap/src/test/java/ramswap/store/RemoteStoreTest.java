@@ -384,6 +384,34 @@ class RemoteStoreTest {
         assertReadsBack();
     }
 
+    /**
+     * A send placed before a partition moved, whose put followed it to a member the page must not
+     * be on, commits after the sweep of that move looked, and no move comes after it: the repairer
+     * still sweeps again and gives those pages new copies.
+     */
+    @Test
+    void shouldSweepAgainWhenAPageCommitsWhereItAlreadyNeedsNewCopies() {
+        Repairer repairer = new Repairer(store, knobs, PAGE + 64);
+        tier.epoch = 1;
+        repairUntil(repairer, () -> counters.get(Counter.REMOTE_PARTITIONS_SETTLED) == 1); // the move's sweep
+        long misplacedBelow = tier.nextHandle + 10; // the first ten pages sent land on a member they must avoid
+        tier.toReplace = h -> h < misplacedBelow;
+        writeAll(new Random(Pages.seed("RemoteStore.misplaced")));
+        remotify();
+        assertEquals(1, tier.epoch, "no move after the commits");
+        repairUntil(
+                repairer,
+                () -> counters.get(Counter.REMOTE_PAGES_REPLACED) == 10
+                        && counters.get(Counter.REMOTE_PAGES_TO_REPLACE) == 0);
+        for (int b = 0; b < BLOCKS; b++) {
+            if (BlockTable.state(store.table().peek(b)) == BlockTable.STATE_REMOTE) {
+                assertTrue(tier.handleOf(b) >= misplacedBelow, "block " + b + " still on the member to avoid");
+            }
+        }
+        assertCountersAgreeWithTable(store, counters);
+        assertReadsBack();
+    }
+
     /** A lender is leaving and no other target takes its pages: they come home into the pool. */
     @Test
     void shouldBringPagesHomeWhenTheirLenderLeavesAndNoTargetTakesThem() {

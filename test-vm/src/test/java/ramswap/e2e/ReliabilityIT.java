@@ -229,7 +229,7 @@ class ReliabilityIT {
         assertEquals(0, r.exitCode(), "workload failed:\n" + r.output());
         assertEquals(0, r.value("mismatches"), "pages came back wrong");
         assertEquals(0, r.value("killed_children"), "a workload process died");
-        assertEquals(0, borrower.counter("remote_pers_pages_unsucc_get"), "no read failed");
+        assertEquals(0, borrower.counter("remote_pers_pages_unsucc_get"), () -> "no read failed" + warnings(borrower));
         assertTrue(borrower.counter("remote_reads_second_copy") > secondBefore, "reads went to the other copy");
         Host.await("lender 2 back and two copies of every page", Duration.ofMinutes(5), null, this::fullRedundancy);
         System.out.printf("SIGSTOP of 30 s -> two copies of every page again after %.1f s%n", seconds(t0));
@@ -278,7 +278,7 @@ class ReliabilityIT {
         assertEquals(0, r.exitCode(), "workload failed:\n" + r.output());
         assertEquals(0, r.value("mismatches"), "pages came back wrong");
         assertEquals(0, r.value("killed_children"), "a workload process died");
-        assertEquals(0, borrower.counter("remote_pers_pages_unsucc_get"), "no read failed");
+        assertEquals(0, borrower.counter("remote_pers_pages_unsucc_get"), () -> "no read failed" + warnings(borrower));
         Host.await(
                 "lender 3 back in the cluster", Duration.ofMinutes(3), null, () -> nodeCount() == lenders.size() + 1);
         System.out.printf(
@@ -385,7 +385,7 @@ class ReliabilityIT {
         java.nio.file.Files.deleteIfExists(hold);
         assertEquals(0, r.exitCode(), "workload failed:\n" + r.output());
         assertEquals(0, r.value("mismatches"), "pages came back wrong");
-        assertEquals(0, borrower.counter("remote_pers_pages_unsucc_get"), "no read failed");
+        assertEquals(0, borrower.counter("remote_pers_pages_unsucc_get"), () -> "no read failed" + warnings(borrower));
         assertEquals(0, borrower.counter("remote_pages_lost"), "no page lost every copy");
     }
 
@@ -450,8 +450,11 @@ class ReliabilityIT {
                     held[0],
                     p[0].onOwn(),
                     p[0].sharing());
-            assertEquals(0, p[0].onOwn(), "pages of node " + borrower.number + " on its own member");
-            assertEquals(0, p[0].sharing(), "pages with both copies on one member");
+            assertEquals(
+                    0,
+                    p[0].onOwn(),
+                    () -> "pages of node " + borrower.number + " on its own member" + warnings(borrower));
+            assertEquals(0, p[0].sharing(), () -> "pages with both copies on one member" + warnings(borrower));
             if (exact) {
                 assertEquals(
                         copiesWanted[0],
@@ -461,6 +464,25 @@ class ReliabilityIT {
                 assertEquals(p[0].copies(), held[0], "the lenders count exactly the copies in the map");
             }
         }
+    }
+
+    /**
+     * The last warnings and errors of {@code node}'s daemon log (failed reads name both copies' keys,
+     * partitions and owners; losses and repairs are logged), for a failure message.
+     */
+    static String warnings(Node node) {
+        String log;
+        try {
+            log = java.nio.file.Files.readString(java.nio.file.Path.of(node.mount + ".log"));
+        } catch (java.io.IOException e) {
+            return "\n(node " + node.number + "'s log cannot be read: " + e + ")";
+        }
+        List<String> lines = log.lines()
+                .filter(l -> l.contains("WARN") || l.contains("ERROR") || l.contains("SEVERE"))
+                .toList();
+        return "\n--- node " + node.number + "'s log, the last " + Math.min(40, lines.size()) + " of "
+                + lines.size() + " warnings and errors:\n"
+                + String.join("\n", lines.subList(Math.max(0, lines.size() - 40), lines.size()));
     }
 
     static Placement placement(RemoteSwapIT.Client client, String own) {
