@@ -26,6 +26,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import org.agrona.collections.LongArrayList;
 import org.agrona.concurrent.Agent;
+import org.agrona.concurrent.NanoClock;
+import org.agrona.concurrent.SystemNanoClock;
 import ramswap.store.Counter;
 import ramswap.store.Counters;
 import ramswap.store.Knobs;
@@ -103,7 +105,13 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
     private final Counters counters;
     private final PageSeal seal;
     private final KeyPlacer placer;
-    /** Node number -> System.nanoTime() of its last quota refusal. */
+    /**
+     * The time of the tier's windows (a refusal's back-off, the quiet after a second copy could not
+     * be had, a leak's confirmation, the failure log's minute); tests move it. The waits on the
+     * network (a fetch's deadline, the flusher's drain at close) wait on the system's clock.
+     */
+    private final NanoClock clock;
+    /** Node number -> clock time of its last quota refusal. */
     private final Map<Integer, Long> refusedAt = new ConcurrentHashMap<>();
 
     private final Flusher flusher = new Flusher();
@@ -124,14 +132,16 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
     private final java.util.concurrent.atomic.AtomicLongArray lostBelow;
     /** Per partition: the member that owned it when this node last looked. */
     private final java.util.UUID[] knownOwners;
-    /** System.nanoTime() when a page last got one copy while two were wanted. */
-    private volatile long secondCopyShortAt = System.nanoTime() - SECOND_COPY_QUIET.toNanos() - 1;
+    /** Clock time when a page last got one copy while two were wanted. */
+    private volatile long secondCopyShortAt;
     /** Node numbers of lenders that are leaving ({@link Lender#announceLeaving}): nothing goes there, pages move off. */
     private final Set<Integer> leaving = ConcurrentHashMap.newKeySet();
     /** The copies wanted at the last look, so that a change of the knob starts a repair sweep. */
     private volatile long copiesSeen;
 
-    private HazelcastRemoteTier(ClusterNode member, Knobs knobs, Counters counters, long incarnation) {
+    private HazelcastRemoteTier(ClusterNode member, Knobs knobs, Counters counters, long incarnation, NanoClock clock) {
+        this.clock = Objects.requireNonNull(clock, "clock");
+        this.secondCopyShortAt = clock.nanoTime() - SECOND_COPY_QUIET.toNanos() - 1;
         this.hazelcast = member.hazelcast();
         this.client = member.client();
         this.map = hazelcast.getMap(MAP_NAME);
@@ -184,7 +194,7 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
             @Override
             public void memberAdded(com.hazelcast.cluster.MembershipEvent event) {
                 secondCopyShortAt =
-                        System.nanoTime() - SECOND_COPY_QUIET.toNanos() - 1; // a lender may have come: try again
+                        clock.nanoTime() - SECOND_COPY_QUIET.toNanos() - 1; // a lender may have come: try again
                 lookAtOwners(null);
             }
 
@@ -204,8 +214,19 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
      */
     public static HazelcastRemoteTier start(
             ClusterNode member, Knobs knobs, Counters counters, long incarnation, Duration sweepTimeout) {
+        return start(member, knobs, counters, incarnation, sweepTimeout, SystemNanoClock.INSTANCE);
+    }
+
+    /** {@link #start(ClusterNode, Knobs, Counters, long, Duration)} with {@code clock} for its windows. */
+    public static HazelcastRemoteTier start(
+            ClusterNode member,
+            Knobs knobs,
+            Counters counters,
+            long incarnation,
+            Duration sweepTimeout,
+            NanoClock clock) {
         HazelcastRemoteTier tier =
-                new HazelcastRemoteTier(Objects.requireNonNull(member, "member"), knobs, counters, incarnation);
+                new HazelcastRemoteTier(Objects.requireNonNull(member, "member"), knobs, counters, incarnation, clock);
         tier.sweepEarlierLives(sweepTimeout);
         return tier;
     }
@@ -344,7 +365,7 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
      */
     private void logFailure(
             int block, long handle, int code, CompletableFuture<byte[]> first, CompletableFuture<byte[]> second) {
-        long now = System.nanoTime();
+        long now = clock.nanoTime();
         if (now - failureMinute > 60_000_000_000L) {
             failureMinute = now;
             failuresLogged.set(0);
@@ -412,12 +433,10 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
     }
 
     /**
-     * Copies found unused by the last leak sweeps: key -> System.nanoTime() when first found so.
+     * Copies found unused by the last leak sweeps: key -> clock time when first found so.
      * Only the mover thread that calls {@link #sweepLeaks} touches it.
      */
     private Map<Long, Long> leakCandidates = new HashMap<>();
-    /** {@link #LEAK_CONFIRM}; shorter only in tests. */
-    Duration leakConfirm = LEAK_CONFIRM;
 
     /**
      * Lists this incarnation's keys in the cluster (one query over the members) and deletes those
@@ -437,7 +456,7 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
             LOG.log(System.Logger.Level.DEBUG, "listing node " + node + "'s pages failed", e);
             return 0;
         }
-        long now = System.nanoTime();
+        long now = clock.nanoTime();
         Map<Long, Long> next = new HashMap<>();
         int freed = 0;
         for (Long key : keys) {
@@ -451,7 +470,7 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
             Long since = leakCandidates.get(key);
             if (since == null) {
                 next.put(key, now);
-            } else if (now - since >= leakConfirm.toNanos()) {
+            } else if (now - since >= LEAK_CONFIRM.toNanos()) {
                 flusher.add(key);
                 freed++;
             } else {
@@ -590,7 +609,7 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
         }
         // one copy: a second is worth trying when wanted, and two lenders other than this node are here
         return knobs.get(ramswap.store.Knob.REMOTE_COPIES) >= 2
-                && System.nanoTime() - secondCopyShortAt > SECOND_COPY_QUIET.toNanos()
+                && clock.nanoTime() - secondCopyShortAt > SECOND_COPY_QUIET.toNanos()
                 && usableTargets() >= 2;
     }
 
@@ -806,7 +825,7 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
                         }
                         Integer refusing = nodeOf.get(owners.get(g));
                         if (LendRefusedException.isRefusal(f) && refusing != null) {
-                            refusedAt.put(refusing, System.nanoTime());
+                            refusedAt.put(refusing, clock.nanoTime());
                             if (refusing == target) {
                                 firstRefused = true;
                             } else {
@@ -864,7 +883,7 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
             long h = seconds.isEmpty() ? -1 : placer.nextPair(first, seconds);
             if (h < 0) {
                 if (knobs.get(ramswap.store.Knob.REMOTE_COPIES) >= 2) {
-                    secondCopyShortAt = System.nanoTime();
+                    secondCopyShortAt = clock.nanoTime();
                 }
                 h = placer.nextHandleOwnedBy(first);
                 if (h < 0) {
@@ -902,7 +921,7 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
 
     private boolean refusedRecently(int target) {
         Long at = refusedAt.get(target);
-        return at != null && System.nanoTime() - at < REFUSAL_BACKOFF.toNanos();
+        return at != null && clock.nanoTime() - at < REFUSAL_BACKOFF.toNanos();
     }
 
     // ---------------------------------------------------------------- fetching

@@ -16,6 +16,8 @@ import java.util.SortedSet;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.agrona.concurrent.Agent;
+import org.agrona.concurrent.NanoClock;
+import org.agrona.concurrent.SystemNanoClock;
 import ramswap.agent.PeriodicAgent;
 import ramswap.store.Counter;
 import ramswap.store.Counters;
@@ -67,6 +69,7 @@ public final class Lender implements AutoCloseable {
     private final IMap<Long, byte[]> map;
     private final long quotaBytes;
     private final Knobs knobs;
+    private final NanoClock clock;
     private final Counters counters;
     private final AtomicLong usedBytes = new AtomicLong();
     private final LendRefusedException refusal;
@@ -84,6 +87,12 @@ public final class Lender implements AutoCloseable {
      * @throws IllegalStateException    if this member already has a lender
      */
     public Lender(ClusterMember member, long quotaBytes, Knobs knobs, Counters counters) {
+        this(member, quotaBytes, knobs, counters, SystemNanoClock.INSTANCE);
+    }
+
+    /** With {@code clock} for its orphan scans and {@code orphan_grace_seconds} (tests drive it). */
+    public Lender(ClusterMember member, long quotaBytes, Knobs knobs, Counters counters, NanoClock clock) {
+        this.clock = Objects.requireNonNull(clock, "clock");
         this.member = Objects.requireNonNull(member, "member");
         this.knobs = Objects.requireNonNull(knobs, "knobs");
         this.counters = Objects.requireNonNull(counters, "counters");
@@ -116,11 +125,11 @@ public final class Lender implements AutoCloseable {
 
     /** The agent that refreshes the figures each second and frees orphans; the daemon's {@code Agents} runs it. */
     public Agent agent() {
-        return new PeriodicAgent(ROUND) {
+        return new PeriodicAgent(ROUND, clock) {
             @Override
             protected void tick() {
                 refresh();
-                long now = System.nanoTime();
+                long now = clock.nanoTime();
                 if (now - nextScanNanos >= 0) {
                     nextScanNanos = now + scanInterval();
                     sweepOrphans();
@@ -236,7 +245,7 @@ public final class Lender implements AutoCloseable {
             byNode.computeIfAbsent(RemoteKey.node(key), n -> new ArrayList<>()).add(key);
         }
         absentSince.keySet().retainAll(byNode.keySet());
-        long now = System.nanoTime();
+        long now = clock.nanoTime();
         long grace = TimeUnit.SECONDS.toNanos(knobs.get(Knob.ORPHAN_GRACE_SECONDS));
         Set<Long> expired = new HashSet<>();
         for (Map.Entry<Integer, List<Long>> e : byNode.entrySet()) {

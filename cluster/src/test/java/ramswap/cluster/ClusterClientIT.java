@@ -146,14 +146,14 @@ class ClusterClientIT {
             assertEquals(20, lender.lender.heldOfPresentNodes(), "its pages are handed over when the lender leaves");
 
             assertEquals(0, lender.lender.sweepOrphans());
-            Thread.sleep(1100);
+            lender.clock.step(Duration.ofMillis(1100)); // past the grace of 1 s
             assertEquals(0, lender.lender.sweepOrphans(), "a node with a live lease is present");
             assertEquals(20, HazelcastRemoteTierIT.blocks(lender).size());
 
             lease.onClose(); // a daemon that stops releases its lease
             assertEquals(0, lender.lender.heldOfPresentNodes());
             assertEquals(0, lender.lender.sweepOrphans(), "freed within the grace");
-            Thread.sleep(1100);
+            lender.clock.step(Duration.ofMillis(1100));
             assertEquals(20, lender.lender.sweepOrphans());
             assertEquals(0, HazelcastRemoteTierIT.blocks(lender).size());
         }

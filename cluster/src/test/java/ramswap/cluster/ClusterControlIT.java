@@ -305,7 +305,7 @@ class ClusterControlIT {
             StatsPublisher publisher = new StatsPublisher(lone, counters.get(1)::snapshot, Duration.ofMillis(50));
             try (Agents agents = new Agents()) {
                 agents.start(publisher, Duration.ofMillis(10));
-                sleep(500);
+                TestCluster.await("ten rounds of the publisher", () -> publisher.ticks() >= 10);
             }
             assertEquals(0, publisher.errorCount());
             assertEquals(0, publisher.publishedCount());
@@ -331,13 +331,5 @@ class ClusterControlIT {
         in.put("b\"q", -5L);
         assertEquals(in, ClusterControl.parseFlatJson(StatsPublisher.toJson(in)));
         assertNull(ClusterControl.parseFlatJson("{}").get("a"));
-    }
-
-    private static void sleep(long ms) {
-        try {
-            Thread.sleep(ms);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
     }
 }

@@ -44,6 +44,9 @@ class HazelcastRemoteTierIT {
         final ClusterMember member;
         final Knobs knobs = new Knobs();
         final Counters counters = new Counters();
+        /** The time of its tier's windows and its lender's grace: a test steps over them. */
+        final SteppedClock clock = new SteppedClock();
+
         HazelcastRemoteTier tier;
         Lender lender;
 
@@ -61,13 +64,13 @@ class HazelcastRemoteTierIT {
         Node n = new Node(lite ? cluster.startLite(nodeNumber) : cluster.start(nodeNumber));
         assertEquals(null, n.knobs.set(Knob.REMOTE_TARGET_NODENUM, targets));
         n.tier = cluster.own(
-                HazelcastRemoteTier.start(n.member, n.knobs, n.counters, incarnation, Duration.ofSeconds(10)));
+                HazelcastRemoteTier.start(n.member, n.knobs, n.counters, incarnation, Duration.ofSeconds(10), n.clock));
         return n;
     }
 
     static Node lender(TestCluster cluster, int nodeNumber, long quotaBytes) throws ClusterException {
         Node n = new Node(cluster.start(nodeNumber));
-        n.lender = cluster.own(new Lender(n.member, quotaBytes, n.knobs, n.counters));
+        n.lender = cluster.own(new Lender(n.member, quotaBytes, n.knobs, n.counters, n.clock));
         return n;
     }
 
@@ -318,8 +321,9 @@ class HazelcastRemoteTierIT {
                 for (long h : kept.handles) {
                     live.add(h);
                 }
-                sender.tier.leakConfirm = Duration.ZERO;
                 assertEquals(0, sender.tier.sweepLeaks(live::contains), "the first sweep only notes them");
+                assertEquals(0, sender.tier.sweepLeaks(live::contains), "nor the next within the confirmation");
+                sender.clock.step(HazelcastRemoteTier.LEAK_CONFIRM);
                 assertEquals(16, sender.tier.sweepLeaks(live::contains), "8 pages, two copies each");
                 TestCluster.await("the leaked copies deleted", () -> {
                     flushOnce(sender);
@@ -562,7 +566,7 @@ class HazelcastRemoteTierIT {
                 TestCluster.await("node 0 gone", () -> lender.member.memberCount() == 2);
                 assertEquals(0, lender.lender.sweepOrphans(), "freed within the grace");
                 assertEquals(25, blocks(lender).size());
-                Thread.sleep(1100);
+                lender.clock.step(Duration.ofMillis(1100)); // past the grace of 1 s
                 assertEquals(20, lender.lender.sweepOrphans());
 
                 assertEquals(5, blocks(lender).size());

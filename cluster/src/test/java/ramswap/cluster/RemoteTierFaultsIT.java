@@ -30,6 +30,8 @@ class RemoteTierFaultsIT {
 
     static final CountDownLatch RELEASE = new CountDownLatch(1);
     static final CountDownLatch RELEASE_LATE = new CountDownLatch(1);
+    /** A permit each time a {@link Stall} holds its partition thread. */
+    static final java.util.concurrent.Semaphore STALLING = new java.util.concurrent.Semaphore(0);
 
     /** Holds the partition thread of its key until RELEASE (at most 20 s): a lender that stopped answering. */
     static final class Stall implements EntryProcessor<Long, byte[], Boolean> {
@@ -46,6 +48,7 @@ class RemoteTierFaultsIT {
 
         @Override
         public Boolean process(Map.Entry<Long, byte[]> entry) {
+            STALLING.release();
             try {
                 (late ? RELEASE_LATE : RELEASE).await(20, TimeUnit.SECONDS);
             } catch (InterruptedException e) {
@@ -69,7 +72,7 @@ class RemoteTierFaultsIT {
             Sent s2 = send(sender, onHealthy);
             long slowKey = RemoteKey.of(0, 1, s1.handles[0]);
             blocks(slow).submitToKey(slowKey, new Stall()); // slow's partition thread for that key now waits
-            Thread.sleep(200);
+            assertTrue(STALLING.tryAcquire(10, TimeUnit.SECONDS), "the stall holds the partition thread");
             Thread[] readers = new Thread[20]; // more readers than the FUSE threads of a daemon
             for (int i = 0; i < readers.length; i++) {
                 readers[i] = new Thread(() -> sender.tier.fetch(
@@ -119,7 +122,7 @@ class RemoteTierFaultsIT {
             }
             blocks(slow)
                     .submitToKey(placer.firstKey(sent.handles[0]), new Stall(true)); // the first copy of page 0 is late
-            Thread.sleep(200);
+            assertTrue(STALLING.tryAcquire(10, TimeUnit.SECONDS), "the stall holds the partition thread");
             assertEquals(null, sender.knobs.set(Knob.LATE_BIND_MS, "20"));
             int[] lengths = new int[4];
             long t0 = System.nanoTime();
@@ -150,13 +153,12 @@ class RemoteTierFaultsIT {
                 // a sweep slower than its bound (Duration.ZERO stands in for 10 s against a slow or migrating cluster)
                 HazelcastRemoteTier reborn = cluster.own(HazelcastRemoteTier.start(
                         sender.member, sender.knobs, sender.counters, incarnation, Duration.ZERO));
-                long deadline = System.nanoTime() + 10_000_000_000L;
-                while (!reborn.canSend() && System.nanoTime() < deadline) {
-                    Thread.sleep(10); // the sweep goes on in the background: nothing may be sent before it ends
-                }
+                // the sweep goes on in the background: nothing may be sent before it ends
+                TestCluster.await("the start sweep done", reborn::canSend);
                 Batch b = batch(64, round);
                 Sent s = reborn.send(b).get(5, TimeUnit.SECONDS);
-                Thread.sleep(500); // the background sweep ends
+                // a sweep still running would delete the new life's pages: give it the time to, if there were one
+                Thread.sleep(500);
                 int[] lengths = new int[64];
                 reborn.fetch(64, b.blocks, b.generations, s.handles, pages(64), lengths, 5_000);
                 for (int k = 0; k < 64; k++) {

@@ -2,6 +2,8 @@ package ramswap.store;
 
 import java.util.concurrent.locks.LockSupport;
 import org.agrona.concurrent.Agent;
+import org.agrona.concurrent.NanoClock;
+import org.agrona.concurrent.SystemNanoClock;
 import ramswap.sys.OffHeap;
 import ramswap.sys.Posix;
 
@@ -48,6 +50,9 @@ public final class LocalPool implements AutoCloseable {
     public static final long REFUSED_RESERVE_EMPTY = -2;
 
     private final Posix posix;
+    /** The grower's time: its waits for room, and when it last looked. */
+    private final NanoClock clock;
+
     private final int maxSlabs;
     private final long base;
     private volatile long limitBytes;
@@ -131,6 +136,19 @@ public final class LocalPool implements AutoCloseable {
             long reserveBytes,
             boolean lockOnFault,
             MarginProbe margin) {
+        this(posix, capacityBytes, limitBytes, reserveBytes, lockOnFault, margin, SystemNanoClock.INSTANCE);
+    }
+
+    /** With {@code clock} for the grower's waits and whether it is looking (tests drive it). */
+    LocalPool(
+            Posix posix,
+            long capacityBytes,
+            long limitBytes,
+            long reserveBytes,
+            boolean lockOnFault,
+            MarginProbe margin,
+            NanoClock clock) {
+        this.clock = clock;
         if (capacityBytes < SLAB_BYTES) {
             throw new IllegalArgumentException(
                     "pool capacity must be at least " + SLAB_BYTES + " bytes, got " + capacityBytes);
@@ -226,7 +244,7 @@ public final class LocalPool implements AutoCloseable {
     private static final int PAGE = 4096;
     private static final int PAGES_PER_SLAB = SLAB_BYTES / PAGE;
     /** How recent the grower's last look at the margin must be for the held-back spares to be served. */
-    private static final long LOOKING_WINDOW_NS = 50_000_000L;
+    static final long LOOKING_WINDOW_NS = 50_000_000L;
     /** With no write refused meanwhile, how long the grower waits for margin before it backs a slab through reclaim. */
     private static final long FORCE_AFTER_NS = 1_000_000_000L;
     /** How often the grower looks at the margin while it waits for some. */
@@ -301,7 +319,7 @@ public final class LocalPool implements AutoCloseable {
             long room = margin.marginBytes() - MARGIN_CUSHION;
             int pages =
                     room <= 0 ? 0 : (int) Math.min(PAGES_PER_STEP, Math.min(room / PAGE, PAGES_PER_SLAB - backedPages));
-            long now = System.nanoTime();
+            long now = clock.nanoTime();
             lookedAt = now;
             if (pages == 0) {
                 long refusals;
@@ -348,7 +366,7 @@ public final class LocalPool implements AutoCloseable {
         /** Whether the grower looked at the margin within the window: it runs, and is not stuck in a touch. */
         boolean looking() {
             long at = lookedAt;
-            return at != 0 && System.nanoTime() - at < LOOKING_WINDOW_NS;
+            return at != 0 && clock.nanoTime() - at < LOOKING_WINDOW_NS;
         }
 
         /** A slab emptied on the serving path, now the grower's to give back; NONE if none. */

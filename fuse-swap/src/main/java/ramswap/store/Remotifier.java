@@ -2,6 +2,8 @@ package ramswap.store;
 
 import java.util.concurrent.CompletableFuture;
 import org.agrona.concurrent.Agent;
+import org.agrona.concurrent.NanoClock;
+import org.agrona.concurrent.SystemNanoClock;
 
 /**
  * Sends cold local blocks to the remote tier while the local pool holds more than
@@ -32,6 +34,7 @@ public final class Remotifier implements Agent {
 
     private final SwapStore store;
     private final Knobs knobs;
+    private final NanoClock clock;
     private final RemoteTier.Batch[] batches = new RemoteTier.Batch[IN_FLIGHT];
 
     @SuppressWarnings({"unchecked", "rawtypes"}) // an array of a generic type
@@ -39,11 +42,18 @@ public final class Remotifier implements Agent {
 
     private final long[] sentAt = new long[IN_FLIGHT];
     private double tokens = BATCH_PAGES;
-    private long lastRefillNanos = System.nanoTime();
+    private long lastRefillNanos;
 
     public Remotifier(SwapStore store, Knobs knobs, int pageBytes) {
+        this(store, knobs, pageBytes, SystemNanoClock.INSTANCE);
+    }
+
+    /** With {@code clock} for its rate and its give-up time (tests drive it). */
+    public Remotifier(SwapStore store, Knobs knobs, int pageBytes, NanoClock clock) {
         this.store = store;
         this.knobs = knobs;
+        this.clock = clock;
+        this.lastRefillNanos = clock.nanoTime();
         for (int i = 0; i < IN_FLIGHT; i++) {
             batches[i] = new RemoteTier.Batch(BATCH_PAGES, pageBytes);
         }
@@ -77,7 +87,7 @@ public final class Remotifier implements Agent {
             tokens -= n;
             try {
                 pending[i] = tier.send(batches[i]);
-                sentAt[i] = System.nanoTime();
+                sentAt[i] = clock.nanoTime();
             } catch (RuntimeException e) { // a tier that broke its contract: nothing was stored, keep every page
                 store.commitMoved(batches[i], RemoteTier.Sent.all(batches[i].count, RemoteTier.REFUSED));
                 throw e; // logged and counted (agent_errors) by the agent runner
@@ -97,7 +107,7 @@ public final class Remotifier implements Agent {
             }
             RemoteTier.Sent sent;
             if (!f.isDone()) {
-                if (System.nanoTime() - sentAt[i] < SEND_GIVE_UP_NANOS) {
+                if (clock.nanoTime() - sentAt[i] < SEND_GIVE_UP_NANOS) {
                     continue;
                 }
                 store.commitMoved(batches[i], RemoteTier.Sent.all(batches[i].count, RemoteTier.REFUSED));
@@ -120,7 +130,7 @@ public final class Remotifier implements Agent {
     }
 
     private void refill() {
-        long now = System.nanoTime();
+        long now = clock.nanoTime();
         long rate = knobs.get(Knob.REMOTIFY_PAGES_PER_SEC);
         tokens = Math.min(Math.max(BATCH_PAGES, rate / 10.0), tokens + rate * ((now - lastRefillNanos) / 1e9));
         lastRefillNanos = now;

@@ -1,6 +1,8 @@
 package ramswap.store;
 
 import org.agrona.concurrent.Agent;
+import org.agrona.concurrent.NanoClock;
+import org.agrona.concurrent.SystemNanoClock;
 
 /**
  * Gives remote pages the copies they should have: after a lender was lost (its copies with it),
@@ -43,29 +45,41 @@ public final class Repairer implements Agent {
     private final SwapStore store;
     private final Knobs knobs;
     private final Counters counters;
+    private final NanoClock clock;
     private final int[] found = new int[SwapStore.MAX_REQUEST_BLOCKS];
     private final RemoteTier.Batch batch;
 
-    private long nextCheckNanos = System.nanoTime();
-    private long nextLeakSweepNanos = System.nanoTime() + LEAK_SWEEP_NANOS;
+    private long nextCheckNanos;
+    private long nextLeakSweepNanos;
     private long sweptEpoch;
     /** {@link SwapStore#misplacedCommits} when the last sweep started. */
     private long sweptMisplaced;
     /** The epoch at which a sweep was counted on a settled table; -1: none yet. */
     private long settledEpoch = -1;
 
-    private long nextSettleAskNanos = System.nanoTime();
+    private long nextSettleAskNanos;
     private long lastSweepNanos;
     /** Blocks of the table still to look at in this sweep. */
     private long sweepLeft;
 
     private double tokens = SwapStore.MAX_REQUEST_BLOCKS;
-    private long lastRefillNanos = System.nanoTime();
+    private long lastRefillNanos;
 
     public Repairer(SwapStore store, Knobs knobs, int pageBytes) {
+        this(store, knobs, pageBytes, SystemNanoClock.INSTANCE);
+    }
+
+    /** With {@code clock} for its checks, sweeps and rate (tests drive it). */
+    public Repairer(SwapStore store, Knobs knobs, int pageBytes, NanoClock clock) {
         this.store = store;
         this.knobs = knobs;
         this.counters = store.counters();
+        this.clock = clock;
+        long now = clock.nanoTime();
+        this.nextCheckNanos = now;
+        this.nextLeakSweepNanos = now + LEAK_SWEEP_NANOS;
+        this.nextSettleAskNanos = now;
+        this.lastRefillNanos = now;
         this.batch = new RemoteTier.Batch(SwapStore.MAX_REQUEST_BLOCKS, pageBytes);
     }
 
@@ -80,7 +94,7 @@ public final class Repairer implements Agent {
         if (tier == null) {
             return 0;
         }
-        long now = System.nanoTime();
+        long now = clock.nanoTime();
         if (sweepLeft <= 0) {
             if (now - nextLeakSweepNanos >= 0) {
                 nextLeakSweepNanos = now + LEAK_SWEEP_NANOS;

@@ -2,6 +2,8 @@ package ramswap.store;
 
 import java.util.function.BooleanSupplier;
 import org.agrona.concurrent.Agent;
+import org.agrona.concurrent.NanoClock;
+import org.agrona.concurrent.SystemNanoClock;
 
 /**
  * Brings remote pages home: RAMster's self-shrinking, and a drain on request. (Pages whose copies
@@ -27,9 +29,10 @@ public final class Repatriator implements Agent {
     private final Knobs knobs;
     private final Counters counters;
     private final BooleanSupplier memoryToSpare;
+    private final NanoClock clock;
     private final int[] found = new int[SwapStore.MAX_REQUEST_BLOCKS];
 
-    private long nextSampleNanos = System.nanoTime();
+    private long nextSampleNanos;
     private long lastRemote;
     private long samplesWithoutGrowth;
     /** Pages still to bring home in this self-shrink step. */
@@ -39,10 +42,17 @@ public final class Repatriator implements Agent {
 
     /** @param memoryToSpare true while the node can take pages back (MemAvailable, pressure) */
     public Repatriator(SwapStore store, Knobs knobs, BooleanSupplier memoryToSpare) {
+        this(store, knobs, memoryToSpare, SystemNanoClock.INSTANCE);
+    }
+
+    /** With {@code clock} for its samples (tests drive it). */
+    public Repatriator(SwapStore store, Knobs knobs, BooleanSupplier memoryToSpare, NanoClock clock) {
         this.store = store;
         this.knobs = knobs;
         this.counters = store.counters();
         this.memoryToSpare = memoryToSpare;
+        this.clock = clock;
+        this.nextSampleNanos = clock.nanoTime();
     }
 
     @Override
@@ -58,7 +68,7 @@ public final class Repatriator implements Agent {
         if (knobs.get(Knob.REPATRIATE_ALL) == 1) {
             return drainStep();
         }
-        long now = System.nanoTime();
+        long now = clock.nanoTime();
         int work = 0;
         if (now - nextSampleNanos >= 0) {
             nextSampleNanos = now + knobs.get(Knob.SELFSHRINK_INTERVAL) * 1_000_000_000L;

@@ -3,6 +3,7 @@ package ramswap.store;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -16,8 +17,10 @@ class KnobsTest {
         Knobs knobs = new Knobs();
         AtomicLong applied = new AtomicLong();
         CountDownLatch secondDone = new CountDownLatch(1);
+        CountDownLatch firstInListener = new CountDownLatch(1);
         knobs.onChange(Knob.SELFSHRINK_INTERVAL, v -> {
             if (v == 10) {
+                firstInListener.countDown();
                 try {
                     // the first set lingers in its listener: a second set must not slip in between listener and store
                     secondDone.await(300, TimeUnit.MILLISECONDS);
@@ -29,7 +32,7 @@ class KnobsTest {
         });
         Thread first = new Thread(() -> knobs.set(Knob.SELFSHRINK_INTERVAL, 10));
         first.start();
-        Thread.sleep(50);
+        assertTrue(firstInListener.await(5, TimeUnit.SECONDS), "the first set is in its listener");
         Thread second = new Thread(() -> {
             knobs.set(Knob.SELFSHRINK_INTERVAL, 20);
             secondDone.countDown();

@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.Random;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import org.agrona.concurrent.CachedNanoClock;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import ramswap.agent.Agents;
@@ -240,7 +241,10 @@ class LocalPoolTest {
         int slab = LocalPool.SLAB_BYTES;
         int perSlab = slab / BlockCodec.BLOCK_SIZE;
         // plenty of room, as on a machine with memory free; a reserve of 8 slabs holds its last 2 back
-        try (LocalPool pool = new LocalPool(stuckToucher, 16 * MIB, 16 * MIB, 8L * slab, false, () -> 1L << 30)) {
+        CachedNanoClock clock = new CachedNanoClock();
+        clock.update(1_000_000_000L); // not 0, which the pool reads as "never looked"
+        try (LocalPool pool =
+                new LocalPool(stuckToucher, 16 * MIB, 16 * MIB, 8L * slab, false, () -> 1L << 30, clock)) {
             for (int i = 0; i < 6 * perSlab; i++) {
                 assertTrue(pool.allocate(BlockCodec.BLOCK_SIZE) >= 0);
             }
@@ -259,8 +263,7 @@ class LocalPoolTest {
             stuck.start();
             try {
                 assertTrue(touching.await(10, TimeUnit.SECONDS), "the grower is in its touch");
-                // the time itself is the condition: the grower's last look older than its window
-                Thread.sleep(200);
+                clock.advance(4 * LocalPool.LOOKING_WINDOW_NS); // its last look, before the touch, is now old
                 int served = 0;
                 for (int i = 0; i < 2 * perSlab; i++) {
                     served += pool.allocate(BlockCodec.BLOCK_SIZE) >= 0 ? 1 : 0;
@@ -291,7 +294,11 @@ class LocalPoolTest {
                 assertTrue(mapping.await(10, TimeUnit.SECONDS), "the grower started backing a slab");
                 pool.setLimitBytes(2 * LocalPool.SLAB_BYTES); // what is mapped now: no room for another slab
                 lowered.countDown();
-                Thread.sleep(200);
+                // the grower finishes its touch, then keeps or gives back the slab: a grower that kept it stays at 3
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+                while (pool.mappedBytes() != 2L * LocalPool.SLAB_BYTES && System.nanoTime() < deadline) {
+                    Thread.sleep(10);
+                }
             }
             assertEquals(
                     2L * LocalPool.SLAB_BYTES, pool.mappedBytes(), "the grower kept a slab beyond the lowered limit");

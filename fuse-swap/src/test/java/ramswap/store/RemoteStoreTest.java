@@ -10,6 +10,8 @@ import java.util.HashMap;
 import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.agrona.concurrent.CachedNanoClock;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import ramswap.sys.Posix;
@@ -32,6 +34,9 @@ class RemoteStoreTest {
     private final SwapStore store = new SwapStore(SIZE, pool, counters);
     private final Knobs knobs = new Knobs();
     private final MapTier tier = new MapTier();
+    /** The agents' time: a test moves it; none waits on the wall clock. */
+    private final CachedNanoClock clock = new CachedNanoClock();
+
     private final byte[][] expected = new byte[BLOCKS][];
 
     RemoteStoreTest() {
@@ -176,15 +181,25 @@ class RemoteStoreTest {
         }
     }
 
-    /** Runs the repairer until {@code done} holds, at most 10 s; its checks come every half second. */
-    private static void repairUntil(Repairer repairer, java.util.function.BooleanSupplier done) {
-        long deadline = System.nanoTime() + 10_000_000_000L;
-        while (!done.getAsBoolean() && System.nanoTime() < deadline) {
-            if (repairer.doWork() == 0) {
-                sleep(5);
-            }
+    /**
+     * Runs the repairer until {@code done} holds, moving the clock 100 ms at each lap with nothing to
+     * do (its checks come every half second), at most {@value #LAPS} laps.
+     */
+    private void repairUntil(Repairer repairer, java.util.function.BooleanSupplier done) {
+        for (int lap = 0; lap < LAPS && !done.getAsBoolean(); lap++) {
+            idleAdvance(repairer.doWork(), 100);
         }
-        assertTrue(done.getAsBoolean(), "the repairer did not get there within 10 s");
+        assertTrue(done.getAsBoolean(), "the repairer did not get there within " + LAPS + " laps");
+    }
+
+    /** Bounds every loop that runs an agent. */
+    private static final int LAPS = 100_000;
+
+    /** Moves the clock {@code millis} after a lap that found nothing to do ({@code work} 0). */
+    private void idleAdvance(int work, long millis) {
+        if (work == 0) {
+            clock.advance(millis * 1_000_000L);
+        }
     }
 
     private void writeAll(Random r) {
@@ -197,26 +212,17 @@ class RemoteStoreTest {
 
     /** Runs the remotifier until it has had nothing to do for 100 ms (at most 10 s). */
     private void remotify() {
-        Remotifier remotifier = new Remotifier(store, knobs, PAGE + 64);
-        long deadline = System.nanoTime() + 10_000_000_000L;
+        Remotifier remotifier = new Remotifier(store, knobs, PAGE + 64, clock);
         int idle = 0;
-        while (idle < 50 && System.nanoTime() < deadline) {
+        for (int lap = 0; lap < LAPS && idle < 50; lap++) {
             if (remotifier.doWork() > 0) {
                 idle = 0;
             } else {
                 idle++;
-                sleep(2);
+                clock.advance(2_000_000L);
             }
         }
         remotifier.onClose();
-    }
-
-    private static void sleep(long ms) {
-        try {
-            Thread.sleep(ms);
-        } catch (InterruptedException e) {
-            throw new AssertionError(e);
-        }
     }
 
     private void assertReadsBack() {
@@ -275,12 +281,11 @@ class RemoteStoreTest {
             expected[0] = rewritten;
             assertEquals(IoResult.DONE, store.write(rewritten, 0, 0, PAGE));
         };
-        Repairer repairer = new Repairer(store, knobs, PAGE + 64);
-        long deadline = System.nanoTime() + 10_000_000_000L;
+        Repairer repairer = new Repairer(store, knobs, PAGE + 64, clock);
         repairer.doWork(); // the sweep counts what needs new copies
         long found = counters.get(Counter.REMOTE_PAGES_TO_REPLACE);
-        while (counters.get(Counter.REMOTE_PAGES_TO_REPLACE) > 0 && System.nanoTime() < deadline) {
-            repairer.doWork();
+        for (int lap = 0; lap < LAPS && counters.get(Counter.REMOTE_PAGES_TO_REPLACE) > 0; lap++) {
+            idleAdvance(repairer.doWork(), 100);
         }
         System.out.println(
                 "repair: " + found + " pages found, " + counters.get(Counter.REMOTE_PAGES_REPLACED) + " replaced");
@@ -313,7 +318,7 @@ class RemoteStoreTest {
         tier.toReplace = h -> h < lostBelow;
         tier.lost = h -> h == gone;
         tier.epoch = 1;
-        Repairer repairer = new Repairer(store, knobs, PAGE + 64);
+        Repairer repairer = new Repairer(store, knobs, PAGE + 64, clock);
         repairer.doWork();
         assertEquals(
                 remote, counters.get(Counter.REMOTE_PAGES_TO_REPLACE), "counted short until a fetch finds it missing");
@@ -325,8 +330,9 @@ class RemoteStoreTest {
         tier.epoch = 2; // partitions moved again: a new sweep, and redundancy unknown until it is counted
         counters.set(Counter.REMOTE_PARTITIONS_SETTLED, 0);
         repairUntil(repairer, () -> counters.get(Counter.REMOTE_PARTITIONS_SETTLED) == 1);
-        for (int i = 0; i < 100; i++) {
+        for (int i = 0; i < 100; i++) { // 100 s of the repairer's time: ten resweeps, three leak sweeps
             repairer.doWork();
+            clock.advance(1_000_000_000L);
         }
         assertEquals(0, counters.get(Counter.REMOTE_PAGES_TO_REPLACE), "the lost page is not counted short again");
         assertEquals(failedGets, counters.get(Counter.REMOTE_PERS_PAGES_UNSUCC_GET), "nor fetched again");
@@ -340,7 +346,7 @@ class RemoteStoreTest {
 
         // a drain brings every other page home, and leaves the lost one without asking for it at each lap
         knobs.set(Knob.REPATRIATE_ALL, 1);
-        Repatriator home = new Repatriator(store, knobs, () -> true);
+        Repatriator home = new Repatriator(store, knobs, () -> true, clock);
         for (int i = 0; i < 10_000 && knobs.get(Knob.REPATRIATE_ALL) == 1; i++) {
             home.doWork();
         }
@@ -367,7 +373,7 @@ class RemoteStoreTest {
         remotify();
         tier.settled = false;
         tier.epoch = 1;
-        Repairer repairer = new Repairer(store, knobs, PAGE + 64);
+        Repairer repairer = new Repairer(store, knobs, PAGE + 64, clock);
         repairer.doWork(); // the epoch's sweep: nothing short yet
         assertEquals(0, counters.get(Counter.REMOTE_PAGES_TO_REPLACE));
         assertEquals(0, counters.get(Counter.REMOTE_PARTITIONS_SETTLED), "partitions still moving");
@@ -391,7 +397,7 @@ class RemoteStoreTest {
      */
     @Test
     void shouldSweepAgainWhenAPageCommitsWhereItAlreadyNeedsNewCopies() {
-        Repairer repairer = new Repairer(store, knobs, PAGE + 64);
+        Repairer repairer = new Repairer(store, knobs, PAGE + 64, clock);
         tier.epoch = 1;
         repairUntil(repairer, () -> counters.get(Counter.REMOTE_PARTITIONS_SETTLED) == 1); // the move's sweep
         long misplacedBelow = tier.nextHandle + 10; // the first ten pages sent land on a member they must avoid
@@ -422,11 +428,9 @@ class RemoteStoreTest {
         tier.leaving = h -> true;
         tier.refuse = true;
         tier.epoch = 1;
-        Repairer repairer = new Repairer(store, knobs, PAGE + 64);
-        long deadline = System.nanoTime() + 10_000_000_000L;
-        repairer.doWork();
-        while (counters.get(Counter.REMOTE_PERS_PAGES) > 0 && System.nanoTime() < deadline) {
-            repairer.doWork();
+        Repairer repairer = new Repairer(store, knobs, PAGE + 64, clock);
+        for (int lap = 0; lap < LAPS && counters.get(Counter.REMOTE_PERS_PAGES) > 0; lap++) {
+            idleAdvance(repairer.doWork(), 100);
         }
         assertEquals(0, counters.get(Counter.REMOTE_PERS_PAGES));
         assertEquals(remote, counters.get(Counter.REPATRIATED_PAGES));
@@ -567,7 +571,7 @@ class RemoteStoreTest {
         long remote = counters.get(Counter.REMOTE_PERS_PAGES);
         assertTrue(remote > 0);
         knobs.set(Knob.REPATRIATE_ALL, 1);
-        Repatriator home = new Repatriator(store, knobs, () -> true);
+        Repatriator home = new Repatriator(store, knobs, () -> true, clock);
         for (int i = 0; i < 10_000 && knobs.get(Knob.REPATRIATE_ALL) == 1; i++) {
             home.doWork();
         }
@@ -580,7 +584,7 @@ class RemoteStoreTest {
     }
 
     @Test
-    void shouldSelfShrinkByAHysteresisFractionOnceRemotePagesStopGrowing() throws InterruptedException {
+    void shouldSelfShrinkByAHysteresisFractionOnceRemotePagesStopGrowing() {
         writeAll(new Random(Pages.seed("RemoteStore.selfshrink")));
         remotify();
         long remote = counters.get(Counter.REMOTE_PERS_PAGES);
@@ -588,12 +592,9 @@ class RemoteStoreTest {
         knobs.set(Knob.SELFSHRINK_INTERVAL, 1);
         knobs.set(Knob.FRONTSWAP_INERTIA, 1);
         knobs.set(Knob.FRONTSWAP_HYSTERESIS, 4);
-        Repatriator home = new Repatriator(store, knobs, () -> true);
-        long deadline = System.nanoTime() + 4_500_000_000L;
-        while (System.nanoTime() < deadline) {
-            if (home.doWork() == 0) {
-                Thread.sleep(5);
-            }
+        Repatriator home = new Repatriator(store, knobs, () -> true, clock);
+        for (int lap = 0; lap < LAPS && clock.nanoTime() < 4_500_000_000L; lap++) {
+            idleAdvance(home.doWork(), 5);
         }
         // samples at 0, 1, 2, 3, 4 s: the first sets the level, the second is the inertia, then three steps of 1/4
         long left = counters.get(Counter.REMOTE_PERS_PAGES);
@@ -604,19 +605,25 @@ class RemoteStoreTest {
     }
 
     @Test
-    void shouldNotSelfShrinkWithoutMemoryToSpare() throws InterruptedException {
+    void shouldNotSelfShrinkWithoutMemoryToSpare() {
         writeAll(new Random(Pages.seed("RemoteStore.nospare")));
         remotify();
         knobs.set(Knob.PERS_REMOTIFY_ENABLE, 0);
         knobs.set(Knob.SELFSHRINK_INTERVAL, 1);
         knobs.set(Knob.FRONTSWAP_INERTIA, 0);
-        Repatriator home = new Repatriator(store, knobs, () -> false);
-        long deadline = System.nanoTime() + 2_200_000_000L;
-        while (System.nanoTime() < deadline) {
-            if (home.doWork() == 0) {
-                Thread.sleep(5);
-            }
+        AtomicInteger asked = new AtomicInteger();
+        Repatriator home = new Repatriator(
+                store,
+                knobs,
+                () -> {
+                    asked.incrementAndGet();
+                    return false;
+                },
+                clock);
+        for (int lap = 0; lap < LAPS && clock.nanoTime() < 2_200_000_000L; lap++) {
+            idleAdvance(home.doWork(), 5);
         }
+        assertTrue(asked.get() > 0, "the repatriator asked whether memory was to spare");
         assertEquals(0, counters.get(Counter.REPATRIATED_PAGES));
     }
 }
