@@ -21,7 +21,7 @@ public abstract class PeriodicAgent implements Agent {
 
     /** With {@code clock} for its interval (tests drive it). */
     protected PeriodicAgent(Duration interval, NanoClock clock) {
-        this.clock = clock;
+        this.clock = java.util.Objects.requireNonNull(clock, "clock");
         if (interval.isNegative() || interval.isZero()) {
             throw new IllegalArgumentException("an agent's interval must be positive, got " + interval);
         }

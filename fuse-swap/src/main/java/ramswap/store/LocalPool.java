@@ -148,7 +148,7 @@ public final class LocalPool implements AutoCloseable {
             boolean lockOnFault,
             MarginProbe margin,
             NanoClock clock) {
-        this.clock = clock;
+        this.clock = java.util.Objects.requireNonNull(clock, "clock");
         if (capacityBytes < SLAB_BYTES) {
             throw new IllegalArgumentException(
                     "pool capacity must be at least " + SLAB_BYTES + " bytes, got " + capacityBytes);

@@ -110,9 +110,9 @@ public final class Remotifier implements Agent {
                 if (clock.nanoTime() - sentAt[i] < SEND_GIVE_UP_NANOS) {
                     continue;
                 }
+                pending[i] = null; // before the commit: a batch is committed once, even if the commit throws
                 store.commitMoved(batches[i], RemoteTier.Sent.all(batches[i].count, RemoteTier.REFUSED));
                 store.counters().add(Counter.PERS_PAGES_REMOTE_FAILED, batches[i].count);
-                pending[i] = null;
                 done++;
                 continue;
             }
@@ -122,8 +122,8 @@ public final class Remotifier implements Agent {
                 sent = RemoteTier.Sent.all(batches[i].count, RemoteTier.REFUSED);
                 store.counters().increment(Counter.AGENT_ERRORS);
             }
-            store.commitMoved(batches[i], sent);
             pending[i] = null;
+            store.commitMoved(batches[i], sent);
             done++;
         }
         return done;

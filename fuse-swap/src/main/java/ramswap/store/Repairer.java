@@ -18,9 +18,9 @@ import org.agrona.concurrent.SystemNanoClock;
  * after a page committed where it already needed new copies ({@link SwapStore#misplacedCommits}:
  * its put followed a partition that moved after the sweep of that move had looked). It first
  * counts what needs new copies ({@code remote_pages_to_replace}, which then counts down), then
- * goes round the table once. A
- * sweep counted on a settled table sets {@code remote_partitions_settled}, which the tier clears
- * whenever partitions may move: only with it set do the counts say what copies the pages have.
+ * goes round the table once. A sweep counted on a settled table sets
+ * {@code remote_partitions_settled}, which the tier clears whenever partitions may move: only with
+ * it set do the counts say what copies the pages have.
  *
  * <p>A page whose every copy was lost with its lender, and that no copy answered for, is counted in
  * {@code remote_pages_lost} and not tried again ({@link SwapStore#replace}).
@@ -80,6 +80,7 @@ public final class Repairer implements Agent {
         this.nextLeakSweepNanos = now + LEAK_SWEEP_NANOS;
         this.nextSettleAskNanos = now;
         this.lastRefillNanos = now;
+        this.lastSweepNanos = now - RESWEEP_NANOS - 1; // as if long ago, whatever the clock's origin
         this.batch = new RemoteTier.Batch(SwapStore.MAX_REQUEST_BLOCKS, pageBytes);
     }
 

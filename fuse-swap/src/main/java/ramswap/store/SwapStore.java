@@ -816,10 +816,11 @@ public final class SwapStore {
     }
 
     /**
-     * Remote pages that already needed new copies when they committed: their send was placed before
-     * a partition moved, and the put followed the partition to its new owner (this node's own member,
-     * say) after the repair sweep that the move started had looked. The repairer sweeps again when
-     * this changes, since no later move would make it look.
+     * Remote pages that already needed new copies when they committed: mostly a send placed before
+     * a partition moved, whose put followed the partition to its new owner (this node's own member,
+     * say) after the repair sweep that the move started had looked; also a one-copy page once a
+     * second copy is worth trying again. The repairer sweeps again when this changes, since no
+     * later move would make it look.
      */
     private final java.util.concurrent.atomic.AtomicLong misplacedCommits =
             new java.util.concurrent.atomic.AtomicLong();
@@ -974,7 +975,13 @@ public final class SwapStore {
 
     /** Counts a page now held remote under {@code handle}. */
     private void countRemote(RemoteTier tier, long handle, int length) {
-        if (tier.needsReplacing(handle)) {
+        boolean misplaced;
+        try {
+            misplaced = tier.needsReplacing(handle);
+        } catch (RuntimeException e) { // the member is stopping, say: a commit must not fail halfway for a look
+            misplaced = true; // costs one sweep at most
+        }
+        if (misplaced) {
             misplacedCommits.incrementAndGet();
         }
         counters.increment(Counter.REMOTE_PERS_PAGES);

@@ -120,8 +120,12 @@ class RemoteStoreTest {
         /** When set, every send is refused (targets full). */
         volatile boolean refuse;
 
+        /** Calls of {@link #needsReplacing}: a repair sweep asks it for every remote page. */
+        final java.util.concurrent.atomic.AtomicLong replacingAsked = new java.util.concurrent.atomic.AtomicLong();
+
         @Override
         public boolean needsReplacing(long handle) {
+            replacingAsked.incrementAndGet();
             return toReplace.test(handle);
         }
 
@@ -330,7 +334,7 @@ class RemoteStoreTest {
         tier.epoch = 2; // partitions moved again: a new sweep, and redundancy unknown until it is counted
         counters.set(Counter.REMOTE_PARTITIONS_SETTLED, 0);
         repairUntil(repairer, () -> counters.get(Counter.REMOTE_PARTITIONS_SETTLED) == 1);
-        for (int i = 0; i < 100; i++) { // 100 s of the repairer's time: ten resweeps, three leak sweeps
+        for (int i = 0; i < 100; i++) { // 100 s of the repairer's time: its checks, and three leak sweeps
             repairer.doWork();
             clock.advance(1_000_000_000L);
         }
@@ -404,17 +408,45 @@ class RemoteStoreTest {
         tier.toReplace = h -> h < misplacedBelow;
         writeAll(new Random(Pages.seed("RemoteStore.misplaced")));
         remotify();
-        assertEquals(1, tier.epoch, "no move after the commits");
         repairUntil(
                 repairer,
                 () -> counters.get(Counter.REMOTE_PAGES_REPLACED) == 10
                         && counters.get(Counter.REMOTE_PAGES_TO_REPLACE) == 0);
+        repairer.doWork();
+        clock.advance(Repairer.RESWEEP_NANOS / 2);
+        repairer.doWork(); // the sweep that counts the new copies' commits: nothing left to replace
+        long asked = tier.replacingAsked.get();
+        for (int i = 0; i < 40; i++) { // 20 s of checks, with nothing new committed
+            repairer.doWork();
+            clock.advance(500_000_000L);
+        }
+        assertEquals(asked, tier.replacingAsked.get(), "no sweep without a move or a new misplaced commit");
         for (int b = 0; b < BLOCKS; b++) {
             if (BlockTable.state(store.table().peek(b)) == BlockTable.STATE_REMOTE) {
                 assertTrue(tier.handleOf(b) >= misplacedBelow, "block " + b + " still on the member to avoid");
             }
         }
         assertCountersAgreeWithTable(store, counters);
+        assertReadsBack();
+    }
+
+    /**
+     * The tier cannot say where a copy is (its member is stopping): the moves commit whole all the
+     * same, and the repairer takes them for misplaced, which costs a sweep.
+     */
+    @Test
+    void shouldCommitEveryMoveWhenTheTierCannotSayWhereACopyIs() {
+        tier.toReplace = h -> {
+            throw new IllegalStateException("the member is stopping");
+        };
+        writeAll(new Random(Pages.seed("RemoteStore.noanswer")));
+        remotify();
+        long remote = counters.get(Counter.REMOTE_PERS_PAGES);
+        assertTrue(remote > 0);
+        assertEquals(remote, tier.pages.size(), "every page sent was committed once");
+        assertEquals(remote, store.misplacedCommits());
+        assertCountersAgreeWithTable(store, counters);
+        tier.toReplace = h -> false;
         assertReadsBack();
     }
 
