@@ -138,6 +138,10 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
     private final Set<Integer> leaving = ConcurrentHashMap.newKeySet();
     /** The copies wanted at the last look, so that a change of the knob starts a repair sweep. */
     private volatile long copiesSeen;
+    /** Times this member merged back into a cluster it had been cut off from ({@link #rejoins}). */
+    private final AtomicLong rejoins = new AtomicLong();
+    /** Between two looks for a holder while a fetch waits for one ({@link #fetch}). */
+    static final Duration HOLDER_POLL = Duration.ofMillis(20);
 
     private HazelcastRemoteTier(ClusterNode member, Knobs knobs, Counters counters, long incarnation, NanoClock clock) {
         this.clock = Objects.requireNonNull(clock, "clock");
@@ -190,6 +194,13 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
         }
         // a second signal beside the owners' watch: the copies in a partition reported lost are gone
         partitions.addPartitionLostListener(event -> markLost(event.getPartitionId(), false));
+        // cut off, this member took every partition, empty; merged back, it joins the side that kept the copies
+        hazelcast.getLifecycleService().addLifecycleListener(event -> {
+            if (event.getState() == com.hazelcast.core.LifecycleEvent.LifecycleState.MERGED) {
+                rejoins.incrementAndGet();
+                moved();
+            }
+        });
         hazelcast.getCluster().addMembershipListener(new com.hazelcast.cluster.MembershipListener() {
             @Override
             public void memberAdded(com.hazelcast.cluster.MembershipEvent event) {
@@ -281,8 +292,63 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
     @Override
     public void fetch(
             int n, int[] blocks, int[] generations, long[] handles, byte[][] pages, int[] lengths, long timeoutMillis) {
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
+        fetchUntil(n, blocks, generations, handles, pages, lengths, deadline);
+        if (holdersPresent()) {
+            return;
+        }
+        // Alone among data members: a copy answered "missing" by this node's own member may have been lost with a
+        // lender that crashed, or be held by the other side of a split that this node will merge back into. Wait for
+        // a holder, within the timeout, and ask again: a process that waits for its page survives the merge, one
+        // answered with EIO dies. (A page a lender handed over gracefully is here, and was answered above.)
+        int missing = 0;
+        for (int k = 0; k < n; k++) {
+            missing += lengths[k] == MISSING ? 1 : 0;
+        }
+        if (missing == 0) {
+            return;
+        }
+        if (!awaitHolders(deadline)) {
+            for (int k = 0; k < n; k++) {
+                if (lengths[k] == MISSING) {
+                    lengths[k] = TIMEOUT;
+                }
+            }
+            LOG.log(
+                    System.Logger.Level.WARNING,
+                    missing + " remote pages not read (timeout): missing from this node's own member, and for "
+                            + timeoutMillis + " ms no other member that could hold them was in the cluster (this"
+                            + " node cut off from every lender, or every lender gone)");
+            return;
+        }
+        int[] at = new int[missing];
+        int m = 0;
+        for (int k = 0; k < n; k++) {
+            if (lengths[k] == MISSING) {
+                at[m++] = k;
+            }
+        }
+        int[] b = new int[m];
+        int[] g = new int[m];
+        long[] h = new long[m];
+        byte[][] p = new byte[m][];
+        int[] l = new int[m];
+        for (int i = 0; i < m; i++) {
+            b[i] = blocks[at[i]];
+            g[i] = generations[at[i]];
+            h[i] = handles[at[i]];
+            p[i] = pages[at[i]];
+        }
+        fetchUntil(m, b, g, h, p, l, deadline);
+        for (int i = 0; i < m; i++) {
+            lengths[at[i]] = l[i];
+        }
+    }
+
+    /** {@link #fetch}'s reads, until {@code deadline} ({@code System.nanoTime()}). */
+    private void fetchUntil(
+            int n, int[] blocks, int[] generations, long[] handles, byte[][] pages, int[] lengths, long deadline) {
         long start = System.nanoTime();
-        long deadline = start + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
         long lateAt = start + TimeUnit.MILLISECONDS.toNanos(knobs.get(ramswap.store.Knob.LATE_BIND_MS));
         java.util.concurrent.Semaphore answered = new java.util.concurrent.Semaphore(0);
         @SuppressWarnings({"unchecked", "rawtypes"}) // an array of a generic type
@@ -328,7 +394,9 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
                     lengths[k] = a == UNAUTHENTIC || b == UNAUTHENTIC ? UNAUTHENTIC : MISSING;
                     done[k] = true;
                     left--;
-                    logFailure(blocks[k], handles[k], lengths[k], first[k], second[k]);
+                    if (lengths[k] != MISSING || holdersPresent()) { // alone, fetch asks again once a holder is back
+                        logFailure(blocks[k], handles[k], lengths[k], first[k], second[k]);
+                    }
                 }
             }
             if (left == 0) {
@@ -352,6 +420,37 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
                 deadline = System.nanoTime(); // answer at once with what came
             }
         }
+    }
+
+    /** Waits until {@link #holdersPresent} or {@code deadline}; false at the deadline. */
+    private boolean awaitHolders(long deadline) {
+        while (!holdersPresent()) {
+            if (System.nanoTime() - deadline >= 0) {
+                return false;
+            }
+            try {
+                Thread.sleep(HOLDER_POLL.toMillis());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return false;
+            }
+        }
+        return true;
+    }
+
+    @Override
+    public boolean holdersPresent() {
+        for (Member m : hazelcast.getCluster().getMembers()) {
+            if (!m.isLiteMember() && !m.localMember()) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    @Override
+    public long rejoins() {
+        return rejoins.get();
     }
 
     /** Failed reads logged in the current minute, and when that minute started. */

@@ -169,8 +169,9 @@ public final class Lender implements AutoCloseable {
     }
 
     /**
-     * Pages held here of nodes now in the cluster. Pages of absent nodes are orphans (a node that
-     * comes back deletes its earlier life's pages), so they need no hand-over.
+     * Pages held here of other nodes now in the cluster. Pages of absent nodes are orphans (a node
+     * that comes back deletes its earlier life's pages), and this node's own pages (a copy that a
+     * partition's move put here) go with it when it stops, so neither needs a hand-over.
      */
     public long heldOfPresentNodes() {
         SortedSet<Integer> present;
@@ -179,7 +180,11 @@ public final class Lender implements AutoCloseable {
         } catch (RuntimeException e) { // the leases cannot be read now: count every page as some present node's
             return map.localKeySet().size();
         }
-        int[] nodes = present.stream().mapToInt(Integer::intValue).toArray();
+        int own = member.nodeNumber();
+        int[] nodes = present.stream()
+                .mapToInt(Integer::intValue)
+                .filter(n -> n != own)
+                .toArray();
         return map.localKeySet(KeyNodePredicate.ofAny(nodes)).size();
     }
 

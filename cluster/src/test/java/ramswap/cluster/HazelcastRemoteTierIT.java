@@ -640,6 +640,33 @@ class HazelcastRemoteTierIT {
             }
         }
 
+        /**
+         * A borrower that lends (a data member) and is left without any other data member owns every
+         * partition, empty after a crash: its reads wait for a holder, within their timeout, instead
+         * of answering "missing" for pages the other side of a split may still hold.
+         */
+        @Test
+        void shouldWaitForAHolderInsteadOfReadingMissingFromItsOwnEmptyPartitions() throws Exception {
+            try (TestCluster cluster = new TestCluster(BASE_PORT)) {
+                Node a = lender(cluster, 1, 64 * MIB);
+                Node sender = sender(cluster, 0, 1, "1", false); // a data member: it lends too
+                awaitMembers(cluster, sender, 2);
+                TestCluster.await("the partitions settled, as the sender sees them", sender.tier::placementSettled);
+                Batch batch = batch(4, 31);
+                Sent sent = send(sender, batch);
+                assertTrue(sender.tier.holdersPresent());
+
+                crash(a);
+                TestCluster.await("the lender gone", () -> sender.member.memberCount() == 1);
+                assertFalse(sender.tier.holdersPresent(), "alone: nobody holds its pages");
+                int[] lengths = new int[4];
+                sender.tier.fetch(4, batch.blocks, batch.generations, sent.handles, pages(4), lengths, 300);
+                for (int length : lengths) {
+                    assertEquals(RemoteTier.TIMEOUT, length, "a read waits for a holder, never answers missing");
+                }
+            }
+        }
+
         @Test
         void shouldNotCallThePartitionsSettledWithoutADataMember() throws Exception {
             try (TestCluster cluster = new TestCluster(BASE_PORT)) {

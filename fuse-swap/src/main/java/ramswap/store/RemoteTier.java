@@ -111,6 +111,26 @@ public interface RemoteTier {
     }
 
     /**
+     * True when a member that could hold this node's pages is present: a data member other than
+     * this node's own. Without one (this node cut off from every lender, or every lender gone),
+     * every partition belongs to this node's own member, where its pages never are by design: a
+     * copy found missing there says nothing about the page, and a repair has nothing to fetch from
+     * and nowhere to send to. {@link #fetch} waits for one, within its timeout.
+     */
+    default boolean holdersPresent() {
+        return true;
+    }
+
+    /**
+     * A number that changes each time this node merged back into a cluster it had been cut off
+     * from. The side it joins kept its own copies, so what this node concluded while cut off (pages
+     * found lost) may be wrong: the store tries those pages again.
+     */
+    default long rejoins() {
+        return 0;
+    }
+
+    /**
      * True when the cluster's partition table has settled: every partition has an owner that is a
      * member, and no migration is in flight. While partitions move, a copy can land on the member
      * of the other copy, so the copies a page has are known only once this holds. May ask the

@@ -92,8 +92,8 @@ public final class Repairer implements Agent {
     @Override
     public int doWork() {
         RemoteTier tier = store.remote();
-        if (tier == null) {
-            return 0;
+        if (tier == null || !tier.holdersPresent()) {
+            return 0; // cut off from every lender: nothing to fetch from or send to, and a page missing says nothing
         }
         long now = clock.nanoTime();
         if (sweepLeft <= 0) {

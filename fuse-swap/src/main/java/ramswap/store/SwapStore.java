@@ -651,6 +651,8 @@ public final class SwapStore {
      * Only the repairer's thread touches it.
      */
     private org.agrona.collections.LongHashSet lostHandles = new org.agrona.collections.LongHashSet();
+    /** {@link RemoteTier#rejoins} when the lost pages were last judged; the repairer's thread. */
+    private long rejoinsSeen;
 
     /**
      * Copies local blocks that the clock finds cold into {@code b} (at most {@code maxPages}),
@@ -773,6 +775,18 @@ public final class SwapStore {
         if (tier == null) {
             return 0;
         }
+        long rejoins = tier.rejoins();
+        if (rejoins != rejoinsSeen) {
+            rejoinsSeen = rejoins;
+            if (!lostHandles.isEmpty()) {
+                counters.add(Counter.REMOTE_PAGES_LOST, -lostHandles.size());
+                LOG.log(
+                        System.Logger.Level.WARNING,
+                        lostHandles.size() + " remote pages found lost are tried again: this node merged back into the"
+                                + " cluster it was cut off from, which may hold their copies");
+                lostHandles = new org.agrona.collections.LongHashSet();
+            }
+        }
         long n = 0;
         org.agrona.collections.LongHashSet stillLost =
                 lostHandles.isEmpty() ? lostHandles : new org.agrona.collections.LongHashSet();
@@ -865,7 +879,9 @@ public final class SwapStore {
                     settled++;
                 } else {
                     countFailedGet(f.lengths[k]);
-                    if (f.lengths[k] == RemoteTier.MISSING && tier.lost(BlockTable.handle(f.entries[k]))) {
+                    if (f.lengths[k] == RemoteTier.MISSING
+                            && tier.holdersPresent() // cut off, "missing" came from this node's own empty partitions
+                            && tier.lost(BlockTable.handle(f.entries[k]))) {
                         foundLost(f.blocks[k], BlockTable.handle(f.entries[k]));
                         settled++; // nothing left to replace it from
                     }

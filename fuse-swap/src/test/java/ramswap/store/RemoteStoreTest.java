@@ -163,6 +163,20 @@ class RemoteStoreTest {
         volatile java.util.function.LongPredicate lost = h -> false;
 
         volatile boolean settled = true;
+        /** False while this node is cut off from every lender; the count of its merges back. */
+        volatile boolean holders = true;
+
+        volatile long rejoins;
+
+        @Override
+        public boolean holdersPresent() {
+            return holders;
+        }
+
+        @Override
+        public long rejoins() {
+            return rejoins;
+        }
 
         @Override
         public boolean lost(long handle) {
@@ -447,6 +461,75 @@ class RemoteStoreTest {
         assertEquals(remote, store.misplacedCommits());
         assertCountersAgreeWithTable(store, counters);
         tier.toReplace = h -> false;
+        assertReadsBack();
+    }
+
+    /**
+     * Cut off from every lender, this node sees every copy lost and its own empty partitions answer
+     * "missing": the repairer neither fetches nor judges a page lost until a holder is back.
+     */
+    @Test
+    void shouldNeitherFetchNorJudgeAPageLostWhileCutOffFromEveryLender() {
+        writeAll(new Random(Pages.seed("RemoteStore.cutoff")));
+        remotify();
+        long remote = counters.get(Counter.REMOTE_PERS_PAGES);
+        Map<Long, Object[]> away = new HashMap<>(tier.pages);
+        tier.pages.clear(); // what this node's own partitions hold while it is cut off
+        tier.holders = false;
+        tier.toReplace = h -> true;
+        tier.lost = h -> true;
+        tier.epoch = 1;
+        Repairer repairer = new Repairer(store, knobs, PAGE + 64, clock);
+        long fetches = counters.get(Counter.REMOTE_FETCHES);
+        for (int i = 0; i < 60; i++) { // a minute of the repairer's time
+            repairer.doWork();
+            clock.advance(1_000_000_000L);
+        }
+        assertEquals(fetches, counters.get(Counter.REMOTE_FETCHES), "nothing fetched while cut off");
+        assertEquals(0, counters.get(Counter.REMOTE_PAGES_LOST));
+
+        tier.pages.putAll(away); // merged back: the other side kept the copies
+        tier.holders = true;
+        tier.lost = h -> false;
+        tier.epoch = 2;
+        long handleAbove = tier.nextHandle;
+        tier.toReplace = h -> h < handleAbove;
+        repairUntil(repairer, () -> counters.get(Counter.REMOTE_PAGES_REPLACED) == remote);
+        assertEquals(0, counters.get(Counter.REMOTE_PAGES_LOST));
+        assertCountersAgreeWithTable(store, counters);
+        assertReadsBack();
+    }
+
+    /**
+     * Pages judged lost while this node was on the side of a split that lost (its view of the
+     * cluster said every copy was gone) are tried again once it merges back into the side that
+     * kept their copies: they are read, given new copies, and no longer counted lost.
+     */
+    @Test
+    void shouldTryThePagesFoundLostAgainOnceThisNodeMergesBack() {
+        writeAll(new Random(Pages.seed("RemoteStore.rejoin")));
+        remotify();
+        int block = 0;
+        while (BlockTable.state(store.table().peek(block)) != BlockTable.STATE_REMOTE) {
+            block++;
+        }
+        long wronglyLost = tier.handleOf(block);
+        Object[] kept = tier.pages.remove(wronglyLost); // the other side of the split holds it
+        tier.toReplace = h -> h == wronglyLost;
+        tier.lost = h -> h == wronglyLost;
+        tier.epoch = 1;
+        Repairer repairer = new Repairer(store, knobs, PAGE + 64, clock);
+        repairUntil(repairer, () -> counters.get(Counter.REMOTE_PAGES_LOST) == 1);
+        assertEquals(IoResult.REMOTE_FAILED, store.read(new byte[PAGE], 0, (long) block * PAGE, PAGE));
+
+        tier.pages.put(wronglyLost, kept); // merged back
+        tier.lost = h -> false;
+        tier.rejoins = 1;
+        tier.epoch = 2;
+        repairUntil(repairer, () -> counters.get(Counter.REMOTE_PAGES_REPLACED) == 1);
+        assertEquals(0, counters.get(Counter.REMOTE_PAGES_LOST), "no longer counted lost");
+        assertTrue(tier.handleOf(block) != wronglyLost, "block " + block + " has new copies");
+        assertCountersAgreeWithTable(store, counters);
         assertReadsBack();
     }
 
