@@ -142,6 +142,16 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
     private final AtomicLong rejoins = new AtomicLong();
     /** Between two looks for a holder while a fetch waits for one ({@link #fetch}). */
     static final Duration HOLDER_POLL = Duration.ofMillis(20);
+    /**
+     * How long after the last holder left a fetch still waits for one: a split's sides find each
+     * other and merge within about the heartbeat timeout and a few merge rounds. Later, the
+     * holders are taken for gone (crashed), and pages missing here are answered missing at once.
+     */
+    static final Duration REJOIN_WINDOW = Duration.ofSeconds(MemberConfig.MAX_NO_HEARTBEAT_SECONDS
+            + MemberConfig.MERGE_FIRST_RUN_DELAY_SECONDS
+            + 4L * MemberConfig.MERGE_NEXT_RUN_DELAY_SECONDS);
+    /** Clock time when the last member that could hold this node's pages left; 0: none has. */
+    private volatile long holdersGoneAt;
 
     private HazelcastRemoteTier(ClusterNode member, Knobs knobs, Counters counters, long incarnation, NanoClock clock) {
         this.clock = Objects.requireNonNull(clock, "clock");
@@ -196,7 +206,10 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
         partitions.addPartitionLostListener(event -> markLost(event.getPartitionId(), false));
         // cut off, this member took every partition, empty; merged back, it joins the side that kept the copies
         hazelcast.getLifecycleService().addLifecycleListener(event -> {
-            if (event.getState() == com.hazelcast.core.LifecycleEvent.LifecycleState.MERGED) {
+            com.hazelcast.core.LifecycleEvent.LifecycleState state = event.getState();
+            // a member that merged into the other side; a client whose members did
+            if (state == com.hazelcast.core.LifecycleEvent.LifecycleState.MERGED
+                    || state == com.hazelcast.core.LifecycleEvent.LifecycleState.CLIENT_CHANGED_CLUSTER) {
                 rejoins.incrementAndGet();
                 moved();
             }
@@ -212,6 +225,9 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
             @Override
             public void memberRemoved(com.hazelcast.cluster.MembershipEvent event) {
                 lookAtOwners(event.getMember().getUuid()); // its partitions get new owners, with or without a migration
+                if (!event.getMember().isLiteMember() && !holdersPresent()) {
+                    holdersGoneAt = clock.nanoTime();
+                }
             }
         });
     }
@@ -294,13 +310,16 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
             int n, int[] blocks, int[] generations, long[] handles, byte[][] pages, int[] lengths, long timeoutMillis) {
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
         fetchUntil(n, blocks, generations, handles, pages, lengths, deadline);
-        if (holdersPresent()) {
-            return;
+        long goneAt = holdersGoneAt;
+        long windowLeft = goneAt == 0 ? 0 : goneAt + REJOIN_WINDOW.toNanos() - clock.nanoTime();
+        if (windowLeft <= 0 || holdersPresent()) {
+            return; // holders are here, or were never here, or are gone for good: missing means missing
         }
-        // Alone among data members: a copy answered "missing" by this node's own member may have been lost with a
-        // lender that crashed, or be held by the other side of a split that this node will merge back into. Wait for
-        // a holder, within the timeout, and ask again: a process that waits for its page survives the merge, one
-        // answered with EIO dies. (A page a lender handed over gracefully is here, and was answered above.)
+        // Alone among data members since shortly: a copy answered "missing" by this node's own member may have been
+        // lost with a lender that crashed, or be held by the other side of a split that this node will merge back
+        // into. Wait for a holder, within the timeout and the rejoin window, and ask again: a process that waits for
+        // its page survives the merge, one answered with EIO dies. (A page a lender handed over gracefully is here, and
+        // was answered above.)
         int missing = 0;
         for (int k = 0; k < n; k++) {
             missing += lengths[k] == MISSING ? 1 : 0;
@@ -308,17 +327,21 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
         if (missing == 0) {
             return;
         }
-        if (!awaitHolders(deadline)) {
-            for (int k = 0; k < n; k++) {
-                if (lengths[k] == MISSING) {
-                    lengths[k] = TIMEOUT;
+        long windowEnd = System.nanoTime() + windowLeft;
+        boolean deadlineFirst = deadline - windowEnd < 0;
+        if (!awaitHolders(deadlineFirst ? deadline : windowEnd)) {
+            if (deadlineFirst) {
+                for (int k = 0; k < n; k++) {
+                    if (lengths[k] == MISSING) {
+                        lengths[k] = TIMEOUT;
+                    }
                 }
             }
             LOG.log(
                     System.Logger.Level.WARNING,
-                    missing + " remote pages not read (timeout): missing from this node's own member, and for "
-                            + timeoutMillis + " ms no other member that could hold them was in the cluster (this"
-                            + " node cut off from every lender, or every lender gone)");
+                    missing + " remote pages not read (" + (deadlineFirst ? "timeout" : "missing")
+                            + "): missing from this node's own member, and no other member that could hold them"
+                            + " came back (this node cut off from every lender, or every lender gone)");
             return;
         }
         int[] at = new int[missing];
@@ -394,7 +417,7 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
                     lengths[k] = a == UNAUTHENTIC || b == UNAUTHENTIC ? UNAUTHENTIC : MISSING;
                     done[k] = true;
                     left--;
-                    if (lengths[k] != MISSING || holdersPresent()) { // alone, fetch asks again once a holder is back
+                    if (lengths[k] != MISSING || holdersPresent()) { // alone, fetch says what it does with these
                         logFailure(blocks[k], handles[k], lengths[k], first[k], second[k]);
                     }
                 }
@@ -440,12 +463,16 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
 
     @Override
     public boolean holdersPresent() {
-        for (Member m : hazelcast.getCluster().getMembers()) {
-            if (!m.isLiteMember() && !m.localMember()) {
-                return true;
+        try {
+            for (Member m : hazelcast.getCluster().getMembers()) {
+                if (!m.isLiteMember() && !m.localMember()) {
+                    return true;
+                }
             }
+            return false;
+        } catch (RuntimeException e) { // the instance has stopped: judge nothing by it, as before it could be asked
+            return true;
         }
-        return false;
     }
 
     @Override

@@ -643,7 +643,8 @@ class HazelcastRemoteTierIT {
         /**
          * A borrower that lends (a data member) and is left without any other data member owns every
          * partition, empty after a crash: its reads wait for a holder, within their timeout, instead
-         * of answering "missing" for pages the other side of a split may still hold.
+         * of answering "missing" for pages the other side of a split may still hold. Once no holder
+         * came back within the rejoin window, they are missing, answered at once.
          */
         @Test
         void shouldWaitForAHolderInsteadOfReadingMissingFromItsOwnEmptyPartitions() throws Exception {
@@ -663,6 +664,12 @@ class HazelcastRemoteTierIT {
                 sender.tier.fetch(4, batch.blocks, batch.generations, sent.handles, pages(4), lengths, 300);
                 for (int length : lengths) {
                     assertEquals(RemoteTier.TIMEOUT, length, "a read waits for a holder, never answers missing");
+                }
+
+                sender.clock.step(HazelcastRemoteTier.REJOIN_WINDOW); // no holder came back: gone for good
+                sender.tier.fetch(4, batch.blocks, batch.generations, sent.handles, pages(4), lengths, 60_000);
+                for (int length : lengths) {
+                    assertEquals(RemoteTier.MISSING, length, "missing for good, answered at once");
                 }
             }
         }
