@@ -68,6 +68,11 @@ final class Daemon {
 
     private volatile String state = "starting";
     private volatile SwapArea area;
+    /** Committed metaspace when swap went on: what is committed later was mapped while serving. */
+    private long metaspaceAtLive;
+
+    private long metaspaceUsedAtLive;
+
     private volatile String lastError = "";
     /** Run when a stop is asked for, before anything stops: false keeps the daemon up (a lender that could not hand over). */
     private java.util.function.BooleanSupplier handOff = () -> true;
@@ -246,8 +251,18 @@ final class Daemon {
         say("warmed up: " + requests + " requests through the swap file, every block read back intact, in "
                 + String.format(Locale.ROOT, "%.1f s", (System.nanoTime() - t0) / 1e9));
         if (config.protections()) {
+            MetaspaceReserve.commit().ifPresent(reserve -> {
+                say(reserve.describe());
+                if (!reserve.held()) {
+                    say("warning: the metaspace reserve was uncommitted again (a JVM without"
+                            + " -XX:MetaspaceReclaimPolicy=none?): a thread that runs new code while swap is live"
+                            + " may map memory and fault");
+                }
+            });
             Protections.lockLaterMappingsOnFault(posix);
         }
+        metaspaceAtLive = MetaspaceReserve.committed();
+        metaspaceUsedAtLive = MetaspaceReserve.used();
         startSending.run();
         area = SwapArea.open(mount.swapFile(), config.sizeBytes(), config.loops(), config.priority(), this::say);
         state = "live";
@@ -276,7 +291,9 @@ final class Daemon {
                 continue;
             }
             state = "stopping";
-            say("stopping: swapoff brings " + usedMiB() + " MiB back into RAM");
+            say("stopping: swapoff brings " + usedMiB() + " MiB back into RAM; metaspace committed "
+                    + Sizes.human(MetaspaceReserve.committed() - metaspaceAtLive) + " more while live (used "
+                    + Sizes.human(MetaspaceReserve.used() - metaspaceUsedAtLive) + " more)");
             Counters c = store.counters();
             long remoteFailed = c.get(Counter.REMOTE_FAILED_REQUESTS);
             Thread progress = progressReporter();

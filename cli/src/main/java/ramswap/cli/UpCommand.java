@@ -409,6 +409,11 @@ final class UpCommand implements Callable<Integer> {
         if (config.protections()) {
             options.add("-XX:+AlwaysPreTouch"); // the whole heap resident before the first request
         }
+        if (Runtime.version().feature() < 21) {
+            // free metaspace stays committed, so the reserve committed at start stays (MetaspaceReserve);
+            // JDK 21 removed the option
+            options.add("-XX:MetaspaceReclaimPolicy=none");
+        }
         return options;
     }
 

@@ -325,7 +325,19 @@ class HostPressureIT {
         if (pid > 0) {
             ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
         }
+        printMetaspaceLines(Path.of(mount + ".log"));
         Host.removeLeftovers(mount);
+    }
+
+    /** The reserve committed at start and what was committed beyond it while live, for the record. */
+    private static void printMetaspaceLines(Path log) {
+        try {
+            Files.readAllLines(log).stream()
+                    .filter(l -> l.contains("metaspace"))
+                    .forEach(l -> System.out.println("  daemon: " + l));
+        } catch (IOException e) {
+            System.out.println("  daemon log unreadable: " + e);
+        }
     }
 
     private static List<String> upArgs(Path mount, String tag, String size, boolean protections) {
