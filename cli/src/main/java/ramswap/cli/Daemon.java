@@ -68,10 +68,8 @@ final class Daemon {
 
     private volatile String state = "starting";
     private volatile SwapArea area;
-    /** Committed metaspace when swap went on: what is committed later was mapped while serving. */
-    private long metaspaceAtLive;
-
-    private long metaspaceUsedAtLive;
+    /** Metaspace when swap went on: what is committed later was mapped while serving. */
+    private java.lang.management.MemoryUsage metaspaceAtLive;
 
     private volatile String lastError = "";
     /** Run when a stop is asked for, before anything stops: false keeps the daemon up (a lender that could not hand over). */
@@ -261,8 +259,7 @@ final class Daemon {
             });
             Protections.lockLaterMappingsOnFault(posix);
         }
-        metaspaceAtLive = MetaspaceReserve.committed();
-        metaspaceUsedAtLive = MetaspaceReserve.used();
+        metaspaceAtLive = MetaspaceReserve.usage();
         startSending.run();
         area = SwapArea.open(mount.swapFile(), config.sizeBytes(), config.loops(), config.priority(), this::say);
         state = "live";
@@ -291,9 +288,10 @@ final class Daemon {
                 continue;
             }
             state = "stopping";
+            java.lang.management.MemoryUsage metaspace = MetaspaceReserve.usage();
             say("stopping: swapoff brings " + usedMiB() + " MiB back into RAM; metaspace committed "
-                    + Sizes.human(MetaspaceReserve.committed() - metaspaceAtLive) + " more while live (used "
-                    + Sizes.human(MetaspaceReserve.used() - metaspaceUsedAtLive) + " more)");
+                    + Sizes.human(metaspace.getCommitted() - metaspaceAtLive.getCommitted()) + " more while live (used "
+                    + Sizes.human(metaspace.getUsed() - metaspaceAtLive.getUsed()) + " more)");
             Counters c = store.counters();
             long remoteFailed = c.get(Counter.REMOTE_FAILED_REQUESTS);
             Thread progress = progressReporter();

@@ -6,6 +6,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.lang.management.ManagementFactory;
 import java.lang.management.MemoryPoolMXBean;
+import java.lang.management.MemoryUsage;
 
 /**
  * Commits metaspace ahead of need, before swap is on, so that no thread, the serving one least of
@@ -20,7 +21,7 @@ import java.lang.management.MemoryPoolMXBean;
  * shared-cgroup test caught the serving thread doing exactly that (HostPressureIT, 2 suites in 9).
  *
  * <p>So the daemon loads throwaway classes in a loader of its own until both parts of metaspace
- * (class space and the rest) have grown by the reserve, then drops the loader and collects: the
+ * (class space and the rest) have their reserve committed and free, then drops the loader and collects: the
  * classes are unloaded and their chunks go back to the JVM's free lists, committed and resident
  * (under {@code mlockall(MCL_FUTURE)}, mapped memory is populated at once). With
  * {@code -XX:MetaspaceReclaimPolicy=none} the JVM never uncommits free chunks, so later
@@ -99,16 +100,10 @@ final class MetaspaceReserve {
         return n;
     }
 
-    /** Committed metaspace, both parts; 0 when this JVM has none to read. */
-    static long committed() {
+    /** Used and committed metaspace, both parts; all 0 when this JVM has none to read. */
+    static MemoryUsage usage() {
         MemoryPoolMXBean all = pool("Metaspace");
-        return all == null ? 0 : all.getUsage().getCommitted();
-    }
-
-    /** Used metaspace, both parts; 0 when this JVM has none to read. */
-    static long used() {
-        MemoryPoolMXBean all = pool("Metaspace");
-        return all == null ? 0 : all.getUsage().getUsed();
+        return all == null ? new MemoryUsage(0, 0, 0, -1) : all.getUsage();
     }
 
     private static long nonClassFree(MemoryPoolMXBean all, MemoryPoolMXBean classes) {
