@@ -5,6 +5,7 @@ import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.Arrays;
 import java.util.Locale;
 import java.util.concurrent.Semaphore;
 import ramswap.agent.Agents;
@@ -247,7 +248,8 @@ final class Daemon {
         long t0 = System.nanoTime();
         int requests = WarmUp.run(posix, mount.swapFile(), config.sizeBytes(), config.poolLimitBytes());
         say("warmed up: " + requests + " requests through the swap file, every block read back intact, in "
-                + String.format(Locale.ROOT, "%.1f s", (System.nanoTime() - t0) / 1e9));
+                + String.format(Locale.ROOT, "%.1f s", (System.nanoTime() - t0) / 1e9)
+                + "; taken by the serving threads " + Arrays.toString(mount.requestsTakenByEachThread()));
         if (config.protections()) {
             MetaspaceReserve.commit().ifPresent(reserve -> {
                 say(reserve.describe());
@@ -454,7 +456,7 @@ final class Daemon {
 
     private FuseMount mount(SwapFileSystem fs) throws RamswapException {
         try {
-            return FuseMount.mount(fs, config.mount(), config.borrows());
+            return FuseMount.mount(fs, config.mount(), config.borrows() ? config.loops() : 1);
         } catch (IOException | RuntimeException e) {
             throw new RamswapException(
                     RamswapException.FAILED,

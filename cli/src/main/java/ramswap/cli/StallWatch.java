@@ -8,6 +8,7 @@ import java.nio.file.Path;
 import java.util.function.Consumer;
 import java.util.function.LongSupplier;
 import org.agrona.concurrent.Agent;
+import ramswap.fuse.FuseMount;
 import ramswap.sys.OffHeap;
 import ramswap.sys.Posix;
 
@@ -150,7 +151,8 @@ final class StallWatch implements Agent {
                 String stack = readOrEmpty(t.resolve("stack")).strip().replace("\n", " <- ");
                 if (!state.equals("S")
                         || readOrEmpty(t.resolve("comm"))
-                                .startsWith("jnr-fuse")) { // the serving thread whatever its state
+                                .startsWith(
+                                        FuseMount.SERVING_THREAD_PREFIX)) { // the serving threads whatever their state
                     b.append("\n  ")
                             .append(t.getFileName())
                             .append(' ')

@@ -32,41 +32,48 @@ public final class FuseMount implements AutoCloseable {
      * One serving thread for a store whose blocks are all local: each request is a few
      * microseconds of LZ4, and a second thread only adds a sleep and a wake-up per request.
      * Measured (docs/decisions.md): 10.2 s against 12.3 s for the benchmark workload, daemon CPU
-     * 5.2 s against 7.5 s. A store with remote blocks is served by libfuse's pool of threads, so
+     * 5.2 s against 7.5 s. A store with remote blocks is served by one thread per loop device, so
      * that a request waiting on the network never holds up one that needs only local blocks.
      */
     private static final Duration READY_TIMEOUT = Duration.ofSeconds(20);
     private static final Duration UNMOUNT_TIMEOUT = Duration.ofSeconds(20);
+    private static final Duration STOP_TIMEOUT = Duration.ofSeconds(10);
+
+    /** The prefix of the serving threads' names ({@code comm} in /proc/PID/task), numbered from 1. */
+    public static final String SERVING_THREAD_PREFIX = ServingThreads.NAME_PREFIX;
 
     private final SwapFileSystem fs;
     private final Path dir;
+    private final ServingThreads serving;
     private boolean open = true;
 
-    private FuseMount(SwapFileSystem fs, Path dir) {
+    private FuseMount(SwapFileSystem fs, Path dir, ServingThreads serving) {
         this.fs = fs;
         this.dir = dir;
+        this.serving = serving;
     }
 
-    /** Mounts {@code fs} on {@code dir}, served by one thread; see {@link #mount(SwapFileSystem, Path, boolean)}. */
+    /** Mounts {@code fs} on {@code dir}, served by one thread; see {@link #mount(SwapFileSystem, Path, int)}. */
     public static FuseMount mount(SwapFileSystem fs, Path dir) throws IOException {
-        return mount(fs, dir, false);
+        return mount(fs, dir, 1);
     }
 
     /**
      * Mounts {@code fs} on {@code dir} (created if missing) and returns once the mount serves
-     * requests; with {@code threadPool}, libfuse serves it from a pool of threads (one per request
-     * in flight, up to the loop devices' count), as a store with remote blocks needs.
+     * requests, answered by {@code threads} serving threads started now and kept until
+     * {@link #close}: no thread is started while serving (docs/memory-pressure.md).
      */
-    public static FuseMount mount(SwapFileSystem fs, Path dir, boolean threadPool) throws IOException {
+    public static FuseMount mount(SwapFileSystem fs, Path dir, int threads) throws IOException {
+        if (threads < 1) {
+            throw new IllegalArgumentException("a mount needs at least one serving thread, got " + threads);
+        }
         Files.createDirectories(dir);
         if (MountTable.isMountPoint(dir)) {
             throw new IOException(dir + " is already a mount point");
         }
         String options =
                 "fsname=" + MountTable.sourceFor(ProcessHandle.current().pid()) + "," + String.join(",", OPTIONS);
-        // -s: one thread serves every request
-        fs.mount(dir, false, false, threadPool ? new String[] {"-o", options} : new String[] {"-s", "-o", options});
-        FuseMount m = new FuseMount(fs, dir);
+        FuseMount m = new FuseMount(fs, dir, fs.serve(dir, List.of("-o", options), threads));
         long deadline = System.nanoTime() + READY_TIMEOUT.toNanos();
         Path probe = dir.resolve(SwapFileSystem.STATUS);
         while (!(MountTable.isMountPoint(dir) && Files.isReadable(probe))) {
@@ -78,6 +85,11 @@ public final class FuseMount implements AutoCloseable {
             sleep(20);
         }
         return m;
+    }
+
+    /** Requests each serving thread has taken so far, in thread order: a warm-up shows here whether it reached them all. */
+    public long[] requestsTakenByEachThread() {
+        return serving.takenByEach();
     }
 
     public Path dir() {
@@ -106,6 +118,13 @@ public final class FuseMount implements AutoCloseable {
             sleep(50);
         }
         fs.umount();
+        if (!serving.awaitStopped(STOP_TIMEOUT)) {
+            System.getLogger(FuseMount.class.getName())
+                    .log(
+                            System.Logger.Level.WARNING,
+                            "a serving thread of " + dir + " did not stop within " + STOP_TIMEOUT.toSeconds()
+                                    + " s after the unmount; the process's exit frees what it holds");
+        }
     }
 
     private static void runBounded(List<String> command) throws IOException {

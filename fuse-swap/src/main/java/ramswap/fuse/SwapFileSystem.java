@@ -3,7 +3,11 @@ package ramswap.fuse;
 import static ramswap.store.BlockCodec.BLOCK_SIZE;
 
 import com.kenai.jffi.MemoryIO;
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Supplier;
 import jnr.ffi.Pointer;
@@ -119,6 +123,31 @@ public final class SwapFileSystem extends FuseStubFS {
     @Override
     protected String getFSName() {
         return "ramswap";
+    }
+
+    /**
+     * Mounts on {@code dir} with libfuse's {@code options} and serves it from {@code threads}
+     * threads of {@link ServingThreads}, instead of jnr-fuse's {@code fuse_main}, whose
+     * multi-threaded loop starts threads while serving.
+     */
+    ServingThreads serve(Path dir, List<String> options, int threads) throws IOException {
+        if (!mounted.compareAndSet(false, true)) {
+            throw new IOException("already mounted on " + mountPoint);
+        }
+        mountPoint = dir;
+        List<String> args =
+                new ArrayList<>(List.of(getFSName(), "-f", dir.toAbsolutePath().toString()));
+        args.addAll(options);
+        try {
+            ServingThreads serving = ServingThreads.start(
+                    fuseOperations, Struct.size(fuseOperations), args.toArray(String[]::new), threads, dir);
+            // as jnr-fuse's mount does: a JVM that exits without closing the mount still unmounts
+            Runtime.getRuntime().addShutdownHook(new Thread(this::umount, "ramswap-unmount"));
+            return serving;
+        } catch (IOException | RuntimeException e) {
+            mounted.set(false);
+            throw e;
+        }
     }
 
     /** What a path names: the swap file, a control file or directory, or {@link ControlFiles#NOT_FOUND}. */

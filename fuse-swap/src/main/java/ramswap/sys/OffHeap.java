@@ -29,6 +29,19 @@ public final class OffHeap {
         UNSAFE.putInt(address, value);
     }
 
+    public static void putLong(long address, long value) {
+        UNSAFE.putLong(address, value);
+    }
+
+    public static long getLong(long address) {
+        return UNSAFE.getLong(address);
+    }
+
+    /** Sets {@code bytes} bytes at {@code address} to {@code value}, touching every page. */
+    public static void setMemory(long address, long bytes, byte value) {
+        UNSAFE.setMemory(address, bytes, value);
+    }
+
     public static byte getByte(long address) {
         return UNSAFE.getByte(address);
     }

@@ -10,7 +10,15 @@ import java.io.IOException;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
 import java.util.Random;
+import java.util.TreeMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Nested;
@@ -397,6 +405,82 @@ class SwapFileSystemIT {
             }
             assertTrue(Files.exists(tmp.resolve("mnt/stats/remote_target_nodenum")) == false);
             assertTrue(Files.exists(tmp.resolve("mnt/ramster/remote_target_nodenum")));
+        }
+    }
+
+    /** A store with remote blocks is served by several threads: a fixed set, started at mount, ended at close. */
+    @Nested
+    class SeveralServingThreads {
+        private static final int THREADS = 4;
+        private static final int CLIENTS = 12;
+
+        @Test
+        void shouldServeABurstWithTheThreadsStartedAtMountAndNoOther() throws Exception {
+            SwapFileSystem several = new SwapFileSystem(store, knobs, () -> "state: test\n");
+            Map<Long, String> atMount;
+            Map<Long, String> afterBurst;
+            long[] taken;
+            try (FuseMount m = FuseMount.mount(several, tmp.resolve("several"), THREADS)) {
+                atMount = servingThreads();
+                assertEquals(THREADS, atMount.size(), "serving threads at mount: " + atMount);
+                // more clients at once than threads, for longer than libfuse's loop would keep a thread idle
+                ExecutorService clients = Executors.newFixedThreadPool(CLIENTS);
+                try {
+                    List<Future<Integer>> done = new ArrayList<>();
+                    for (int c = 0; c < CLIENTS; c++) {
+                        int client = c;
+                        done.add(clients.submit(() -> burst(m.swapFile(), client)));
+                    }
+                    for (Future<Integer> f : done) {
+                        assertEquals(400, f.get(2, TimeUnit.MINUTES), "every block of a client read back intact");
+                    }
+                } finally {
+                    clients.shutdownNow();
+                }
+                afterBurst = servingThreads();
+                taken = m.requestsTakenByEachThread();
+            }
+            assertEquals(atMount, afterBurst, "the same serving threads before and after the burst, no other");
+            assertEquals(THREADS, taken.length);
+            for (long t : taken) {
+                assertTrue(t > 0, "every serving thread took requests: " + java.util.Arrays.toString(taken));
+            }
+            assertEquals(Map.of(), servingThreads(), "no serving thread outlives its mount");
+        }
+
+        /** Writes and reads back 400 blocks of this client's own range; returns how many came back intact. */
+        private int burst(Path swapFile, int client) throws IOException {
+            int fd = open(swapFile, Posix.O_RDWR);
+            try {
+                Random r = new Random(client);
+                byte[] back = new byte[PAGE];
+                int intact = 0;
+                long base = (long) client * 512 * PAGE;
+                for (int i = 0; i < 400; i++) {
+                    byte[] page = content(r, PAGE);
+                    long at = base + (long) (i % 512) * PAGE;
+                    assertEquals(PAGE, posix.pwrite(fd, page, PAGE, at));
+                    assertEquals(PAGE, posix.pread(fd, back, PAGE, at));
+                    intact += java.util.Arrays.equals(page, back) ? 1 : 0;
+                }
+                return intact;
+            } finally {
+                posix.close(fd);
+            }
+        }
+
+        /** This JVM's threads named as serving threads, by thread id (from /proc: what the kernel sees). */
+        private Map<Long, String> servingThreads() throws IOException {
+            Map<Long, String> found = new TreeMap<>();
+            try (var tasks = Files.newDirectoryStream(Path.of("/proc/self/task"))) {
+                for (Path t : tasks) {
+                    String comm = Files.readString(t.resolve("comm")).strip();
+                    if (comm.startsWith(FuseMount.SERVING_THREAD_PREFIX)) {
+                        found.put(Long.parseLong(t.getFileName().toString()), comm);
+                    }
+                }
+            }
+            return found;
         }
     }
 

@@ -13,6 +13,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import ramswap.fuse.FuseMount;
 
 /** The machine as end-to-end tests see it: the ramswap launcher, the workload, /proc. */
 final class Host {
@@ -379,7 +380,7 @@ final class Host {
                 String name = readOrEmpty(t.resolve("comm")).strip();
                 String stack = readOrEmpty(t.resolve("stack")).strip();
                 System.out.println(t.getFileName() + " " + name + " " + state + ": " + stack.replace("\n", " <- "));
-                if ((!state.equals("S") && !state.equals("R")) || name.startsWith("jnr-fuse-mount")) {
+                if ((!state.equals("S") && !state.equals("R")) || name.startsWith(FuseMount.SERVING_THREAD_PREFIX)) {
                     stuck.append(t.getFileName())
                             .append(' ')
                             .append(name)
@@ -405,6 +406,21 @@ final class Host {
     }
 
     /** A task's state letter from /proc/PID/task/TID/stat (R, S, D ...), "?" when it is gone. */
+    /** The threads of {@code pid} now: thread id to name ({@code comm}); empty once it is gone. */
+    static Map<Long, String> threads(long pid) {
+        Map<Long, String> found = new java.util.TreeMap<>();
+        try (var tasks = Files.newDirectoryStream(Path.of("/proc/" + pid + "/task"))) {
+            for (Path t : tasks) {
+                found.put(
+                        Long.parseLong(t.getFileName().toString()),
+                        readOrEmpty(t.resolve("comm")).strip());
+            }
+        } catch (IOException e) {
+            // gone
+        }
+        return found;
+    }
+
     private static String taskState(Path task) {
         String stat = readOrEmpty(task.resolve("stat"));
         return stat.isEmpty() ? "?" : stat.substring(stat.lastIndexOf(')') + 2).split(" ")[0];

@@ -20,6 +20,7 @@ import org.junit.jupiter.api.condition.EnabledIf;
 import org.junit.jupiter.api.parallel.Execution;
 import org.junit.jupiter.api.parallel.ExecutionMode;
 import org.junit.jupiter.api.parallel.ResourceLock;
+import ramswap.fuse.FuseMount;
 
 /** What an operator meets after something went wrong: a crashed daemon, a directory that is not ours, a failing job. */
 @EnabledIf("ramswap.e2e.Host#canSwap")
@@ -441,7 +442,9 @@ class RecoveryIT {
                     "the stall is in the log:\n" + Host.read(log.toString()));
             String report = Host.read(log.toString());
             assertTrue(report.contains("down --abort --mount " + mount), report);
-            assertTrue(report.contains("jnr-fuse-mount"), "the serving thread's stack is in the report: " + report);
+            assertTrue(
+                    report.contains(FuseMount.SERVING_THREAD_PREFIX),
+                    "the serving thread's stack is in the report: " + report);
             assertTrue(reader.isAlive(), "the read waits on the frozen serving thread");
 
             Files.writeString(freezer.resolve("freezer.state"), "THAWED");
