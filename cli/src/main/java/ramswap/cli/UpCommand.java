@@ -392,6 +392,11 @@ final class UpCommand implements Callable<Integer> {
                 // threads, in the middle of a shortage.
                 "-XX:+UnlockDiagnosticVMOptions",
                 "-XX:GuaranteedSafepointInterval=0",
+                // Compiled code checks for null with a compare, not by letting a load from address 0
+                // fault: such a fault is on no mapping, so the kernel looks for one under mmap_lock,
+                // and a serving thread that meets its first null on a path the warm-up did not take
+                // (a remote page's fetch) would wait for that lock (seen in RemoteSwapIT's trace).
+                "-XX:-ImplicitNullChecks",
                 "-XX:InitialCodeCacheSize=" + CODE_CACHE_MIB + "m",
                 // Hazelcast asks for these to use its fast internal paths instead of fallbacks
                 "--add-modules",

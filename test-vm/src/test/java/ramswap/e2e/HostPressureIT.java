@@ -263,7 +263,8 @@ class HostPressureIT {
                     events = trace.stop();
                     System.out.println("serving threads " + trace.tids() + ": " + events.size()
                             + " mmap_lock, memory-call, fault or clone events; " + trace.presentFaults()
-                            + " faults on present pages");
+                            + " faults on present pages, " + trace.accessFaults()
+                            + " safepoint polls");
                     events.stream().limit(20).forEach(System.out::println);
                 }
             } else {

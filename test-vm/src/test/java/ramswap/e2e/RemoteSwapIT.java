@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ThreadLocalRandom;
@@ -138,13 +139,31 @@ class RemoteSwapIT {
     void shouldKeepTheWorkloadsPagesOnTheLenderAndReadThemBack() {
         Map<String, Long> before = borrower.counters();
         Peaks p = new Peaks();
-        Thread s = sampler(p, WORK);
         Host.Run r;
-        try {
-            r = workload();
-        } finally {
-            s.interrupt();
+        List<String> events;
+        List<Long> serving;
+        Map<Long, String> threadsBefore = Host.threads(borrower.pid());
+        // the borrower's serving threads, all of them, through a workload whose every page goes remote
+        try (ServingThreadTrace trace = ServingThreadTrace.start(borrower.pid(), tag)) {
+            Thread s = sampler(p, WORK);
+            try {
+                r = workload();
+            } finally {
+                s.interrupt();
+            }
+            events = trace.stop();
+            serving = trace.tids();
+            System.out.println("serving threads " + serving + ": " + events.size()
+                    + " mmap_lock, memory-call, fault or clone events; " + trace.presentFaults()
+                    + " faults on present pages, " + trace.accessFaults()
+                    + " safepoint polls");
+            events.stream().limit(20).forEach(System.out::println);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
         }
+        Map<Long, String> threadsAfter = Host.threads(borrower.pid());
+        threadsAfter.keySet().removeAll(threadsBefore.keySet());
+        System.out.println("borrower threads started during the workload: " + threadsAfter.values());
         Map<String, Long> b = borrower.counters();
         System.out.printf("%-42s %12s%n", "figure (RAMster HOWTO, 256 MiB in 64 MiB)", "value");
         System.out.printf("%-42s %12d%n", "lender foreign_pers_pages, peak", p.foreign.get());
@@ -167,6 +186,15 @@ class RemoteSwapIT {
         assertEquals(0, r.exitCode(), "workload failed:\n" + r.output());
         assertEquals(0, r.value("mismatches"), "pages came back wrong");
         assertEquals(0, r.value("killed_children"));
+        assertEquals(8, serving.size(), "a borrower is served by one thread per loop device: " + serving);
+        assertEquals(
+                List.of(),
+                events,
+                "the serving threads asked for no mmap_lock, made no memory call, faulted on no absent page and"
+                        + " started no thread while swap was live (docs/memory-pressure.md)");
+        assertTrue(
+                Host.threads(borrower.pid()).keySet().containsAll(serving),
+                "every serving thread outlived the workload: none was ended and replaced");
         assertEquals(0, b.get("remote_pers_pages_unsucc_get"), "every remote page was read back");
         assertEquals(0, b.get("corrupt_reads"));
         assertTrue(p.foreign.get() >= 8_192, "the lender held the workload's pages: peak " + p.foreign.get());
@@ -174,9 +202,11 @@ class RemoteSwapIT {
                 b.get("remote_pers_pages_succ_get") - before.get("remote_pers_pages_succ_get") >= 8_192,
                 "the borrower read pages back from the lender");
         // A burst of swap-outs fills the pool faster than two busy cores send it on, so the pool's peak
-        // says little; over the run, most stored pages rest on the lender.
+        // says little; over the run, most stored pages rest on the lender. How many depends on how
+        // fast the swap path is against the remotifier: 0.81-0.88 with libfuse's own thread pool
+        // (this workload in 14.7-17.5 s), 0.69-0.70 with the fixed serving threads (11.1-11.5 s).
         assertTrue(
-                remoteShare >= 0.75,
+                remoteShare >= 0.6,
                 "most of the borrower's pages rested on the lender while the workload ran: "
                         + String.format("%.3f", remoteShare) + " of the sampled pages were remote (pers_zbytes peak "
                         + p.borrowerZbytes.get() + ")");

@@ -7,6 +7,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import ramswap.fuse.FuseMount;
 
 /**
  * Records, through a tracefs instance of its own, every time a daemon's serving threads ask for
@@ -43,6 +44,7 @@ final class ServingThreadTrace implements AutoCloseable {
     private final boolean mountedHere;
     private final List<Long> tids;
     private int presentFaults;
+    private int accessFaults;
 
     private ServingThreadTrace(long pid, Path instance, boolean mountedHere, List<Long> tids) {
         this.pid = pid;
@@ -51,12 +53,12 @@ final class ServingThreadTrace implements AutoCloseable {
         this.tids = tids;
     }
 
-    /** The threads of {@code pid} that answer /dev/fuse: libfuse's loop, named after jnr-fuse's mount thread. */
+    /** The threads of {@code pid} that answer /dev/fuse (FuseMount's serving threads). */
     static List<Long> servingThreads(long pid) throws IOException {
         List<Long> found = new ArrayList<>();
         try (var tasks = Files.newDirectoryStream(Path.of("/proc/" + pid + "/task"))) {
             for (Path t : tasks) {
-                if (Files.readString(t.resolve("comm")).startsWith("jnr-fuse-mount")) {
+                if (Files.readString(t.resolve("comm")).startsWith(FuseMount.SERVING_THREAD_PREFIX)) {
                     found.add(Long.parseLong(t.getFileName().toString()));
                 }
             }
@@ -68,7 +70,7 @@ final class ServingThreadTrace implements AutoCloseable {
     static ServingThreadTrace start(long pid, String tag) throws IOException {
         List<Long> tids = servingThreads(pid);
         if (tids.isEmpty()) {
-            throw new AssertionError("no serving thread (jnr-fuse-mount*) in process " + pid);
+            throw new AssertionError("no serving thread (" + FuseMount.SERVING_THREAD_PREFIX + "*) in process " + pid);
         }
         boolean mounted = false;
         if (!Files.isDirectory(TRACEFS.resolve("instances"))) {
@@ -121,12 +123,35 @@ final class ServingThreadTrace implements AutoCloseable {
             return broken; // the daemon's smaps (which takes its mmap_lock) only to name a fault's mappings
         }
         List<String> smaps = Files.readAllLines(Path.of("/proc/" + pid + "/smaps"));
-        return broken.stream()
+        List<String> named = broken.stream()
                 .map(l -> l.contains("page_fault_")
                         ? l + " [address in " + mappingOf(smaps, field(l, "address=")) + "; ip in "
                                 + mappingOf(smaps, field(l, "ip=")) + "]"
                         : l)
                 .toList();
+        List<String> rest = named.stream().filter(l -> !isAccessFault(l)).toList();
+        accessFaults = named.size() - rest.size();
+        return rest;
+    }
+
+    /**
+     * A fault on a mapping without access ({@code ---p}): the JVM's safepoint poll, a load from
+     * its polling page armed for a safepoint or a handshake, which the JVM's signal handler turns
+     * into a stop. Nothing is allocated; a kernel that handles such a fault under the mapping's
+     * own lock (this host's) asks for no {@code mmap_lock}, and one that does not shows an
+     * {@code mmap_lock} event of its own, which breaks the rule.
+     */
+    private static boolean isAccessFault(String named) {
+        int at = named.indexOf("[address in ");
+        return named.contains("page_fault_")
+                && at >= 0
+                && named.substring(at).split(" ").length > 3
+                && named.substring(at).split(" ")[3].equals("---p");
+    }
+
+    /** Faults on mappings without access seen by {@link #stop}: safepoint polls. */
+    int accessFaults() {
+        return accessFaults;
     }
 
     private static long field(String event, String key) {
