@@ -258,9 +258,9 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
         return tier;
     }
 
-    /** The agents the daemon must run: the flusher of forgotten pages. */
+    /** The agents the daemon must run: the flusher of forgotten pages, the log of failed reads. */
     public List<Agent> agents() {
-        return List.of(flusher);
+        return List.of(flusher, failureLog);
     }
 
     // ---------------------------------------------------------------- RemoteTier
@@ -337,11 +337,9 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
                     }
                 }
             }
-            LOG.log(
-                    System.Logger.Level.WARNING,
-                    missing + " remote pages not read (" + (deadlineFirst ? "timeout" : "missing")
-                            + "): missing from this node's own member, and no other member that could hold them"
-                            + " came back (this node cut off from every lender, or every lender gone)");
+            if (withinLogBudget()) {
+                failureLog.add(new FailedRead(-1, 0, deadlineFirst ? TIMEOUT : MISSING, missing, null, null));
+            }
             return;
         }
         int[] at = new int[missing];
@@ -486,28 +484,98 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
     private volatile long failureMinute;
 
     /**
+     * A read that failed, as a serving thread hands it to {@link FailureLog}: plain fields, so that
+     * the serving thread builds no message (a first string concatenation at a call site defines
+     * classes), asks Hazelcast nothing and writes no log file. {@code block} -1: {@code count}
+     * pages not read for want of any member that could hold them.
+     */
+    private record FailedRead(
+            int block,
+            long handle,
+            int code,
+            int count,
+            CompletableFuture<byte[]> first,
+            CompletableFuture<byte[]> second) {}
+
+    /** Loads and links what a serving thread uses to hand a failure over, when the tier is made. */
+    private static final FailedRead NO_FAILURE = new FailedRead(0, 0, 0, 0, null, null);
+
+    private final FailureLog failureLog = new FailureLog();
+
+    /**
      * Logs a page that could not be read, with where its copies are and what each answered: such a
-     * page kills the process that owns it. At most 20 a minute.
+     * page kills the process that owns it. At most 20 a minute. Called on a serving thread, which
+     * only hands the failure to {@link FailureLog}.
      */
     private void logFailure(
             int block, long handle, int code, CompletableFuture<byte[]> first, CompletableFuture<byte[]> second) {
+        if (withinLogBudget()) {
+            failureLog.add(new FailedRead(block, handle, code, 1, first, second));
+        }
+    }
+
+    /** At most 20 failures a minute reach the log. */
+    private boolean withinLogBudget() {
         long now = clock.nanoTime();
         if (now - failureMinute > 60_000_000_000L) {
             failureMinute = now;
             failuresLogged.set(0);
         }
-        if (failuresLogged.incrementAndGet() > 20) {
-            return;
+        return failuresLogged.incrementAndGet() <= 20;
+    }
+
+    /** The message of a failed read, made on {@link FailureLog}'s thread. */
+    private String describe(FailedRead f) {
+        if (f.block() < 0) {
+            return f.count() + " remote pages not read (" + (f.code() == TIMEOUT ? "timeout" : "missing")
+                    + "): missing from this node's own member, and no other member that could hold them"
+                    + " came back (this node cut off from every lender, or every lender gone)";
         }
-        StringBuilder b = new StringBuilder("remote page of block " + block + " not read ("
-                + (code == MISSING ? "missing" : code == UNAUTHENTIC ? "unauthentic" : "timeout") + "): ");
-        b.append("first copy ").append(describe(placer.firstKey(handle), first));
-        if (KeyPlacer.twoCopies(handle)) {
-            b.append("; second copy ").append(describe(placer.secondKey(handle), second));
+        StringBuilder b = new StringBuilder("remote page of block " + f.block() + " not read ("
+                + (f.code() == MISSING ? "missing" : f.code() == UNAUTHENTIC ? "unauthentic" : "timeout") + "): ");
+        b.append("first copy ").append(describe(placer.firstKey(f.handle()), f.first()));
+        if (KeyPlacer.twoCopies(f.handle())) {
+            b.append("; second copy ").append(describe(placer.secondKey(f.handle()), f.second()));
         } else {
             b.append("; no second copy");
         }
-        LOG.log(System.Logger.Level.WARNING, b.toString());
+        return b.toString();
+    }
+
+    /**
+     * Writes the failed reads serving threads handed over. A log line is a file write, which in a
+     * shortage can wait in reclaim on a swap write only a serving thread can answer; so no serving
+     * thread writes one (docs/memory-pressure.md). A full queue drops the failure: the counters
+     * still count it.
+     */
+    final class FailureLog implements Agent {
+        private final java.util.concurrent.ArrayBlockingQueue<FailedRead> queue =
+                new java.util.concurrent.ArrayBlockingQueue<>(64);
+
+        FailureLog() {
+            // every call a serving thread makes here, once, before any serving thread does
+            queue.offer(NO_FAILURE);
+            queue.poll();
+        }
+
+        void add(FailedRead f) {
+            queue.offer(f);
+        }
+
+        @Override
+        public int doWork() {
+            int n = 0;
+            for (FailedRead f = queue.poll(); f != null; f = queue.poll()) {
+                LOG.log(System.Logger.Level.WARNING, describe(f));
+                n++;
+            }
+            return n;
+        }
+
+        @Override
+        public String roleName() {
+            return "ramswap-failure-log";
+        }
     }
 
     private String describe(long key, CompletableFuture<byte[]> f) {
