@@ -122,6 +122,7 @@ final class Daemon {
         }
         // up says it on the terminal; this puts it in the log, and before --foreground's user
         Protections.headroomAdvice().ifPresent(advice -> say("warning: " + advice));
+        Protections.kernelAdvice(System.getProperty("os.version")).ifPresent(advice -> say("warning: " + advice));
         if (Runtime.getRuntime().maxMemory() < config.heapBytes() - (config.heapBytes() >> 4)) {
             say("warning: the heap is " + Sizes.human(Runtime.getRuntime().maxMemory()) + ", below the "
                     + Sizes.human(config.heapBytes())

@@ -172,6 +172,33 @@ final class Protections {
                         + MIN_FREE_KIB_ADVISED + " vm.watermark_scale_factor=500)");
     }
 
+    /** The first kernel whose page faults take a lock of the mapping they hit instead of the process's. */
+    static final int[] PER_VMA_LOCKS = {6, 4};
+
+    /**
+     * Advice when the kernel takes the process's {@code mmap_lock} for every page fault (before
+     * per-VMA fault locks, Linux 6.4): then any thread of the daemon that faults while memory is
+     * short holds that lock through its reclaim, a thread that maps memory queues behind it, and
+     * every later fault of the process, the JVM's own and the serving threads' safepoint polls
+     * among them, queues behind that (seen in a 512 MiB guest on 6.1, docs/memory-pressure.md).
+     */
+    static Optional<String> kernelAdvice(String osVersion) {
+        java.util.regex.Matcher m =
+                java.util.regex.Pattern.compile("^(\\d+)\\.(\\d+)").matcher(osVersion);
+        if (!m.find()) {
+            return Optional.empty();
+        }
+        int major = Integer.parseInt(m.group(1));
+        int minor = Integer.parseInt(m.group(2));
+        if (major > PER_VMA_LOCKS[0] || (major == PER_VMA_LOCKS[0] && minor >= PER_VMA_LOCKS[1])) {
+            return Optional.empty();
+        }
+        return Optional.of("kernel " + osVersion + " takes the process-wide mmap_lock on every page fault (per-VMA"
+                + " fault locks came with Linux 6.4): when this machine runs short of memory, a thread of the daemon"
+                + " that faults in reclaim can hold up the threads that serve swap until nothing moves; use Linux"
+                + " 6.4 or later where the daemon shares the shortage (a small machine, a memory cgroup)");
+    }
+
     /** This process's resident memory (VmRSS), in bytes; 0 when /proc does not say. */
     static long residentBytes() {
         return statusKib("VmRSS:") << 10;

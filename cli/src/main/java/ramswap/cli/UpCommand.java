@@ -270,6 +270,8 @@ final class UpCommand implements Callable<Integer> {
             }
         }
         Protections.headroomAdvice().ifPresent(advice -> out.println("ramswap: warning: " + advice));
+        Protections.kernelAdvice(System.getProperty("os.version"))
+                .ifPresent(advice -> out.println("ramswap: warning: " + advice));
         List<String> cmd = new ArrayList<>();
         cmd.add("setsid");
         cmd.add(ProcessHandle.current().info().command().orElse("java"));

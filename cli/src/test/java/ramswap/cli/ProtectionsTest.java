@@ -24,4 +24,15 @@ class ProtectionsTest {
     void shouldAnswerEmptyForAMissingSysctl() {
         assertEquals("", Protections.readSysctl("vm/no_such_sysctl"));
     }
+
+    @Test
+    void shouldWarnOnlyOnAKernelWhoseFaultsTakeTheProcesssMmapLock() {
+        assertTrue(Protections.kernelAdvice("6.1.0-57-amd64").orElseThrow().contains("6.4"));
+        assertTrue(Protections.kernelAdvice("5.10.0-30-amd64").isPresent());
+        assertTrue(Protections.kernelAdvice("6.3.13").isPresent());
+        assertTrue(Protections.kernelAdvice("6.4.0").isEmpty());
+        assertTrue(Protections.kernelAdvice("6.18.44").isEmpty());
+        assertTrue(Protections.kernelAdvice("7.0.1").isEmpty());
+        assertTrue(Protections.kernelAdvice("unknown").isEmpty(), "no guess when the version cannot be read");
+    }
 }
