@@ -347,6 +347,9 @@ wait_guest() { # n deadline
         # a guest that froze says nothing on its own (a task waiting killably is no hung task):
         # ask its kernel for the stacks of the blocked tasks, then of every task, before the kill
         say "guest$n still running after ${timeout_s} s: its stacks (SysRq w, then t) on its console"
+        # the stacks are printed at KERN_INFO, below the console's loglevel=4: raise it first (SysRq 8)
+        sysrq "$n" 8
+        sleep 2
         sysrq "$n" w
         sleep 10
         sysrq "$n" t
