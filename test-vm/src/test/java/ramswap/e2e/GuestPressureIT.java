@@ -74,7 +74,7 @@ class GuestPressureIT {
     @Test
     @Order(1)
     void shouldVerifyEveryPageInAGuestWhoseWholeMemoryIsShort() throws Exception {
-        // no second try when only the workload was OOM-killed: the 640 MiB workload is the margin
+        // no second try when only the workload was OOM-killed: the 600 MiB workload is the margin
         // (docs/memory-pressure.md)
         Result r = run(command(false), TIMEOUT);
         assertTrue(
@@ -132,9 +132,11 @@ class GuestPressureIT {
      * The workload: 1.25 x the guest's 512 MiB. At 1.5 x (the script's default) the store itself
      * filled the guest: the pool held 228 MiB of compressed pages at the peak beside the daemon's
      * 174 MiB, 401 of 457 MiB, and the OOM killer took workload processes that had nothing left in
-     * RAM (anon-rss 0), in both runs of the last two suites (docs/memory-pressure.md).
+     * RAM (anon-rss 0), in both runs of the last two suites (docs/memory-pressure.md). At 1.25 x
+     * (640 MiB) a suite saw it again with the daemon at 343 MiB after up: its malloc arenas, which
+     * keep the JIT's peaks, vary by 20 MiB or more from run to run. 1.17 x leaves that margin.
      */
-    static final String WORKLOAD_MIB = "640";
+    static final String WORKLOAD_MIB = "600";
 
     private static List<String> command(boolean noProtections) {
         List<String> cmd = new ArrayList<>(
