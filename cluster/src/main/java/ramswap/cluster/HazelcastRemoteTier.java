@@ -24,6 +24,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
 import org.agrona.collections.LongArrayList;
 import org.agrona.concurrent.Agent;
 import org.agrona.concurrent.NanoClock;
@@ -1251,6 +1252,20 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
         private LongArrayList draining = new LongArrayList();
         private final ConcurrentLinkedQueue<Retry> retries = new ConcurrentLinkedQueue<>();
         private final AtomicInteger inFlight = new AtomicInteger();
+        /** The agent's thread, set as it starts: a completed delete unparks it, so that a full window never waits out an idle period. */
+        private volatile Thread agentThread;
+
+        @Override
+        public void onStart() {
+            agentThread = Thread.currentThread();
+        }
+
+        private void wake() {
+            Thread t = agentThread;
+            if (t != null) {
+                LockSupport.unpark(t);
+            }
+        }
 
         void add(long key) {
             synchronized (lock) {
@@ -1315,25 +1330,29 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
             }
             deleted.whenComplete((answers, failure) -> {
                 inFlight.decrementAndGet();
-                if (failure == null) {
-                    int removed = 0;
-                    for (Boolean r : answers.values()) {
-                        if (Boolean.TRUE.equals(r)) {
-                            removed++;
+                try {
+                    if (failure == null) {
+                        int removed = 0;
+                        for (Boolean r : answers.values()) {
+                            if (Boolean.TRUE.equals(r)) {
+                                removed++;
+                            }
                         }
+                        counters.add(Counter.REMOTE_PAGES_FLUSHED, removed);
+                        return;
                     }
-                    counters.add(Counter.REMOTE_PAGES_FLUSHED, removed);
-                    return;
-                }
-                counters.add(Counter.REMOTE_FLUSH_FAILED, keys.size());
-                if (attempt < FLUSH_TRIES) {
-                    retries.add(new Retry(keys, attempt + 1));
-                } else {
-                    LOG.log(
-                            System.Logger.Level.WARNING,
-                            "node " + node + " could not delete " + keys.size() + " remote pages after " + FLUSH_TRIES
-                                    + " tries; lenders free them once this node restarts",
-                            failure);
+                    counters.add(Counter.REMOTE_FLUSH_FAILED, keys.size());
+                    if (attempt < FLUSH_TRIES) {
+                        retries.add(new Retry(keys, attempt + 1));
+                    } else {
+                        LOG.log(
+                                System.Logger.Level.WARNING,
+                                "node " + node + " could not delete " + keys.size() + " remote pages after "
+                                        + FLUSH_TRIES + " tries; lenders free them once this node restarts",
+                                failure);
+                    }
+                } finally {
+                    wake(); // after a retry is queued, so that the woken agent sees it
                 }
             });
         }

@@ -1,6 +1,8 @@
 package ramswap.store;
 
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.BiConsumer;
 import org.agrona.concurrent.Agent;
 import org.agrona.concurrent.NanoClock;
 import org.agrona.concurrent.SystemNanoClock;
@@ -19,6 +21,10 @@ import org.agrona.concurrent.SystemNanoClock;
  * <p>How: batches of {@value #BATCH_PAGES} pages to one owner, up to {@value #IN_FLIGHT} batches
  * in flight, at most {@code remotify_pages_per_sec}. A move commits only if the block is unchanged
  * since it was copied ({@link SwapStore#commitMoved}); otherwise the copy sent is deleted.
+ *
+ * <p>A completed send wakes the agent's thread: with every batch in flight there is nothing to do
+ * but wait, and an idle period (50 ms) slept instead would cap sending near
+ * {@value #IN_FLIGHT} x {@value #BATCH_PAGES} pages per idle period, whatever the rate knob says.
  */
 public final class Remotifier implements Agent {
 
@@ -41,6 +47,12 @@ public final class Remotifier implements Agent {
     private final CompletableFuture<RemoteTier.Sent>[] pending = new CompletableFuture[IN_FLIGHT];
 
     private final long[] sentAt = new long[IN_FLIGHT];
+    /** The agent's thread, set as it starts: a completed send unparks it. */
+    private volatile Thread agentThread;
+
+    /** Held so that a send registers no new lambda: the unpark of the agent's thread. */
+    private final BiConsumer<Object, Throwable> wake = this::wake;
+
     private double tokens = BATCH_PAGES;
     private long lastRefillNanos;
 
@@ -62,6 +74,18 @@ public final class Remotifier implements Agent {
     @Override
     public String roleName() {
         return "ramswap-remotifier";
+    }
+
+    @Override
+    public void onStart() {
+        agentThread = Thread.currentThread();
+    }
+
+    private void wake(Object sent, Throwable failure) {
+        Thread t = agentThread;
+        if (t != null) {
+            LockSupport.unpark(t);
+        }
     }
 
     @Override
@@ -88,6 +112,8 @@ public final class Remotifier implements Agent {
             try {
                 pending[i] = tier.send(batches[i]);
                 sentAt[i] = clock.nanoTime();
+                // after the future is done, so that the woken agent finds it done
+                CompletableFuture<?> unused = pending[i].whenComplete(wake);
             } catch (RuntimeException e) { // a tier that broke its contract: nothing was stored, keep every page
                 store.commitMoved(batches[i], RemoteTier.Sent.all(batches[i].count, RemoteTier.REFUSED));
                 throw e; // logged and counted (agent_errors) by the agent runner

@@ -50,7 +50,7 @@ class RemoteStoreTest {
     }
 
     /** Pages in a map: the block and generation are checked as the seal's associated data would. */
-    static final class MapTier implements RemoteTier {
+    static class MapTier implements RemoteTier {
         final Map<Long, Object[]> pages = new HashMap<>();
         long nextHandle = 1;
         int forced; // when not 0, every fetch answers it
@@ -241,6 +241,48 @@ class RemoteStoreTest {
             }
         }
         remotifier.onClose();
+    }
+
+    /**
+     * A send that completes on another thread wakes the remotifier: run with an idle period of an
+     * hour, it still sends every page, though each round finds all its batches in flight.
+     */
+    @Test
+    void shouldBeWokenByACompletedSendInsteadOfWaitingOutItsIdlePeriod() throws Exception {
+        writeAll(new Random(Pages.seed("RemoteStore.wake")));
+        long local = counters.get(Counter.PERS_ZPAGES);
+        java.util.concurrent.ScheduledExecutorService lender =
+                java.util.concurrent.Executors.newSingleThreadScheduledExecutor();
+        RemoteTier late = new MapTier() {
+            @Override
+            public synchronized CompletableFuture<Sent> send(Batch b) {
+                Sent sent = super.send(b).join();
+                CompletableFuture<Sent> answer = new CompletableFuture<>();
+                // answered later, from the lender's thread, as a cluster answers
+                java.util.concurrent.Future<?> unused =
+                        lender.schedule(() -> answer.complete(sent), 20, java.util.concurrent.TimeUnit.MILLISECONDS);
+                return answer;
+            }
+        };
+        store.useRemote(late, () -> 1_000);
+        Remotifier remotifier = new Remotifier(store, knobs, PAGE + 64);
+        org.agrona.concurrent.AgentRunner runner = new org.agrona.concurrent.AgentRunner(
+                new org.agrona.concurrent.SleepingIdleStrategy(java.util.concurrent.TimeUnit.HOURS.toNanos(1)),
+                Throwable::printStackTrace,
+                null,
+                remotifier);
+        org.agrona.concurrent.AgentRunner.startOnThread(runner);
+        try {
+            long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(30);
+            while (counters.get(Counter.PERS_PAGES_REMOTED) < local && System.nanoTime() < deadline) {
+                Thread.sleep(10);
+            }
+        } finally {
+            runner.close(1000, t -> {});
+            lender.shutdownNow();
+        }
+        assertEquals(local, counters.get(Counter.PERS_PAGES_REMOTED), "every page sent, more than 4 batches of 64");
+        assertCountersAgreeWithTable(store, counters);
     }
 
     private void assertReadsBack() {
