@@ -193,9 +193,9 @@ apt_unpack() { # package dir
 command -v qemu-system-x86_64 >/dev/null || apt_install qemu-system-x86
 command -v cpio >/dev/null || apt_install cpio
 command -v gcc >/dev/null || apt_install gcc libc6-dev
-# the guest runs the host's own programs: ramswap needs libfuse2 and fusermount there
+# the guest runs the host's own programs: ramswap needs libfuse 3 there
 libs=$(ldconfig -p 2>/dev/null || true)
-{ [[ $libs == *libfuse.so.2* ]] && command -v fusermount >/dev/null; } || apt_install fuse
+[[ $libs == *libfuse3.so.3* ]] || apt_install libfuse3-3
 command -v java >/dev/null || die "Java 17 is missing (the guest runs the host's java): apt-get install openjdk-17-jre-headless"
 mkdir -p "$cache"
 exec 9> "$cache/lock"

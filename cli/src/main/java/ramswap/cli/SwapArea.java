@@ -9,9 +9,9 @@ import java.util.function.Consumer;
 
 /**
  * The swap file turned on as swap: striped over several loop devices of equal priority, which the
- * kernel fills in turn. A loop device sends one request at a time to a FUSE file (libfuse 2 cannot
- * negotiate asynchronous direct I/O), so one device leaves the daemon waiting on round trips;
- * eight were the fastest on 2 cores (docs/decisions.md).
+ * kernel fills in turn. Eight were the fastest on 2 cores when a loop device sent one request at
+ * a time (docs/decisions.md); with async direct I/O, negotiated since the move to libfuse 3, a
+ * device keeps several in flight, and the striping spreads the swap area's writers.
  */
 final class SwapArea {
 

@@ -288,13 +288,9 @@ final class UpCommand implements Callable<Integer> {
             // glibc gives each thread that mallocs an arena of its own, up to this many, then
             // shares them. Shared is a hang: a thread growing its arena holds the arena's lock
             // while its page faults reclaim and wait on a swap write to this daemon; if that arena
-            // is also the serving thread's (libfuse mallocs each read's buffer), the write is never
+            // is also the serving thread's (libfuse mallocs each request's bookkeeping), the write is never
             // served (docs/memory-pressure.md). Enough arenas for every thread of the daemon.
             builder.environment().put("MALLOC_ARENA_MAX", Integer.toString(MALLOC_ARENAS));
-            // libfuse starts its worker threads (a borrower's thread pool) with glibc's default stack,
-            // 8 MiB; under mlockall(MCL_FUTURE) every one of them is locked whole. Java code on them
-            // needs what -Xss gives the JVM's own threads, with room for the JVM's guard zones.
-            builder.environment().put("FUSE_THREAD_STACK", Long.toString(FUSE_THREAD_STACK_BYTES));
             // and keeps what it freed instead of returning it to the kernel: a page given back
             // is a page to fault in again, maybe in the middle of a shortage
             builder.environment().put("MALLOC_TRIM_THRESHOLD_", Long.toString(1L << 30));
@@ -357,9 +353,6 @@ final class UpCommand implements Callable<Integer> {
             sleep(200);
         }
     }
-
-    /** Stack of each libfuse worker thread: the JVM threads' 256 KiB (-Xss) twice over. */
-    static final long FUSE_THREAD_STACK_BYTES = 512L << 10;
 
     /** More than the daemon's threads (about 45), so that the serving thread's malloc arena is its own. */
     static final int MALLOC_ARENAS = 128;

@@ -35,8 +35,8 @@ final class ControlFiles {
 
     static final long NOT_FOUND = -1;
     static final long DIR_ROOT = -2;
-    private static final long DIR_KNOBS = -3;
-    private static final long DIR_COUNTERS = -4;
+    static final long DIR_KNOBS = -3;
+    static final long DIR_COUNTERS = -4;
     private static final long FH_STATUS = 2;
     private static final long FH_KNOB = 1000;
     private static final long FH_COUNTER = 2000;
@@ -89,6 +89,17 @@ final class ControlFiles {
             return c == null ? NOT_FOUND : FH_COUNTER + c.ordinal();
         }
         return NOT_FOUND;
+    }
+
+    /** The path of a directory mark, "" for the root, or null for anything else. */
+    static String pathOf(long dir) {
+        if (dir == DIR_ROOT) {
+            return "";
+        }
+        if (dir == DIR_KNOBS) {
+            return "/" + KNOB_DIR;
+        }
+        return dir == DIR_COUNTERS ? "/" + COUNTER_DIR : null;
     }
 
     /** True for the numbers of control files (not directories, not the swap file). */

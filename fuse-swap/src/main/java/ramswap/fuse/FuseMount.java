@@ -15,18 +15,13 @@ import ramswap.store.SwapStore;
 public final class FuseMount implements AutoCloseable {
 
     /**
-     * Kernel-side options: no page cache (the kernel's own swap cache is the cache), requests of the store's size.
-     * The fsname, added at mount, names this process (see {@link MountTable#sourceFor}), so that a
-     * daemon that does not answer can be found without asking it.
+     * libfuse 3's mount options: reads of the store's request size (max_write, direct I/O and async
+     * direct I/O are set at INIT and in the open reply, see {@link SwapFileSystem}). The fsname,
+     * added at mount, names this process (see {@link MountTable#sourceFor}), so that a daemon that
+     * does not answer can be found without asking it.
      */
-    public static final List<String> OPTIONS = List.of(
-            "subtype=ramswap",
-            "direct_io",
-            "big_writes",
-            "max_write=" + SwapStore.MAX_REQUEST_BYTES,
-            "max_read=" + SwapStore.MAX_REQUEST_BYTES,
-            "allow_other",
-            "default_permissions");
+    public static final List<String> OPTIONS =
+            List.of("subtype=ramswap", "max_read=" + SwapStore.MAX_REQUEST_BYTES, "allow_other", "default_permissions");
 
     /*
      * One serving thread for a store whose blocks are all local: each request is a few
@@ -45,12 +40,27 @@ public final class FuseMount implements AutoCloseable {
     private final SwapFileSystem fs;
     private final Path dir;
     private final ServingThreads serving;
-    private boolean open = true;
+    private volatile boolean open = true;
+
+    /** A JVM that exits without closing the mount still detaches it, as jnr-fuse's mount did. */
+    private final Thread unmountAtExit;
 
     private FuseMount(SwapFileSystem fs, Path dir, ServingThreads serving) {
         this.fs = fs;
         this.dir = dir;
         this.serving = serving;
+        this.unmountAtExit = new Thread(this::detachAtExit, "ramswap-unmount");
+        Runtime.getRuntime().addShutdownHook(unmountAtExit);
+    }
+
+    private void detachAtExit() {
+        try {
+            if (open && MountTable.isMountPoint(dir)) {
+                runBounded(List.of("umount", "-l", dir.toString()));
+            }
+        } catch (IOException e) {
+            // the process is ending; the kernel ends the connection with it
+        }
     }
 
     /** Mounts {@code fs} on {@code dir}, served by one thread; see {@link #mount(SwapFileSystem, Path, int)}. */
@@ -73,7 +83,7 @@ public final class FuseMount implements AutoCloseable {
         }
         String options =
                 "fsname=" + MountTable.sourceFor(ProcessHandle.current().pid()) + "," + String.join(",", OPTIONS);
-        FuseMount m = new FuseMount(fs, dir, fs.serve(dir, List.of("-o", options), threads));
+        FuseMount m = new FuseMount(fs, dir, fs.serve(dir, options, threads));
         long deadline = System.nanoTime() + READY_TIMEOUT.toNanos();
         Path probe = dir.resolve(SwapFileSystem.STATUS);
         while (!(MountTable.isMountPoint(dir) && Files.isReadable(probe))) {
@@ -108,7 +118,7 @@ public final class FuseMount implements AutoCloseable {
         }
         open = false;
         long deadline = System.nanoTime() + UNMOUNT_TIMEOUT.toNanos();
-        runBounded(List.of("fusermount", "-u", dir.toString()));
+        runBounded(List.of("umount", dir.toString())); // the daemon is root: no fusermount needed
         while (MountTable.isMountPoint(dir)) {
             if (System.nanoTime() > deadline) {
                 // busy: detach lazily so that the daemon can still exit; the kernel frees it when the last user goes
@@ -117,8 +127,14 @@ public final class FuseMount implements AutoCloseable {
             }
             sleep(50);
         }
-        fs.umount();
-        if (!serving.awaitStopped(STOP_TIMEOUT)) {
+        try {
+            Runtime.getRuntime().removeShutdownHook(unmountAtExit);
+        } catch (IllegalStateException e) {
+            // closed by another shutdown hook: the JVM is exiting anyway
+        }
+        if (serving.awaitStopped(STOP_TIMEOUT)) {
+            fs.released();
+        } else {
             System.getLogger(FuseMount.class.getName())
                     .log(
                             System.Logger.Level.WARNING,

@@ -1,161 +1,161 @@
 package ramswap.fuse;
 
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
-import jnr.ffi.LibraryLoader;
-import jnr.ffi.Pointer;
-import jnr.ffi.annotations.In;
-import jnr.ffi.byref.IntByReference;
-import jnr.ffi.byref.PointerByReference;
-import jnr.ffi.types.size_t;
+import ramswap.store.SwapStore;
 import ramswap.sys.OffHeap;
-import ru.serce.jnrfuse.struct.FuseOperations;
 
 /**
- * A fixed set of Java threads that answer /dev/fuse, each running libfuse 2's own session loop
- * ({@code fuse_session_loop}: receive a request into a buffer, process it), all started before
- * swap is on and never ended while the mount lives.
+ * A libfuse 3 session and the fixed set of Java threads that answer it, each running libfuse's
+ * session loop (receive a request into a buffer, process it) on a buffer of its own, all started
+ * before swap is on and never ended while the mount lives.
  *
- * <p>Why not libfuse's loops. {@code fuse_loop_mt} starts a worker whenever none is idle and ends
- * one when more than ten are, with no cap: a borrower's daemon had 10 workers started while swap
- * was live in one workload. Each is a native thread, created with {@code clone} and a fresh stack,
- * that the JVM attaches on its first callback (guard pages mapped with {@code mprotect}, under
- * the process's {@code mmap_lock} for writing): exactly what a daemon that serves swap must not
- * do once swap is live (docs/memory-pressure.md; the 512 MiB client guest froze on one). Here the
- * threads are the JVM's own, so a callback attaches nothing, and their stacks, buffers and malloc
- * arenas are made and touched by the warm-up, before swap is on.
- *
- * <p>One thread is {@code fuse_loop}, as before; several are {@code fuse_loop_mt} without the churn.
+ * <p>Why not libfuse's loops. The multi-threaded loop starts a worker whenever none is idle and
+ * ends one when too many are: libfuse 2's did so without a cap, and a borrower's daemon had 10
+ * workers started while swap was live in one workload. Each is a native thread, created with
+ * {@code clone} and a fresh stack, that the JVM attaches on its first callback (guard pages mapped
+ * with {@code mprotect}, under the process's {@code mmap_lock} for writing): exactly what a daemon
+ * that serves swap must not do once swap is live (docs/memory-pressure.md; the 512 MiB client
+ * guest froze on one). Here the threads are the JVM's own, so a callback attaches nothing, and
+ * their stacks, buffers and malloc arenas are made and touched by the warm-up, before swap is on.
  */
 final class ServingThreads {
 
     /** The prefix of the serving threads' names (their {@code comm} in /proc): tests and the stall report look for it. */
     static final String NAME_PREFIX = "ramswap-serve-";
 
-    /** The libfuse 2 calls of {@code fuse_main}, taken apart so that the loop is ours. */
-    public interface LibFuseSession {
-        Pointer fuse_setup(
-                int argc,
-                @In String[] argv,
-                FuseOperations op,
-                @size_t long opSize,
-                PointerByReference mountpoint,
-                IntByReference multithreaded,
-                Pointer userData);
-
-        void fuse_teardown(Pointer fuse, Pointer mountpoint);
-
-        Pointer fuse_get_session(Pointer fuse);
-
-        Pointer fuse_session_next_chan(Pointer session, Pointer channel);
-
-        @size_t
-        long fuse_chan_bufsize(Pointer channel);
-
-        // plain addresses on the data path: a primitive signature is called without allocating
-        int fuse_session_receive_buf(long session, long buf, long channelp);
-
-        void fuse_session_process_buf(long session, long buf, long channel);
-
-        int fuse_session_exited(long session);
-
-        void fuse_session_exit(long session);
-    }
-
-    /*
-     * struct fuse_buf { size_t size; enum fuse_buf_flags flags; void *mem; int fd; off_t pos; }
-     * on x86-64 and aarch64, followed here by the struct fuse_chan * that receive_buf updates.
-     */
-    private static final int BUF_SIZE = 0;
-    private static final int BUF_FLAGS = 8;
-    private static final int BUF_MEM = 16;
-    private static final int BUF_FD = 24;
-    private static final int BUF_POS = 32;
-    private static final int CHANNEL = 40;
-    private static final int HEADER = 48;
     private static final int EINTR = 4;
+    private static final Duration START_TIMEOUT = Duration.ofSeconds(10);
+    /** The part of a receive buffer a request reaches once INIT has set max_write: a header and the data. */
+    private static final long TOUCHED_BYTES = 4096L + SwapStore.MAX_REQUEST_BYTES;
 
-    private static final LibFuseSession FUSE = load();
-
-    private final Pointer fuse;
-    private final Pointer mountpoint;
+    private final LibFuse3 fuse;
     private final long session;
-    private final long channel;
-    private final long bufferBytes;
+    private final long args;
     private final List<Thread> threads = new ArrayList<>();
     private final List<AtomicLong> served = new ArrayList<>();
+    private final List<Long> buffers = new ArrayList<>();
+    private final CountDownLatch started;
     private boolean tornDown;
 
-    private ServingThreads(Pointer fuse, Pointer mountpoint) {
+    private ServingThreads(LibFuse3 fuse, long session, long args, int count) {
         this.fuse = fuse;
-        this.mountpoint = mountpoint;
-        Pointer s = FUSE.fuse_get_session(fuse);
-        Pointer ch = FUSE.fuse_session_next_chan(s, null);
-        this.session = s.address();
-        this.channel = ch.address();
-        this.bufferBytes = FUSE.fuse_chan_bufsize(ch);
+        this.session = session;
+        this.args = args;
+        this.started = new CountDownLatch(count);
     }
 
     /**
-     * Mounts (libfuse's {@code fuse_setup}: parses {@code args}, mounts, builds the file system)
-     * and starts {@code count} serving threads. Throws when libfuse cannot mount; its own message
-     * is on standard error.
+     * Starts a session with libfuse's {@code args} and {@code ops}, mounts it on {@code dir}, and
+     * starts {@code count} serving threads. Throws when libfuse cannot; its own message is on
+     * standard error.
      */
-    static ServingThreads start(FuseOperations ops, long opsSize, String[] args, int count, Path dir)
-            throws IOException {
-        PointerByReference mountpoint = new PointerByReference();
-        Pointer fuse = FUSE.fuse_setup(args.length, args, ops, opsSize, mountpoint, new IntByReference(), null);
-        if (fuse == null || fuse.address() == 0) {
+    static ServingThreads start(LibFuse3 fuse, long ops, String[] args, int count, Path dir) throws IOException {
+        long fuseArgs = fuseArgs(args);
+        long session = fuse.fuse_session_new(fuseArgs, ops, LibFuse3.OPS_BYTES, 0);
+        if (session == 0) {
+            freeArgs(fuseArgs);
+            throw new IOException(
+                    "libfuse refused the options " + String.join(" ", args) + " (its reason is on standard error)");
+        }
+        if (fuse.fuse_session_mount(session, dir.toAbsolutePath().toString()) != 0) {
+            fuse.fuse_session_destroy(session);
+            freeArgs(fuseArgs);
             throw new IOException("libfuse could not mount on " + dir + " (its reason is on standard error)");
         }
-        ServingThreads s = new ServingThreads(fuse, mountpoint.getValue());
+        ServingThreads s = new ServingThreads(fuse, session, fuseArgs, count);
         for (int i = 0; i < count; i++) {
             AtomicLong taken = new AtomicLong();
-            long memory = s.buffer();
+            long memory = buffer();
             Thread t = new Thread(() -> s.serve(memory, taken), NAME_PREFIX + (i + 1));
             t.setDaemon(true);
             s.threads.add(t);
             s.served.add(taken);
+            s.buffers.add(memory);
         }
         s.threads.forEach(Thread::start);
+        try {
+            // each thread is named and in its loop before the mount is handed out
+            if (!s.started.await(START_TIMEOUT.toSeconds(), TimeUnit.SECONDS)) {
+                throw new IOException(
+                        "the serving threads of " + dir + " did not start within " + START_TIMEOUT.toSeconds() + " s");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted while the serving threads of " + dir + " started", e);
+        }
         return s;
     }
 
-    /** A thread's request buffer and fuse_buf, allocated and touched here, before swap is on. */
-    private long buffer() {
-        long memory = OffHeap.allocate(HEADER + bufferBytes);
-        OffHeap.setMemory(memory, HEADER + bufferBytes, (byte) 0);
+    /** {@code struct fuse_args} with its own copies of the strings: argc, argv, allocated = 0. */
+    private static long fuseArgs(String[] args) {
+        long argv = OffHeap.allocate(8L * (args.length + 1));
+        for (int i = 0; i < args.length; i++) {
+            byte[] bytes = args[i].getBytes(StandardCharsets.UTF_8);
+            long c = OffHeap.allocate(bytes.length + 1L);
+            OffHeap.copyToNative(bytes, 0, c, bytes.length);
+            OffHeap.putByte(c + bytes.length, (byte) 0);
+            OffHeap.putLong(argv + 8L * i, c);
+        }
+        OffHeap.putLong(argv + 8L * args.length, 0);
+        long fuseArgs = OffHeap.allocate(LibFuse3.ARGS_BYTES);
+        OffHeap.putInt(fuseArgs, args.length);
+        OffHeap.putInt(fuseArgs + 4, 0);
+        OffHeap.putLong(fuseArgs + 8, argv);
+        OffHeap.putLong(fuseArgs + 16, 0);
+        return fuseArgs;
+    }
+
+    private static void freeArgs(long fuseArgs) {
+        long argv = OffHeap.getLong(fuseArgs + 8);
+        for (long p = argv; OffHeap.getLong(p) != 0; p += 8) {
+            OffHeap.free(OffHeap.getLong(p));
+        }
+        OffHeap.free(argv);
+        OffHeap.free(fuseArgs);
+    }
+
+    /**
+     * A thread's fuse_buf and request buffer, allocated here, before swap is on. libfuse reads
+     * into it with its session's buffer size, so it is that large; the part requests reach is
+     * touched now, the rest is never written.
+     */
+    private static long buffer() {
+        long memory = OffHeap.allocate(LibFuse3.BUF_BYTES + LibFuse3.RECEIVE_BUFFER_BYTES);
+        OffHeap.setMemory(memory, LibFuse3.BUF_BYTES + TOUCHED_BYTES, (byte) 0);
         return memory;
     }
 
     /** fuse_session_loop, on a buffer of this thread's own. */
     private void serve(long memory, AtomicLong taken) {
         long buf = memory;
-        long data = memory + HEADER;
-        while (FUSE.fuse_session_exited(session) == 0) {
-            OffHeap.putLong(buf + BUF_SIZE, bufferBytes);
-            OffHeap.putInt(buf + BUF_FLAGS, 0);
-            OffHeap.putLong(buf + BUF_MEM, data);
-            OffHeap.putInt(buf + BUF_FD, -1);
-            OffHeap.putLong(buf + BUF_POS, 0);
-            OffHeap.putLong(buf + CHANNEL, channel);
-            int res = FUSE.fuse_session_receive_buf(session, buf, buf + CHANNEL);
+        long data = memory + LibFuse3.BUF_BYTES;
+        started.countDown();
+        while (fuse.fuse_session_exited(session) == 0) {
+            OffHeap.putLong(buf + LibFuse3.BUF_SIZE, 0);
+            OffHeap.putInt(buf + LibFuse3.BUF_FLAGS, 0);
+            OffHeap.putLong(buf + LibFuse3.BUF_MEM, data);
+            OffHeap.putInt(buf + LibFuse3.BUF_FD, -1);
+            OffHeap.putLong(buf + LibFuse3.BUF_POS, 0);
+            int res = fuse.fuse_session_receive_buf(session, buf);
             if (res == -EINTR) {
                 continue;
             }
             if (res <= 0) {
                 // 0: the mount is gone (ENODEV, and libfuse has marked the session exited); < 0: an error
-                FUSE.fuse_session_exit(session);
+                fuse.fuse_session_exit(session);
                 break;
             }
             taken.incrementAndGet();
-            FUSE.fuse_session_process_buf(session, buf, OffHeap.getLong(buf + CHANNEL));
+            fuse.fuse_session_process_buf(session, buf);
         }
-        // the buffer is not freed: a thread still in process_buf when another saw the end may read it
     }
 
     /** Requests each thread has taken, in thread order. */
@@ -165,7 +165,7 @@ final class ServingThreads {
 
     /**
      * Once the mount is gone: waits for every thread to leave its loop, then lets libfuse free the
-     * file system ({@code fuse_teardown}, which runs its destroy callback). A thread that does not
+     * session ({@code fuse_session_unmount}, {@code fuse_session_destroy}) and the threads' buffers. A thread that does not
      * leave within {@code bound} keeps the file system, which the process's exit frees.
      */
     synchronized boolean awaitStopped(Duration bound) {
@@ -187,16 +187,11 @@ final class ServingThreads {
                 return false;
             }
         }
-        FUSE.fuse_teardown(fuse, mountpoint);
+        fuse.fuse_session_unmount(session); // the mount is gone already: this closes /dev/fuse
+        fuse.fuse_session_destroy(session);
+        freeArgs(args);
+        buffers.forEach(OffHeap::free);
         tornDown = true;
         return true;
-    }
-
-    private static LibFuseSession load() {
-        try {
-            return LibraryLoader.create(LibFuseSession.class).failImmediately().load("fuse");
-        } catch (Throwable e) {
-            return LibraryLoader.create(LibFuseSession.class).failImmediately().load("libfuse.so.2");
-        }
     }
 }

@@ -6,104 +6,115 @@ import com.kenai.jffi.MemoryIO;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Supplier;
 import jnr.ffi.Pointer;
-import jnr.ffi.Struct;
-import jnr.ffi.annotations.Delegate;
-import jnr.ffi.provider.ClosureManager;
-import jnr.ffi.types.off_t;
-import jnr.ffi.types.size_t;
 import ramswap.store.Counter;
 import ramswap.store.IoResult;
 import ramswap.store.Knobs;
 import ramswap.store.SwapStore;
+import ramswap.sys.OffHeap;
 import ramswap.sys.Posix;
 import ru.serce.jnrfuse.ErrorCodes;
-import ru.serce.jnrfuse.FuseFillDir;
-import ru.serce.jnrfuse.FuseStubFS;
 import ru.serce.jnrfuse.struct.FileStat;
-import ru.serce.jnrfuse.struct.FuseFileInfo;
 import ru.serce.jnrfuse.struct.Statvfs;
 
 /**
- * The FUSE face of a {@link SwapStore}: translation only. Every request is validated at the door
- * (zram's valid_io_request); a store result becomes an errno in one place ({@link #errno}), and an
- * exception becomes EIO in one place per callback. The control files beside the swap file
- * ({@code status}, {@code ramster/}, {@code stats/}) are {@link ControlFiles}'.
+ * The FUSE face of a {@link SwapStore}: the translation of libfuse 3's low-level requests into
+ * store calls, and of their results into replies. Every request is validated at the door (zram's
+ * valid_io_request); a store result becomes an errno in one place ({@link #errno}); every request
+ * gets exactly one {@code fuse_reply_*}, sent as the last step of its method. The raw callbacks
+ * are {@link LowLevelOps}'; the control files beside the swap file ({@code status},
+ * {@code ramster/}, {@code stats/}) are {@link ControlFiles}'.
  *
- * <p>The swap file is told apart by its file handle, not its path, so the data path compares no
- * strings. Requests are all or nothing: a write answers its full size or an errno, never a short
- * count, since a loop device in direct-I/O mode completes a short write as success.
+ * <p>Names are a fixed table of inodes: the root (1), the two control directories (2, 3), and
+ * every file at its {@link ControlFiles} number plus {@link #INO_FILES}; the swap file is told
+ * apart by its inode, so the data path compares no strings. Requests are all or nothing: a write
+ * answers its full size or an errno, never a short count, since a loop device in direct-I/O mode
+ * completes a short write as success.
+ *
+ * <p>The open reply asks for direct I/O (the kernel's own swap cache is the cache) and, for the
+ * swap file, parallel direct writes: without it a direct write holds the file's inode lock until
+ * its reply, so one slow write would stop the writers of every loop device.
  */
-public final class SwapFileSystem extends FuseStubFS {
+public final class SwapFileSystem {
 
     public static final String SWAPFILE = "swapfile";
     public static final String STATUS = ControlFiles.STATUS;
     public static final String KNOB_DIR = ControlFiles.KNOB_DIR;
     public static final String COUNTER_DIR = ControlFiles.COUNTER_DIR;
 
+    /** The file system's name, libfuse's argv[0]. */
+    static final String NAME = "ramswap";
+
+    /**
+     * Requests the kernel may have in flight to the daemon in async direct I/O (they are
+     * background requests; the kernel's default is 12, and a request beyond the limit waits in
+     * the kernel). 128 per loop device, the depth of a loop device's queue, for 8 devices.
+     */
+    static final int MAX_BACKGROUND = 1024;
+
     private static final long FH_SWAPFILE = 1;
+    private static final long INO_FILES = 8;
+    private static final long INO_SWAPFILE = FH_SWAPFILE + INO_FILES;
+    /** How long the kernel keeps a name and its attributes before it asks again: libfuse 2's high-level default. */
+    private static final double TIMEOUT_SECONDS = 1.0;
+
     private static final int O_ACCMODE = 3;
+    /** A reply's small structs (stat, entry, statvfs, open), then a directory listing, then data. */
+    private static final int META_BYTES = 512;
+
+    private static final int DIR_BYTES = 4096;
+    private static final int OPEN_OUT_BYTES = 16;
+
+    private static final MemoryIO MEMORY = MemoryIO.getInstance();
+    private static final jnr.ffi.Runtime RUNTIME = jnr.ffi.Runtime.getSystemRuntime();
+    private static final LibFuse3 FUSE = LibFuse3.load();
 
     private final SwapStore store;
     private final ControlFiles controls;
+    private final LowLevelOps ops;
     private final long startSeconds = System.currentTimeMillis() / 1000;
-    private final ThreadLocal<byte[]> requestBuffer =
-            ThreadLocal.withInitial(() -> new byte[SwapStore.MAX_REQUEST_BYTES]);
     private final System.Logger log = System.getLogger(SwapFileSystem.class.getName());
     /** Reads, writes and fallocates taken up: the progress a stall watch looks for. */
     private final AtomicLong taken = new AtomicLong();
+    /** What each serving thread replies from, made on its first request (the warm-up, before swap is on). */
+    private final ThreadLocal<Scratch> scratch = ThreadLocal.withInitial(this::newScratch);
+
+    private final List<Scratch> scratches = new CopyOnWriteArrayList<>();
+    private volatile boolean asyncDirectIo;
+    private volatile boolean serving;
 
     public SwapFileSystem(SwapStore store, Knobs knobs, Supplier<String> status) {
         this.store = store;
         this.controls = new ControlFiles(store, knobs, status);
-        installDataCallbacks();
+        this.ops = new LowLevelOps(this);
     }
 
-    // ================================================================ the data path's callbacks
+    /** A serving thread's buffers: native memory for replies and a Java array for the store, touched now. */
+    private static final class Scratch {
+        final byte[] chunk = new byte[SwapStore.MAX_REQUEST_BYTES];
+        final long memory;
+        final long meta;
+        final long dir;
+        final long data;
 
-    /**
-     * {@code read} and {@code write} of {@code struct fuse_operations}, with the C pointers as
-     * plain addresses. jnr-fuse's own callbacks decode the path into a String and wrap the buffer
-     * and the {@code fuse_file_info} in objects on every request: about 1 KiB of garbage each,
-     * 25 MiB/s under swap load, a young collection (a safepoint) every 0.4 s. A safepoint stops
-     * the serving thread until every other thread of the JVM reaches it, and a thread that is in
-     * reclaim waiting on a swap write cannot. Without them the serving thread allocates nothing.
-     */
-    public interface DataCallback {
-        @Delegate
-        int call(long path, long buf, @size_t long size, @off_t long offset, long fileInfo);
+        Scratch() {
+            long bytes = META_BYTES + DIR_BYTES + (long) SwapStore.MAX_REQUEST_BYTES;
+            memory = OffHeap.allocate(bytes);
+            OffHeap.setMemory(memory, bytes, (byte) 0);
+            meta = memory;
+            dir = memory + META_BYTES;
+            data = dir + DIR_BYTES;
+        }
     }
 
-    /** {@code fallocate}, the loop device's discard, with plain addresses for the same reason. */
-    public interface FallocateCallback {
-        @Delegate
-        int call(long path, int mode, @off_t long offset, @off_t long length, long fileInfo);
-    }
-
-    private static final MemoryIO MEMORY = MemoryIO.getInstance();
-    /** Where {@code fh} sits in {@code struct fuse_file_info}: taken from jnr-fuse's layout of it. */
-    private static final long FH_OFFSET = FuseFileInfo.of(Pointer.wrap(jnr.ffi.Runtime.getSystemRuntime(), 0L))
-            .fh
-            .offset();
-
-    // held here: the native side has only their addresses, and a collected closure would be a dangling pointer
-    private final DataCallback readCallback = this::read;
-    private final DataCallback writeCallback = this::write;
-    private final FallocateCallback fallocateCallback = this::fallocate;
-
-    private void installDataCallbacks() {
-        ClosureManager closures = jnr.ffi.Runtime.getSystemRuntime().getClosureManager();
-        Pointer ops =
-                Struct.getMemory(fuseOperations, jnr.ffi.provider.ParameterFlags.DIRECT); // the memory libfuse is given
-        ops.putPointer(fuseOperations.read.offset(), closures.getClosurePointer(DataCallback.class, readCallback));
-        ops.putPointer(fuseOperations.write.offset(), closures.getClosurePointer(DataCallback.class, writeCallback));
-        ops.putPointer(
-                fuseOperations.fallocate.offset(),
-                closures.getClosurePointer(FallocateCallback.class, fallocateCallback));
+    private Scratch newScratch() {
+        Scratch s = new Scratch();
+        scratches.add(s);
+        return s;
     }
 
     /** Data requests taken up so far (read, write, fallocate); grows while the serving threads make progress. */
@@ -111,43 +122,72 @@ public final class SwapFileSystem extends FuseStubFS {
         return taken.get();
     }
 
-    private static long fileHandle(long fileInfo) {
-        return MEMORY.getLong(fileInfo + FH_OFFSET);
-    }
-
-    /** The C string at {@code path}, for error messages only. */
-    private static String path(long path) {
-        return path == 0 ? "(no path)" : new String(MEMORY.getZeroTerminatedByteArray(path), StandardCharsets.UTF_8);
-    }
-
-    @Override
-    protected String getFSName() {
-        return "ramswap";
+    /** Whether the kernel agreed to async direct I/O at INIT: a loop device then keeps several requests in flight. */
+    public boolean asyncDirectIo() {
+        return asyncDirectIo;
     }
 
     /**
-     * Mounts on {@code dir} with libfuse's {@code options} and serves it from {@code threads}
-     * threads of {@link ServingThreads}, instead of jnr-fuse's {@code fuse_main}, whose
-     * multi-threaded loop starts threads while serving.
+     * Mounts on {@code dir} with libfuse's mount {@code options} and serves it from
+     * {@code threads} threads of {@link ServingThreads}.
      */
-    ServingThreads serve(Path dir, List<String> options, int threads) throws IOException {
-        if (!mounted.compareAndSet(false, true)) {
-            throw new IOException("already mounted on " + mountPoint);
+    ServingThreads serve(Path dir, String options, int threads) throws IOException {
+        synchronized (this) {
+            if (serving) {
+                throw new IOException("this file system is already mounted");
+            }
+            serving = true;
         }
-        mountPoint = dir;
-        List<String> args =
-                new ArrayList<>(List.of(getFSName(), "-f", dir.toAbsolutePath().toString()));
-        args.addAll(options);
         try {
-            ServingThreads serving = ServingThreads.start(
-                    fuseOperations, Struct.size(fuseOperations), args.toArray(String[]::new), threads, dir);
-            // as jnr-fuse's mount does: a JVM that exits without closing the mount still unmounts
-            Runtime.getRuntime().addShutdownHook(new Thread(this::umount, "ramswap-unmount"));
-            return serving;
+            return ServingThreads.start(FUSE, ops.address(), new String[] {NAME, "-o", options}, threads, dir);
         } catch (IOException | RuntimeException e) {
-            mounted.set(false);
+            serving = false;
             throw e;
         }
+    }
+
+    /** Once every serving thread has stopped: their buffers go. */
+    void released() {
+        for (Scratch s : scratches) {
+            OffHeap.free(s.memory);
+        }
+        scratches.clear();
+    }
+
+    // ================================================================ the session
+
+    /**
+     * INIT: requests of the store's size, async direct I/O (libfuse 3 asks for it by default) with
+     * room for every loop device's queue, and truncation as a setattr rather than an open flag.
+     */
+    void init(long conn) {
+        OffHeap.putInt(conn + LibFuse3.CONN_MAX_WRITE, SwapStore.MAX_REQUEST_BYTES);
+        OffHeap.putInt(conn + LibFuse3.CONN_MAX_READ, SwapStore.MAX_REQUEST_BYTES); // must equal -o max_read
+        OffHeap.putInt(conn + LibFuse3.CONN_MAX_BACKGROUND, MAX_BACKGROUND);
+        OffHeap.putInt(conn + LibFuse3.CONN_CONGESTION_THRESHOLD, MAX_BACKGROUND * 3 / 4);
+        int want = OffHeap.getInt(conn + LibFuse3.CONN_WANT) & ~LibFuse3.CAP_ATOMIC_O_TRUNC;
+        OffHeap.putInt(conn + LibFuse3.CONN_WANT, want);
+        asyncDirectIo = (want & LibFuse3.CAP_ASYNC_DIO) != 0;
+        log.log(
+                System.Logger.Level.INFO,
+                "FUSE session: async direct I/O " + (asyncDirectIo ? "on" : "refused by the kernel")
+                        + ", max_background " + MAX_BACKGROUND);
+    }
+
+    // ================================================================ names
+
+    /** The inode of a {@link ControlFiles} number or directory mark. */
+    static long ino(long what) {
+        return what < 0 ? -what - 1 : what + INO_FILES;
+    }
+
+    /** What an inode names, or {@link ControlFiles#NOT_FOUND}. */
+    static long what(long ino) {
+        if (ino >= 1 && ino <= 3) {
+            return -ino - 1;
+        }
+        long what = ino - INO_FILES;
+        return what == FH_SWAPFILE || ControlFiles.isControl(what) ? what : ControlFiles.NOT_FOUND;
     }
 
     /** What a path names: the swap file, a control file or directory, or {@link ControlFiles#NOT_FOUND}. */
@@ -155,118 +195,180 @@ public final class SwapFileSystem extends FuseStubFS {
         return path.equals("/" + SWAPFILE) ? FH_SWAPFILE : ControlFiles.resolve(path);
     }
 
-    // ================================================================ metadata
-
-    @Override
-    public int getattr(String path, FileStat stat) {
-        try {
-            long what = resolve(path);
-            if (what == ControlFiles.NOT_FOUND) {
-                return -ErrorCodes.ENOENT();
-            }
-            stat.st_uid.set(0);
-            stat.st_gid.set(0);
-            stat.st_atim.tv_sec.set(startSeconds);
-            stat.st_mtim.tv_sec.set(startSeconds);
-            stat.st_ctim.tv_sec.set(startSeconds);
-            stat.st_blksize.set(BLOCK_SIZE);
-            if (what == FH_SWAPFILE) {
-                stat.st_mode.set(FileStat.S_IFREG | 0600);
-                stat.st_nlink.set(1);
-                stat.st_size.set(store.sizeBytes());
-                // st_blocks is what the data really takes, as du shows it
-                long bytes = store.counters().get(Counter.PERS_ZBYTES);
-                stat.st_blocks.set((bytes + 511) / 512);
-            } else {
-                ControlFiles.describe(what, stat);
-            }
-            return 0;
-        } catch (RuntimeException e) {
-            return fail("getattr " + path, e);
+    void lookup(long req, long parent, long name) {
+        long dir = what(parent);
+        if (dir == ControlFiles.NOT_FOUND) {
+            FUSE.fuse_reply_err(req, ErrorCodes.ENOENT());
+            return;
         }
-    }
-
-    @Override
-    public int readdir(String path, Pointer buf, FuseFillDir filter, @off_t long offset, FuseFileInfo fi) {
-        try {
-            long what = resolve(path);
-            if (what == ControlFiles.NOT_FOUND) {
-                return -ErrorCodes.ENOENT();
-            }
-            if (what >= 0) {
-                return -ErrorCodes.ENOTDIR();
-            }
-            filter.apply(buf, ".", null, 0);
-            filter.apply(buf, "..", null, 0);
-            if (what == ControlFiles.DIR_ROOT) {
-                filter.apply(buf, SWAPFILE, null, 0);
-            }
-            ControlFiles.list(what, name -> filter.apply(buf, name, null, 0));
-            return 0;
-        } catch (RuntimeException e) {
-            return fail("readdir " + path, e);
+        if (dir >= 0) {
+            FUSE.fuse_reply_err(req, ErrorCodes.ENOTDIR());
+            return;
         }
-    }
-
-    @Override
-    public int statfs(String path, Statvfs st) {
-        try {
-            long blocks = store.blocks();
-            long free = Math.max(0, blocks - store.counters().get(Counter.STORED_PAGES));
-            st.f_bsize.set(BLOCK_SIZE);
-            st.f_frsize.set(BLOCK_SIZE);
-            st.f_blocks.set(blocks);
-            st.f_bfree.set(free);
-            st.f_bavail.set(free);
-            st.f_files.set(1 + ControlFiles.count());
-            st.f_namemax.set(255);
-            return 0;
-        } catch (RuntimeException e) {
-            return fail("statfs", e);
-        }
-    }
-
-    @Override
-    public int open(String path, FuseFileInfo fi) {
-        try {
-            long what = resolve(path);
-            if (what == ControlFiles.NOT_FOUND) {
-                return -ErrorCodes.ENOENT();
-            }
-            if (what != FH_SWAPFILE) {
-                int refusal = ControlFiles.open(what, (fi.flags.get() & O_ACCMODE) != Posix.O_RDONLY);
-                if (refusal != 0) {
-                    return refusal;
-                }
-                fi.fh.set(controls.handleFor(what));
-                return 0;
-            }
-            fi.fh.set(what);
-            return 0;
-        } catch (RuntimeException e) {
-            return fail("open " + path, e);
-        }
-    }
-
-    @Override
-    public int truncate(String path, @off_t long size) {
-        return resize(resolve(path), size);
-    }
-
-    @Override
-    public int ftruncate(String path, @off_t long size, FuseFileInfo fi) {
-        return resize(ControlFiles.what(fi.fh.get()), size);
-    }
-
-    /** The swap file's size is fixed at start. */
-    private int resize(long what, long size) {
+        long what = resolve(ControlFiles.pathOf(dir) + "/" + cString(name));
         if (what == ControlFiles.NOT_FOUND) {
-            return -ErrorCodes.ENOENT();
+            FUSE.fuse_reply_err(req, ErrorCodes.ENOENT());
+            return;
         }
+        long entry = scratch.get().meta;
+        OffHeap.setMemory(entry, LibFuse3.ENTRY_BYTES, (byte) 0);
+        OffHeap.putLong(entry + LibFuse3.ENTRY_INO, ino(what));
+        describe(what, entry + LibFuse3.ENTRY_ATTR);
+        OffHeap.putLong(entry + LibFuse3.ENTRY_ATTR_TIMEOUT, Double.doubleToRawLongBits(TIMEOUT_SECONDS));
+        OffHeap.putLong(entry + LibFuse3.ENTRY_ENTRY_TIMEOUT, Double.doubleToRawLongBits(TIMEOUT_SECONDS));
+        FUSE.fuse_reply_entry(req, entry);
+    }
+
+    /** The C string at {@code address}. */
+    private static String cString(long address) {
+        return new String(MEMORY.getZeroTerminatedByteArray(address), StandardCharsets.UTF_8);
+    }
+
+    /** Writes {@code struct stat} of {@code what} at {@code address}. */
+    private void describe(long what, long address) {
+        OffHeap.setMemory(address, LibFuse3.STAT_BYTES, (byte) 0);
+        FileStat stat = FileStat.of(Pointer.wrap(RUNTIME, address));
+        stat.st_ino.set(ino(what));
+        stat.st_uid.set(0);
+        stat.st_gid.set(0);
+        stat.st_atim.tv_sec.set(startSeconds);
+        stat.st_mtim.tv_sec.set(startSeconds);
+        stat.st_ctim.tv_sec.set(startSeconds);
+        stat.st_blksize.set(BLOCK_SIZE);
         if (what == FH_SWAPFILE) {
-            return size == store.sizeBytes() ? 0 : -ErrorCodes.EPERM();
+            stat.st_mode.set(FileStat.S_IFREG | 0600);
+            stat.st_nlink.set(1);
+            stat.st_size.set(store.sizeBytes());
+            // st_blocks is what the data really takes, as du shows it
+            long bytes = store.counters().get(Counter.PERS_ZBYTES);
+            stat.st_blocks.set((bytes + 511) / 512);
+        } else {
+            ControlFiles.describe(what, stat);
         }
-        return ControlFiles.resize(what);
+    }
+
+    void getattr(long req, long ino) {
+        long what = what(ino);
+        if (what == ControlFiles.NOT_FOUND) {
+            FUSE.fuse_reply_err(req, ErrorCodes.ENOENT());
+            return;
+        }
+        long stat = scratch.get().meta;
+        describe(what, stat);
+        FUSE.fuse_reply_attr(req, stat, TIMEOUT_SECONDS);
+    }
+
+    /** Only a truncation changes anything: the swap file's size is fixed, a knob takes {@code echo x >}'s. */
+    void setattr(long req, long ino, long stat, int toSet) {
+        long what = what(ino);
+        if (what == ControlFiles.NOT_FOUND) {
+            FUSE.fuse_reply_err(req, ErrorCodes.ENOENT());
+            return;
+        }
+        if ((toSet & LibFuse3.SET_ATTR_SIZE) != 0) {
+            long size = FileStat.of(Pointer.wrap(RUNTIME, stat)).st_size.longValue();
+            int refusal = what == FH_SWAPFILE
+                    ? (size == store.sizeBytes() ? 0 : -ErrorCodes.EPERM())
+                    : ControlFiles.resize(what);
+            if (refusal != 0) {
+                FUSE.fuse_reply_err(req, -refusal);
+                return;
+            }
+        }
+        getattr(req, ino);
+    }
+
+    void readdir(long req, long ino, long size, long offset) {
+        long dir = what(ino);
+        if (dir == ControlFiles.NOT_FOUND) {
+            FUSE.fuse_reply_err(req, ErrorCodes.ENOENT());
+            return;
+        }
+        if (dir >= 0) {
+            FUSE.fuse_reply_err(req, ErrorCodes.ENOTDIR());
+            return;
+        }
+        List<String> names = new java.util.ArrayList<>(List.of(".", ".."));
+        if (dir == ControlFiles.DIR_ROOT) {
+            names.add(SWAPFILE);
+        }
+        ControlFiles.list(dir, names::add);
+        Scratch s = scratch.get();
+        long room = Math.min(size, DIR_BYTES);
+        long used = 0;
+        for (long i = Math.max(0, offset); i < names.size(); i++) {
+            String name = names.get((int) i);
+            long what = i < 2 ? dir : resolve(ControlFiles.pathOf(dir) + "/" + name);
+            OffHeap.setMemory(s.meta, LibFuse3.STAT_BYTES, (byte) 0);
+            FileStat stat = FileStat.of(Pointer.wrap(RUNTIME, s.meta));
+            stat.st_ino.set(ino(what));
+            stat.st_mode.set(what < 0 ? FileStat.S_IFDIR : FileStat.S_IFREG);
+            long length = FUSE.fuse_add_direntry(req, s.dir + used, room - used, name, s.meta, i + 1);
+            if (length > room - used) {
+                break;
+            }
+            used += length;
+        }
+        FUSE.fuse_reply_buf(req, s.dir, used);
+    }
+
+    void statfs(long req) {
+        long address = scratch.get().meta;
+        OffHeap.setMemory(address, LibFuse3.STATVFS_BYTES, (byte) 0);
+        Statvfs st = Statvfs.of(Pointer.wrap(RUNTIME, address));
+        long blocks = store.blocks();
+        long free = Math.max(0, blocks - store.counters().get(Counter.STORED_PAGES));
+        st.f_bsize.set(BLOCK_SIZE);
+        st.f_frsize.set(BLOCK_SIZE);
+        st.f_blocks.set(blocks);
+        st.f_bfree.set(free);
+        st.f_bavail.set(free);
+        st.f_files.set(1 + ControlFiles.count());
+        st.f_namemax.set(255);
+        FUSE.fuse_reply_statfs(req, address);
+    }
+
+    // ================================================================ open files
+
+    void open(long req, long ino, int flags) {
+        long what = what(ino);
+        if (what == ControlFiles.NOT_FOUND) {
+            FUSE.fuse_reply_err(req, ErrorCodes.ENOENT());
+            return;
+        }
+        long fh = what;
+        int openFlags = LibFuse3.FOPEN_DIRECT_IO;
+        if (what == FH_SWAPFILE) {
+            openFlags |= LibFuse3.FOPEN_PARALLEL_DIRECT_WRITES;
+        } else {
+            int refusal = ControlFiles.open(what, (flags & O_ACCMODE) != Posix.O_RDONLY);
+            if (refusal != 0) {
+                FUSE.fuse_reply_err(req, -refusal);
+                return;
+            }
+            fh = controls.handleFor(what);
+        }
+        // struct fuse_open_out, sent raw: libfuse 3.14's fuse_reply_open cannot set parallel direct writes
+        long out = scratch.get().meta;
+        OffHeap.putLong(out, fh);
+        OffHeap.putInt(out + 8, openFlags);
+        OffHeap.putInt(out + 12, 0);
+        FUSE.fuse_reply_buf(req, out, OPEN_OUT_BYTES);
+    }
+
+    void release(long req, long fh) {
+        controls.released(fh);
+        FUSE.fuse_reply_err(req, 0);
+    }
+
+    /** flush and fsync: every write is complete in memory when it is answered. */
+    void done(long req) {
+        FUSE.fuse_reply_err(req, 0);
+    }
+
+    /** Creating, removing and renaming names. */
+    void refuse(long req) {
+        FUSE.fuse_reply_err(req, ErrorCodes.EPERM());
     }
 
     // ================================================================ data
@@ -280,20 +382,20 @@ public final class SwapFileSystem extends FuseStubFS {
         };
     }
 
-    private int read(long path, long buf, long size, long offset, long fileInfo) {
-        long fh = fileHandle(fileInfo);
+    void read(long req, long ino, long size, long offset, long fh) {
         taken.incrementAndGet(); // counted as it starts: a request that never ends is what a stall is
-        try {
-            if (fh == FH_SWAPFILE) {
-                return readSwap(buf, size, offset);
-            }
-            return controls.read(fh, buf, size, offset);
-        } catch (RuntimeException e) {
-            return fail("read " + path(path), e);
+        long data = scratch.get().data;
+        int n = ino == INO_SWAPFILE
+                ? readSwap(data, size, offset)
+                : controls.read(fh, data, Math.min(size, SwapStore.MAX_REQUEST_BYTES), offset);
+        if (n < 0) {
+            FUSE.fuse_reply_err(req, -n);
+        } else {
+            FUSE.fuse_reply_buf(req, data, n);
         }
     }
 
-    /** A read of the swap file: its bytes, fewer only at the end of the file, or an errno. */
+    /** A read of the swap file into {@code buf}: its bytes, fewer only at the end of the file, or an errno. */
     int readSwap(long buf, long size, long offset) {
         if (offset < 0 || size < 0) {
             return -ErrorCodes.EINVAL();
@@ -306,7 +408,7 @@ public final class SwapFileSystem extends FuseStubFS {
         if (total > SwapStore.MAX_REQUEST_BYTES) {
             return -ErrorCodes.EINVAL(); // more than max_read: FUSE never sends it
         }
-        byte[] chunk = requestBuffer.get();
+        byte[] chunk = scratch.get().chunk;
         IoResult result = store.read(chunk, 0, offset, (int) total);
         if (result != IoResult.DONE) {
             return errno(result);
@@ -315,16 +417,13 @@ public final class SwapFileSystem extends FuseStubFS {
         return (int) total;
     }
 
-    private int write(long path, long buf, long size, long offset, long fileInfo) {
-        long fh = fileHandle(fileInfo);
+    void write(long req, long ino, long buf, long size, long offset, long fh) {
         taken.incrementAndGet();
-        try {
-            if (fh == FH_SWAPFILE) {
-                return writeSwap(buf, size, offset);
-            }
-            return controls.write(fh, buf, size, offset);
-        } catch (RuntimeException e) {
-            return fail("write " + path(path), e);
+        int n = ino == INO_SWAPFILE ? writeSwap(buf, size, offset) : controls.write(fh, buf, size, offset);
+        if (n < 0) {
+            FUSE.fuse_reply_err(req, -n);
+        } else {
+            FUSE.fuse_reply_write(req, n);
         }
     }
 
@@ -340,86 +439,50 @@ public final class SwapFileSystem extends FuseStubFS {
         if (size > store.sizeBytes() - offset) {
             return -ErrorCodes.ENOSPC();
         }
-        byte[] chunk = requestBuffer.get();
+        byte[] chunk = scratch.get().chunk;
         MEMORY.getByteArray(buf, chunk, 0, (int) size);
         IoResult result = store.write(chunk, 0, offset, (int) size);
         return result == IoResult.DONE ? (int) size : errno(result);
     }
 
-    private int fallocate(long path, int mode, long offset, long length, long fileInfo) {
+    /** The loop device's discard: a punched hole or a zeroed range. */
+    void fallocate(long req, long ino, int mode, long offset, long length) {
         taken.incrementAndGet();
+        FUSE.fuse_reply_err(req, -fallocateSwap(ino, mode, offset, length));
+    }
+
+    private int fallocateSwap(long ino, int mode, long offset, long length) {
+        if (ino != INO_SWAPFILE) {
+            return -ErrorCodes.EOPNOTSUPP();
+        }
+        if (offset < 0 || length <= 0) {
+            return -ErrorCodes.EINVAL();
+        }
+        boolean punch = mode == (Posix.FALLOC_FL_PUNCH_HOLE | Posix.FALLOC_FL_KEEP_SIZE);
+        boolean zero = (mode & ~Posix.FALLOC_FL_KEEP_SIZE) == Posix.FALLOC_FL_ZERO_RANGE;
+        if (!punch && !zero) {
+            // plain allocation cannot be promised by a store that compresses
+            return -ErrorCodes.EOPNOTSUPP();
+        }
+        if (zero && (mode & Posix.FALLOC_FL_KEEP_SIZE) == 0 && length > store.sizeBytes() - offset) {
+            return -ErrorCodes.ENOSPC();
+        }
+        // unwritten blocks read as zeros, so zeroing a range is discarding it
+        return errno(store.discard(offset, length));
+    }
+
+    // ================================================================ failures
+
+    /** A callback threw before it replied: logged, and answered EIO so that no request is left hanging. */
+    void failed(long req, String what, Throwable e) {
         try {
-            if (fileHandle(fileInfo) != FH_SWAPFILE) {
-                return -ErrorCodes.EOPNOTSUPP();
-            }
-            if (offset < 0 || length <= 0) {
-                return -ErrorCodes.EINVAL();
-            }
-            boolean punch = mode == (Posix.FALLOC_FL_PUNCH_HOLE | Posix.FALLOC_FL_KEEP_SIZE);
-            boolean zero = (mode & ~Posix.FALLOC_FL_KEEP_SIZE) == Posix.FALLOC_FL_ZERO_RANGE;
-            if (!punch && !zero) {
-                // plain allocation cannot be promised by a store that compresses
-                return -ErrorCodes.EOPNOTSUPP();
-            }
-            if (zero && (mode & Posix.FALLOC_FL_KEEP_SIZE) == 0 && length > store.sizeBytes() - offset) {
-                return -ErrorCodes.ENOSPC();
-            }
-            // unwritten blocks read as zeros, so zeroing a range is discarding it
-            return errno(store.discard(offset, length));
-        } catch (RuntimeException e) {
-            return fail("fallocate " + path(path), e);
+            log(System.Logger.Level.ERROR, what + " failed", e);
+        } finally {
+            FUSE.fuse_reply_err(req, ErrorCodes.EIO());
         }
     }
 
-    @Override
-    public int fsync(String path, int isdatasync, FuseFileInfo fi) {
-        return 0; // every write is complete in memory when it returns
-    }
-
-    @Override
-    public int flush(String path, FuseFileInfo fi) {
-        return 0;
-    }
-
-    @Override
-    public int release(String path, FuseFileInfo fi) {
-        try {
-            controls.released(fi.fh.get());
-            return 0;
-        } catch (RuntimeException e) {
-            return fail("release " + path, e);
-        }
-    }
-
-    // ================================================================ refused
-
-    @Override
-    public int create(String path, @jnr.ffi.types.mode_t long mode, FuseFileInfo fi) {
-        return -ErrorCodes.EPERM();
-    }
-
-    @Override
-    public int mkdir(String path, @jnr.ffi.types.mode_t long mode) {
-        return -ErrorCodes.EPERM();
-    }
-
-    @Override
-    public int unlink(String path) {
-        return -ErrorCodes.EPERM();
-    }
-
-    @Override
-    public int rmdir(String path) {
-        return -ErrorCodes.EPERM();
-    }
-
-    @Override
-    public int rename(String oldpath, String newpath) {
-        return -ErrorCodes.EPERM();
-    }
-
-    private int fail(String what, RuntimeException e) {
-        log.log(System.Logger.Level.ERROR, what + " failed", e);
-        return -ErrorCodes.EIO();
+    void log(System.Logger.Level level, String message, Throwable e) {
+        log.log(level, message, e);
     }
 }

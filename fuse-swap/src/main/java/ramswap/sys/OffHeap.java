@@ -29,6 +29,10 @@ public final class OffHeap {
         UNSAFE.putInt(address, value);
     }
 
+    public static void putByte(long address, byte value) {
+        UNSAFE.putByte(address, value);
+    }
+
     public static void putLong(long address, long value) {
         UNSAFE.putLong(address, value);
     }

@@ -33,7 +33,7 @@ import ramswap.store.LocalPool;
 import ramswap.store.SwapStore;
 import ramswap.sys.Posix;
 
-/** Runs on a real FUSE mount: needs /dev/fuse, libfuse2 and root (CI has all three). */
+/** Runs on a real FUSE mount: needs /dev/fuse, libfuse 3 and root (CI has all three). */
 @EnabledIf("ramswap.fuse.SwapFileSystemIT#fuseAvailable")
 class SwapFileSystemIT {
 
@@ -54,8 +54,8 @@ class SwapFileSystemIT {
     static boolean fuseAvailable() {
         return Files.exists(Path.of("/dev/fuse"))
                 && Posix.load().geteuid() == 0
-                && (Files.exists(Path.of("/usr/lib/x86_64-linux-gnu/libfuse.so.2"))
-                        || Files.exists(Path.of("/lib/x86_64-linux-gnu/libfuse.so.2")));
+                && (Files.exists(Path.of("/usr/lib/x86_64-linux-gnu/libfuse3.so.3"))
+                        || Files.exists(Path.of("/lib/x86_64-linux-gnu/libfuse3.so.3")));
     }
 
     @BeforeEach
