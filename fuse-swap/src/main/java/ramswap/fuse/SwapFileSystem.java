@@ -52,9 +52,12 @@ public final class SwapFileSystem {
     /**
      * Requests the kernel may have in flight to the daemon in async direct I/O (they are
      * background requests; the kernel's default is 12, and a request beyond the limit waits in
-     * the kernel). 128 per loop device, the depth of a loop device's queue, for 8 devices.
+     * the kernel): 128 per loop device, the depth of a loop device's queue, for 8 devices. A
+     * fetch from a stalled lender holds one until it times out. The system property
+     * {@code ramswap.fuse.max_background} overrides it, for the benchmark that measured it
+     * (docs/benchmarks.md).
      */
-    static final int MAX_BACKGROUND = 1024;
+    static final int MAX_BACKGROUND = Math.max(1, Integer.getInteger("ramswap.fuse.max_background", 1024));
 
     private static final long FH_SWAPFILE = 1;
     private static final long INO_FILES = 8;
@@ -164,7 +167,7 @@ public final class SwapFileSystem {
         OffHeap.putInt(conn + LibFuse3.CONN_MAX_WRITE, SwapStore.MAX_REQUEST_BYTES);
         OffHeap.putInt(conn + LibFuse3.CONN_MAX_READ, SwapStore.MAX_REQUEST_BYTES); // must equal -o max_read
         OffHeap.putInt(conn + LibFuse3.CONN_MAX_BACKGROUND, MAX_BACKGROUND);
-        OffHeap.putInt(conn + LibFuse3.CONN_CONGESTION_THRESHOLD, MAX_BACKGROUND * 3 / 4);
+        OffHeap.putInt(conn + LibFuse3.CONN_CONGESTION_THRESHOLD, Math.max(1, MAX_BACKGROUND * 3 / 4));
         int want = OffHeap.getInt(conn + LibFuse3.CONN_WANT) & ~LibFuse3.CAP_ATOMIC_O_TRUNC;
         OffHeap.putInt(conn + LibFuse3.CONN_WANT, want);
         asyncDirectIo = (want & LibFuse3.CAP_ASYNC_DIO) != 0;
