@@ -10,7 +10,9 @@
 #   half     the same with local_target_bytes = half of the ramswap row's peak
 #            pers_zbytes (or --local-target), so about half the pages go remote
 #   pool     one daemon with --target 1 and no node 1 anywhere: nothing can go
-#            remote, but it serves with the FUSE thread pool of a borrower
+#            remote, but it serves with the serving threads of a borrower
+# With --before-cli PATH, each ramswap row also runs with that ramswap command
+# (another build, say the previous release) as a row named <row>-b, right after it.
 #
 # Needs root, cgroup v1 memory controller, zram-control, gcc, ss (iproute2).
 # Creates only uniquely named objects and removes them on any exit:
@@ -39,6 +41,9 @@ MIX=34:33:33
 WORK_TIMEOUT_S=1800
 BACKENDS=zram,ramswap,remote,half,pool
 RAMSWAP_CLI="$REPO_ROOT/ramswap"
+BEFORE_CLI=""
+LOOPS=""
+CUR_CLI=""
 LEND=3G
 LOCAL_TARGET=""
 SAMPLE_INTERVAL_S=0.5
@@ -47,7 +52,7 @@ usage() {
     cat <<EOF
 usage: $0 [--quick] [--ram MIB] [--mib MIB] [--procs N] [--passes P] [--seed S]
           [--mix Z:T:R] [--timeout SEC] [--backends LIST] [--ramswap-cli PATH]
-          [--lend SIZE] [--local-target BYTES]
+          [--lend SIZE] [--local-target BYTES] [--before-cli PATH] [--loops N]
   --ram MIB        memory limit of the workload's cgroup (default $RAM_MIB)
   --mib MIB        total anonymous memory mapped by the workload (default $MAP_MIB)
   --procs N        workload processes (default $PROCS)
@@ -62,6 +67,9 @@ usage: $0 [--quick] [--ram MIB] [--mib MIB] [--procs N] [--passes P] [--seed S]
   --lend SIZE      the lender's --lend in the remote and half rows (default $LEND)
   --local-target B local_target_bytes of the half row (default: half of the
                    ramswap row's peak pers_zbytes; needed when that row is not run)
+  --loops N        loop devices of the swapping daemons (up --loops; default: up's own)
+  --before-cli P   also run each ramswap row with this ramswap command (another
+                   build), as rows named <row>-b, for a before/after table
 Exit: 0 every workload that ran verified all pages; 1 otherwise; 64 usage.
 EOF
 }
@@ -81,6 +89,8 @@ while [[ $# -gt 0 ]]; do
         --timeout) need_arg "$@"; need_uint "$1" "$2"; WORK_TIMEOUT_S=$2; shift 2 ;;
         --backends) need_arg "$@"; BACKENDS=$2; shift 2 ;;
         --ramswap-cli) need_arg "$@"; RAMSWAP_CLI=$2; shift 2 ;;
+        --before-cli) need_arg "$@"; BEFORE_CLI=$2; shift 2 ;;
+        --loops) need_arg "$@"; need_uint "$1" "$2"; LOOPS=$2; shift 2 ;;
         --lend) need_arg "$@"; LEND=$2; shift 2 ;;
         --local-target) need_arg "$@"; need_uint "$1" "$2"; LOCAL_TARGET=$2; shift 2 ;;
         -h|--help) usage; exit 0 ;;
@@ -88,12 +98,12 @@ while [[ $# -gt 0 ]]; do
     esac
 done
 
-ALL_ROWS=(zram ramswap remote half pool)
+ALL_ROWS=(zram ramswap ramswap-b remote remote-b half half-b pool pool-b)
 declare -A RUN
 IFS=',' read -r -a _backends <<<"$BACKENDS"
 for b in "${_backends[@]}"; do
     case "$b" in
-        zram|ramswap|remote|half|pool) RUN[$b]=1 ;;
+        zram|ramswap|remote|half|pool) RUN[$b]=1; if [[ -n "$BEFORE_CLI" && $b != zram ]]; then RUN[$b-b]=1; fi ;;
         *) echo "unknown backend: $b" >&2; exit 64 ;;
     esac
 done
@@ -119,6 +129,7 @@ CGROUPS=()          # cgroup dirs created here
 ZRAM_DEV=""         # device number from hot_add
 ZRAM_SWAPON=0
 INST_UP=()          # mounts where `ramswap up` was run, in start order
+declare -A INST_CLI # the ramswap command that started each of them
 INST_CREATED=()     # mount dirs created here
 declare -A LOG_NOTE # mount -> what its daemon's log said (warnings, errors)
 SAMPLER_PID=""
@@ -188,7 +199,7 @@ log_note() {
 # `ramswap down` for one mount, then its log (kept only when down failed) and its dir.
 ramswap_down() {
     local m=$1 keep=() x
-    (cd "$REPO_ROOT" && timeout 900 "$RAMSWAP_CLI" down --mount "$m") >&2 ||
+    (cd "$REPO_ROOT" && timeout 900 "${INST_CLI[$m]:-$RAMSWAP_CLI}" down --mount "$m") >&2 ||
         log "warning: ramswap down --mount $m failed (its log: $m.log)"
     LOG_NOTE[$m]=$(log_note "$m.log")
     [[ "${LOG_NOTE[$m]}" == "log clean" ]] || log "$m: ${LOG_NOTE[$m]}"
@@ -310,7 +321,7 @@ CLK_TCK=$(getconf CLK_TCK)
 # Per backend: R_<field>[backend]
 declare -A R_STATUS R_ELAPSED R_CPU R_RSS_MIB R_COMPR_MIB R_SWAPPED_MIB R_MISM R_DETAIL R_ZBYTES R_TARGET
 # remote columns
-declare -A R_LCPU R_LRSS R_NETPP R_FETCHES R_P50 R_P99 R_PMAX R_SUCC R_REMOTED
+declare -A R_LCPU R_LRSS R_NETPP R_FETCHES R_P50 R_P99 R_PMAX R_SUCC R_REMOTED R_USPP
 FAILED=0
 
 # -------------------------------------------------------------- zram -----
@@ -453,7 +464,8 @@ ramswap_up() {
         INST_CREATED+=("$m")
     fi
     INST_UP+=("$m")
-    (cd "$REPO_ROOT" && timeout 300 "$RAMSWAP_CLI" up --mount "$m" "$@") >&2
+    INST_CLI[$m]=$CUR_CLI
+    (cd "$REPO_ROOT" && timeout 300 "$CUR_CLI" up --mount "$m" "$@") >&2
 }
 
 # Bytes the established TCP sockets of process $1 received and had acked: "rx tx".
@@ -479,22 +491,24 @@ peak_rss_mib() {
 # Runs one ramswap row: ramswap (local), remote (all remote, one lender), half (half remote),
 # pool (local, FUSE thread pool).
 run_ramswap_row() {
-    local row=$1
-    if [[ ! -x "$RAMSWAP_CLI" ]]; then
-        log "$row: $RAMSWAP_CLI not available"
+    local row=$1 kind=${1%-b}
+    CUR_CLI=$RAMSWAP_CLI
+    if [[ $row == *-b ]]; then CUR_CLI=$BEFORE_CLI; fi
+    if [[ ! -x "$CUR_CLI" ]]; then
+        log "$row: $CUR_CLI not available"
         R_STATUS[$row]="not available"
         return 0
     fi
     local mount="/run/$TAG-$row" lmount="" cluster="$CLUSTER_NAME-$row" target=""
     local port lport off=0
-    case "$row" in
+    case "$kind" in
         ramswap) off=0 ;;
         remote) off=3 ;;
         half) off=9 ;;
         pool) off=15 ;;
     esac
     lport=$((PORT_BASE + off)); port=$((PORT_BASE + off + 3))
-    if [[ $row == half ]]; then
+    if [[ $kind == half ]]; then
         if [[ -n "$LOCAL_TARGET" ]]; then
             target=$LOCAL_TARGET
         elif [[ "${R_ZBYTES[ramswap]:-0}" -gt 0 ]]; then
@@ -505,14 +519,15 @@ run_ramswap_row() {
             return 0
         fi
         R_TARGET[$row]=$target
-    elif [[ $row == remote ]]; then
+    elif [[ $kind == remote ]]; then
         R_TARGET[$row]=0
     fi
 
     local lpid="" laddr="" lp=""
     local -a up_args=(--size "${SWAP_MIB}M" --priority 32767 --cluster-name "$cluster" --port "$port")
+    if [[ -n "$LOOPS" ]]; then up_args+=(--loops "$LOOPS"); fi
     STATS_DIR=""; LENDER_STATS_DIR=""
-    if [[ $row == remote || $row == half ]]; then
+    if [[ $kind == remote || $kind == half ]]; then
         lmount="/run/$TAG-$row-lender"
         log "$row: lender up (node 1, --lend $LEND, mount $lmount, port $lport)"
         if ! ramswap_up "$lmount" --node 1 --no-swap --lend "$LEND" --cluster-name "$cluster" --port "$lport"; then
@@ -537,7 +552,7 @@ run_ramswap_row() {
         fi
         if [[ -d "$lmount/stats" ]]; then LENDER_STATS_DIR="$lmount/stats"; fi
         up_args+=(--node 0 --target 1 --join "127.0.0.1:$lp")
-    elif [[ $row == pool ]]; then
+    elif [[ $kind == pool ]]; then
         up_args+=(--target 1)
     fi
     log "$row: up (${SWAP_MIB} MiB, mount $mount, port $port${lp:+, joins 127.0.0.1:$lp})"
@@ -556,7 +571,7 @@ run_ramswap_row() {
     if [[ -d "$mount/stats" ]]; then STATS_DIR="$mount/stats"; fi
     if [[ -n "$target" ]]; then
         log "$row: local_target_bytes $target"
-        if ! (cd "$REPO_ROOT" && timeout 30 "$RAMSWAP_CLI" set local_target_bytes "$target" --mount "$mount") >&2; then
+        if ! (cd "$REPO_ROOT" && timeout 30 "$CUR_CLI" set local_target_bytes "$target" --mount "$mount") >&2; then
             R_STATUS[$row]="set local_target_bytes failed"
             FAILED=1
             ramswap_teardown
@@ -613,6 +628,7 @@ run_ramswap_row() {
     R_MISM[$row]=$(kv_get "$out" mismatches)
     if [[ -n "$cpu0" && -n "$cpu1" ]]; then
         R_CPU[$row]=$(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN {printf "%.2f", b - a}')
+        R_USPP[$row]=$(awk -v a="$cpu0" -v b="$cpu1" -v p=$((written + read_)) 'BEGIN {if (p > 0) printf "%.1f", (b - a) * 1e6 / p; else print "-"}')
     else
         R_CPU[$row]="?"
     fi
@@ -620,7 +636,7 @@ run_ramswap_row() {
     R_SWAPPED_MIB[$row]=$(mib $((st * PAGE)))
     R_STATUS[$row]="exit $rc"
     R_DETAIL[$row]="pid ${pid:-?}: peak pers_zpages $zp, pers_zbytes $(mib "$zb") MiB, remote_pers_pages $rp, stored pages (compressed + zero-filled + remote) $st; counters via ${STATS_DIR:-(no stats dir)}; during the workload pages_written $written, pages_read $read_, pages_discarded $discarded; $(swap_traffic "$vm0" "$vm1"); workload majflt $(kv_get "$out" majflt), user $(kv_get "$out" user_s) s, sys $(kv_get "$out" sys_s) s, fill $(kv_get "$out" fill_s) s, verify $(kv_get "$out" verify_s) s; killed_children $(kv_get "$out" killed_children); agent_errors $(cval "$s1" agent_errors), corrupt_reads $(cval "$s1" corrupt_reads), pool_limit_hit $(cval "$s1" pool_limit_hit), pool_reserve_empty $(cval "$s1" pool_reserve_empty)"
-    if [[ $row != ramswap ]]; then
+    if [[ $kind != ramswap ]]; then
         R_FETCHES[$row]=$(cval "$s1" remote_fetches)
         R_P50[$row]=$(cval "$s1" remote_fetch_p50_us)
         R_P99[$row]=$(cval "$s1" remote_fetch_p99_us)
@@ -661,7 +677,7 @@ pick_ports || { echo "no free block of 20 ports in 27000-27999" >&2; exit 1; }
 log "ports $PORT_BASE-$((PORT_BASE + 19))"
 # Plain if, not &&: errexit must stay in force inside the functions.
 if [[ $RUN_ZRAM -eq 1 ]]; then run_zram; fi
-for r in ramswap remote half pool; do
+for r in ramswap ramswap-b remote remote-b half half-b pool pool-b; do
     if [[ ${RUN[$r]:-0} -eq 1 ]]; then run_ramswap_row "$r"; fi
 done
 
@@ -670,9 +686,9 @@ echo
 echo "command: $COMMAND_LINE"
 echo "workload: pagetest --procs $PROCS --mib $MAP_MIB --passes $PASSES --seed $SEED --mix $MIX in a cgroup limited to $RAM_MIB MiB; swap size $SWAP_MIB MiB"
 echo
-fmt_row='%-8s %9s %7s %7s %8s %9s %11s %4s %7s %8s %9s %7s %6s %6s %7s %8s %8s %9s  %s\n'
+fmt_row='%-9s %9s %7s %7s %7s %8s %9s %11s %4s %7s %8s %9s %7s %6s %6s %7s %8s %8s %9s  %s\n'
 # shellcheck disable=SC2059
-printf "$fmt_row" row elapsed_s vs_zram cpu_s rss_mib compr_mib swapped_mib mism lcpu_s lrss_mib netB/page fetches p50_us p99_us max_us succ_get remoted local_tgt status
+printf "$fmt_row" row elapsed_s vs_zram cpu_s us/page rss_mib compr_mib swapped_mib mism lcpu_s lrss_mib netB/page fetches p50_us p99_us max_us succ_get remoted local_tgt status
 zram_el=${R_ELAPSED[zram]:-}
 for b in "${ALL_ROWS[@]}"; do
     [[ ${RUN[$b]:-0} -eq 1 ]] || continue
@@ -680,7 +696,7 @@ for b in "${ALL_ROWS[@]}"; do
     el=${R_ELAPSED[$b]:-}
     if [[ -z "$el" ]]; then
         # shellcheck disable=SC2059
-        printf "$fmt_row" "$b" - - - - - - - - - - - - - - - - - "$st"
+        printf "$fmt_row" "$b" - - - - - - - - - - - - - - - - - - "$st"
         continue
     fi
     ratio="-"
@@ -688,7 +704,7 @@ for b in "${ALL_ROWS[@]}"; do
     tgt="-"
     [[ -n "${R_TARGET[$b]:-}" ]] && tgt="$(mib "${R_TARGET[$b]}")M"
     # shellcheck disable=SC2059
-    printf "$fmt_row" "$b" "$(fmt "$el")" "$ratio" "${R_CPU[$b]}" "${R_RSS_MIB[$b]}" \
+    printf "$fmt_row" "$b" "$(fmt "$el")" "$ratio" "${R_CPU[$b]}" "${R_USPP[$b]:--}" "${R_RSS_MIB[$b]}" \
         "${R_COMPR_MIB[$b]}" "${R_SWAPPED_MIB[$b]}" "${R_MISM[$b]:-?}" "${R_LCPU[$b]:--}" "${R_LRSS[$b]:--}" \
         "${R_NETPP[$b]:--}" "${R_FETCHES[$b]:--}" "${R_P50[$b]:--}" "${R_P99[$b]:--}" "${R_PMAX[$b]:--}" \
         "${R_SUCC[$b]:--}" "${R_REMOTED[$b]:--}" "$tgt" "$st"
@@ -699,7 +715,8 @@ rows: zram = zram lz4. ramswap = one daemon, pages in its local pool, one FUSE t
   half = half remote: the same with local_target_bytes = half the ramswap row's peak pers_zbytes.
   pool = local, FUSE thread pool: --target 1 with no node 1, so nothing can go remote.
 columns: cpu_s, rss_mib = the swapping daemon's CPU seconds during the workload and peak RSS
-  (VmHWM); zram: cpu n/a (it compresses in the kernel, in the workload's sys time), rss =
+  (VmHWM); us/page = cpu_s per page the kernel swapped through it (pages_written + pages_read
+  during the workload), in microseconds; zram: cpu n/a (it compresses in the kernel, in the workload's sys time), rss =
   mem_used_max. compr_mib = peak compressed bytes in the local pool (pers_zbytes; zram
   compr_data_size). swapped_mib = peak pages held (local + zero-filled + remote) x 4 KiB.
   mism = pages that failed verification. lcpu_s, lrss_mib = the lender's CPU seconds during
@@ -712,6 +729,7 @@ columns: cpu_s, rss_mib = the swapping daemon's CPU seconds during the workload 
   swapping daemon since its start (one fetch = the remote pages of one request).
   succ_get = remote_pers_pages_succ_get; remoted = pers_pages_remoted; local_tgt =
   local_target_bytes.
+  <row>-b = the same row with the --before-cli build.
 NOTES
 echo
 for b in "${ALL_ROWS[@]}"; do
@@ -721,12 +739,12 @@ echo
 
 # -------------------------------------------------------------- targets ---
 echo "targets (reported, not enforced by the exit status):"
-for b in ramswap remote half pool; do
+for b in ramswap ramswap-b remote remote-b half half-b pool pool-b; do
     [[ ${RUN[$b]:-0} -eq 1 ]] || continue
     el=${R_ELAPSED[$b]:-}
-    case "$b" in ramswap|pool) f=1.5 ;; *) f=2.5 ;; esac
+    case "$b" in ramswap*|pool*) f=1.1 ;; *) f=2.0 ;; esac
     note=""
-    [[ $b == half || $b == pool ]] && note=" (for reference: the targets are for the ramswap and remote rows)"
+    [[ $b == half* || $b == pool* || $b == *-b ]] && note=" (for reference: the targets are for the ramswap and remote rows)"
     if [[ -n "$el" && -n "$zram_el" ]]; then
         lim=$(awk -v z="$zram_el" -v f="$f" 'BEGIN {printf "%.2f", f * z}')
         v=$(awk -v a="$el" -v l="$lim" 'BEGIN {print (a <= l) ? "PASS" : "MISS"}')
@@ -745,13 +763,13 @@ if [[ ${RUN[ramswap]:-0} -eq 1 ]]; then
         echo "  ramswap daemon RSS: n/a"
     fi
 fi
-for b in remote half; do
+for b in remote remote-b half half-b; do
     [[ ${RUN[$b]:-0} -eq 1 ]] || continue
     p99=${R_P99[$b]:-}
     if [[ -n "$p99" && "${R_FETCHES[$b]:-0}" -gt 0 ]]; then
         v=$(awk -v a="$p99" 'BEGIN {print (a < 2000) ? "PASS" : "MISS"}')
         note=""
-        [[ $b == half ]] && note=" (for reference)"
+        [[ $b == half* || $b == *-b ]] && note=" (for reference)"
         echo "  $b remote fetch p99 < 2 ms (loopback): $p99 us over ${R_FETCHES[$b]} fetches (p50 ${R_P50[$b]} us, max ${R_PMAX[$b]} us): $v$note"
     else
         echo "  $b remote fetch p99 < 2 ms: n/a (no remote fetch)"
