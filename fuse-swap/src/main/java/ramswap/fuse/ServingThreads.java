@@ -33,6 +33,13 @@ final class ServingThreads {
 
     private static final int EINTR = 4;
     private static final Duration START_TIMEOUT = Duration.ofSeconds(10);
+    /**
+     * Free room made in each serving thread's own malloc arena before it serves: 256 KiB, in
+     * pieces small enough to come from the arena rather than from mmap.
+     */
+    private static final int ARENA_ROOM_PIECES = 64;
+
+    private static final int ARENA_ROOM_PIECE_BYTES = 4096;
     /** The part of a receive buffer a request reaches once INIT has set max_write: a header and the data. */
     private static final long TOUCHED_BYTES = 4096L + SwapStore.MAX_REQUEST_BYTES;
 
@@ -137,6 +144,7 @@ final class ServingThreads {
     private void serve(long memory, AtomicLong taken) {
         long buf = memory;
         long data = memory + LibFuse3.BUF_BYTES;
+        makeArenaRoom();
         started.countDown();
         while (fuse.fuse_session_exited(session) == 0) {
             OffHeap.putLong(buf + LibFuse3.BUF_SIZE, 0);
@@ -155,6 +163,25 @@ final class ServingThreads {
             }
             taken.incrementAndGet();
             fuse.fuse_session_process_buf(session, buf);
+        }
+    }
+
+    /**
+     * Grows this thread's malloc arena by 256 KiB of touched, free memory, which stays: the daemon
+     * runs with a trim threshold of 1 GiB (UpCommand), so glibc never gives it back. Whatever the
+     * thread mallocs later while swap is live (the JVM loading a class at the first remote read,
+     * libfuse's request) then fits without growing the arena, which glibc does with mprotect,
+     * under mmap_lock for writing (RemoteSwapIT's trace caught it). libfuse 2's high-level API used
+     * to leave this room by chance: it malloced each read's data.
+     */
+    private static void makeArenaRoom() {
+        long[] pieces = new long[ARENA_ROOM_PIECES];
+        for (int i = 0; i < pieces.length; i++) {
+            pieces[i] = OffHeap.allocate(ARENA_ROOM_PIECE_BYTES);
+            OffHeap.setMemory(pieces[i], ARENA_ROOM_PIECE_BYTES, (byte) 0);
+        }
+        for (long piece : pieces) {
+            OffHeap.free(piece);
         }
     }
 
