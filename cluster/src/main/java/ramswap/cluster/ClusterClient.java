@@ -108,6 +108,8 @@ public final class ClusterClient extends ClusterNode {
         config.setProperty("hazelcast.client.event.queue.capacity", "10000");
         config.setProperty("hazelcast.client.io.input.thread.count", "1");
         config.setProperty("hazelcast.client.io.output.thread.count", "1");
+        // the output thread writes every socket, never the thread that sends (MemberConfig says why)
+        config.setProperty("hazelcast.client.io.write.through", "false");
         config.getNetworkConfig()
                 .setAddresses(new ArrayList<>(settings.members()))
                 .setConnectionTimeout(3000);

@@ -75,6 +75,11 @@ final class MemberConfig {
         config.setProperty("hazelcast.merge.next.run.delay.seconds", Integer.toString(MERGE_NEXT_RUN_DELAY_SECONDS));
         // The once-a-minute INFO health line is noise in a swap daemon's journal.
         config.setProperty("hazelcast.health.monitoring.level", "OFF");
+        // Sockets are written by Hazelcast's I/O threads only, never by the thread that sends: a
+        // serving thread that fetches a page must not write a socket (kernel buffers, allocated
+        // in the middle of a shortage) nor grow the JDK's per-thread direct buffer for it
+        // (malloc, and the arena's growth under mmap_lock, seen in RemoteSwapIT's trace).
+        config.setProperty("hazelcast.io.write.through", "false");
         // Hazelcast's thread counts stay at their defaults. One I/O, generic, event and response
         // thread each (a few MiB of locked stacks less) delayed heartbeats by more than 10 s while a
         // stopped member was being removed, and the cluster split in three (docs/reliability.md).
