@@ -393,9 +393,9 @@ final class UpCommand implements Callable<Integer> {
                 // (a remote page's fetch) would wait for that lock (seen in RemoteSwapIT's trace).
                 "-XX:-ImplicitNullChecks",
                 "-XX:InitialCodeCacheSize=" + CODE_CACHE_MIB + "m",
-                // Hazelcast asks for these to use its fast internal paths instead of fallbacks
-                "--add-modules",
-                "java.se",
+                // Hazelcast asks for these to use its fast internal paths instead of fallbacks. (It
+                // also asks for --add-modules java.se, which a class-path application on Java 11+
+                // resolves anyway, and which the daemon's cut-down runtime does not have.)
                 "--add-exports",
                 "java.base/jdk.internal.ref=ALL-UNNAMED",
                 "--add-opens",

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# What an idle daemon keeps resident, on the Java runtime cut down by jlink (the launcher's
+# default) and on the whole JDK (RAMSWAP_FULL_JDK=1), in one run: a node alone that lends nothing
+# (`up --size 1G --no-swapon`) and a lender (`up --no-swap --lend 128M`). For each: VmRSS after
+# --idle seconds, the part of it that is the runtime's class image (lib/modules, from smaps), the
+# Java heap's, the rest, and the thread count.
+#
+#   sudo flock /tmp/ramswap-swaptest.lock test-vm/bench/idle-rss.sh [--idle SECONDS] [--runs N]
+#
+# Every daemon has its own cluster name, mount (/run/ramswap-idlerss-<pid>-<n>) and a port from
+# 28000-28999 with nothing on it; no swap area is made. Every daemon started here is stopped at the
+# end, even on failure.
+set -euo pipefail
+
+root="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../.." && pwd)"
+idle=10
+runs=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --idle) idle="$2"; shift 2 ;;
+    --runs) runs="$2"; shift 2 ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    *) echo "idle-rss: unknown option $1" >&2; exit 2 ;;
+  esac
+done
+[ "$(id -u)" = 0 ] || { echo "idle-rss: needs root (ramswap up)" >&2; exit 4; }
+[[ "$idle" =~ ^[0-9]+$ ]] && [ "$idle" -le 600 ] || { echo "idle-rss: --idle takes 0..600" >&2; exit 2; }
+[[ "$runs" =~ ^[0-9]+$ ]] && [ "$runs" -ge 1 ] && [ "$runs" -le 10 ] || { echo "idle-rss: --runs takes 1..10" >&2; exit 2; }
+
+tag="idlerss-$$"
+mounts=()
+cleanup() {
+  local m
+  for m in "${mounts[@]}"; do
+    if grep -q " $m " /proc/self/mountinfo; then
+      timeout 120 "$root/ramswap" down --mount "$m" >/dev/null 2>&1 \
+        || timeout 60 "$root/ramswap" down --abort --mount "$m" >/dev/null 2>&1 || true
+    fi
+    rm -f "$m.log"
+    rmdir "$m" 2>/dev/null || true
+  done
+}
+trap cleanup EXIT
+
+free_port() {
+  local p
+  for _ in $(seq 1 50); do
+    p=$((28000 + RANDOM % 1000))
+    if ! ss -Htan "sport = :$p" | grep -q . && ! ss -Htan "sport = :$((p + 1))" | grep -q .; then
+      echo "$p"
+      return 0
+    fi
+  done
+  return 1
+}
+
+kib() { awk -v k="$1" '$1 == k ":" {print $2}' "/proc/$2/status"; }
+# Rss of the mappings of $2 whose path ends with $1, in KiB
+smaps_rss() { awk -v want="$1" '$1 ~ /^[0-9a-f]+-[0-9a-f]+$/ {m = NF >= 6 && $6 ~ want"$"; next} m && $1 == "Rss:" {s += $2} END {print s + 0}' "/proc/$2/smaps"; }
+mib() { awk -v k="$1" 'BEGIN {printf "%.1f", k / 1024}'; }
+
+printf '%-4s %-9s %-7s %8s %10s %9s %9s %8s\n' run runtime role rss_mib modules_mib heap_mib rest_mib threads
+n=0
+for run in $(seq 1 "$runs"); do
+  for runtime in cut whole; do
+    for role in alone lender; do
+      n=$((n + 1))
+      m="/run/ramswap-$tag-$n"
+      mounts+=("$m")
+      port=$(free_port) || { echo "idle-rss: no free port" >&2; exit 1; }
+      args=(up --mount "$m" --cluster-name "$tag-$n" --port "$port" --log "$m.log")
+      if [ "$role" = alone ]; then args+=(--size 1G --no-swapon); else args+=(--no-swap --lend 128M); fi
+      if [ "$runtime" = whole ]; then export RAMSWAP_FULL_JDK=1; else unset RAMSWAP_FULL_JDK; fi
+      timeout 180 "$root/ramswap" "${args[@]}" >/dev/null
+      pid=$(awk '$1 == "pid:" {print $2}' "$m/status")
+      sleep "$idle"
+      rss=$(kib VmRSS "$pid")
+      modules=$(smaps_rss "/lib/modules" "$pid")
+      heap_mb=$(tr '\0' '\n' < "/proc/$pid/cmdline" | sed -n 's/^-Xmx\([0-9]*\)m$/\1/p')
+      heap=$((heap_mb * 1024))
+      threads=$(ls "/proc/$pid/task" | wc -l)
+      printf '%-4s %-9s %-7s %8s %10s %9s %9s %8s\n' "$run" "$runtime" "$role" "$(mib "$rss")" "$(mib "$modules")" \
+        "$(mib "$heap")" "$(mib $((rss - modules - heap)))" "$threads"
+      timeout 120 "$root/ramswap" down --mount "$m" >/dev/null
+      rm -f "$m.log"
+    done
+  done
+done
+unset RAMSWAP_FULL_JDK
+echo
+echo "runtime: cut = the launcher's jlink runtime (cli/runtime-modules), whole = RAMSWAP_FULL_JDK=1."
+echo "heap_mib is -Xmx (pre-touched and locked); modules_mib the resident part of the class image."
