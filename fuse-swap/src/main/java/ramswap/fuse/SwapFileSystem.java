@@ -198,14 +198,19 @@ public final class SwapFileSystem {
         return path.equals("/" + SWAPFILE) ? FH_SWAPFILE : ControlFiles.resolve(path);
     }
 
-    void lookup(long req, long parent, long name) {
-        long dir = what(parent);
-        if (dir == ControlFiles.NOT_FOUND) {
-            FUSE.fuse_reply_err(req, ErrorCodes.ENOENT());
-            return;
+    /** The directory mark of {@code ino}, or {@link ControlFiles#NOT_FOUND} once the request is answered ENOENT or ENOTDIR. */
+    private static long directory(long req, long ino) {
+        long dir = what(ino);
+        if (dir == ControlFiles.NOT_FOUND || dir >= 0) {
+            FUSE.fuse_reply_err(req, dir == ControlFiles.NOT_FOUND ? ErrorCodes.ENOENT() : ErrorCodes.ENOTDIR());
+            return ControlFiles.NOT_FOUND;
         }
-        if (dir >= 0) {
-            FUSE.fuse_reply_err(req, ErrorCodes.ENOTDIR());
+        return dir;
+    }
+
+    void lookup(long req, long parent, long name) {
+        long dir = directory(req, parent);
+        if (dir == ControlFiles.NOT_FOUND) {
             return;
         }
         long what = resolve(ControlFiles.pathOf(dir) + "/" + cString(name));
@@ -282,13 +287,8 @@ public final class SwapFileSystem {
     }
 
     void readdir(long req, long ino, long size, long offset) {
-        long dir = what(ino);
+        long dir = directory(req, ino);
         if (dir == ControlFiles.NOT_FOUND) {
-            FUSE.fuse_reply_err(req, ErrorCodes.ENOENT());
-            return;
-        }
-        if (dir >= 0) {
-            FUSE.fuse_reply_err(req, ErrorCodes.ENOTDIR());
             return;
         }
         List<String> names = new java.util.ArrayList<>(List.of(".", ".."));

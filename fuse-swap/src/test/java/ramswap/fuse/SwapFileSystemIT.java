@@ -406,6 +406,29 @@ class SwapFileSystemIT {
             assertTrue(Files.exists(tmp.resolve("mnt/stats/remote_target_nodenum")) == false);
             assertTrue(Files.exists(tmp.resolve("mnt/ramster/remote_target_nodenum")));
         }
+
+        @Test
+        void shouldAnswerNamesThatAreNotThereAndNamesUnderAFile() throws IOException {
+            assertThrows(java.nio.file.NoSuchFileException.class, () -> Files.readString(tmp.resolve("mnt/nothing")));
+            assertThrows(
+                    java.nio.file.NoSuchFileException.class,
+                    () -> Files.readString(tmp.resolve("mnt/ramster/nothing")));
+            // a name under the swap file: ENOTDIR from the lookup
+            java.nio.file.FileSystemException under = assertThrows(
+                    java.nio.file.FileSystemException.class,
+                    () -> Files.readString(tmp.resolve("mnt/" + SwapFileSystem.SWAPFILE + "/x")));
+            assertTrue(
+                    String.valueOf(under.getReason()).contains("Not a directory"), "ENOTDIR, got " + under.getReason());
+            try (var s = Files.list(tmp.resolve("mnt"))) {
+                assertEquals(
+                        List.of(
+                                SwapFileSystem.KNOB_DIR,
+                                SwapFileSystem.COUNTER_DIR,
+                                SwapFileSystem.STATUS,
+                                SwapFileSystem.SWAPFILE),
+                        s.map(p -> p.getFileName().toString()).sorted().toList());
+            }
+        }
     }
 
     /** A store with remote blocks is served by several threads: a fixed set, started at mount, ended at close. */
