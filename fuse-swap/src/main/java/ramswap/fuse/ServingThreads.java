@@ -34,10 +34,10 @@ final class ServingThreads {
     private static final int EINTR = 4;
     private static final Duration START_TIMEOUT = Duration.ofSeconds(10);
     /**
-     * Free room made in each serving thread's own malloc arena before it serves: 256 KiB, in
+     * Free room made in each serving thread's own malloc arena before it serves: 1 MiB, in
      * pieces small enough to come from the arena rather than from mmap.
      */
-    private static final int ARENA_ROOM_PIECES = 64;
+    private static final int ARENA_ROOM_PIECES = 256;
 
     private static final int ARENA_ROOM_PIECE_BYTES = 4096;
     /** The part of a receive buffer a request reaches once INIT has set max_write: a header and the data. */
@@ -167,7 +167,7 @@ final class ServingThreads {
     }
 
     /**
-     * Grows this thread's malloc arena by 256 KiB of touched, free memory, which stays: the daemon
+     * Grows this thread's malloc arena by 1 MiB of touched, free memory, which stays: the daemon
      * runs with a trim threshold of 1 GiB (UpCommand), so glibc never gives it back. Whatever the
      * thread mallocs later while swap is live (the JVM loading a class at the first remote read,
      * libfuse's request) then fits without growing the arena, which glibc does with mprotect,
