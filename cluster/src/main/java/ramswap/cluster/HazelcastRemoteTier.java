@@ -24,11 +24,11 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.locks.LockSupport;
 import org.agrona.collections.LongArrayList;
 import org.agrona.concurrent.Agent;
 import org.agrona.concurrent.NanoClock;
 import org.agrona.concurrent.SystemNanoClock;
+import ramswap.agent.Wakeup;
 import ramswap.store.Counter;
 import ramswap.store.Counters;
 import ramswap.store.Knobs;
@@ -1252,19 +1252,12 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
         private LongArrayList draining = new LongArrayList();
         private final ConcurrentLinkedQueue<Retry> retries = new ConcurrentLinkedQueue<>();
         private final AtomicInteger inFlight = new AtomicInteger();
-        /** The agent's thread, set as it starts: a completed delete unparks it, so that a full window never waits out an idle period. */
-        private volatile Thread agentThread;
+        /** A completed delete unparks the agent's thread, so that a full window never waits out an idle period. */
+        private final Wakeup wakeup = new Wakeup();
 
         @Override
         public void onStart() {
-            agentThread = Thread.currentThread();
-        }
-
-        private void wake() {
-            Thread t = agentThread;
-            if (t != null) {
-                LockSupport.unpark(t);
-            }
+            wakeup.bind();
         }
 
         void add(long key) {
@@ -1352,7 +1345,7 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
                                 failure);
                     }
                 } finally {
-                    wake(); // after a retry is queued, so that the woken agent sees it
+                    wakeup.wake(); // after a retry is queued, so that the woken agent sees it
                 }
             });
         }

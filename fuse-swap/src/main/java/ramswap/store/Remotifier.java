@@ -1,11 +1,11 @@
 package ramswap.store;
 
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.locks.LockSupport;
 import java.util.function.BiConsumer;
 import org.agrona.concurrent.Agent;
 import org.agrona.concurrent.NanoClock;
 import org.agrona.concurrent.SystemNanoClock;
+import ramswap.agent.Wakeup;
 
 /**
  * Sends cold local blocks to the remote tier while the local pool holds more than
@@ -47,8 +47,8 @@ public final class Remotifier implements Agent {
     private final CompletableFuture<RemoteTier.Sent>[] pending = new CompletableFuture[IN_FLIGHT];
 
     private final long[] sentAt = new long[IN_FLIGHT];
-    /** The agent's thread, set as it starts: a completed send unparks it. */
-    private volatile Thread agentThread;
+    /** A completed send unparks the agent's thread. */
+    private final Wakeup wakeup = new Wakeup();
 
     /** Held so that a send registers no new lambda: the unpark of the agent's thread. */
     private final BiConsumer<Object, Throwable> wake = this::wake;
@@ -78,14 +78,11 @@ public final class Remotifier implements Agent {
 
     @Override
     public void onStart() {
-        agentThread = Thread.currentThread();
+        wakeup.bind();
     }
 
     private void wake(Object sent, Throwable failure) {
-        Thread t = agentThread;
-        if (t != null) {
-            LockSupport.unpark(t);
-        }
+        wakeup.wake();
     }
 
     @Override
