@@ -87,7 +87,6 @@ public final class SwapFileSystem {
     private final ThreadLocal<Scratch> scratch = ThreadLocal.withInitial(this::newScratch);
 
     private final List<Scratch> scratches = new CopyOnWriteArrayList<>();
-    private volatile boolean asyncDirectIo;
     private volatile boolean serving;
 
     public SwapFileSystem(SwapStore store, Knobs knobs, Supplier<String> status) {
@@ -123,11 +122,6 @@ public final class SwapFileSystem {
     /** Data requests taken up so far (read, write, fallocate); grows while the serving threads make progress. */
     public long requestsTaken() {
         return taken.get();
-    }
-
-    /** Whether the kernel agreed to async direct I/O at INIT: a loop device then keeps several requests in flight. */
-    public boolean asyncDirectIo() {
-        return asyncDirectIo;
     }
 
     /**
@@ -170,7 +164,8 @@ public final class SwapFileSystem {
         OffHeap.putInt(conn + LibFuse3.CONN_CONGESTION_THRESHOLD, Math.max(1, MAX_BACKGROUND * 3 / 4));
         int want = OffHeap.getInt(conn + LibFuse3.CONN_WANT) & ~LibFuse3.CAP_ATOMIC_O_TRUNC;
         OffHeap.putInt(conn + LibFuse3.CONN_WANT, want);
-        asyncDirectIo = (want & LibFuse3.CAP_ASYNC_DIO) != 0;
+        // a loop device keeps several requests in flight only with async direct I/O
+        boolean asyncDirectIo = (want & LibFuse3.CAP_ASYNC_DIO) != 0;
         log.log(
                 System.Logger.Level.INFO,
                 "FUSE session: async direct I/O " + (asyncDirectIo ? "on" : "refused by the kernel")
