@@ -42,17 +42,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() {
-  local p
-  for _ in $(seq 1 50); do
-    p=$((28000 + RANDOM % 1000))
-    if ! ss -Htan "sport = :$p" | grep -q . && ! ss -Htan "sport = :$((p + 1))" | grep -q .; then
-      echo "$p"
-      return 0
-    fi
-  done
-  return 1
-}
+# shellcheck source=ports.sh
+source "$root/test-vm/bench/ports.sh"
 
 kib() { awk -v k="$1" '$1 == k ":" {print $2}' "/proc/$2/status"; }
 # Rss of the mappings of $2 whose path ends with $1, in KiB
@@ -67,7 +58,7 @@ for run in $(seq 1 "$runs"); do
       n=$((n + 1))
       m="/run/ramswap-$tag-$n"
       mounts+=("$m")
-      port=$(free_port) || { echo "idle-rss: no free port" >&2; exit 1; }
+      port=$(free_port) || exit 1
       args=(up --mount "$m" --cluster-name "$tag-$n" --port "$port" --log "$m.log")
       if [ "$role" = alone ]; then args+=(--size 1G --no-swapon); else args+=(--no-swap --lend 128M); fi
       if [ "$runtime" = whole ]; then export RAMSWAP_FULL_JDK=1; else unset RAMSWAP_FULL_JDK; fi

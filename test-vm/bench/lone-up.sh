@@ -43,14 +43,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() {
-  local p
-  for (( tries=0; tries<50; tries++ )); do
-    p=$(( 28000 + (RANDOM % 100) * 10 ))
-    if ! ss -Htan | awk '{print $4" "$5}' | grep -Eq ":$p\b"; then echo "$p"; return; fi
-  done
-  echo "lone-up: no free port in 28000-28999" >&2; exit 1
-}
+# shellcheck source=ports.sh
+source "$root/test-vm/bench/ports.sh"
 # seconds from the first log line matching $2 to the first matching $3 in log $1 (ISO timestamps)
 between() {
   awk -v a="$2" -v b="$3" '
@@ -65,8 +59,9 @@ printf '%-4s %8s %8s %9s %9s %9s %8s %12s %9s\n' run up_s jvm_s member_s warmup_
 for (( r=1; r<=runs; r++ )); do
   mount=/run/ramswap-$tag-$r
   log=$mount.log
+  port=$(free_port) || exit 1
   t0=$(date +%s.%N)
-  timeout 900 "$root/ramswap" up --size "$size" --priority 0 --mount "$mount" --cluster-name "$tag-$r" --port "$(free_port)" >/dev/null
+  timeout 900 "$root/ramswap" up --size "$size" --priority 0 --mount "$mount" --cluster-name "$tag-$r" --port "$port" >/dev/null
   t1=$(date +%s.%N)
   pid=$(sed -n 's/^pid: //p' "$mount/status")
   total=$(cpu "/proc/$pid/stat")
