@@ -121,8 +121,10 @@ class ScaleIT {
                 "4",
                 "--mib",
                 "256",
+                // six passes: the verify must outlast two kills and their repairs (about 35 s each);
+                // two passes (40 s) once ended before the second kill
                 "--passes",
-                "2",
+                "6",
                 "--seed",
                 "31",
                 "--quiet"));
