@@ -5,7 +5,10 @@
 # --idle seconds, the part of it that is the runtime's class image (lib/modules, from smaps), the
 # Java heap's, the rest, and the thread count.
 #
-#   sudo flock /tmp/ramswap-swaptest.lock test-vm/bench/idle-rss.sh [--idle SECONDS] [--runs N]
+#   sudo flock /tmp/ramswap-swaptest.lock test-vm/bench/idle-rss.sh [--idle SECONDS] [--runs N] [--detail]
+#
+# --detail runs each daemon under Native Memory Tracking (JAVA_TOOL_OPTIONS, which costs a few MiB
+# of its own) and prints, after its row, where every resident byte is (rss-breakdown.py).
 #
 # Every daemon has its own cluster name, mount (/run/ramswap-idlerss-<pid>-<n>) and a port from
 # 28000-28999 with nothing on it; no swap area is made. Every daemon started here is stopped at the
@@ -15,15 +18,21 @@ set -euo pipefail
 root="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../.." && pwd)"
 idle=10
 runs=1
+detail=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --idle) idle="$2"; shift 2 ;;
     --runs) runs="$2"; shift 2 ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    --detail) detail=1; shift ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "idle-rss: unknown option $1" >&2; exit 2 ;;
   esac
 done
 [ "$(id -u)" = 0 ] || { echo "idle-rss: needs root (ramswap up)" >&2; exit 4; }
+if [ -n "$detail" ]; then
+  command -v jcmd >/dev/null || { echo "idle-rss: --detail needs jcmd (sudo apt-get install -y openjdk-17-jdk-headless)" >&2; exit 4; }
+  export JAVA_TOOL_OPTIONS="-XX:NativeMemoryTracking=detail"
+fi
 [[ "$idle" =~ ^[0-9]+$ ]] && [ "$idle" -le 600 ] || { echo "idle-rss: --idle takes 0..600" >&2; exit 2; }
 [[ "$runs" =~ ^[0-9]+$ ]] && [ "$runs" -ge 1 ] && [ "$runs" -le 10 ] || { echo "idle-rss: --runs takes 1..10" >&2; exit 2; }
 
@@ -62,7 +71,7 @@ for run in $(seq 1 "$runs"); do
       args=(up --mount "$m" --cluster-name "$tag-$n" --port "$port" --log "$m.log")
       if [ "$role" = alone ]; then args+=(--size 1G --no-swapon); else args+=(--no-swap --lend 128M); fi
       if [ "$runtime" = whole ]; then export RAMSWAP_FULL_JDK=1; else unset RAMSWAP_FULL_JDK; fi
-      timeout 180 "$root/ramswap" "${args[@]}" >/dev/null
+      timeout 180 "$root/ramswap" "${args[@]}" >/dev/null 2> >(grep -v '^Picked up JAVA_TOOL_OPTIONS' >&2)
       pid=$(awk '$1 == "pid:" {print $2}' "$m/status")
       sleep "$idle"
       rss=$(kib VmRSS "$pid")
@@ -72,7 +81,10 @@ for run in $(seq 1 "$runs"); do
       threads=$(ls "/proc/$pid/task" | wc -l)
       printf '%-4s %-9s %-7s %8s %10s %9s %9s %8s\n' "$run" "$runtime" "$role" "$(mib "$rss")" "$(mib "$modules")" \
         "$(mib "$heap")" "$(mib $((rss - modules - heap)))" "$threads"
-      timeout 120 "$root/ramswap" down --mount "$m" >/dev/null
+      if [ -n "$detail" ]; then
+        "$root/test-vm/bench/rss-breakdown.py" "$pid" | sed 's/^/     /'
+      fi
+      timeout 120 "$root/ramswap" down --mount "$m" >/dev/null 2> >(grep -v '^Picked up JAVA_TOOL_OPTIONS' >&2)
       rm -f "$m.log"
     done
   done
