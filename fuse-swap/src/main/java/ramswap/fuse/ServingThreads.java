@@ -91,14 +91,26 @@ final class ServingThreads {
         try {
             // each thread is named and in its loop before the mount is handed out
             if (!s.started.await(START_TIMEOUT.toSeconds(), TimeUnit.SECONDS)) {
+                s.abandon();
                 throw new IOException(
                         "the serving threads of " + dir + " did not start within " + START_TIMEOUT.toSeconds() + " s");
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+            s.abandon();
             throw new IOException("interrupted while the serving threads of " + dir + " started", e);
         }
         return s;
+    }
+
+    /**
+     * A start that failed: the mount goes (libfuse unmounts, lazily, as root), so that nothing is
+     * left mounted that nobody serves; a thread that did start then leaves its loop. The session
+     * is not freed, since a late thread may still use it.
+     */
+    private void abandon() {
+        fuse.fuse_session_exit(session);
+        fuse.fuse_session_unmount(session);
     }
 
     /** {@code struct fuse_args} with its own copies of the strings: argc, argv, allocated = 0. */
