@@ -87,7 +87,7 @@ final class Protections {
     }
 
     /**
-     * Takes the runtime's class image ({@code lib/modules}: 32 MiB cut down, 123 MiB for the whole JDK; the daemon reads a
+     * Takes the runtime's class image ({@code lib/modules}: 15 MiB cut down, 123 MiB for the whole JDK; the daemon reads a
      * few) out of the lock once the daemon is live, but only where PR_SET_IO_FLUSHER holds: then a
      * thread that faults a page of it back in reclaims without waiting on swap I/O, so the fault
      * is slow at worst and can never wait on this daemon. Without the flag (no CAP_SYS_RESOURCE)
