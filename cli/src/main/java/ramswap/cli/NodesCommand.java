@@ -17,8 +17,8 @@ import ramswap.cluster.NodeInfo;
         name = "nodes",
         description = {
             "Every node of the cluster, one line each: node number, address, "
-                    + "role, the daemon's resident memory, lend quota and how much of it others use, the pages the node keeps on others and whether "
-                    + "each has the copies it wants. Asks the cluster through this machine's daemon.",
+                    + "role, the daemon's resident memory, lend quota and how much of it others use, the pages the node keeps on others "
+                    + "(and their compressed bytes, each page counted once) and whether each has the copies it wants. Asks the cluster through this machine's daemon.",
             "Roles: lends (--no-swap), lends+borrows (swap and --lend), borrows (client) (swap, lends nothing, connected to the members as a "
                     + "client, listed by its lease), borrows (lite) (the same as a lite member: alone, or started with --member); "
                     + "lite or data for a member that is no ramswap daemon. '-' where a node has published no figures (no member lends, or it just joined)."
@@ -50,7 +50,7 @@ final class NodesCommand implements Callable<Integer> {
     }
 
     static List<String> table(List<NodeInfo> nodes) {
-        String format = "%-5s %-21s %-16s %-10s %-10s %-18s %-13s %s";
+        String format = "%-5s %-21s %-16s %-10s %-10s %-18s %-26s %s";
         List<String> lines = new java.util.ArrayList<>();
         lines.add(String.format(
                         Locale.ROOT,
@@ -61,7 +61,7 @@ final class NodesCommand implements Callable<Integer> {
                         "resident",
                         "lend",
                         "lent (used)",
-                        "remote pages",
+                        "remote pages (compressed)",
                         "copies")
                 .stripTrailing());
         for (NodeInfo n : nodes) {
@@ -74,6 +74,10 @@ final class NodesCommand implements Callable<Integer> {
                                     + String.format(Locale.ROOT, " (%d%%)", Math.round(100.0 * used / quota))
                             : Sizes.human(used);
             long remote = n.stat("remote_pers_pages");
+            long away = n.stat("remote_pers_zbytes");
+            String remotePages = remote < 0
+                    ? "-"
+                    : remote > 0 && away >= 0 ? remote + " (" + Sizes.human(away) + ")" : Long.toString(remote);
             long resident = n.stat("rss_bytes");
             lines.add(String.format(
                             Locale.ROOT,
@@ -84,7 +88,7 @@ final class NodesCommand implements Callable<Integer> {
                             resident < 0 ? "-" : Sizes.human(resident),
                             quota < 0 ? "-" : quota == 0 ? "0" : Sizes.human(quota),
                             lent,
-                            remote < 0 ? "-" : Long.toString(remote),
+                            remotePages,
                             redundancy(n))
                     .stripTrailing());
         }

@@ -228,7 +228,13 @@ class RoleOptionsTest {
                             "10.0.0.2:5701",
                             "borrows",
                             0,
-                            Map.of("foreign_pers_bytes", 0L, "remote_pers_pages", 5000L)),
+                            Map.of(
+                                    "foreign_pers_bytes",
+                                    0L,
+                                    "remote_pers_pages",
+                                    5000L,
+                                    "remote_pers_zbytes",
+                                    20L << 20)),
                     new NodeInfo(3, "10.0.0.3:5701", "borrows", 0, Map.of()),
                     new NodeInfo(5, "10.0.0.5", "borrows (client)", 0, Map.of("remote_pers_pages", 0L)),
                     new NodeInfo(
@@ -247,22 +253,22 @@ class RoleOptionsTest {
                                     300L)));
             List<String> lines = NodesCommand.table(nodes);
             assertEquals(
-                    "node  address               role             resident   lend       lent (used)        remote pages  copies",
+                    "node  address               role             resident   lend       lent (used)        remote pages (compressed)  copies",
                     lines.get(0));
             assertEquals(
-                    "1     10.0.0.1:5701         lends            300.0 MiB  1.0 GiB    256.0 MiB (25%)    0             -",
+                    "1     10.0.0.1:5701         lends            300.0 MiB  1.0 GiB    256.0 MiB (25%)    0                          -",
                     lines.get(1));
             assertEquals(
-                    "2     10.0.0.2:5701         borrows          -          0          0 B                5000          full",
+                    "2     10.0.0.2:5701         borrows          -          0          0 B                5000 (20.0 MiB)            full",
                     lines.get(2));
             assertEquals(
-                    "3     10.0.0.3:5701         borrows          -          0          -                  -             -",
+                    "3     10.0.0.3:5701         borrows          -          0          -                  -                          -",
                     lines.get(3));
             assertEquals(
-                    "4     10.0.0.4:5701         borrows          -          0          0 B                700           DEGRADED: 20 with one copy, 300 to repair",
+                    "4     10.0.0.4:5701         borrows          -          0          0 B                700                        DEGRADED: 20 with one copy, 300 to repair",
                     lines.get(5));
             assertEquals(
-                    "5     10.0.0.5              borrows (client) -          0          -                  0             -",
+                    "5     10.0.0.5              borrows (client) -          0          -                  0                          -",
                     lines.get(4));
             assertEquals(
                     "[{\"node\": 3, \"address\": \"10.0.0.3:5701\", \"role\": \"borrows\", \"lend_bytes\": 0, \"stats\": {}}]",

@@ -252,9 +252,9 @@ class StatusIT {
                             + " (<n>%) 0 -",
                     "2 " + b.get("member_address") + " lends+borrows <size> 64.0 MiB " + b.get("h:foreign_pers_bytes")
                             + " (<n>%) 0 -",
-                    "3 127.0.0.1 borrows (client) <size> 0 0 B " + PAGES + " full",
+                    "3 127.0.0.1 borrows (client) <size> 0 0 B " + PAGES + " (<size>) full",
                     "4 " + m.get("member_address") + " borrows (lite) <size> 0 0 B " + m.get("remote_pers_pages")
-                            + " full");
+                            + " (<size>) full");
         }
     }
 
@@ -291,8 +291,8 @@ class StatusIT {
     private static void assertNodes(Node n, String... rows) {
         Host.Run r = n.ramswap(CLI, "nodes");
         assertEquals(0, r.exitCode(), r.output());
-        List<String> golden =
-                new ArrayList<>(List.of("node address role resident lend lent (used) remote pages copies"));
+        List<String> golden = new ArrayList<>(
+                List.of("node address role resident lend lent (used) remote pages (compressed) copies"));
         golden.addAll(List.of(rows));
         assertLines(golden.toArray(String[]::new), r.output(), facts(n), true);
     }
