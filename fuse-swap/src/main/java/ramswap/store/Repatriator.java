@@ -113,7 +113,14 @@ public final class Repatriator implements Agent {
     }
 
     private int drainStep() {
+        // A page whose send is in flight becomes remote when the send lands, maybe behind the hand:
+        // the drain is neither done nor fruitless until every send in flight has landed (the
+        // remotifier starts none while the drain runs). Seen: a drain stopped 184 pages short.
+        boolean sendsInFlight = store.sending() > 0;
         if (counters.get(Counter.REMOTE_PERS_PAGES) == 0) {
+            if (sendsInFlight) {
+                return 0;
+            }
             drainFruitless = 0;
             knobs.set(Knob.REPATRIATE_ALL, 0);
             return 0;
@@ -124,7 +131,7 @@ public final class Repatriator implements Agent {
             return 0; // the pool is not full, its reserve is refilling: the drain goes on once it is (seen: a drain
             // stopped 31 pages short)
         }
-        if (home > 0) {
+        if (home > 0 || sendsInFlight) {
             drainFruitless = 0;
         } else {
             // a batch short of full means the hand looked at its whole stretch

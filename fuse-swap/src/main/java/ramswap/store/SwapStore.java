@@ -661,6 +661,22 @@ public final class SwapStore {
      * notes the generation its remote entry will have, and the block is marked as being sent.
      */
     int collectCold(RemoteTier.Batch b, int maxPages, int maxScan, boolean anyBlock) {
+        int collected = collectColdPages(b, maxPages, maxScan, anyBlock);
+        sending.addAndGet(collected);
+        return collected;
+    }
+
+    /**
+     * Pages copied by {@link #collectCold} whose move is not committed yet ({@link #commitMoved}):
+     * each becomes remote, or stays local, when its send lands. A drain waits for them.
+     */
+    int sending() {
+        return sending.get();
+    }
+
+    private final java.util.concurrent.atomic.AtomicInteger sending = new java.util.concurrent.atomic.AtomicInteger();
+
+    private int collectColdPages(RemoteTier.Batch b, int maxPages, int maxScan, boolean anyBlock) {
         b.count = 0;
         int blocks = table.blocks();
         int want = Math.min(maxPages, b.capacity());
@@ -699,6 +715,14 @@ public final class SwapStore {
      * contents and the copy sent is deleted. Pages the tier did not store stay local.
      */
     void commitMoved(RemoteTier.Batch b, RemoteTier.Sent sent) {
+        try {
+            commitEachMoved(b, sent);
+        } finally {
+            sending.addAndGet(-b.count);
+        }
+    }
+
+    private void commitEachMoved(RemoteTier.Batch b, RemoteTier.Sent sent) {
         for (int k = 0; k < b.count; k++) {
             int block = b.blocks[k];
             long handle = sent.handles[k];

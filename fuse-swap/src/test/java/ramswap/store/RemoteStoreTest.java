@@ -741,6 +741,41 @@ class RemoteStoreTest {
     }
 
     @Test
+    void shouldWaitForTheSendsInFlightBeforeADrainEnds() {
+        Random r = new Random(Pages.seed("RemoteStore.drainInFlight"));
+        writeAll(r);
+        remotify();
+        // eight blocks written again, local, and a batch of them in flight when the drain starts
+        for (int b = 0; b < 8; b++) {
+            expected[b] = Pages.random(r, "random");
+            assertEquals(IoResult.DONE, store.write(expected[b], 0, (long) b * PAGE, PAGE));
+        }
+        RemoteTier.Batch batch = new RemoteTier.Batch(8, PAGE + 64);
+        assertEquals(8, store.collectCold(batch, 8, BLOCKS, true));
+        RemoteTier.Sent sent = tier.send(batch).join();
+        knobs.set(Knob.PERS_REMOTIFY_ENABLE, 0);
+        knobs.set(Knob.REPATRIATE_ALL, 1);
+        Repatriator home = new Repatriator(store, knobs, () -> true, clock);
+        for (int i = 0; i < 10_000 && counters.get(Counter.REMOTE_PERS_PAGES) > 0; i++) {
+            home.doWork();
+        }
+        for (int i = 0; i < 10_000; i++) { // the hand goes round and round the table, finding nothing remote
+            home.doWork();
+        }
+        assertEquals(1, knobs.get(Knob.REPATRIATE_ALL), "the drain waits while a send is in flight");
+        store.commitMoved(batch, sent); // the send lands: eight pages remote, behind the hand
+        assertEquals(8, counters.get(Counter.REMOTE_PERS_PAGES));
+        for (int i = 0; i < 10_000 && knobs.get(Knob.REPATRIATE_ALL) == 1; i++) {
+            home.doWork();
+        }
+        assertEquals(0, knobs.get(Knob.REPATRIATE_ALL), "the drain ended");
+        assertEquals(0, counters.get(Counter.REMOTE_PERS_PAGES), "the pages sent during the drain came home too");
+        assertEquals(0, tier.pages.size());
+        assertCountersAgreeWithTable(store, counters);
+        assertReadsBack();
+    }
+
+    @Test
     void shouldSelfShrinkByAHysteresisFractionOnceRemotePagesStopGrowing() {
         writeAll(new Random(Pages.seed("RemoteStore.selfshrink")));
         remotify();
