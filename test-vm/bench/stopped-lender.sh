@@ -13,7 +13,8 @@
 #
 # Creates only uniquely named objects and removes them on any exit, the stopped lender continued
 # first: mounts /run/ramswap-stopped-<pid>-{lender,borrower}, cluster stopped-<pid>, two ports from
-# 28000-28999 with nothing on them, the loop devices it attached, a temp dir.
+# 28000-28999 with nothing on them, the loop devices it attached, a temp dir (kept, with both
+# daemons' logs, with KEEP_TMP=1).
 set -euo pipefail
 
 root="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../.." && pwd)"
@@ -25,7 +26,7 @@ while [ $# -gt 0 ]; do
     --seconds) seconds="$2"; shift 2 ;;
     --devices) devices="$2"; shift 2 ;;
     --remote-streams) remote_streams="$2"; shift 2 ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "stopped-lender: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -61,7 +62,7 @@ cleanup() {
 trap cleanup EXIT
 
 say() { echo "[$(date +%T)] $*" >&2; }
-stat() { cat "$borrower_mount/stats/$1"; }
+counter() { cat "$borrower_mount/stats/$1"; }
 # waits up to $1 seconds for the command after it to succeed
 await() {
   local until=$((SECONDS + $1)); shift
@@ -112,14 +113,14 @@ for d in "${loops[@]}"; do
   fill "$d" 0 "$half_mib"
 done
 want=$((devices * half_mib * 256))
-remote_enough() { [ "$(stat remote_pers_pages)" -ge "$want" ] && [ "$(stat pers_zbytes)" -lt $((1 << 20)) ]; }
+remote_enough() { [ "$(counter remote_pers_pages)" -ge "$want" ] && [ "$(counter pers_zbytes)" -lt $((1 << 20)) ]; }
 await 300 remote_enough
 "$ramswap" set --mount "$borrower_mount" pers_remotify_enable 0 >/dev/null
 say "writing the second half of every stripe, kept local"
 for d in "${loops[@]}"; do
   fill "$d" "$half_mib" "$half_mib"
 done
-say "$(stat remote_pers_pages) pages remote, $(stat pers_zpages) local"
+say "$(counter remote_pers_pages) pages remote, $(counter pers_zpages) local"
 
 streams=()
 for d in "${loops[@]}"; do
@@ -147,5 +148,5 @@ wait "$load_pid" || true
 phase stopped < "$tmp/stopped.out"
 echo
 echo "borrower: $(awk '/^VmRSS/ {printf "%.1f MiB resident", $2 / 1024}' "/proc/$borrower_pid/status"), $(ls "/proc/$borrower_pid/task" | wc -l) threads;" \
-  "remote reads that failed: $(stat remote_pers_pages_unsucc_get)"
+  "remote reads that failed: $(counter remote_pers_pages_unsucc_get)"
 echo "A remote read that started while the lender was stopped ends after SIGCONT: its latency is up to $seconds s."

@@ -644,6 +644,9 @@ public final class SwapStore {
     /** The remotifier's clock hand and the repatriator's; each used by one mover thread. */
     private int sendHand;
 
+    /** {@link #sending}: counted up by the remotifier's collect, down once its commit has published. */
+    private final java.util.concurrent.atomic.AtomicInteger sending = new java.util.concurrent.atomic.AtomicInteger();
+
     private int homeHand;
     private int repairHand;
     /**
@@ -661,22 +664,6 @@ public final class SwapStore {
      * notes the generation its remote entry will have, and the block is marked as being sent.
      */
     int collectCold(RemoteTier.Batch b, int maxPages, int maxScan, boolean anyBlock) {
-        int collected = collectColdPages(b, maxPages, maxScan, anyBlock);
-        sending.addAndGet(collected);
-        return collected;
-    }
-
-    /**
-     * Pages copied by {@link #collectCold} whose move is not committed yet ({@link #commitMoved}):
-     * each becomes remote, or stays local, when its send lands. A drain waits for them.
-     */
-    int sending() {
-        return sending.get();
-    }
-
-    private final java.util.concurrent.atomic.AtomicInteger sending = new java.util.concurrent.atomic.AtomicInteger();
-
-    private int collectColdPages(RemoteTier.Batch b, int maxPages, int maxScan, boolean anyBlock) {
         b.count = 0;
         int blocks = table.blocks();
         int want = Math.min(maxPages, b.capacity());
@@ -706,7 +693,16 @@ public final class SwapStore {
             }
             table.unlock(block, e);
         }
+        sending.addAndGet(b.count);
         return b.count;
+    }
+
+    /**
+     * Pages copied by {@link #collectCold} whose move is not committed yet ({@link #commitMoved}):
+     * each becomes remote, or stays local, when its send lands. A drain waits for them.
+     */
+    int sending() {
+        return sending.get();
     }
 
     /**
