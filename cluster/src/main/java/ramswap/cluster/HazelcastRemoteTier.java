@@ -31,6 +31,7 @@ import org.agrona.concurrent.SystemNanoClock;
 import ramswap.agent.Wakeup;
 import ramswap.store.Counter;
 import ramswap.store.Counters;
+import ramswap.store.FetchSlot;
 import ramswap.store.Knobs;
 import ramswap.store.RemoteTier;
 
@@ -59,8 +60,9 @@ import ramswap.store.RemoteTier;
  * Hazelcast's futures and operations); nothing here is on the local hot path.
  *
  * <p><b>Wiring</b> (the daemon): {@link #start} once the member joined and before the first send;
- * run each of {@link #agents()} on the daemon's {@code Agents}; fetches are waited for by the
- * calling thread, the tier owns none for them; at shutdown, after swapoff and after the store let
+ * run each of {@link #agents()} on the daemon's {@code Agents}; a synchronous fetch is waited for by the
+ * calling thread, a parked read's ({@link #fetch(FetchSlot)}) is answered by the threads that
+ * complete Hazelcast's futures and by {@link FetchTimer}; at shutdown, after swapoff and after the store let
  * go of the tier, close the agents (the flusher drains its queue as it stops), then
  * {@link #deleteAllPages} what is left, then {@link #close()} this, then the member.
  */
@@ -259,9 +261,9 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
         return tier;
     }
 
-    /** The agents the daemon must run: the flusher of forgotten pages, the log of failed reads. */
+    /** The agents the daemon must run: the flusher of forgotten pages, the log of failed reads, the parked reads' timer. */
     public List<Agent> agents() {
-        return List.of(flusher, failureLog);
+        return List.of(flusher, failureLog, timer);
     }
 
     // ---------------------------------------------------------------- RemoteTier
@@ -364,6 +366,233 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
         fetchUntil(m, b, g, h, p, l, deadline);
         for (int i = 0; i < m; i++) {
             lengths[at[i]] = l[i];
+        }
+    }
+
+    // ---------------------------------------------------------------- parked reads
+
+    /** {@link FetchSlot#marks} of a page: its second copy was asked. */
+    private static final int ASKED_SECOND = 1;
+    /** The first copy answered missing, unauthentic, or failed without an answer. */
+    private static final int FIRST_MISSING = 2;
+
+    private static final int FIRST_UNAUTHENTIC = 4;
+    private static final int FIRST_NO_ANSWER = 8;
+    /** The same for the second copy. */
+    private static final int SECOND_MISSING = 16;
+
+    private static final int SECOND_UNAUTHENTIC = 32;
+    private static final int SECOND_NO_ANSWER = 64;
+    /** Every copy missing while this node is cut off from every holder: asked again when one is back. */
+    private static final int AWAIT_HOLDERS = 128;
+
+    private static final int FIRST_FAILED = FIRST_MISSING | FIRST_UNAUTHENTIC | FIRST_NO_ANSWER;
+    private static final int SECOND_FAILED = SECOND_MISSING | SECOND_UNAUTHENTIC | SECOND_NO_ANSWER;
+
+    /** Slots with a round in flight, by slot id, for {@link FetchTimer}; a slot stays once seen. */
+    private final java.util.concurrent.atomic.AtomicReferenceArray<FetchSlot> watched =
+            new java.util.concurrent.atomic.AtomicReferenceArray<>(MAX_WATCHED);
+
+    private static final int MAX_WATCHED = 1024;
+    /** One past the highest slot id watched. */
+    private final AtomicInteger watchedEnd = new AtomicInteger();
+
+    private final FetchTimer timer = new FetchTimer();
+    /**
+     * Runs a future's callback on the thread that completes it (a response thread of the member
+     * or the client). Hazelcast's {@code whenComplete} would hand it to the common fork-join pool,
+     * whose threads come and go: a thread started while swap is live maps its stack under the
+     * {@code mmap_lock} (docs/memory-pressure.md).
+     */
+    private static final java.util.concurrent.Executor ON_COMPLETING_THREAD = Runnable::run;
+
+    /** Where a completing thread opens a sealed page before the slot takes it. */
+    private static final ThreadLocal<byte[]> OPENED = new ThreadLocal<>();
+
+    /**
+     * The parked read's pages, asked without waiting: each page's first copy at once, its second
+     * when the first fails or at {@link FetchSlot#lateAt()} ({@link FetchTimer}), and the page
+     * answered by the first copy that gives it, by the failure of every copy, or at the deadline.
+     * Runs on the serving thread only as far as sending the asks; the answers run on the threads
+     * that complete Hazelcast's futures.
+     */
+    @Override
+    public void fetch(FetchSlot slot) {
+        int round = slot.round();
+        slot.setLateAt(System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(knobs.get(ramswap.store.Knob.LATE_BIND_MS)));
+        if (slot.id() < MAX_WATCHED && watched.get(slot.id()) != slot) {
+            watched.set(slot.id(), slot);
+            watchedEnd.accumulateAndGet(slot.id() + 1, Math::max);
+        }
+        int n = slot.count();
+        for (int k = 0; k < n; k++) {
+            askCopy(slot, round, k, false);
+        }
+        timer.wakeup.wake();
+    }
+
+    /** Asks one copy of page {@code k}; its answer comes to {@link #copyAnswered}. */
+    // the callback answers the page on every path, failures included
+    @SuppressWarnings("FutureReturnValueIgnored")
+    private void askCopy(FetchSlot slot, int round, int k, boolean second) {
+        long handle = slot.handle(k);
+        long key = second ? placer.secondKey(handle) : placer.firstKey(handle);
+        CompletionStage<byte[]> f;
+        try {
+            f = map.getAsync(key);
+        } catch (RuntimeException e) { // not sent (the member is stopping): as good as no answer
+            copyAnswered(slot, round, k, second, null, e);
+            return;
+        }
+        f.whenCompleteAsync((v, t) -> copyAnswered(slot, round, k, second, v, t), ON_COMPLETING_THREAD);
+    }
+
+    /**
+     * One copy of page {@code k} answered (or failed): the page if it opens; else the failure is
+     * marked, the second copy asked if it was not, and the page answered with its failure once
+     * every copy has failed.
+     */
+    private void copyAnswered(FetchSlot slot, int round, int k, boolean second, byte[] sealed, Throwable t) {
+        if (!slot.waiting(round, k)) {
+            return; // answered already, or an answer of an earlier round
+        }
+        int code = TIMEOUT;
+        if (t == null) {
+            byte[] page = OPENED.get();
+            if (page == null || page.length < slot.pageCapacity()) {
+                page = new byte[slot.pageCapacity()];
+                OPENED.set(page);
+            }
+            code = open(sealed, slot.block(k), slot.generation(k), page);
+            if (code >= 0) {
+                if (slot.answer(round, k, page, code) && second) {
+                    counters.increment(Counter.REMOTE_READS_SECOND_COPY);
+                }
+                return;
+            }
+        }
+        int failed = code == MISSING ? FIRST_MISSING : code == UNAUTHENTIC ? FIRST_UNAUTHENTIC : FIRST_NO_ANSWER;
+        slot.mark(k, second ? failed << 3 : failed);
+        if (!second && KeyPlacer.twoCopies(slot.handle(k)) && slot.mark(k, ASKED_SECOND)) {
+            askCopy(slot, round, k, true);
+            return;
+        }
+        settleFailed(slot, round, k);
+    }
+
+    /** Answers page {@code k} with its failure once every copy it has has failed. */
+    private void settleFailed(FetchSlot slot, int round, int k) {
+        int m = slot.marks(k);
+        boolean two = KeyPlacer.twoCopies(slot.handle(k));
+        if ((m & FIRST_FAILED) == 0 || (two && (m & SECOND_FAILED) == 0)) {
+            return; // a copy may still give it
+        }
+        int code = (m & (FIRST_UNAUTHENTIC | SECOND_UNAUTHENTIC)) != 0
+                ? UNAUTHENTIC
+                : (m & (FIRST_NO_ANSWER | SECOND_NO_ANSWER)) != 0 ? TIMEOUT : MISSING;
+        if (code == MISSING && withinRejoinWindow() && !holdersPresent()) {
+            // cut off from every holder since shortly: the copies may be on the other side of a split (see fetch)
+            slot.mark(k, AWAIT_HOLDERS);
+            timer.wakeup.wake();
+            return;
+        }
+        if (slot.answer(round, k, null, code) && (code != MISSING || holdersPresent())) {
+            logParkedFailure(slot.block(k), slot.handle(k), code, m);
+        }
+    }
+
+    private boolean withinRejoinWindow() {
+        long goneAt = holdersGoneAt;
+        return goneAt != 0 && clock.nanoTime() - (goneAt + REJOIN_WINDOW.toNanos()) < 0;
+    }
+
+    private void logParkedFailure(int block, long handle, int code, int marks) {
+        if (withinLogBudget()) {
+            failureLog.add(new FailedRead(block, handle, code, 1, null, null, marks));
+        }
+    }
+
+    /**
+     * The deadlines and late binding of parked reads: while pages wait, it wakes when the next of
+     * them is due, asks the second copies of pages past their slot's {@link FetchSlot#lateAt()}, answers the
+     * pages past its deadline with {@link #TIMEOUT}, and asks again the pages that waited for a
+     * holder once one is back. Woken by each new round; idle when no page waits.
+     */
+    final class FetchTimer implements Agent {
+        final Wakeup wakeup = new Wakeup();
+
+        @Override
+        public void onStart() {
+            wakeup.bind();
+        }
+
+        @Override
+        public int doWork() {
+            long now = System.nanoTime();
+            long next = Long.MAX_VALUE;
+            boolean waiting = false;
+            Boolean holders = null; // asked at most once a pass, and only for pages that wait for them
+            int end = watchedEnd.get();
+            for (int i = 0; i < end; i++) {
+                FetchSlot slot = watched.get(i);
+                if (slot == null) {
+                    continue;
+                }
+                int round = slot.round();
+                int n = slot.count();
+                for (int k = 0; k < n; k++) {
+                    if (!slot.waiting(round, k)) {
+                        continue;
+                    }
+                    waiting = true;
+                    int m = slot.marks(k);
+                    if (now - slot.deadline() >= 0) {
+                        int code = (m & (FIRST_UNAUTHENTIC | SECOND_UNAUTHENTIC)) != 0 ? UNAUTHENTIC : TIMEOUT;
+                        if (slot.answer(round, k, null, code)) {
+                            logParkedFailure(slot.block(k), slot.handle(k), code, m);
+                        }
+                        continue;
+                    }
+                    next = Math.min(next, slot.deadline());
+                    if ((m & AWAIT_HOLDERS) != 0) {
+                        if (!withinRejoinWindow()) {
+                            if (slot.answer(round, k, null, MISSING) && withinLogBudget()) {
+                                failureLog.add(new FailedRead(-1, 0, MISSING, 1, null, null, m));
+                            }
+                        } else if (holders == null ? (holders = holdersPresent()) : holders) {
+                            if (slot.resetMarks(k, m)) {
+                                askCopy(slot, round, k, false);
+                            }
+                        } else {
+                            next = Math.min(next, now + HOLDER_POLL.toNanos());
+                        }
+                        continue;
+                    }
+                    if ((m & ASKED_SECOND) == 0 && KeyPlacer.twoCopies(slot.handle(k))) {
+                        if (now - slot.lateAt() >= 0) {
+                            if (slot.mark(k, ASKED_SECOND)) {
+                                askCopy(slot, round, k, true);
+                            }
+                        } else {
+                            next = Math.min(next, slot.lateAt());
+                        }
+                    }
+                }
+            }
+            if (!waiting) {
+                return 0; // the idle period, or a wake-up by the next round
+            }
+            // until the next thing due; a new round wakes it sooner
+            long wait = next == Long.MAX_VALUE ? 1_000_000 : next - System.nanoTime();
+            if (wait > 0) {
+                java.util.concurrent.locks.LockSupport.parkNanos(wait);
+            }
+            return 1;
+        }
+
+        @Override
+        public String roleName() {
+            return "ramswap-fetch-timer";
         }
     }
 
@@ -496,10 +725,22 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
             int code,
             int count,
             CompletableFuture<byte[]> first,
-            CompletableFuture<byte[]> second) {}
+            CompletableFuture<byte[]> second,
+            int marks) {
+        /** A failure of a waited-for read, whose copies are described by their futures. */
+        FailedRead(
+                int block,
+                long handle,
+                int code,
+                int count,
+                CompletableFuture<byte[]> first,
+                CompletableFuture<byte[]> second) {
+            this(block, handle, code, count, first, second, -1);
+        }
+    }
 
     /** Loads and links what a serving thread uses to hand a failure over, when the tier is made. */
-    private static final FailedRead NO_FAILURE = new FailedRead(0, 0, 0, 0, null, null);
+    private static final FailedRead NO_FAILURE = new FailedRead(0, 0, 0, 0, null, null, 0);
 
     private final FailureLog failureLog = new FailureLog();
 
@@ -534,6 +775,15 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
         }
         StringBuilder b = new StringBuilder("remote page of block " + f.block() + " not read ("
                 + (f.code() == MISSING ? "missing" : f.code() == UNAUTHENTIC ? "unauthentic" : "timeout") + "): ");
+        if (f.marks() >= 0) { // a parked read's: what each copy answered is in its marks
+            b.append("first copy ").append(describe(placer.firstKey(f.handle()), f.marks(), true));
+            if (KeyPlacer.twoCopies(f.handle())) {
+                b.append("; second copy ").append(describe(placer.secondKey(f.handle()), f.marks(), false));
+            } else {
+                b.append("; no second copy");
+            }
+            return b.toString();
+        }
         b.append("first copy ").append(describe(placer.firstKey(f.handle()), f.first()));
         if (KeyPlacer.twoCopies(f.handle())) {
             b.append("; second copy ").append(describe(placer.secondKey(f.handle()), f.second()));
@@ -579,8 +829,20 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
         }
     }
 
+    /** A copy of a parked read's page: where it is, and what its {@link FetchSlot#marks} say it answered. */
+    private String describe(long key, int marks, boolean first) {
+        int m = first ? marks : marks >> 3;
+        String answer = !first && (marks & ASKED_SECOND) == 0
+                ? "not asked"
+                : (m & FIRST_MISSING) != 0
+                        ? "missing"
+                        : (m & FIRST_UNAUTHENTIC) != 0
+                                ? "unauthentic"
+                                : (m & FIRST_NO_ANSWER) != 0 ? "failed" : "no answer";
+        return where(key) + ", " + answer;
+    }
+
     private String describe(long key, CompletableFuture<byte[]> f) {
-        Member owner = placer.ownerOf(key);
         String answer = f == null
                 ? "not asked"
                 : !f.isDone()
@@ -588,14 +850,19 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
                         : f.isCompletedExceptionally()
                                 ? "failed: " + failureOf(f.thenApply(v -> (Void) null))
                                 : f.join() == null ? "missing" : "present";
+        return where(key) + ", " + answer;
+    }
+
+    /** A key, its partition and the partition's owner, for a log line. */
+    private String where(long key) {
+        Member owner = placer.ownerOf(key);
         return "key " + Long.toHexString(key) + " in partition " + placer.partitionOf(key) + " owned by "
                 + (owner == null
                         ? "nobody"
                         : (ClusterMember.nodeNumberOf(owner) == null
                                         ? "?"
                                         : "node " + ClusterMember.nodeNumberOf(owner))
-                                + " " + owner.getAddress())
-                + ", " + answer;
+                                + " " + owner.getAddress());
     }
 
     /** Asks for one key; {@code answered} gets a permit when the answer comes. */
@@ -607,7 +874,7 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
         } catch (RuntimeException e) { // not sent (the member is stopping): as good as no answer
             f = CompletableFuture.failedFuture(e);
         }
-        f.whenComplete((v, t) -> answered.release());
+        f.whenCompleteAsync((v, t) -> answered.release(), ON_COMPLETING_THREAD);
         return f;
     }
 

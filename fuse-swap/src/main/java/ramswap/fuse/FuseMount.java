@@ -33,6 +33,8 @@ public final class FuseMount implements AutoCloseable {
     private static final Duration READY_TIMEOUT = Duration.ofSeconds(20);
     private static final Duration UNMOUNT_TIMEOUT = Duration.ofSeconds(20);
     private static final Duration STOP_TIMEOUT = Duration.ofSeconds(10);
+    /** How long the unmount waits for parked reads being answered from their fetches. */
+    private static final Duration PARKED_ANSWER_TIMEOUT = Duration.ofSeconds(2);
 
     /** The prefix of the serving threads' names ({@code comm} in /proc/PID/task), numbered from 1. */
     public static final String SERVING_THREAD_PREFIX = ServingThreads.NAME_PREFIX;
@@ -132,7 +134,7 @@ public final class FuseMount implements AutoCloseable {
         } catch (IllegalStateException e) {
             // closed by another shutdown hook: the JVM is exiting anyway
         }
-        if (serving.awaitStopped(STOP_TIMEOUT)) {
+        if (serving.awaitStopped(STOP_TIMEOUT, () -> fs.answerParked(PARKED_ANSWER_TIMEOUT))) {
             fs.released();
         } else {
             System.getLogger(FuseMount.class.getName())

@@ -203,11 +203,12 @@ final class ServingThreads {
     }
 
     /**
-     * Once the mount is gone: waits for every thread to leave its loop, then lets libfuse free the
+     * Once the mount is gone: waits for every thread to leave its loop, has every parked read
+     * answered ({@code answerParked}, false if one is still being answered), then lets libfuse free the
      * session ({@code fuse_session_unmount}, {@code fuse_session_destroy}) and the threads' buffers. A thread that does not
      * leave within {@code bound} keeps the file system, which the process's exit frees.
      */
-    synchronized boolean awaitStopped(Duration bound) {
+    synchronized boolean awaitStopped(Duration bound, java.util.function.Supplier<Boolean> answerParked) {
         if (tornDown) {
             return true;
         }
@@ -225,6 +226,9 @@ final class ServingThreads {
             if (t.isAlive()) {
                 return false;
             }
+        }
+        if (!answerParked.get()) {
+            return false; // a reply still being sent needs the session
         }
         fuse.fuse_session_unmount(session); // the mount is gone already: this closes /dev/fuse
         fuse.fuse_session_destroy(session);

@@ -7,11 +7,14 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Supplier;
 import jnr.ffi.Pointer;
 import ramswap.store.Counter;
+import ramswap.store.FetchSlot;
 import ramswap.store.IoResult;
 import ramswap.store.Knobs;
 import ramswap.store.SwapStore;
@@ -59,6 +62,20 @@ public final class SwapFileSystem {
      */
     static final int MAX_BACKGROUND = Math.max(1, Integer.getInteger("ramswap.fuse.max_background", 1024));
 
+    /**
+     * Reads parked on their remote pages at once, at most: each slot holds one request of up to
+     * 128 KiB three times (its Java bytes, its reply, its fetched pages), about 400 KiB, made and
+     * locked with the file system of a node with a remote tier. Beyond them a read waits for a slot.
+     */
+    static final int PARKED_READS = Math.max(1, Integer.getInteger("ramswap.fuse.parked_reads", 16));
+    /**
+     * How long a read waits for a free slot before it fetches its pages on the serving thread: a
+     * little more than the longest remote timeout, by which every parked read has been answered.
+     */
+    static final long SLOT_WAIT_MILLIS = 61_000;
+    /** {@link #readSwap}: the request is parked, its slot answers it. */
+    private static final int PARKED = Integer.MIN_VALUE;
+
     private static final long FH_SWAPFILE = 1;
     private static final long INO_FILES = 8;
     private static final long INO_SWAPFILE = FH_SWAPFILE + INO_FILES;
@@ -89,19 +106,43 @@ public final class SwapFileSystem {
     private final List<Scratch> scratches = new CopyOnWriteArrayList<>();
     private volatile boolean serving;
 
+    /** Read requests parked on their remote pages, answered from the fetches' completions; none for a node without a remote tier. */
+    private final FetchSlot[] slots;
+    /** Each slot's native reply buffer, by slot id. */
+    private final long[] slotReplies;
+
+    private final ArrayBlockingQueue<FetchSlot> freeSlots;
+
     public SwapFileSystem(SwapStore store, Knobs knobs, Supplier<String> status) {
         this.store = store;
         this.controls = new ControlFiles(store, knobs, status);
         this.ops = new LowLevelOps(this);
+        int n = store.usesRemote() ? PARKED_READS : 0;
+        this.slots = new FetchSlot[n];
+        this.slotReplies = new long[n];
+        this.freeSlots = new ArrayBlockingQueue<>(Math.max(1, n));
+        for (int i = 0; i < n; i++) {
+            slots[i] = new FetchSlot(i, store.compressedPageBytes(), this::fetched);
+            slotReplies[i] = OffHeap.allocate(SwapStore.MAX_REQUEST_BYTES);
+            OffHeap.setMemory(slotReplies[i], SwapStore.MAX_REQUEST_BYTES, (byte) 0);
+            freeSlots.add(slots[i]);
+        }
     }
 
     /** A serving thread's buffers: native memory for replies and a Java array for the store, touched now. */
-    private static final class Scratch {
+    private final class Scratch implements FetchSlot.Source {
         final byte[] chunk = new byte[SwapStore.MAX_REQUEST_BYTES];
         final long memory;
         final long meta;
         final long dir;
         final long data;
+        /** The request being read, for the slot it may park on. */
+        long req;
+
+        @Override
+        public FetchSlot take() {
+            return takeSlot(req);
+        }
 
         Scratch() {
             long bytes = META_BYTES + DIR_BYTES + (long) SwapStore.MAX_REQUEST_BYTES;
@@ -111,6 +152,79 @@ public final class SwapFileSystem {
             dir = memory + META_BYTES;
             data = dir + DIR_BYTES;
         }
+    }
+
+    /**
+     * A free slot for request {@code req}, waiting at most {@link #SLOT_WAIT_MILLIS} when every
+     * slot is parked (the kernel's queue holds the requests behind; any parked read that ends frees
+     * one); null after that, and the read then waits for its pages on the serving thread.
+     */
+    private FetchSlot takeSlot(long req) {
+        FetchSlot slot = freeSlots.poll();
+        if (slot == null && slots.length > 0) {
+            try {
+                // every parked read is answered by its deadline, so one frees within the remote timeout
+                slot = freeSlots.poll(SLOT_WAIT_MILLIS, TimeUnit.MILLISECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        if (slot == null) {
+            return null;
+        }
+        if (!slot.claim(req)) {
+            throw new IllegalStateException("fetch slot " + slot.id() + " was in the free list, and not free");
+        }
+        return slot;
+    }
+
+    /** A parked read's pages came, or failed: its one reply, then the slot is free again. Runs on the completing thread. */
+    private void fetched(FetchSlot slot, IoResult result) {
+        try {
+            if (result == IoResult.DONE) {
+                long reply = slotReplies[slot.id()];
+                MEMORY.putByteArray(reply, slot.data(), 0, slot.length());
+                FUSE.fuse_reply_buf(slot.tag(), reply, slot.length());
+            } else {
+                FUSE.fuse_reply_err(slot.tag(), -errno(result));
+            }
+        } finally {
+            slot.release();
+            freeSlots.offer(slot);
+        }
+    }
+
+    /**
+     * Before the session goes (unmount, shutdown): every read still parked is answered EIO, so
+     * that no loop device waits for a reply forever, and the slots that are being answered are
+     * waited for, at most {@code bound}. True when every slot is free.
+     */
+    boolean answerParked(java.time.Duration bound) {
+        for (FetchSlot slot : slots) {
+            if (slot.abort()) {
+                try {
+                    FUSE.fuse_reply_err(slot.tag(), ErrorCodes.EIO());
+                } finally {
+                    slot.release();
+                    freeSlots.offer(slot);
+                }
+            }
+        }
+        long deadline = System.nanoTime() + bound.toNanos();
+        for (FetchSlot slot : slots) {
+            while (!slot.free()) {
+                if (System.nanoTime() - deadline >= 0) {
+                    return false;
+                }
+                java.util.concurrent.locks.LockSupport.parkNanos(1_000_000);
+            }
+        }
+        return true;
+    }
+
+    /** Read requests that can be parked on their remote pages at once. */
+    int parkedReadsMax() {
+        return slots.length;
     }
 
     private Scratch newScratch() {
@@ -143,12 +257,18 @@ public final class SwapFileSystem {
         }
     }
 
-    /** Once every serving thread has stopped: their buffers go. */
+    /** Once every serving thread has stopped and every parked read is answered: their buffers go. */
     void released() {
         for (Scratch s : scratches) {
             OffHeap.free(s.memory);
         }
         scratches.clear();
+        for (int i = 0; i < slotReplies.length; i++) {
+            if (slotReplies[i] != 0) {
+                OffHeap.free(slotReplies[i]);
+                slotReplies[i] = 0;
+            }
+        }
     }
 
     // ================================================================ the session
@@ -377,15 +497,21 @@ public final class SwapFileSystem {
             case DONE -> 0;
             case POOL_LIMIT, RESERVE_EMPTY -> -ErrorCodes.ENOSPC();
             case CORRUPT, REMOTE_FAILED -> -ErrorCodes.EIO();
+            case PARKED -> throw new IllegalStateException("a parked request has no errno: its slot answers it");
         };
     }
 
     void read(long req, long ino, long size, long offset, long fh) {
         taken.incrementAndGet(); // counted as it starts: a request that never ends is what a stall is
-        long data = scratch.get().data;
+        Scratch s = scratch.get();
+        long data = s.data;
+        s.req = req;
         int n = ino == INO_SWAPFILE
-                ? readSwap(data, size, offset)
+                ? readSwap(s, data, size, offset)
                 : controls.read(fh, data, Math.min(size, SwapStore.MAX_REQUEST_BYTES), offset);
+        if (n == PARKED) {
+            return; // its slot answers it
+        }
         if (n < 0) {
             FUSE.fuse_reply_err(req, -n);
         } else {
@@ -395,6 +521,14 @@ public final class SwapFileSystem {
 
     /** A read of the swap file into {@code buf}: its bytes, fewer only at the end of the file, or an errno. */
     int readSwap(long buf, long size, long offset) {
+        return readSwap(null, buf, size, offset);
+    }
+
+    /**
+     * {@link #readSwap(long, long, long)} for the request in {@code parking}, which may park it on
+     * its remote pages: then {@link #PARKED}, and the slot answers it. Null {@code parking}: never parked.
+     */
+    private int readSwap(Scratch parking, long buf, long size, long offset) {
         if (offset < 0 || size < 0) {
             return -ErrorCodes.EINVAL();
         }
@@ -407,7 +541,11 @@ public final class SwapFileSystem {
             return -ErrorCodes.EINVAL(); // more than max_read: FUSE never sends it
         }
         byte[] chunk = scratch.get().chunk;
-        IoResult result = store.read(chunk, 0, offset, (int) total);
+        IoResult result =
+                store.read(chunk, 0, offset, (int) total, parking == null || slots.length == 0 ? null : parking);
+        if (result == IoResult.PARKED) {
+            return PARKED;
+        }
         if (result != IoResult.DONE) {
             return errno(result);
         }

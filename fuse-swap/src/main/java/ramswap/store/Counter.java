@@ -26,6 +26,9 @@ public enum Counter {
     REMOTE_FAILED_REQUESTS(
             "remote_failed_requests", "requests answered with EIO because a remote page could not be read"),
     REMOTE_FETCHES("remote_fetches", "fetches of remote pages (the remote pages of one request are one fetch), ever"),
+    REMOTE_READS_PARKED(
+            "remote_reads_parked",
+            "read requests with remote pages answered from their fetch's completion: no serving thread waited for them"),
     REMOTE_FETCH_P50_US("remote_fetch_p50_us", "median time of a fetch since start (microseconds)"),
     REMOTE_FETCH_P99_US("remote_fetch_p99_us", "99th percentile time of a fetch since start (microseconds)"),
     REMOTE_FETCH_MAX_US("remote_fetch_max_us", "longest fetch since start (microseconds)"),

@@ -14,7 +14,9 @@ public enum IoResult {
     /** A stored block failed to decode: on a read, or on a write that keeps part of the block. */
     CORRUPT(Counter.CORRUPT_READS),
     /** A remote block could not be read back: missing, unauthentic, or no answer in time (each page counted by cause). */
-    REMOTE_FAILED(Counter.REMOTE_FAILED_REQUESTS);
+    REMOTE_FAILED(Counter.REMOTE_FAILED_REQUESTS),
+    /** Not ended yet: the request's remote blocks are being fetched, and its {@link FetchSlot} answers it. */
+    PARKED(null);
 
     private final Counter counter;
 
@@ -22,7 +24,7 @@ public enum IoResult {
         this.counter = counter;
     }
 
-    /** The counter of this refusal's cause; null for {@link #DONE}. */
+    /** The counter of this refusal's cause; null for {@link #DONE} and {@link #PARKED}. */
     public Counter counter() {
         return counter;
     }

@@ -89,6 +89,24 @@ public interface RemoteTier {
     void fetch(
             int n, int[] blocks, int[] generations, long[] handles, byte[][] pages, int[] lengths, long timeoutMillis);
 
+    /**
+     * Fetches the pages of a parked request's current round without waiting for them: each page
+     * {@code k} of {@link FetchSlot#count()} is answered with {@link FetchSlot#answer}, once, by
+     * whichever copy gives it first, by a failure of every copy, or at {@link FetchSlot#deadline()}
+     * with {@link #TIMEOUT}; the last answer finishes the round on its thread. Asks a page's second
+     * copy at once when its first fails, and at {@code late_bind_ms} when it has not answered.
+     *
+     * <p>This default, for a tier without its own, fetches the round here with {@link #fetch(int,
+     * int[], int[], long[], byte[][], int[], long)} and answers it before it returns.
+     */
+    default void fetch(FetchSlot slot) {
+        int round = slot.round();
+        long left = Math.max(1, (slot.deadline() - System.nanoTime()) / 1_000_000);
+        SwapStore.Fetch f = slot.fetch;
+        fetch(f.count, f.blocks, f.generations, f.handles, f.pages, f.lengths, left);
+        slot.answerInPlace(round);
+    }
+
     /** Deletes a page that the store no longer needs; asynchronous and batched, never blocks. */
     void forget(long handle);
 

@@ -90,6 +90,16 @@ public final class SwapStore {
         return remote;
     }
 
+    /** The size of a buffer that holds any stored (compressed) page. */
+    public int compressedPageBytes() {
+        return codec.maxCompressedLength();
+    }
+
+    /** True once blocks may live remote ({@link #useRemote}). */
+    public boolean usesRemote() {
+        return remote != null;
+    }
+
     /** Per-thread buffers: a page to patch, room for one compressed page, and one prepared request. */
     private static final class Scratch {
         final byte[] page = new byte[BLOCK_SIZE];
@@ -129,6 +139,8 @@ public final class SwapStore {
         final byte[][] pages;
         final int[] lengths;
         int count;
+        /** What the request's pages came to so far: {@link IoResult#DONE}, or its first failure. */
+        IoResult result = IoResult.DONE;
 
         Fetch(int capacity, int pageBytes) {
             spanIndex = new int[capacity];
@@ -223,6 +235,18 @@ public final class SwapStore {
      * failed to decode (each such block counted in corrupt_reads).
      */
     public IoResult read(byte[] dst, int dstOffset, long offset, int length) {
+        return read(dst, dstOffset, offset, length, null);
+    }
+
+    /**
+     * Reads like {@link #read(byte[], int, long, int)}, but a request with remote blocks is not
+     * waited for when {@code slots} gives it a {@link FetchSlot}: its local blocks are placed, the
+     * slot takes them and the remote blocks, and the answer is {@link IoResult#PARKED}; the slot's
+     * completion answers the request once its pages have come (on the thread that brought the
+     * last of them, or on the tier's timer). Without a slot (none, or none free within the
+     * owner's bound) the remote blocks are fetched here, as before.
+     */
+    public IoResult read(byte[] dst, int dstOffset, long offset, int length, FetchSlot.Source slots) {
         checkRange(offset, length);
         Scratch s = scratch.get();
         Span r = s.span.set(offset, length);
@@ -241,6 +265,14 @@ public final class SwapStore {
                 f.add(i, block, s.generation, e); // fetched together below, outside every lock
             } else if (!place(e, s.compressed, r, i, dst, dstOffset, s)) {
                 result = refused(IoResult.CORRUPT);
+            }
+        }
+        if (f != null && slots != null) {
+            FetchSlot slot = slots.take();
+            if (slot != null) {
+                counters.increment(Counter.REMOTE_READS_PARKED);
+                park(slot, f, dst, dstOffset, offset, length, result);
+                return IoResult.PARKED;
             }
         }
         if (f != null) {
@@ -268,51 +300,125 @@ public final class SwapStore {
      * other failure is counted by cause and fails the request with EIO, never with wrong bytes.
      */
     private IoResult readRemote(Span r, Fetch f, byte[] dst, int dstOffset, Scratch s) {
-        IoResult result = IoResult.DONE;
+        RemoteTier tier = remote;
+        if (tier == null) {
+            throw new IllegalStateException("a remote block, and no remote tier");
+        }
+        f.result = IoResult.DONE;
         for (int attempt = 0; f.count > 0; attempt++) {
-            RemoteTier tier = remote;
-            if (tier == null) {
-                throw new IllegalStateException("a remote block, and no remote tier");
-            }
             timedFetch(tier, f);
-            int again = 0;
-            for (int k = 0; k < f.count; k++) {
-                long e = f.entries[k];
-                int got = f.lengths[k];
-                if (got == BlockTable.length(e)) {
-                    if (place(e, f.pages[k], r, f.spanIndex[k], dst, dstOffset, s)) {
-                        counters.increment(Counter.REMOTE_PERS_PAGES_SUCC_GET);
-                    } else {
-                        result = refused(IoResult.CORRUPT);
+            f.count = placeFetched(f, r, dst, dstOffset, s, attempt < MAX_REFETCH);
+        }
+        return f.result == IoResult.REMOTE_FAILED ? refused(f.result) : f.result;
+    }
+
+    /**
+     * Places the pages a fetch of {@code f} brought into {@code dst}, and records in
+     * {@code f.result} what failed. A page that did not come because its block moved meanwhile
+     * (brought home, rewritten) is read where it is now: a local block is placed, a remote one kept
+     * at the front of {@code f} to be fetched again, when {@code mayRefetch}. Any other failure is
+     * counted by cause and fails the request. Returns the number of pages to fetch again.
+     */
+    private int placeFetched(Fetch f, Span r, byte[] dst, int dstOffset, Scratch s, boolean mayRefetch) {
+        int again = 0;
+        for (int k = 0; k < f.count; k++) {
+            long e = f.entries[k];
+            int got = f.lengths[k];
+            if (got == BlockTable.length(e)) {
+                if (place(e, f.pages[k], r, f.spanIndex[k], dst, dstOffset, s)) {
+                    counters.increment(Counter.REMOTE_PERS_PAGES_SUCC_GET);
+                } else {
+                    f.result = refused(IoResult.CORRUPT);
+                }
+                continue;
+            }
+            if (mayRefetch) { // whatever the failure: a block that moved meanwhile is read where it is now
+                long now = copyOut(f.blocks[k], s);
+                if (s.generation != f.generations[k]) {
+                    if (BlockTable.state(now) == BlockTable.STATE_REMOTE) {
+                        f.spanIndex[again] = f.spanIndex[k];
+                        f.blocks[again] = f.blocks[k];
+                        f.generations[again] = s.generation;
+                        f.handles[again] = BlockTable.handle(now);
+                        f.entries[again] = now;
+                        again++;
+                    } else if (!place(now, s.compressed, r, f.spanIndex[k], dst, dstOffset, s)) {
+                        f.result = refused(IoResult.CORRUPT);
                     }
                     continue;
                 }
-                if (attempt
-                        < MAX_REFETCH) { // whatever the failure: a block that moved meanwhile is read where it is now
-                    long now = copyOut(f.blocks[k], s);
-                    if (s.generation != f.generations[k]) { // moved meanwhile: read where it is now
-                        if (BlockTable.state(now) == BlockTable.STATE_REMOTE) {
-                            int i = f.spanIndex[k];
-                            f.spanIndex[again] = i;
-                            f.blocks[again] = f.blocks[k];
-                            f.generations[again] = s.generation;
-                            f.handles[again] = BlockTable.handle(now);
-                            f.entries[again] = now;
-                            again++;
-                        } else if (!place(now, s.compressed, r, f.spanIndex[k], dst, dstOffset, s)) {
-                            result = refused(IoResult.CORRUPT);
-                        }
-                        continue;
-                    }
-                }
-                countFailedGet(got);
-                if (result == IoResult.DONE) {
-                    result = IoResult.REMOTE_FAILED;
-                }
             }
-            f.count = again;
+            countFailedGet(got);
+            if (f.result == IoResult.DONE) {
+                f.result = IoResult.REMOTE_FAILED;
+            }
         }
-        return result == IoResult.REMOTE_FAILED ? refused(result) : result;
+        return again;
+    }
+
+    /**
+     * Hands a request's remote blocks ({@code f}) and the bytes placed so far to {@code slot}, and
+     * starts its first round. The slot's owner claimed it for the request.
+     */
+    private void park(FetchSlot slot, Fetch f, byte[] dst, int dstOffset, long offset, int length, IoResult local) {
+        Fetch p = slot.fetch;
+        System.arraycopy(f.spanIndex, 0, p.spanIndex, 0, f.count);
+        System.arraycopy(f.blocks, 0, p.blocks, 0, f.count);
+        System.arraycopy(f.generations, 0, p.generations, 0, f.count);
+        System.arraycopy(f.handles, 0, p.handles, 0, f.count);
+        System.arraycopy(f.entries, 0, p.entries, 0, f.count);
+        p.count = f.count;
+        System.arraycopy(dst, dstOffset, slot.data(), 0, length);
+        slot.span.set(offset, length);
+        slot.setLength(length);
+        slot.store = this;
+        slot.attempt = 0;
+        p.result = local;
+        slot.startNanos = System.nanoTime();
+        fetchRound(slot);
+    }
+
+    /** Asks the tier for the slot's pages: one round, answered page by page, finished in {@link #finishRemote}. */
+    private void fetchRound(FetchSlot slot) {
+        RemoteTier tier = remote;
+        int round = slot.newRound(
+                System.nanoTime(), java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(remoteTimeoutMillis.getAsLong()));
+        counters.increment(Counter.REMOTE_FETCHES);
+        if (tier == null) {
+            throw new IllegalStateException("a remote block, and no remote tier");
+        }
+        try {
+            tier.fetch(slot);
+        } catch (RuntimeException e) { // not asked: each page of the round as good as unanswered
+            LOG.log(System.Logger.Level.WARNING, "a remote fetch could not be sent", e);
+            for (int k = 0; k < slot.count(); k++) {
+                slot.answer(round, k, null, RemoteTier.TIMEOUT);
+            }
+        }
+    }
+
+    /**
+     * A round of a parked request ended (its last page answered, or the deadline): places its
+     * pages as {@link #readRemote} does, asks again for the blocks that moved meanwhile (a new
+     * round of the same slot), or answers the request through the slot's completion. Runs on the
+     * thread that ended the round; nothing here waits.
+     */
+    void finishRemote(FetchSlot slot) {
+        if (!slot.startFinishing()) {
+            return; // aborted meanwhile: the abort answered it
+        }
+        long micros = (System.nanoTime() - slot.startNanos) / 1_000;
+        Fetch f = slot.fetch;
+        int again = placeFetched(f, slot.span, slot.data(), 0, scratch.get(), slot.attempt < MAX_REFETCH);
+        if (again > 0) {
+            f.count = again;
+            slot.attempt++;
+            slot.reparked();
+            fetchRound(slot);
+            return;
+        }
+        fetchMicros.recordValue(Math.min(600_000_000L, Math.max(1, micros)));
+        slot.complete(f.result == IoResult.REMOTE_FAILED ? refused(f.result) : f.result);
     }
 
     /** Takes a block's entry and, for a pooled block, copies its stored bytes into scratch, under the block's lock. */

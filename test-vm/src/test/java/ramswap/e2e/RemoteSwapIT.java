@@ -180,6 +180,8 @@ class RemoteSwapIT {
                 "%-42s %12d%n",
                 "borrower remote_pers_pages_succ_get",
                 b.get("remote_pers_pages_succ_get") - before.get("remote_pers_pages_succ_get"));
+        long parked = b.get("remote_reads_parked") - before.get("remote_reads_parked");
+        System.out.printf("%-42s %12d%n", "borrower remote_reads_parked", parked);
         System.out.printf(
                 "%-42s %12d%n",
                 "borrower remote_pages_flushed", b.get("remote_pages_flushed") - before.get("remote_pages_flushed"));
@@ -196,6 +198,7 @@ class RemoteSwapIT {
                 Host.threads(borrower.pid()).keySet().containsAll(serving),
                 "every serving thread outlived the workload: none was ended and replaced");
         assertEquals(0, b.get("remote_pers_pages_unsucc_get"), "every remote page was read back");
+        assertTrue(parked > 0, "reads of remote pages were parked and answered from their fetches, not waited for");
         assertEquals(0, b.get("corrupt_reads"));
         assertTrue(p.foreign.get() >= 8_192, "the lender held the workload's pages: peak " + p.foreign.get());
         assertTrue(
