@@ -428,7 +428,9 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
         for (int k = 0; k < n; k++) {
             askCopy(slot, round, k, false);
         }
-        timer.wakeup.wake();
+        if (slot.lateAt() - timer.sleepsUntil < 0) {
+            timer.wakeup.wake(); // it would wake after this round's late binding is due
+        }
     }
 
     /** Asks one copy of page {@code k}; its answer comes to {@link #copyAnswered}. */
@@ -520,6 +522,13 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
      */
     final class FetchTimer implements Agent {
         final Wakeup wakeup = new Wakeup();
+        /**
+         * When the timer wakes by itself ({@code System.nanoTime()}): {@link Long#MIN_VALUE} while it
+         * looks at the slots (every new round wakes it, so that it looks again), {@link Long#MAX_VALUE}
+         * while idle. A new round due before it wakes the timer; the others wait for it, which
+         * spares a wake-up per request while reads keep coming.
+         */
+        volatile long sleepsUntil = Long.MIN_VALUE;
 
         @Override
         public void onStart() {
@@ -528,6 +537,7 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
 
         @Override
         public int doWork() {
+            sleepsUntil = Long.MIN_VALUE;
             long now = System.nanoTime();
             long next = Long.MAX_VALUE;
             boolean waiting = false;
@@ -580,10 +590,14 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
                 }
             }
             if (!waiting) {
+                sleepsUntil = Long.MAX_VALUE;
                 return 0; // the idle period, or a wake-up by the next round
             }
-            // until the next thing due; a new round wakes it sooner
-            long wait = next == Long.MAX_VALUE ? 1_000_000 : next - System.nanoTime();
+            // until the next thing due; a round due sooner wakes it (a wake-up since the look above ends this park at
+            // once)
+            long until = next == Long.MAX_VALUE ? now + 1_000_000 : next;
+            sleepsUntil = until;
+            long wait = until - System.nanoTime();
             if (wait > 0) {
                 java.util.concurrent.locks.LockSupport.parkNanos(wait);
             }
