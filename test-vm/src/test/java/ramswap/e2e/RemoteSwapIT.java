@@ -369,24 +369,38 @@ class RemoteSwapIT {
             com.hazelcast.map.IMap<Long, byte[]> blocks = client.hz.getMap("ramswap-blocks");
             // pages of node 0 already remote belong to earlier workloads (freed, not yet discarded) or to
             // other processes of the machine, which swap here too: the page to alter is none of them
-            java.util.Set<Long> before = new java.util.HashSet<>(blocks.keySet());
-            System.out.println(
-                    "before the tamper run: " + before.size() + " pages on the lender, none of them to be altered");
-            HeldWorkload run = new HeldWorkload();
-            try {
-                tamperWithOnePageOf(run, blocks, before);
-            } finally {
-                run.release();
+            // A page can be in the kernel's swap cache while its slot, and so its remote copy, stay: swap
+            // readahead brought it in beside a page that faulted. Altering such a page changes nothing the
+            // workload reads (it never reads it through ramswap again); then the run is made again, with
+            // another page, at most 5 times. Every run must see only right bytes.
+            Host.Run r = null;
+            long unauthentic = 0;
+            for (int attempt = 1; attempt <= 5; attempt++) {
+                java.util.Set<Long> before = new java.util.HashSet<>(blocks.keySet());
+                System.out.println(
+                        "before the tamper run: " + before.size() + " pages on the lender, none of them to be altered");
+                HeldWorkload run = new HeldWorkload();
+                try {
+                    tamperWithOnePageOf(run, blocks, before);
+                } finally {
+                    run.release();
+                }
+                r = run.finish();
+                unauthentic = borrower.counter("remote_get_unauthentic") - unauthenticBefore;
+                System.out.printf(
+                        "tampered page, run %d: remote_get_unauthentic +%d; workload exit %d, killed %d, completed %d,"
+                                + " mismatches %d%n",
+                        attempt,
+                        unauthentic,
+                        r.exitCode(),
+                        r.value("killed_children"),
+                        r.value("completed_children"),
+                        r.value("mismatches"));
+                assertEquals(0, r.value("mismatches"), "no process ever saw the altered bytes");
+                if (unauthentic > 0 || r.value("killed_children") > 0) {
+                    break;
+                }
             }
-            Host.Run r = run.finish();
-            long unauthentic = borrower.counter("remote_get_unauthentic") - unauthenticBefore;
-            System.out.printf(
-                    "tampered page: remote_get_unauthentic +%d; workload exit %d, killed %d, completed %d, mismatches %d%n",
-                    unauthentic,
-                    r.exitCode(),
-                    r.value("killed_children"),
-                    r.value("completed_children"),
-                    r.value("mismatches"));
             assertTrue(unauthentic >= 1, "the altered page failed authentication, counted");
             assertEquals(0, r.value("mismatches"), "no process ever saw the altered bytes");
             assertEquals(1, r.value("killed_children"), "the process that touched the page died (SIGBUS)");
