@@ -222,11 +222,6 @@ public final class SwapFileSystem {
         return true;
     }
 
-    /** Read requests that can be parked on their remote pages at once. */
-    int parkedReadsMax() {
-        return slots.length;
-    }
-
     private Scratch newScratch() {
         Scratch s = new Scratch();
         scratches.add(s);

@@ -384,12 +384,12 @@ public final class SwapStore {
         int round = slot.newRound(
                 System.nanoTime(), java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(remoteTimeoutMillis.getAsLong()));
         counters.increment(Counter.REMOTE_FETCHES);
-        if (tier == null) {
-            throw new IllegalStateException("a remote block, and no remote tier");
-        }
         try {
+            if (tier == null) {
+                throw new IllegalStateException("a remote block, and no remote tier");
+            }
             tier.fetch(slot);
-        } catch (RuntimeException e) { // not asked: each page of the round as good as unanswered
+        } catch (RuntimeException e) { // not asked: each page of the round as good as unanswered, and answered so
             LOG.log(System.Logger.Level.WARNING, "a remote fetch could not be sent", e);
             for (int k = 0; k < slot.count(); k++) {
                 slot.answer(round, k, null, RemoteTier.TIMEOUT);
@@ -409,16 +409,27 @@ public final class SwapStore {
         }
         long micros = (System.nanoTime() - slot.startNanos) / 1_000;
         Fetch f = slot.fetch;
-        int again = placeFetched(f, slot.span, slot.data(), 0, scratch.get(), slot.attempt < MAX_REFETCH);
-        if (again > 0) {
-            f.count = again;
-            slot.attempt++;
-            slot.reparked();
-            fetchRound(slot);
-            return;
+        IoResult result;
+        try {
+            int again = placeFetched(f, slot.span, slot.data(), 0, scratch.get(), slot.attempt < MAX_REFETCH);
+            if (again > 0) {
+                f.count = again;
+                slot.attempt++;
+                result = IoResult.PARKED;
+            } else {
+                fetchMicros.recordValue(Math.min(600_000_000L, Math.max(1, micros)));
+                result = f.result == IoResult.REMOTE_FAILED ? refused(f.result) : f.result;
+            }
+        } catch (RuntimeException e) { // a fault here must not leave the request without its answer
+            LOG.log(System.Logger.Level.ERROR, "finishing a parked read failed; it is answered EIO", e);
+            result = refused(IoResult.CORRUPT);
         }
-        fetchMicros.recordValue(Math.min(600_000_000L, Math.max(1, micros)));
-        slot.complete(f.result == IoResult.REMOTE_FAILED ? refused(f.result) : f.result);
+        if (result == IoResult.PARKED) {
+            slot.reparked();
+            fetchRound(slot); // never throws: a round it cannot send is answered TIMEOUT
+        } else {
+            slot.complete(result);
+        }
     }
 
     /** Takes a block's entry and, for a pooled block, copies its stored bytes into scratch, under the block's lock. */
