@@ -82,8 +82,9 @@ class ParkedFetchIT {
 
                 BlockingQueue<Object[]> answers = new LinkedBlockingQueue<>();
                 FetchSlot slot = new FetchSlot(0, store.compressedPageBytes(), (s, result) -> {
-                    answers.add(new Object[] {result, Arrays.copyOf(s.data(), s.length()), Thread.currentThread()});
-                    s.release();
+                    byte[] bytes = Arrays.copyOf(s.data(), s.length());
+                    s.release(); // before the test hears of it: its next read takes this slot again
+                    answers.add(new Object[] {result, bytes});
                 });
                 FetchSlot.Source source = () -> slot.claim(1) ? slot : null;
                 byte[] dst = new byte[32 * PAGE];

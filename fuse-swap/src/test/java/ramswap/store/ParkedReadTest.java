@@ -89,8 +89,9 @@ class ParkedReadTest {
 
     private void completed(FetchSlot s, IoResult result) {
         completions.incrementAndGet();
-        answers.add(new Object[] {result, Arrays.copyOf(s.data(), s.length()), s.tag()});
-        s.release();
+        Object[] answer = {result, Arrays.copyOf(s.data(), s.length()), s.tag()};
+        s.release(); // before the test hears of it: its next read may take this slot again
+        answers.add(answer);
     }
 
     /** A source with one slot, claimed for request {@code tag}; null when the slot is not free. */
