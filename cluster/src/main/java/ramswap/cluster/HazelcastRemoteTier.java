@@ -391,9 +391,7 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
 
     /** Slots with a round in flight, by slot id, for {@link FetchTimer}; a slot stays once seen. */
     private final java.util.concurrent.atomic.AtomicReferenceArray<FetchSlot> watched =
-            new java.util.concurrent.atomic.AtomicReferenceArray<>(MAX_WATCHED);
-
-    private static final int MAX_WATCHED = 1024;
+            new java.util.concurrent.atomic.AtomicReferenceArray<>(FetchSlot.MAX_SLOTS);
     /** One past the highest slot id watched. */
     private final AtomicInteger watchedEnd = new AtomicInteger();
 
@@ -420,7 +418,7 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
     public void fetch(FetchSlot slot) {
         int round = slot.round();
         slot.setLateAt(System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(knobs.get(ramswap.store.Knob.LATE_BIND_MS)));
-        if (slot.id() < MAX_WATCHED && watched.get(slot.id()) != slot) {
+        if (watched.get(slot.id()) != slot) {
             watched.set(slot.id(), slot);
             watchedEnd.accumulateAndGet(slot.id() + 1, Math::max);
         }
@@ -789,18 +787,13 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
         }
         StringBuilder b = new StringBuilder("remote page of block " + f.block() + " not read ("
                 + (f.code() == MISSING ? "missing" : f.code() == UNAUTHENTIC ? "unauthentic" : "timeout") + "): ");
-        if (f.marks() >= 0) { // a parked read's: what each copy answered is in its marks
-            b.append("first copy ").append(describe(placer.firstKey(f.handle()), f.marks(), true));
-            if (KeyPlacer.twoCopies(f.handle())) {
-                b.append("; second copy ").append(describe(placer.secondKey(f.handle()), f.marks(), false));
-            } else {
-                b.append("; no second copy");
-            }
-            return b.toString();
-        }
-        b.append("first copy ").append(describe(placer.firstKey(f.handle()), f.first()));
+        boolean parked = f.marks() >= 0; // a parked read's: what each copy answered is in its marks
+        long first = placer.firstKey(f.handle());
+        b.append("first copy ").append(parked ? describe(first, f.marks(), true) : describe(first, f.first()));
         if (KeyPlacer.twoCopies(f.handle())) {
-            b.append("; second copy ").append(describe(placer.secondKey(f.handle()), f.second()));
+            long second = placer.secondKey(f.handle());
+            b.append("; second copy ")
+                    .append(parked ? describe(second, f.marks(), false) : describe(second, f.second()));
         } else {
             b.append("; no second copy");
         }

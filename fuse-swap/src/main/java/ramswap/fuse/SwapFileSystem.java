@@ -67,7 +67,8 @@ public final class SwapFileSystem {
      * 128 KiB three times (its Java bytes, its reply, its fetched pages), about 400 KiB, made and
      * locked with the file system of a node with a remote tier. Beyond them a read waits for a slot.
      */
-    static final int PARKED_READS = Math.max(1, Integer.getInteger("ramswap.fuse.parked_reads", 16));
+    static final int PARKED_READS =
+            Math.min(FetchSlot.MAX_SLOTS, Math.max(1, Integer.getInteger("ramswap.fuse.parked_reads", 16)));
     /**
      * How long a read waits for a free slot before it fetches its pages on the serving thread: a
      * little more than the longest remote timeout, by which every parked read has been answered.

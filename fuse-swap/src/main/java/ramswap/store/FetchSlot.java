@@ -44,6 +44,9 @@ public final class FetchSlot {
         FetchSlot take();
     }
 
+    /** Slots an owner makes at most; ids are 0 to this, exclusive (the tier watches them by id). */
+    public static final int MAX_SLOTS = 1024;
+
     private final int id;
     private final AtomicInteger state = new AtomicInteger(FREE);
     private final AtomicIntegerArray pageWords;
@@ -67,12 +70,14 @@ public final class FetchSlot {
     private volatile long deadline;
 
     public FetchSlot(int id, int pageBytes, Completion completion) {
+        if (id < 0 || id >= MAX_SLOTS) {
+            throw new IllegalArgumentException("fetch slot id " + id + " outside 0.." + (MAX_SLOTS - 1));
+        }
         this.id = id;
         this.completion = completion;
         this.fetch = new SwapStore.Fetch(SwapStore.MAX_REQUEST_BLOCKS, pageBytes);
         this.pageWords = new AtomicIntegerArray(SwapStore.MAX_REQUEST_BLOCKS);
         this.marks = new AtomicIntegerArray(SwapStore.MAX_REQUEST_BLOCKS);
-        java.util.Arrays.fill(data, (byte) 0); // touched now, before swap is on
     }
 
     public int id() {
@@ -183,7 +188,8 @@ public final class FetchSlot {
     /**
      * Answers page {@code k} of {@code round} with its opened bytes ({@code length} of
      * {@code page}), or with a failure code ({@link RemoteTier#MISSING}, {@link RemoteTier#UNAUTHENTIC},
-     * {@link RemoteTier#TIMEOUT}) and a null {@code page}. Only the first answer of the round
+     * {@link RemoteTier#TIMEOUT}) and a null {@code page} (a null {@code page} with a length: the bytes are
+     * in the page buffer already). Only the first answer of the round
      * counts; true if it was this one. The last page's answer finishes the round on this thread.
      */
     public boolean answer(int round, int k, byte[] page, int length) {
@@ -207,9 +213,7 @@ public final class FetchSlot {
     void answerInPlace(int round) {
         int n = fetch.count;
         for (int k = 0; k < n; k++) {
-            if (pageWords.compareAndSet(k, 2 * round, 2 * round + 1) && outstanding.decrementAndGet() == 0) {
-                store.finishRemote(this);
-            }
+            answer(round, k, null, fetch.lengths[k]); // the bytes are in place already
         }
     }
 
