@@ -7,9 +7,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Supplier;
 import jnr.ffi.Pointer;
@@ -62,18 +60,6 @@ public final class SwapFileSystem {
      */
     static final int MAX_BACKGROUND = Math.max(1, Integer.getInteger("ramswap.fuse.max_background", 1024));
 
-    /**
-     * Reads parked on their remote pages at once, at most: each slot holds one request of up to
-     * 128 KiB three times (its Java bytes, its reply, its fetched pages), about 400 KiB, made and
-     * locked with the file system of a node with a remote tier. Beyond them a read waits for a slot.
-     */
-    static final int PARKED_READS =
-            Math.min(FetchSlot.MAX_SLOTS, Math.max(1, Integer.getInteger("ramswap.fuse.parked_reads", 16)));
-    /**
-     * How long a read waits for a free slot before it fetches its pages on the serving thread: a
-     * little more than the longest remote timeout, by which every parked read has been answered.
-     */
-    static final long SLOT_WAIT_MILLIS = 61_000;
     /** {@link #readSwap}: the request is parked, its slot answers it. */
     private static final int PARKED = Integer.MIN_VALUE;
 
@@ -108,26 +94,13 @@ public final class SwapFileSystem {
     private volatile boolean serving;
 
     /** Read requests parked on their remote pages, answered from the fetches' completions; none for a node without a remote tier. */
-    private final FetchSlot[] slots;
-    /** Each slot's native reply buffer, by slot id. */
-    private final long[] slotReplies;
-
-    private final ArrayBlockingQueue<FetchSlot> freeSlots;
+    private final ParkedReads parked;
 
     public SwapFileSystem(SwapStore store, Knobs knobs, Supplier<String> status) {
         this.store = store;
         this.controls = new ControlFiles(store, knobs, status);
         this.ops = new LowLevelOps(this);
-        int n = store.usesRemote() ? PARKED_READS : 0;
-        this.slots = new FetchSlot[n];
-        this.slotReplies = new long[n];
-        this.freeSlots = new ArrayBlockingQueue<>(Math.max(1, n));
-        for (int i = 0; i < n; i++) {
-            slots[i] = new FetchSlot(i, store.compressedPageBytes(), this::fetched);
-            slotReplies[i] = OffHeap.allocate(SwapStore.MAX_REQUEST_BYTES);
-            OffHeap.setMemory(slotReplies[i], SwapStore.MAX_REQUEST_BYTES, (byte) 0);
-            freeSlots.add(slots[i]);
-        }
+        this.parked = new ParkedReads(FUSE, store, store.usesRemote() ? ParkedReads.SLOTS : 0);
     }
 
     /** A serving thread's buffers: native memory for replies and a Java array for the store, touched now. */
@@ -142,7 +115,7 @@ public final class SwapFileSystem {
 
         @Override
         public FetchSlot take() {
-            return takeSlot(req);
+            return parked.take(req);
         }
 
         Scratch() {
@@ -156,71 +129,11 @@ public final class SwapFileSystem {
     }
 
     /**
-     * A free slot for request {@code req}, waiting at most {@link #SLOT_WAIT_MILLIS} when every
-     * slot is parked (the kernel's queue holds the requests behind; any parked read that ends frees
-     * one); null after that, and the read then waits for its pages on the serving thread.
-     */
-    private FetchSlot takeSlot(long req) {
-        FetchSlot slot = freeSlots.poll();
-        if (slot == null && slots.length > 0) {
-            try {
-                // every parked read is answered by its deadline, so one frees within the remote timeout
-                slot = freeSlots.poll(SLOT_WAIT_MILLIS, TimeUnit.MILLISECONDS);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        }
-        if (slot == null) {
-            return null;
-        }
-        if (!slot.claim(req)) {
-            throw new IllegalStateException("fetch slot " + slot.id() + " was in the free list, and not free");
-        }
-        return slot;
-    }
-
-    /** A parked read's pages came, or failed: its one reply, then the slot is free again. Runs on the completing thread. */
-    private void fetched(FetchSlot slot, IoResult result) {
-        try {
-            if (result == IoResult.DONE) {
-                long reply = slotReplies[slot.id()];
-                MEMORY.putByteArray(reply, slot.data(), 0, slot.length());
-                FUSE.fuse_reply_buf(slot.tag(), reply, slot.length());
-            } else {
-                FUSE.fuse_reply_err(slot.tag(), -errno(result));
-            }
-        } finally {
-            slot.release();
-            freeSlots.offer(slot);
-        }
-    }
-
-    /**
-     * Before the session goes (unmount, shutdown): every read still parked is answered EIO, so
-     * that no loop device waits for a reply forever, and the slots that are being answered are
-     * waited for, at most {@code bound}. True when every slot is free.
+     * Before the session goes (unmount, shutdown): every read still parked is answered EIO, and
+     * the slots being answered are waited for, at most {@code bound}. True when every slot is free.
      */
     boolean answerParked(java.time.Duration bound) {
-        for (FetchSlot slot : slots) {
-            if (slot.abort()) {
-                try {
-                    FUSE.fuse_reply_err(slot.tag(), ErrorCodes.EIO());
-                } finally {
-                    slot.release();
-                    freeSlots.offer(slot);
-                }
-            }
-        }
-        long deadline = System.nanoTime() + bound.toNanos();
-        for (FetchSlot slot : slots) {
-            while (!slot.free()) {
-                if (System.nanoTime() - deadline >= 0) {
-                    return false;
-                }
-                java.util.concurrent.locks.LockSupport.parkNanos(1_000_000);
-            }
-        }
-        return true;
+        return parked.answerAll(bound);
     }
 
     private Scratch newScratch() {
@@ -259,12 +172,7 @@ public final class SwapFileSystem {
             OffHeap.free(s.memory);
         }
         scratches.clear();
-        for (int i = 0; i < slotReplies.length; i++) {
-            if (slotReplies[i] != 0) {
-                OffHeap.free(slotReplies[i]);
-                slotReplies[i] = 0;
-            }
-        }
+        parked.released();
     }
 
     // ================================================================ the session
@@ -537,8 +445,7 @@ public final class SwapFileSystem {
             return -ErrorCodes.EINVAL(); // more than max_read: FUSE never sends it
         }
         byte[] chunk = scratch.get().chunk;
-        IoResult result =
-                store.read(chunk, 0, offset, (int) total, parking == null || slots.length == 0 ? null : parking);
+        IoResult result = store.read(chunk, 0, offset, (int) total, parking == null || parked.none() ? null : parking);
         if (result == IoResult.PARKED) {
             return PARKED;
         }
