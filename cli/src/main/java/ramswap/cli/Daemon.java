@@ -21,17 +21,18 @@ import ramswap.cluster.NodeLease;
 import ramswap.cluster.StatsPublisher;
 import ramswap.fuse.FuseMount;
 import ramswap.fuse.SwapFileSystem;
+import ramswap.move.Compactor;
+import ramswap.move.Moves;
+import ramswap.move.Remotifier;
+import ramswap.move.Repairer;
+import ramswap.move.Repatriator;
 import ramswap.store.BlockCodec;
-import ramswap.store.Compactor;
 import ramswap.store.Counter;
 import ramswap.store.Counters;
 import ramswap.store.Knob;
 import ramswap.store.Knobs;
 import ramswap.store.LocalPool;
 import ramswap.store.RefusalWatch;
-import ramswap.store.Remotifier;
-import ramswap.store.Repairer;
-import ramswap.store.Repatriator;
 import ramswap.store.SwapStore;
 import ramswap.sys.Posix;
 import sun.misc.Signal;
@@ -189,7 +190,8 @@ final class Daemon {
                     // (it lives with the client)
                     ClientControl.listen(c, new NodeControls(knobs, () -> snapshot(counters)));
                 }
-                agents.start(new Compactor(store), PERIODIC_IDLE);
+                Moves moves = new Moves(store);
+                agents.start(new Compactor(moves), PERIODIC_IDLE);
                 if (tier != null) {
                     // swapoff reads every remote page once, and a page it cannot read is lost for good: then a
                     // lender's hiccup is waited out rather than answered with EIO
@@ -201,9 +203,9 @@ final class Daemon {
                     for (org.agrona.concurrent.Agent a : tier.agents()) {
                         agents.start(a, REMOTE_IDLE);
                     }
-                    agents.start(new Remotifier(store, knobs, BlockCodec.BLOCK_SIZE), REMOTE_IDLE);
-                    agents.start(new Repatriator(store, knobs, spareMemory = new SpareMemory(knobs)), REPATRIATOR_IDLE);
-                    agents.start(new Repairer(store, knobs, BlockCodec.BLOCK_SIZE), REPATRIATOR_IDLE);
+                    agents.start(new Remotifier(moves, knobs, BlockCodec.BLOCK_SIZE), REMOTE_IDLE);
+                    agents.start(new Repatriator(moves, knobs, spareMemory = new SpareMemory(knobs)), REPATRIATOR_IDLE);
+                    agents.start(new Repairer(moves, knobs, BlockCodec.BLOCK_SIZE), REPATRIATOR_IDLE);
                 }
                 if (lender != null) {
                     agents.start(lender.agent(), REPATRIATOR_IDLE);

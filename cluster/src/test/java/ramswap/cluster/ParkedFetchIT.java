@@ -22,12 +22,13 @@ import org.agrona.concurrent.AgentRunner;
 import org.agrona.concurrent.SleepingIdleStrategy;
 import org.junit.jupiter.api.Test;
 import ramswap.cluster.HazelcastRemoteTierIT.Node;
+import ramswap.move.Moves;
+import ramswap.move.Remotifier;
 import ramswap.store.Counter;
 import ramswap.store.FetchSlot;
 import ramswap.store.IoResult;
 import ramswap.store.Knob;
 import ramswap.store.LocalPool;
-import ramswap.store.Remotifier;
 import ramswap.store.SwapStore;
 import ramswap.sys.Posix;
 
@@ -73,7 +74,7 @@ class ParkedFetchIT {
                     assertEquals(IoResult.DONE, store.write(expected[b], 0, (long) b * PAGE, PAGE));
                 }
                 sender.knobs.set(Knob.PERS_REMOTIFY_ENABLE, 1);
-                Remotifier remotifier = new Remotifier(store, sender.knobs, PAGE + 64);
+                Remotifier remotifier = new Remotifier(new Moves(store), sender.knobs, PAGE + 64);
                 TestCluster.await("every page on the lender", () -> {
                     remotifier.doWork();
                     return sender.counters.get(Counter.REMOTE_PERS_PAGES) == BLOCKS;

@@ -1,7 +1,12 @@
-package ramswap.store;
+package ramswap.move;
 
 import java.time.Duration;
 import ramswap.agent.PeriodicAgent;
+import ramswap.store.BlockTable;
+import ramswap.store.Counter;
+import ramswap.store.Counters;
+import ramswap.store.LocalPool;
+import ramswap.sys.OffHeap;
 
 /**
  * Keeps the pool's mapped memory near what it holds: when the pool maps much more than its pages
@@ -18,13 +23,21 @@ public final class Compactor extends PeriodicAgent {
     /** ... and beyond this many bytes: a small pool is left alone (size classes round up, a slab per class). */
     private static final long SLACK_BYTES = 32L << 20;
 
-    private final SwapStore store;
+    private final Moves moves;
+    private final BlockTable table;
+    private final LocalPool pool;
     private final Counters counters;
+    private final Moves.Hand hand = new Moves.Hand();
+    /** Where a block's bytes are copied out before they move. */
+    private final Moves.Fetched copy;
 
-    public Compactor(SwapStore store) {
+    public Compactor(Moves moves) {
         super(INTERVAL);
-        this.store = store;
-        this.counters = store.counters();
+        this.moves = moves;
+        this.table = moves.table();
+        this.pool = moves.pool();
+        this.counters = moves.counters();
+        this.copy = moves.fetched(0);
     }
 
     @Override
@@ -34,10 +47,50 @@ public final class Compactor extends PeriodicAgent {
 
     @Override
     protected void tick() {
-        long mapped = store.pool().mappedBytes();
+        long mapped = pool.mappedBytes();
         long held = counters.get(Counter.PERS_ZBYTES);
         if (mapped > held * SLACK_RATIO + SLACK_BYTES) {
-            counters.add(Counter.POOL_COMPACTED_PAGES, store.compact(SCAN_PER_TICK));
+            counters.add(Counter.POOL_COMPACTED_PAGES, compact(SCAN_PER_TICK));
         }
+    }
+
+    /**
+     * Moves pooled blocks out of sparse slabs into denser ones, looking at most at
+     * {@code maxScan} blocks, so that emptied slabs go back to the kernel and the pool's mapped
+     * memory follows what it holds down (after pages went remote or were discarded). A move
+     * commits only against an unchanged generation. Returns the blocks moved.
+     */
+    public int compact(int maxScan) {
+        Moves.Fetched s = copy;
+        int moved = 0;
+        int blocks = table.blocks();
+        for (int scanned = 0; scanned < maxScan; scanned++) {
+            int block = hand.next(blocks);
+            long e = table.peek(block);
+            if (BlockTable.state(e) != BlockTable.STATE_LOCAL
+                    || !pool.sparse(BlockTable.handle(e), BlockTable.length(e))) {
+                continue;
+            }
+            e = moves.copyOut(block, s);
+            if (BlockTable.state(e) != BlockTable.STATE_LOCAL) {
+                continue;
+            }
+            int length = BlockTable.length(e);
+            long to = pool.allocateDenser(BlockTable.handle(e), length);
+            if (to < 0) {
+                continue;
+            }
+            OffHeap.copyToNative(s.copy, 0, pool.address(to), length);
+            long now = table.lock(block);
+            if (table.generation(block) != s.generation) {
+                table.unlock(block, now);
+                pool.free(to, length);
+                continue;
+            }
+            table.publish(block, BlockTable.entry(BlockTable.STATE_LOCAL, length, to));
+            pool.free(BlockTable.handle(e), length);
+            moved++;
+        }
+        return moved;
     }
 }

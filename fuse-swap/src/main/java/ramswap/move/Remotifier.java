@@ -1,4 +1,4 @@
-package ramswap.store;
+package ramswap.move;
 
 import java.util.concurrent.CompletableFuture;
 import java.util.function.BiConsumer;
@@ -6,6 +6,13 @@ import org.agrona.concurrent.Agent;
 import org.agrona.concurrent.NanoClock;
 import org.agrona.concurrent.SystemNanoClock;
 import ramswap.agent.Wakeup;
+import ramswap.store.BlockTable;
+import ramswap.store.Counter;
+import ramswap.store.Counters;
+import ramswap.store.Knob;
+import ramswap.store.Knobs;
+import ramswap.store.RemoteTier;
+import ramswap.sys.OffHeap;
 
 /**
  * Sends cold local blocks to the remote tier while the local pool holds more than
@@ -20,7 +27,7 @@ import ramswap.agent.Wakeup;
  *
  * <p>How: batches of {@value #BATCH_PAGES} pages to one owner, up to {@value #IN_FLIGHT} batches
  * in flight, at most {@code remotify_pages_per_sec}. A move commits only if the block is unchanged
- * since it was copied ({@link SwapStore#commitMoved}); otherwise the copy sent is deleted.
+ * since it was copied ({@link #commitMoved}); otherwise the copy sent is deleted.
  *
  * <p>A completed send wakes the agent's thread: with every batch in flight there is nothing to do
  * but wait, and an idle period (50 ms) slept instead would cap sending near
@@ -28,8 +35,8 @@ import ramswap.agent.Wakeup;
  */
 public final class Remotifier implements Agent {
 
-    static final int BATCH_PAGES = 64;
-    static final int IN_FLIGHT = 4;
+    public static final int BATCH_PAGES = 64;
+    public static final int IN_FLIGHT = 4;
     /**
      * A send not answered within this is given up: its pages stay local, and copies that arrive
      * later are freed as leaks ({@link RemoteTier#sweepLeaks}), which wait longer than this.
@@ -38,7 +45,8 @@ public final class Remotifier implements Agent {
     /** Blocks the hand looks at per batch, so that a sparse table does not hold the agent long. */
     private static final int SCAN_PER_BATCH = 16_384;
 
-    private final SwapStore store;
+    private final Moves moves;
+    private final BlockTable table;
     private final Knobs knobs;
     private final NanoClock clock;
     private final RemoteTier.Batch[] batches = new RemoteTier.Batch[IN_FLIGHT];
@@ -53,16 +61,20 @@ public final class Remotifier implements Agent {
     /** Held so that a send registers no new lambda: the unpark of the agent's thread. */
     private final BiConsumer<Object, Throwable> wake = this::wake;
 
+    /** The clock hand: the next block to look at. */
+    private final Moves.Hand hand = new Moves.Hand();
+
     private double tokens = BATCH_PAGES;
     private long lastRefillNanos;
 
-    public Remotifier(SwapStore store, Knobs knobs, int pageBytes) {
-        this(store, knobs, pageBytes, SystemNanoClock.INSTANCE);
+    public Remotifier(Moves moves, Knobs knobs, int pageBytes) {
+        this(moves, knobs, pageBytes, SystemNanoClock.INSTANCE);
     }
 
     /** With {@code clock} for its rate and its give-up time (tests drive it). */
-    public Remotifier(SwapStore store, Knobs knobs, int pageBytes, NanoClock clock) {
-        this.store = store;
+    public Remotifier(Moves moves, Knobs knobs, int pageBytes, NanoClock clock) {
+        this.moves = moves;
+        this.table = moves.table();
         this.knobs = knobs;
         this.clock = clock;
         this.lastRefillNanos = clock.nanoTime();
@@ -88,12 +100,12 @@ public final class Remotifier implements Agent {
     @Override
     public int doWork() {
         int work = finishSent();
-        RemoteTier tier = store.remote();
+        RemoteTier tier = moves.remote();
         if (tier == null || knobs.get(Knob.PERS_REMOTIFY_ENABLE) == 0 || knobs.get(Knob.REPATRIATE_ALL) == 1) {
             return work;
         }
         long target = knobs.get(Knob.LOCAL_TARGET_BYTES);
-        if (store.counters().get(Counter.PERS_ZBYTES) <= target || !tier.canSend()) {
+        if (moves.counters().get(Counter.PERS_ZBYTES) <= target || !tier.canSend()) {
             return work;
         }
         refill();
@@ -101,7 +113,7 @@ public final class Remotifier implements Agent {
             if (pending[i] != null) {
                 continue;
             }
-            int n = store.collectCold(batches[i], (int) Math.min(BATCH_PAGES, tokens), SCAN_PER_BATCH, target == 0);
+            int n = collectCold(batches[i], (int) Math.min(BATCH_PAGES, tokens), SCAN_PER_BATCH, target == 0);
             if (n == 0) {
                 break;
             }
@@ -112,7 +124,7 @@ public final class Remotifier implements Agent {
                 // after the future is done, so that the woken agent finds it done
                 CompletableFuture<?> unused = pending[i].whenComplete(wake);
             } catch (RuntimeException e) { // a tier that broke its contract: nothing was stored, keep every page
-                store.commitMoved(batches[i], RemoteTier.Sent.all(batches[i].count, RemoteTier.REFUSED));
+                commitMoved(batches[i], RemoteTier.Sent.all(batches[i].count, RemoteTier.REFUSED));
                 throw e; // logged and counted (agent_errors) by the agent runner
             }
             work++;
@@ -134,8 +146,8 @@ public final class Remotifier implements Agent {
                     continue;
                 }
                 pending[i] = null; // before the commit: a batch is committed once, even if the commit throws
-                store.commitMoved(batches[i], RemoteTier.Sent.all(batches[i].count, RemoteTier.REFUSED));
-                store.counters().add(Counter.PERS_PAGES_REMOTE_FAILED, batches[i].count);
+                commitMoved(batches[i], RemoteTier.Sent.all(batches[i].count, RemoteTier.REFUSED));
+                moves.counters().add(Counter.PERS_PAGES_REMOTE_FAILED, batches[i].count);
                 done++;
                 continue;
             }
@@ -143,10 +155,10 @@ public final class Remotifier implements Agent {
                 sent = f.join();
             } catch (RuntimeException e) { // a tier that broke its contract: nothing was stored, keep every page
                 sent = RemoteTier.Sent.all(batches[i].count, RemoteTier.REFUSED);
-                store.counters().increment(Counter.AGENT_ERRORS);
+                moves.counters().increment(Counter.AGENT_ERRORS);
             }
             pending[i] = null;
-            store.commitMoved(batches[i], sent);
+            commitMoved(batches[i], sent);
             done++;
         }
         return done;
@@ -175,8 +187,93 @@ public final class Remotifier implements Agent {
         finishSent();
         for (int i = 0; i < IN_FLIGHT; i++) {
             if (pending[i] != null) {
-                store.commitMoved(batches[i], RemoteTier.Sent.all(batches[i].count, RemoteTier.REFUSED));
+                commitMoved(batches[i], RemoteTier.Sent.all(batches[i].count, RemoteTier.REFUSED));
                 pending[i] = null;
+            }
+        }
+    }
+
+    /**
+     * Copies local blocks that the clock finds cold into {@code b} (at most {@code maxPages}),
+     * looking at most at {@code maxScan} blocks: a block used since the hand last passed gets a
+     * second chance, unless {@code anyBlock} (the local target is 0: every page goes). Each copy
+     * notes the generation its remote entry will have, and the block is marked as being sent.
+     */
+    public int collectCold(RemoteTier.Batch b, int maxPages, int maxScan, boolean anyBlock) {
+        b.count = 0;
+        int blocks = table.blocks();
+        int want = Math.min(maxPages, b.capacity());
+        for (int scanned = 0; scanned < maxScan && b.count < want; scanned++) {
+            int block = hand.next(blocks);
+            if (BlockTable.state(table.peek(block)) != BlockTable.STATE_LOCAL) {
+                continue;
+            }
+            byte mark = table.mark(block);
+            if (mark == BlockTable.MARK_SENDING) {
+                continue;
+            }
+            if (mark == BlockTable.MARK_USED && !anyBlock) {
+                table.setMark(block, BlockTable.MARK_COLD);
+                continue;
+            }
+            long e = table.lock(block);
+            if (BlockTable.state(e) == BlockTable.STATE_LOCAL) {
+                int k = b.count++;
+                int length = BlockTable.length(e);
+                OffHeap.copyFromNative(moves.pool().address(BlockTable.handle(e)), b.pages[k], 0, length);
+                b.blocks[k] = block;
+                b.lengths[k] = length;
+                b.generations[k] = table.generation(block) + 1;
+                table.setMark(block, BlockTable.MARK_SENDING);
+            }
+            table.unlock(block, e);
+        }
+        moves.sending.addAndGet(b.count);
+        return b.count;
+    }
+
+    /**
+     * Commits the moves of a sent batch: a block unchanged since it was copied now points at its
+     * remote copy and its pool memory is freed; a block that changed meanwhile keeps its new
+     * contents and the copy sent is deleted. Pages the tier did not store stay local.
+     */
+    public void commitMoved(RemoteTier.Batch b, RemoteTier.Sent sent) {
+        try {
+            commitEachMoved(b, sent);
+        } finally {
+            moves.sending.addAndGet(-b.count);
+        }
+    }
+
+    private void commitEachMoved(RemoteTier.Batch b, RemoteTier.Sent sent) {
+        RemoteTier tier = moves.remote();
+        Counters counters = moves.counters();
+        for (int k = 0; k < b.count; k++) {
+            int block = b.blocks[k];
+            long handle = sent.handles[k];
+            if (table.mark(block) == BlockTable.MARK_SENDING) {
+                table.setMark(block, BlockTable.MARK_COLD);
+            }
+            if (handle < 0) {
+                continue;
+            }
+            long e = table.lock(block);
+            if (table.generation(block) + 1 != b.generations[k] || BlockTable.state(e) != BlockTable.STATE_LOCAL) {
+                table.unlock(block, e);
+                tier.forget(handle);
+                counters.increment(Counter.PERS_PAGES_REMOTE_RACED);
+                continue;
+            }
+            int length = b.lengths[k];
+            table.publish(block, BlockTable.entry(BlockTable.STATE_REMOTE, length, handle));
+            counters.add(Counter.PERS_ZPAGES, -1);
+            counters.add(Counter.PERS_ZBYTES, -length);
+            moves.countRemote(tier, handle, length);
+            counters.increment(Counter.PERS_PAGES_REMOTED);
+            try {
+                moves.pool().free(BlockTable.handle(e), length);
+            } catch (RuntimeException ex) {
+                counters.increment(Counter.FREE_FAILED);
             }
         }
     }

@@ -40,10 +40,10 @@ public final class BlockTable {
     public static final int BYTES_PER_BLOCK = Long.BYTES + Integer.BYTES + 1;
 
     /** Clock marks: not used since the hand passed, used (read or written), or being sent remote. */
-    static final byte MARK_COLD = 0;
+    public static final byte MARK_COLD = 0;
 
-    static final byte MARK_USED = 1;
-    static final byte MARK_SENDING = 2;
+    public static final byte MARK_USED = 1;
+    public static final byte MARK_SENDING = 2;
 
     private final long[] entries;
     /** Written only under the block's lock; read under it (the lock's volatile accesses order them). */
@@ -141,12 +141,21 @@ public final class BlockTable {
         }
     }
 
-    byte mark(int block) {
+    /** The block's clock mark ({@link #MARK_COLD}, {@link #MARK_USED}, {@link #MARK_SENDING}). */
+    public byte mark(int block) {
         return marks[block];
     }
 
-    void setMark(int block, byte mark) {
+    public void setMark(int block, byte mark) {
         marks[block] = mark;
+    }
+
+    /** True if the block's generation is no longer {@code generation}: it changed since it was read. */
+    public boolean changedSince(int block, int generation) {
+        long e = lock(block);
+        boolean changed = generation(block) != generation;
+        unlock(block, e);
+        return changed;
     }
 
     /** Publishes a new entry, advances the generation and releases the lock taken by {@link #lock}. */

@@ -34,7 +34,7 @@ public final class SwapStore {
     /** Largest read or write in one call: FUSE's max_read and max_write, stated once here. */
     public static final int MAX_REQUEST_BYTES = 128 * 1024;
     /** Blocks one request can touch: an unaligned request of the largest size spans one more. */
-    static final int MAX_REQUEST_BLOCKS = MAX_REQUEST_BYTES / BLOCK_SIZE + 1;
+    public static final int MAX_REQUEST_BLOCKS = MAX_REQUEST_BYTES / BLOCK_SIZE + 1;
 
     private static final int FILL_WORDS = 4096;
     private static final byte[] ZEROS = new byte[BLOCK_SIZE];
@@ -86,7 +86,8 @@ public final class SwapStore {
         this.remote = tier;
     }
 
-    RemoteTier remote() {
+    /** Where remote blocks live; null while this store keeps every block home. */
+    public RemoteTier remote() {
         return remote;
     }
 
@@ -222,8 +223,8 @@ public final class SwapStore {
         return pool;
     }
 
-    /** For tests of this package: the table itself. */
-    BlockTable table() {
+    /** The table itself, for the movers ({@code ramswap.move}), which change blocks by its locks as the store does. */
+    public BlockTable table() {
         return table;
     }
 
@@ -474,7 +475,7 @@ public final class SwapStore {
             counters.increment(Counter.REMOTE_PERS_PAGES_SUCC_GET);
             return f.pages[0];
         }
-        if (changedSince(block, generation)) { // moved meanwhile, whatever the failure
+        if (table.changedSince(block, generation)) { // moved meanwhile, whatever the failure
             return CHANGED;
         }
         countFailedGet(got);
@@ -482,7 +483,7 @@ public final class SwapStore {
     }
 
     /** Counts a remote page that could not be read, under its cause: the tier's code, or a length other than the one sealed. */
-    private void countFailedGet(int got) {
+    public void countFailedGet(int got) {
         counters.increment(Counter.REMOTE_PERS_PAGES_UNSUCC_GET);
         counters.increment(
                 switch (got) {
@@ -494,17 +495,19 @@ public final class SwapStore {
 
     /** Fetches the pages {@code f} lists, and records how long it took. */
     private void timedFetch(RemoteTier tier, Fetch f) {
-        long t0 = System.nanoTime();
-        tier.fetch(f.count, f.blocks, f.generations, f.handles, f.pages, f.lengths, remoteTimeoutMillis.getAsLong());
-        fetchMicros.recordValue(Math.min(600_000_000L, Math.max(1, (System.nanoTime() - t0) / 1_000)));
-        counters.increment(Counter.REMOTE_FETCHES);
+        timedFetch(tier, f.count, f.blocks, f.generations, f.handles, f.pages, f.lengths);
     }
 
-    private boolean changedSince(int block, int generation) {
-        long e = table.lock(block);
-        boolean changed = table.generation(block) != generation;
-        table.unlock(block, e);
-        return changed;
+    /**
+     * Fetches {@code n} remote pages on this thread ({@link RemoteTier#fetch}), waiting at most the
+     * store's remote timeout, and records how long it took in the fetch latency counters.
+     */
+    public void timedFetch(
+            RemoteTier tier, int n, int[] blocks, int[] generations, long[] handles, byte[][] pages, int[] lengths) {
+        long t0 = System.nanoTime();
+        tier.fetch(n, blocks, generations, handles, pages, lengths, remoteTimeoutMillis.getAsLong());
+        fetchMicros.recordValue(Math.min(600_000_000L, Math.max(1, (System.nanoTime() - t0) / 1_000)));
+        counters.increment(Counter.REMOTE_FETCHES);
     }
 
     // ================================================================ writes
@@ -758,512 +761,19 @@ public final class SwapStore {
 
     // ================================================================ movers
 
-    /** The remotifier's clock hand and the repatriator's; each used by one mover thread. */
-    private int sendHand;
-
-    /** {@link #sending}: counted up by the remotifier's collect, down once its commit has published. */
-    private final java.util.concurrent.atomic.AtomicInteger sending = new java.util.concurrent.atomic.AtomicInteger();
-
-    private int homeHand;
-    private int repairHand;
-    /**
-     * Handles of remote pages found lost ({@link #replace}): never repaired again, counted once.
-     * Only the repairer's thread touches it.
-     */
-    private org.agrona.collections.LongHashSet lostHandles = new org.agrona.collections.LongHashSet();
-    /** {@link RemoteTier#rejoins} when the lost pages were last judged; the repairer's thread. */
-    private long rejoinsSeen;
+    // ================================================================ helpers
 
     /**
-     * Copies local blocks that the clock finds cold into {@code b} (at most {@code maxPages}),
-     * looking at most at {@code maxScan} blocks: a block used since the hand last passed gets a
-     * second chance, unless {@code anyBlock} (the local target is 0: every page goes). Each copy
-     * notes the generation its remote entry will have, and the block is marked as being sent.
+     * Uncounts the remote page of entry {@code e}, which no block holds any more: a write replaced
+     * it, or a mover brought it home or gave it new copies.
      */
-    int collectCold(RemoteTier.Batch b, int maxPages, int maxScan, boolean anyBlock) {
-        b.count = 0;
-        int blocks = table.blocks();
-        int want = Math.min(maxPages, b.capacity());
-        for (int scanned = 0; scanned < maxScan && b.count < want; scanned++) {
-            int block = sendHand;
-            sendHand = block + 1 == blocks ? 0 : block + 1;
-            if (BlockTable.state(table.peek(block)) != BlockTable.STATE_LOCAL) {
-                continue;
-            }
-            byte mark = table.mark(block);
-            if (mark == BlockTable.MARK_SENDING) {
-                continue;
-            }
-            if (mark == BlockTable.MARK_USED && !anyBlock) {
-                table.setMark(block, BlockTable.MARK_COLD);
-                continue;
-            }
-            long e = table.lock(block);
-            if (BlockTable.state(e) == BlockTable.STATE_LOCAL) {
-                int k = b.count++;
-                int length = BlockTable.length(e);
-                OffHeap.copyFromNative(pool.address(BlockTable.handle(e)), b.pages[k], 0, length);
-                b.blocks[k] = block;
-                b.lengths[k] = length;
-                b.generations[k] = table.generation(block) + 1;
-                table.setMark(block, BlockTable.MARK_SENDING);
-            }
-            table.unlock(block, e);
-        }
-        sending.addAndGet(b.count);
-        return b.count;
-    }
-
-    /**
-     * Pages copied by {@link #collectCold} whose move is not committed yet ({@link #commitMoved}):
-     * each becomes remote, or stays local, when its send lands. A drain waits for them.
-     */
-    int sending() {
-        return sending.get();
-    }
-
-    /**
-     * Commits the moves of a sent batch: a block unchanged since it was copied now points at its
-     * remote copy and its pool memory is freed; a block that changed meanwhile keeps its new
-     * contents and the copy sent is deleted. Pages the tier did not store stay local.
-     */
-    void commitMoved(RemoteTier.Batch b, RemoteTier.Sent sent) {
-        try {
-            commitEachMoved(b, sent);
-        } finally {
-            sending.addAndGet(-b.count);
-        }
-    }
-
-    private void commitEachMoved(RemoteTier.Batch b, RemoteTier.Sent sent) {
-        for (int k = 0; k < b.count; k++) {
-            int block = b.blocks[k];
-            long handle = sent.handles[k];
-            if (table.mark(block) == BlockTable.MARK_SENDING) {
-                table.setMark(block, BlockTable.MARK_COLD);
-            }
-            if (handle < 0) {
-                continue;
-            }
-            long e = table.lock(block);
-            if (table.generation(block) + 1 != b.generations[k] || BlockTable.state(e) != BlockTable.STATE_LOCAL) {
-                table.unlock(block, e);
-                remote.forget(handle);
-                counters.increment(Counter.PERS_PAGES_REMOTE_RACED);
-                continue;
-            }
-            int length = b.lengths[k];
-            table.publish(block, BlockTable.entry(BlockTable.STATE_REMOTE, length, handle));
-            counters.add(Counter.PERS_ZPAGES, -1);
-            counters.add(Counter.PERS_ZBYTES, -length);
-            countRemote(remote, handle, length);
-            counters.increment(Counter.PERS_PAGES_REMOTED);
-            try {
-                pool.free(BlockTable.handle(e), length);
-            } catch (RuntimeException ex) {
-                counters.increment(Counter.FREE_FAILED);
-            }
-        }
-    }
-
-    /**
-     * Finds up to {@code max} remote blocks into {@code out}, looking at most at {@code maxScan}
-     * blocks from where the last call stopped; with {@code toReplace}, only those the tier says
-     * need new copies ({@link RemoteTier#needsReplacing}), with their own hand; without, those
-     * that are not lost ({@link RemoteTier#lost}).
-     */
-    int collectRemote(int[] out, int max, int maxScan, boolean toReplace) {
-        RemoteTier tier = remote;
-        if (tier == null) {
-            return 0;
-        }
-        int n = 0;
-        int blocks = table.blocks();
-        int scan = Math.min(maxScan, blocks); // at most one lap: a block is found once per call
-        for (int scanned = 0; scanned < scan && n < max; scanned++) {
-            int block;
-            if (toReplace) {
-                block = repairHand;
-                repairHand = block + 1 == blocks ? 0 : block + 1;
-            } else {
-                block = homeHand;
-                homeHand = block + 1 == blocks ? 0 : block + 1;
-            }
-            long e = table.peek(block);
-            if (BlockTable.state(e) != BlockTable.STATE_REMOTE) {
-                continue;
-            }
-            long handle = BlockTable.handle(e);
-            // the repatriator passes pages whose every copy went with a lender: a fetch could only fail. A loss
-            // only seen, not real, is for the repairer to find out: it fetches, and gives the page a new handle
-            if (toReplace ? needsReplacing(tier, handle) : !tier.lost(handle)) {
-                out[n++] = block;
-            }
-        }
-        return n;
-    }
-
-    /**
-     * Remote blocks the tier says need new copies, over the whole table (the repair sweep's count),
-     * those found lost apart. Forgets the lost handles no block holds any more. Repairer's thread.
-     */
-    long countToReplace() {
-        RemoteTier tier = remote;
-        if (tier == null) {
-            return 0;
-        }
-        long rejoins = tier.rejoins();
-        if (rejoins != rejoinsSeen) {
-            rejoinsSeen = rejoins;
-            if (!lostHandles.isEmpty()) {
-                counters.add(Counter.REMOTE_PAGES_LOST, -lostHandles.size());
-                LOG.log(
-                        System.Logger.Level.WARNING,
-                        lostHandles.size() + " remote pages found lost are tried again: this node merged back into the"
-                                + " cluster it was cut off from, which may hold their copies");
-                lostHandles = new org.agrona.collections.LongHashSet();
-            }
-        }
-        long n = 0;
-        org.agrona.collections.LongHashSet stillLost =
-                lostHandles.isEmpty() ? lostHandles : new org.agrona.collections.LongHashSet();
-        for (int block = 0; block < table.blocks(); block++) {
-            long e = table.peek(block);
-            if (BlockTable.state(e) != BlockTable.STATE_REMOTE) {
-                continue;
-            }
-            long handle = BlockTable.handle(e);
-            if (lostHandles.contains(handle)) {
-                stillLost.add(handle);
-            } else if (tier.needsReplacing(handle)) {
-                n++;
-            }
-        }
-        lostHandles = stillLost;
-        return n;
-    }
-
-    /** A page to give new copies: the tier says so, and it was not found lost. */
-    private boolean needsReplacing(RemoteTier tier, long handle) {
-        return (lostHandles.isEmpty() || !lostHandles.contains(handle)) && tier.needsReplacing(handle);
-    }
-
-    /** Lets the tier free copies no block uses ({@link RemoteTier#sweepLeaks}); returns how many. */
-    int sweepLeaks() {
-        RemoteTier tier = remote;
-        if (tier == null || counters.get(Counter.PERS_PAGES_REMOTED) == 0) {
-            return 0; // nothing ever left this node: nothing to list, and nothing allocated on a node alone
-        }
-        org.agrona.collections.LongHashSet live = new org.agrona.collections.LongHashSet();
-        for (int block = 0; block < table.blocks(); block++) {
-            long e = table.peek(block);
-            if (BlockTable.state(e) == BlockTable.STATE_REMOTE) {
-                live.add(BlockTable.handle(e));
-            }
-        }
-        int freed = tier.sweepLeaks(live::contains);
-        counters.add(Counter.REMOTE_LEAKS_FREED, freed);
-        return freed;
-    }
-
-    /**
-     * Remote pages that already needed new copies when they committed: mostly a send placed before
-     * a partition moved, whose put followed the partition to its new owner (this node's own member,
-     * say) after the repair sweep that the move started had looked; also a one-copy page once a
-     * second copy is worth trying again. The repairer sweeps again when this changes, since no
-     * later move would make it look.
-     */
-    private final java.util.concurrent.atomic.AtomicLong misplacedCommits =
-            new java.util.concurrent.atomic.AtomicLong();
-
-    /** {@link #misplacedCommits}: the repairer sweeps again when it changed since its last sweep. */
-    long misplacedCommits() {
-        return misplacedCommits.get();
-    }
-
-    /** Where the repair sweep's hand is now (a block number), so that it knows when it went round once. */
-    int repairHand() {
-        return repairHand;
-    }
-
-    /**
-     * Gives remote blocks new copies: fetches at most {@link #MAX_REQUEST_BLOCKS} of
-     * {@code blocks[0..n)} (from whichever copy answers), sends them again, compressed as they are,
-     * through {@code b}, and waits at most {@code sendTimeoutMillis} for the send. A block commits
-     * its new handle only if unchanged since its entry was read; its old copies are then deleted,
-     * and a copy sent for a block that changed meanwhile is deleted instead. A page no target takes
-     * whose lender is leaving ({@link RemoteTier#leaving}) comes home into the pool. Returns the blocks
-     * settled: given new copies, or changed meanwhile (so nothing is left to replace). Call from one
-     * mover thread at a time.
-     */
-    int replace(int[] blocks, int n, RemoteTier.Batch b, long sendTimeoutMillis) {
-        RemoteTier tier = remote;
-        if (tier == null) {
-            return 0;
-        }
-        Scratch s = scratch.get();
-        Fetch f = fetchRemote(blocks, Math.min(n, b.capacity()), tier, s);
-        if (f.count == 0) {
-            return 0;
-        }
-        b.count = 0;
-        long[] old = s.oldEntries;
-        int settled = Math.min(n, b.capacity()) - f.count; // no longer remote when looked at
-        for (int k = 0; k < f.count; k++) {
-            int length = BlockTable.length(f.entries[k]);
-            if (f.lengths[k] != length) {
-                if (changedSince(f.blocks[k], f.generations[k])) {
-                    settled++;
-                } else {
-                    countFailedGet(f.lengths[k]);
-                    if (f.lengths[k] == RemoteTier.MISSING
-                            && tier.holdersPresent() // cut off, "missing" came from this node's own empty partitions
-                            && tier.lost(BlockTable.handle(f.entries[k]))) {
-                        foundLost(f.blocks[k], BlockTable.handle(f.entries[k]));
-                        settled++; // nothing left to replace it from
-                    }
-                }
-                continue;
-            }
-            int j = b.count++;
-            b.blocks[j] = f.blocks[k];
-            b.generations[j] = f.generations[k] + 1;
-            b.lengths[j] = length;
-            System.arraycopy(f.pages[k], 0, b.pages[j], 0, length);
-            old[j] = f.entries[k];
-        }
-        if (b.count == 0) {
-            return settled;
-        }
-        RemoteTier.Sent sent;
-        try {
-            sent = tier.send(b).get(sendTimeoutMillis, java.util.concurrent.TimeUnit.MILLISECONDS);
-        } catch (java.util.concurrent.TimeoutException | java.util.concurrent.ExecutionException e) {
-            return settled; // the copies that did arrive are orphans of this incarnation; deleted at stop or by the
-            // lenders
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return settled;
-        }
-        for (int k = 0; k < b.count; k++) {
-            long handle = sent.handles[k];
-            if (handle < 0) {
-                if (tier.leaving(BlockTable.handle(old[k]))
-                        && moveHome(
-                                        b.blocks[k],
-                                        b.generations[k] - 1,
-                                        b.pages[k],
-                                        b.lengths[k],
-                                        tier,
-                                        Counter.REPATRIATED_PAGES)
-                                > 0) {
-                    settled++; // no target took it, and its lender is leaving: it came home
-                }
-                continue;
-            }
-            int block = b.blocks[k];
-            long e = table.lock(block);
-            if (table.generation(block) + 1 != b.generations[k] || e != old[k]) {
-                table.unlock(block, e);
-                tier.forget(handle);
-                settled++;
-                continue;
-            }
-            table.publish(block, BlockTable.entry(BlockTable.STATE_REMOTE, b.lengths[k], handle));
-            uncountRemote(tier, e);
-            countRemote(tier, handle, b.lengths[k]);
-            tier.forget(BlockTable.handle(e));
-            counters.increment(Counter.REMOTE_PAGES_REPLACED);
-            settled++;
-        }
-        return settled;
-    }
-
-    /**
-     * A remote page whose every copy was with a lender that left without handing it over, and that
-     * no copy answered for: counted and logged once, and never repaired again. The block keeps its
-     * entry, so that its reads fail with EIO, as they would anyway, until it is written or discarded.
-     */
-    private void foundLost(int block, long handle) {
-        if (lostHandles.add(handle)) {
-            counters.increment(Counter.REMOTE_PAGES_LOST);
-            LOG.log(
-                    System.Logger.Level.ERROR,
-                    "remote page of block " + block + " (handle " + Long.toHexString(handle)
-                            + ") is lost: every copy was with a lender that left without handing it over, and none answered;"
-                            + " its reads fail with EIO, and it is not repaired");
-        }
-    }
-
-    /**
-     * Puts a remote block's fetched page into the pool and points the block at it, if the block's
-     * generation is still {@code generation}; then its remote copies are deleted and the move is
-     * counted (pool, remote, and {@code countAs}). Returns 1, 0 when the block changed meanwhile,
-     * {@link #HOME_RESERVE_EMPTY} when the pool's reserve was empty (its grower refills it), or
-     * {@link #HOME_POOL_FULL} when the pool refused at its limit.
-     */
-    private int moveHome(int block, int generation, byte[] page, int length, RemoteTier tier, Counter countAs) {
-        long handle = pool.allocate(length);
-        if (handle == LocalPool.REFUSED_RESERVE_EMPTY) {
-            return HOME_RESERVE_EMPTY;
-        }
-        if (handle < 0) {
-            return HOME_POOL_FULL;
-        }
-        OffHeap.copyToNative(page, 0, pool.address(handle), length);
-        long e = table.lock(block);
-        if (table.generation(block) != generation) {
-            table.unlock(block, e);
-            pool.free(handle, length);
-            return 0;
-        }
-        table.publish(block, BlockTable.entry(BlockTable.STATE_LOCAL, length, handle));
-        uncountRemote(tier, e);
-        counters.increment(Counter.PERS_ZPAGES);
-        counters.add(Counter.PERS_ZBYTES, length);
-        counters.increment(countAs);
-        tier.forget(BlockTable.handle(e));
-        return 1;
-    }
-
-    /** Counts a page now held remote under {@code handle}. */
-    private void countRemote(RemoteTier tier, long handle, int length) {
-        boolean misplaced;
-        try {
-            misplaced = tier.needsReplacing(handle);
-        } catch (RuntimeException e) { // the member is stopping, say: a commit must not fail halfway for a look
-            misplaced = true; // costs one sweep at most
-        }
-        if (misplaced) {
-            misplacedCommits.incrementAndGet();
-        }
-        counters.increment(Counter.REMOTE_PERS_PAGES);
-        counters.add(Counter.REMOTE_PERS_ZBYTES, length);
-        if (tier.copies(handle) < 2) {
-            counters.increment(Counter.REMOTE_PAGES_ONE_COPY);
-        }
-    }
-
-    /** Uncounts the remote page of entry {@code e}. */
-    private void uncountRemote(RemoteTier tier, long e) {
+    public void uncountRemote(RemoteTier tier, long e) {
         counters.add(Counter.REMOTE_PERS_PAGES, -1);
         counters.add(Counter.REMOTE_PERS_ZBYTES, -BlockTable.length(e));
         if (tier.copies(BlockTable.handle(e)) < 2) {
             counters.add(Counter.REMOTE_PAGES_ONE_COPY, -1);
         }
     }
-
-    private int compactHand;
-
-    /**
-     * Moves pooled blocks out of sparse slabs into denser ones, looking at most at
-     * {@code maxScan} blocks, so that emptied slabs go back to the kernel and the pool's mapped
-     * memory follows what it holds down (after pages went remote or were discarded). A move
-     * commits only against an unchanged generation. Returns the blocks moved. One thread.
-     */
-    int compact(int maxScan) {
-        Scratch s = scratch.get();
-        int moved = 0;
-        int blocks = table.blocks();
-        for (int scanned = 0; scanned < maxScan; scanned++) {
-            int block = compactHand;
-            compactHand = block + 1 == blocks ? 0 : block + 1;
-            long e = table.peek(block);
-            if (BlockTable.state(e) != BlockTable.STATE_LOCAL
-                    || !pool.sparse(BlockTable.handle(e), BlockTable.length(e))) {
-                continue;
-            }
-            e = copyOut(block, s);
-            if (BlockTable.state(e) != BlockTable.STATE_LOCAL) {
-                continue;
-            }
-            int length = BlockTable.length(e);
-            long to = pool.allocateDenser(BlockTable.handle(e), length);
-            if (to < 0) {
-                continue;
-            }
-            OffHeap.copyToNative(s.compressed, 0, pool.address(to), length);
-            long now = table.lock(block);
-            if (table.generation(block) != s.generation) {
-                table.unlock(block, now);
-                pool.free(to, length);
-                continue;
-            }
-            table.publish(block, BlockTable.entry(BlockTable.STATE_LOCAL, length, to));
-            pool.free(BlockTable.handle(e), length);
-            moved++;
-        }
-        return moved;
-    }
-
-    /**
-     * Fetches together those of {@code blocks[0..n)} (at most {@link #MAX_REQUEST_BLOCKS}) that are
-     * remote when looked at, into this thread's {@link Fetch}, which it returns (count 0: none was).
-     */
-    private Fetch fetchRemote(int[] blocks, int n, RemoteTier tier, Scratch s) {
-        Fetch f = s.fetch();
-        f.count = 0;
-        for (int j = 0; j < n && f.count < MAX_REQUEST_BLOCKS; j++) {
-            long e = copyOut(blocks[j], s);
-            if (BlockTable.state(e) == BlockTable.STATE_REMOTE) {
-                f.add(j, blocks[j], s.generation, e);
-            }
-        }
-        if (f.count > 0) {
-            timedFetch(tier, f);
-        }
-        return f;
-    }
-
-    /** {@link #bringHome}: the pool refused before any block came home. */
-    static final int HOME_POOL_FULL = -1;
-    /** {@link #bringHome}: nothing came home, the pool's reserve being empty for the moment (not full). */
-    static final int HOME_RESERVE_EMPTY = -2;
-
-    /**
-     * Brings remote blocks home into the pool, fetched together: at most
-     * {@link #MAX_REQUEST_BLOCKS} of {@code blocks[0..n)}. A block commits only if unchanged
-     * since its entry was read; its remote copy is then deleted. Each block brought home is
-     * counted in {@code countAs} (repatriated_pages, remote_pages_replaced). Returns how many came
-     * home, or, when the pool refused the first, {@link #HOME_POOL_FULL} or {@link #HOME_RESERVE_EMPTY}.
-     * Call from one mover thread at a time.
-     */
-    int bringHome(int[] blocks, int n, Counter countAs) {
-        RemoteTier tier = remote;
-        if (tier == null) {
-            return 0;
-        }
-        Scratch s = scratch.get();
-        Fetch f = fetchRemote(blocks, n, tier, s);
-        if (f.count == 0) {
-            return 0;
-        }
-        int home = 0;
-        int refusal = 0; // HOME_POOL_FULL or HOME_RESERVE_EMPTY once the pool refused a block
-        for (int k = 0; k < f.count; k++) {
-            int block = f.blocks[k];
-            int length = BlockTable.length(f.entries[k]);
-            if (f.lengths[k] != length) {
-                if (!changedSince(block, f.generations[k])) {
-                    countFailedGet(f.lengths[k]);
-                }
-                continue;
-            }
-            if (refusal != 0) {
-                continue;
-            }
-            int moved = moveHome(block, f.generations[k], f.pages[k], length, tier, countAs);
-            if (moved == HOME_POOL_FULL || moved == HOME_RESERVE_EMPTY) {
-                refusal = moved;
-            } else if (moved > 0) {
-                counters.increment(Counter.REMOTE_PERS_PAGES_SUCC_GET);
-                home++;
-            }
-        }
-        return refusal != 0 && home == 0 ? refusal : home;
-    }
-
-    // ================================================================ helpers
 
     /** Gauges that live in the pool, copied into the counters when someone looks. */
     public void refreshGauges() {

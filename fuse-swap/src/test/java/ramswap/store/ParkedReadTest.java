@@ -16,6 +16,9 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import ramswap.move.Moves;
+import ramswap.move.Remotifier;
+import ramswap.move.Repatriator;
 import ramswap.sys.Posix;
 
 /**
@@ -107,7 +110,7 @@ class ParkedReadTest {
             assertEquals(IoResult.DONE, store.write(expected[b], 0, (long) b * PAGE, PAGE));
         }
         org.agrona.concurrent.CachedNanoClock clock = new org.agrona.concurrent.CachedNanoClock();
-        Remotifier remotifier = new Remotifier(store, knobs, PAGE + 64, clock);
+        Remotifier remotifier = new Remotifier(new Moves(store), knobs, PAGE + 64, clock);
         for (int lap = 0; lap < 10_000 && counters.get(Counter.PERS_ZPAGES) > 0; lap++) {
             if (remotifier.doWork() == 0) {
                 clock.advance(2_000_000L);
@@ -189,7 +192,10 @@ class ParkedReadTest {
         }
         byte[] dst = new byte[PAGE];
         assertEquals(IoResult.PARKED, store.read(dst, 0, (long) block * PAGE, PAGE, source(3)));
-        assertEquals(1, store.bringHome(new int[] {block}, 1, Counter.REPATRIATED_PAGES));
+        assertEquals(
+                1,
+                new Repatriator(new Moves(store), knobs, () -> true)
+                        .bringHome(new int[] {block}, 1, Counter.REPATRIATED_PAGES));
         tier.answerFromMap(slot, tier.rounds.get(0)); // the copy is gone: missing, and the block is home now
         Object[] a = answer();
         assertEquals(IoResult.DONE, a[0]);

@@ -14,6 +14,10 @@ import java.util.concurrent.atomic.AtomicInteger;
 import org.agrona.concurrent.CachedNanoClock;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import ramswap.move.Moves;
+import ramswap.move.Remotifier;
+import ramswap.move.Repairer;
+import ramswap.move.Repatriator;
 import ramswap.sys.Posix;
 
 /**
@@ -32,6 +36,9 @@ class RemoteStoreTest {
     private final LocalPool pool = new LocalPool(Posix.load(), 64L << 20, 64L << 20, 0);
     private final Counters counters = new Counters();
     private final SwapStore store = new SwapStore(SIZE, pool, counters);
+    private final Moves moves = new Moves(store);
+    private Remotifier remotifier;
+    private Repatriator repatriator;
     private final Knobs knobs = new Knobs();
     private final MapTier tier = new MapTier();
     /** The agents' time: a test moves it; none waits on the wall clock. */
@@ -230,7 +237,7 @@ class RemoteStoreTest {
 
     /** Runs the remotifier until it has had nothing to do for 100 ms (at most 10 s). */
     private void remotify() {
-        Remotifier remotifier = new Remotifier(store, knobs, PAGE + 64, clock);
+        Remotifier remotifier = new Remotifier(moves, knobs, PAGE + 64, clock);
         int idle = 0;
         for (int lap = 0; lap < LAPS && idle < 50; lap++) {
             if (remotifier.doWork() > 0) {
@@ -265,7 +272,7 @@ class RemoteStoreTest {
             }
         };
         store.useRemote(late, () -> 1_000);
-        Remotifier remotifier = new Remotifier(store, knobs, PAGE + 64);
+        Remotifier remotifier = new Remotifier(moves, knobs, PAGE + 64);
         org.agrona.concurrent.AgentRunner runner = new org.agrona.concurrent.AgentRunner(
                 new org.agrona.concurrent.SleepingIdleStrategy(java.util.concurrent.TimeUnit.HOURS.toNanos(1)),
                 Throwable::printStackTrace,
@@ -341,7 +348,7 @@ class RemoteStoreTest {
             expected[0] = rewritten;
             assertEquals(IoResult.DONE, store.write(rewritten, 0, 0, PAGE));
         };
-        Repairer repairer = new Repairer(store, knobs, PAGE + 64, clock);
+        Repairer repairer = new Repairer(moves, knobs, PAGE + 64, clock);
         repairer.doWork(); // the sweep counts what needs new copies
         long found = counters.get(Counter.REMOTE_PAGES_TO_REPLACE);
         for (int lap = 0; lap < LAPS && counters.get(Counter.REMOTE_PAGES_TO_REPLACE) > 0; lap++) {
@@ -378,7 +385,7 @@ class RemoteStoreTest {
         tier.toReplace = h -> h < lostBelow;
         tier.lost = h -> h == gone;
         tier.epoch = 1;
-        Repairer repairer = new Repairer(store, knobs, PAGE + 64, clock);
+        Repairer repairer = new Repairer(moves, knobs, PAGE + 64, clock);
         repairer.doWork();
         assertEquals(
                 remote, counters.get(Counter.REMOTE_PAGES_TO_REPLACE), "counted short until a fetch finds it missing");
@@ -406,7 +413,7 @@ class RemoteStoreTest {
 
         // a drain brings every other page home, and leaves the lost one without asking for it at each lap
         knobs.set(Knob.REPATRIATE_ALL, 1);
-        Repatriator home = new Repatriator(store, knobs, () -> true, clock);
+        Repatriator home = new Repatriator(moves, knobs, () -> true, clock);
         for (int i = 0; i < 10_000 && knobs.get(Knob.REPATRIATE_ALL) == 1; i++) {
             home.doWork();
         }
@@ -433,7 +440,7 @@ class RemoteStoreTest {
         remotify();
         tier.settled = false;
         tier.epoch = 1;
-        Repairer repairer = new Repairer(store, knobs, PAGE + 64, clock);
+        Repairer repairer = new Repairer(moves, knobs, PAGE + 64, clock);
         repairer.doWork(); // the epoch's sweep: nothing short yet
         assertEquals(0, counters.get(Counter.REMOTE_PAGES_TO_REPLACE));
         assertEquals(0, counters.get(Counter.REMOTE_PARTITIONS_SETTLED), "partitions still moving");
@@ -457,7 +464,7 @@ class RemoteStoreTest {
      */
     @Test
     void shouldSweepAgainWhenAPageCommitsWhereItAlreadyNeedsNewCopies() {
-        Repairer repairer = new Repairer(store, knobs, PAGE + 64, clock);
+        Repairer repairer = new Repairer(moves, knobs, PAGE + 64, clock);
         tier.epoch = 1;
         repairUntil(repairer, () -> counters.get(Counter.REMOTE_PARTITIONS_SETTLED) == 1); // the move's sweep
         long misplacedBelow = tier.nextHandle + 10; // the first ten pages sent land on a member they must avoid
@@ -500,7 +507,7 @@ class RemoteStoreTest {
         long remote = counters.get(Counter.REMOTE_PERS_PAGES);
         assertTrue(remote > 0);
         assertEquals(remote, tier.pages.size(), "every page sent was committed once");
-        assertEquals(remote, store.misplacedCommits());
+        assertEquals(remote, moves.misplacedCommits());
         assertCountersAgreeWithTable(store, counters);
         tier.toReplace = h -> false;
         assertReadsBack();
@@ -521,7 +528,7 @@ class RemoteStoreTest {
         tier.toReplace = h -> true;
         tier.lost = h -> true;
         tier.epoch = 1;
-        Repairer repairer = new Repairer(store, knobs, PAGE + 64, clock);
+        Repairer repairer = new Repairer(moves, knobs, PAGE + 64, clock);
         long fetches = counters.get(Counter.REMOTE_FETCHES);
         for (int i = 0; i < 60; i++) { // a minute of the repairer's time
             repairer.doWork();
@@ -560,7 +567,7 @@ class RemoteStoreTest {
         tier.toReplace = h -> h == wronglyLost;
         tier.lost = h -> h == wronglyLost;
         tier.epoch = 1;
-        Repairer repairer = new Repairer(store, knobs, PAGE + 64, clock);
+        Repairer repairer = new Repairer(moves, knobs, PAGE + 64, clock);
         repairUntil(repairer, () -> counters.get(Counter.REMOTE_PAGES_LOST) == 1);
         assertEquals(IoResult.REMOTE_FAILED, store.read(new byte[PAGE], 0, (long) block * PAGE, PAGE));
 
@@ -585,7 +592,7 @@ class RemoteStoreTest {
         tier.leaving = h -> true;
         tier.refuse = true;
         tier.epoch = 1;
-        Repairer repairer = new Repairer(store, knobs, PAGE + 64, clock);
+        Repairer repairer = new Repairer(moves, knobs, PAGE + 64, clock);
         for (int lap = 0; lap < LAPS && counters.get(Counter.REMOTE_PERS_PAGES) > 0; lap++) {
             idleAdvance(repairer.doWork(), 100);
         }
@@ -650,14 +657,14 @@ class RemoteStoreTest {
         Random r = new Random(Pages.seed("RemoteStore.race"));
         writeAll(r);
         RemoteTier.Batch b = new RemoteTier.Batch(8, PAGE + 64);
-        assertEquals(8, store.collectCold(b, 8, BLOCKS, true));
+        assertEquals(8, remotifier().collectCold(b, 8, BLOCKS, true));
         int changed = b.blocks[3];
         expected[changed] = Pages.random(r, "text");
         assertEquals(IoResult.DONE, store.write(expected[changed], 0, (long) changed * PAGE, PAGE));
         int discarded = b.blocks[5];
         assertEquals(IoResult.DONE, store.discard((long) discarded * PAGE, PAGE));
         expected[discarded] = new byte[PAGE];
-        store.commitMoved(b, tier.send(b).join());
+        remotifier().commitMoved(b, tier.send(b).join());
         assertEquals(2, counters.get(Counter.PERS_PAGES_REMOTE_RACED));
         assertEquals(6, counters.get(Counter.REMOTE_PERS_PAGES));
         assertEquals(6, tier.pages.size(), "the copies of the changed blocks were deleted");
@@ -705,7 +712,8 @@ class RemoteStoreTest {
             block++;
         }
         int moved = block;
-        tier.beforeNextFetch = () -> assertEquals(1, store.bringHome(new int[] {moved}, 1, Counter.REPATRIATED_PAGES));
+        tier.beforeNextFetch =
+                () -> assertEquals(1, repatriator().bringHome(new int[] {moved}, 1, Counter.REPATRIATED_PAGES));
         byte[] back = new byte[PAGE];
         assertEquals(IoResult.DONE, store.read(back, 0, (long) block * PAGE, PAGE));
         assertArrayEquals(expected[block], back);
@@ -713,7 +721,8 @@ class RemoteStoreTest {
         assertEquals(BlockTable.STATE_LOCAL, BlockTable.state(store.table().peek(block)));
         // and a partial write that raced the same way keeps the block's other bytes
         remotify();
-        tier.beforeNextFetch = () -> assertEquals(1, store.bringHome(new int[] {moved}, 1, Counter.REPATRIATED_PAGES));
+        tier.beforeNextFetch =
+                () -> assertEquals(1, repatriator().bringHome(new int[] {moved}, 1, Counter.REPATRIATED_PAGES));
         byte[] patch = Pages.random(r, "random");
         assertEquals(IoResult.DONE, store.write(patch, 0, (long) block * PAGE + 7, 100));
         System.arraycopy(patch, 0, expected[block], 7, 100);
@@ -728,7 +737,7 @@ class RemoteStoreTest {
         long remote = counters.get(Counter.REMOTE_PERS_PAGES);
         assertTrue(remote > 0);
         knobs.set(Knob.REPATRIATE_ALL, 1);
-        Repatriator home = new Repatriator(store, knobs, () -> true, clock);
+        Repatriator home = new Repatriator(moves, knobs, () -> true, clock);
         for (int i = 0; i < 10_000 && knobs.get(Knob.REPATRIATE_ALL) == 1; i++) {
             home.doWork();
         }
@@ -751,11 +760,11 @@ class RemoteStoreTest {
             assertEquals(IoResult.DONE, store.write(expected[b], 0, (long) b * PAGE, PAGE));
         }
         RemoteTier.Batch batch = new RemoteTier.Batch(8, PAGE + 64);
-        assertEquals(8, store.collectCold(batch, 8, BLOCKS, true));
+        assertEquals(8, remotifier().collectCold(batch, 8, BLOCKS, true));
         RemoteTier.Sent sent = tier.send(batch).join();
         knobs.set(Knob.PERS_REMOTIFY_ENABLE, 0);
         knobs.set(Knob.REPATRIATE_ALL, 1);
-        Repatriator home = new Repatriator(store, knobs, () -> true, clock);
+        Repatriator home = new Repatriator(moves, knobs, () -> true, clock);
         for (int i = 0; i < 10_000 && counters.get(Counter.REMOTE_PERS_PAGES) > 0; i++) {
             home.doWork();
         }
@@ -763,7 +772,7 @@ class RemoteStoreTest {
             home.doWork();
         }
         assertEquals(1, knobs.get(Knob.REPATRIATE_ALL), "the drain waits while a send is in flight");
-        store.commitMoved(batch, sent); // the send lands: eight pages remote, behind the hand
+        remotifier().commitMoved(batch, sent); // the send lands: eight pages remote, behind the hand
         assertEquals(8, counters.get(Counter.REMOTE_PERS_PAGES));
         for (int i = 0; i < 10_000 && knobs.get(Knob.REPATRIATE_ALL) == 1; i++) {
             home.doWork();
@@ -784,7 +793,7 @@ class RemoteStoreTest {
         knobs.set(Knob.SELFSHRINK_INTERVAL, 1);
         knobs.set(Knob.FRONTSWAP_INERTIA, 1);
         knobs.set(Knob.FRONTSWAP_HYSTERESIS, 4);
-        Repatriator home = new Repatriator(store, knobs, () -> true, clock);
+        Repatriator home = new Repatriator(moves, knobs, () -> true, clock);
         for (int lap = 0; lap < LAPS && clock.nanoTime() < 4_500_000_000L; lap++) {
             idleAdvance(home.doWork(), 5);
         }
@@ -805,7 +814,7 @@ class RemoteStoreTest {
         knobs.set(Knob.FRONTSWAP_INERTIA, 0);
         AtomicInteger asked = new AtomicInteger();
         Repatriator home = new Repatriator(
-                store,
+                moves,
                 knobs,
                 () -> {
                     asked.incrementAndGet();
@@ -817,5 +826,21 @@ class RemoteStoreTest {
         }
         assertTrue(asked.get() > 0, "the repatriator asked whether memory was to spare");
         assertEquals(0, counters.get(Counter.REPATRIATED_PAGES));
+    }
+
+    /** A remotifier of this test's store, for its cold scan and commit. */
+    private Remotifier remotifier() {
+        if (remotifier == null) {
+            remotifier = new Remotifier(moves, knobs, PAGE + 64, clock);
+        }
+        return remotifier;
+    }
+
+    /** A repatriator of this test's store, to bring blocks home by hand. */
+    private Repatriator repatriator() {
+        if (repatriator == null) {
+            repatriator = new Repatriator(moves, knobs, () -> true, clock);
+        }
+        return repatriator;
     }
 }

@@ -7,6 +7,10 @@ import java.util.Random;
 import org.agrona.concurrent.CachedNanoClock;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import ramswap.move.Moves;
+import ramswap.move.Remotifier;
+import ramswap.move.Repairer;
+import ramswap.move.Repatriator;
 import ramswap.sys.Posix;
 
 /** The repatriator when pages cannot come home: it gives up, counted, instead of spinning. */
@@ -33,7 +37,7 @@ class RepatriatorLimitsTest {
         for (int b = 0; b < BLOCKS; b++) {
             assertEquals(IoResult.DONE, store.write(Pages.random(r, kind), 0, (long) b * PAGE, PAGE));
         }
-        Remotifier remotifier = new Remotifier(store, knobs, PAGE + 64);
+        Remotifier remotifier = new Remotifier(new Moves(store), knobs, PAGE + 64);
         for (int i = 0; i < 200; i++) {
             remotifier.doWork();
         }
@@ -50,7 +54,7 @@ class RepatriatorLimitsTest {
         long lost = tier.pages.keySet().iterator().next();
         tier.pages.remove(lost); // a lender crashed with it (no backups)
         knobs.set(Knob.REPATRIATE_ALL, 1);
-        Repatriator home = new Repatriator(store, knobs, () -> true);
+        Repatriator home = new Repatriator(new Moves(store), knobs, () -> true);
         int busy = 0;
         for (int i = 0; i < 5_000; i++) {
             busy += home.doWork() > 0 ? 1 : 0;
@@ -83,7 +87,7 @@ class RepatriatorLimitsTest {
             assertEquals(IoResult.DONE, store.write(Pages.random(r, "random"), 0, (long) b * PAGE, PAGE));
             grower.doWork(); // the reserve refilled after each write, as the grower's thread would
         }
-        Remotifier remotifier = new Remotifier(store, knobs, PAGE + 64);
+        Remotifier remotifier = new Remotifier(new Moves(store), knobs, PAGE + 64);
         for (int i = 0; i < 20_000 && store.counters().get(Counter.REMOTE_PERS_PAGES) <= BLOCKS / 2; i++) {
             remotifier.doWork();
         }
@@ -95,7 +99,7 @@ class RepatriatorLimitsTest {
         assertTrue(remote > BLOCKS / 2, "most pages remote: " + remote);
 
         knobs.set(Knob.REPATRIATE_ALL, 1);
-        Repatriator home = new Repatriator(store, knobs, () -> true);
+        Repatriator home = new Repatriator(new Moves(store), knobs, () -> true);
         for (int i = 0; i < 2_000; i++) {
             home.doWork(); // no grower meanwhile: the one reserve slab holds 64 random pages, not all of them
         }
@@ -129,7 +133,7 @@ class RepatriatorLimitsTest {
         tier.epoch = 1;
         knobs.set(Knob.PERS_REMOTIFY_ENABLE, 0);
         CachedNanoClock clock = new CachedNanoClock();
-        Repairer repairer = new Repairer(store, knobs, PAGE + 64, clock);
+        Repairer repairer = new Repairer(new Moves(store), knobs, PAGE + 64, clock);
         long fetches0 = store.counters().get(Counter.REMOTE_FETCHES);
         while (clock.nanoTime() < 3_000_000_000L) { // 3 s of the repairer's time, a millisecond a lap
             repairer.doWork();

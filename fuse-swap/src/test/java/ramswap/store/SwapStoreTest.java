@@ -10,6 +10,8 @@ import java.util.Random;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Test;
+import ramswap.move.Compactor;
+import ramswap.move.Moves;
 import ramswap.sys.OffHeap;
 import ramswap.sys.Posix;
 
@@ -107,8 +109,9 @@ class SwapStoreTest {
             }
             long before = p.mappedBytes();
             int moved = 0;
+            Compactor compactor = new Compactor(new Moves(s));
             for (int i = 0; i < 10; i++) {
-                moved += s.compact(blocks);
+                moved += compactor.compact(blocks);
             }
             long after = p.mappedBytes();
             System.out.printf(
