@@ -1,7 +1,9 @@
 package ramswap.cluster;
 
+import com.hazelcast.cluster.Member;
 import com.hazelcast.core.HazelcastInstance;
 import com.hazelcast.core.HazelcastInstanceAware;
+import com.hazelcast.core.IExecutorService;
 import com.hazelcast.map.EntryProcessor;
 import com.hazelcast.map.IMap;
 import java.time.Duration;
@@ -124,6 +126,76 @@ class RemoteTierBenchmark {
                             .get())));
 
             List<Long> stored = new ArrayList<>(quota.keySet());
+            // one call per lender (issue 17): what a batch of reads costs by each way of asking one member for it, from
+            // a member and from a client; the lender's own memory stands in for its page store
+            Member lenderOnMember = sender.hazelcast().getCluster().getMembers().stream()
+                    .filter(m -> m.getUuid().equals(target))
+                    .findFirst()
+                    .orElseThrow();
+            Member lenderOnClient = client.hazelcast().getCluster().getMembers().stream()
+                    .filter(m -> m.getUuid().equals(target))
+                    .findFirst()
+                    .orElseThrow();
+            LOCAL_PAGES.clear();
+            for (Long k : stored) {
+                LOCAL_PAGES.put(k, page);
+            }
+            IExecutorService onMember = sender.hazelcast().getExecutorService(CALLS);
+            IExecutorService onClient = client.hazelcast().getExecutorService(CALLS);
+            IExecutorService readsOnMember = sender.hazelcast().getExecutorService(PageRead.EXECUTOR_NAME);
+            IExecutorService readsOnClient = client.hazelcast().getExecutorService(PageRead.EXECUTOR_NAME);
+            IMap<Long, byte[]> quotaOnClient = viaClient;
+            List<String> calls = new ArrayList<>();
+            for (int n : new int[] {1, 8, 32}) {
+                for (boolean fromClient : new boolean[] {false, true}) {
+                    String who = fromClient ? "client: " : "member: ";
+                    IMap<Long, byte[]> m = fromClient ? quotaOnClient : quota;
+                    IExecutorService x = fromClient ? onClient : onMember;
+                    Member to = fromClient ? lenderOnClient : lenderOnMember;
+                    calls.add(row(
+                            who + "get " + n + ", pipelined getAsync", measure(r -> getPipelined(m, stored, n, r))));
+                    calls.add(row(
+                            who + "get " + n + ", submitToKeys, read-only processor",
+                            measure(r -> m.submitToKeys(keys(stored, n, r), new PageReader())
+                                    .toCompletableFuture()
+                                    .get(5, TimeUnit.SECONDS))));
+                    IExecutorService reads = fromClient ? readsOnClient : readsOnMember;
+                    calls.add(row(
+                            who + "get " + n + ", submitToMember, PageRead (getAll there)",
+                            measure(r -> reads.submitToMember(new PageRead(keyArray(stored, n, r)), to)
+                                    .get(5, TimeUnit.SECONDS))));
+                    calls.add(row(
+                            who + "get " + n + ", submitToMember, its own memory",
+                            measure(r -> x.submitToMember(new LocalRead(keyArray(stored, n, r)), to)
+                                    .get(5, TimeUnit.SECONDS))));
+                }
+            }
+            IExecutorService writesOnMember = sender.hazelcast().getExecutorService(PageWrite.EXECUTOR_NAME);
+            IExecutorService writesOnClient = client.hazelcast().getExecutorService(PageWrite.EXECUTOR_NAME);
+            for (boolean fromClient : new boolean[] {false, true}) {
+                String who = fromClient ? "client: " : "member: ";
+                IMap<Long, byte[]> m = fromClient ? quotaOnClient : quota;
+                IExecutorService x = fromClient ? writesOnClient : writesOnMember;
+                Member to = fromClient ? lenderOnClient : lenderOnMember;
+                calls.add(row(
+                        who + "put 64, setAllAsync, quota interceptor",
+                        measure(r -> m.setAllAsync(batch(placer, target, page, 64))
+                                .toCompletableFuture()
+                                .get(5, TimeUnit.SECONDS))));
+                calls.add(row(
+                        who + "put 64, submitToMember, PageWrite (setAll there)",
+                        measure(r -> x.submitToMember(new PageWrite(batch(placer, target, page, 64)), to)
+                                .get(5, TimeUnit.SECONDS))));
+            }
+            System.out.println();
+            System.out.printf(
+                    "%-55s %9s %9s %9s%n",
+                    "one call per lender (2 members and a client, one JVM)", "p50 us", "p99 us", "max us");
+            calls.forEach(System.out::println);
+            if (Boolean.getBoolean("ramswap.bench.callsOnly")) {
+                lender.close();
+                return;
+            }
             for (int n : new int[] {1, 32}) {
                 rows.add(row(
                         "client: get " + n + ", pipelined getAsync",
@@ -187,6 +259,47 @@ class RemoteTierBenchmark {
                     "operation (2 members and a client, one JVM, loopback)", "p50 us", "p99 us", "max us");
             rows.forEach(System.out::println);
             lender.close();
+        }
+    }
+
+    /** The executor the call rows run on; a member makes it when first asked. */
+    static final String CALLS = "ramswap-bench-calls";
+
+    /** The pages of the lender's own memory: the stand-in for a page store outside the map. */
+    static final Map<Long, byte[]> LOCAL_PAGES = new java.util.concurrent.ConcurrentHashMap<>();
+
+    static Set<Long> keys(List<Long> stored, int n, int r) {
+        Set<Long> keys = new HashSet<>();
+        for (int k = 0; k < n; k++) {
+            keys.add(stored.get((r * n + k) % stored.size()));
+        }
+        return keys;
+    }
+
+    static long[] keyArray(List<Long> stored, int n, int r) {
+        long[] keys = new long[n];
+        for (int k = 0; k < n; k++) {
+            keys[k] = stored.get((r * n + k) % stored.size());
+        }
+        return keys;
+    }
+
+    /** One call to a member: the pages from its own memory, in the keys' order. */
+    static final class LocalRead implements java.util.concurrent.Callable<byte[][]>, java.io.Serializable {
+        private static final long serialVersionUID = 1L;
+        private final long[] keys;
+
+        LocalRead(long[] keys) {
+            this.keys = keys;
+        }
+
+        @Override
+        public byte[][] call() {
+            byte[][] pages = new byte[keys.length][];
+            for (int i = 0; i < keys.length; i++) {
+                pages[i] = LOCAL_PAGES.get(keys[i]);
+            }
+            return pages;
         }
     }
 
