@@ -101,11 +101,6 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
     private final boolean client;
 
     private final IMap<Long, byte[]> map;
-    /** Where a parked read's pages are asked, one call per lender ({@link PageRead}). */
-    private final com.hazelcast.core.IExecutorService pageReads;
-    /** Where a batch's copies go, one call per lender ({@link PageWrite}). */
-    private final com.hazelcast.core.IExecutorService pageWrites;
-
     private final PartitionService partitions;
     private final int node;
     private final long incarnation;
@@ -167,8 +162,6 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
         this.hazelcast = member.hazelcast();
         this.client = member.client();
         this.map = hazelcast.getMap(MAP_NAME);
-        this.pageReads = hazelcast.getExecutorService(PageRead.EXECUTOR_NAME);
-        this.pageWrites = hazelcast.getExecutorService(PageWrite.EXECUTOR_NAME);
         this.partitions = hazelcast.getPartitionService();
         this.node = member.nodeNumber();
         this.incarnation = incarnation;
@@ -430,86 +423,12 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
             watchedEnd.accumulateAndGet(slot.id() + 1, Math::max);
         }
         int n = slot.count();
-        if (n == 1) {
-            askCopy(slot, round, 0, false);
-        } else {
-            askFirstCopiesByMember(slot, round, n);
+        for (int k = 0; k < n; k++) {
+            askCopy(slot, round, k, false);
         }
         if (slot.lateAt() - timer.sleepsUntil < 0) {
             timer.wakeup.wake(); // it would wake after this round's late binding is due
         }
-    }
-
-    /**
-     * Asks the first copies of a read's pages with one call per member that owns them
-     * ({@link PageRead}); a page whose owner is not known (a partition in migration) is asked alone.
-     */
-    private void askFirstCopiesByMember(FetchSlot slot, int round, int n) {
-        com.hazelcast.cluster.Member[] owners = new com.hazelcast.cluster.Member[n];
-        long[] keys = new long[n];
-        for (int k = 0; k < n; k++) {
-            keys[k] = placer.firstKey(slot.handle(k));
-            try {
-                owners[k] = partitions.getPartition(keys[k]).getOwner();
-            } catch (RuntimeException e) { // the member or client is stopping: asked alone, it fails as it would
-                owners[k] = null;
-            }
-        }
-        for (int k = 0; k < n; k++) {
-            com.hazelcast.cluster.Member owner = owners[k];
-            if (owner == null) {
-                if (keys[k] != ASKED) {
-                    askCopy(slot, round, k, false);
-                }
-                continue;
-            }
-            int count = 0;
-            for (int j = k; j < n; j++) {
-                count += owner.equals(owners[j]) ? 1 : 0;
-            }
-            int[] ks = new int[count];
-            long[] asked = new long[count];
-            for (int j = k, i = 0; j < n; j++) {
-                if (owner.equals(owners[j])) {
-                    ks[i] = j;
-                    asked[i++] = keys[j];
-                    owners[j] = null;
-                    keys[j] = ASKED;
-                }
-            }
-            if (count == 1) {
-                askCopy(slot, round, k, false);
-            } else {
-                askCopies(slot, round, ks, asked, owner);
-            }
-        }
-    }
-
-    /** {@link #askFirstCopiesByMember}: a key already asked (no key of ours is -1: its node bits are never all set). */
-    private static final long ASKED = -1;
-
-    /** Asks the first copies of pages {@code ks} with one call to {@code owner}; each answer comes to {@link #copyAnswered}. */
-    // the callback answers every page on every path, failures included
-    @SuppressWarnings({"FutureReturnValueIgnored", "unchecked"})
-    private void askCopies(FetchSlot slot, int round, int[] ks, long[] keys, com.hazelcast.cluster.Member owner) {
-        java.util.concurrent.CompletableFuture<PageRead.Pages> f;
-        try {
-            f = (java.util.concurrent.CompletableFuture<PageRead.Pages>)
-                    pageReads.submitToMember(new PageRead(keys), owner);
-        } catch (RuntimeException e) { // not sent (the member is stopping): as good as no answer
-            for (int k : ks) {
-                copyAnswered(slot, round, k, false, null, e);
-            }
-            return;
-        }
-        counters.increment(Counter.REMOTE_READ_CALLS);
-        f.whenCompleteAsync(
-                (pages, t) -> {
-                    for (int i = 0; i < ks.length; i++) {
-                        copyAnswered(slot, round, ks[i], false, t == null ? pages.page(i) : null, t);
-                    }
-                },
-                ON_COMPLETING_THREAD);
     }
 
     /** Asks one copy of page {@code k}; its answer comes to {@link #copyAnswered}. */
@@ -1325,29 +1244,26 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
             if (handles == null) {
                 continue; // it owns no partition yet (just promoted, or migrating)
             }
-            // one call per owner, so that a refusal names the member that refused
+            // one setAll per owner, so that a refusal names the member that refused
             Map<java.util.UUID, Map<Long, byte[]>> byOwner = new HashMap<>();
-            Map<java.util.UUID, Member> ownerMembers = new HashMap<>();
             Map<java.util.UUID, Integer> nodeOf = new HashMap<>(seconds);
             nodeOf.put(member.getUuid(), target);
-            ownerMembers.put(member.getUuid(), member);
             for (int k = 0; k < n; k++) {
                 byOwner.computeIfAbsent(member.getUuid(), u -> new HashMap<>(2 * n))
                         .put(placer.firstKey(handles[k]), sealed[k]);
                 if (KeyPlacer.twoCopies(handles[k])) {
                     long key = placer.secondKey(handles[k]);
                     Member owner = placer.ownerOf(key);
-                    Member to = owner == null ? member : owner; // moved meanwhile: the put there finds its new owner
-                    ownerMembers.put(to.getUuid(), to);
-                    byOwner.computeIfAbsent(to.getUuid(), x -> new HashMap<>(2 * n))
-                            .put(key, sealed[k]);
+                    java.util.UUID u =
+                            owner == null ? member.getUuid() : owner.getUuid(); // moved meanwhile: the put finds it
+                    byOwner.computeIfAbsent(u, x -> new HashMap<>(2 * n)).put(key, sealed[k]);
                 }
             }
             List<java.util.UUID> owners = new java.util.ArrayList<>(byOwner.keySet());
-            List<CompletableFuture<?>> puts = new java.util.ArrayList<>(owners.size());
+            List<CompletableFuture<Void>> puts = new java.util.ArrayList<>(owners.size());
             try {
                 for (java.util.UUID u : owners) {
-                    puts.add(writeTo(ownerMembers.get(u), byOwner.get(u)));
+                    puts.add(map.setAllAsync(byOwner.get(u)).toCompletableFuture());
                 }
             } catch (RuntimeException e) { // the member is shutting down, say
                 LOG.log(System.Logger.Level.DEBUG, "sending " + n + " pages to node " + target + " failed", e);
@@ -1417,21 +1333,7 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
         }
     }
 
-    /**
-     * Stores {@code copies} on {@code owner} with one call: from a client a {@link PageWrite}, whose
-     * {@code setAllAsync} would be one invocation per partition the copies touch (about 5x the
-     * time for 64 pages); from a member its own {@code setAllAsync}, already one operation per
-     * member, and a hop shorter than the call (RemoteTierBenchmark, docs/decisions.md).
-     */
-    @SuppressWarnings("unchecked") // the executor's futures are CompletableFutures, on a member and on a client
-    private CompletableFuture<?> writeTo(Member owner, Map<Long, byte[]> copies) {
-        if (!client) {
-            return map.setAllAsync(copies).toCompletableFuture();
-        }
-        return (CompletableFuture<Boolean>) pageWrites.submitToMember(new PageWrite(copies), owner);
-    }
-
-    private static Throwable failureOf(CompletableFuture<?> f) {
+    private static Throwable failureOf(CompletableFuture<Void> f) {
         try {
             f.join();
             return null;

@@ -30,7 +30,7 @@ public record NodeControls(Knobs knobs, Supplier<Map<String, Long>> counters) {
         Objects.requireNonNull(counters, "counters");
     }
 
-    /** Adds the role's attributes, these controls, the control executor and the page calls' executors to a member's configuration. */
+    /** Adds the role's attributes, these controls and the control executor to a member's configuration. */
     static void apply(Config config, NodeRole role, NodeControls controls) {
         if (role != null) {
             config.getMemberAttributeConfig().setAttribute(NodeRole.ROLE_ATTRIBUTE, role.name());
@@ -42,14 +42,6 @@ public record NodeControls(Knobs knobs, Supplier<Map<String, Long>> counters) {
         config.addExecutorConfig(new ExecutorConfig(EXECUTOR_NAME)
                 .setPoolSize(1)
                 .setQueueCapacity(EXECUTOR_QUEUE)
-                .setStatisticsEnabled(false));
-        config.addExecutorConfig(new ExecutorConfig(PageRead.EXECUTOR_NAME)
-                .setPoolSize(PageRead.THREADS)
-                .setQueueCapacity(PageRead.QUEUE)
-                .setStatisticsEnabled(false));
-        config.addExecutorConfig(new ExecutorConfig(PageWrite.EXECUTOR_NAME)
-                .setPoolSize(PageWrite.THREADS)
-                .setQueueCapacity(PageWrite.QUEUE)
                 .setStatisticsEnabled(false));
     }
 

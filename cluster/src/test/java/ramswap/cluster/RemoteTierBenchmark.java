@@ -6,6 +6,10 @@ import com.hazelcast.core.HazelcastInstanceAware;
 import com.hazelcast.core.IExecutorService;
 import com.hazelcast.map.EntryProcessor;
 import com.hazelcast.map.IMap;
+import com.hazelcast.nio.ObjectDataInput;
+import com.hazelcast.nio.ObjectDataOutput;
+import com.hazelcast.nio.serialization.DataSerializable;
+import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -142,8 +146,8 @@ class RemoteTierBenchmark {
             }
             IExecutorService onMember = sender.hazelcast().getExecutorService(CALLS);
             IExecutorService onClient = client.hazelcast().getExecutorService(CALLS);
-            IExecutorService readsOnMember = sender.hazelcast().getExecutorService(PageRead.EXECUTOR_NAME);
-            IExecutorService readsOnClient = client.hazelcast().getExecutorService(PageRead.EXECUTOR_NAME);
+            IExecutorService readsOnMember = sender.hazelcast().getExecutorService(CALLS);
+            IExecutorService readsOnClient = client.hazelcast().getExecutorService(CALLS);
             IMap<Long, byte[]> quotaOnClient = viaClient;
             List<String> calls = new ArrayList<>();
             for (int n : new int[] {1, 8, 32}) {
@@ -161,8 +165,8 @@ class RemoteTierBenchmark {
                                     .get(5, TimeUnit.SECONDS))));
                     IExecutorService reads = fromClient ? readsOnClient : readsOnMember;
                     calls.add(row(
-                            who + "get " + n + ", submitToMember, PageRead (getAll there)",
-                            measure(r -> reads.submitToMember(new PageRead(keyArray(stored, n, r)), to)
+                            who + "get " + n + ", submitToMember, getAll there",
+                            measure(r -> reads.submitToMember(new MapRead(keyArray(stored, n, r)), to)
                                     .get(5, TimeUnit.SECONDS))));
                     calls.add(row(
                             who + "get " + n + ", submitToMember, its own memory",
@@ -170,8 +174,8 @@ class RemoteTierBenchmark {
                                     .get(5, TimeUnit.SECONDS))));
                 }
             }
-            IExecutorService writesOnMember = sender.hazelcast().getExecutorService(PageWrite.EXECUTOR_NAME);
-            IExecutorService writesOnClient = client.hazelcast().getExecutorService(PageWrite.EXECUTOR_NAME);
+            IExecutorService writesOnMember = sender.hazelcast().getExecutorService(CALLS);
+            IExecutorService writesOnClient = client.hazelcast().getExecutorService(CALLS);
             for (boolean fromClient : new boolean[] {false, true}) {
                 String who = fromClient ? "client: " : "member: ";
                 IMap<Long, byte[]> m = fromClient ? quotaOnClient : quota;
@@ -183,8 +187,8 @@ class RemoteTierBenchmark {
                                 .toCompletableFuture()
                                 .get(5, TimeUnit.SECONDS))));
                 calls.add(row(
-                        who + "put 64, submitToMember, PageWrite (setAll there)",
-                        measure(r -> x.submitToMember(new PageWrite(batch(placer, target, page, 64)), to)
+                        who + "put 64, submitToMember, setAll there",
+                        measure(r -> x.submitToMember(new MapWrite(batch(placer, target, page, 64)), to)
                                 .get(5, TimeUnit.SECONDS))));
             }
             System.out.println();
@@ -282,6 +286,138 @@ class RemoteTierBenchmark {
             keys[k] = stored.get((r * n + k) % stored.size());
         }
         return keys;
+    }
+
+    /** One call to a member: its map's getAll of the keys (it owns them), the pages in the keys' order, null where missing. */
+    static final class MapRead
+            implements java.util.concurrent.Callable<MapRead.Pages>, DataSerializable, HazelcastInstanceAware {
+
+        private long[] keys;
+        private transient HazelcastInstance member;
+
+        /** For deserialization only. */
+        public MapRead() {}
+
+        MapRead(long[] keys) {
+            this.keys = keys;
+        }
+
+        @Override
+        public void setHazelcastInstance(HazelcastInstance hazelcast) {
+            this.member = hazelcast;
+        }
+
+        @Override
+        public Pages call() {
+            Set<Long> set = new HashSet<>(keys.length * 2);
+            for (long k : keys) {
+                set.add(k);
+            }
+            IMap<Long, byte[]> map = member.getMap(HazelcastRemoteTier.MAP_NAME);
+            Map<Long, byte[]> got = map.getAll(set);
+            byte[][] pages = new byte[keys.length][];
+            for (int i = 0; i < keys.length; i++) {
+                pages[i] = got.get(keys[i]);
+            }
+            return new Pages(pages);
+        }
+
+        @Override
+        public void writeData(ObjectDataOutput out) throws IOException {
+            out.writeLongArray(keys);
+        }
+
+        @Override
+        public void readData(ObjectDataInput in) throws IOException {
+            keys = in.readLongArray();
+        }
+
+        /** The answer: the sealed pages in the keys' order, null where a key is missing. */
+        public static final class Pages implements DataSerializable {
+            private byte[][] pages;
+
+            /** For deserialization only. */
+            public Pages() {}
+
+            Pages(byte[][] pages) {
+                this.pages = pages;
+            }
+
+            byte[] page(int i) {
+                return pages[i];
+            }
+
+            @Override
+            public void writeData(ObjectDataOutput out) throws IOException {
+                out.writeInt(pages.length);
+                for (byte[] p : pages) {
+                    out.writeByteArray(p);
+                }
+            }
+
+            @Override
+            public void readData(ObjectDataInput in) throws IOException {
+                pages = new byte[in.readInt()][];
+                for (int i = 0; i < pages.length; i++) {
+                    pages[i] = in.readByteArray();
+                }
+            }
+        }
+    }
+
+    /** One call to a member: its map's setAll of a batch's copies (it owns their keys), through its quota interceptor. */
+    static final class MapWrite
+            implements java.util.concurrent.Callable<Boolean>, DataSerializable, HazelcastInstanceAware {
+
+        private long[] keys;
+        private byte[][] pages;
+        private transient HazelcastInstance member;
+
+        /** For deserialization only. */
+        public MapWrite() {}
+
+        MapWrite(Map<Long, byte[]> copies) {
+            this.keys = new long[copies.size()];
+            this.pages = new byte[copies.size()][];
+            int i = 0;
+            for (Map.Entry<Long, byte[]> e : copies.entrySet()) {
+                keys[i] = e.getKey();
+                pages[i++] = e.getValue();
+            }
+        }
+
+        @Override
+        public void setHazelcastInstance(HazelcastInstance hazelcast) {
+            this.member = hazelcast;
+        }
+
+        @Override
+        public Boolean call() {
+            Map<Long, byte[]> copies = new HashMap<>(keys.length * 2);
+            for (int i = 0; i < keys.length; i++) {
+                copies.put(keys[i], pages[i]);
+            }
+            IMap<Long, byte[]> map = member.getMap(HazelcastRemoteTier.MAP_NAME);
+            map.setAll(copies);
+            return Boolean.TRUE;
+        }
+
+        @Override
+        public void writeData(ObjectDataOutput out) throws IOException {
+            out.writeLongArray(keys);
+            for (byte[] p : pages) {
+                out.writeByteArray(p);
+            }
+        }
+
+        @Override
+        public void readData(ObjectDataInput in) throws IOException {
+            keys = in.readLongArray();
+            pages = new byte[keys.length][];
+            for (int i = 0; i < pages.length; i++) {
+                pages[i] = in.readByteArray();
+            }
+        }
     }
 
     /** One call to a member: the pages from its own memory, in the keys' order. */

@@ -29,9 +29,6 @@ public enum Counter {
     REMOTE_READS_PARKED(
             "remote_reads_parked",
             "read requests with remote pages answered from their fetch's completion: no serving thread waited for them"),
-    REMOTE_READ_CALLS(
-            "remote_read_calls",
-            "calls that asked one lender for several first copies of a parked read at once (one call per lender, not one per page)"),
     REMOTE_FETCH_P50_US("remote_fetch_p50_us", "median time of a fetch since start (microseconds)"),
     REMOTE_FETCH_P99_US("remote_fetch_p99_us", "99th percentile time of a fetch since start (microseconds)"),
     REMOTE_FETCH_MAX_US("remote_fetch_max_us", "longest fetch since start (microseconds)"),
