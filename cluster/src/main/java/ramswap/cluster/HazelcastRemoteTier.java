@@ -519,6 +519,9 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
      * holder once one is back. Woken by each new round; idle when no page waits.
      */
     final class FetchTimer implements Agent {
+        /** Longest park between two looks, so that a stop is seen within it. */
+        static final long MAX_PARK_NANOS = 100_000_000L;
+
         final Wakeup wakeup = new Wakeup();
         /**
          * When the timer wakes by itself ({@code System.nanoTime()}): {@link Long#MIN_VALUE} while it
@@ -597,9 +600,36 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
             sleepsUntil = until;
             long wait = until - System.nanoTime();
             if (wait > 0) {
-                java.util.concurrent.locks.LockSupport.parkNanos(wait);
+                // at most a stop's look away: a deadline can be minutes off (swapoff's fetches)
+                java.util.concurrent.locks.LockSupport.parkNanos(Math.min(wait, MAX_PARK_NANOS));
             }
             return 1;
+        }
+
+        /** Says what still waited when the tier stopped: a parked read's pages are answered by then, or aborted. */
+        @Override
+        public void onClose() {
+            int pages = 0;
+            int reads = 0;
+            int end = watchedEnd.get();
+            for (int i = 0; i < end; i++) {
+                FetchSlot slot = watched.get(i);
+                if (slot == null) {
+                    continue;
+                }
+                int round = slot.round();
+                int before = pages;
+                for (int k = 0; k < slot.count(); k++) {
+                    pages += slot.waiting(round, k) ? 1 : 0;
+                }
+                reads += pages > before ? 1 : 0;
+            }
+            if (pages > 0) {
+                LOG.log(
+                        System.Logger.Level.INFO,
+                        pages + " pages of " + reads + " parked reads were still unanswered when the tier stopped"
+                                + " (a read aborted at unmount was answered EIO by the file system)");
+            }
         }
 
         @Override
