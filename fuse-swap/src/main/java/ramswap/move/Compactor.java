@@ -6,6 +6,7 @@ import ramswap.store.BlockTable;
 import ramswap.store.Counter;
 import ramswap.store.Counters;
 import ramswap.store.LocalPool;
+import ramswap.store.SwapStore;
 import ramswap.sys.OffHeap;
 
 /**
@@ -29,7 +30,7 @@ public final class Compactor extends PeriodicAgent {
     private final Counters counters;
     private final Moves.Hand hand = new Moves.Hand();
     /** Where a block's bytes are copied out before they move. */
-    private final Moves.Fetched copy;
+    private final SwapStore.BlockCopy copy;
 
     public Compactor(Moves moves) {
         super(INTERVAL);
@@ -37,7 +38,7 @@ public final class Compactor extends PeriodicAgent {
         this.table = moves.table();
         this.pool = moves.pool();
         this.counters = moves.counters();
-        this.copy = moves.fetched(0);
+        this.copy = moves.newCopy();
     }
 
     @Override
@@ -61,7 +62,7 @@ public final class Compactor extends PeriodicAgent {
      * commits only against an unchanged generation. Returns the blocks moved.
      */
     public int compact(int maxScan) {
-        Moves.Fetched s = copy;
+        SwapStore.BlockCopy s = copy;
         int moved = 0;
         int blocks = table.blocks();
         for (int scanned = 0; scanned < maxScan; scanned++) {
@@ -71,7 +72,7 @@ public final class Compactor extends PeriodicAgent {
                     || !pool.sparse(BlockTable.handle(e), BlockTable.length(e))) {
                 continue;
             }
-            e = moves.copyOut(block, s);
+            e = moves.store().copyOut(block, s);
             if (BlockTable.state(e) != BlockTable.STATE_LOCAL) {
                 continue;
             }
@@ -80,7 +81,7 @@ public final class Compactor extends PeriodicAgent {
             if (to < 0) {
                 continue;
             }
-            OffHeap.copyToNative(s.copy, 0, pool.address(to), length);
+            OffHeap.copyToNative(s.bytes, 0, pool.address(to), length);
             long now = table.lock(block);
             if (table.generation(block) != s.generation) {
                 table.unlock(block, now);

@@ -102,45 +102,14 @@ public final class Moves {
         }
     }
 
-    /** A mover's remote blocks fetched together, and room to copy one block out. One mover thread each. */
-    static final class Fetched {
-        final int[] blocks;
-        final int[] generations;
-        final long[] handles;
-        final long[] entries;
-        final byte[][] pages;
-        final int[] lengths;
-        int count;
-        /** A block's stored bytes, as {@link #copyOut} took them, and its generation then. */
-        final byte[] copy;
-
-        int generation;
-
-        Fetched(int capacity, int pageBytes) {
-            blocks = new int[capacity];
-            generations = new int[capacity];
-            handles = new long[capacity];
-            entries = new long[capacity];
-            pages = new byte[capacity][pageBytes];
-            lengths = new int[capacity];
-            copy = new byte[pageBytes];
-        }
+    /** Where one mover thread fetches remote blocks together: at most {@link SwapStore#MAX_REQUEST_BLOCKS}. */
+    SwapStore.Fetch newFetch() {
+        return new SwapStore.Fetch(SwapStore.MAX_REQUEST_BLOCKS, store.compressedPageBytes());
     }
 
-    /** Buffers for one mover thread's fetches of at most {@code capacity} blocks (0: a copy buffer only). */
-    Fetched fetched(int capacity) {
-        return new Fetched(capacity, store.compressedPageBytes());
-    }
-
-    /** Takes a block's entry and, for a pooled block, copies its stored bytes into {@code f}, under the block's lock. */
-    long copyOut(int block, Fetched f) {
-        long e = table.lock(block);
-        if (BlockTable.state(e) == BlockTable.STATE_LOCAL) {
-            OffHeap.copyFromNative(pool.address(BlockTable.handle(e)), f.copy, 0, BlockTable.length(e));
-        }
-        f.generation = table.generation(block);
-        table.unlock(block, e);
-        return e;
+    /** Where one mover thread copies a block out ({@link SwapStore#copyOut}). */
+    SwapStore.BlockCopy newCopy() {
+        return new SwapStore.BlockCopy(store.compressedPageBytes());
     }
 
     /**
@@ -163,22 +132,19 @@ public final class Moves {
 
     /**
      * Fetches together those of {@code blocks[0..n)} (at most {@link SwapStore#MAX_REQUEST_BLOCKS})
-     * that are remote when looked at, into {@code f} (count 0: none was).
+     * that are remote when looked at ({@link SwapStore#copyOut} into {@code c} notes each
+     * generation), into {@code f} (count 0: none was).
      */
-    void fetchRemote(int[] blocks, int n, RemoteTier tier, Fetched f) {
+    void fetchRemote(int[] blocks, int n, RemoteTier tier, SwapStore.Fetch f, SwapStore.BlockCopy c) {
         f.count = 0;
         for (int j = 0; j < n && f.count < f.blocks.length; j++) {
-            long e = copyOut(blocks[j], f);
+            long e = store.copyOut(blocks[j], c);
             if (BlockTable.state(e) == BlockTable.STATE_REMOTE) {
-                int k = f.count++;
-                f.blocks[k] = blocks[j];
-                f.generations[k] = f.generation;
-                f.handles[k] = BlockTable.handle(e);
-                f.entries[k] = e;
+                f.add(j, blocks[j], c.generation, e);
             }
         }
         if (f.count > 0) {
-            store.timedFetch(tier, f.count, f.blocks, f.generations, f.handles, f.pages, f.lengths);
+            store.timedFetch(tier, f);
         }
     }
 

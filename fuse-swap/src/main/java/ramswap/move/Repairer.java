@@ -64,7 +64,9 @@ public final class Repairer implements Agent {
     /** The remote pages to give new copies: the tier says so, and they were not found lost. */
     private final java.util.function.LongPredicate toReplace;
     /** The pages it fetches to give new copies. */
-    private final Moves.Fetched fetched;
+    private final SwapStore.Fetch fetched;
+    /** Where a block is copied out before its fetch. */
+    private final SwapStore.BlockCopy copy;
     /** {@link #replace}: the entries the batch's blocks had when fetched. */
     private final long[] oldEntries = new long[SwapStore.MAX_REQUEST_BLOCKS];
     /** Handles of remote pages found lost ({@link #replace}): never repaired again, counted once. */
@@ -98,7 +100,8 @@ public final class Repairer implements Agent {
         this.table = moves.table();
         this.knobs = knobs;
         this.counters = moves.counters();
-        this.fetched = moves.fetched(SwapStore.MAX_REQUEST_BLOCKS);
+        this.fetched = moves.newFetch();
+        this.copy = moves.newCopy();
         this.toReplace = handle -> needsReplacing(moves.remote(), handle);
         this.clock = clock;
         long now = clock.nanoTime();
@@ -267,8 +270,8 @@ public final class Repairer implements Agent {
         if (tier == null) {
             return 0;
         }
-        Moves.Fetched f = fetched;
-        moves.fetchRemote(blocks, Math.min(n, b.capacity()), tier, f);
+        SwapStore.Fetch f = fetched;
+        moves.fetchRemote(blocks, Math.min(n, b.capacity()), tier, f, copy);
         if (f.count == 0) {
             return 0;
         }

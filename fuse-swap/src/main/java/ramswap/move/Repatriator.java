@@ -43,7 +43,9 @@ public final class Repatriator implements Agent {
     /** The remote pages worth fetching: not lost with their lender (a fetch could only fail). */
     private final java.util.function.LongPredicate notLost;
     /** The pages it fetches to bring home. */
-    private final Moves.Fetched fetched;
+    private final SwapStore.Fetch fetched;
+    /** Where a block is copied out before its fetch. */
+    private final SwapStore.BlockCopy copy;
 
     private long nextSampleNanos;
     private long lastRemote;
@@ -63,7 +65,8 @@ public final class Repatriator implements Agent {
         this.moves = moves;
         this.knobs = knobs;
         this.counters = moves.counters();
-        this.fetched = moves.fetched(SwapStore.MAX_REQUEST_BLOCKS);
+        this.fetched = moves.newFetch();
+        this.copy = moves.newCopy();
         // a loss only seen, not real, is for the repairer to find out: it fetches, and gives the page a new handle
         this.notLost = handle -> !moves.remote().lost(handle);
         this.memoryToSpare = memoryToSpare;
@@ -174,8 +177,8 @@ public final class Repatriator implements Agent {
         if (tier == null) {
             return 0;
         }
-        Moves.Fetched f = fetched;
-        moves.fetchRemote(blocks, n, tier, f);
+        SwapStore.Fetch f = fetched;
+        moves.fetchRemote(blocks, n, tier, f, copy);
         int home = 0;
         int refusal = 0; // HOME_POOL_FULL or HOME_RESERVE_EMPTY once the pool refused a block
         for (int k = 0; k < f.count; k++) {

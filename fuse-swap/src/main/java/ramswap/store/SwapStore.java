@@ -113,13 +113,14 @@ public final class SwapStore {
         final long[] oldEntries = new long[MAX_REQUEST_BLOCKS];
         final boolean[] partial = new boolean[MAX_REQUEST_BLOCKS];
         final int[] generations = new int[MAX_REQUEST_BLOCKS];
-        /** The generation {@link #copyOut} saw last. */
-        int generation;
+        /** What {@link #copyOut} took last; its bytes are {@link #compressed}. */
+        final BlockCopy copy;
         /** Made at this thread's first remote block. */
         Fetch fetch;
 
         Scratch(int compressedBytes) {
-            this.compressed = new byte[compressedBytes];
+            this.copy = new BlockCopy(compressedBytes);
+            this.compressed = copy.bytes;
         }
 
         Fetch fetch() {
@@ -130,20 +131,35 @@ public final class SwapStore {
         }
     }
 
-    /** The remote blocks of one request, fetched together: where each goes, and what came back. */
-    static final class Fetch {
+    /** A block's stored bytes and its generation, as {@link #copyOut} took them under the block's lock. */
+    public static final class BlockCopy {
+        public final byte[] bytes;
+        public int generation;
+
+        /** Room for any stored page: {@link #compressedPageBytes()}. */
+        public BlockCopy(int pageBytes) {
+            this.bytes = new byte[pageBytes];
+        }
+    }
+
+    /**
+     * Remote blocks fetched together (a request's, or a mover's batch): where each goes, and what
+     * came back. Each owner fetches into its own.
+     */
+    public static final class Fetch {
         final int[] spanIndex;
-        final int[] blocks;
-        final int[] generations;
-        final long[] handles;
-        final long[] entries;
-        final byte[][] pages;
-        final int[] lengths;
-        int count;
+        public final int[] blocks;
+        public final int[] generations;
+        public final long[] handles;
+        public final long[] entries;
+        public final byte[][] pages;
+        public final int[] lengths;
+        public int count;
         /** What the request's pages came to so far: {@link IoResult#DONE}, or its first failure. */
         IoResult result = IoResult.DONE;
 
-        Fetch(int capacity, int pageBytes) {
+        /** Room for {@code capacity} blocks of up to {@code pageBytes} stored bytes each. */
+        public Fetch(int capacity, int pageBytes) {
             spanIndex = new int[capacity];
             blocks = new int[capacity];
             generations = new int[capacity];
@@ -153,7 +169,8 @@ public final class SwapStore {
             lengths = new int[capacity];
         }
 
-        void add(int i, int block, int generation, long entry) {
+        /** Adds block {@code block} (item {@code i} of its owner's list) with its entry and generation. */
+        public void add(int i, int block, int generation, long entry) {
             spanIndex[count] = i;
             blocks[count] = block;
             generations[count] = generation;
@@ -256,14 +273,14 @@ public final class SwapStore {
         for (int i = 0; i < r.count; i++) {
             int block = r.block(i);
             table.markUsed(block);
-            long e = copyOut(block, s);
+            long e = copyOut(block, s.copy);
             counters.increment(Counter.PAGES_READ);
             if (BlockTable.state(e) == BlockTable.STATE_REMOTE) {
                 if (f == null) {
                     f = s.fetch();
                     f.count = 0;
                 }
-                f.add(i, block, s.generation, e); // fetched together below, outside every lock
+                f.add(i, block, s.copy.generation, e); // fetched together below, outside every lock
             } else if (!place(e, s.compressed, r, i, dst, dstOffset, s)) {
                 result = refused(IoResult.CORRUPT);
             }
@@ -334,12 +351,12 @@ public final class SwapStore {
                 continue;
             }
             if (mayRefetch) { // whatever the failure: a block that moved meanwhile is read where it is now
-                long now = copyOut(f.blocks[k], s);
-                if (s.generation != f.generations[k]) {
+                long now = copyOut(f.blocks[k], s.copy);
+                if (s.copy.generation != f.generations[k]) {
                     if (BlockTable.state(now) == BlockTable.STATE_REMOTE) {
                         f.spanIndex[again] = f.spanIndex[k];
                         f.blocks[again] = f.blocks[k];
-                        f.generations[again] = s.generation;
+                        f.generations[again] = s.copy.generation;
                         f.handles[again] = BlockTable.handle(now);
                         f.entries[again] = now;
                         again++;
@@ -433,13 +450,16 @@ public final class SwapStore {
         }
     }
 
-    /** Takes a block's entry and, for a pooled block, copies its stored bytes into scratch, under the block's lock. */
-    private long copyOut(int block, Scratch s) {
+    /**
+     * Takes a block's entry and its generation and, for a pooled block, copies its stored bytes
+     * into {@code c}, under the block's lock. The movers copy blocks out with it too.
+     */
+    public long copyOut(int block, BlockCopy c) {
         long e = table.lock(block);
         if (BlockTable.state(e) == BlockTable.STATE_LOCAL) {
-            OffHeap.copyFromNative(pool.address(BlockTable.handle(e)), s.compressed, 0, BlockTable.length(e));
+            OffHeap.copyFromNative(pool.address(BlockTable.handle(e)), c.bytes, 0, BlockTable.length(e));
         }
-        s.generation = table.generation(block);
+        c.generation = table.generation(block);
         table.unlock(block, e);
         return e;
     }
@@ -493,19 +513,13 @@ public final class SwapStore {
                 });
     }
 
-    /** Fetches the pages {@code f} lists, and records how long it took. */
-    private void timedFetch(RemoteTier tier, Fetch f) {
-        timedFetch(tier, f.count, f.blocks, f.generations, f.handles, f.pages, f.lengths);
-    }
-
     /**
-     * Fetches {@code n} remote pages on this thread ({@link RemoteTier#fetch}), waiting at most the
-     * store's remote timeout, and records how long it took in the fetch latency counters.
+     * Fetches the pages {@code f} lists on this thread ({@link RemoteTier#fetch}), waiting at most
+     * the store's remote timeout, and records how long it took in the fetch latency counters.
      */
-    public void timedFetch(
-            RemoteTier tier, int n, int[] blocks, int[] generations, long[] handles, byte[][] pages, int[] lengths) {
+    public void timedFetch(RemoteTier tier, Fetch f) {
         long t0 = System.nanoTime();
-        tier.fetch(n, blocks, generations, handles, pages, lengths, remoteTimeoutMillis.getAsLong());
+        tier.fetch(f.count, f.blocks, f.generations, f.handles, f.pages, f.lengths, remoteTimeoutMillis.getAsLong());
         fetchMicros.recordValue(Math.min(600_000_000L, Math.max(1, (System.nanoTime() - t0) / 1_000)));
         counters.increment(Counter.REMOTE_FETCHES);
     }
@@ -552,11 +566,11 @@ public final class SwapStore {
         if (!s.partial[k]) {
             entry = encode(src, srcOffset, s);
         } else {
-            long old = copyOut(block, s);
-            s.generations[k] = s.generation;
+            long old = copyOut(block, s.copy);
+            s.generations[k] = s.copy.generation;
             byte[] stored = s.compressed;
             if (BlockTable.state(old) == BlockTable.STATE_REMOTE) {
-                stored = fetchOne(block, old, s.generation, s);
+                stored = fetchOne(block, old, s.copy.generation, s);
                 if (stored == null) {
                     s.entries[k] = BlockTable.EMPTY;
                     return IoResult.REMOTE_FAILED;
