@@ -196,6 +196,7 @@ class RemoteTierBenchmark {
                     "%-55s %9s %9s %9s%n",
                     "one call per lender (2 members and a client, one JVM)", "p50 us", "p99 us", "max us");
             calls.forEach(System.out::println);
+            System.out.println(residentMemory());
             if (Boolean.getBoolean("ramswap.bench.callsOnly")) {
                 lender.close();
                 return;
@@ -262,6 +263,7 @@ class RemoteTierBenchmark {
                     "%-55s %9s %9s %9s%n",
                     "operation (2 members and a client, one JVM, loopback)", "p50 us", "p99 us", "max us");
             rows.forEach(System.out::println);
+            System.out.println(residentMemory());
             lender.close();
         }
     }
@@ -437,6 +439,23 @@ class RemoteTierBenchmark {
             }
             return pages;
         }
+    }
+
+    /** This JVM's resident memory (both members, the client and the stored pages), from /proc. */
+    static String residentMemory() throws java.io.IOException {
+        long rss = 0;
+        long hwm = 0;
+        for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/self/status"))) {
+            String[] f = line.split("\\s+");
+            if (f[0].equals("VmRSS:")) {
+                rss = Long.parseLong(f[1]);
+            } else if (f[0].equals("VmHWM:")) {
+                hwm = Long.parseLong(f[1]);
+            }
+        }
+        return String.format(
+                "resident memory of this JVM (2 members, a client, the pages): %.1f MiB, peak %.1f MiB",
+                rss / 1024.0, hwm / 1024.0);
     }
 
     /** Round {@code r}'s {@code n} keys of {@code stored}, each asked with getAsync at once, then all waited for. */
