@@ -2,6 +2,7 @@ package ramswap.e2e;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
 
 import java.time.Duration;
 import java.util.ArrayList;
@@ -10,6 +11,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.function.Supplier;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
@@ -140,7 +142,7 @@ class StatusIT {
                 LOG,
                 PROTECTED);
         // no data member, so no stats map: nothing published, nothing measured
-        assertNodes(alone, "0 {member_address} borrows (lite) - 0 - - -");
+        assertNodes(alone, () -> List.of("0 {member_address} borrows (lite) - 0 - - -"));
     }
 
     @Test
@@ -242,19 +244,20 @@ class StatusIT {
     @Test
     @Order(5)
     void shouldListEveryNodeWithTheRoleItsStatusNamesAndItsResidentMemory() {
-        Map<String, String> l = facts(lender);
-        Map<String, String> b = facts(both);
-        Map<String, String> m = facts(lite);
         for (Node from : List.of(lender, client)) {
-            assertNodes(
-                    from,
-                    "1 " + l.get("member_address") + " lends <size> 64.0 MiB " + l.get("h:foreign_pers_bytes")
-                            + " (<n>%) 0 -",
-                    "2 " + b.get("member_address") + " lends+borrows <size> 64.0 MiB " + b.get("h:foreign_pers_bytes")
-                            + " (<n>%) 0 -",
-                    "3 127.0.0.1 borrows (client) <size> 0 0 B " + PAGES + " (<size>) full",
-                    "4 " + m.get("member_address") + " borrows (lite) <size> 0 0 B " + m.get("remote_pers_pages")
-                            + " (<size>) full");
+            assertNodes(from, () -> {
+                Map<String, String> l = facts(lender);
+                Map<String, String> b = facts(both);
+                Map<String, String> m = facts(lite);
+                return List.of(
+                        "1 " + l.get("member_address") + " lends <size> 64.0 MiB " + l.get("h:foreign_pers_bytes")
+                                + " (<n>%) 0 -",
+                        "2 " + b.get("member_address") + " lends+borrows <size> 64.0 MiB "
+                                + b.get("h:foreign_pers_bytes") + " (<n>%) 0 -",
+                        "3 127.0.0.1 borrows (client) <size> 0 0 B " + PAGES + " (<size>) full",
+                        "4 " + m.get("member_address") + " borrows (lite) <size> 0 0 B " + m.get("remote_pers_pages")
+                                + " (<size>) full");
+            });
         }
     }
 
@@ -287,17 +290,44 @@ class StatusIT {
         assertLines(golden, r.output(), facts, false);
     }
 
-    /** Runs nodes through {@code n} and matches each row; a space in a golden row stands for the columns' padding. */
-    private static void assertNodes(Node n, String... rows) {
-        Host.Run r = n.ramswap(CLI, "nodes");
-        assertEquals(0, r.exitCode(), r.output());
-        List<String> golden = new ArrayList<>(
-                List.of("node address role resident lend lent (used) remote pages (compressed) copies"));
-        golden.addAll(List.of(rows));
-        assertLines(golden.toArray(String[]::new), r.output(), facts(n), true);
+    /**
+     * Runs nodes through {@code n} and matches each row; a space in a golden row stands for the columns' padding.
+     * {@code nodes} reads the stats map, which each node refreshes every 2 s, so a figure that changed since the
+     * last publication is asked again, for at most {@link #STATS_SETTLE}; {@code rows} are made anew from the
+     * nodes' own figures each time.
+     */
+    private static void assertNodes(Node n, Supplier<List<String>> rows) {
+        long deadline = System.nanoTime() + STATS_SETTLE.toNanos();
+        while (true) {
+            List<String> golden = new ArrayList<>(
+                    List.of("node address role resident lend lent (used) remote pages (compressed) copies"));
+            golden.addAll(rows.get());
+            Host.Run r = n.ramswap(CLI, "nodes");
+            assertEquals(0, r.exitCode(), r.output());
+            String wrong = wrongLines(golden.toArray(String[]::new), r.output(), facts(n), true);
+            if (wrong.isEmpty()) {
+                return;
+            }
+            if (System.nanoTime() > deadline) {
+                fail(wrong + "\nwhole output:\n" + r.output());
+            }
+            try {
+                Thread.sleep(500);
+            } catch (InterruptedException e) {
+                throw new AssertionError(e);
+            }
+        }
     }
 
+    private static final Duration STATS_SETTLE = Duration.ofSeconds(10);
+
     private static void assertLines(String[] golden, String output, Map<String, String> facts, boolean padded) {
+        String wrong = wrongLines(golden, output, facts, padded);
+        assertTrue(wrong.isEmpty(), wrong + "\nwhole output:\n" + output);
+    }
+
+    /** The lines of {@code output} that do not match {@code golden}, each with what was wanted; empty if all do. */
+    private static String wrongLines(String[] golden, String output, Map<String, String> facts, boolean padded) {
         List<String> lines = output.lines().filter(l -> !l.isBlank()).toList();
         List<String> wrong = new ArrayList<>();
         for (int i = 0; i < Math.max(golden.length, lines.size()); i++) {
@@ -309,7 +339,7 @@ class StatusIT {
                 wrong.add("line " + (i + 1) + ":\n  want " + want + "\n  got  " + got);
             }
         }
-        assertTrue(wrong.isEmpty(), String.join("\n", wrong) + "\nwhole output:\n" + output);
+        return String.join("\n", wrong);
     }
 
     private static final Pattern HOLE = Pattern.compile("<[a-z]+>|\\{[a-z0-9_:]+\\}");
