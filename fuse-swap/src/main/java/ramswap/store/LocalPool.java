@@ -38,7 +38,13 @@ public final class LocalPool implements AutoCloseable {
 
     public static final int SLAB_BYTES = 256 * 1024;
     public static final int CLASS_STEP = 32;
-    public static final int CLASSES = BlockCodec.BLOCK_SIZE / CLASS_STEP;
+    /**
+     * The longest slot: a block, and room for what a lender keeps with another node's page (its
+     * seal and its key); a node's own blocks are at most {@link BlockCodec#BLOCK_SIZE}.
+     */
+    public static final int MAX_LENGTH = BlockCodec.BLOCK_SIZE + 2 * CLASS_STEP;
+
+    public static final int CLASSES = MAX_LENGTH / CLASS_STEP;
     private static final int SLOT_BITS = 16;
     private static final int NONE = -1;
     /** Empty slabs a class keeps for itself before giving them back, so that a class at a slab edge does not back and release in turn. */
@@ -405,9 +411,9 @@ public final class LocalPool implements AutoCloseable {
 
     // ---------------------------------------------------------------- size classes
 
-    /** The class that holds {@code length} bytes (1..4096). */
+    /** The class that holds {@code length} bytes (1..{@link #MAX_LENGTH}). */
     public static int classOf(int length) {
-        if (length < 1 || length > BlockCodec.BLOCK_SIZE) {
+        if (length < 1 || length > MAX_LENGTH) {
             throw new IllegalArgumentException("length out of range: " + length);
         }
         return (length - 1) / CLASS_STEP;

@@ -25,6 +25,19 @@ public final class OffHeap {
         UNSAFE.copyMemory(null, address, dst, BYTE_ARRAY_BASE + dstOffset, length);
     }
 
+    /** Copies {@code bytes} bytes between native addresses (ranges that do not overlap). */
+    public static void copyNative(long from, long to, long bytes) {
+        UNSAFE.copyMemory(from, to, bytes);
+    }
+
+    public static void putShort(long address, short value) {
+        UNSAFE.putShort(address, value);
+    }
+
+    public static short getShort(long address) {
+        return UNSAFE.getShort(address);
+    }
+
     public static void putInt(long address, int value) {
         UNSAFE.putInt(address, value);
     }

@@ -1,0 +1,297 @@
+package ramswap.cluster;
+
+import java.util.function.LongPredicate;
+import ramswap.store.LocalPool;
+import ramswap.sys.OffHeap;
+import ramswap.sys.Posix;
+
+/**
+ * A lender's store of other nodes' pages, off the Java heap. Each sealed page lives in a slot of
+ * a {@link LocalPool} of its own (size classes of {@value LocalPool#CLASS_STEP} bytes, slabs of
+ * 256 KiB backed as pages arrive, locked as they are touched when the daemon locks its memory,
+ * given back to the kernel when emptied), headed by its key and its length. The index that finds
+ * a page by its key ({@link RemoteKey}: node, incarnation, sequence) is a table of the slots'
+ * handles, 4 bytes each, open addressing with linear probing: it doubles past 3/4 full and halves
+ * below 1/8, so past its first 1024 entries (4 KiB) it costs 5.3 to 32 bytes of heap per page,
+ * 5.3 to 10.7 while pages arrive.
+ *
+ * <pre>
+ * slot: key (8 bytes) | sealed length (2 bytes) | sealed page
+ * </pre>
+ *
+ * <p><b>Quota.</b> The pool's limit is the quota: a page that would need a slab past it is
+ * refused ({@link #put} returns false) and nothing is stored. The quota bounds what is resident,
+ * slabs' free slots included, not only the pages' bytes.
+ *
+ * <p><b>Compaction.</b> A slab left sparse by frees keeps its memory until its last page leaves;
+ * {@link #compact} moves pages out of sparse slabs into denser ones of their class, so that the
+ * sparse ones empty and go back to the kernel.
+ *
+ * <p>Thread-safe: every operation holds this store's lock (the callers are Hazelcast's threads,
+ * a batch per call). Nothing here is on a node's serving path.
+ */
+public final class LentPages implements AutoCloseable {
+
+    static final int HEADER_BYTES = Long.BYTES + Short.BYTES;
+    /** The longest sealed page a slot takes: a block sealed, with room to spare. */
+    public static final int MAX_PAGE_BYTES = LocalPool.MAX_LENGTH - HEADER_BYTES;
+    /** Slabs addressable by an index entry (slab id 18 bits, slot 13): 64 GiB of slabs. */
+    static final long MAX_QUOTA_BYTES = (1L << 18) * LocalPool.SLAB_BYTES;
+
+    private static final int MIN_TABLE = 1024;
+    private static final int EMPTY = -1;
+    private static final int SLOT_BITS = 13;
+    private static final int POOL_SLOT_BITS = 16;
+
+    private final LocalPool pool;
+    private int[] table = newTable(MIN_TABLE);
+    private int pages;
+    private long pageBytes;
+    private int compactCursor;
+
+    /**
+     * @param quotaBytes  the most this store keeps resident: slabs of 256 KiB, used or partly used
+     * @param lockOnFault the process locks its memory: the store's range is locked as it is touched,
+     *                    not populated whole when it is mapped
+     */
+    public LentPages(Posix posix, long quotaBytes, boolean lockOnFault) {
+        if (quotaBytes < LocalPool.SLAB_BYTES || quotaBytes > MAX_QUOTA_BYTES) {
+            throw new IllegalArgumentException("a lend quota must be between " + LocalPool.SLAB_BYTES + " and "
+                    + MAX_QUOTA_BYTES + " bytes, got " + quotaBytes);
+        }
+        this.pool = new LocalPool(posix, quotaBytes, quotaBytes, 0, lockOnFault);
+    }
+
+    /**
+     * Stores {@code length} bytes of {@code src} from {@code offset} under {@code key}, in place of
+     * what the key held. False, and nothing stored (what the key held is gone), when the quota is
+     * full.
+     */
+    public synchronized boolean put(long key, byte[] src, int offset, int length) {
+        if (length < 1 || length > MAX_PAGE_BYTES) {
+            throw new IllegalArgumentException("a lent page is 1 to " + MAX_PAGE_BYTES + " bytes, got " + length);
+        }
+        removeKey(key);
+        long handle = pool.allocate(length + HEADER_BYTES);
+        if (handle < 0) {
+            return false;
+        }
+        long at = pool.address(handle);
+        OffHeap.putLong(at, key);
+        putLength(at, length);
+        OffHeap.copyToNative(src, offset, at + HEADER_BYTES, length);
+        int i = probe(key);
+        table[i] = pack(handle);
+        pages++;
+        pageBytes += length;
+        if (pages > table.length / 4 * 3) {
+            resize(table.length * 2);
+        }
+        return true;
+    }
+
+    /** Copies the page under {@code key} into {@code dst} from {@code offset}: its length, or -1 if none. */
+    public synchronized int get(long key, byte[] dst, int offset) {
+        int e = table[probe(key)];
+        if (e == EMPTY) {
+            return -1;
+        }
+        long at = pool.address(unpack(e));
+        int length = length(at);
+        OffHeap.copyFromNative(at + HEADER_BYTES, dst, offset, length);
+        return length;
+    }
+
+    /** Whether a page is stored under {@code key}. */
+    public synchronized boolean contains(long key) {
+        return table[probe(key)] != EMPTY;
+    }
+
+    /** Frees the page under {@code key}; false if there was none. */
+    public synchronized boolean remove(long key) {
+        boolean removed = removeKey(key);
+        if (removed && pages < table.length / 8 && table.length > MIN_TABLE) {
+            resize(table.length / 2);
+        }
+        return removed;
+    }
+
+    /** Frees every page whose key {@code doomed} accepts (a node gone, an earlier life): how many. */
+    public synchronized int removeIf(LongPredicate doomed) {
+        int removed = 0;
+        for (int i = 0; i < table.length; i++) {
+            int e = table[i];
+            if (e != EMPTY) {
+                long at = pool.address(unpack(e));
+                if (doomed.test(OffHeap.getLong(at))) {
+                    int length = length(at);
+                    pool.free(unpack(e), length + HEADER_BYTES);
+                    table[i] = EMPTY;
+                    pages--;
+                    pageBytes -= length;
+                    removed++;
+                }
+            }
+        }
+        if (removed > 0) { // the holes broke probe runs: place every survivor again
+            resize(tableSizeFor(pages));
+        }
+        return removed;
+    }
+
+    /**
+     * Moves at most {@code maxMoves} pages out of sparse slabs into denser ones of their class,
+     * looking at most at {@code maxLooks} entries from where the last call stopped: how many moved.
+     */
+    public synchronized int compact(int maxMoves, int maxLooks) {
+        int moved = 0;
+        for (int looks = 0; looks < maxLooks && moved < maxMoves && pages > 0; looks++) {
+            int i = compactCursor;
+            compactCursor = (compactCursor + 1) & (table.length - 1);
+            int e = table[i];
+            if (e == EMPTY) {
+                continue;
+            }
+            long from = unpack(e);
+            long at = pool.address(from);
+            int slotLength = length(at) + HEADER_BYTES;
+            if (!pool.sparse(from, slotLength)) {
+                continue;
+            }
+            long to = pool.allocateDenser(from, slotLength);
+            if (to < 0) {
+                continue;
+            }
+            OffHeap.copyNative(at, pool.address(to), slotLength);
+            table[i] = pack(to);
+            pool.free(from, slotLength);
+            moved++;
+        }
+        return moved;
+    }
+
+    /** Pages stored. */
+    public synchronized int pages() {
+        return pages;
+    }
+
+    /** The sealed bytes of the pages stored, without their slots' headers and slack. */
+    public synchronized long pageBytes() {
+        return pageBytes;
+    }
+
+    /** Bytes of the slabs backed: what the pages cost in memory, off the heap. */
+    public long mappedBytes() {
+        return pool.mappedBytes();
+    }
+
+    /** Bytes of the index, on the heap. */
+    public synchronized long indexBytes() {
+        return (long) table.length * Integer.BYTES;
+    }
+
+    public long quotaBytes() {
+        return pool.limitBytes();
+    }
+
+    /** Frees every page and gives the store's memory back; call it once no call can reach the store. */
+    @Override
+    public synchronized void close() {
+        pool.close();
+        table = newTable(MIN_TABLE);
+        pages = 0;
+        pageBytes = 0;
+    }
+
+    // ---------------------------------------------------------------- the index
+
+    /** The index of {@code key}'s entry, or of the empty entry where it would go. */
+    private int probe(long key) {
+        int mask = table.length - 1;
+        for (int i = hash(key) & mask; ; i = (i + 1) & mask) {
+            int e = table[i];
+            if (e == EMPTY || OffHeap.getLong(pool.address(unpack(e))) == key) {
+                return i;
+            }
+        }
+    }
+
+    private boolean removeKey(long key) {
+        int i = probe(key);
+        int e = table[i];
+        if (e == EMPTY) {
+            return false;
+        }
+        long handle = unpack(e);
+        int length = length(pool.address(handle));
+        pool.free(handle, length + HEADER_BYTES);
+        pages--;
+        pageBytes -= length;
+        // backward-shift deletion: move up every entry of the run that the hole would hide
+        int mask = table.length - 1;
+        int hole = i;
+        for (int j = (i + 1) & mask; table[j] != EMPTY; j = (j + 1) & mask) {
+            int home = hash(OffHeap.getLong(pool.address(unpack(table[j])))) & mask;
+            if (((j - home) & mask) >= ((j - hole) & mask)) {
+                table[hole] = table[j];
+                hole = j;
+            }
+        }
+        table[hole] = EMPTY;
+        return true;
+    }
+
+    private void resize(int size) {
+        int[] old = table;
+        table = newTable(size);
+        int mask = size - 1;
+        for (int e : old) {
+            if (e != EMPTY) {
+                int i = hash(OffHeap.getLong(pool.address(unpack(e)))) & mask;
+                while (table[i] != EMPTY) {
+                    i = (i + 1) & mask;
+                }
+                table[i] = e;
+            }
+        }
+        compactCursor = 0;
+    }
+
+    /** The table size that holds {@code n} entries at most half full. */
+    private static int tableSizeFor(int n) {
+        int size = MIN_TABLE;
+        while (size / 2 < n) {
+            size *= 2;
+        }
+        return size;
+    }
+
+    private static int[] newTable(int size) {
+        int[] t = new int[size];
+        java.util.Arrays.fill(t, EMPTY);
+        return t;
+    }
+
+    private static int hash(long key) {
+        long h = key * 0x9E3779B97F4A7C15L;
+        return (int) (h ^ (h >>> 32));
+    }
+
+    /** A pool handle ({@code slab << 16 | slot}) in 31 bits: slab 18 bits, slot 13 (8192 slots of 32 bytes). */
+    private static int pack(long handle) {
+        return (int) ((handle >>> POOL_SLOT_BITS) << SLOT_BITS | (handle & ((1 << SLOT_BITS) - 1)));
+    }
+
+    private static long unpack(int e) {
+        return ((long) (e >>> SLOT_BITS) << POOL_SLOT_BITS) | (e & ((1 << SLOT_BITS) - 1));
+    }
+
+    private static void putLength(long slot, int length) {
+        OffHeap.putShort(slot + Long.BYTES, (short) length);
+    }
+
+    /** The sealed length in a slot's header. */
+    private static int length(long slot) {
+        return OffHeap.getShort(slot + Long.BYTES) & 0xFFFF;
+    }
+}
