@@ -99,6 +99,7 @@ final class MemberConfig {
         stats.getEvictionConfig().setEvictionPolicy(EvictionPolicy.NONE);
         config.addMapConfig(stats);
         config.addMapConfig(blocksMapConfig());
+        config.addExecutorConfig(PageCall.executorConfig());
         return config;
     }
 

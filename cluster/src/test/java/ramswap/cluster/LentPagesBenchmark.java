@@ -11,6 +11,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Random;
 import java.util.UUID;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
 import ramswap.store.BlockCodec;
@@ -131,6 +132,98 @@ class LentPagesBenchmark {
                         + " grown meanwhile; B/page and x compr.: (heap + off) per page and against the compressed"
                         + " bytes; now resident %s MiB (peak %s)%n",
                 mib(Sample.now().rss), mib(peakRss()));
+    }
+
+    /**
+     * What one batch costs by each way of asking one lender, p50/p99/max in microseconds: today's IMap
+     * calls against one {@link PageCall} on the lender's {@link LentPages}, from a lite member and from
+     * a client, the pages sealed blocks (4,124 bytes).
+     */
+    @Test
+    void printCostPerCall() throws Exception {
+        try (TestCluster cluster = new TestCluster(FreePorts.base());
+                LentPages store = new LentPages(Posix.load(), 1L << 30, false)) {
+            ClusterMember lenderMember = cluster.start(1);
+            ClusterMember sender = cluster.startLite(0);
+            TestCluster.await(
+                    "two members",
+                    () -> sender.memberCount() == 2
+                            && sender.hazelcast().getPartitionService().isClusterSafe());
+            Lender lender = new Lender(lenderMember, Long.MAX_VALUE / 2, new Knobs(), new Counters());
+            PageCall.offer(lenderMember.hazelcast(), store);
+            ClusterClient client =
+                    cluster.own(ClusterClient.connect(cluster.settings(5, true), java.time.Duration.ofSeconds(30)));
+            UUID target = lenderMember.hazelcast().getCluster().getLocalMember().getUuid();
+            KeyPlacer placer = new KeyPlacer(sender.hazelcast().getPartitionService(), 0, 1);
+            byte[] page = new byte[BlockCodec.BLOCK_SIZE + PageSeal.OVERHEAD];
+            new Random(2).nextBytes(page);
+
+            List<String> rows = new ArrayList<>();
+            for (boolean viaClient : new boolean[] {false, true}) {
+                com.hazelcast.core.HazelcastInstance from = viaClient ? client.hazelcast() : sender.hazelcast();
+                String who = viaClient ? "client" : "member";
+                IMap<Long, byte[]> map = from.getMap(HazelcastRemoteTier.MAP_NAME);
+                com.hazelcast.cluster.Member lenderSeen = from.getCluster().getMembers().stream()
+                        .filter(m -> m.getUuid().equals(target))
+                        .findFirst()
+                        .orElseThrow();
+                com.hazelcast.core.IExecutorService calls = from.getExecutorService(PageCall.EXECUTOR_NAME);
+                rows.add(RemoteTierBenchmark.row(
+                        who + ": store 64, IMap setAll (today)",
+                        RemoteTierBenchmark.measure(
+                                r -> map.setAll(RemoteTierBenchmark.batch(placer, target, page, 64)))));
+                long[] next = {viaClient ? 1L << 32 : 0};
+                rows.add(RemoteTierBenchmark.row(who + ": store 64, one PageCall", RemoteTierBenchmark.measure(r -> {
+                    long[] keys = new long[64];
+                    byte[][] pages = new byte[64][];
+                    for (int k = 0; k < 64; k++) {
+                        keys[k] = next[0]++;
+                        pages[k] = page;
+                    }
+                    if (calls.submitToMember(PageCall.store(keys, pages), lenderSeen)
+                                    .get(30, TimeUnit.SECONDS)
+                                    .count()
+                            != 64) {
+                        throw new AssertionError("the lender refused");
+                    }
+                })));
+                List<Long> inMap = new ArrayList<>(map.keySet());
+                for (int n : new int[] {1, 8, 32}) {
+                    rows.add(RemoteTierBenchmark.row(
+                            who + ": read " + n + ", getAsync per page (today)",
+                            RemoteTierBenchmark.measure(r -> RemoteTierBenchmark.getPipelined(map, inMap, n, r))));
+                    long stored = next[0] - (viaClient ? 1L << 32 : 0);
+                    long first = viaClient ? 1L << 32 : 0;
+                    rows.add(RemoteTierBenchmark.row(
+                            who + ": read " + n + ", one PageCall", RemoteTierBenchmark.measure(r -> {
+                                long[] keys = new long[n];
+                                for (int k = 0; k < n; k++) {
+                                    keys[k] = first + (r * (long) n + k) % stored;
+                                }
+                                PageCall.Answer a = calls.submitToMember(PageCall.read(keys), lenderSeen)
+                                        .get(30, TimeUnit.SECONDS);
+                                if (a.page(n - 1) == null) {
+                                    throw new AssertionError("a page stored is missing");
+                                }
+                            })));
+                }
+            }
+            System.out.printf("%n%-55s %9s %9s %9s%n", "one batch to one lender (us)", "p50", "p99", "max");
+            rows.forEach(System.out::println);
+            System.out.printf(
+                    "lender store: %,d pages in %s MiB of slabs, index %s MiB; IMap: %,d entries; this JVM"
+                            + " (2 members, a client, both stores) resident %s MiB (peak %s)%n",
+                    store.pages(),
+                    mib(store.mappedBytes()),
+                    mib(store.indexBytes()),
+                    lenderMember
+                            .hazelcast()
+                            .getMap(HazelcastRemoteTier.MAP_NAME)
+                            .size(),
+                    mib(Sample.now().rss),
+                    mib(peakRss()));
+            lender.close();
+        }
     }
 
     /** Pages of the mix: each a random run of 256 to 4,095 bytes (the rest repeats), compressed and sealed-sized. */
