@@ -4,6 +4,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import com.hazelcast.client.HazelcastClient;
+import com.hazelcast.client.config.ClientConfig;
+import com.hazelcast.core.HazelcastInstance;
+import com.hazelcast.core.HazelcastJsonValue;
+import com.hazelcast.map.IMap;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -259,6 +264,73 @@ class StatusIT {
                                 + " (<size>) full");
             });
         }
+    }
+
+    /**
+     * What Management Center shows: a plain Hazelcast client, connected as it connects (the cluster's name and a
+     * member's address), finds each node's entry in the stats map, with what it lends and holds, and what it
+     * borrows and has away, as the node itself counts them.
+     */
+    @Test
+    @Order(6)
+    void shouldShowEachNodesLendingAndBorrowingToAPlainHazelcastClient() {
+        ClientConfig config = new ClientConfig();
+        config.setClusterName(facts(lender).get("cluster_name"));
+        config.setInstanceName(tag + "-mc");
+        config.getNetworkConfig().addAddress(lender.memberAddress());
+        config.getConnectionStrategyConfig().getConnectionRetryConfig().setClusterConnectTimeoutMillis(30_000);
+        HazelcastInstance mc = HazelcastClient.newHazelcastClient(config);
+        try {
+            IMap<Integer, HazelcastJsonValue> stats = mc.getMap("ramswap-stats");
+            List<String> wrong = new ArrayList<>();
+            try {
+                Host.await("the stats map shows what each node counts", STATS_SETTLE, null, () -> {
+                    wrong.clear();
+                    for (Node n : List.of(lender, both, client, lite)) {
+                        wrong.addAll(differences(n, stats.get(n.number)));
+                    }
+                    return wrong.isEmpty();
+                });
+            } catch (AssertionError e) {
+                throw new AssertionError(e.getMessage() + ": " + String.join("; ", wrong), e);
+            }
+            assertEquals(64L << 20, jsonLong(stats.get(lender.number).getValue(), "lend_quota_bytes"));
+            assertTrue(jsonLong(stats.get(lender.number).getValue(), "foreign_pers_bytes") > 0, "holds pages");
+            assertEquals(PAGES, jsonLong(stats.get(client.number).getValue(), "remote_pers_pages"));
+        } finally {
+            mc.shutdown();
+        }
+    }
+
+    /** How node {@code n}'s stats entry differs from its own counters, in what a lender or a borrower shows. */
+    private static List<String> differences(Node n, HazelcastJsonValue entry) {
+        List<String> wrong = new ArrayList<>();
+        if (entry == null) {
+            wrong.add("node " + n.number + " has no entry");
+            return wrong;
+        }
+        Map<String, Long> live = n.counters();
+        List<String> names = live.getOrDefault("lend_quota_bytes", 0L) > 0
+                ? List.of("lend_quota_bytes", "foreign_pers_bytes")
+                : List.of("remote_pers_pages", "remote_pers_zbytes");
+        for (String name : names) {
+            Long shown = jsonLong(entry.getValue(), name);
+            if (!live.get(name).equals(shown)) {
+                wrong.add("node " + n.number + " " + name + ": counted " + live.get(name) + ", shown " + shown);
+            }
+        }
+        Long rss = jsonLong(entry.getValue(), "rss_bytes");
+        if (rss == null || rss <= 0) {
+            wrong.add("node " + n.number + " shows no resident memory: " + entry.getValue());
+        }
+        return wrong;
+    }
+
+    /** The number under {@code name} in a stats entry's flat JSON object, or null. */
+    private static Long jsonLong(String json, String name) {
+        Matcher m = Pattern.compile("\"" + Pattern.quote(name) + "\"\\s*:\\s*(-?\\d+)")
+                .matcher(json);
+        return m.find() ? Long.parseLong(m.group(1)) : null;
     }
 
     // ---------------------------------------------------------------- golden lines
