@@ -9,13 +9,16 @@ import java.util.Arrays;
 import java.util.Locale;
 import java.util.concurrent.Semaphore;
 import ramswap.agent.Agents;
+import ramswap.cluster.CallTier;
 import ramswap.cluster.ClientControl;
 import ramswap.cluster.ClusterClient;
 import ramswap.cluster.ClusterException;
 import ramswap.cluster.ClusterMember;
 import ramswap.cluster.ClusterNode;
+import ramswap.cluster.ClusterTier;
 import ramswap.cluster.HazelcastRemoteTier;
 import ramswap.cluster.Lender;
+import ramswap.cluster.LentPages;
 import ramswap.cluster.NodeControls;
 import ramswap.cluster.NodeLease;
 import ramswap.cluster.StatsPublisher;
@@ -152,11 +155,17 @@ final class Daemon {
         // sends its deletes), then this node's pages left on lenders are deleted, then the lender and
         // the tier close, then the member leaves
         try (ClusterNode m = joinCluster(knobs, counters);
-                HazelcastRemoteTier tier = config.swap() ? startTier(m, knobs, counters) : null;
+                ClusterTier tier = config.swap() ? startTier(m, knobs, counters) : null;
                 // a node that lends is always a member (DaemonConfig)
                 Lender lender = config.lendBytes() > 0
                         ? new Lender((ClusterMember) m, config.lendBytes(), knobs, counters)
+                        : null;
+                LentPages lent = lender != null && CallTier.chosen()
+                        ? new LentPages(posix, config.lendBytes(), config.protections())
                         : null) {
+            if (lent != null) {
+                lender.serve(lent);
+            }
             try (Agents agents = new Agents(() -> counters.increment(Counter.AGENT_ERRORS))) {
                 store = new SwapStore(config.sizeBytes(), pool, counters);
                 setKnob(knobs, Knob.POOL_MAX_BYTES, config.poolLimitBytes());
@@ -519,8 +528,12 @@ final class Daemon {
     }
 
     /** This node's remote tier; its incarnation is random, so that no page of an earlier life authenticates. */
-    private HazelcastRemoteTier startTier(ClusterNode m, Knobs knobs, Counters counters) {
+    private ClusterTier startTier(ClusterNode m, Knobs knobs, Counters counters) {
         long incarnation = new java.security.SecureRandom().nextLong();
+        if (CallTier.chosen()) {
+            say("remote store: lenders' own stores, one call per lender (" + CallTier.PROPERTY + "=calls)");
+            return CallTier.start(m, knobs, counters, incarnation, TIER_SWEEP);
+        }
         return HazelcastRemoteTier.start(m, knobs, counters, incarnation, TIER_SWEEP);
     }
 

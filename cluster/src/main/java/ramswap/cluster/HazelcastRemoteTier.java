@@ -33,7 +33,6 @@ import ramswap.store.Counter;
 import ramswap.store.Counters;
 import ramswap.store.FetchSlot;
 import ramswap.store.Knobs;
-import ramswap.store.RemoteTier;
 
 /**
  * The remote tier on a Hazelcast cluster: this node's pages, sealed ({@link PageSeal}), in the
@@ -66,7 +65,7 @@ import ramswap.store.RemoteTier;
  * go of the tier, close the agents (the flusher drains its queue as it stops), then
  * {@link #deleteAllPages} what is left, then {@link #close()} this, then the member.
  */
-public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
+public final class HazelcastRemoteTier implements ClusterTier {
 
     public static final String MAP_NAME = "ramswap-blocks";
     /** A target that refused a page for its quota is skipped this long. */
@@ -262,6 +261,7 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
     }
 
     /** The agents the daemon must run: the flusher of forgotten pages, the log of failed reads, the parked reads' timer. */
+    @Override
     public List<Agent> agents() {
         return List.of(flusher, failureLog, timer);
     }
@@ -1500,6 +1500,7 @@ public final class HazelcastRemoteTier implements RemoteTier, AutoCloseable {
      * daemon that stops once swapoff has brought every page it still needs back into RAM, so that
      * no lender keeps the rest until {@code orphan_grace_seconds}.
      */
+    @Override
     public void deleteAllPages(Duration timeout) {
         if (!DataMembers.present(hazelcast)) {
             return;

@@ -76,6 +76,8 @@ public final class Lender implements AutoCloseable {
     private final String interceptorId;
     /** Node number -> when its pages were first seen here while it was absent; the agent's thread only. */
     private final Map<Integer, Long> absentSince = new HashMap<>();
+    /** Node number -> when the store's pages of it were first seen absent. */
+    private final Map<Integer, Long> storeAbsentSince = new HashMap<>();
 
     private long nextScanNanos;
     private boolean closed;
@@ -115,6 +117,21 @@ public final class Lender implements AutoCloseable {
         hazelcast.getMap(LEAVING_MAP).delete(member.nodeNumber()); // an earlier life that stopped while leaving
         refresh();
         this.interceptorId = map.addInterceptor(new QuotaInterceptor(this, new SecureRandom().nextLong()));
+    }
+
+    /** The off-heap store this lender serves page calls from ({@link CallTier}), or null. */
+    private volatile LentPages store;
+
+    /**
+     * Serves {@link PageCall}s from {@code pages} too: its figures join the map's, and its pages of
+     * nodes gone for the grace are freed as the map's are. The lender does not close it.
+     */
+    public void serve(LentPages pages) {
+        if (!PageCall.offer(hazelcast, pages)) {
+            throw new IllegalStateException("node " + member.nodeNumber() + " already serves page calls");
+        }
+        this.store = pages;
+        refresh();
     }
 
     /** The lender of the member {@code hazelcast}, or null if it lends nothing. */
@@ -226,6 +243,11 @@ public final class Lender implements AutoCloseable {
         long cost = stats.getOwnedEntryMemoryCost();
         long pages = stats.getOwnedEntryCount();
         usedBytes.set(cost);
+        LentPages s = store;
+        if (s != null) {
+            cost += s.mappedBytes();
+            pages += s.pages();
+        }
         counters.set(Counter.FOREIGN_PERS_BYTES, cost);
         counters.set(Counter.FOREIGN_PERS_PAGES, pages);
         counters.raiseMax(Counter.FOREIGN_PERS_PAGES_MAX, pages);
@@ -244,6 +266,7 @@ public final class Lender implements AutoCloseable {
             return 0;
         }
         int[] nodes = present.stream().mapToInt(Integer::intValue).toArray();
+        int storeFreed = sweepStore(present);
         Set<Long> keys = map.localKeySet(KeyNodePredicate.notOf(nodes));
         Map<Integer, List<Long>> byNode = new HashMap<>();
         for (Long key : keys) {
@@ -261,9 +284,9 @@ public final class Lender implements AutoCloseable {
             }
         }
         if (expired.isEmpty()) {
-            return 0;
+            return storeFreed;
         }
-        int freed = 0;
+        int freed = storeFreed;
         for (Boolean removed : map.executeOnKeys(expired, PageRemover.orphans()).values()) {
             if (Boolean.TRUE.equals(removed)) {
                 freed++;
@@ -272,6 +295,37 @@ public final class Lender implements AutoCloseable {
         LOG.log(
                 System.Logger.Level.INFO,
                 "node " + member.nodeNumber() + " freed " + freed + " pages of nodes gone from the cluster");
+        return freed;
+    }
+
+    /** Frees the store's pages of nodes absent for the grace; the absence is timed as the map's. */
+    private int sweepStore(SortedSet<Integer> present) {
+        LentPages s = store;
+        if (s == null) {
+            return 0;
+        }
+        long now = clock.nanoTime();
+        long grace = TimeUnit.SECONDS.toNanos(knobs.get(Knob.ORPHAN_GRACE_SECONDS));
+        Set<Integer> expired = new HashSet<>();
+        for (int n : s.nodes()) {
+            if (!present.contains(n)) {
+                long since = storeAbsentSince.computeIfAbsent(n, x -> now);
+                if (now - since >= grace) {
+                    expired.add(n);
+                    storeAbsentSince.remove(n);
+                }
+            } else {
+                storeAbsentSince.remove(n);
+            }
+        }
+        if (expired.isEmpty()) {
+            return 0;
+        }
+        int freed = s.removeIf(k -> expired.contains(RemoteKey.node(k)));
+        counters.add(Counter.ORPHAN_PAGES_FREED, freed);
+        LOG.log(
+                System.Logger.Level.INFO,
+                "node " + member.nodeNumber() + " freed " + freed + " lent pages of nodes gone from the cluster");
         return freed;
     }
 
@@ -298,6 +352,10 @@ public final class Lender implements AutoCloseable {
                     e);
         } finally {
             hazelcast.getUserContext().remove(USER_CONTEXT_KEY, this);
+            LentPages s = store;
+            if (s != null) {
+                PageCall.withdraw(hazelcast, s);
+            }
         }
     }
 }

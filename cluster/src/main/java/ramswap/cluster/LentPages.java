@@ -170,6 +170,17 @@ public final class LentPages implements AutoCloseable {
         return moved;
     }
 
+    /** The node numbers of the pages stored, each once. */
+    public synchronized java.util.SortedSet<Integer> nodes() {
+        java.util.SortedSet<Integer> nodes = new java.util.TreeSet<>();
+        for (int e : table) {
+            if (e != EMPTY) {
+                nodes.add(RemoteKey.node(OffHeap.getLong(pool.address(unpack(e)))));
+            }
+        }
+        return nodes;
+    }
+
     /** Pages stored. */
     public synchronized int pages() {
         return pages;

@@ -35,7 +35,9 @@ public final class PageCall implements Callable<PageCall.Answer>, DataSerializab
     enum Op {
         STORE,
         READ,
-        FREE
+        FREE,
+        /** keys[0] a node, keys[1] the low 8 bits of the incarnation to keep, or -1 for none. */
+        DROP_NODE
     }
 
     private Op op;
@@ -67,6 +69,14 @@ public final class PageCall implements Callable<PageCall.Answer>, DataSerializab
 
     public static PageCall free(long[] keys) {
         return new PageCall(Op.FREE, keys, null);
+    }
+
+    /**
+     * Frees every page of {@code node} on the lender, but those of the incarnation whose low 8 bits
+     * are {@code keepIncarnation} (-1: keep none): a node that starts again drops its earlier lives'.
+     */
+    public static PageCall dropNode(int node, int keepIncarnation) {
+        return new PageCall(Op.DROP_NODE, new long[] {node, keepIncarnation}, null);
     }
 
     /** The executor configuration every member gets. */
@@ -125,6 +135,12 @@ public final class PageCall implements Callable<PageCall.Answer>, DataSerializab
                     }
                 }
                 return new Answer(freed, null);
+            }
+            case DROP_NODE -> {
+                int node = (int) keys[0];
+                int keep = (int) keys[1];
+                return new Answer(
+                        store.removeIf(k -> RemoteKey.node(k) == node && RemoteKey.incarnation(k) != keep), null);
             }
         }
         throw new IllegalStateException("no page call " + op);

@@ -1,0 +1,654 @@
+package ramswap.cluster;
+
+import com.hazelcast.cluster.Member;
+import com.hazelcast.cluster.MembershipEvent;
+import com.hazelcast.cluster.MembershipListener;
+import com.hazelcast.core.HazelcastInstance;
+import com.hazelcast.core.IExecutorService;
+import java.security.SecureRandom;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.agrona.collections.LongArrayList;
+import org.agrona.concurrent.Agent;
+import ramswap.store.Counter;
+import ramswap.store.Counters;
+import ramswap.store.FetchSlot;
+import ramswap.store.Knob;
+import ramswap.store.Knobs;
+
+/**
+ * The remote tier on lenders' own stores: each batch goes to the lender that RAMster's rule names
+ * (the first usable of {@code remote_target_nodenum}) with one {@link PageCall}, its second copy to
+ * the next usable target with another, and a read asks each lender once for all the pages of a
+ * request it holds. Which lenders hold a handle is {@link CopyPlaces}'s. Pages are sealed as in
+ * {@link HazelcastRemoteTier}.
+ *
+ * <p>A measurement build, chosen with {@code -Dramswap.remote.store=calls} on every daemon: it
+ * sends, reads, late-binds, frees and re-places the pages of a lender that left, and drops a
+ * node's earlier lives at start. It does not yet move pages off a lender that announces its
+ * leaving, find leaked copies, nor see a split, and a parked read allocates its grouping on the
+ * serving thread; {@link HazelcastRemoteTier} stays the default until it does (docs/decisions.md).
+ */
+public final class CallTier implements ClusterTier {
+
+    /** Chooses this tier on a daemon: {@code -D}{@value} {@code =calls}. */
+    public static final String PROPERTY = "ramswap.remote.store";
+
+    static final Duration REFUSAL_BACKOFF = Duration.ofSeconds(1);
+    static final int FLUSH_BATCH = 256;
+    private static final System.Logger LOG = System.getLogger(CallTier.class.getName());
+
+    private static final int ASKED_SECOND = 1;
+    private static final int FIRST_FAILED = 2;
+    private static final int SECOND_FAILED = 4;
+    private static final int UNAUTHENTIC_SEEN = 8;
+
+    private final HazelcastInstance hazelcast;
+    private final IExecutorService calls;
+    private final int node;
+    private final long incarnation;
+    private final Knobs knobs;
+    private final Counters counters;
+    private final PageSeal seal;
+    private final CopyPlaces places = new CopyPlaces();
+    private final Map<Integer, Long> refusedAt = new ConcurrentHashMap<>();
+    private final AtomicLong placementEpoch = new AtomicLong();
+    private final ScheduledThreadPoolExecutor timer;
+    private final Flusher flusher = new Flusher();
+    /** Where a completing thread opens a sealed page before the slot takes it. */
+    private static final ThreadLocal<byte[]> OPENED = new ThreadLocal<>();
+
+    /** Whether the daemons run this tier rather than the map's. */
+    public static boolean chosen() {
+        return "calls".equals(System.getProperty(PROPERTY));
+    }
+
+    private CallTier(ClusterNode member, Knobs knobs, Counters counters, long incarnation) {
+        this.hazelcast = member.hazelcast();
+        this.calls = hazelcast.getExecutorService(PageCall.EXECUTOR_NAME);
+        this.node = member.nodeNumber();
+        this.incarnation = incarnation;
+        this.knobs = Objects.requireNonNull(knobs, "knobs");
+        this.counters = Objects.requireNonNull(counters, "counters");
+        this.seal = new PageSeal(member.clusterName(), node, incarnation, new SecureRandom());
+        this.timer = new ScheduledThreadPoolExecutor(1, r -> {
+            Thread t = new Thread(r, "ramswap-call-timer");
+            t.setDaemon(true);
+            return t;
+        });
+        timer.setRemoveOnCancelPolicy(true);
+        hazelcast.getCluster().addMembershipListener(new MembershipListener() {
+            @Override
+            public void memberAdded(MembershipEvent event) {
+                placementEpoch.incrementAndGet();
+            }
+
+            @Override
+            public void memberRemoved(MembershipEvent event) {
+                placementEpoch.incrementAndGet();
+            }
+        });
+    }
+
+    /**
+     * The tier of this node's {@code incarnation}; first asks every lender present to drop the
+     * pages of this node's earlier lives, waiting at most {@code sweepTimeout}.
+     */
+    public static CallTier start(
+            ClusterNode member, Knobs knobs, Counters counters, long incarnation, Duration sweepTimeout) {
+        CallTier tier = new CallTier(Objects.requireNonNull(member, "member"), knobs, counters, incarnation);
+        tier.dropAll((int) (incarnation & 0xFF), sweepTimeout);
+        return tier;
+    }
+
+    @Override
+    public List<Agent> agents() {
+        return List.of(flusher);
+    }
+
+    // ---------------------------------------------------------------- sending
+
+    @Override
+    public boolean canSend() {
+        for (int t : knobs.targets()) {
+            if (usableMember(t) != null && !refusedRecently(t)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    @Override
+    public CompletableFuture<Sent> send(Batch batch) {
+        int n = batch.count;
+        byte[][] sealed = new byte[n][];
+        for (int k = 0; k < n; k++) {
+            sealed[k] = seal.seal(batch.pages[k], 0, batch.lengths[k], batch.blocks[k], batch.generations[k]);
+        }
+        Sending s = new Sending(places.take(n), sealed);
+        s.firstCopies(0, 0, false);
+        return s.result;
+    }
+
+    /** One batch on its way: its first copies to a target, then the second copies of those stored. */
+    private final class Sending {
+        final long start;
+        final byte[][] sealed;
+        final Sent sent;
+        final CompletableFuture<Sent> result = new CompletableFuture<>();
+        final int[] targets = knobs.targets();
+
+        Sending(long start, byte[][] sealed) {
+            this.start = start;
+            this.sealed = sealed;
+            this.sent = new Sent(sealed.length);
+        }
+
+        /** Sends pages from {@code from} to the first usable target from index {@code ti}. */
+        // the callback completes the batch on every path
+        @SuppressWarnings("FutureReturnValueIgnored")
+        void firstCopies(int from, int ti, boolean sawFull) {
+            int n = sealed.length;
+            for (int i = ti; i < targets.length; i++) {
+                int target = targets[i];
+                Member member = usableMember(target);
+                if (member == null) {
+                    continue;
+                }
+                if (refusedRecently(target)) {
+                    sawFull = true;
+                    continue;
+                }
+                int next = i + 1;
+                boolean full = sawFull;
+                store(member, target, from, n, false).whenComplete((stored, failure) -> {
+                    int m = failure == null ? stored : 0;
+                    if (m < n - from) {
+                        refusedAt.put(target, System.nanoTime());
+                    }
+                    if (m == 0) {
+                        firstCopies(from, next, full || failure == null);
+                        return;
+                    }
+                    secondCopies(from, m, target).whenComplete((ignored, f2) -> {
+                        if (from + m < n) {
+                            firstCopies(from + m, next, true);
+                        } else {
+                            result.complete(sent);
+                        }
+                    });
+                });
+                return;
+            }
+            for (int k = from; k < n; k++) {
+                sent.handles[k] = sawFull ? REFUSED : NO_TARGET;
+            }
+            counters.add(
+                    sawFull ? Counter.PERS_PAGES_LOCAL_TARGETS_FULL : Counter.PERS_PAGES_LOCAL_NO_TARGET, n - from);
+            result.complete(sent);
+        }
+
+        /** Stores the second copies of pages {@code from} to {@code from + m} (stored on {@code first}), records where. */
+        // the callback completes done on every path
+        @SuppressWarnings("FutureReturnValueIgnored")
+        CompletableFuture<Void> secondCopies(int from, int m, int first) {
+            CompletableFuture<Void> done = new CompletableFuture<>();
+            if (knobs.get(Knob.REMOTE_COPIES) < 2) {
+                placed(from, m, first, CopyPlaces.NONE);
+                done.complete(null);
+                return done;
+            }
+            for (int t : targets) {
+                Member member = t == first || refusedRecently(t) ? null : usableMember(t);
+                if (member == null) {
+                    continue;
+                }
+                store(member, t, from, from + m, true).whenComplete((stored, failure) -> {
+                    int p = failure == null ? stored : 0;
+                    if (p < m) {
+                        refusedAt.put(t, System.nanoTime());
+                    }
+                    if (p > 0) {
+                        placed(from, p, first, t);
+                    }
+                    if (p < m) {
+                        placed(from + p, m - p, first, CopyPlaces.NONE);
+                    }
+                    done.complete(null);
+                });
+                return done;
+            }
+            placed(from, m, first, CopyPlaces.NONE);
+            done.complete(null);
+            return done;
+        }
+
+        void placed(int from, int m, int first, int second) {
+            places.placed(start + from, m, first, second);
+            for (int k = from; k < from + m; k++) {
+                sent.handles[k] = start + k;
+            }
+        }
+
+        /** Stores pages {@code from} to {@code to} on {@code member}: how many it took, in order. */
+        CompletableFuture<Integer> store(Member member, int target, int from, int to, boolean second) {
+            long[] keys = new long[to - from];
+            byte[][] pages = new byte[to - from][];
+            for (int k = from; k < to; k++) {
+                keys[k - from] = key(start + k, second);
+                pages[k - from] = sealed[k];
+            }
+            try {
+                return submit(PageCall.store(keys, pages), member).thenApply(a -> a.refused() ? 0 : a.count());
+            } catch (RuntimeException e) {
+                LOG.log(System.Logger.Level.DEBUG, "sending to node " + target + " failed", e);
+                counters.add(Counter.PERS_PAGES_REMOTE_FAILED, to - from);
+                return CompletableFuture.failedFuture(e);
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- fetching
+
+    @Override
+    public void fetch(
+            int n, int[] blocks, int[] generations, long[] handles, byte[][] pages, int[] lengths, long timeoutMillis) {
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
+        boolean[] second = new boolean[n];
+        for (int pass = 0; pass < 2; pass++) {
+            Map<Integer, LongArrayList> byLender = new HashMap<>();
+            for (int k = 0; k < n; k++) {
+                if (pass == 0 || second[k]) {
+                    int lender = pass == 0 ? places.first(handles[k]) : places.second(handles[k]);
+                    if (lender == CopyPlaces.NONE) {
+                        lengths[k] = MISSING;
+                        second[k] = false;
+                        continue;
+                    }
+                    byLender.computeIfAbsent(lender, x -> new LongArrayList()).addLong(k);
+                }
+            }
+            for (Map.Entry<Integer, LongArrayList> e : byLender.entrySet()) {
+                LongArrayList ks = e.getValue();
+                long[] keys = new long[ks.size()];
+                for (int i = 0; i < keys.length; i++) {
+                    keys[i] = key(handles[(int) ks.getLong(i)], pass == 1);
+                }
+                PageCall.Answer a = null;
+                Member member = presentMember(e.getKey());
+                if (member != null) {
+                    try {
+                        long left = Math.max(1, deadline - System.nanoTime());
+                        a = calls.submitToMember(PageCall.read(keys), member).get(left, TimeUnit.NANOSECONDS);
+                    } catch (Exception ex) {
+                        a = null;
+                    }
+                }
+                for (int i = 0; i < keys.length; i++) {
+                    int k = (int) ks.getLong(i);
+                    int code = a == null
+                            ? TIMEOUT
+                            : a.refused() ? MISSING : open(a.page(i), blocks[k], generations[k], pages[k]);
+                    if (member == null) {
+                        code = MISSING;
+                    }
+                    lengths[k] = code;
+                    second[k] = code < 0 && pass == 0 && places.second(handles[k]) != CopyPlaces.NONE;
+                    if (code >= 0 && pass == 1) {
+                        counters.increment(Counter.REMOTE_READS_SECOND_COPY);
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * The parked read's pages, one read call per lender that holds first copies; the second copies
+     * of pages whose first failed, or that are still waiting at the slot's late-binding time, with
+     * one call per lender again; every page still waiting at the deadline answered TIMEOUT.
+     */
+    @Override
+    // the timer's tasks answer by themselves; a round that finished first makes them no-ops
+    @SuppressWarnings("FutureReturnValueIgnored")
+    public void fetch(FetchSlot slot) {
+        int round = slot.round();
+        long now = System.nanoTime();
+        slot.setLateAt(now + TimeUnit.MILLISECONDS.toNanos(knobs.get(Knob.LATE_BIND_MS)));
+        int n = slot.count();
+        int[] ks = new int[n];
+        for (int k = 0; k < n; k++) {
+            ks[k] = k;
+        }
+        ask(slot, round, ks, n, false);
+        timer.schedule(() -> askLate(slot, round), Math.max(0, slot.lateAt() - now), TimeUnit.NANOSECONDS);
+        timer.schedule(() -> expire(slot, round), Math.max(0, slot.deadline() - now), TimeUnit.NANOSECONDS);
+    }
+
+    /** Asks the first (or second) copies of pages {@code ks[0..count)}, one call per lender. */
+    // the callbacks answer every page on every path
+    @SuppressWarnings("FutureReturnValueIgnored")
+    private void ask(FetchSlot slot, int round, int[] ks, int count, boolean second) {
+        Map<Integer, List<Integer>> byLender = new HashMap<>();
+        for (int i = 0; i < count; i++) {
+            int k = ks[i];
+            long h = slot.handle(k);
+            int lender = second ? places.second(h) : places.first(h);
+            if (lender == CopyPlaces.NONE) {
+                failed(slot, round, k, second, MISSING);
+                continue;
+            }
+            byLender.computeIfAbsent(lender, x -> new ArrayList<>()).add(k);
+        }
+        for (Map.Entry<Integer, List<Integer>> e : byLender.entrySet()) {
+            List<Integer> pagesOf = e.getValue();
+            Member member = presentMember(e.getKey());
+            if (member == null) {
+                for (int k : pagesOf) {
+                    failed(slot, round, k, second, MISSING);
+                }
+                continue;
+            }
+            long[] keys = new long[pagesOf.size()];
+            for (int i = 0; i < keys.length; i++) {
+                keys[i] = key(slot.handle(pagesOf.get(i)), second);
+            }
+            try {
+                submit(PageCall.read(keys), member)
+                        .whenComplete((a, t) -> answered(slot, round, pagesOf, second, a, t));
+            } catch (RuntimeException ex) {
+                answered(slot, round, pagesOf, second, null, ex);
+            }
+        }
+    }
+
+    private void answered(
+            FetchSlot slot, int round, List<Integer> pagesOf, boolean second, PageCall.Answer a, Throwable t) {
+        for (int i = 0; i < pagesOf.size(); i++) {
+            int k = pagesOf.get(i);
+            if (!slot.waiting(round, k)) {
+                continue;
+            }
+            int code;
+            if (t != null) {
+                code = TIMEOUT;
+            } else if (a.refused()) {
+                code = MISSING;
+            } else {
+                byte[] page = OPENED.get();
+                if (page == null || page.length < slot.pageCapacity()) {
+                    page = new byte[slot.pageCapacity()];
+                    OPENED.set(page);
+                }
+                code = open(a.page(i), slot.block(k), slot.generation(k), page);
+                if (code >= 0) {
+                    if (slot.answer(round, k, page, code) && second) {
+                        counters.increment(Counter.REMOTE_READS_SECOND_COPY);
+                    }
+                    continue;
+                }
+            }
+            failed(slot, round, k, second, code);
+        }
+    }
+
+    /** One copy of page {@code k} failed: ask the other if there is one, else answer the failure. */
+    private void failed(FetchSlot slot, int round, int k, boolean second, int code) {
+        if (code == UNAUTHENTIC) {
+            slot.mark(k, UNAUTHENTIC_SEEN);
+        }
+        slot.mark(k, second ? SECOND_FAILED : FIRST_FAILED);
+        boolean two = places.second(slot.handle(k)) != CopyPlaces.NONE;
+        if (!second && two && slot.mark(k, ASKED_SECOND)) {
+            ask(slot, round, new int[] {k}, 1, true);
+            return;
+        }
+        int m = slot.marks(k);
+        if ((m & FIRST_FAILED) != 0 && (!two || (m & SECOND_FAILED) != 0)) {
+            slot.answer(round, k, null, (m & UNAUTHENTIC_SEEN) != 0 ? UNAUTHENTIC : code);
+        }
+    }
+
+    private void askLate(FetchSlot slot, int round) {
+        int n = slot.count();
+        int[] ks = new int[n];
+        int count = 0;
+        for (int k = 0; k < n; k++) {
+            if (slot.waiting(round, k)
+                    && places.second(slot.handle(k)) != CopyPlaces.NONE
+                    && slot.mark(k, ASKED_SECOND)) {
+                ks[count++] = k;
+            }
+        }
+        if (count > 0) {
+            ask(slot, round, ks, count, true);
+        }
+    }
+
+    private void expire(FetchSlot slot, int round) {
+        for (int k = 0; k < slot.count(); k++) {
+            if (slot.waiting(round, k)) {
+                slot.answer(round, k, null, TIMEOUT);
+            }
+        }
+    }
+
+    private int open(byte[] sealed, int block, int generation, byte[] page) {
+        if (sealed == null) {
+            return MISSING;
+        }
+        if (sealed.length - PageSeal.OVERHEAD > page.length) {
+            return UNAUTHENTIC;
+        }
+        int length = seal.open(sealed, sealed.length, block, generation, page, 0);
+        return length < 0 ? UNAUTHENTIC : length;
+    }
+
+    // ---------------------------------------------------------------- forgetting and placement
+
+    @Override
+    public void forget(long handle) {
+        int first = places.first(handle);
+        int second = places.second(handle);
+        if (first == CopyPlaces.NONE) {
+            return;
+        }
+        flusher.add(first, key(handle, false));
+        if (second != CopyPlaces.NONE) {
+            flusher.add(second, key(handle, true));
+        }
+        places.forgot(handle);
+    }
+
+    @Override
+    public boolean needsReplacing(long handle) {
+        int first = places.first(handle);
+        int second = places.second(handle);
+        if (first == CopyPlaces.NONE) {
+            return false;
+        }
+        return presentMember(first) == null || (second != CopyPlaces.NONE && presentMember(second) == null);
+    }
+
+    @Override
+    public boolean lost(long handle) {
+        int first = places.first(handle);
+        int second = places.second(handle);
+        return first != CopyPlaces.NONE
+                && presentMember(first) == null
+                && (second == CopyPlaces.NONE || presentMember(second) == null);
+    }
+
+    @Override
+    public boolean holdersPresent() {
+        for (Member m : hazelcast.getCluster().getMembers()) {
+            if (!m.isLiteMember() && !m.localMember()) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    @Override
+    public boolean leaving(long handle) {
+        return false;
+    }
+
+    @Override
+    public int sweepLeaks(java.util.function.LongPredicate live) {
+        return 0;
+    }
+
+    @Override
+    public int copies(long handle) {
+        return places.second(handle) == CopyPlaces.NONE ? 1 : 2;
+    }
+
+    @Override
+    public long placementEpoch() {
+        return placementEpoch.get() * 4 + knobs.get(Knob.REMOTE_COPIES);
+    }
+
+    // ---------------------------------------------------------------- the end
+
+    @Override
+    public void deleteAllPages(Duration timeout) {
+        dropAll(-1, timeout);
+    }
+
+    /** Asks every data member to drop this node's pages, but those of incarnation {@code keep} (-1: none). */
+    private void dropAll(int keep, Duration timeout) {
+        List<CompletableFuture<PageCall.Answer>> asked = new ArrayList<>();
+        for (Member m : hazelcast.getCluster().getMembers()) {
+            if (!m.isLiteMember() && !m.localMember()) {
+                asked.add(submit(PageCall.dropNode(node, keep), m));
+            }
+        }
+        long dropped = 0;
+        long deadline = System.nanoTime() + timeout.toNanos();
+        for (CompletableFuture<PageCall.Answer> f : asked) {
+            try {
+                PageCall.Answer a = f.get(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+                dropped += Math.max(0, a.count());
+            } catch (Exception e) {
+                LOG.log(System.Logger.Level.WARNING, "a lender did not drop node " + node + "'s pages", e);
+            }
+        }
+        LOG.log(System.Logger.Level.INFO, "node " + node + " dropped " + dropped + " pages on the lenders");
+    }
+
+    @Override
+    public void close() {
+        timer.shutdownNow();
+    }
+
+    // ---------------------------------------------------------------- members
+
+    /** Sends {@code call} to {@code member}; the future completes on the thread that gets the answer. */
+    private CompletableFuture<PageCall.Answer> submit(PageCall call, Member member) {
+        CompletableFuture<PageCall.Answer> f = new CompletableFuture<>();
+        calls.submitToMember(call, member, new com.hazelcast.core.ExecutionCallback<PageCall.Answer>() {
+            @Override
+            public void onResponse(PageCall.Answer answer) {
+                f.complete(answer);
+            }
+
+            @Override
+            public void onFailure(Throwable t) {
+                f.completeExceptionally(t);
+            }
+        });
+        return f;
+    }
+
+    private long key(long handle, boolean second) {
+        return RemoteKey.of(node, incarnation, second ? handle | RemoteKey.COPY_BIT : handle);
+    }
+
+    private Member usableMember(int target) {
+        if (target == node) {
+            return null;
+        }
+        return presentMember(target);
+    }
+
+    private Member presentMember(int number) {
+        for (Member m : hazelcast.getCluster().getMembers()) {
+            Integer n = ClusterMember.nodeNumberOf(m);
+            if (n != null && n == number) {
+                return m.isLiteMember() || m.localMember() ? null : m;
+            }
+        }
+        return null;
+    }
+
+    private boolean refusedRecently(int target) {
+        Long at = refusedAt.get(target);
+        return at != null && System.nanoTime() - at < REFUSAL_BACKOFF.toNanos();
+    }
+
+    /** Frees forgotten copies with one call per lender for up to {@value #FLUSH_BATCH} keys. */
+    final class Flusher implements Agent {
+        private final Map<Integer, LongArrayList> queued = new HashMap<>();
+
+        synchronized void add(int lender, long key) {
+            queued.computeIfAbsent(lender, x -> new LongArrayList()).addLong(key);
+        }
+
+        @Override
+        // the callback counts every outcome
+        @SuppressWarnings("FutureReturnValueIgnored")
+        public int doWork() {
+            Map<Integer, long[]> batches = new HashMap<>();
+            synchronized (this) {
+                for (Map.Entry<Integer, LongArrayList> e : queued.entrySet()) {
+                    LongArrayList keys = e.getValue();
+                    if (keys.isEmpty()) {
+                        continue;
+                    }
+                    int n = Math.min(FLUSH_BATCH, keys.size());
+                    long[] batch = new long[n];
+                    for (int i = 0; i < n; i++) {
+                        batch[i] = keys.getLong(keys.size() - 1 - i);
+                    }
+                    for (int i = 0; i < n; i++) {
+                        keys.removeAt(keys.size() - 1);
+                    }
+                    batches.put(e.getKey(), batch);
+                }
+            }
+            for (Map.Entry<Integer, long[]> e : batches.entrySet()) {
+                Member member = presentMember(e.getKey());
+                if (member == null) {
+                    continue; // gone: its pages went with it
+                }
+                int n = e.getValue().length;
+                try {
+                    submit(PageCall.free(e.getValue()), member).whenComplete((a, t) -> {
+                        if (t == null && !a.refused()) {
+                            counters.add(Counter.REMOTE_PAGES_FLUSHED, a.count());
+                        } else {
+                            counters.add(Counter.REMOTE_FLUSH_FAILED, n);
+                        }
+                    });
+                } catch (RuntimeException ex) {
+                    counters.add(Counter.REMOTE_FLUSH_FAILED, n);
+                }
+            }
+            return batches.size();
+        }
+
+        @Override
+        public String roleName() {
+            return "ramswap-call-flusher";
+        }
+    }
+}

@@ -1,0 +1,128 @@
+package ramswap.cluster;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import ramswap.store.Counter;
+import ramswap.store.Counters;
+import ramswap.store.Knob;
+import ramswap.store.Knobs;
+import ramswap.store.RemoteTier;
+import ramswap.store.RemoteTier.Batch;
+import ramswap.store.RemoteTier.Sent;
+import ramswap.sys.Posix;
+
+/** The call tier on real members: lenders that serve page calls from their own stores, a lite borrower. */
+class CallTierIT {
+
+    private static final int PAGE = 4096;
+
+    private record Lending(ClusterMember member, Lender lender, LentPages store) {}
+
+    private static Lending lender(TestCluster cluster, int node, long quota) throws ClusterException {
+        ClusterMember m = cluster.start(node);
+        Lender lender = cluster.own(new Lender(m, quota, new Knobs(), new Counters()));
+        LentPages store = cluster.own(new LentPages(Posix.load(), quota, false));
+        lender.serve(store);
+        return new Lending(m, lender, store);
+    }
+
+    @Test
+    void shouldSendTwoCopiesReadThemFreeThemAndReadTheSecondWhenALenderIsGone() throws Exception {
+        try (TestCluster cluster = new TestCluster(FreePorts.base())) {
+            Lending one = lender(cluster, 1, 64L << 20);
+            Lending two = lender(cluster, 2, 64L << 20);
+            ClusterMember borrower = cluster.startLite(5);
+            TestCluster.await("three members", () -> borrower.memberCount() == 3);
+            Knobs knobs = new Knobs();
+            Counters counters = new Counters();
+            assertEquals(null, knobs.set(Knob.REMOTE_TARGET_NODENUM, "1,2"));
+            CallTier tier = cluster.own(CallTier.start(borrower, knobs, counters, 42, Duration.ofSeconds(10)));
+            assertTrue(tier.canSend());
+
+            Batch b = HazelcastRemoteTierIT.batch(100, 1);
+            Sent sent = tier.send(b).get(10, TimeUnit.SECONDS);
+            for (int k = 0; k < b.count; k++) {
+                assertTrue(sent.handles[k] >= 0, "page " + k + ": " + sent.handles[k]);
+                assertEquals(2, tier.copies(sent.handles[k]));
+            }
+            assertEquals(100, one.store().pages(), "first copies on the first target");
+            assertEquals(100, two.store().pages(), "second copies on the next");
+
+            byte[][] into = new byte[b.count][PAGE];
+            int[] lengths = new int[b.count];
+            tier.fetch(b.count, b.blocks, b.generations, sent.handles, into, lengths, 5000);
+            for (int k = 0; k < b.count; k++) {
+                assertEquals(b.lengths[k], lengths[k], "page " + k);
+                assertArrayEquals(Arrays.copyOf(b.pages[k], b.lengths[k]), Arrays.copyOf(into[k], lengths[k]));
+            }
+
+            for (int k = 0; k < 40; k++) {
+                tier.forget(sent.handles[k]);
+            }
+            tier.agents().get(0).doWork();
+            TestCluster.await(
+                    "40 pages freed on both, and counted when the lenders answered",
+                    () -> one.store().pages() == 60
+                            && two.store().pages() == 60
+                            && counters.get(Counter.REMOTE_PAGES_FLUSHED) == 80);
+
+            one.lender().close();
+            one.member().close();
+            TestCluster.await("the first lender gone", () -> borrower.memberCount() == 2);
+            long h = sent.handles[50];
+            assertTrue(tier.needsReplacing(h), "its first copy left with the lender");
+            assertFalse(tier.lost(h), "the second copy is there");
+            Arrays.fill(lengths, 0);
+            tier.fetch(
+                    60,
+                    Arrays.copyOfRange(b.blocks, 40, 100),
+                    Arrays.copyOfRange(b.generations, 40, 100),
+                    Arrays.copyOfRange(sent.handles, 40, 100),
+                    into,
+                    lengths,
+                    5000);
+            for (int k = 0; k < 60; k++) {
+                assertEquals(b.lengths[40 + k], lengths[k], "page " + (40 + k) + " from its second copy");
+            }
+            assertEquals(60, counters.get(Counter.REMOTE_READS_SECOND_COPY));
+
+            tier.deleteAllPages(Duration.ofSeconds(10));
+            assertEquals(0, two.store().pages(), "a borrower that stops drops what it left");
+        }
+    }
+
+    @Test
+    void shouldSendPastAFullLenderAndKeepWhatNoLenderTakes() throws Exception {
+        try (TestCluster cluster = new TestCluster(FreePorts.base())) {
+            Lending small = lender(cluster, 1, 2 * ramswap.store.LocalPool.SLAB_BYTES);
+            Lending big = lender(cluster, 2, 64L << 20);
+            ClusterMember borrower = cluster.startLite(5);
+            TestCluster.await("three members", () -> borrower.memberCount() == 3);
+            Knobs knobs = new Knobs();
+            Counters counters = new Counters();
+            assertEquals(null, knobs.set(Knob.REMOTE_TARGET_NODENUM, "1,2"));
+            assertEquals(null, knobs.set(Knob.REMOTE_COPIES, 1));
+            CallTier tier = cluster.own(CallTier.start(borrower, knobs, counters, 43, Duration.ofSeconds(10)));
+            Batch b = HazelcastRemoteTierIT.batch(300, 2);
+            Sent sent = tier.send(b).get(10, TimeUnit.SECONDS);
+            int onSmall = small.store().pages();
+            assertTrue(onSmall > 0 && onSmall < 300, onSmall + " on the small lender");
+            assertEquals(300 - onSmall, big.store().pages(), "the rest went on to the next target");
+            for (long h : sent.handles) {
+                assertTrue(h >= 0);
+                assertEquals(1, tier.copies(h));
+            }
+            assertEquals(null, knobs.set(Knob.REMOTE_TARGET_NODENUM, "1"));
+            Sent refused = tier.send(HazelcastRemoteTierIT.batch(300, 3)).get(10, TimeUnit.SECONDS);
+            assertEquals(RemoteTier.REFUSED, refused.handles[299], "the only target is full");
+            assertTrue(counters.get(Counter.PERS_PAGES_LOCAL_TARGETS_FULL) > 0);
+        }
+    }
+}
