@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # What an idle daemon keeps resident, on the Java runtime cut down by jlink (the launcher's
 # default) and on the whole JDK (RAMSWAP_FULL_JDK=1), in one run: a node alone that lends nothing
-# (`up --size 1G --no-swapon`) and a lender (`up --no-swap --lend 128M`). For each: VmRSS after
+# (`up --size 1G --no-swapon`) and a lender (`up --no-swap --lend 128M`, or --lend SIZE). For each: VmRSS after
 # --idle seconds, the part of it that is the runtime's class image (lib/modules, from smaps), the
 # Java heap's, the rest, and the thread count.
 #
-#   sudo flock /tmp/ramswap-swaptest.lock test-vm/bench/idle-rss.sh [--idle SECONDS] [--runs N] [--detail]
+#   sudo flock /tmp/ramswap-swaptest.lock test-vm/bench/idle-rss.sh [--idle SECONDS] [--runs N] [--lend SIZE] [--detail]
 #
 # --detail runs each daemon under Native Memory Tracking (JAVA_TOOL_OPTIONS, which costs a few MiB
 # of its own) and prints, after its row, where every resident byte is (rss-breakdown.py).
@@ -19,11 +19,13 @@ root="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../.." && pwd)"
 idle=10
 runs=1
 detail=""
+lend=128M
 while [ $# -gt 0 ]; do
   case "$1" in
     --idle) idle="$2"; shift 2 ;;
     --runs) runs="$2"; shift 2 ;;
     --detail) detail=1; shift ;;
+    --lend) lend="$2"; shift 2 ;;
     -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "idle-rss: unknown option $1" >&2; exit 2 ;;
   esac
@@ -31,7 +33,7 @@ done
 [ "$(id -u)" = 0 ] || { echo "idle-rss: needs root (ramswap up)" >&2; exit 4; }
 if [ -n "$detail" ]; then
   command -v jcmd >/dev/null || { echo "idle-rss: --detail needs jcmd (sudo apt-get install -y openjdk-17-jdk-headless)" >&2; exit 4; }
-  export JAVA_TOOL_OPTIONS="-XX:NativeMemoryTracking=detail"
+  export JAVA_TOOL_OPTIONS="${JAVA_TOOL_OPTIONS:+$JAVA_TOOL_OPTIONS }-XX:NativeMemoryTracking=detail"
 fi
 [[ "$idle" =~ ^[0-9]+$ ]] && [ "$idle" -le 600 ] || { echo "idle-rss: --idle takes 0..600" >&2; exit 2; }
 [[ "$runs" =~ ^[0-9]+$ ]] && [ "$runs" -ge 1 ] && [ "$runs" -le 10 ] || { echo "idle-rss: --runs takes 1..10" >&2; exit 2; }
@@ -69,7 +71,7 @@ for run in $(seq 1 "$runs"); do
       mounts+=("$m")
       port=$(free_port) || exit 1
       args=(up --mount "$m" --cluster-name "$tag-$n" --port "$port" --log "$m.log")
-      if [ "$role" = alone ]; then args+=(--size 1G --no-swapon); else args+=(--no-swap --lend 128M); fi
+      if [ "$role" = alone ]; then args+=(--size 1G --no-swapon); else args+=(--no-swap --lend "$lend"); fi
       if [ "$runtime" = whole ]; then export RAMSWAP_FULL_JDK=1; else unset RAMSWAP_FULL_JDK; fi
       timeout 180 "$root/ramswap" "${args[@]}" >/dev/null 2> >(grep -v '^Picked up JAVA_TOOL_OPTIONS' >&2)
       pid=$(awk '$1 == "pid:" {print $2}' "$m/status")
