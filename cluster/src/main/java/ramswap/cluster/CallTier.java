@@ -33,9 +33,9 @@ import ramswap.store.Knobs;
  * {@link HazelcastRemoteTier}.
  *
  * <p>A measurement build, chosen with {@code -Dramswap.remote.store=calls} on every daemon: it
- * sends, reads, late-binds, frees and re-places the pages of a lender that left, and drops a
- * node's earlier lives at start. It does not yet move pages off a lender that announces its
- * leaving, find leaked copies, nor see a split, and a parked read allocates its grouping on the
+ * sends, reads, late-binds, frees, re-places the pages of a lender that left or is leaving, and
+ * drops a node's earlier lives at start. It does not yet find leaked copies nor see a split, and
+ * a parked read allocates its grouping on the
  * serving thread; {@link HazelcastRemoteTier} stays the default until it does (docs/decisions.md).
  */
 public final class CallTier implements ClusterTier {
@@ -63,6 +63,9 @@ public final class CallTier implements ClusterTier {
     private final Map<Integer, Long> refusedAt = new ConcurrentHashMap<>();
     private final AtomicLong placementEpoch = new AtomicLong();
     private final ScheduledThreadPoolExecutor timer;
+    /** Node numbers of lenders that are leaving ({@link Lender#announceLeaving}): nothing goes there, pages move off. */
+    private final java.util.Set<Integer> leavingLenders = ConcurrentHashMap.newKeySet();
+
     private final Flusher flusher = new Flusher();
     /** Where a completing thread opens a sealed page before the slot takes it. */
     private static final ThreadLocal<byte[]> OPENED = new ThreadLocal<>();
@@ -86,6 +89,21 @@ public final class CallTier implements ClusterTier {
             return t;
         });
         timer.setRemoveOnCancelPolicy(true);
+        com.hazelcast.map.IMap<Integer, Boolean> leavingMap = hazelcast.getMap(Lender.LEAVING_MAP);
+        leavingMap.addEntryListener(
+                (com.hazelcast.map.listener.EntryAddedListener<Integer, Boolean>) e -> leavingChanged(e.getKey(), true),
+                false);
+        leavingMap.addEntryListener(
+                (com.hazelcast.map.listener.EntryRemovedListener<Integer, Boolean>)
+                        e -> leavingChanged(e.getKey(), false),
+                false);
+        if (DataMembers.present(hazelcast)) { // alone as a lite member no map answers; the listeners see what comes
+            try {
+                leavingLenders.addAll(leavingMap.keySet());
+            } catch (RuntimeException e) { // the data members left meanwhile
+                LOG.log(System.Logger.Level.DEBUG, "reading the leaving lenders failed", e);
+            }
+        }
         hazelcast.getCluster().addMembershipListener(new MembershipListener() {
             @Override
             public void memberAdded(MembershipEvent event) {
@@ -499,7 +517,22 @@ public final class CallTier implements ClusterTier {
 
     @Override
     public boolean leaving(long handle) {
-        return false;
+        if (leavingLenders.isEmpty()) {
+            return false;
+        }
+        int first = places.first(handle);
+        int second = places.second(handle);
+        return (first != CopyPlaces.NONE && leavingLenders.contains(first))
+                || (second != CopyPlaces.NONE && leavingLenders.contains(second));
+    }
+
+    private void leavingChanged(int lender, boolean leaving) {
+        if (leaving) {
+            leavingLenders.add(lender);
+        } else {
+            leavingLenders.remove(lender);
+        }
+        placementEpoch.incrementAndGet();
     }
 
     @Override
@@ -574,7 +607,7 @@ public final class CallTier implements ClusterTier {
     }
 
     private Member usableMember(int target) {
-        if (target == node) {
+        if (target == node || leavingLenders.contains(target)) {
             return null;
         }
         return presentMember(target);

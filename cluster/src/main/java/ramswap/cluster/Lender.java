@@ -202,7 +202,9 @@ public final class Lender implements AutoCloseable {
                 .mapToInt(Integer::intValue)
                 .filter(n -> n != own)
                 .toArray();
-        return map.localKeySet(KeyNodePredicate.ofAny(nodes)).size();
+        LentPages s = store;
+        long inStore = s == null ? 0 : s.count(k -> RemoteKey.node(k) != own && present.contains(RemoteKey.node(k)));
+        return map.localKeySet(KeyNodePredicate.ofAny(nodes)).size() + inStore;
     }
 
     // ---------------------------------------------------------------- on the partition threads

@@ -170,6 +170,17 @@ public final class LentPages implements AutoCloseable {
         return moved;
     }
 
+    /** How many pages stored have a key that {@code which} accepts. */
+    public synchronized int count(LongPredicate which) {
+        int n = 0;
+        for (int e : table) {
+            if (e != EMPTY && which.test(OffHeap.getLong(pool.address(unpack(e))))) {
+                n++;
+            }
+        }
+        return n;
+    }
+
     /** The node numbers of the pages stored, each once. */
     public synchronized java.util.SortedSet<Integer> nodes() {
         java.util.SortedSet<Integer> nodes = new java.util.TreeSet<>();

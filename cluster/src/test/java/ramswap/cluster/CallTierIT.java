@@ -125,4 +125,32 @@ class CallTierIT {
             assertTrue(counters.get(Counter.PERS_PAGES_LOCAL_TARGETS_FULL) > 0);
         }
     }
+
+    @Test
+    void shouldMovePagesOffALenderThatLeavesAndSendItNoMore() throws Exception {
+        try (TestCluster cluster = new TestCluster(FreePorts.base())) {
+            Lending one = lender(cluster, 1, 64L << 20);
+            Lending two = lender(cluster, 2, 64L << 20);
+            ClusterMember borrower = cluster.startLite(5);
+            TestCluster.await("three members", () -> borrower.memberCount() == 3);
+            Knobs knobs = new Knobs();
+            assertEquals(null, knobs.set(Knob.REMOTE_TARGET_NODENUM, "1,2"));
+            CallTier tier = cluster.own(CallTier.start(borrower, knobs, new Counters(), 44, Duration.ofSeconds(10)));
+            Sent before = tier.send(HazelcastRemoteTierIT.batch(20, 4)).get(10, TimeUnit.SECONDS);
+            assertEquals(20, one.lender().heldOfPresentNodes(), "a present borrower's pages are handed over");
+            long epoch = tier.placementEpoch();
+
+            one.lender().announceLeaving();
+            TestCluster.await("the borrower sees the lender leaving", () -> tier.leaving(before.handles[0]));
+            assertTrue(tier.placementEpoch() != epoch, "a repair sweep is due");
+            Sent after = tier.send(HazelcastRemoteTierIT.batch(20, 5)).get(10, TimeUnit.SECONDS);
+            assertEquals(20, one.store().pages(), "nothing more goes to a leaving lender");
+            assertEquals(40, two.store().pages());
+            assertEquals(1, tier.copies(after.handles[0]), "no other target for a second copy");
+            assertFalse(tier.leaving(after.handles[0]));
+
+            one.lender().stayAfterAll();
+            TestCluster.await("the lender stays after all", () -> !tier.leaving(before.handles[0]));
+        }
+    }
 }
