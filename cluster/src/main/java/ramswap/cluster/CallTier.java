@@ -19,6 +19,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.agrona.collections.LongArrayList;
 import org.agrona.concurrent.Agent;
+import org.agrona.concurrent.NanoClock;
+import org.agrona.concurrent.SystemNanoClock;
 import ramswap.store.Counter;
 import ramswap.store.Counters;
 import ramswap.store.FetchSlot;
@@ -34,7 +36,7 @@ import ramswap.store.Knobs;
  *
  * <p>A measurement build, chosen with {@code -Dramswap.remote.store=calls} on every daemon: it
  * sends, reads, late-binds, frees, re-places the pages of a lender that left or is leaving, and
- * drops a node's earlier lives at start. It does not yet find leaked copies nor see a split, and
+ * drops a node's earlier lives at start, and frees leaked copies. It does not yet see a split, and
  * a parked read allocates its grouping on the
  * serving thread; {@link HazelcastRemoteTier} stays the default until it does (docs/decisions.md).
  */
@@ -45,6 +47,9 @@ public final class CallTier implements ClusterTier {
 
     static final Duration REFUSAL_BACKOFF = Duration.ofSeconds(1);
     static final int FLUSH_BATCH = 256;
+    /** Longest a leak sweep waits for one lender's list. */
+    static final Duration LIST_TIMEOUT = Duration.ofSeconds(30);
+
     private static final System.Logger LOG = System.getLogger(CallTier.class.getName());
 
     private static final int ASKED_SECOND = 1;
@@ -62,6 +67,11 @@ public final class CallTier implements ClusterTier {
     private final CopyPlaces places = new CopyPlaces();
     private final Map<Integer, Long> refusedAt = new ConcurrentHashMap<>();
     private final AtomicLong placementEpoch = new AtomicLong();
+    /** The time of a refusal's back-off and a leak's confirmation; tests move it. */
+    private final NanoClock clock;
+    /** Keys found without a live handle, and when first found so; the sweeping mover's only. */
+    private Map<Long, Long> leakCandidates = new HashMap<>();
+
     private final ScheduledThreadPoolExecutor timer;
     /** Node numbers of lenders that are leaving ({@link Lender#announceLeaving}): nothing goes there, pages move off. */
     private final java.util.Set<Integer> leavingLenders = ConcurrentHashMap.newKeySet();
@@ -75,7 +85,8 @@ public final class CallTier implements ClusterTier {
         return "calls".equals(System.getProperty(PROPERTY));
     }
 
-    private CallTier(ClusterNode member, Knobs knobs, Counters counters, long incarnation) {
+    private CallTier(ClusterNode member, Knobs knobs, Counters counters, long incarnation, NanoClock clock) {
+        this.clock = Objects.requireNonNull(clock, "clock");
         this.hazelcast = member.hazelcast();
         this.calls = hazelcast.getExecutorService(PageCall.EXECUTOR_NAME);
         this.node = member.nodeNumber();
@@ -123,7 +134,18 @@ public final class CallTier implements ClusterTier {
      */
     public static CallTier start(
             ClusterNode member, Knobs knobs, Counters counters, long incarnation, Duration sweepTimeout) {
-        CallTier tier = new CallTier(Objects.requireNonNull(member, "member"), knobs, counters, incarnation);
+        return start(member, knobs, counters, incarnation, sweepTimeout, SystemNanoClock.INSTANCE);
+    }
+
+    /** {@link #start(ClusterNode, Knobs, Counters, long, Duration)} with {@code clock} for its windows. */
+    public static CallTier start(
+            ClusterNode member,
+            Knobs knobs,
+            Counters counters,
+            long incarnation,
+            Duration sweepTimeout,
+            NanoClock clock) {
+        CallTier tier = new CallTier(Objects.requireNonNull(member, "member"), knobs, counters, incarnation, clock);
         tier.dropAll((int) (incarnation & 0xFF), sweepTimeout);
         return tier;
     }
@@ -191,7 +213,7 @@ public final class CallTier implements ClusterTier {
                 store(member, target, from, n, false).whenComplete((stored, failure) -> {
                     int m = failure == null ? stored : 0;
                     if (m < n - from) {
-                        refusedAt.put(target, System.nanoTime());
+                        refusedAt.put(target, clock.nanoTime());
                     }
                     if (m == 0) {
                         firstCopies(from, next, full || failure == null);
@@ -233,7 +255,7 @@ public final class CallTier implements ClusterTier {
                 store(member, t, from, from + m, true).whenComplete((stored, failure) -> {
                     int p = failure == null ? stored : 0;
                     if (p < m) {
-                        refusedAt.put(t, System.nanoTime());
+                        refusedAt.put(t, clock.nanoTime());
                     }
                     if (p > 0) {
                         placed(from, p, first, t);
@@ -535,9 +557,73 @@ public final class CallTier implements ClusterTier {
         placementEpoch.incrementAndGet();
     }
 
+    /**
+     * Lists this incarnation's keys on every lender (one call each) and frees those whose page no
+     * live handle names, once found so {@link HazelcastRemoteTier#LEAK_CONFIRM} apart: longer than
+     * any send can take, so that a page sent but not yet committed is never taken for a leak. A
+     * run's place of a handle no block uses is forgotten with it.
+     */
     @Override
     public int sweepLeaks(java.util.function.LongPredicate live) {
-        return 0;
+        long now = clock.nanoTime();
+        Map<Long, Long> next = new HashMap<>();
+        Map<Long, Integer> lenderOf = new HashMap<>();
+        for (Member m : hazelcast.getCluster().getMembers()) {
+            Integer lender = ClusterMember.nodeNumberOf(m);
+            if (m.isLiteMember() || m.localMember() || lender == null) {
+                continue;
+            }
+            PageCall.Answer a;
+            try {
+                a = submit(PageCall.listNode(node), m).get(LIST_TIMEOUT.toNanos(), TimeUnit.NANOSECONDS);
+            } catch (Exception e) { // the next sweep looks again
+                LOG.log(
+                        System.Logger.Level.DEBUG,
+                        "listing node " + node + "'s pages on node " + lender + " failed",
+                        e);
+                return 0;
+            }
+            if (a.refused()) {
+                continue;
+            }
+            for (long key : a.keys()) {
+                if (RemoteKey.incarnation(key) == (int) (incarnation & 0xFF)) {
+                    lenderOf.put(key, lender);
+                }
+            }
+        }
+        int freed = 0;
+        for (Map.Entry<Long, Integer> e : lenderOf.entrySet()) {
+            long key = e.getKey();
+            long handle = RemoteKey.sequence(key) & ~RemoteKey.COPY_BIT;
+            if (live.test(handle)) {
+                continue;
+            }
+            Long since = leakCandidates.get(key);
+            if (since == null) {
+                next.put(key, now);
+            } else if (now - since >= HazelcastRemoteTier.LEAK_CONFIRM.toNanos()) {
+                flusher.add(e.getValue(), key);
+                if (places.first(handle) != CopyPlaces.NONE && (key & RemoteKey.COPY_BIT) == 0) {
+                    places.forgot(handle);
+                }
+                freed++;
+            } else {
+                next.put(key, since);
+            }
+        }
+        leakCandidates = next;
+        if (freed > 0) {
+            LOG.log(
+                    System.Logger.Level.INFO,
+                    "node " + node + " freed " + freed + " copies of its pages that no block used any more");
+        }
+        return freed;
+    }
+
+    /** Pages whose lenders this tier keeps: sent and neither forgotten nor found leaked. */
+    long placedPages() {
+        return places.pages();
     }
 
     @Override
@@ -625,7 +711,7 @@ public final class CallTier implements ClusterTier {
 
     private boolean refusedRecently(int target) {
         Long at = refusedAt.get(target);
-        return at != null && System.nanoTime() - at < REFUSAL_BACKOFF.toNanos();
+        return at != null && clock.nanoTime() - at < REFUSAL_BACKOFF.toNanos();
     }
 
     /** Frees forgotten copies with one call per lender for up to {@value #FLUSH_BATCH} keys. */

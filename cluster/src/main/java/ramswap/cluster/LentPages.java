@@ -170,6 +170,15 @@ public final class LentPages implements AutoCloseable {
         return moved;
     }
 
+    /** Gives every stored page's key to {@code each}, under this store's lock. */
+    public synchronized void forEachKey(java.util.function.LongConsumer each) {
+        for (int e : table) {
+            if (e != EMPTY) {
+                each.accept(OffHeap.getLong(pool.address(unpack(e))));
+            }
+        }
+    }
+
     /** How many pages stored have a key that {@code which} accepts. */
     public synchronized int count(LongPredicate which) {
         int n = 0;

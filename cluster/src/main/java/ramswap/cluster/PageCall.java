@@ -37,7 +37,9 @@ public final class PageCall implements Callable<PageCall.Answer>, DataSerializab
         READ,
         FREE,
         /** keys[0] a node, keys[1] the low 8 bits of the incarnation to keep, or -1 for none. */
-        DROP_NODE
+        DROP_NODE,
+        /** keys[0] a node: the keys of its pages held. */
+        LIST_NODE
     }
 
     private Op op;
@@ -77,6 +79,11 @@ public final class PageCall implements Callable<PageCall.Answer>, DataSerializab
      */
     public static PageCall dropNode(int node, int keepIncarnation) {
         return new PageCall(Op.DROP_NODE, new long[] {node, keepIncarnation}, null);
+    }
+
+    /** Lists the keys of {@code node}'s pages on the lender ({@link Answer#keys()}). */
+    public static PageCall listNode(int node) {
+        return new PageCall(Op.LIST_NODE, new long[] {node}, null);
     }
 
     /** The executor configuration every member gets. */
@@ -136,6 +143,18 @@ public final class PageCall implements Callable<PageCall.Answer>, DataSerializab
                 }
                 return new Answer(freed, null);
             }
+            case LIST_NODE -> {
+                int node = (int) keys[0];
+                org.agrona.collections.LongArrayList held = new org.agrona.collections.LongArrayList();
+                store.forEachKey(k -> {
+                    if (RemoteKey.node(k) == node) {
+                        held.addLong(k);
+                    }
+                });
+                Answer a = new Answer(held.size(), null);
+                a.keys = held.toLongArray();
+                return a;
+            }
             case DROP_NODE -> {
                 int node = (int) keys[0];
                 int keep = (int) keys[1];
@@ -179,6 +198,8 @@ public final class PageCall implements Callable<PageCall.Answer>, DataSerializab
 
         private int count;
         private byte[][] pages;
+        /** For a list: the keys held. */
+        private long[] keys;
 
         /** For Hazelcast's deserialization. */
         public Answer() {}
@@ -197,6 +218,11 @@ public final class PageCall implements Callable<PageCall.Answer>, DataSerializab
             return count;
         }
 
+        /** For a list: the keys of the node's pages held, in no order. */
+        public long[] keys() {
+            return keys;
+        }
+
         /** For a read: the page of each key, in the call's order, null where the lender holds none. */
         public byte[] page(int i) {
             return pages[i];
@@ -212,6 +238,7 @@ public final class PageCall implements Callable<PageCall.Answer>, DataSerializab
                     out.writeByteArray(page);
                 }
             }
+            out.writeLongArray(keys);
         }
 
         @Override
@@ -223,6 +250,7 @@ public final class PageCall implements Callable<PageCall.Answer>, DataSerializab
                     pages[i] = in.readByteArray();
                 }
             }
+            keys = in.readLongArray();
         }
     }
 }

@@ -153,4 +153,30 @@ class CallTierIT {
             TestCluster.await("the lender stays after all", () -> !tier.leaving(before.handles[0]));
         }
     }
+
+    @Test
+    void shouldFreeACopyNoBlockUsesOnceFoundSoTwiceFarApart() throws Exception {
+        try (TestCluster cluster = new TestCluster(FreePorts.base())) {
+            Lending one = lender(cluster, 1, 64L << 20);
+            ClusterMember borrower = cluster.startLite(5);
+            TestCluster.await("two members", () -> borrower.memberCount() == 2);
+            Knobs knobs = new Knobs();
+            assertEquals(null, knobs.set(Knob.REMOTE_TARGET_NODENUM, "1"));
+            SteppedClock clock = new SteppedClock();
+            CallTier tier =
+                    cluster.own(CallTier.start(borrower, knobs, new Counters(), 45, Duration.ofSeconds(10), clock));
+            Sent sent = tier.send(HazelcastRemoteTierIT.batch(10, 6)).get(10, TimeUnit.SECONDS);
+            long leaked = sent.handles[3]; // sent, but no block took it (a move given up)
+            java.util.function.LongPredicate live = h -> h != leaked;
+            assertEquals(0, tier.sweepLeaks(live), "found once: a send may still be committing it");
+            clock.step(HazelcastRemoteTier.LEAK_CONFIRM.minusSeconds(1));
+            assertEquals(0, tier.sweepLeaks(live));
+            clock.step(Duration.ofSeconds(2));
+            assertEquals(1, tier.sweepLeaks(live), "found so again, far enough apart");
+            tier.agents().get(0).doWork();
+            TestCluster.await("the leaked copy freed", () -> one.store().pages() == 9);
+            assertEquals(9, tier.placedPages(), "its place forgotten with it");
+            assertEquals(0, tier.sweepLeaks(h -> true), "nothing else is a leak");
+        }
+    }
 }
