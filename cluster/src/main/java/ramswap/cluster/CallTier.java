@@ -36,8 +36,9 @@ import ramswap.store.Knobs;
  *
  * <p>A measurement build, chosen with {@code -Dramswap.remote.store=calls} on every daemon: it
  * sends, reads, late-binds, frees, re-places the pages of a lender that left or is leaving, and
- * drops a node's earlier lives at start, and frees leaked copies. It does not yet see a split, and
- * a parked read allocates its grouping on the
+ * drops a node's earlier lives at start, and frees leaked copies; a copy on a lender gone for less
+ * than a split takes to heal reads as no answer, not as missing. Not yet run against the fault and
+ * split tests, and a parked read allocates its grouping on the
  * serving thread; {@link HazelcastRemoteTier} stays the default until it does (docs/decisions.md).
  */
 public final class CallTier implements ClusterTier {
@@ -56,6 +57,7 @@ public final class CallTier implements ClusterTier {
     private static final int FIRST_FAILED = 2;
     private static final int SECOND_FAILED = 4;
     private static final int UNAUTHENTIC_SEEN = 8;
+    private static final int NO_ANSWER_SEEN = 16;
 
     private final HazelcastInstance hazelcast;
     private final IExecutorService calls;
@@ -66,6 +68,9 @@ public final class CallTier implements ClusterTier {
     private final PageSeal seal;
     private final CopyPlaces places = new CopyPlaces();
     private final Map<Integer, Long> refusedAt = new ConcurrentHashMap<>();
+    /** Node number of a lender that left -> when (its copies read as no answer for a while: a split heals). */
+    private final Map<Integer, Long> departedAt = new ConcurrentHashMap<>();
+
     private final AtomicLong placementEpoch = new AtomicLong();
     /** The time of a refusal's back-off and a leak's confirmation; tests move it. */
     private final NanoClock clock;
@@ -118,11 +123,19 @@ public final class CallTier implements ClusterTier {
         hazelcast.getCluster().addMembershipListener(new MembershipListener() {
             @Override
             public void memberAdded(MembershipEvent event) {
+                Integer n = ClusterMember.nodeNumberOf(event.getMember());
+                if (n != null) {
+                    departedAt.remove(n);
+                }
                 placementEpoch.incrementAndGet();
             }
 
             @Override
             public void memberRemoved(MembershipEvent event) {
+                Integer n = ClusterMember.nodeNumberOf(event.getMember());
+                if (n != null && !event.getMember().isLiteMember()) {
+                    departedAt.put(n, CallTier.this.clock.nanoTime());
+                }
                 placementEpoch.incrementAndGet();
             }
         });
@@ -339,9 +352,9 @@ public final class CallTier implements ClusterTier {
                             ? TIMEOUT
                             : a.refused() ? MISSING : open(a.page(i), blocks[k], generations[k], pages[k]);
                     if (member == null) {
-                        code = MISSING;
+                        code = absentCode(e.getKey());
                     }
-                    lengths[k] = code;
+                    lengths[k] = pass == 1 && code < 0 ? worse(lengths[k], code) : code;
                     second[k] = code < 0 && pass == 0 && places.second(handles[k]) != CopyPlaces.NONE;
                     if (code >= 0 && pass == 1) {
                         counters.increment(Counter.REMOTE_READS_SECOND_COPY);
@@ -392,8 +405,9 @@ public final class CallTier implements ClusterTier {
             List<Integer> pagesOf = e.getValue();
             Member member = presentMember(e.getKey());
             if (member == null) {
+                int code = absentCode(e.getKey());
                 for (int k : pagesOf) {
-                    failed(slot, round, k, second, MISSING);
+                    failed(slot, round, k, second, code);
                 }
                 continue;
             }
@@ -444,6 +458,8 @@ public final class CallTier implements ClusterTier {
     private void failed(FetchSlot slot, int round, int k, boolean second, int code) {
         if (code == UNAUTHENTIC) {
             slot.mark(k, UNAUTHENTIC_SEEN);
+        } else if (code == TIMEOUT) {
+            slot.mark(k, NO_ANSWER_SEEN);
         }
         slot.mark(k, second ? SECOND_FAILED : FIRST_FAILED);
         boolean two = places.second(slot.handle(k)) != CopyPlaces.NONE;
@@ -453,7 +469,11 @@ public final class CallTier implements ClusterTier {
         }
         int m = slot.marks(k);
         if ((m & FIRST_FAILED) != 0 && (!two || (m & SECOND_FAILED) != 0)) {
-            slot.answer(round, k, null, (m & UNAUTHENTIC_SEEN) != 0 ? UNAUTHENTIC : code);
+            slot.answer(
+                    round,
+                    k,
+                    null,
+                    (m & UNAUTHENTIC_SEEN) != 0 ? UNAUTHENTIC : (m & NO_ANSWER_SEEN) != 0 ? TIMEOUT : code);
         }
     }
 
@@ -479,6 +499,24 @@ public final class CallTier implements ClusterTier {
                 slot.answer(round, k, null, TIMEOUT);
             }
         }
+    }
+
+    /**
+     * What a copy on an absent lender reads as: no answer ({@link #TIMEOUT}, the page is not given
+     * up) while the lender left within {@link HazelcastRemoteTier#REJOIN_WINDOW}, since a split's
+     * sides find each other again within it; missing later, or for a lender never seen.
+     */
+    private int absentCode(int lender) {
+        Long at = departedAt.get(lender);
+        return at != null && clock.nanoTime() - at < HazelcastRemoteTier.REJOIN_WINDOW.toNanos() ? TIMEOUT : MISSING;
+    }
+
+    /** The failure that says more: unauthentic, then no answer, then missing. */
+    private static int worse(int a, int b) {
+        if (a == UNAUTHENTIC || b == UNAUTHENTIC) {
+            return UNAUTHENTIC;
+        }
+        return a == TIMEOUT || b == TIMEOUT ? TIMEOUT : MISSING;
     }
 
     private int open(byte[] sealed, int block, int generation, byte[] page) {

@@ -179,4 +179,35 @@ class CallTierIT {
             assertEquals(0, tier.sweepLeaks(h -> true), "nothing else is a leak");
         }
     }
+
+    @Test
+    void shouldReadACopyOnALenderJustGoneAsNoAnswerAndLaterAsMissing() throws Exception {
+        try (TestCluster cluster = new TestCluster(FreePorts.base())) {
+            Lending one = lender(cluster, 1, 64L << 20);
+            ClusterMember borrower = cluster.startLite(5);
+            TestCluster.await("two members", () -> borrower.memberCount() == 2);
+            Knobs knobs = new Knobs();
+            assertEquals(null, knobs.set(Knob.REMOTE_TARGET_NODENUM, "1"));
+            SteppedClock clock = new SteppedClock();
+            CallTier tier =
+                    cluster.own(CallTier.start(borrower, knobs, new Counters(), 46, Duration.ofSeconds(10), clock));
+            Batch b = HazelcastRemoteTierIT.batch(5, 7);
+            Sent sent = tier.send(b).get(10, TimeUnit.SECONDS);
+            one.lender().close();
+            one.member().close();
+            TestCluster.await("the lender gone", () -> borrower.memberCount() == 1);
+            byte[][] into = new byte[b.count][PAGE];
+            int[] lengths = new int[b.count];
+            tier.fetch(b.count, b.blocks, b.generations, sent.handles, into, lengths, 2000);
+            for (int code : lengths) {
+                assertEquals(RemoteTier.TIMEOUT, code, "a split may heal: not given up yet");
+            }
+            assertTrue(tier.lost(sent.handles[0]), "its only copy is with a lender that is not here");
+            clock.step(HazelcastRemoteTier.REJOIN_WINDOW);
+            tier.fetch(b.count, b.blocks, b.generations, sent.handles, into, lengths, 2000);
+            for (int code : lengths) {
+                assertEquals(RemoteTier.MISSING, code, "gone for longer than a split takes to heal");
+            }
+        }
+    }
 }
