@@ -220,6 +220,22 @@ public record DaemonConfig(
         if (lendBytes == 0 || memAvailableBytes < 0) {
             return null;
         }
+        if (ramswap.cluster.CallTier.chosen()) {
+            // the quota is off the heap, locked as pages arrive: what it can grow to must fit too
+            long most = lockedBytes() + lendBytes;
+            if (most <= memAvailableBytes) {
+                return null;
+            }
+            long largest = Math.max(0, memAvailableBytes - lockedBytes()) >> 20 << 20;
+            return "--lend " + Sizes.human(lendBytes) + " does not fit: the daemon would lock up to "
+                    + Sizes.human(most) + " (the quota's pages off the heap, heap " + Sizes.human(heapBytes())
+                    + ", pool reserve " + Sizes.human(poolReserveBytes) + ", JVM and cluster "
+                    + Sizes.human(RUNTIME_BYTES) + ") but this machine has " + Sizes.human(memAvailableBytes)
+                    + " available of " + Sizes.human(memTotalBytes) + " in all; "
+                    + (largest > 0
+                            ? "at most --lend " + (largest >> 20) + "M fits now"
+                            : "nothing can be lent now (choose a smaller --size or --pool-reserve)");
+        }
         long need = lockedBytes();
         if (need <= memAvailableBytes) {
             return null;
