@@ -203,9 +203,8 @@ public record DaemonConfig(
             return 0;
         }
         if (ramswap.cluster.CallTier.chosen()) {
-            // the pages are off the heap (LentPages): the heap holds their index, at most 32 bytes a
-            // page, and the calls' buffers
-            return (16L << 20) + (lendBytes / 256 + (1 << 20) - 1) >> 20 << 20;
+            // the pages and their index are off the heap (LentPages): the heap holds the calls' buffers
+            return 16L << 20;
         }
         long bytes = (long) Math.ceil(lendBytes / LEND_HEAP_FRACTION);
         return (bytes + (1 << 20) - 1) >> 20 << 20;

@@ -11,9 +11,9 @@ import ramswap.sys.Posix;
  * 256 KiB backed as pages arrive, locked as they are touched when the daemon locks its memory,
  * given back to the kernel when emptied), headed by its key and its length. The index that finds
  * a page by its key ({@link RemoteKey}: node, incarnation, sequence) is a table of the slots'
- * handles, 4 bytes each, open addressing with linear probing: it doubles past 3/4 full and halves
- * below 1/8, so past its first 1024 entries (4 KiB) it costs 5.3 to 32 bytes of heap per page,
- * 5.3 to 10.7 while pages arrive.
+ * handles, 4 bytes each, in native memory (so that the heap does not grow with the quota), open
+ * addressing with linear probing: it doubles past 3/4 full and halves below 1/8, so past its first
+ * 1024 entries (4 KiB) it costs 5.3 to 32 bytes per page, 5.3 to 10.7 while pages arrive.
  *
  * <pre>
  * slot: key (8 bytes) | sealed length (2 bytes) | sealed page
@@ -44,7 +44,11 @@ public final class LentPages implements AutoCloseable {
     private static final int POOL_SLOT_BITS = 16;
 
     private final LocalPool pool;
-    private int[] table = newTable(MIN_TABLE);
+    /** The index: {@link #tableSize} ints in native memory, each a packed slot handle or {@link #EMPTY}. */
+    private long table = newTable(MIN_TABLE);
+
+    private int tableSize = MIN_TABLE;
+    private boolean closed;
     private int pages;
     private long pageBytes;
     private int compactCursor;
@@ -68,6 +72,7 @@ public final class LentPages implements AutoCloseable {
      * full.
      */
     public synchronized boolean put(long key, byte[] src, int offset, int length) {
+        checkOpen();
         if (length < 1 || length > MAX_PAGE_BYTES) {
             throw new IllegalArgumentException("a lent page is 1 to " + MAX_PAGE_BYTES + " bytes, got " + length);
         }
@@ -81,18 +86,19 @@ public final class LentPages implements AutoCloseable {
         putLength(at, length);
         OffHeap.copyToNative(src, offset, at + HEADER_BYTES, length);
         int i = probe(key);
-        table[i] = pack(handle);
+        set(i, pack(handle));
         pages++;
         pageBytes += length;
-        if (pages > table.length / 4 * 3) {
-            resize(table.length * 2);
+        if (pages > tableSize / 4 * 3) {
+            resize(tableSize * 2);
         }
         return true;
     }
 
     /** Copies the page under {@code key} into {@code dst} from {@code offset}: its length, or -1 if none. */
     public synchronized int get(long key, byte[] dst, int offset) {
-        int e = table[probe(key)];
+        checkOpen();
+        int e = at(probe(key));
         if (e == EMPTY) {
             return -1;
         }
@@ -104,14 +110,16 @@ public final class LentPages implements AutoCloseable {
 
     /** Whether a page is stored under {@code key}. */
     public synchronized boolean contains(long key) {
-        return table[probe(key)] != EMPTY;
+        checkOpen();
+        return at(probe(key)) != EMPTY;
     }
 
     /** Frees the page under {@code key}; false if there was none. */
     public synchronized boolean remove(long key) {
+        checkOpen();
         boolean removed = removeKey(key);
-        if (removed && pages < table.length / 8 && table.length > MIN_TABLE) {
-            resize(table.length / 2);
+        if (removed && pages < tableSize / 8 && tableSize > MIN_TABLE) {
+            resize(tableSize / 2);
         }
         return removed;
     }
@@ -119,14 +127,14 @@ public final class LentPages implements AutoCloseable {
     /** Frees every page whose key {@code doomed} accepts (a node gone, an earlier life): how many. */
     public synchronized int removeIf(LongPredicate doomed) {
         int removed = 0;
-        for (int i = 0; i < table.length; i++) {
-            int e = table[i];
+        for (int i = 0; i < tableSize; i++) {
+            int e = at(i);
             if (e != EMPTY) {
                 long at = pool.address(unpack(e));
                 if (doomed.test(OffHeap.getLong(at))) {
                     int length = length(at);
                     pool.free(unpack(e), length + HEADER_BYTES);
-                    table[i] = EMPTY;
+                    set(i, EMPTY);
                     pages--;
                     pageBytes -= length;
                     removed++;
@@ -144,11 +152,12 @@ public final class LentPages implements AutoCloseable {
      * looking at most at {@code maxLooks} entries from where the last call stopped: how many moved.
      */
     public synchronized int compact(int maxMoves, int maxLooks) {
+        checkOpen();
         int moved = 0;
         for (int looks = 0; looks < maxLooks && moved < maxMoves && pages > 0; looks++) {
             int i = compactCursor;
-            compactCursor = (compactCursor + 1) & (table.length - 1);
-            int e = table[i];
+            compactCursor = (compactCursor + 1) & (tableSize - 1);
+            int e = at(i);
             if (e == EMPTY) {
                 continue;
             }
@@ -163,7 +172,7 @@ public final class LentPages implements AutoCloseable {
                 continue;
             }
             OffHeap.copyNative(at, pool.address(to), slotLength);
-            table[i] = pack(to);
+            set(i, pack(to));
             pool.free(from, slotLength);
             moved++;
         }
@@ -172,7 +181,8 @@ public final class LentPages implements AutoCloseable {
 
     /** Gives every stored page's key to {@code each}, under this store's lock. */
     public synchronized void forEachKey(java.util.function.LongConsumer each) {
-        for (int e : table) {
+        for (int t = 0; t < tableSize; t++) {
+            int e = at(t);
             if (e != EMPTY) {
                 each.accept(OffHeap.getLong(pool.address(unpack(e))));
             }
@@ -182,7 +192,8 @@ public final class LentPages implements AutoCloseable {
     /** How many pages stored have a key that {@code which} accepts. */
     public synchronized int count(LongPredicate which) {
         int n = 0;
-        for (int e : table) {
+        for (int t = 0; t < tableSize; t++) {
+            int e = at(t);
             if (e != EMPTY && which.test(OffHeap.getLong(pool.address(unpack(e))))) {
                 n++;
             }
@@ -193,7 +204,8 @@ public final class LentPages implements AutoCloseable {
     /** The node numbers of the pages stored, each once. */
     public synchronized java.util.SortedSet<Integer> nodes() {
         java.util.SortedSet<Integer> nodes = new java.util.TreeSet<>();
-        for (int e : table) {
+        for (int t = 0; t < tableSize; t++) {
+            int e = at(t);
             if (e != EMPTY) {
                 nodes.add(RemoteKey.node(OffHeap.getLong(pool.address(unpack(e)))));
             }
@@ -216,9 +228,9 @@ public final class LentPages implements AutoCloseable {
         return pool.mappedBytes();
     }
 
-    /** Bytes of the index, on the heap. */
+    /** Bytes of the index, off the heap. */
     public synchronized long indexBytes() {
-        return (long) table.length * Integer.BYTES;
+        return (long) tableSize * Integer.BYTES;
     }
 
     public long quotaBytes() {
@@ -228,8 +240,14 @@ public final class LentPages implements AutoCloseable {
     /** Frees every page and gives the store's memory back; call it once no call can reach the store. */
     @Override
     public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
         pool.close();
-        table = newTable(MIN_TABLE);
+        OffHeap.free(table);
+        table = 0;
+        tableSize = 0;
         pages = 0;
         pageBytes = 0;
     }
@@ -238,9 +256,9 @@ public final class LentPages implements AutoCloseable {
 
     /** The index of {@code key}'s entry, or of the empty entry where it would go. */
     private int probe(long key) {
-        int mask = table.length - 1;
+        int mask = tableSize - 1;
         for (int i = hash(key) & mask; ; i = (i + 1) & mask) {
-            int e = table[i];
+            int e = at(i);
             if (e == EMPTY || OffHeap.getLong(pool.address(unpack(e))) == key) {
                 return i;
             }
@@ -249,7 +267,7 @@ public final class LentPages implements AutoCloseable {
 
     private boolean removeKey(long key) {
         int i = probe(key);
-        int e = table[i];
+        int e = at(i);
         if (e == EMPTY) {
             return false;
         }
@@ -259,32 +277,36 @@ public final class LentPages implements AutoCloseable {
         pages--;
         pageBytes -= length;
         // backward-shift deletion: move up every entry of the run that the hole would hide
-        int mask = table.length - 1;
+        int mask = tableSize - 1;
         int hole = i;
-        for (int j = (i + 1) & mask; table[j] != EMPTY; j = (j + 1) & mask) {
-            int home = hash(OffHeap.getLong(pool.address(unpack(table[j])))) & mask;
+        for (int j = (i + 1) & mask; at(j) != EMPTY; j = (j + 1) & mask) {
+            int home = hash(OffHeap.getLong(pool.address(unpack(at(j))))) & mask;
             if (((j - home) & mask) >= ((j - hole) & mask)) {
-                table[hole] = table[j];
+                set(hole, at(j));
                 hole = j;
             }
         }
-        table[hole] = EMPTY;
+        set(hole, EMPTY);
         return true;
     }
 
     private void resize(int size) {
-        int[] old = table;
+        long old = table;
+        int oldSize = tableSize;
         table = newTable(size);
+        tableSize = size;
         int mask = size - 1;
-        for (int e : old) {
+        for (int t = 0; t < oldSize; t++) {
+            int e = OffHeap.getInt(old + (long) t * Integer.BYTES);
             if (e != EMPTY) {
                 int i = hash(OffHeap.getLong(pool.address(unpack(e)))) & mask;
-                while (table[i] != EMPTY) {
+                while (at(i) != EMPTY) {
                     i = (i + 1) & mask;
                 }
-                table[i] = e;
+                set(i, e);
             }
         }
+        OffHeap.free(old);
         compactCursor = 0;
     }
 
@@ -297,10 +319,26 @@ public final class LentPages implements AutoCloseable {
         return size;
     }
 
-    private static int[] newTable(int size) {
-        int[] t = new int[size];
-        java.util.Arrays.fill(t, EMPTY);
+    /** A closed store's memory is gone: a late call fails instead of reading it. */
+    private void checkOpen() {
+        if (closed) {
+            throw new IllegalStateException("this lender's store is closed");
+        }
+    }
+
+    /** A table of {@code size} empty entries (all bits set), in native memory. */
+    private static long newTable(int size) {
+        long t = OffHeap.allocate((long) size * Integer.BYTES);
+        OffHeap.setMemory(t, (long) size * Integer.BYTES, (byte) 0xFF);
         return t;
+    }
+
+    private int at(int i) {
+        return OffHeap.getInt(table + (long) i * Integer.BYTES);
+    }
+
+    private void set(int i, int e) {
+        OffHeap.putInt(table + (long) i * Integer.BYTES, e);
     }
 
     private static int hash(long key) {

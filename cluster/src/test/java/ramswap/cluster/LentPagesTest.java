@@ -230,6 +230,20 @@ class LentPagesTest {
         }
     }
 
+    @Test
+    void shouldRefuseEveryCallOnceClosed() {
+        LentPages store = new LentPages(POSIX, 16 * MIB, false);
+        byte[] page = new byte[100];
+        assertTrue(store.put(1, page, 0, page.length));
+        store.close();
+        store.close();
+        assertThrows(IllegalStateException.class, () -> store.get(1, page, 0));
+        assertThrows(IllegalStateException.class, () -> store.put(2, page, 0, page.length));
+        assertThrows(IllegalStateException.class, () -> store.remove(1));
+        assertEquals(0, store.pages());
+        assertEquals(0, store.removeIf(k -> true));
+    }
+
     private static byte[] read(LentPages store, long key) {
         byte[] dst = new byte[LentPages.MAX_PAGE_BYTES];
         int length = store.get(key, dst, 0);
