@@ -70,6 +70,8 @@ public final class CallTier implements ClusterTier {
     private final Map<Integer, Long> refusedAt = new ConcurrentHashMap<>();
     /** Node number of a lender that left -> when (its copies read as no answer for a while: a split heals). */
     private final Map<Integer, Long> departedAt = new ConcurrentHashMap<>();
+    /** Clock time when a page last got one copy while two were wanted. */
+    private volatile long secondCopyShortAt;
 
     private final AtomicLong placementEpoch = new AtomicLong();
     /** The time of a refusal's back-off and a leak's confirmation; tests move it. */
@@ -92,6 +94,7 @@ public final class CallTier implements ClusterTier {
 
     private CallTier(ClusterNode member, Knobs knobs, Counters counters, long incarnation, NanoClock clock) {
         this.clock = Objects.requireNonNull(clock, "clock");
+        this.secondCopyShortAt = clock.nanoTime() - HazelcastRemoteTier.SECOND_COPY_QUIET.toNanos() - 1;
         this.hazelcast = member.hazelcast();
         this.calls = hazelcast.getExecutorService(PageCall.EXECUTOR_NAME);
         this.node = member.nodeNumber();
@@ -105,6 +108,8 @@ public final class CallTier implements ClusterTier {
             return t;
         });
         timer.setRemoveOnCancelPolicy(true);
+        timer.prestartAllCoreThreads(); // not on the serving thread's first parked read: a thread's start maps its
+        // stack
         com.hazelcast.map.IMap<Integer, Boolean> leavingMap = hazelcast.getMap(Lender.LEAVING_MAP);
         leavingMap.addEntryListener(
                 (com.hazelcast.map.listener.EntryAddedListener<Integer, Boolean>) e -> leavingChanged(e.getKey(), true),
@@ -127,6 +132,9 @@ public final class CallTier implements ClusterTier {
                 if (n != null) {
                     departedAt.remove(n);
                 }
+                // a lender may have come: pages with one copy may get their second
+                secondCopyShortAt =
+                        CallTier.this.clock.nanoTime() - HazelcastRemoteTier.SECOND_COPY_QUIET.toNanos() - 1;
                 placementEpoch.incrementAndGet();
             }
 
@@ -274,12 +282,14 @@ public final class CallTier implements ClusterTier {
                         placed(from, p, first, t);
                     }
                     if (p < m) {
+                        secondCopyShortAt = clock.nanoTime();
                         placed(from + p, m - p, first, CopyPlaces.NONE);
                     }
                     done.complete(null);
                 });
                 return done;
             }
+            secondCopyShortAt = clock.nanoTime();
             placed(from, m, first, CopyPlaces.NONE);
             done.complete(null);
             return done;
@@ -312,56 +322,136 @@ public final class CallTier implements ClusterTier {
 
     // ---------------------------------------------------------------- fetching
 
+    /**
+     * Reads the pages with one call per lender that holds first copies; at {@code late_bind_ms},
+     * or at once for a page whose first copy failed, asks the second copies still wanted, one call
+     * per lender; each page is answered by whichever copy gives it first, within the timeout.
+     */
     @Override
     public void fetch(
             int n, int[] blocks, int[] generations, long[] handles, byte[][] pages, int[] lengths, long timeoutMillis) {
-        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
-        boolean[] second = new boolean[n];
-        for (int pass = 0; pass < 2; pass++) {
-            Map<Integer, LongArrayList> byLender = new HashMap<>();
-            for (int k = 0; k < n; k++) {
-                if (pass == 0 || second[k]) {
-                    int lender = pass == 0 ? places.first(handles[k]) : places.second(handles[k]);
-                    if (lender == CopyPlaces.NONE) {
-                        lengths[k] = MISSING;
-                        second[k] = false;
-                        continue;
-                    }
-                    byLender.computeIfAbsent(lender, x -> new LongArrayList()).addLong(k);
-                }
+        long start = System.nanoTime();
+        long deadline = start + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
+        long lateAt = Math.min(deadline, start + TimeUnit.MILLISECONDS.toNanos(knobs.get(Knob.LATE_BIND_MS)));
+        Asked first = askAll(n, handles, false, null);
+        first.await(lateAt);
+        boolean[] wantSecond = new boolean[n];
+        for (int k = 0; k < n; k++) {
+            lengths[k] = first.code(k, blocks[k], generations[k], pages[k]);
+            wantSecond[k] = lengths[k] < 0 && places.second(handles[k]) != CopyPlaces.NONE;
+        }
+        Asked second = askAll(n, handles, true, wantSecond);
+        first.await(deadline);
+        second.await(deadline);
+        for (int k = 0; k < n; k++) {
+            if (lengths[k] >= 0) {
+                continue;
             }
-            for (Map.Entry<Integer, LongArrayList> e : byLender.entrySet()) {
-                LongArrayList ks = e.getValue();
-                long[] keys = new long[ks.size()];
-                for (int i = 0; i < keys.length; i++) {
-                    keys[i] = key(handles[(int) ks.getLong(i)], pass == 1);
+            int a = first.code(k, blocks[k], generations[k], pages[k]);
+            if (a >= 0) {
+                lengths[k] = a;
+                continue;
+            }
+            if (!wantSecond[k]) {
+                lengths[k] = a;
+                continue;
+            }
+            int b = second.code(k, blocks[k], generations[k], pages[k]);
+            if (b >= 0) {
+                counters.increment(Counter.REMOTE_READS_SECOND_COPY);
+            }
+            lengths[k] = b >= 0 ? b : worse(a, b);
+        }
+    }
+
+    /** The read calls of one copy of a synchronous fetch: per page, its lender's call and its place in it. */
+    private final class Asked {
+        final List<CompletableFuture<PageCall.Answer>> calls = new ArrayList<>();
+        final int[] call;
+        final int[] index;
+        /** The code of a page whose lender is not there: missing, or no answer for a while. */
+        final int[] absent;
+
+        Asked(int n) {
+            call = new int[n];
+            index = new int[n];
+            absent = new int[n];
+            java.util.Arrays.fill(call, -1);
+        }
+
+        void await(long deadline) {
+            for (CompletableFuture<PageCall.Answer> f : calls) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    return;
                 }
-                PageCall.Answer a = null;
-                Member member = presentMember(e.getKey());
-                if (member != null) {
-                    try {
-                        long left = Math.max(1, deadline - System.nanoTime());
-                        a = calls.submitToMember(PageCall.read(keys), member).get(left, TimeUnit.NANOSECONDS);
-                    } catch (Exception ex) {
-                        a = null;
-                    }
-                }
-                for (int i = 0; i < keys.length; i++) {
-                    int k = (int) ks.getLong(i);
-                    int code = a == null
-                            ? TIMEOUT
-                            : a.refused() ? MISSING : open(a.page(i), blocks[k], generations[k], pages[k]);
-                    if (member == null) {
-                        code = absentCode(e.getKey());
-                    }
-                    lengths[k] = pass == 1 && code < 0 ? worse(lengths[k], code) : code;
-                    second[k] = code < 0 && pass == 0 && places.second(handles[k]) != CopyPlaces.NONE;
-                    if (code >= 0 && pass == 1) {
-                        counters.increment(Counter.REMOTE_READS_SECOND_COPY);
-                    }
+                try {
+                    f.get(left, TimeUnit.NANOSECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return;
+                } catch (Exception e) {
+                    // a failed or late call: its pages' codes say so
                 }
             }
         }
+
+        /** Page {@code k} opened into {@code page}: its length, or why not (as yet). */
+        int code(int k, int block, int generation, byte[] page) {
+            if (call[k] < 0) {
+                return absent[k];
+            }
+            CompletableFuture<PageCall.Answer> f = calls.get(call[k]);
+            if (!f.isDone() || f.isCompletedExceptionally()) {
+                return TIMEOUT;
+            }
+            PageCall.Answer a = f.join();
+            return a.refused() ? MISSING : open(a.page(index[k]), block, generation, page);
+        }
+    }
+
+    /** Asks the first (or second) copies of the pages {@code which} wants (null: all), one call per lender. */
+    private Asked askAll(int n, long[] handles, boolean second, boolean[] which) {
+        Asked asked = new Asked(n);
+        Map<Integer, LongArrayList> byLender = new HashMap<>();
+        for (int k = 0; k < n; k++) {
+            if (which != null && !which[k]) {
+                asked.absent[k] = MISSING;
+                continue;
+            }
+            int lender = second ? places.second(handles[k]) : places.first(handles[k]);
+            if (lender == CopyPlaces.NONE) {
+                asked.absent[k] = MISSING;
+                continue;
+            }
+            byLender.computeIfAbsent(lender, x -> new LongArrayList()).addLong(k);
+        }
+        for (Map.Entry<Integer, LongArrayList> e : byLender.entrySet()) {
+            LongArrayList ks = e.getValue();
+            Member member = presentMember(e.getKey());
+            if (member == null) {
+                int code = absentCode(e.getKey());
+                for (int i = 0; i < ks.size(); i++) {
+                    asked.absent[(int) ks.getLong(i)] = code;
+                }
+                continue;
+            }
+            long[] keys = new long[ks.size()];
+            for (int i = 0; i < keys.length; i++) {
+                int k = (int) ks.getLong(i);
+                keys[i] = key(handles[k], second);
+                asked.call[k] = asked.calls.size();
+                asked.index[k] = i;
+            }
+            CompletableFuture<PageCall.Answer> f;
+            try {
+                f = submit(PageCall.read(keys), member);
+            } catch (RuntimeException ex) {
+                f = CompletableFuture.failedFuture(ex);
+            }
+            asked.calls.add(f);
+        }
+        return asked;
     }
 
     /**
@@ -546,6 +636,11 @@ public final class CallTier implements ClusterTier {
         places.forgot(handle);
     }
 
+    /**
+     * True when a copy is on a lender no longer here, or the page has one copy while two are
+     * wanted and another target could take one now (not within {@link
+     * HazelcastRemoteTier#SECOND_COPY_QUIET} of the last time none could).
+     */
     @Override
     public boolean needsReplacing(long handle) {
         int first = places.first(handle);
@@ -553,7 +648,23 @@ public final class CallTier implements ClusterTier {
         if (first == CopyPlaces.NONE) {
             return false;
         }
-        return presentMember(first) == null || (second != CopyPlaces.NONE && presentMember(second) == null);
+        if (presentMember(first) == null || (second != CopyPlaces.NONE && presentMember(second) == null)) {
+            return true;
+        }
+        return second == CopyPlaces.NONE
+                && knobs.get(Knob.REMOTE_COPIES) >= 2
+                && clock.nanoTime() - secondCopyShortAt > HazelcastRemoteTier.SECOND_COPY_QUIET.toNanos()
+                && anotherTarget(first);
+    }
+
+    /** Whether a target other than {@code lender} could take a copy now. */
+    private boolean anotherTarget(int lender) {
+        for (int t : knobs.targets()) {
+            if (t != lender && usableMember(t) != null && !refusedRecently(t)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     @Override

@@ -210,4 +210,22 @@ class CallTierIT {
             }
         }
     }
+
+    @Test
+    void shouldAskForASecondCopyOnceASecondLenderJoins() throws Exception {
+        try (TestCluster cluster = new TestCluster(FreePorts.base())) {
+            lender(cluster, 1, 64L << 20);
+            ClusterMember borrower = cluster.startLite(5);
+            TestCluster.await("two members", () -> borrower.memberCount() == 2);
+            Knobs knobs = new Knobs();
+            assertEquals(null, knobs.set(Knob.REMOTE_TARGET_NODENUM, "1,2"));
+            CallTier tier = cluster.own(CallTier.start(borrower, knobs, new Counters(), 47, Duration.ofSeconds(10)));
+            Sent sent = tier.send(HazelcastRemoteTierIT.batch(5, 8)).get(10, TimeUnit.SECONDS);
+            assertEquals(1, tier.copies(sent.handles[0]), "one lender: one copy");
+            assertFalse(tier.needsReplacing(sent.handles[0]), "no other lender could take a second");
+            lender(cluster, 2, 64L << 20);
+            TestCluster.await("the second lender", () -> borrower.memberCount() == 3);
+            assertTrue(tier.needsReplacing(sent.handles[0]), "now a second copy can be had");
+        }
+    }
 }
