@@ -74,10 +74,11 @@ public final class Lender implements AutoCloseable {
     private final AtomicLong usedBytes = new AtomicLong();
     private final LendRefusedException refusal;
     private final String interceptorId;
-    /** Node number -> when its pages were first seen here while it was absent; the agent's thread only. */
+    /**
+     * Node number -> when its pages were first seen here (in the map or the store) while it was
+     * absent; the agent's thread only.
+     */
     private final Map<Integer, Long> absentSince = new HashMap<>();
-    /** Node number -> when the store's pages of it were first seen absent. */
-    private final Map<Integer, Long> storeAbsentSince = new HashMap<>();
 
     private long nextScanNanos;
     private boolean closed;
@@ -268,66 +269,56 @@ public final class Lender implements AutoCloseable {
             return 0;
         }
         int[] nodes = present.stream().mapToInt(Integer::intValue).toArray();
-        int storeFreed = sweepStore(present);
         Set<Long> keys = map.localKeySet(KeyNodePredicate.notOf(nodes));
         Map<Integer, List<Long>> byNode = new HashMap<>();
         for (Long key : keys) {
             byNode.computeIfAbsent(RemoteKey.node(key), n -> new ArrayList<>()).add(key);
         }
-        absentSince.keySet().retainAll(byNode.keySet());
-        long now = clock.nanoTime();
-        long grace = TimeUnit.SECONDS.toNanos(knobs.get(Knob.ORPHAN_GRACE_SECONDS));
-        Set<Long> expired = new HashSet<>();
-        for (Map.Entry<Integer, List<Long>> e : byNode.entrySet()) {
-            long since = absentSince.computeIfAbsent(e.getKey(), n -> now);
-            if (now - since >= grace) {
-                expired.addAll(e.getValue());
-                absentSince.remove(e.getKey());
+        // the absent nodes whose pages are held here, in the map or in the store: one clock for both
+        LentPages s = store;
+        Set<Integer> held = new HashSet<>(byNode.keySet());
+        if (s != null) {
+            for (int n : s.nodes()) {
+                if (!present.contains(n)) {
+                    held.add(n);
+                }
             }
         }
-        if (expired.isEmpty()) {
-            return storeFreed;
+        absentSince.keySet().retainAll(held);
+        long now = clock.nanoTime();
+        long grace = TimeUnit.SECONDS.toNanos(knobs.get(Knob.ORPHAN_GRACE_SECONDS));
+        Set<Integer> gone = new HashSet<>();
+        for (int n : held) {
+            long since = absentSince.computeIfAbsent(n, x -> now);
+            if (now - since >= grace) {
+                gone.add(n);
+                absentSince.remove(n);
+            }
         }
-        int freed = storeFreed;
-        for (Boolean removed : map.executeOnKeys(expired, PageRemover.orphans()).values()) {
-            if (Boolean.TRUE.equals(removed)) {
-                freed++;
+        if (gone.isEmpty()) {
+            return 0;
+        }
+        int freed = 0;
+        if (s != null) {
+            int lent = s.removeIf(k -> gone.contains(RemoteKey.node(k)));
+            counters.add(Counter.ORPHAN_PAGES_FREED, lent);
+            freed += lent;
+        }
+        Set<Long> expired = new HashSet<>();
+        for (int n : gone) {
+            expired.addAll(byNode.getOrDefault(n, List.of()));
+        }
+        if (!expired.isEmpty()) {
+            for (Boolean removed :
+                    map.executeOnKeys(expired, PageRemover.orphans()).values()) {
+                if (Boolean.TRUE.equals(removed)) {
+                    freed++;
+                }
             }
         }
         LOG.log(
                 System.Logger.Level.INFO,
                 "node " + member.nodeNumber() + " freed " + freed + " pages of nodes gone from the cluster");
-        return freed;
-    }
-
-    /** Frees the store's pages of nodes absent for the grace; the absence is timed as the map's. */
-    private int sweepStore(SortedSet<Integer> present) {
-        LentPages s = store;
-        if (s == null) {
-            return 0;
-        }
-        long now = clock.nanoTime();
-        long grace = TimeUnit.SECONDS.toNanos(knobs.get(Knob.ORPHAN_GRACE_SECONDS));
-        Set<Integer> expired = new HashSet<>();
-        for (int n : s.nodes()) {
-            if (!present.contains(n)) {
-                long since = storeAbsentSince.computeIfAbsent(n, x -> now);
-                if (now - since >= grace) {
-                    expired.add(n);
-                    storeAbsentSince.remove(n);
-                }
-            } else {
-                storeAbsentSince.remove(n);
-            }
-        }
-        if (expired.isEmpty()) {
-            return 0;
-        }
-        int freed = s.removeIf(k -> expired.contains(RemoteKey.node(k)));
-        counters.add(Counter.ORPHAN_PAGES_FREED, freed);
-        LOG.log(
-                System.Logger.Level.INFO,
-                "node " + member.nodeNumber() + " freed " + freed + " lent pages of nodes gone from the cluster");
         return freed;
     }
 

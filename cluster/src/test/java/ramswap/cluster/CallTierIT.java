@@ -228,4 +228,26 @@ class CallTierIT {
             assertTrue(tier.needsReplacing(sent.handles[0]), "now a second copy can be had");
         }
     }
+
+    @Test
+    void shouldFreeTheStoresPagesOfANodeGoneForTheGraceOnTheMapsClock() throws Exception {
+        try (TestCluster cluster = new TestCluster(FreePorts.base())) {
+            ClusterMember m = cluster.start(1);
+            Knobs knobs = new Knobs();
+            SteppedClock clock = new SteppedClock();
+            Lender lender = cluster.own(new Lender(m, 64L << 20, knobs, new Counters(), clock));
+            LentPages store = cluster.own(new LentPages(Posix.load(), 64L << 20, false));
+            lender.serve(store);
+            byte[] page = new byte[100];
+            for (int i = 0; i < 10; i++) {
+                assertTrue(store.put(RemoteKey.of(9, 1, i), page, 0, page.length)); // node 9 is not here
+                assertTrue(store.put(RemoteKey.of(1, 1, i), page, 0, page.length)); // node 1 is
+            }
+            assertEquals(0, lender.sweepOrphans(), "absent since now: within the grace");
+            clock.step(Duration.ofSeconds(knobs.get(Knob.ORPHAN_GRACE_SECONDS) + 1));
+            assertEquals(10, lender.sweepOrphans(), "gone for the grace");
+            assertEquals(10, store.pages(), "a present node's pages stay");
+            assertFalse(store.contains(RemoteKey.of(9, 1, 0)));
+        }
+    }
 }
