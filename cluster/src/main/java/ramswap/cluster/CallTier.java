@@ -406,7 +406,7 @@ public final class CallTier implements ClusterTier {
                 return TIMEOUT;
             }
             PageCall.Answer a = f.join();
-            return a.refused() ? MISSING : open(a.page(index[k]), block, generation, page);
+            return a.refused() ? MISSING : seal.openCopy(a.page(index[k]), block, generation, page);
         }
     }
 
@@ -532,7 +532,7 @@ public final class CallTier implements ClusterTier {
                     page = new byte[slot.pageCapacity()];
                     OPENED.set(page);
                 }
-                code = open(a.page(i), slot.block(k), slot.generation(k), page);
+                code = seal.openCopy(a.page(i), slot.block(k), slot.generation(k), page);
                 if (code >= 0) {
                     if (slot.answer(round, k, page, code) && second) {
                         counters.increment(Counter.REMOTE_READS_SECOND_COPY);
@@ -607,17 +607,6 @@ public final class CallTier implements ClusterTier {
             return UNAUTHENTIC;
         }
         return a == TIMEOUT || b == TIMEOUT ? TIMEOUT : MISSING;
-    }
-
-    private int open(byte[] sealed, int block, int generation, byte[] page) {
-        if (sealed == null) {
-            return MISSING;
-        }
-        if (sealed.length - PageSeal.OVERHEAD > page.length) {
-            return UNAUTHENTIC;
-        }
-        int length = seal.open(sealed, sealed.length, block, generation, page, 0);
-        return length < 0 ? UNAUTHENTIC : length;
     }
 
     // ---------------------------------------------------------------- forgetting and placement

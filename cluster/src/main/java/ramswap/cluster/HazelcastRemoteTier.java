@@ -463,7 +463,7 @@ public final class HazelcastRemoteTier implements ClusterTier {
                 page = new byte[slot.pageCapacity()];
                 OPENED.set(page);
             }
-            code = open(sealed, slot.block(k), slot.generation(k), page);
+            code = seal.openCopy(sealed, slot.block(k), slot.generation(k), page);
             if (code >= 0) {
                 if (slot.answer(round, k, page, code) && second) {
                     counters.increment(Counter.REMOTE_READS_SECOND_COPY);
@@ -920,7 +920,7 @@ public final class HazelcastRemoteTier implements ClusterTier {
         if (f == null || !f.isDone() || f.isCompletedExceptionally()) {
             return TIMEOUT;
         }
-        return open(f.join(), block, generation, page);
+        return seal.openCopy(f.join(), block, generation, page);
     }
 
     @Override
@@ -1421,19 +1421,6 @@ public final class HazelcastRemoteTier implements ClusterTier {
     private boolean refusedRecently(int target) {
         Long at = refusedAt.get(target);
         return at != null && clock.nanoTime() - at < REFUSAL_BACKOFF.toNanos();
-    }
-
-    // ---------------------------------------------------------------- fetching
-
-    private int open(byte[] sealed, int block, int generation, byte[] page) {
-        if (sealed == null) {
-            return MISSING;
-        }
-        if (sealed.length - PageSeal.OVERHEAD > page.length) {
-            return UNAUTHENTIC; // no page of ours is that long
-        }
-        int length = seal.open(sealed, sealed.length, block, generation, page, 0);
-        return length < 0 ? UNAUTHENTIC : length;
     }
 
     // ---------------------------------------------------------------- the start sweep

@@ -10,6 +10,7 @@ import javax.crypto.Cipher;
 import javax.crypto.SecretKey;
 import javax.crypto.spec.GCMParameterSpec;
 import javax.crypto.spec.SecretKeySpec;
+import ramswap.store.RemoteTier;
 
 /**
  * Seals every page that leaves this node: AES-256-GCM under a key made at random when the daemon
@@ -82,6 +83,22 @@ public final class PageSeal {
             throw new IllegalStateException("cannot seal block " + block, e);
         }
         return sealed;
+    }
+
+    /**
+     * A copy as a remote tier reads it: opened into {@code page}, its length; {@link
+     * RemoteTier#MISSING} when there is none ({@code sealed} null); {@link RemoteTier#UNAUTHENTIC}
+     * when it is longer than any page of ours or does not authenticate.
+     */
+    public int openCopy(byte[] sealed, int block, int generation, byte[] page) {
+        if (sealed == null) {
+            return RemoteTier.MISSING;
+        }
+        if (sealed.length - OVERHEAD > page.length) {
+            return RemoteTier.UNAUTHENTIC; // no page of ours is that long
+        }
+        int length = open(sealed, sealed.length, block, generation, page, 0);
+        return length < 0 ? RemoteTier.UNAUTHENTIC : length;
     }
 
     /**
