@@ -615,14 +615,13 @@ public final class CallTier implements ClusterTier {
     public void forget(long handle) {
         int first = places.first(handle);
         int second = places.second(handle);
-        if (first == CopyPlaces.NONE) {
-            return;
+        if (!places.forgot(handle)) {
+            return; // never placed, or forgotten already
         }
         flusher.add(first, key(handle, false));
         if (second != CopyPlaces.NONE) {
             flusher.add(second, key(handle, true));
         }
-        places.forgot(handle);
     }
 
     /**
@@ -697,9 +696,11 @@ public final class CallTier implements ClusterTier {
 
     /**
      * Lists this incarnation's keys on every lender (one call each) and frees those whose page no
-     * live handle names, once found so {@link HazelcastRemoteTier#LEAK_CONFIRM} apart: longer than
-     * any send can take, so that a page sent but not yet committed is never taken for a leak. A
-     * run's place of a handle no block uses is forgotten with it.
+     * live handle names, or that sit on a lender the handle's place does not name (a store call
+     * that failed after the lender stored, the batch then sent elsewhere under the same handles),
+     * once found so {@link HazelcastRemoteTier#LEAK_CONFIRM} apart: longer than any send can take,
+     * so that a page sent but not yet committed is never taken for a leak. A run's place of a
+     * handle no block uses is forgotten with it.
      */
     @Override
     public int sweepLeaks(java.util.function.LongPredicate live) {
@@ -734,7 +735,8 @@ public final class CallTier implements ClusterTier {
         for (Map.Entry<Long, Integer> e : lenderOf.entrySet()) {
             long key = e.getKey();
             long handle = RemoteKey.sequence(key) & ~RemoteKey.COPY_BIT;
-            if (live.test(handle)) {
+            boolean used = live.test(handle);
+            if (used && holder(handle, (key & RemoteKey.COPY_BIT) != 0) == e.getValue()) {
                 continue;
             }
             Long since = leakCandidates.get(key);
@@ -742,7 +744,7 @@ public final class CallTier implements ClusterTier {
                 next.put(key, now);
             } else if (now - since >= HazelcastRemoteTier.LEAK_CONFIRM.toNanos()) {
                 flusher.add(e.getValue(), key);
-                if (places.first(handle) != CopyPlaces.NONE && (key & RemoteKey.COPY_BIT) == 0) {
+                if (!used) {
                     places.forgot(handle);
                 }
                 freed++;
@@ -757,6 +759,14 @@ public final class CallTier implements ClusterTier {
                     "node " + node + " freed " + freed + " copies of its pages that no block used any more");
         }
         return freed;
+    }
+
+    /** The lender the place of {@code handle} names for its first or second copy, or {@link CopyPlaces#NONE}. */
+    private int holder(long handle, boolean second) {
+        if (!places.placed(handle)) {
+            return CopyPlaces.NONE;
+        }
+        return second ? places.second(handle) : places.first(handle);
     }
 
     /** Pages whose lenders this tier keeps: sent and neither forgotten nor found leaked. */

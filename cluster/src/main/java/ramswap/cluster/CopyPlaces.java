@@ -11,9 +11,11 @@ import java.util.TreeMap;
  * batch in two runs). A run is dropped once its last page is forgotten.
  *
  * <p>The store keeps 40 bits per handle, too few to also name two lenders of 16 bits each and a
- * sequence that is never reused; a run costs {@link #RUN_BYTES} bytes at most however many pages
- * it has: under 2 bytes a page for a batch of 64, and at worst, when one page of each batch
- * outlives the others, that much for a page.
+ * sequence that is never reused; a run costs {@link #RUN_BYTES} bytes and a bit per page (one word
+ * per 64): about 2 bytes a page for a batch of 64, and at worst, when one page of each batch
+ * outlives the others, that much for a page. The bit says whether the page is forgotten, so that
+ * forgetting a handle twice (the store forgot it, its free failed, and the leak sweep found its
+ * copy later) cannot drop its run while other pages of the run are still away.
  *
  * <p>Thread-safe: the senders record runs, the serving path's fetches and the movers look them up,
  * the flusher forgets.
@@ -23,10 +25,11 @@ public final class CopyPlaces {
     /** No lender: a run with one copy has no second. */
     public static final int NONE = -1;
     /**
-     * Heap per run, at most: with compressed references, the tree's entry is 40 bytes, the key's
-     * box 24 and the run 40 (104); 112 leaves room for a JVM that aligns differently.
+     * Heap per run beside its words of bits, at most: with compressed references, the tree's entry
+     * is 40 bytes, the key's box 24, the run 40 and its array's header 16 (120); 128 leaves room
+     * for a JVM that aligns differently.
      */
-    static final int RUN_BYTES = 112;
+    static final int RUN_BYTES = 128;
 
     private static final long MAX_HANDLE = RemoteKey.COPY_BIT - 1;
 
@@ -35,6 +38,9 @@ public final class CopyPlaces {
         final int length;
         final int first;
         final int second;
+        /** One bit per page of the run, set once the page is forgotten. */
+        final long[] forgotten;
+
         int live;
 
         Run(long start, int length, int first, int second) {
@@ -42,13 +48,19 @@ public final class CopyPlaces {
             this.length = length;
             this.first = first;
             this.second = second;
+            this.forgotten = new long[(length + 63) >>> 6];
             this.live = length;
+        }
+
+        long bytes() {
+            return RUN_BYTES + 8L * forgotten.length;
         }
     }
 
     private final TreeMap<Long, Run> runs = new TreeMap<>();
     private long nextHandle;
     private long pages;
+    private long bytes;
 
     /**
      * {@code n} fresh handles, consecutive, never given before: the first of them. Handles leave
@@ -79,8 +91,10 @@ public final class CopyPlaces {
             throw new IllegalArgumentException(
                     "handles " + start + ".." + (start + length - 1) + " are placed already");
         }
-        runs.put(start, new Run(start, length, first, second));
+        Run r = new Run(start, length, first, second);
+        runs.put(start, r);
         pages += length;
+        bytes += r.bytes();
     }
 
     /** The node that holds the first copy of {@code handle}, or {@link #NONE} if it is not placed. */
@@ -102,18 +116,38 @@ public final class CopyPlaces {
     }
 
     /**
-     * The page under {@code handle} is forgotten; its run is dropped with its last page. Each
-     * handle is forgotten once: the caller forgets what it placed.
+     * The page under {@code handle} is forgotten; its run is dropped with its last page. A handle
+     * forgotten already, or never placed, is left as it is.
+     *
+     * @return whether this call forgot it
      */
-    public synchronized void forgot(long handle) {
+    public synchronized boolean forgot(long handle) {
         Run r = runOf(handle);
         if (r == null) {
-            throw new IllegalArgumentException("handle " + handle + " is not placed");
+            return false;
         }
+        int i = (int) (handle - r.start);
+        long bit = 1L << i;
+        if ((r.forgotten[i >>> 6] & bit) != 0) {
+            return false;
+        }
+        r.forgotten[i >>> 6] |= bit;
         pages--;
         if (--r.live == 0) {
             runs.remove(r.start);
+            bytes -= r.bytes();
         }
+        return true;
+    }
+
+    /** Whether {@code handle} is placed and not forgotten. */
+    public synchronized boolean placed(long handle) {
+        Run r = runOf(handle);
+        if (r == null) {
+            return false;
+        }
+        int i = (int) (handle - r.start);
+        return (r.forgotten[i >>> 6] & (1L << i)) == 0;
     }
 
     /** Pages placed and not forgotten. */
@@ -128,7 +162,7 @@ public final class CopyPlaces {
 
     /** Heap these places cost, at most. */
     public synchronized long bytes() {
-        return (long) runs.size() * RUN_BYTES;
+        return bytes;
     }
 
     private Run runOf(long handle) {

@@ -181,6 +181,58 @@ class CallTierIT {
     }
 
     @Test
+    void shouldFreeACopyOnALenderItsPlaceDoesNotNameAndForgetAHandleOnce() throws Exception {
+        try (TestCluster cluster = new TestCluster(FreePorts.base())) {
+            Lending one = lender(cluster, 1, 64L << 20);
+            Lending two = lender(cluster, 2, 64L << 20);
+            ClusterMember borrower = cluster.startLite(5);
+            TestCluster.await("three members", () -> borrower.memberCount() == 3);
+            Knobs knobs = new Knobs();
+            assertEquals(null, knobs.set(Knob.REMOTE_TARGET_NODENUM, "1,2"));
+            assertEquals(null, knobs.set(Knob.REMOTE_COPIES, "1"));
+            SteppedClock clock = new SteppedClock();
+            CallTier tier =
+                    cluster.own(CallTier.start(borrower, knobs, new Counters(), 47, Duration.ofSeconds(10), clock));
+            Batch b = HazelcastRemoteTierIT.batch(10, 8);
+            Sent sent = tier.send(b).get(10, TimeUnit.SECONDS);
+            assertEquals(10, one.store().pages(), "every first copy on the first target");
+            // a store call to lender 2 that failed after it stored: the batch then went to lender 1
+            // under the same handles, so lender 2 keeps a copy under a handle that is live
+            long stray = RemoteKey.of(5, 47, sent.handles[4]);
+            assertTrue(two.store().put(stray, b.pages[4], 0, b.lengths[4]));
+            // and the store forgot handle 7, whose free then failed: its copy stays on lender 1
+            long forgotten = sent.handles[7];
+            java.util.function.LongPredicate live = h -> h != forgotten;
+            tier.forget(forgotten);
+            tier.forget(forgotten); // forgetting again changes nothing
+            assertEquals(9, tier.placedPages());
+            tier.agents().get(0).doWork();
+            TestCluster.await("the forgotten copy freed", () -> one.store().pages() == 9);
+            assertTrue(one.store().put(RemoteKey.of(5, 47, forgotten), b.pages[7], 0, b.lengths[7]));
+
+            assertEquals(0, tier.sweepLeaks(live), "found once");
+            clock.step(HazelcastRemoteTier.LEAK_CONFIRM.plusSeconds(1));
+            assertEquals(2, tier.sweepLeaks(live), "the stray copy and the forgotten one");
+            assertEquals(9, tier.placedPages(), "the forgotten handle is not forgotten twice");
+            tier.agents().get(0).doWork();
+            TestCluster.await(
+                    "both freed", () -> two.store().pages() == 0 && one.store().pages() == 9);
+            assertEquals(0, tier.sweepLeaks(live), "nothing else is a leak");
+
+            byte[][] into = new byte[b.count][PAGE];
+            int[] lengths = new int[b.count];
+            tier.fetch(b.count, b.blocks, b.generations, sent.handles, into, lengths, 5000);
+            for (int k = 0; k < b.count; k++) {
+                if (k != 7) {
+                    assertEquals(b.lengths[k], lengths[k], "page " + k);
+                    assertArrayEquals(
+                            Arrays.copyOf(b.pages[k], b.lengths[k]), Arrays.copyOf(into[k], lengths[k]), "page " + k);
+                }
+            }
+        }
+    }
+
+    @Test
     void shouldReadACopyOnALenderJustGoneAsNoAnswerAndLaterAsMissing() throws Exception {
         try (TestCluster cluster = new TestCluster(FreePorts.base())) {
             Lending one = lender(cluster, 1, 64L << 20);

@@ -38,7 +38,34 @@ class CopyPlacesTest {
         assertEquals(2, places.runs(), "the first run went with its last page");
         assertEquals(CopyPlaces.NONE, places.first(a));
         assertEquals(3, places.first(a + 40));
-        assertThrows(IllegalArgumentException.class, () -> places.forgot(a));
+        assertFalse(places.forgot(a), "a handle of no run any more");
+    }
+
+    @Test
+    void shouldForgetAHandleOnceHoweverOftenItIsForgotten() {
+        CopyPlaces places = new CopyPlaces();
+        long a = places.take(70);
+        places.placed(a, 70, 1, 2);
+        assertEquals(CopyPlaces.RUN_BYTES + 16, places.bytes(), "a word of bits per 64 pages");
+        assertTrue(places.forgot(a + 65));
+        assertFalse(places.placed(a + 65));
+        assertTrue(places.placed(a + 64));
+        for (int i = 0; i < 10; i++) {
+            assertFalse(places.forgot(a + 65), "forgotten already: the store forgot it and the sweep found it");
+        }
+        assertEquals(69, places.pages());
+        for (long h = a; h < a + 69; h++) {
+            if (h != a + 65) {
+                assertTrue(places.forgot(h));
+            }
+        }
+        assertEquals(1, places.runs(), "one page of the run is still away");
+        assertEquals(1, places.first(a + 69));
+        assertEquals(2, places.second(a + 69));
+        assertTrue(places.forgot(a + 69));
+        assertEquals(0, places.runs());
+        assertEquals(0, places.bytes());
+        assertFalse(places.placed(a + 69));
     }
 
     @Test
@@ -86,7 +113,8 @@ class CopyPlacesTest {
                     int[] want = model.remove(h);
                     assertEquals(want[0], places.first(h));
                     assertEquals(want[1], places.second(h));
-                    places.forgot(h);
+                    assertTrue(places.forgot(h));
+                    assertFalse(places.forgot(h), "a second forgetting changes nothing");
                 }
             }
             assertEquals(model.size(), places.pages());
