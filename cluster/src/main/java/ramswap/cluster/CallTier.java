@@ -141,10 +141,14 @@ public final class CallTier implements ClusterTier {
             @Override
             public void memberRemoved(MembershipEvent event) {
                 Integer n = ClusterMember.nodeNumberOf(event.getMember());
+                // redundancy unknown until the repairer's next sweep, before the count: whoever sees
+                // the lender gone counted sees that too
+                counters.set(Counter.REMOTE_PARTITIONS_SETTLED, 0);
+                placementEpoch.incrementAndGet();
                 if (n != null && !event.getMember().isLiteMember()) {
                     departedAt.put(n, CallTier.this.clock.nanoTime());
+                    counters.increment(Counter.REMOTE_LENDERS_LEFT);
                 }
-                placementEpoch.incrementAndGet();
             }
         });
     }
@@ -625,7 +629,7 @@ public final class CallTier implements ClusterTier {
     }
 
     /**
-     * True when a copy is on a lender no longer here, or the page has one copy while two are
+     * True when a copy is on a lender no longer here or leaving, or the page has one copy while two are
      * wanted and another target could take one now (not within {@link
      * HazelcastRemoteTier#SECOND_COPY_QUIET} of the last time none could).
      */
@@ -638,6 +642,10 @@ public final class CallTier implements ClusterTier {
         }
         if (presentMember(first) == null || (second != CopyPlaces.NONE && presentMember(second) == null)) {
             return true;
+        }
+        if (!leavingLenders.isEmpty()
+                && (leavingLenders.contains(first) || second != CopyPlaces.NONE && leavingLenders.contains(second))) {
+            return true; // off a lender that leaves: elsewhere, or home when no target takes it
         }
         return second == CopyPlaces.NONE
                 && knobs.get(Knob.REMOTE_COPIES) >= 2

@@ -122,6 +122,10 @@ public final class Lender implements AutoCloseable {
 
     /** The off-heap store this lender serves page calls from ({@link CallTier}), or null. */
     private volatile LentPages store;
+    /** What the store had counted refused and dropped at the last refresh (guarded by this lender). */
+    private long storeRefused;
+
+    private long storeDropped;
 
     /**
      * Serves {@link PageCall}s from {@code pages} too: its figures join the map's, and its pages of
@@ -241,7 +245,7 @@ public final class Lender implements AutoCloseable {
     // ---------------------------------------------------------------- on the agent's thread
 
     /** Reads Hazelcast's figures for the pages held here and sets the gauges. */
-    void refresh() {
+    synchronized void refresh() {
         LocalMapStats stats = map.getLocalMapStats();
         long cost = stats.getOwnedEntryMemoryCost();
         long pages = stats.getOwnedEntryCount();
@@ -250,6 +254,13 @@ public final class Lender implements AutoCloseable {
         if (s != null) {
             cost += s.mappedBytes();
             pages += s.pages();
+            // the store's calls count what they refused and dropped; the counters get what is new
+            long refused = s.refusedPages();
+            counters.add(Counter.LEND_REFUSED_PAGES, refused - storeRefused);
+            storeRefused = refused;
+            long dropped = s.droppedPages();
+            counters.add(Counter.ORPHAN_PAGES_FREED, dropped - storeDropped);
+            storeDropped = dropped;
         }
         counters.set(Counter.FOREIGN_PERS_BYTES, cost);
         counters.set(Counter.FOREIGN_PERS_PAGES, pages);

@@ -52,6 +52,8 @@ public final class LentPages implements AutoCloseable {
     private int pages;
     private long pageBytes;
     private int compactCursor;
+    private long refusedPages;
+    private long droppedPages;
 
     /**
      * @param quotaBytes  the most this store keeps resident: slabs of 256 KiB, used or partly used
@@ -221,6 +223,26 @@ public final class LentPages implements AutoCloseable {
     /** The sealed bytes of the pages stored, without their slots' headers and slack. */
     public synchronized long pageBytes() {
         return pageBytes;
+    }
+
+    /** Counts {@code n} pages a store call could not keep: the quota was full. */
+    public synchronized void refused(int n) {
+        refusedPages += n;
+    }
+
+    /** Pages refused for the quota, ever. */
+    public synchronized long refusedPages() {
+        return refusedPages;
+    }
+
+    /** Counts {@code n} pages dropped because their node's life that sent them is over (orphans). */
+    public synchronized void dropped(int n) {
+        droppedPages += n;
+    }
+
+    /** Pages dropped as orphans at their node's request, ever. */
+    public synchronized long droppedPages() {
+        return droppedPages;
     }
 
     /** Bytes of the slabs backed: what the pages cost in memory, off the heap. */

@@ -123,6 +123,9 @@ public final class PageCall implements Callable<PageCall.Answer>, DataSerializab
                 while (stored < keys.length && store.put(keys[stored], pages[stored], 0, pages[stored].length)) {
                     stored++;
                 }
+                if (stored < keys.length) {
+                    store.refused(keys.length - stored);
+                }
                 return new Answer(stored, null);
             }
             case READ -> {
@@ -158,8 +161,9 @@ public final class PageCall implements Callable<PageCall.Answer>, DataSerializab
             case DROP_NODE -> {
                 int node = (int) keys[0];
                 int keep = (int) keys[1];
-                return new Answer(
-                        store.removeIf(k -> RemoteKey.node(k) == node && RemoteKey.incarnation(k) != keep), null);
+                int dropped = store.removeIf(k -> RemoteKey.node(k) == node && RemoteKey.incarnation(k) != keep);
+                store.dropped(dropped);
+                return new Answer(dropped, null);
             }
         }
         throw new IllegalStateException("no page call " + op);

@@ -142,6 +142,7 @@ class CallTierIT {
 
             one.lender().announceLeaving();
             TestCluster.await("the borrower sees the lender leaving", () -> tier.leaving(before.handles[0]));
+            assertTrue(tier.needsReplacing(before.handles[0]), "its pages are due to move off it");
             assertTrue(tier.placementEpoch() != epoch, "a repair sweep is due");
             Sent after = tier.send(HazelcastRemoteTierIT.batch(20, 5)).get(10, TimeUnit.SECONDS);
             assertEquals(20, one.store().pages(), "nothing more goes to a leaving lender");
@@ -151,6 +152,7 @@ class CallTierIT {
 
             one.lender().stayAfterAll();
             TestCluster.await("the lender stays after all", () -> !tier.leaving(before.handles[0]));
+            assertFalse(tier.needsReplacing(before.handles[0]));
         }
     }
 

@@ -106,6 +106,11 @@ class PageCallIT {
                     assertNull(read.page(i), "page " + i + " past the quota");
                 }
             }
+            assertEquals(perSlab, store.refusedPages(), "the pages past the quota counted refused");
+            PageCall.Answer dropped = call(sender.hazelcast(), lenderId, PageCall.dropNode(2, 5));
+            assertEquals(2 * perSlab, dropped.count(), "every page of node 2's earlier life");
+            assertEquals(2L * perSlab, store.droppedPages(), "counted dropped, for the lender's orphan count");
+            assertEquals(0, store.pages());
         }
     }
 
