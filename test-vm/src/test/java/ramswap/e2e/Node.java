@@ -121,6 +121,16 @@ final class Node implements AutoCloseable {
         return v;
     }
 
+    /**
+     * Losses of lenders this node has seen: partitions lost with a lender (the map's tier), or
+     * lenders gone from the cluster (the lenders' own stores). It grows once a killed or cut-off
+     * lender is removed.
+     */
+    long lendersSeenGone() {
+        Map<String, Long> c = counters();
+        return c.get("remote_partitions_lost") + c.get("remote_lenders_left");
+    }
+
     /** The sum of counter {@code name} over {@code nodes}. */
     static long sum(Iterable<Node> nodes, String name) {
         long sum = 0;

@@ -196,6 +196,7 @@ class PartialPartitionIT {
             {"remote gets that found no copy", "remote_get_missing"},
             {"remote requests failed", "remote_failed_requests"},
             {"partitions seen lost", "remote_partitions_lost"},
+            {"lenders seen leave", "remote_lenders_left"},
             {"pages given new copies", "remote_pages_replaced"},
         };
         for (String[] d : deltas) {

@@ -140,6 +140,7 @@ class ReliabilityIT {
                 run,
                 () -> borrower.counter("remote_pers_pages") >= 8_192);
         long remoteAtKill = borrower.counter("remote_pers_pages");
+        long goneBefore = borrower.lendersSeenGone();
         Node victim = lenders.remove(1);
         long t0 = System.nanoTime();
         victim.signal("KILL");
@@ -148,7 +149,7 @@ class ReliabilityIT {
                     "the lost copies re-placed on the lender left",
                     Duration.ofMinutes(5),
                     null,
-                    () -> borrower.counter("remote_partitions_lost") > 0
+                    () -> borrower.lendersSeenGone() > goneBefore
                             && borrower.counter("remote_pages_to_replace") == 0
                             && borrower.counter("remote_pages_replaced") > 0);
             double lostToOneCopy = seconds(t0);
@@ -182,7 +183,7 @@ class ReliabilityIT {
             System.out.printf("%-52s %10.1f%n", "lender 3 up (s)", up);
             System.out.printf("%-52s %10.1f%n", "kill -> two copies of every page (s)", full);
             System.out.printf("%-52s %10.1f%n", "lender 3 up -> two copies of every page (s)", full - afterJoin);
-            System.out.printf("%-52s %10d%n", "partitions seen lost", borrower.counter("remote_partitions_lost"));
+            System.out.printf("%-52s %10d%n", "partitions or lenders seen lost", borrower.lendersSeenGone());
             System.out.printf("%-52s %10d%n", "pages given new copies", borrower.counter("remote_pages_replaced"));
             System.out.printf(
                     "%-52s %10d%n", "reads served by a second copy", borrower.counter("remote_reads_second_copy"));
@@ -245,8 +246,8 @@ class ReliabilityIT {
     /**
      * A lender cut off for 60 s (its link down) in the middle of a workload: it is removed, the
      * pages it held copies of are read from their other copies and repaired; when the link comes
-     * back it merges in and brings nothing with it, so no freed or older page comes back: the map
-     * holds exactly two copies of each page still allocated.
+     * back it merges in and brings nothing with it, so no freed or older page comes back: the
+     * lenders hold exactly two copies of each page still allocated.
      */
     @Test
     @Order(3)
@@ -259,15 +260,12 @@ class ReliabilityIT {
                 run,
                 () -> borrower.counter("remote_pers_pages") >= 8_192);
         long heldBefore = lenders.get(3).counter("foreign_pers_pages");
-        long lostBefore = borrower.counter("remote_partitions_lost");
+        long lostBefore = borrower.lendersSeenGone();
         long t0 = System.nanoTime();
         net.link(3, false);
         try {
             Host.await(
-                    "lender 3 seen gone",
-                    Duration.ofSeconds(60),
-                    null,
-                    () -> borrower.counter("remote_partitions_lost") > lostBefore);
+                    "lender 3 seen gone", Duration.ofSeconds(60), null, () -> borrower.lendersSeenGone() > lostBefore);
             System.out.printf("lender 3 cut off holding %d pages: removed after %.1f s%n", heldBefore, seconds(t0));
             Thread.sleep(Math.max(0, 60_000 - (System.nanoTime() - t0) / 1_000_000));
         } finally {
@@ -401,7 +399,7 @@ class ReliabilityIT {
                 && b.get("remote_pages_to_replace") == 0;
     }
 
-    /** What a client sees in the blocks map of node 0's pages. */
+    /** What a client sees of a node's copies on the lenders. */
     record Placement(long pages, long copies, long onOwn, long sharing) {}
 
     /** {@link #assertPlacement(String, Node, Node, List, boolean)} for this test's nodes. */
@@ -412,8 +410,8 @@ class ReliabilityIT {
     }
 
     /**
-     * Through a client, over the whole blocks map: no page of {@code borrower} on its own member and
-     * the two copies of each page on two members; with {@code exact}, the map holds exactly the
+     * Through a client, over every copy the lenders hold: no page of {@code borrower} on its own
+     * member and the two copies of each page on two members; with {@code exact}, the lenders hold exactly the
      * copies of the pages the borrower has remote (two each, one for those counted in
      * remote_pages_one_copy), and {@code holders} (every node that lends) count them all: nothing
      * leaks. The client joins through {@code via}. Waits (bounded) for deletes and repairs in flight.
@@ -428,7 +426,7 @@ class ReliabilityIT {
             try {
                 // copies left by sends and deletes that failed during the fault are freed within about two minutes
                 Host.await("placement settled", Duration.ofMinutes(4), null, () -> {
-                    p[0] = placement(client, own);
+                    p[0] = placement(client, borrower.number, own);
                     remote[0] = borrower.counter("remote_pers_pages");
                     held[0] = Node.sum(holders, "foreign_pers_pages");
                     copiesWanted[0] = 2 * remote[0] - borrower.counter("remote_pages_one_copy");
@@ -440,7 +438,7 @@ class ReliabilityIT {
                 // the assertions below say what is wrong
             }
             System.out.printf(
-                    "placement: %d pages of node %d in the map (%d copies, %d wanted), it has %d remote, the lenders"
+                    "placement: %d pages of node %d on lenders (%d copies, %d wanted), it has %d remote, the lenders"
                             + " count %d; on its own member %d; both copies on one member %d%n",
                     p[0].pages(),
                     borrower.number,
@@ -459,9 +457,9 @@ class ReliabilityIT {
                 assertEquals(
                         copiesWanted[0],
                         p[0].copies(),
-                        "the map holds exactly the copies of each remote page (two, or one when"
+                        "the lenders hold exactly the copies of each remote page (two, or one when"
                                 + " only one lender could take it)");
-                assertEquals(p[0].copies(), held[0], "the lenders count exactly the copies in the map");
+                assertEquals(p[0].copies(), held[0], "the lenders count exactly the copies they hold");
             }
         }
     }
@@ -485,30 +483,22 @@ class ReliabilityIT {
                 + String.join("\n", lines.subList(Math.max(0, lines.size() - 40), lines.size()));
     }
 
-    static Placement placement(RemoteSwapIT.Client client, String own) {
-        {
-            com.hazelcast.partition.PartitionService partitions = client.hz.getPartitionService();
-            Map<Long, List<String>> owners = new HashMap<>();
-            for (Long key : client.hz.<Long, byte[]>getMap("ramswap-blocks").keySet()) {
-                if ((key >>> 48) != 0) {
-                    continue;
-                }
-                com.hazelcast.cluster.Member m = partitions.getPartition(key).getOwner();
-                String at = m == null
-                        ? "none"
-                        : m.getAddress().getHost() + ":" + m.getAddress().getPort();
-                owners.computeIfAbsent(key & ~COPY_BIT, k -> new ArrayList<>()).add(at);
-            }
-            long onOwn = 0;
-            long sharing = 0;
-            long copies = 0;
-            for (List<String> at : owners.values()) {
-                copies += at.size();
-                onOwn += at.contains(own) ? 1 : 0;
-                sharing += at.size() == 2 && at.get(0).equals(at.get(1)) ? 1 : 0;
-            }
-            return new Placement(owners.size(), copies, onOwn, sharing);
+    /** Node {@code node}'s copies as a client sees them: on {@code own} (its own member), sharing one member. */
+    static Placement placement(RemoteSwapIT.Client client, int node, String own) {
+        Map<Long, List<String>> owners = new HashMap<>();
+        for (Map.Entry<Long, String> copy : LentCopies.of(client, node).entrySet()) {
+            owners.computeIfAbsent(copy.getKey() & ~COPY_BIT, k -> new ArrayList<>())
+                    .add(copy.getValue());
         }
+        long onOwn = 0;
+        long sharing = 0;
+        long copies = 0;
+        for (List<String> at : owners.values()) {
+            copies += at.size();
+            onOwn += at.contains(own) ? 1 : 0;
+            sharing += at.size() == 2 && !at.get(0).equals("none") && at.get(0).equals(at.get(1)) ? 1 : 0;
+        }
+        return new Placement(owners.size(), copies, onOwn, sharing);
     }
 
     private static double seconds(long since) {

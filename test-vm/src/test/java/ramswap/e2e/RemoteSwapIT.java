@@ -311,9 +311,9 @@ class RemoteSwapIT {
 
     /**
      * As Management Center connects: a Hazelcast Java client with the cluster name and a member
-     * address. It reads each node's counters from the stats map and the blocks map's entry count,
-     * and the lender's figure for that map's memory cost (published as foreign_pers_bytes, from the
-     * map's own statistics), while the workload's pages are on the lender.
+     * address. It reads each node's counters from the stats map, the copies the lender holds, and
+     * the lender's figure for their memory cost (published as foreign_pers_bytes), while the
+     * workload's pages are on the lender.
      */
     @Test
     @Order(4)
@@ -324,16 +324,15 @@ class RemoteSwapIT {
         try (Client client = new Client(tag, lender.memberAddress())) {
             long remote = waitForSteadyRemotePages(run);
             sleep(3_000); // two publications of the stats map
-            com.hazelcast.map.IMap<Long, byte[]> blocks = client.hz.getMap("ramswap-blocks");
             com.hazelcast.map.IMap<Integer, com.hazelcast.core.HazelcastJsonValue> stats =
                     client.hz.getMap("ramswap-stats");
             String lenderStats = stats.get(1).getValue();
             String borrowerStats = stats.get(0).getValue();
-            long entries = blocks.size();
+            long entries = LentCopies.of(client, 0).size();
             long foreign = jsonLong(lenderStats, "foreign_pers_pages");
             long cost = jsonLong(lenderStats, "foreign_pers_bytes");
             System.out.printf(
-                    "client view: blocks map %d entries; lender's stats: %d foreign pages costing %d bytes (%.0f B each);"
+                    "client view: %d copies on the lender; lender's stats: %d foreign pages costing %d bytes (%.0f B each);"
                             + " borrower's stats: %d remote pages%n",
                     entries,
                     foreign,
@@ -342,10 +341,10 @@ class RemoteSwapIT {
                     jsonLong(borrowerStats, "remote_pers_pages"));
             assertTrue(
                     Math.abs(entries - remote) <= 64,
-                    "the blocks map holds the borrower's remote pages: " + entries + " vs " + remote);
+                    "the lender holds the borrower's remote pages: " + entries + " vs " + remote);
             assertTrue(
                     Math.abs(foreign - entries) <= 1024,
-                    "the stats map's foreign count follows the map: " + foreign + " vs " + entries);
+                    "the stats map's foreign count follows what the lender holds: " + foreign + " vs " + entries);
             assertTrue(cost > foreign * 100L, "the memory cost of the lender's pages is published: " + cost);
             assertTrue(jsonLong(borrowerStats, "remote_pers_pages") > 0);
         } finally {
@@ -366,7 +365,6 @@ class RemoteSwapIT {
     void shouldFailTheReadOfATamperedPageAndKillOnlyTheProcessThatTouchesIt() throws Exception {
         long unauthenticBefore = borrower.counter("remote_get_unauthentic");
         try (Client client = new Client(tag, lender.memberAddress())) {
-            com.hazelcast.map.IMap<Long, byte[]> blocks = client.hz.getMap("ramswap-blocks");
             // pages of node 0 already remote belong to earlier workloads (freed, not yet discarded) or to
             // other processes of the machine, which swap here too: the page to alter is none of them
             // A page can be in the kernel's swap cache while its slot, and so its remote copy, stay: swap
@@ -376,12 +374,12 @@ class RemoteSwapIT {
             Host.Run r = null;
             long unauthentic = 0;
             for (int attempt = 1; attempt <= 5; attempt++) {
-                java.util.Set<Long> before = new java.util.HashSet<>(blocks.keySet());
+                java.util.Set<Long> before = LentCopies.of(client, 0).keySet();
                 System.out.println(
                         "before the tamper run: " + before.size() + " pages on the lender, none of them to be altered");
                 HeldWorkload run = new HeldWorkload();
                 try {
-                    tamperWithOnePageOf(run, blocks, before);
+                    tamperWithOnePageOf(run, client, before);
                 } finally {
                     run.release();
                 }
@@ -409,20 +407,17 @@ class RemoteSwapIT {
     }
 
     /** Once the held workload's pages are remote: alters one byte of one of them, a page of node 0 not remote {@code before}. */
-    private void tamperWithOnePageOf(
-            HeldWorkload run, com.hazelcast.map.IMap<Long, byte[]> blocks, java.util.Set<Long> before) {
+    private void tamperWithOnePageOf(HeldWorkload run, Client client, java.util.Set<Long> before) {
         waitForSteadyRemotePages(run);
         Long key = null;
-        for (Long k : blocks.keySet()) {
-            if ((k >>> 48) == 0 && !before.contains(k)) {
+        for (Long k : LentCopies.of(client, 0).keySet()) {
+            if (!before.contains(k)) {
                 key = k;
                 break;
             }
         }
         assertTrue(key != null, "a page of node 0 on the lender, of the held workload");
-        byte[] sealed = blocks.get(key);
-        sealed[sealed.length / 2] ^= 0x20;
-        blocks.set(key, sealed);
+        assertTrue(LentCopies.tamper(client, key), "the page under " + Long.toHexString(key) + " is still there");
         System.out.println("altered one byte of the sealed page under key " + Long.toHexString(key));
     }
 
