@@ -531,9 +531,10 @@ final class Daemon {
     private ClusterTier startTier(ClusterNode m, Knobs knobs, Counters counters) {
         long incarnation = new java.security.SecureRandom().nextLong();
         if (CallTier.chosen()) {
-            say("remote store: lenders' own stores, one call per lender (" + CallTier.PROPERTY + "=calls)");
             return CallTier.start(m, knobs, counters, incarnation, TIER_SWEEP);
         }
+        say("remote store: the blocks map, pages on the members that own their partitions (" + CallTier.PROPERTY
+                + "=map)");
         return HazelcastRemoteTier.start(m, knobs, counters, incarnation, TIER_SWEEP);
     }
 

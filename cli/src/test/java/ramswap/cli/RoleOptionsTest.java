@@ -56,12 +56,15 @@ class RoleOptionsTest {
         }
 
         @Test
-        void shouldSizeTheHeapForTheLendQuotaAtSixtyPercentUse() throws RamswapException {
+        void shouldKeepTheLendQuotaOffTheHeap() throws RamswapException {
             DaemonConfig borrower = up("--size", "64M", "--mount", MOUNT);
             DaemonConfig lender = up("--size", "64M", "--lend", "600M", "--mount", MOUNT);
             assertFalse(lender.cluster().liteMember());
             assertEquals("lends+borrows", lender.role().name());
-            assertEquals(1000L << 20, lender.heapBytes() - borrower.heapBytes());
+            assertEquals(
+                    16L << 20,
+                    lender.heapBytes() - borrower.heapBytes(),
+                    "the pages and their index are off the heap; the heap adds the calls' buffers");
             List<String> jvm = UpCommand.jvmOptions(lender);
             long mib = (lender.heapBytes() + (1 << 20) - 1) >> 20;
             assertTrue(jvm.contains("-Xms" + mib + "m") && jvm.contains("-Xmx" + mib + "m"), jvm.toString());
@@ -69,10 +72,10 @@ class RoleOptionsTest {
         }
 
         @Test
-        void shouldRoundTheLendHeapUpToWholeMebibytes() {
+        void shouldAddTheSameHeapForAnyQuota() {
             assertEquals(0, DaemonConfig.lendHeapBytes(0));
-            assertEquals(1L << 20, DaemonConfig.lendHeapBytes(4096));
-            assertEquals(1707L << 20, DaemonConfig.lendHeapBytes(1L << 30)); // 1024 / 0.6 = 1706.7
+            assertEquals(16L << 20, DaemonConfig.lendHeapBytes(4096));
+            assertEquals(16L << 20, DaemonConfig.lendHeapBytes(3L << 30), "whatever the quota");
         }
 
         @Test
@@ -92,7 +95,7 @@ class RoleOptionsTest {
             DaemonConfig c = up("--size", "64M", "--lend", "4G", "--mount", MOUNT);
             String refusal = c.lendRefusal(4L << 30, 3L << 30);
             assertTrue(refusal.startsWith("--lend 4.0 GiB does not fit: the daemon would lock "), refusal);
-            assertTrue(refusal.contains("6.7 GiB for the quota at 60% use"), refusal);
+            assertTrue(refusal.contains("(the quota's pages off the heap, heap "), refusal);
             assertTrue(
                     refusal.contains("but this machine has 3.0 GiB available of 4.0 GiB in all; at most --lend "),
                     refusal);

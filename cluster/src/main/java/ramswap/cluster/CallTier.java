@@ -34,16 +34,15 @@ import ramswap.store.Knobs;
  * request it holds. Which lenders hold a handle is {@link CopyPlaces}'s. Pages are sealed as in
  * {@link HazelcastRemoteTier}.
  *
- * <p>A measurement build, chosen with {@code -Dramswap.remote.store=calls} on every daemon: it
- * sends, reads, late-binds, frees, re-places the pages of a lender that left or is leaving, and
- * drops a node's earlier lives at start, and frees leaked copies; a copy on a lender gone for less
- * than a split takes to heal reads as no answer, not as missing. Not yet run against the fault and
- * split tests, and a parked read allocates its grouping on the
- * serving thread; {@link HazelcastRemoteTier} stays the default until it does (docs/decisions.md).
+ * <p>The default tier: it sends, reads, late-binds, frees, re-places the pages of a lender that
+ * left or is leaving, drops a node's earlier lives at start, and frees leaked copies; a copy on a
+ * lender gone for less than a split takes to heal reads as no answer, not as missing. The map's
+ * tier ({@link HazelcastRemoteTier}) is chosen instead with {@code -Dramswap.remote.store=map} on
+ * every daemon, until it is removed (docs/decisions.md).
  */
 public final class CallTier implements ClusterTier {
 
-    /** Chooses this tier on a daemon: {@code -D}{@value} {@code =calls}. */
+    /** Chooses the map's tier instead of this one on a daemon: {@code -D}{@value} {@code =map}. */
     public static final String PROPERTY = "ramswap.remote.store";
 
     static final Duration REFUSAL_BACKOFF = Duration.ofSeconds(1);
@@ -89,7 +88,7 @@ public final class CallTier implements ClusterTier {
 
     /** Whether the daemons run this tier rather than the map's. */
     public static boolean chosen() {
-        return "calls".equals(System.getProperty(PROPERTY));
+        return !"map".equals(System.getProperty(PROPERTY));
     }
 
     private CallTier(ClusterNode member, Knobs knobs, Counters counters, long incarnation, NanoClock clock) {
