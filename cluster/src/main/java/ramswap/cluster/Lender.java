@@ -60,6 +60,12 @@ public final class Lender implements AutoCloseable {
     static final Duration ROUND = Duration.ofSeconds(1);
     private static final long MIN_SCAN_NANOS = TimeUnit.SECONDS.toNanos(1);
     private static final long MAX_SCAN_NANOS = TimeUnit.SECONDS.toNanos(30);
+    /** How often the store is compacted a little and gives back the empty slabs of quiet classes. */
+    private static final long TIDY_NANOS = TimeUnit.SECONDS.toNanos(5);
+    /** Pages moved, and index entries looked at, by one compaction step: a few milliseconds under the store's lock. */
+    private static final int COMPACT_MOVES = 1024;
+
+    private static final int COMPACT_LOOKS = 16_384;
     private static final System.Logger LOG = System.getLogger(Lender.class.getName());
     /** Node number -> true while that lender is leaving: senders place nothing there and move their pages off it. */
     public static final String LEAVING_MAP = "ramswap-leaving";
@@ -81,6 +87,7 @@ public final class Lender implements AutoCloseable {
     private final Map<Integer, Long> absentSince = new HashMap<>();
 
     private long nextScanNanos;
+    private long nextTidyNanos;
     private boolean closed;
 
     /**
@@ -155,6 +162,11 @@ public final class Lender implements AutoCloseable {
                 if (now - nextScanNanos >= 0) {
                     nextScanNanos = now + scanInterval();
                     sweepOrphans();
+                }
+                LentPages s = store;
+                if (s != null && now - nextTidyNanos >= 0) {
+                    nextTidyNanos = now + TIDY_NANOS;
+                    tidy(s);
                 }
             }
 
@@ -331,6 +343,19 @@ public final class Lender implements AutoCloseable {
                 System.Logger.Level.INFO,
                 "node " + member.nodeNumber() + " freed " + freed + " pages of nodes gone from the cluster");
         return freed;
+    }
+
+    /**
+     * Moves pages out of sparse slabs into denser ones of their class, a step at a time, so that
+     * slabs empty and go back, and gives back the empty slabs of classes gone quiet.
+     */
+    private void tidy(LentPages s) {
+        try {
+            s.compact(COMPACT_MOVES, COMPACT_LOOKS);
+            s.giveBackIdleSlabs();
+        } catch (IllegalStateException closed) { // the daemon closed the store while stopping
+            LOG.log(System.Logger.Level.DEBUG, "the lent pages' store is closed", closed);
+        }
     }
 
     private long scanInterval() {

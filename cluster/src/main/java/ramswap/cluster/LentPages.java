@@ -181,6 +181,15 @@ public final class LentPages implements AutoCloseable {
         return moved;
     }
 
+    /**
+     * Gives back the empty slab each size class keeps, for the classes that neither stored nor
+     * freed since the last call (see {@link LocalPool#giveBackIdleEmpties}): how many it gave back.
+     */
+    public synchronized int giveBackIdleSlabs() {
+        checkOpen();
+        return pool.giveBackIdleEmpties();
+    }
+
     /** Gives every stored page's key to {@code each}, under this store's lock. */
     public synchronized void forEachKey(java.util.function.LongConsumer each) {
         for (int t = 0; t < tableSize; t++) {

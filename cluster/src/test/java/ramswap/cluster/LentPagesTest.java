@@ -105,6 +105,21 @@ class LentPagesTest {
     }
 
     @Test
+    void shouldGiveBackTheSlabsOfSizesNoLongerStored() {
+        try (LentPages store = new LentPages(POSIX, 64 * MIB, false)) { // a slab for each of 128 classes
+            byte[] page = new byte[SEALED_BLOCK];
+            for (int i = 0; i < 200; i++) {
+                assertTrue(store.put(RemoteKey.of(1, 1, i), page, 0, 100 + 20 * i));
+            }
+            store.removeIf(k -> true);
+            assertTrue(store.mappedBytes() > 0, "the emptied classes keep a slab each");
+            assertEquals(0, store.giveBackIdleSlabs(), "busy since the last look");
+            assertTrue(store.giveBackIdleSlabs() > 0);
+            assertEquals(0, store.mappedBytes(), "every slab back once the classes went quiet");
+        }
+    }
+
+    @Test
     void shouldRefuseAPagePastTheQuotaAndKeepEveryOther() {
         try (LentPages store = new LentPages(POSIX, 4 * LocalPool.SLAB_BYTES, false)) {
             Random r = new Random(5);

@@ -49,6 +49,8 @@ public final class LocalPool implements AutoCloseable {
     private static final int NONE = -1;
     /** Empty slabs a class keeps for itself before giving them back, so that a class at a slab edge does not back and release in turn. */
     private static final int EMPTY_SLABS_KEPT = 1;
+    /** How often the grower gives back the kept empty slabs of classes that went quiet meanwhile. */
+    static final long IDLE_CLASS_NS = 5_000_000_000L;
 
     /** {@link #allocate} refused: the pool is at its limit. */
     public static final long REFUSED_LIMIT = -1;
@@ -75,6 +77,10 @@ public final class LocalPool implements AutoCloseable {
     private final Object[] classLocks;
     private final int[] partialHead;
     private final int[] emptySlabs;
+    /** Allocations and frees of each class, ever (wrapping); under the class's lock. */
+    private final int[] classOps;
+    /** {@link #classOps} at the last {@link #giveBackIdleEmpties}; under the class's lock. */
+    private final int[] classOpsSeen;
 
     // slab ids by state, under slabLock: unbacked (free ids), backed and unused (spares), emptied and
     // waiting for the grower to give them back (releases); slabsBacked counts all but the free ids
@@ -177,6 +183,8 @@ public final class LocalPool implements AutoCloseable {
         this.classLocks = new Object[CLASSES];
         this.partialHead = new int[CLASSES];
         this.emptySlabs = new int[CLASSES];
+        this.classOps = new int[CLASSES];
+        this.classOpsSeen = new int[CLASSES];
         for (int c = 0; c < CLASSES; c++) {
             classLocks[c] = new Object();
             partialHead[c] = NONE;
@@ -281,6 +289,9 @@ public final class LocalPool implements AutoCloseable {
         private int backing = NONE;
 
         private int backedPages;
+        /** When the grower last gave back the empty slabs of quiet classes. */
+        private long idleLookAt;
+
         private long waitStart;
         private long refusalsAtWaitStart;
 
@@ -293,6 +304,11 @@ public final class LocalPool implements AutoCloseable {
         public int doWork() {
             int work = 0;
             int id;
+            long now = clock.nanoTime();
+            if (idleLookAt == 0 || now - idleLookAt >= IDLE_CLASS_NS) {
+                idleLookAt = now;
+                work += giveBackIdleEmpties();
+            }
             while ((id = nextRelease()) != NONE) {
                 release(id);
                 work++;
@@ -433,6 +449,7 @@ public final class LocalPool implements AutoCloseable {
     public long allocate(int length) {
         int c = classOf(length);
         synchronized (classLocks[c]) {
+            classOps[c]++;
             int slab = partialHead[c];
             if (slab == NONE) {
                 long refusal = takeSlab(c);
@@ -464,6 +481,7 @@ public final class LocalPool implements AutoCloseable {
         int slot = (int) (handle & ((1 << SLOT_BITS) - 1));
         int released = NONE;
         synchronized (classLocks[c]) {
+            classOps[c]++;
             if (slabClass[slab] != c || slabUsed[slab] == 0) {
                 throw new IllegalStateException(
                         "free of handle " + handle + " with length " + length + " that this pool did not give");
@@ -583,6 +601,41 @@ public final class LocalPool implements AutoCloseable {
         emptySlabs[sizeClass]++;
         linkPartial(sizeClass, id);
         return id;
+    }
+
+    /**
+     * Gives back the empty slab each class keeps, for the classes that neither allocated nor freed
+     * since the last call: a class keeps one so that a class at a slab's edge does not take and give
+     * back slabs in turn, but a class gone quiet keeps it for nothing (up to a slab per class, 32
+     * MiB, once a pool has emptied). Called now and then by one thread that serves nobody (the
+     * grower every {@link #IDLE_CLASS_NS}, a lender's agent): how many slabs it gave back.
+     */
+    public int giveBackIdleEmpties() {
+        int given = 0;
+        for (int c = 0; c < CLASSES; c++) {
+            int id = NONE;
+            synchronized (classLocks[c]) {
+                boolean quiet = classOps[c] == classOpsSeen[c];
+                classOpsSeen[c] = classOps[c];
+                if (quiet && emptySlabs[c] > 0) {
+                    for (int slab = partialHead[c]; slab != NONE; slab = slabNext[slab]) {
+                        if (slabUsed[slab] == 0) {
+                            id = slab;
+                            break;
+                        }
+                    }
+                    if (id != NONE) {
+                        unlinkPartial(c, id);
+                        emptySlabs[c]--;
+                    }
+                }
+            }
+            if (id != NONE) {
+                giveBack(id);
+                given++;
+            }
+        }
+        return given;
     }
 
     /** An emptied slab: to the reserve, else to the grower to give back (or given back here, without a reserve). */

@@ -74,6 +74,27 @@ class LocalPoolTest {
     }
 
     @Test
+    void shouldGiveBackTheEmptySlabsOfClassesThatWentQuiet() {
+        try (LocalPool pool = new LocalPool(POSIX, 64 * MIB, 64 * MIB, 0)) {
+            long big = pool.allocate(BlockCodec.BLOCK_SIZE);
+            long small = pool.allocate(100);
+            pool.free(big, BlockCodec.BLOCK_SIZE);
+            pool.free(small, 100);
+            assertEquals(2L * LocalPool.SLAB_BYTES, pool.mappedBytes(), "each class keeps its empty slab");
+            assertEquals(0, pool.giveBackIdleEmpties(), "both classes were busy since the last look");
+            long again = pool.allocate(100); // the small class is busy again
+            pool.free(again, 100);
+            assertEquals(1, pool.giveBackIdleEmpties(), "the quiet class gave its empty slab back");
+            assertEquals(LocalPool.SLAB_BYTES, pool.mappedBytes());
+            assertEquals(1, pool.giveBackIdleEmpties(), "then the other, quiet since");
+            assertEquals(0, pool.mappedBytes());
+            long h = pool.allocate(100);
+            assertTrue(h >= 0, "a class that gave its slab back takes a new one");
+            pool.free(h, 100);
+        }
+    }
+
+    @Test
     void shouldRefuseAllocationsBeyondTheLimitSayingSo() {
         try (LocalPool pool = new LocalPool(POSIX, 4 * MIB, 1 * MIB, 0)) {
             int got = 0;
