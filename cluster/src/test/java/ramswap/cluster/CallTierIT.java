@@ -33,6 +33,19 @@ class CallTierIT {
         return new Lending(m, lender, store);
     }
 
+    /** Lenders 1 and 2 with 64 MiB each, and a lite borrower, node 5, whose targets are 1 and 2. */
+    private record Three(Lending one, Lending two, ClusterMember borrower, Knobs knobs) {}
+
+    private static Three three(TestCluster cluster) throws ClusterException {
+        Lending one = lender(cluster, 1, 64L << 20);
+        Lending two = lender(cluster, 2, 64L << 20);
+        ClusterMember borrower = cluster.startLite(5);
+        TestCluster.await("three members", () -> borrower.memberCount() == 3);
+        Knobs knobs = new Knobs();
+        assertEquals(null, knobs.set(Knob.REMOTE_TARGET_NODENUM, "1,2"));
+        return new Three(one, two, borrower, knobs);
+    }
+
     @Test
     void shouldSendTwoCopiesReadThemFreeThemAndReadTheSecondWhenALenderIsGone() throws Exception {
         try (TestCluster cluster = new TestCluster(FreePorts.base())) {
@@ -129,12 +142,11 @@ class CallTierIT {
     @Test
     void shouldMovePagesOffALenderThatLeavesAndSendItNoMore() throws Exception {
         try (TestCluster cluster = new TestCluster(FreePorts.base())) {
-            Lending one = lender(cluster, 1, 64L << 20);
-            Lending two = lender(cluster, 2, 64L << 20);
-            ClusterMember borrower = cluster.startLite(5);
-            TestCluster.await("three members", () -> borrower.memberCount() == 3);
-            Knobs knobs = new Knobs();
-            assertEquals(null, knobs.set(Knob.REMOTE_TARGET_NODENUM, "1,2"));
+            Three three = three(cluster);
+            Lending one = three.one();
+            Lending two = three.two();
+            ClusterMember borrower = three.borrower();
+            Knobs knobs = three.knobs();
             CallTier tier = cluster.own(CallTier.start(borrower, knobs, new Counters(), 44, Duration.ofSeconds(10)));
             Sent before = tier.send(HazelcastRemoteTierIT.batch(20, 4)).get(10, TimeUnit.SECONDS);
             assertEquals(20, one.lender().heldOfPresentNodes(), "a present borrower's pages are handed over");
@@ -185,12 +197,11 @@ class CallTierIT {
     @Test
     void shouldFreeACopyOnALenderItsPlaceDoesNotNameAndForgetAHandleOnce() throws Exception {
         try (TestCluster cluster = new TestCluster(FreePorts.base())) {
-            Lending one = lender(cluster, 1, 64L << 20);
-            Lending two = lender(cluster, 2, 64L << 20);
-            ClusterMember borrower = cluster.startLite(5);
-            TestCluster.await("three members", () -> borrower.memberCount() == 3);
-            Knobs knobs = new Knobs();
-            assertEquals(null, knobs.set(Knob.REMOTE_TARGET_NODENUM, "1,2"));
+            Three three = three(cluster);
+            Lending one = three.one();
+            Lending two = three.two();
+            ClusterMember borrower = three.borrower();
+            Knobs knobs = three.knobs();
             assertEquals(null, knobs.set(Knob.REMOTE_COPIES, "1"));
             SteppedClock clock = new SteppedClock();
             CallTier tier =
