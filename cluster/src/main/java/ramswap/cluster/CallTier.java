@@ -597,11 +597,14 @@ public final class CallTier implements ClusterTier {
     /**
      * What a copy on an absent lender reads as: no answer ({@link #TIMEOUT}, the page is not given
      * up) while the lender left within {@link HazelcastRemoteTier#REJOIN_WINDOW}, since a split's
-     * sides find each other again within it; missing later, or for a lender never seen.
+     * sides find each other again within it; missing later. A copy was placed only on a lender
+     * present then, so one found absent before the membership listener heard of its leaving left
+     * just now: its time starts here.
      */
     private int absentCode(int lender) {
-        Long at = departedAt.get(lender);
-        return at != null && clock.nanoTime() - at < HazelcastRemoteTier.REJOIN_WINDOW.toNanos() ? TIMEOUT : MISSING;
+        long now = clock.nanoTime();
+        Long at = departedAt.putIfAbsent(lender, now);
+        return at == null || now - at < HazelcastRemoteTier.REJOIN_WINDOW.toNanos() ? TIMEOUT : MISSING;
     }
 
     /** The failure that says more: unauthentic, then no answer, then missing. */
