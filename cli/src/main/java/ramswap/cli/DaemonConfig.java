@@ -197,7 +197,10 @@ public record DaemonConfig(
      */
     public static final double LEND_HEAP_FRACTION = 0.6;
 
-    /** Heap added for a lend quota: quota / 0.6, in whole MiB. */
+    /**
+     * Heap added for a lend quota: 16 MiB for the page calls' buffers (the pages are off the heap),
+     * or, with the map's tier, quota / 0.6 in whole MiB.
+     */
     public static long lendHeapBytes(long lendBytes) {
         if (lendBytes == 0) {
             return 0;

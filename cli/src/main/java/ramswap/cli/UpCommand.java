@@ -141,8 +141,8 @@ final class UpCommand implements Callable<Integer> {
             defaultValue = "0",
             description =
                     "Memory this node lends to other nodes for their pages, e.g. 4G (default: ${DEFAULT-VALUE}). 0: it holds no one's pages; "
-                            + "it connects to the --join members as a client, or is a lite member when alone or with --member. More: a data member; the daemon's heap grows by SIZE / 0.6 (Hazelcast keeps map data "
-                            + "on the heap), fixed, pre-touched and locked, and up refuses a SIZE this machine cannot hold.")
+                            + "it connects to the --join members as a client, or is a lite member when alone or with --member. More: a data member that keeps other nodes' pages off its heap, "
+                            + "in memory mapped and locked as they arrive, up to SIZE; up refuses a SIZE this machine could not hold.")
     String lend;
 
     @Option(
