@@ -93,7 +93,7 @@ public final class CallTier implements ClusterTier {
 
     private CallTier(ClusterNode member, Knobs knobs, Counters counters, long incarnation, NanoClock clock) {
         this.clock = Objects.requireNonNull(clock, "clock");
-        this.secondCopyShortAt = clock.nanoTime() - HazelcastRemoteTier.SECOND_COPY_QUIET.toNanos() - 1;
+        secondCopiesWorthTrying();
         this.hazelcast = member.hazelcast();
         this.calls = hazelcast.getExecutorService(PageCall.EXECUTOR_NAME);
         this.node = member.nodeNumber();
@@ -131,9 +131,7 @@ public final class CallTier implements ClusterTier {
                 if (n != null) {
                     departedAt.remove(n);
                 }
-                // a lender may have come: pages with one copy may get their second
-                secondCopyShortAt =
-                        CallTier.this.clock.nanoTime() - HazelcastRemoteTier.SECOND_COPY_QUIET.toNanos() - 1;
+                secondCopiesWorthTrying(); // a lender may have come: pages with one copy may get their second
                 placementEpoch.incrementAndGet();
             }
 
@@ -183,12 +181,7 @@ public final class CallTier implements ClusterTier {
 
     @Override
     public boolean canSend() {
-        for (int t : knobs.targets()) {
-            if (usableMember(t) != null && !refusedRecently(t)) {
-                return true;
-            }
-        }
-        return false;
+        return targetTakingCopiesBut(CopyPlaces.NONE);
     }
 
     @Override
@@ -351,11 +344,7 @@ public final class CallTier implements ClusterTier {
                 continue;
             }
             int a = first.code(k, blocks[k], generations[k], pages[k]);
-            if (a >= 0) {
-                lengths[k] = a;
-                continue;
-            }
-            if (!wantSecond[k]) {
+            if (a >= 0 || !wantSecond[k]) {
                 lengths[k] = a;
                 continue;
             }
@@ -645,18 +634,17 @@ public final class CallTier implements ClusterTier {
         if (presentMember(first) == null || (second != CopyPlaces.NONE && presentMember(second) == null)) {
             return true;
         }
-        if (!leavingLenders.isEmpty()
-                && (leavingLenders.contains(first) || second != CopyPlaces.NONE && leavingLenders.contains(second))) {
+        if (leaving(handle)) {
             return true; // off a lender that leaves: elsewhere, or home when no target takes it
         }
         return second == CopyPlaces.NONE
                 && knobs.get(Knob.REMOTE_COPIES) >= 2
                 && clock.nanoTime() - secondCopyShortAt > HazelcastRemoteTier.SECOND_COPY_QUIET.toNanos()
-                && anotherTarget(first);
+                && targetTakingCopiesBut(first);
     }
 
-    /** Whether a target other than {@code lender} could take a copy now. */
-    private boolean anotherTarget(int lender) {
+    /** Whether a target other than {@code lender} ({@link CopyPlaces#NONE}: any) could take a copy now. */
+    private boolean targetTakingCopiesBut(int lender) {
         for (int t : knobs.targets()) {
             if (t != lender && usableMember(t) != null && !refusedRecently(t)) {
                 return true;
@@ -777,6 +765,11 @@ public final class CallTier implements ClusterTier {
             return CopyPlaces.NONE;
         }
         return second ? places.second(handle) : places.first(handle);
+    }
+
+    /** Lets pages with one copy try for a second at once: the quiet after a short send is over. */
+    private void secondCopiesWorthTrying() {
+        secondCopyShortAt = clock.nanoTime() - HazelcastRemoteTier.SECOND_COPY_QUIET.toNanos() - 1;
     }
 
     /** Pages whose lenders this tier keeps: sent and neither forgotten nor found leaked. */

@@ -49,14 +49,9 @@ class CallTierIT {
     @Test
     void shouldSendTwoCopiesReadThemFreeThemAndReadTheSecondWhenALenderIsGone() throws Exception {
         try (TestCluster cluster = new TestCluster(FreePorts.base())) {
-            Lending one = lender(cluster, 1, 64L << 20);
-            Lending two = lender(cluster, 2, 64L << 20);
-            ClusterMember borrower = cluster.startLite(5);
-            TestCluster.await("three members", () -> borrower.memberCount() == 3);
-            Knobs knobs = new Knobs();
+            Three t = three(cluster);
             Counters counters = new Counters();
-            assertEquals(null, knobs.set(Knob.REMOTE_TARGET_NODENUM, "1,2"));
-            CallTier tier = cluster.own(CallTier.start(borrower, knobs, counters, 42, Duration.ofSeconds(10)));
+            CallTier tier = cluster.own(CallTier.start(t.borrower(), t.knobs(), counters, 42, Duration.ofSeconds(10)));
             assertTrue(tier.canSend());
 
             Batch b = HazelcastRemoteTierIT.batch(100, 1);
@@ -65,8 +60,8 @@ class CallTierIT {
                 assertTrue(sent.handles[k] >= 0, "page " + k + ": " + sent.handles[k]);
                 assertEquals(2, tier.copies(sent.handles[k]));
             }
-            assertEquals(100, one.store().pages(), "first copies on the first target");
-            assertEquals(100, two.store().pages(), "second copies on the next");
+            assertEquals(100, t.one().store().pages(), "first copies on the first target");
+            assertEquals(100, t.two().store().pages(), "second copies on the next");
 
             byte[][] into = new byte[b.count][PAGE];
             int[] lengths = new int[b.count];
@@ -82,13 +77,13 @@ class CallTierIT {
             tier.agents().get(0).doWork();
             TestCluster.await(
                     "40 pages freed on both, and counted when the lenders answered",
-                    () -> one.store().pages() == 60
-                            && two.store().pages() == 60
+                    () -> t.one().store().pages() == 60
+                            && t.two().store().pages() == 60
                             && counters.get(Counter.REMOTE_PAGES_FLUSHED) == 80);
 
-            one.lender().close();
-            one.member().close();
-            TestCluster.await("the first lender gone", () -> borrower.memberCount() == 2);
+            t.one().lender().close();
+            t.one().member().close();
+            TestCluster.await("the first lender gone", () -> t.borrower().memberCount() == 2);
             long h = sent.handles[50];
             assertTrue(tier.needsReplacing(h), "its first copy left with the lender");
             assertFalse(tier.lost(h), "the second copy is there");
@@ -107,7 +102,7 @@ class CallTierIT {
             assertEquals(60, counters.get(Counter.REMOTE_READS_SECOND_COPY));
 
             tier.deleteAllPages(Duration.ofSeconds(10));
-            assertEquals(0, two.store().pages(), "a borrower that stops drops what it left");
+            assertEquals(0, t.two().store().pages(), "a borrower that stops drops what it left");
         }
     }
 
@@ -142,27 +137,24 @@ class CallTierIT {
     @Test
     void shouldMovePagesOffALenderThatLeavesAndSendItNoMore() throws Exception {
         try (TestCluster cluster = new TestCluster(FreePorts.base())) {
-            Three three = three(cluster);
-            Lending one = three.one();
-            Lending two = three.two();
-            ClusterMember borrower = three.borrower();
-            Knobs knobs = three.knobs();
-            CallTier tier = cluster.own(CallTier.start(borrower, knobs, new Counters(), 44, Duration.ofSeconds(10)));
+            Three t = three(cluster);
+            CallTier tier =
+                    cluster.own(CallTier.start(t.borrower(), t.knobs(), new Counters(), 44, Duration.ofSeconds(10)));
             Sent before = tier.send(HazelcastRemoteTierIT.batch(20, 4)).get(10, TimeUnit.SECONDS);
-            assertEquals(20, one.lender().heldOfPresentNodes(), "a present borrower's pages are handed over");
+            assertEquals(20, t.one().lender().heldOfPresentNodes(), "a present borrower's pages are handed over");
             long epoch = tier.placementEpoch();
 
-            one.lender().announceLeaving();
+            t.one().lender().announceLeaving();
             TestCluster.await("the borrower sees the lender leaving", () -> tier.leaving(before.handles[0]));
             assertTrue(tier.needsReplacing(before.handles[0]), "its pages are due to move off it");
             assertTrue(tier.placementEpoch() != epoch, "a repair sweep is due");
             Sent after = tier.send(HazelcastRemoteTierIT.batch(20, 5)).get(10, TimeUnit.SECONDS);
-            assertEquals(20, one.store().pages(), "nothing more goes to a leaving lender");
-            assertEquals(40, two.store().pages());
+            assertEquals(20, t.one().store().pages(), "nothing more goes to a leaving lender");
+            assertEquals(40, t.two().store().pages());
             assertEquals(1, tier.copies(after.handles[0]), "no other target for a second copy");
             assertFalse(tier.leaving(after.handles[0]));
 
-            one.lender().stayAfterAll();
+            t.one().lender().stayAfterAll();
             TestCluster.await("the lender stays after all", () -> !tier.leaving(before.handles[0]));
             assertFalse(tier.needsReplacing(before.handles[0]));
         }
@@ -197,22 +189,18 @@ class CallTierIT {
     @Test
     void shouldFreeACopyOnALenderItsPlaceDoesNotNameAndForgetAHandleOnce() throws Exception {
         try (TestCluster cluster = new TestCluster(FreePorts.base())) {
-            Three three = three(cluster);
-            Lending one = three.one();
-            Lending two = three.two();
-            ClusterMember borrower = three.borrower();
-            Knobs knobs = three.knobs();
-            assertEquals(null, knobs.set(Knob.REMOTE_COPIES, "1"));
+            Three t = three(cluster);
+            assertEquals(null, t.knobs().set(Knob.REMOTE_COPIES, "1"));
             SteppedClock clock = new SteppedClock();
-            CallTier tier =
-                    cluster.own(CallTier.start(borrower, knobs, new Counters(), 47, Duration.ofSeconds(10), clock));
+            CallTier tier = cluster.own(
+                    CallTier.start(t.borrower(), t.knobs(), new Counters(), 47, Duration.ofSeconds(10), clock));
             Batch b = HazelcastRemoteTierIT.batch(10, 8);
             Sent sent = tier.send(b).get(10, TimeUnit.SECONDS);
-            assertEquals(10, one.store().pages(), "every first copy on the first target");
+            assertEquals(10, t.one().store().pages(), "every first copy on the first target");
             // a store call to lender 2 that failed after it stored: the batch then went to lender 1
             // under the same handles, so lender 2 keeps a copy under a handle that is live
             long stray = RemoteKey.of(5, 47, sent.handles[4]);
-            assertTrue(two.store().put(stray, b.pages[4], 0, b.lengths[4]));
+            assertTrue(t.two().store().put(stray, b.pages[4], 0, b.lengths[4]));
             // and the store forgot handle 7, whose free then failed: its copy stays on lender 1
             long forgotten = sent.handles[7];
             java.util.function.LongPredicate live = h -> h != forgotten;
@@ -220,8 +208,8 @@ class CallTierIT {
             tier.forget(forgotten); // forgetting again changes nothing
             assertEquals(9, tier.placedPages());
             tier.agents().get(0).doWork();
-            TestCluster.await("the forgotten copy freed", () -> one.store().pages() == 9);
-            assertTrue(one.store().put(RemoteKey.of(5, 47, forgotten), b.pages[7], 0, b.lengths[7]));
+            TestCluster.await("the forgotten copy freed", () -> t.one().store().pages() == 9);
+            assertTrue(t.one().store().put(RemoteKey.of(5, 47, forgotten), b.pages[7], 0, b.lengths[7]));
 
             assertEquals(0, tier.sweepLeaks(live), "found once");
             clock.step(HazelcastRemoteTier.LEAK_CONFIRM.plusSeconds(1));
@@ -229,7 +217,8 @@ class CallTierIT {
             assertEquals(9, tier.placedPages(), "the forgotten handle is not forgotten twice");
             tier.agents().get(0).doWork();
             TestCluster.await(
-                    "both freed", () -> two.store().pages() == 0 && one.store().pages() == 9);
+                    "both freed",
+                    () -> t.two().store().pages() == 0 && t.one().store().pages() == 9);
             assertEquals(0, tier.sweepLeaks(live), "nothing else is a leak");
 
             byte[][] into = new byte[b.count][PAGE];
