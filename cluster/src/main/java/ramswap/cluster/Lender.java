@@ -266,7 +266,7 @@ public final class Lender implements AutoCloseable {
         if (s != null) {
             cost += s.mappedBytes();
             pages += s.pages();
-            // the store's calls count what they refused and dropped; the counters get what is new
+            // the store counts what it refused and dropped as orphans; the counters get what is new
             long refused = s.refusedPages();
             counters.add(Counter.LEND_REFUSED_PAGES, refused - storeRefused);
             storeRefused = refused;
@@ -323,9 +323,8 @@ public final class Lender implements AutoCloseable {
         }
         int freed = 0;
         if (s != null) {
-            int lent = s.removeIf(k -> gone.contains(RemoteKey.node(k)));
-            counters.add(Counter.ORPHAN_PAGES_FREED, lent);
-            freed += lent;
+            freed = s.removeIf(k -> gone.contains(RemoteKey.node(k)));
+            s.dropped(freed); // counted at the next refresh, with the pages dropped for earlier lives
         }
         Set<Long> expired = new HashSet<>();
         for (int n : gone) {

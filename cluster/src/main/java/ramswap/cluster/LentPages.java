@@ -244,12 +244,15 @@ public final class LentPages implements AutoCloseable {
         return refusedPages;
     }
 
-    /** Counts {@code n} pages dropped because their node's life that sent them is over (orphans). */
+    /**
+     * Counts {@code n} pages dropped because the life of the node that sent them is over (orphans:
+     * the node restarted, or is gone for the grace).
+     */
     public synchronized void dropped(int n) {
         droppedPages += n;
     }
 
-    /** Pages dropped as orphans at their node's request, ever. */
+    /** Pages dropped as orphans, ever. */
     public synchronized long droppedPages() {
         return droppedPages;
     }
