@@ -50,10 +50,10 @@ final class LentCopies {
     }
 
     /**
-     * Alters one byte of the copy under {@code key}, on the member that holds it, as an attacker on
-     * the network could: false if no member holds it any more.
+     * Alters one byte of the copy under {@code key} on the member at {@code holder} (as {@link #of}
+     * named it), as an attacker on the network could: false if it holds it no more.
      */
-    static boolean tamper(RemoteSwapIT.Client client, long key) {
+    static boolean tamper(RemoteSwapIT.Client client, long key, String holder) {
         if (!CallTier.chosen()) {
             com.hazelcast.map.IMap<Long, byte[]> blocks = client.hz.getMap(BLOCKS_MAP);
             byte[] v = blocks.get(key);
@@ -65,7 +65,6 @@ final class LentCopies {
             return true;
         }
         IExecutorService calls = client.hz.getExecutorService(PageCall.EXECUTOR_NAME);
-        String holder = of(client, RemoteKey.node(key)).get(key);
         for (Member m : client.hz.getCluster().getMembers()) {
             if (!address(m).equals(holder)) {
                 continue;

@@ -127,7 +127,11 @@ final class Node implements AutoCloseable {
      * lender is removed.
      */
     long lendersSeenGone() {
-        Map<String, Long> c = counters();
+        return lendersSeenGone(counters());
+    }
+
+    /** {@link #lendersSeenGone()} in a snapshot {@code c} of a node's counters. */
+    static long lendersSeenGone(Map<String, Long> c) {
         return c.get("remote_partitions_lost") + c.get("remote_lenders_left");
     }
 

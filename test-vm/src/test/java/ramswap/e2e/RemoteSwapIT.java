@@ -410,14 +410,17 @@ class RemoteSwapIT {
     private void tamperWithOnePageOf(HeldWorkload run, Client client, java.util.Set<Long> before) {
         waitForSteadyRemotePages(run);
         Long key = null;
-        for (Long k : LentCopies.of(client, 0).keySet()) {
-            if (!before.contains(k)) {
-                key = k;
+        String holder = null;
+        for (Map.Entry<Long, String> copy : LentCopies.of(client, 0).entrySet()) {
+            if (!before.contains(copy.getKey())) {
+                key = copy.getKey();
+                holder = copy.getValue();
                 break;
             }
         }
         assertTrue(key != null, "a page of node 0 on the lender, of the held workload");
-        assertTrue(LentCopies.tamper(client, key), "the page under " + Long.toHexString(key) + " is still there");
+        assertTrue(
+                LentCopies.tamper(client, key, holder), "the page under " + Long.toHexString(key) + " is still there");
         System.out.println("altered one byte of the sealed page under key " + Long.toHexString(key));
     }
 

@@ -216,7 +216,7 @@ class ScaleIT {
         try {
             Host.await(what, Duration.ofMinutes(5), null, () -> {
                 Map<String, Long> c = borrower.counters();
-                boolean counts = c.get("remote_partitions_lost") + c.get("remote_lenders_left") > lostBefore
+                boolean counts = Node.lendersSeenGone(c) > lostBefore
                         && c.get("remote_pages_to_replace") == 0
                         && c.get("remote_pages_one_copy") == 0;
                 if (counts && c.get("remote_partitions_settled") == 0 && lostBefore >= 0 && probes[0]++ < 5) {
