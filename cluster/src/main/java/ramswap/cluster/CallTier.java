@@ -13,8 +13,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.agrona.collections.LongArrayList;
@@ -47,6 +49,8 @@ public final class CallTier implements ClusterTier {
 
     static final Duration REFUSAL_BACKOFF = Duration.ofSeconds(1);
     static final int FLUSH_BATCH = 256;
+    /** Threads that open fetched pages and go on with sends: one per core of the machines measured. */
+    static final int ANSWER_THREADS = 2;
     /** Longest a leak sweep waits for one lender's list. */
     static final Duration LIST_TIMEOUT = Duration.ofSeconds(30);
 
@@ -78,7 +82,18 @@ public final class CallTier implements ClusterTier {
     /** Keys found without a live handle, and when first found so; the sweeping mover's only. */
     private Map<Long, Long> leakCandidates = new HashMap<>();
 
-    private final ScheduledThreadPoolExecutor timer;
+    /** Slots with a round in flight, for {@link FetchTimer}. */
+    private final ParkedRounds parked = new ParkedRounds();
+
+    private final FetchTimer fetchTimer = new FetchTimer();
+    /**
+     * Runs the calls' callbacks: threads of the tier's own, started with it and kept. Hazelcast's
+     * {@code ExecutionCallback} and {@code whenComplete} hand them to the common fork-join pool,
+     * whose threads come and go: a thread started while swap is live maps its stack under the
+     * {@code mmap_lock} (docs/memory-pressure.md). Nor can they run on the thread that completes
+     * the call: a member's response thread may not send calls, and a callback sends the next copy.
+     */
+    private final ThreadPoolExecutor answers;
     /** Node numbers of lenders that are leaving ({@link Lender#announceLeaving}): nothing goes there, pages move off. */
     private final java.util.Set<Integer> leavingLenders = ConcurrentHashMap.newKeySet();
 
@@ -101,14 +116,19 @@ public final class CallTier implements ClusterTier {
         this.knobs = Objects.requireNonNull(knobs, "knobs");
         this.counters = Objects.requireNonNull(counters, "counters");
         this.seal = new PageSeal(member.clusterName(), node, incarnation, new SecureRandom());
-        this.timer = new ScheduledThreadPoolExecutor(1, r -> {
-            Thread t = new Thread(r, "ramswap-call-timer");
-            t.setDaemon(true);
-            return t;
-        });
-        timer.setRemoveOnCancelPolicy(true);
-        timer.prestartAllCoreThreads(); // not on the serving thread's first parked read: a thread's start maps its
-        // stack
+        this.answers = new ThreadPoolExecutor(
+                ANSWER_THREADS,
+                ANSWER_THREADS,
+                0,
+                TimeUnit.NANOSECONDS,
+                new LinkedBlockingQueue<>(),
+                r -> {
+                    Thread t = new Thread(r, "ramswap-call-answers");
+                    t.setDaemon(true);
+                    return t;
+                },
+                new ThreadPoolExecutor.CallerRunsPolicy()); // after close: on the completing thread
+        answers.prestartAllCoreThreads(); // not while swap is live: a thread's start maps its stack
         com.hazelcast.map.IMap<Integer, Boolean> leavingMap = hazelcast.getMap(Lender.LEAVING_MAP);
         leavingMap.addEntryListener(
                 (com.hazelcast.map.listener.EntryAddedListener<Integer, Boolean>) e -> leavingChanged(e.getKey(), true),
@@ -174,7 +194,7 @@ public final class CallTier implements ClusterTier {
 
     @Override
     public List<Agent> agents() {
-        return List.of(flusher);
+        return List.of(flusher, fetchTimer);
     }
 
     // ---------------------------------------------------------------- sending
@@ -448,24 +468,22 @@ public final class CallTier implements ClusterTier {
 
     /**
      * The parked read's pages, one read call per lender that holds first copies; the second copies
-     * of pages whose first failed, or that are still waiting at the slot's late-binding time, with
-     * one call per lender again; every page still waiting at the deadline answered TIMEOUT.
+     * of pages whose first failed with one call per lender again. {@link FetchTimer} asks the
+     * second copies of pages still waiting at the slot's late-binding time and answers TIMEOUT for
+     * every page still waiting at its deadline.
      */
     @Override
-    // the timer's tasks answer by themselves; a round that finished first makes them no-ops
-    @SuppressWarnings("FutureReturnValueIgnored")
     public void fetch(FetchSlot slot) {
         int round = slot.round();
-        long now = System.nanoTime();
-        slot.setLateAt(now + TimeUnit.MILLISECONDS.toNanos(knobs.get(Knob.LATE_BIND_MS)));
+        slot.setLateAt(System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(knobs.get(Knob.LATE_BIND_MS)));
+        parked.watch(slot);
         int n = slot.count();
         int[] ks = new int[n];
         for (int k = 0; k < n; k++) {
             ks[k] = k;
         }
         ask(slot, round, ks, n, false);
-        timer.schedule(() -> askLate(slot, round), Math.max(0, slot.lateAt() - now), TimeUnit.NANOSECONDS);
-        timer.schedule(() -> expire(slot, round), Math.max(0, slot.deadline() - now), TimeUnit.NANOSECONDS);
+        parked.started(slot);
     }
 
     /** Asks the first (or second) copies of pages {@code ks[0..count)}, one call per lender. */
@@ -559,27 +577,64 @@ public final class CallTier implements ClusterTier {
         }
     }
 
-    private void askLate(FetchSlot slot, int round) {
-        int n = slot.count();
-        int[] ks = new int[n];
-        int count = 0;
-        for (int k = 0; k < n; k++) {
-            if (slot.waiting(round, k)
-                    && places.second(slot.handle(k)) != CopyPlaces.NONE
-                    && slot.mark(k, ASKED_SECOND)) {
-                ks[count++] = k;
-            }
-        }
-        if (count > 0) {
-            ask(slot, round, ks, count, true);
-        }
-    }
+    /**
+     * Late binding and deadlines of parked reads, without a task per read: it looks at the slots
+     * with a round in flight when the first thing among them is due, asks the second copies of a
+     * slot's pages still waiting at its late-binding time (one call per lender), and answers the
+     * pages still waiting at the deadline.
+     */
+    final class FetchTimer implements Agent {
+        private final int[] late = new int[ramswap.store.SwapStore.MAX_REQUEST_BLOCKS];
 
-    private void expire(FetchSlot slot, int round) {
-        for (int k = 0; k < slot.count(); k++) {
-            if (slot.waiting(round, k)) {
-                slot.answer(round, k, null, TIMEOUT);
+        @Override
+        public void onStart() {
+            parked.wakeup.bind();
+        }
+
+        @Override
+        public int doWork() {
+            parked.looking();
+            long now = System.nanoTime();
+            long next = Long.MAX_VALUE;
+            boolean waiting = false;
+            int end = parked.end();
+            for (int i = 0; i < end; i++) {
+                FetchSlot slot = parked.slot(i);
+                if (slot == null) {
+                    continue;
+                }
+                int round = slot.round();
+                int n = slot.count();
+                boolean lateDue = now - slot.lateAt() >= 0;
+                int count = 0;
+                for (int k = 0; k < n; k++) {
+                    if (!slot.waiting(round, k)) {
+                        continue;
+                    }
+                    waiting = true;
+                    if (now - slot.deadline() >= 0) {
+                        slot.answer(round, k, null, (slot.marks(k) & UNAUTHENTIC_SEEN) != 0 ? UNAUTHENTIC : TIMEOUT);
+                        continue;
+                    }
+                    next = Math.min(next, slot.deadline());
+                    if ((slot.marks(k) & ASKED_SECOND) == 0 && places.second(slot.handle(k)) != CopyPlaces.NONE) {
+                        if (!lateDue) {
+                            next = Math.min(next, slot.lateAt());
+                        } else if (slot.mark(k, ASKED_SECOND)) {
+                            late[count++] = k;
+                        }
+                    }
+                }
+                if (count > 0) {
+                    ask(slot, round, late, count, true);
+                }
             }
+            return parked.rest(waiting, now, next);
+        }
+
+        @Override
+        public String roleName() {
+            return "ramswap-fetch-timer";
         }
     }
 
@@ -817,25 +872,27 @@ public final class CallTier implements ClusterTier {
 
     @Override
     public void close() {
-        timer.shutdownNow();
+        answers.shutdown(); // the answers already in run; the agents stop with the daemon's others
     }
 
     // ---------------------------------------------------------------- members
 
-    /** Sends {@code call} to {@code member}; the future completes on the thread that gets the answer. */
+    /** Sends {@code call} to {@code member}; the future completes on a thread of {@link #answers}. */
+    // the stage below completes f on every path; the cast is to the type submitToMember returns
+    @SuppressWarnings({"FutureReturnValueIgnored", "unchecked"})
     private CompletableFuture<PageCall.Answer> submit(PageCall call, Member member) {
         CompletableFuture<PageCall.Answer> f = new CompletableFuture<>();
-        calls.submitToMember(call, member, new com.hazelcast.core.ExecutionCallback<PageCall.Answer>() {
-            @Override
-            public void onResponse(PageCall.Answer answer) {
-                f.complete(answer);
-            }
-
-            @Override
-            public void onFailure(Throwable t) {
-                f.completeExceptionally(t);
-            }
-        });
+        // a member's and a client's executor both answer with a CompletableFuture of Hazelcast's own
+        CompletionStage<PageCall.Answer> sent = (CompletionStage<PageCall.Answer>) calls.submitToMember(call, member);
+        sent.whenCompleteAsync(
+                (answer, t) -> {
+                    if (t == null) {
+                        f.complete(answer);
+                    } else {
+                        f.completeExceptionally(t);
+                    }
+                },
+                answers);
         return f;
     }
 

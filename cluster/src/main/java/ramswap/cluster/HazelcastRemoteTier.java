@@ -389,11 +389,8 @@ public final class HazelcastRemoteTier implements ClusterTier {
     private static final int FIRST_FAILED = FIRST_MISSING | FIRST_UNAUTHENTIC | FIRST_NO_ANSWER;
     private static final int SECOND_FAILED = SECOND_MISSING | SECOND_UNAUTHENTIC | SECOND_NO_ANSWER;
 
-    /** Slots with a round in flight, by slot id, for {@link FetchTimer}; a slot stays once seen. */
-    private final java.util.concurrent.atomic.AtomicReferenceArray<FetchSlot> watched =
-            new java.util.concurrent.atomic.AtomicReferenceArray<>(FetchSlot.MAX_SLOTS);
-    /** One past the highest slot id watched. */
-    private final AtomicInteger watchedEnd = new AtomicInteger();
+    /** Slots with a round in flight, for {@link FetchTimer}. */
+    private final ParkedRounds parked = new ParkedRounds();
 
     private final FetchTimer timer = new FetchTimer();
     /**
@@ -418,17 +415,12 @@ public final class HazelcastRemoteTier implements ClusterTier {
     public void fetch(FetchSlot slot) {
         int round = slot.round();
         slot.setLateAt(System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(knobs.get(ramswap.store.Knob.LATE_BIND_MS)));
-        if (watched.get(slot.id()) != slot) {
-            watched.set(slot.id(), slot);
-            watchedEnd.accumulateAndGet(slot.id() + 1, Math::max);
-        }
+        parked.watch(slot);
         int n = slot.count();
         for (int k = 0; k < n; k++) {
             askCopy(slot, round, k, false);
         }
-        if (slot.lateAt() - timer.sleepsUntil < 0) {
-            timer.wakeup.wake(); // it would wake after this round's late binding is due
-        }
+        parked.started(slot);
     }
 
     /** Asks one copy of page {@code k}; its answer comes to {@link #copyAnswered}. */
@@ -493,7 +485,7 @@ public final class HazelcastRemoteTier implements ClusterTier {
         if (code == MISSING && withinRejoinWindow() && !holdersPresent()) {
             // cut off from every holder since shortly: the copies may be on the other side of a split (see fetch)
             slot.mark(k, AWAIT_HOLDERS);
-            timer.wakeup.wake();
+            parked.wakeup.wake();
             return;
         }
         if (slot.answer(round, k, null, code) && (code != MISSING || holdersPresent())) {
@@ -519,33 +511,21 @@ public final class HazelcastRemoteTier implements ClusterTier {
      * holder once one is back. Woken by each new round; idle when no page waits.
      */
     final class FetchTimer implements Agent {
-        /** Longest park between two looks, so that a stop is seen within it. */
-        static final long MAX_PARK_NANOS = 100_000_000L;
-
-        final Wakeup wakeup = new Wakeup();
-        /**
-         * When the timer wakes by itself ({@code System.nanoTime()}): {@link Long#MIN_VALUE} while it
-         * looks at the slots (every new round wakes it, so that it looks again), {@link Long#MAX_VALUE}
-         * while idle. A new round due before it wakes the timer; the others wait for it, which
-         * spares a wake-up per request while reads keep coming.
-         */
-        volatile long sleepsUntil = Long.MIN_VALUE;
-
         @Override
         public void onStart() {
-            wakeup.bind();
+            parked.wakeup.bind();
         }
 
         @Override
         public int doWork() {
-            sleepsUntil = Long.MIN_VALUE;
+            parked.looking();
             long now = System.nanoTime();
             long next = Long.MAX_VALUE;
             boolean waiting = false;
             Boolean holders = null; // asked at most once a pass, and only for pages that wait for them
-            int end = watchedEnd.get();
+            int end = parked.end();
             for (int i = 0; i < end; i++) {
-                FetchSlot slot = watched.get(i);
+                FetchSlot slot = parked.slot(i);
                 if (slot == null) {
                     continue;
                 }
@@ -590,20 +570,7 @@ public final class HazelcastRemoteTier implements ClusterTier {
                     }
                 }
             }
-            if (!waiting) {
-                sleepsUntil = Long.MAX_VALUE;
-                return 0; // the idle period, or a wake-up by the next round
-            }
-            // until the next thing due; a round due sooner wakes it (a wake-up since the look above ends this park at
-            // once)
-            long until = next == Long.MAX_VALUE ? now + 1_000_000 : next;
-            sleepsUntil = until;
-            long wait = until - System.nanoTime();
-            if (wait > 0) {
-                // at most a stop's look away: a deadline can be minutes off (swapoff's fetches)
-                java.util.concurrent.locks.LockSupport.parkNanos(Math.min(wait, MAX_PARK_NANOS));
-            }
-            return 1;
+            return parked.rest(waiting, now, next);
         }
 
         /** Says what still waited when the tier stopped: a parked read's pages are answered by then, or aborted. */
@@ -611,9 +578,9 @@ public final class HazelcastRemoteTier implements ClusterTier {
         public void onClose() {
             int pages = 0;
             int reads = 0;
-            int end = watchedEnd.get();
+            int end = parked.end();
             for (int i = 0; i < end; i++) {
-                FetchSlot slot = watched.get(i);
+                FetchSlot slot = parked.slot(i);
                 if (slot == null) {
                     continue;
                 }

@@ -3,19 +3,34 @@ package ramswap.cluster;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.Serializable;
 import java.time.Duration;
 import java.util.Arrays;
+import java.util.Random;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.Callable;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import org.agrona.concurrent.AgentRunner;
 import org.junit.jupiter.api.Test;
+import ramswap.move.Moves;
+import ramswap.move.Remotifier;
 import ramswap.store.Counter;
 import ramswap.store.Counters;
+import ramswap.store.FetchSlot;
+import ramswap.store.IoResult;
 import ramswap.store.Knob;
 import ramswap.store.Knobs;
+import ramswap.store.LocalPool;
 import ramswap.store.RemoteTier;
 import ramswap.store.RemoteTier.Batch;
 import ramswap.store.RemoteTier.Sent;
+import ramswap.store.SwapStore;
 import ramswap.sys.Posix;
 
 /** The call tier on real members: lenders that serve page calls from their own stores, a lite borrower. */
@@ -302,6 +317,127 @@ class CallTierIT {
             assertEquals(10, lender.sweepOrphans(), "gone for the grace");
             assertEquals(10, store.pages(), "a present node's pages stay");
             assertFalse(store.contains(RemoteKey.of(9, 1, 0)));
+        }
+    }
+
+    /** Holds one of a lender's page-call threads for a while: its read calls wait in the queue. */
+    static final class Busy implements Callable<Integer>, Serializable {
+        private static final long serialVersionUID = 1L;
+        static final AtomicInteger RUNNING = new AtomicInteger();
+        private final long millis;
+
+        Busy(long millis) {
+            this.millis = millis;
+        }
+
+        @Override
+        public Integer call() throws InterruptedException {
+            RUNNING.incrementAndGet();
+            try {
+                Thread.sleep(millis);
+            } finally {
+                RUNNING.decrementAndGet();
+            }
+            return 0;
+        }
+    }
+
+    /** Keeps every page-call thread of {@code lender} busy for {@code millis}. */
+    private static void hold(Three t, Lending lender, long millis) {
+        int before = Busy.RUNNING.get();
+        for (int i = 0; i < 2; i++) { // PageCall's pool size
+            var ignored = t.borrower()
+                    .hazelcast()
+                    .getExecutorService(PageCall.EXECUTOR_NAME)
+                    .submitToMember(
+                            new Busy(millis),
+                            lender.member().hazelcast().getCluster().getLocalMember());
+        }
+        TestCluster.await("the lender's page-call threads busy", () -> Busy.RUNNING.get() == before + 2);
+    }
+
+    @Test
+    void shouldAnswerParkedReadsOnTheTiersThreadsBindLateAndAnswerWhatWaitsAtTheDeadline() throws Exception {
+        int blocks = 64;
+        try (TestCluster cluster = new TestCluster(FreePorts.base());
+                LocalPool pool = new LocalPool(Posix.load(), 64L << 20, 64L << 20, 0)) {
+            Three t = three(cluster);
+            Counters counters = new Counters();
+            CallTier tier = cluster.own(CallTier.start(t.borrower(), t.knobs(), counters, 44, Duration.ofSeconds(10)));
+            SwapStore store = new SwapStore((long) blocks * PAGE, pool, counters);
+            AtomicLong timeoutMillis = new AtomicLong(10_000);
+            store.useRemote(tier, timeoutMillis::get);
+            AgentRunner timer = TestCluster.startAgent(tier.agents(), CallTier.FetchTimer.class);
+            try {
+                byte[][] expected = new byte[blocks][PAGE];
+                Random r = new Random(23);
+                for (int b = 0; b < blocks; b++) {
+                    for (int i = 0; i < PAGE; i += 64) {
+                        expected[b][i] = (byte) r.nextInt(); // sparse bytes: compressible, never same-filled
+                    }
+                    assertEquals(IoResult.DONE, store.write(expected[b], 0, (long) b * PAGE, PAGE));
+                }
+                t.knobs().set(Knob.PERS_REMOTIFY_ENABLE, 1);
+                Remotifier remotifier = new Remotifier(new Moves(store), t.knobs(), PAGE + 64);
+                TestCluster.await("every page on the lenders, two copies", () -> {
+                    remotifier.doWork();
+                    return counters.get(Counter.REMOTE_PERS_PAGES) == blocks
+                            && t.two().store().pages() == blocks;
+                });
+                remotifier.onClose();
+
+                BlockingQueue<Object[]> answers = new LinkedBlockingQueue<>();
+                FetchSlot slot = new FetchSlot(0, store.compressedPageBytes(), (s, result) -> {
+                    byte[] bytes = Arrays.copyOf(s.data(), s.length());
+                    s.release(); // before the test hears of it: its next read takes this slot again
+                    answers.add(
+                            new Object[] {result, bytes, Thread.currentThread().getName()});
+                });
+                FetchSlot.Source source = () -> slot.claim(1) ? slot : null;
+                byte[] dst = new byte[32 * PAGE];
+
+                assertEquals(IoResult.PARKED, store.read(dst, 0, 0, 32 * PAGE, source));
+                Object[] a = answers.poll(10, TimeUnit.SECONDS);
+                assertNotNull(a, "a parked read was never answered");
+                assertEquals(IoResult.DONE, a[0]);
+                for (int i = 0; i < 32; i++) {
+                    assertArrayEquals(
+                            expected[i], Arrays.copyOfRange((byte[]) a[1], i * PAGE, (i + 1) * PAGE), "block " + i);
+                }
+                assertTrue(
+                        a[2].equals("ramswap-call-answers")
+                                || a[2].equals(Thread.currentThread().getName()),
+                        "answered on a thread of the tier's own (or the reader's, if the answer came first), not on"
+                                + " one that comes and goes: " + a[2]);
+
+                long secondBefore = counters.get(Counter.REMOTE_READS_SECOND_COPY); // the first reads may bind late too
+                hold(t, t.one(), 3_000); // the first copies' lender answers late
+                assertEquals(IoResult.PARKED, store.read(dst, 0, 32L * PAGE, 8 * PAGE, source));
+                a = answers.poll(2, TimeUnit.SECONDS);
+                assertNotNull(a, "a read whose first copies' lender is slow was not answered from the second");
+                assertEquals(IoResult.DONE, a[0]);
+                for (int i = 0; i < 8; i++) {
+                    assertArrayEquals(
+                            expected[32 + i],
+                            Arrays.copyOfRange((byte[]) a[1], i * PAGE, (i + 1) * PAGE),
+                            "block " + (32 + i));
+                }
+                assertEquals(secondBefore + 8, counters.get(Counter.REMOTE_READS_SECOND_COPY));
+
+                hold(t, t.two(), 3_000); // now neither lender answers in time
+                timeoutMillis.set(300);
+                assertEquals(IoResult.PARKED, store.read(dst, 0, 48L * PAGE, 4 * PAGE, source));
+                a = answers.poll(2, TimeUnit.SECONDS);
+                assertNotNull(a, "a read neither lender answers was not answered at its deadline");
+                assertEquals(IoResult.REMOTE_FAILED, a[0]);
+                assertEquals(4, counters.get(Counter.REMOTE_GET_TIMEOUTS));
+                assertTrue(answers.isEmpty(), "one answer per read");
+                TestCluster.await("the lenders free again", () -> Busy.RUNNING.get() == 0);
+                assertTrue(answers.isEmpty(), "no answer after the deadline's");
+                assertTrue(slot.free());
+            } finally {
+                timer.close();
+            }
         }
     }
 }

@@ -17,9 +17,7 @@ import java.util.Random;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
-import org.agrona.concurrent.Agent;
 import org.agrona.concurrent.AgentRunner;
-import org.agrona.concurrent.SleepingIdleStrategy;
 import org.junit.jupiter.api.Test;
 import ramswap.cluster.HazelcastRemoteTierIT.Node;
 import ramswap.move.Moves;
@@ -52,18 +50,7 @@ class ParkedFetchIT {
             awaitMembers(cluster, sender, 2);
             SwapStore store = new SwapStore((long) BLOCKS * PAGE, pool, sender.counters);
             store.useRemote(sender.tier, () -> 5_000);
-            AgentRunner timer = null;
-            for (Agent a : sender.tier.agents()) {
-                if (a instanceof HazelcastRemoteTier.FetchTimer) {
-                    timer = new AgentRunner(
-                            new SleepingIdleStrategy(TimeUnit.MILLISECONDS.toNanos(50)),
-                            Throwable::printStackTrace,
-                            null,
-                            a);
-                    AgentRunner.startOnThread(timer);
-                }
-            }
-            assertNotNull(timer, "the tier has a fetch timer among its agents");
+            AgentRunner timer = TestCluster.startAgent(sender.tier.agents(), HazelcastRemoteTier.FetchTimer.class);
             try {
                 byte[][] expected = new byte[BLOCKS][PAGE];
                 Random r = new Random(17);

@@ -93,6 +93,24 @@ final class TestCluster implements AutoCloseable {
         started.clear();
     }
 
+    /** Runs the agent of {@code type} among a tier's {@code agents} on a thread of its own, as the daemon does. */
+    static org.agrona.concurrent.AgentRunner startAgent(
+            java.util.List<org.agrona.concurrent.Agent> agents, Class<?> type) {
+        for (org.agrona.concurrent.Agent a : agents) {
+            if (type.isInstance(a)) {
+                org.agrona.concurrent.AgentRunner runner = new org.agrona.concurrent.AgentRunner(
+                        new org.agrona.concurrent.SleepingIdleStrategy(
+                                java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(50)),
+                        Throwable::printStackTrace,
+                        null,
+                        a);
+                org.agrona.concurrent.AgentRunner.startOnThread(runner);
+                return runner;
+            }
+        }
+        throw new AssertionError("no " + type.getSimpleName() + " among the agents " + agents);
+    }
+
     /** Waits for what the cluster does in the background (membership, migration). */
     static void await(String what, BooleanSupplier condition) {
         long deadline = System.nanoTime() + AWAIT_TIMEOUT.toNanos();
