@@ -423,10 +423,20 @@ class ReliabilityIT {
             long[] remote = new long[1];
             long[] held = new long[1];
             long[] copiesWanted = new long[1];
+            AssertionError[] unlisted = new AssertionError[1];
             try {
                 // copies left by sends and deletes that failed during the fault are freed within about two minutes
                 Host.await("placement settled", Duration.ofMinutes(4), null, () -> {
-                    p[0] = placement(client, borrower.number, own);
+                    try {
+                        p[0] = placement(client, borrower.number, own);
+                    } catch (AssertionError e) { // a lender still busy after the fault: ask again
+                        if (unlisted[0] == null) {
+                            System.out.println(
+                                    "placement: " + e.getMessage() + " (" + e.getCause() + "); asking again");
+                        }
+                        unlisted[0] = e;
+                        return false;
+                    }
                     remote[0] = borrower.counter("remote_pers_pages");
                     held[0] = Node.sum(holders, "foreign_pers_pages");
                     copiesWanted[0] = 2 * remote[0] - borrower.counter("remote_pages_one_copy");
@@ -436,6 +446,10 @@ class ReliabilityIT {
                 });
             } catch (AssertionError notYet) {
                 // the assertions below say what is wrong
+            }
+            if (p[0] == null) {
+                throw new AssertionError(
+                        "no lender's list of node " + borrower.number + "'s copies within 4 min", unlisted[0]);
             }
             System.out.printf(
                     "placement: %d pages of node %d on lenders (%d copies, %d wanted), it has %d remote, the lenders"
