@@ -6,7 +6,11 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
+import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
+import org.agrona.concurrent.Agent;
+import org.agrona.concurrent.AgentRunner;
+import org.agrona.concurrent.SleepingIdleStrategy;
 
 /**
  * Real embedded members on 127.0.0.1 under a random cluster name, closed
@@ -94,17 +98,15 @@ final class TestCluster implements AutoCloseable {
     }
 
     /** Runs the agent of {@code type} among a tier's {@code agents} on a thread of its own, as the daemon does. */
-    static org.agrona.concurrent.AgentRunner startAgent(
-            java.util.List<org.agrona.concurrent.Agent> agents, Class<?> type) {
-        for (org.agrona.concurrent.Agent a : agents) {
+    static AgentRunner startAgent(List<Agent> agents, Class<?> type) {
+        for (Agent a : agents) {
             if (type.isInstance(a)) {
-                org.agrona.concurrent.AgentRunner runner = new org.agrona.concurrent.AgentRunner(
-                        new org.agrona.concurrent.SleepingIdleStrategy(
-                                java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(50)),
+                AgentRunner runner = new AgentRunner(
+                        new SleepingIdleStrategy(TimeUnit.MILLISECONDS.toNanos(50)),
                         Throwable::printStackTrace,
                         null,
                         a);
-                org.agrona.concurrent.AgentRunner.startOnThread(runner);
+                AgentRunner.startOnThread(runner);
                 return runner;
             }
         }
