@@ -142,6 +142,9 @@ final class Daemon {
                 + ProcessHandle.current().pid());
         // closed in reverse: the agents stop, then the member leaves, then the pool is unmapped, but only
         // once nothing can read it: an unmount that failed leaves it mapped until this process exits
+        if (config.metrics().jmx()) {
+            System.setProperty("hazelcast.jmx", "true"); // Hazelcast's MBeans beside ramswap's (--metrics-jmx)
+        }
         LocalPool.MarginProbe margin = cgroupMargin(posix);
         LocalPool pool = new LocalPool(
                 posix,
@@ -224,9 +227,19 @@ final class Daemon {
                 FuseMount mount = mount(fs);
                 poolUnread = false;
                 watchForStalls(agents, fs, posix);
+                MetricsExport export = null;
                 try {
+                    export = MetricsExport.start(
+                            config.metrics(),
+                            metrics(counters, knobs, fs),
+                            config.cluster().clusterName(),
+                            m.nodeNumber(),
+                            a -> agents.start(a, PERIODIC_IDLE));
                     serve(mount, posix);
                 } finally {
+                    if (export != null) {
+                        export.close();
+                    }
                     unmount(mount);
                     poolUnread = true;
                 }
@@ -579,6 +592,20 @@ final class Daemon {
     }
 
     // ================================================================ what it shows
+
+    /** What the metrics export renders: every counter and knob, the fetch times and the serving threads' times. */
+    private Metrics metrics(Counters counters, Knobs knobs, SwapFileSystem fs) {
+        SwapStore s = store;
+        return new Metrics(
+                config.cluster().clusterName(),
+                member.nodeNumber(),
+                counters,
+                knobs,
+                s::refreshGauges,
+                s.fetchTimes(),
+                fs.readTimes(),
+                fs.writeTimes());
+    }
 
     private java.util.Map<String, Long> snapshot() {
         return snapshot(store.counters());

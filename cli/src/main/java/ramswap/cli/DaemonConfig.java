@@ -25,6 +25,7 @@ import ramswap.store.LocalPool;
  *                          swapping workload uses another node's swap
  * @param client            the node joins as a Hazelcast client (it only borrows, from the members of
  *                          --join); false: an embedded member (it lends, is alone, or --member)
+ * @param metrics           where the daemon publishes its metrics (--metrics-dir, --metrics-port, --metrics-jmx)
  */
 public record DaemonConfig(
         Path mount,
@@ -42,7 +43,8 @@ public record DaemonConfig(
         boolean swap,
         String targets,
         boolean swapOn,
-        boolean client) {
+        boolean client,
+        MetricsSettings metrics) {
 
     public static final long MIN_SIZE = 1L << 20;
     public static final long POOL_SLACK = (long) LocalPool.CLASSES * LocalPool.SLAB_BYTES;
@@ -54,6 +56,9 @@ public record DaemonConfig(
         }
         if (sizeBytes / BlockCodec.BLOCK_SIZE > Integer.MAX_VALUE) {
             throw new IllegalArgumentException("--size is too large: at most 8 TiB");
+        }
+        if (metrics == null) {
+            metrics = MetricsSettings.NONE;
         }
         if (loops < 1 || loops > 16) {
             throw new IllegalArgumentException("--loops must be between 1 and 16, got " + loops);

@@ -176,6 +176,27 @@ final class UpCommand implements Callable<Integer> {
             description = "Daemon log when running in the background (default: DIR.log beside the mount).")
     Path log;
 
+    @Option(
+            names = "--metrics-dir",
+            paramLabel = "DIR",
+            description = "Write every counter, knob and latency histogram in Prometheus's text format to"
+                    + " DIR/ramswap-CLUSTER-nodeN.prom every 5 s, for node_exporter's textfile collector"
+                    + " (its --collector.textfile.directory); the file is removed at stop. Default: off.")
+    Path metricsDir;
+
+    @Option(
+            names = "--metrics-port",
+            paramLabel = "PORT",
+            description =
+                    "Answer GET http://127.0.0.1:PORT/metrics with the same metrics (loopback only). Default: off.")
+    Integer metricsPort;
+
+    @Option(
+            names = "--metrics-jmx",
+            description = "Register the counters and knobs as the MBean ramswap:type=Node in the JVM's MBean"
+                    + " server, and turn on Hazelcast's own MBeans beside them. Default: off.")
+    boolean metricsJmx;
+
     @Override
     public Integer call() throws RamswapException {
         DaemonConfig config = config();
@@ -209,6 +230,9 @@ final class UpCommand implements Callable<Integer> {
         DaemonConfig config;
         try {
             ClusterSettings cluster = new ClusterSettings(clusterName, node, bind, port, members, lendBytes == 0);
+            if (metricsPort != null && (metricsPort < 1 || metricsPort > 65535)) {
+                throw new IllegalArgumentException("--metrics-port must be between 1 and 65535, got " + metricsPort);
+            }
             config = new DaemonConfig(
                     mount,
                     swapBytes,
@@ -225,7 +249,8 @@ final class UpCommand implements Callable<Integer> {
                     !noSwap,
                     target,
                     !noSwapon,
-                    lendBytes == 0 && join != null && !join.isEmpty() && !member);
+                    lendBytes == 0 && join != null && !join.isEmpty() && !member,
+                    new MetricsSettings(metricsDir, metricsPort != null ? metricsPort : 0, metricsJmx));
         } catch (IllegalArgumentException e) {
             throw new RamswapException(RamswapException.USAGE, e.getMessage(), e);
         }

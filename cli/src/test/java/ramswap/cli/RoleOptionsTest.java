@@ -8,10 +8,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
 import ramswap.cluster.ControlAnswer;
 import ramswap.cluster.NodeInfo;
@@ -39,6 +41,46 @@ class RoleOptionsTest {
         StringWriter err = new StringWriter();
         int code = Main.execute(args, new PrintWriter(out, true), new PrintWriter(err, true));
         return new Outcome(code, out.toString(), err.toString());
+    }
+
+    @Nested
+    class Metrics {
+
+        @Test
+        void shouldPublishNothingUnlessAskedAndTakeADirectoryAPortAndJmx(@TempDir Path dir) throws RamswapException {
+            assertEquals(
+                    MetricsSettings.NONE, up("--size", "64M", "--mount", MOUNT).metrics());
+            MetricsSettings m = up(
+                            "--size",
+                            "64M",
+                            "--mount",
+                            MOUNT,
+                            "--metrics-dir",
+                            dir.toString(),
+                            "--metrics-port",
+                            "9464",
+                            "--metrics-jmx")
+                    .metrics();
+            assertEquals(new MetricsSettings(dir, 9464, true), m);
+            assertEquals("ramswap-a_b-node3.prom", m.fileName("a/b", 3));
+        }
+
+        @Test
+        void shouldRefuseAMissingDirectoryAndAPortOutOfRange(@TempDir Path dir) {
+            RamswapException missing = assertThrows(
+                    RamswapException.class,
+                    () -> up(
+                            "--mount",
+                            MOUNT,
+                            "--metrics-dir",
+                            dir.resolve("none").toString()));
+            assertTrue(missing.getMessage().contains("does not exist"), missing.getMessage());
+            for (String port : new String[] {"0", "65536", "-1"}) {
+                RamswapException e =
+                        assertThrows(RamswapException.class, () -> up("--mount", MOUNT, "--metrics-port", port));
+                assertEquals("--metrics-port must be between 1 and 65535, got " + port, e.getMessage(), e.getMessage());
+            }
+        }
     }
 
     @Nested

@@ -31,7 +31,8 @@ class UpOptionsTest {
                 true,
                 null,
                 true,
-                false);
+                false,
+                null);
     }
 
     @Test

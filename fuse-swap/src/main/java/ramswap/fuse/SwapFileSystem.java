@@ -15,6 +15,7 @@ import ramswap.store.Counter;
 import ramswap.store.FetchSlot;
 import ramswap.store.IoResult;
 import ramswap.store.Knobs;
+import ramswap.store.Latencies;
 import ramswap.store.SwapStore;
 import ramswap.sys.OffHeap;
 import ramswap.sys.Posix;
@@ -95,6 +96,11 @@ public final class SwapFileSystem {
 
     /** Read requests parked on their remote pages, answered from the fetches' completions; none for a node without a remote tier. */
     private final ParkedReads parked;
+
+    /** The serving thread's time on each swap-file read and write, reply included (a parked read's: until it parked). */
+    private final Latencies readTimes = new Latencies();
+
+    private final Latencies writeTimes = new Latencies();
 
     public SwapFileSystem(SwapStore store, Knobs knobs, Supplier<String> status) {
         this.store = store;
@@ -407,15 +413,22 @@ public final class SwapFileSystem {
 
     void read(long req, long ino, long size, long offset, long fh) {
         taken.incrementAndGet(); // counted as it starts: a request that never ends is what a stall is
+        long t0 = System.nanoTime();
         Scratch s = scratch.get();
         long data = s.data;
         s.req = req;
-        int n = ino == INO_SWAPFILE
-                ? readSwap(s, data, size, offset)
-                : controls.read(fh, data, Math.min(size, SwapStore.MAX_REQUEST_BYTES), offset);
-        if (n == PARKED) {
-            return; // its slot answers it
+        if (ino != INO_SWAPFILE) {
+            reply(req, data, controls.read(fh, data, Math.min(size, SwapStore.MAX_REQUEST_BYTES), offset));
+            return;
         }
+        int n = readSwap(s, data, size, offset);
+        if (n != PARKED) { // else its slot answers it
+            reply(req, data, n);
+        }
+        readTimes.recordSince(t0);
+    }
+
+    private static void reply(long req, long data, int n) {
         if (n < 0) {
             FUSE.fuse_reply_err(req, -n);
         } else {
@@ -458,12 +471,27 @@ public final class SwapFileSystem {
 
     void write(long req, long ino, long buf, long size, long offset, long fh) {
         taken.incrementAndGet();
-        int n = ino == INO_SWAPFILE ? writeSwap(buf, size, offset) : controls.write(fh, buf, size, offset);
+        long t0 = System.nanoTime();
+        boolean swap = ino == INO_SWAPFILE;
+        int n = swap ? writeSwap(buf, size, offset) : controls.write(fh, buf, size, offset);
         if (n < 0) {
             FUSE.fuse_reply_err(req, -n);
         } else {
             FUSE.fuse_reply_write(req, n);
         }
+        if (swap) {
+            writeTimes.recordSince(t0);
+        }
+    }
+
+    /** The serving threads' time on each read of the swap file, reply included; a parked read's until it parked. */
+    public Latencies readTimes() {
+        return readTimes;
+    }
+
+    /** The serving threads' time on each write to the swap file, reply included. */
+    public Latencies writeTimes() {
+        return writeTimes;
     }
 
     /** A write to the swap file: all of it ({@code size}) or an errno, never a short count. */

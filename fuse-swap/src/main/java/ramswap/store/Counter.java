@@ -99,6 +99,32 @@ public enum Counter {
     // ---- the daemon's process
     RSS_BYTES("rss_bytes", "the daemon's resident memory (VmRSS), as its /proc reader last read it (every 3 s)");
 
+    /**
+     * The gauges; every other counter counts events and only grows (Prometheus's counter). Listed
+     * here rather than beside each name so that the names read as RAMster's list.
+     */
+    private static final java.util.Set<Counter> GAUGES = java.util.EnumSet.of(
+            REMOTE_PERS_PAGES,
+            FOREIGN_PERS_PAGES,
+            FOREIGN_PERS_PAGES_MAX,
+            REMOTE_PERS_ZBYTES,
+            REMOTE_FETCH_P50_US,
+            REMOTE_FETCH_P99_US,
+            REMOTE_FETCH_MAX_US,
+            REMOTE_PAGES_TO_REPLACE,
+            REMOTE_PAGES_LOST,
+            REMOTE_PARTITIONS_SETTLED,
+            REMOTE_PAGES_ONE_COPY,
+            FOREIGN_PERS_BYTES,
+            LEND_QUOTA_BYTES,
+            PERS_ZPAGES,
+            PERS_ZBYTES,
+            ZERO_FILLED_PAGES,
+            STORED_PAGES,
+            STORED_PAGES_MAX,
+            POOL_BYTES,
+            RSS_BYTES);
+
     private final String fileName;
     private final String description;
 
@@ -113,6 +139,11 @@ public enum Counter {
 
     public String description() {
         return description;
+    }
+
+    /** True for a figure that goes up and down (or holds a highest value); false for a count of events. */
+    public boolean isGauge() {
+        return GAUGES.contains(this);
     }
 
     public static Counter byFileName(String name) {

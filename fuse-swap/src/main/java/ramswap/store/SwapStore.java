@@ -3,8 +3,6 @@ package ramswap.store;
 import static ramswap.store.BlockCodec.BLOCK_SIZE;
 
 import java.util.function.LongSupplier;
-import org.HdrHistogram.Histogram;
-import org.HdrHistogram.Recorder;
 import ramswap.sys.OffHeap;
 
 /**
@@ -56,11 +54,8 @@ public final class SwapStore {
     private volatile RemoteTier remote;
 
     private volatile LongSupplier remoteTimeoutMillis = () -> 2_000;
-    /** Fetch times in microseconds, 1 µs to 10 min, recorded without allocating or locking by the fetching threads. */
-    private final Recorder fetchMicros = new Recorder(1, 600_000_000L, 2);
-
-    private final Histogram fetchesSoFar = new Histogram(1, 600_000_000L, 2);
-    private Histogram fetchInterval;
+    /** Fetch times, recorded without allocating or locking by the fetching threads. */
+    private final Latencies fetchTimes = new Latencies();
 
     public SwapStore(long sizeBytes, LocalPool pool, Counters counters) {
         if (sizeBytes <= 0 || sizeBytes % BLOCK_SIZE != 0) {
@@ -435,7 +430,7 @@ public final class SwapStore {
                 slot.attempt++;
                 result = IoResult.PARKED;
             } else {
-                fetchMicros.recordValue(Math.min(600_000_000L, Math.max(1, micros)));
+                fetchTimes.recordMicros(micros);
                 result = f.result == IoResult.REMOTE_FAILED ? refused(f.result) : f.result;
             }
         } catch (RuntimeException e) { // a fault here must not leave the request without its answer
@@ -520,7 +515,7 @@ public final class SwapStore {
     public void timedFetch(RemoteTier tier, Fetch f) {
         long t0 = System.nanoTime();
         tier.fetch(f.count, f.blocks, f.generations, f.handles, f.pages, f.lengths, remoteTimeoutMillis.getAsLong());
-        fetchMicros.recordValue(Math.min(600_000_000L, Math.max(1, (System.nanoTime() - t0) / 1_000)));
+        fetchTimes.recordSince(t0);
         counters.increment(Counter.REMOTE_FETCHES);
     }
 
@@ -792,15 +787,16 @@ public final class SwapStore {
     /** Gauges that live in the pool, copied into the counters when someone looks. */
     public void refreshGauges() {
         counters.set(Counter.POOL_BYTES, pool.mappedBytes());
-        synchronized (fetchesSoFar) {
-            fetchInterval = fetchMicros.getIntervalHistogram(fetchInterval); // recycles: no allocation after the first
-            fetchesSoFar.add(fetchInterval);
-            if (fetchesSoFar.getTotalCount() > 0) {
-                counters.set(Counter.REMOTE_FETCH_P50_US, fetchesSoFar.getValueAtPercentile(50));
-                counters.set(Counter.REMOTE_FETCH_P99_US, fetchesSoFar.getValueAtPercentile(99));
-                counters.set(Counter.REMOTE_FETCH_MAX_US, fetchesSoFar.getMaxValue());
-            }
+        if (fetchTimes.count() > 0) {
+            counters.set(Counter.REMOTE_FETCH_P50_US, fetchTimes.percentileMicros(50));
+            counters.set(Counter.REMOTE_FETCH_P99_US, fetchTimes.percentileMicros(99));
+            counters.set(Counter.REMOTE_FETCH_MAX_US, fetchTimes.maxMicros());
         }
+    }
+
+    /** Every remote fetch's time since start. */
+    public Latencies fetchTimes() {
+        return fetchTimes;
     }
 
     private void checkRange(long offset, int length) {
