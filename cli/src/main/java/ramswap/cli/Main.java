@@ -77,7 +77,9 @@ public final class Main implements Runnable {
     static final class Version implements CommandLine.IVersionProvider {
         @Override
         public String[] getVersion() {
-            String v = Main.class.getPackage().getImplementationVersion();
+            // the Debian package's launcher names its version; a jar built by Maven alone has none
+            String v = System.getProperty(
+                    "ramswap.version", Main.class.getPackage().getImplementationVersion());
             return new String[] {"ramswap " + (v == null ? "(development build)" : v)};
         }
     }
