@@ -140,11 +140,11 @@ final class Daemon {
                 + Sizes.human(Runtime.getRuntime().maxMemory())
                 + ", mount " + config.mount() + ", pid "
                 + ProcessHandle.current().pid());
-        // closed in reverse: the agents stop, then the member leaves, then the pool is unmapped, but only
-        // once nothing can read it: an unmount that failed leaves it mapped until this process exits
         if (config.metrics().jmx()) {
             System.setProperty("hazelcast.jmx", "true"); // Hazelcast's MBeans beside ramswap's (--metrics-jmx)
         }
+        // closed in reverse: the agents stop, then the member leaves, then the pool is unmapped, but only
+        // once nothing can read it: an unmount that failed leaves it mapped until this process exits
         LocalPool.MarginProbe margin = cgroupMargin(posix);
         LocalPool pool = new LocalPool(
                 posix,

@@ -41,7 +41,7 @@ final class MetricsExport implements AutoCloseable {
     }
 
     /** What the export settings ask for: null for none. */
-    static MetricsExport start(MetricsSettings settings, Metrics metrics, String cluster, int node, Agents agents)
+    static MetricsExport start(MetricsSettings settings, Metrics metrics, String cluster, int node, Starter agents)
             throws RamswapException {
         HttpServer server = null;
         ObjectName bean = null;
@@ -67,7 +67,7 @@ final class MetricsExport implements AutoCloseable {
     }
 
     /** Runs periodic agents; the daemon's {@code ramswap.agent.Agents} with its idle time. */
-    interface Agents {
+    interface Starter {
         void start(PeriodicAgent agent);
     }
 
