@@ -172,7 +172,12 @@ class DebianPackageIT {
         assertTrue(screen.contains("status") && screen.contains("stats"), shell + ":\n" + screen);
     }
 
-    /** What the screen shows after typing the two completions into {@code shell}, set up by {@code setup}. */
+    /**
+     * What the screen shows after typing the two completions into {@code shell}, set up by
+     * {@code setup}: each screen once it shows the completions, or after 30 s. Keys typed ahead
+     * wait in the terminal until the shell reads them, so nothing here depends on how fast the
+     * shell starts on a busy machine.
+     */
     private static String type(String session, String shell, String setup) {
         List<String> tmux = List.of("tmux", "-L", session);
         try {
@@ -187,24 +192,36 @@ class DebianPackageIT {
                     "-y",
                     "50",
                     "env -i HOME=/tmp TERM=xterm PATH=/usr/bin:/bin " + shell);
-            sleep(1000);
             tmux(tmux, "send-keys", "-t", session, setup, "Enter");
-            sleep(1500);
             tmux(tmux, "send-keys", "-t", session, "ramswap st", "Tab");
-            sleep(1500);
             tmux(tmux, "send-keys", "-t", session, "Tab");
-            sleep(1500);
             // zsh clears a listing once the line changes: keep this screen
-            String subcommands = tmux(tmux, "capture-pane", "-p", "-t", session).output();
+            String subcommands = screenWith(tmux, session, "status", "stats");
             tmux(tmux, "send-keys", "-t", session, "C-u");
             tmux(tmux, "send-keys", "-t", session, "Enter");
             tmux(tmux, "send-keys", "-t", session, "ramswap up --metr", "Tab");
-            sleep(1500);
             tmux(tmux, "send-keys", "-t", session, "Tab");
-            sleep(1500);
-            return subcommands + tmux(tmux, "capture-pane", "-p", "-t", session).output();
+            return subcommands + screenWith(tmux, session, "--metrics-dir", "--metrics-port");
         } finally {
             tmux(tmux, "kill-server");
+        }
+    }
+
+    /** The pane once it shows every one of {@code texts} (on a line after the typed one), or as it is after 30 s. */
+    private static String screenWith(List<String> tmux, String session, String... texts) {
+        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        while (true) {
+            String screen = tmux(tmux, "capture-pane", "-p", "-t", session).output();
+            List<String> listed =
+                    screen.lines().filter(l -> !l.contains("ramswap ")).toList();
+            boolean all = true;
+            for (String t : texts) {
+                all &= listed.stream().anyMatch(l -> l.contains(t));
+            }
+            if (all || System.nanoTime() > deadline) {
+                return screen;
+            }
+            sleep(250);
         }
     }
 
@@ -220,7 +237,7 @@ class DebianPackageIT {
      */
     private static void runADaemon(String tag, Path mount, Path dir) throws IOException {
         Path conf = dir.resolve("up.conf");
-        int port = 34000 + ThreadLocalRandom.current().nextInt(1000) * 2;
+        int port = 19000 + ThreadLocalRandom.current().nextInt(1000) * 2; // a range no other IT uses
         Files.writeString(
                 conf,
                 "# as in /etc/ramswap/ramswap.conf\n--size 64M --no-swapon\n--cluster-name " + tag + "\n--port " + port
