@@ -230,11 +230,7 @@ final class Daemon {
                 MetricsExport export = null;
                 try {
                     export = MetricsExport.start(
-                            config.metrics(),
-                            metrics(counters, knobs, fs),
-                            config.cluster().clusterName(),
-                            m.nodeNumber(),
-                            a -> agents.start(a, PERIODIC_IDLE));
+                            config.metrics(), metrics(counters, knobs, fs), a -> agents.start(a, PERIODIC_IDLE));
                     serve(mount, posix);
                 } finally {
                     if (export != null) {

@@ -50,12 +50,16 @@ final class Metrics {
     /** One series of a histogram: the label's value ("read"), or null for a histogram without one. */
     private record Series(String value, Latencies times) {}
 
+    private final String cluster;
+    private final int node;
     private final String labels;
     private final Counters counters;
     private final Knobs knobs;
     private final Runnable refresh;
     private final List<Timed> timed;
-    private final long[] counts = new long[BOUNDS_MICROS.length];
+    /** Each bound's cumulative count, and the total last (the +Inf bucket). */
+    private final long[] counts = new long[BOUNDS_MICROS.length + 1];
+
     private final StringBuilder text = new StringBuilder(32 * 1024);
 
     /**
@@ -74,6 +78,8 @@ final class Metrics {
             Latencies fetches,
             Latencies reads,
             Latencies writes) {
+        this.cluster = cluster;
+        this.node = node;
         this.labels = "cluster=\"" + escapeLabel(cluster) + "\",node=\"" + node + "\"";
         this.counters = counters;
         this.knobs = knobs;
@@ -112,7 +118,7 @@ final class Metrics {
             for (Series s : t.series()) {
                 String label = s.value() == null ? "" : t.label() + "=\"" + escapeLabel(s.value()) + "\",";
                 double sumMicros = s.times().cumulative(BOUNDS_MICROS, counts);
-                long total = s.times().count();
+                long total = counts[BOUNDS_MICROS.length];
                 for (int i = 0; i < BOUNDS_MICROS.length; i++) {
                     sample(b, t.name() + "_bucket", label + "le=\"" + LE[i] + "\",", Long.toString(counts[i]));
                 }
@@ -122,6 +128,16 @@ final class Metrics {
             }
         }
         return b.toString().getBytes(StandardCharsets.UTF_8);
+    }
+
+    /** The cluster's name, as the {@code cluster} label gives it. */
+    String cluster() {
+        return cluster;
+    }
+
+    /** The node's number, as the {@code node} label gives it. */
+    int node() {
+        return node;
     }
 
     Counters counters() {

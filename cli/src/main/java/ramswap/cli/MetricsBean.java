@@ -48,10 +48,9 @@ final class MetricsBean implements DynamicMBean {
             metrics.refresh();
             return metrics.counters().get(c);
         }
-        for (Knob k : Knob.values()) {
-            if (k.fileName().equals(name)) {
-                return metrics.knobs().get(k);
-            }
+        Knob k = Knob.byFileName(name);
+        if (k != null) {
+            return metrics.knobs().get(k);
         }
         throw new AttributeNotFoundException("no counter or knob named " + name);
     }

@@ -41,21 +41,21 @@ final class MetricsExport implements AutoCloseable {
     }
 
     /** What the export settings ask for: null for none. */
-    static MetricsExport start(MetricsSettings settings, Metrics metrics, String cluster, int node, Starter agents)
-            throws RamswapException {
+    static MetricsExport start(MetricsSettings settings, Metrics metrics, Starter agents) throws RamswapException {
         HttpServer server = null;
         ObjectName bean = null;
         try {
             if (settings.dir() != null) {
-                TextFile file = new TextFile(settings.dir().resolve(settings.fileName(cluster, node)), metrics);
+                TextFile file = new TextFile(
+                        settings.dir().resolve(settings.fileName(metrics.cluster(), metrics.node())), metrics);
                 file.write(); // now: a directory it cannot write to stops the start, with the reason
                 agents.start(file);
             }
-            if (settings.port() != 0) {
+            if (settings.port() != null) {
                 server = serve(settings.port(), metrics);
             }
             if (settings.jmx()) {
-                bean = register(metrics, cluster, node);
+                bean = register(metrics);
             }
         } catch (RamswapException | RuntimeException e) {
             if (server != null) {
@@ -193,10 +193,10 @@ final class MetricsExport implements AutoCloseable {
 
     // ================================================================ JMX
 
-    private static ObjectName register(Metrics metrics, String cluster, int node) throws RamswapException {
+    private static ObjectName register(Metrics metrics) throws RamswapException {
         try {
-            ObjectName name =
-                    new ObjectName("ramswap:type=Node,cluster=" + ObjectName.quote(cluster) + ",node=" + node);
+            ObjectName name = new ObjectName(
+                    "ramswap:type=Node,cluster=" + ObjectName.quote(metrics.cluster()) + ",node=" + metrics.node());
             MBeanServer server = ManagementFactory.getPlatformMBeanServer();
             server.registerMBean(new MetricsBean(metrics), name);
             return name;

@@ -7,15 +7,15 @@ import java.nio.file.Path;
  * Where a daemon publishes its metrics (docs/metrics.md): nothing by default.
  *
  * @param dir  --metrics-dir: node_exporter's textfile-collector directory, or null
- * @param port --metrics-port: a port on 127.0.0.1 answering {@code GET /metrics}, or 0
+ * @param port --metrics-port: a port on 127.0.0.1 answering {@code GET /metrics}, or null
  * @param jmx  --metrics-jmx: an MBean in the JVM's platform MBean server, and Hazelcast's own
  */
-record MetricsSettings(Path dir, int port, boolean jmx) {
+record MetricsSettings(Path dir, Integer port, boolean jmx) {
 
-    static final MetricsSettings NONE = new MetricsSettings(null, 0, false);
+    static final MetricsSettings NONE = new MetricsSettings(null, null, false);
 
     MetricsSettings {
-        if (port < 0 || port > 65535) {
+        if (port != null && (port < 1 || port > 65535)) {
             throw new IllegalArgumentException("--metrics-port must be between 1 and 65535, got " + port);
         }
         if (dir != null) {

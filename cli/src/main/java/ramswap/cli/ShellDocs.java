@@ -63,7 +63,7 @@ public final class ShellDocs {
         CommandLine cl = Main.commandLine();
         Path bash = dir.resolve("bash-completion/ramswap");
         Files.createDirectories(bash.getParent());
-        String script = bash();
+        String script = bash(cl);
         Files.writeString(bash, script, StandardCharsets.UTF_8);
         Path zsh = dir.resolve("zsh/_ramswap");
         Files.createDirectories(zsh.getParent());
@@ -83,8 +83,8 @@ public final class ShellDocs {
     }
 
     /** picocli's bash completion for every command and option; zsh runs it through bashcompinit. */
-    static String bash() {
-        return AutoComplete.bash("ramswap", Main.commandLine());
+    private static String bash(CommandLine cl) {
+        return AutoComplete.bash("ramswap", cl);
     }
 
     private static String zsh(String bashScript) {

@@ -230,9 +230,6 @@ final class UpCommand implements Callable<Integer> {
         DaemonConfig config;
         try {
             ClusterSettings cluster = new ClusterSettings(clusterName, node, bind, port, members, lendBytes == 0);
-            if (metricsPort != null && (metricsPort < 1 || metricsPort > 65535)) {
-                throw new IllegalArgumentException("--metrics-port must be between 1 and 65535, got " + metricsPort);
-            }
             config = new DaemonConfig(
                     mount,
                     swapBytes,
@@ -250,7 +247,7 @@ final class UpCommand implements Callable<Integer> {
                     target,
                     !noSwapon,
                     lendBytes == 0 && join != null && !join.isEmpty() && !member,
-                    new MetricsSettings(metricsDir, metricsPort != null ? metricsPort : 0, metricsJmx));
+                    new MetricsSettings(metricsDir, metricsPort, metricsJmx));
         } catch (IllegalArgumentException e) {
             throw new RamswapException(RamswapException.USAGE, e.getMessage(), e);
         }

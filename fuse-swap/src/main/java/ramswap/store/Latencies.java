@@ -48,7 +48,9 @@ public final class Latencies {
 
     /**
      * Fills {@code counts[i]} with how many times were at most {@code boundsMicros[i]} (the bounds
-     * rising), and returns their sum in microseconds, from the histogram's mean: exact to its 1%.
+     * rising) and the last of {@code counts}, one longer than the bounds, with how many there were
+     * in all; returns their sum in microseconds, from the histogram's mean: exact to its 1%. All of
+     * one look, so that the total and the sum agree with the buckets.
      */
     public synchronized double cumulative(long[] boundsMicros, long[] counts) {
         fold();
@@ -56,6 +58,7 @@ public final class Latencies {
             counts[i] = soFar.getCountBetweenValues(0, boundsMicros[i]);
         }
         long total = soFar.getTotalCount();
+        counts[boundsMicros.length] = total;
         return total == 0 ? 0 : soFar.getMean() * total;
     }
 }

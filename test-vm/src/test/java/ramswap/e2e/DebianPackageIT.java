@@ -174,7 +174,8 @@ class DebianPackageIT {
 
     /**
      * What the screen shows after typing the two completions into {@code shell}, set up by
-     * {@code setup}: each screen once it shows the completions, or after 30 s. Keys typed ahead
+     * {@code setup}: each screen once it shows the completions (a screen that does not within
+     * 30 s fails the test, shown). Keys typed ahead
      * wait in the terminal until the shell reads them, so nothing here depends on how fast the
      * shell starts on a busy machine.
      */
@@ -207,22 +208,20 @@ class DebianPackageIT {
         }
     }
 
-    /** The pane once it shows every one of {@code texts} (on a line after the typed one), or as it is after 30 s. */
+    /** The pane once it shows every one of {@code texts} (on a line after the typed one); fails, showing it, after 30 s. */
     private static String screenWith(List<String> tmux, String session, String... texts) {
-        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-        while (true) {
-            String screen = tmux(tmux, "capture-pane", "-p", "-t", session).output();
-            List<String> listed =
-                    screen.lines().filter(l -> !l.contains("ramswap ")).toList();
-            boolean all = true;
-            for (String t : texts) {
-                all &= listed.stream().anyMatch(l -> l.contains(t));
-            }
-            if (all || System.nanoTime() > deadline) {
-                return screen;
-            }
-            sleep(250);
+        String[] screen = {""};
+        try {
+            Host.await("the completions " + List.of(texts) + " on screen", Duration.ofSeconds(30), null, () -> {
+                screen[0] = tmux(tmux, "capture-pane", "-p", "-t", session).output();
+                List<String> listed =
+                        screen[0].lines().filter(l -> !l.contains("ramswap ")).toList();
+                return List.of(texts).stream().allMatch(t -> listed.stream().anyMatch(l -> l.contains(t)));
+            });
+        } catch (AssertionError notShown) {
+            throw new AssertionError(notShown.getMessage() + ":\n" + screen[0], notShown);
         }
+        return screen[0];
     }
 
     private static Host.Run tmux(List<String> tmux, String... args) {
@@ -266,14 +265,5 @@ class DebianPackageIT {
         List<String> cmd = new ArrayList<>(List.of("dpkg"));
         cmd.addAll(List.of(args));
         return Host.exec(DPKG, Map.of("DEBIAN_FRONTEND", "noninteractive"), cmd, () -> {}, false);
-    }
-
-    private static void sleep(long millis) {
-        try {
-            Thread.sleep(millis);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new AssertionError("interrupted", e);
-        }
     }
 }
