@@ -47,6 +47,9 @@ public record DaemonConfig(
         MetricsSettings metrics) {
 
     public static final long MIN_SIZE = 1L << 20;
+    /** The ports from --port on that a member may listen on: Hazelcast's port count, with auto-increment. */
+    static final int HAZELCAST_PORTS = new com.hazelcast.config.NetworkConfig().getPortCount();
+
     public static final long POOL_SLACK = (long) LocalPool.CLASSES * LocalPool.SLAB_BYTES;
 
     public DaemonConfig {
@@ -59,6 +62,15 @@ public record DaemonConfig(
         }
         if (metrics == null) {
             metrics = MetricsSettings.NONE;
+        }
+        if (cluster != null
+                && metrics.port() != null
+                && metrics.port() >= cluster.port()
+                && metrics.port() < cluster.port() + HAZELCAST_PORTS) {
+            throw new IllegalArgumentException(
+                    "--metrics-port " + metrics.port() + " is among the cluster's ports (--port "
+                            + cluster.port() + " and the " + (HAZELCAST_PORTS - 1)
+                            + " after it, which a member may take and a join probes): give a port outside them");
         }
         if (loops < 1 || loops > 16) {
             throw new IllegalArgumentException("--loops must be between 1 and 16, got " + loops);

@@ -31,6 +31,10 @@ final class MetricsExport implements AutoCloseable {
 
     static final long FILE_INTERVAL_SECONDS = 5;
     private static final Duration SELF_ASK = Duration.ofSeconds(10);
+    /** The longest a connection may take to send its request before the port closes it. */
+    static final Duration MAX_REQUEST = Duration.ofSeconds(5);
+
+    private static final String MAX_REQUEST_SECONDS_PROPERTY = "sun.net.httpserver.maxReqTime";
 
     private final HttpServer server;
     private final ObjectName bean;
@@ -131,6 +135,10 @@ final class MetricsExport implements AutoCloseable {
     // ================================================================ the port
 
     private static HttpServer serve(int port, Metrics metrics) throws RamswapException {
+        // The dispatcher reads each request itself: a connection that never finishes its request
+        // (a port scan, Hazelcast's join probing its neighbour ports) would hold every later scrape.
+        // The JDK's server closes one that takes longer than this; read when its classes load, now.
+        System.setProperty(MAX_REQUEST_SECONDS_PROPERTY, Long.toString(MAX_REQUEST.toSeconds()));
         HttpServer server;
         try {
             server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 16);

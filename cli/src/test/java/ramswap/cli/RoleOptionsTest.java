@@ -66,6 +66,24 @@ class RoleOptionsTest {
         }
 
         @Test
+        void shouldRefuseAPortAmongTheClustersPorts() throws RamswapException {
+            for (String port : new String[] {"5701", "5702", "5800"}) {
+                RamswapException e = assertThrows(
+                        RamswapException.class, () -> up("--mount", MOUNT, "--port", "5701", "--metrics-port", port));
+                assertTrue(
+                        e.getMessage()
+                                .startsWith("--metrics-port " + port
+                                        + " is among the cluster's ports (--port 5701 and the 99 after it"),
+                        e.getMessage());
+            }
+            assertEquals(
+                    5801,
+                    up("--mount", MOUNT, "--port", "5701", "--metrics-port", "5801")
+                            .metrics()
+                            .port());
+        }
+
+        @Test
         void shouldRefuseAMissingDirectoryAndAPortOutOfRange(@TempDir Path dir) {
             RamswapException missing = assertThrows(
                     RamswapException.class,

@@ -63,7 +63,9 @@ class MetricsIT {
     @Test
     void shouldPublishEveryCounterAndKnobWithTheMountsValueInBothOutputs(@TempDir Path dir) throws Exception {
         String tag = Host.tag("mt");
-        int port = 17000 + ThreadLocalRandom.current().nextInt(1000) * 2; // a range no other IT uses
+        // ranges no other IT uses; the metrics port apart from the member's, whose joins probe the ports after it
+        int port = 17000 + ThreadLocalRandom.current().nextInt(900);
+        int metricsPort = 18000 + ThreadLocalRandom.current().nextInt(1000);
         try (Node node = Node.up(
                 tag,
                 0,
@@ -75,7 +77,7 @@ class MetricsIT {
                 "--metrics-dir",
                 dir.toString(),
                 "--metrics-port",
-                Integer.toString(port + 1))) {
+                Integer.toString(metricsPort))) {
             Path file = dir.resolve("ramswap-" + tag + "-node0.prom");
             assertTrue(Files.exists(file), "no " + file + " at start: " + list(dir));
 
@@ -85,7 +87,7 @@ class MetricsIT {
             assertEquals(0, check.mismatches() + check.failedReads(), "the workload read back wrong pages");
 
             // the port: rendered when asked, between two looks at the mount
-            compare(node, tag, () -> parse(scrape(port + 1)), "port");
+            compare(node, tag, () -> parse(scrape(node, metricsPort)), "port");
             // the file: written every 5 s, so its figures are those of some moment after the workload
             Map<String, Long> settled = Host.counters(node.mount);
             FileTime written = Files.getLastModifiedTime(file);
@@ -99,7 +101,7 @@ class MetricsIT {
             assertTrue(settled.get("pages_written") >= PAGES);
             compare(node, tag, () -> parse(Files.readString(file)), "file");
 
-            List<Sample> samples = parse(scrape(port + 1));
+            List<Sample> samples = parse(scrape(node, metricsPort));
             assertEquals(
                     value(samples, "ramswap_request_serve_seconds_count", labels(tag, "op=write")),
                     value(samples, "ramswap_request_serve_seconds_bucket", labels(tag, "le=+Inf", "op=write")),
@@ -221,14 +223,23 @@ class MetricsIT {
                 .type();
     }
 
-    private static String scrape(int port) throws IOException, InterruptedException {
+    /** The port's answer; one that does not come within 30 s fails, with the daemon's Java threads (where its answer is stuck). */
+    private static String scrape(Node node, int port) throws IOException, InterruptedException {
         HttpClient client =
                 HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
-        HttpResponse<String> r = client.send(
-                HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/metrics"))
-                        .timeout(Duration.ofSeconds(30))
-                        .build(),
-                HttpResponse.BodyHandlers.ofString());
+        HttpResponse<String> r;
+        try {
+            r = client.send(
+                    HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/metrics"))
+                            .timeout(Duration.ofSeconds(30))
+                            .build(),
+                    HttpResponse.BodyHandlers.ofString());
+        } catch (java.net.http.HttpTimeoutException e) {
+            Host.Run threads = Host.exec(
+                    Duration.ofSeconds(60), Map.of(), List.of("jcmd", Long.toString(node.pid()), "Thread.print"));
+            throw new AssertionError(
+                    "no answer from the metrics port within 30 s; the daemon's threads:\n" + threads.output(), e);
+        }
         assertEquals(200, r.statusCode());
         assertTrue(
                 r.headers().firstValue("Content-Type").orElse("").startsWith("text/plain; version=0.0.4"),
