@@ -16,7 +16,6 @@ import ramswap.cluster.ClusterException;
 import ramswap.cluster.ClusterMember;
 import ramswap.cluster.ClusterNode;
 import ramswap.cluster.ClusterTier;
-import ramswap.cluster.HazelcastRemoteTier;
 import ramswap.cluster.Lender;
 import ramswap.cluster.LentPages;
 import ramswap.cluster.NodeControls;
@@ -155,20 +154,14 @@ final class Daemon {
                 margin);
         boolean poolUnread = true;
         // closed in reverse: the agents stop (the remotifier settles its batches in flight, the flusher
-        // sends its deletes), then this node's pages left on lenders are deleted, then the lender and
-        // the tier close, then the member leaves
+        // sends its deletes), then this node's pages left on lenders are deleted, then the lender stops
+        // serving page calls and its store is unmapped, then the tier closes, then the member leaves
         try (ClusterNode m = joinCluster(knobs, counters);
                 ClusterTier tier = config.swap() ? startTier(m, knobs, counters) : null;
                 // a node that lends is always a member (DaemonConfig)
-                Lender lender = config.lendBytes() > 0
-                        ? new Lender((ClusterMember) m, config.lendBytes(), knobs, counters)
-                        : null;
-                LentPages lent = lender != null && CallTier.chosen()
-                        ? new LentPages(posix, config.lendBytes(), config.protections())
-                        : null) {
-            if (lent != null) {
-                lender.serve(lent);
-            }
+                LentPages lent =
+                        config.lendBytes() > 0 ? new LentPages(posix, config.lendBytes(), config.protections()) : null;
+                Lender lender = lent != null ? new Lender((ClusterMember) m, lent, knobs, counters) : null) {
             try (Agents agents = new Agents(() -> counters.increment(Counter.AGENT_ERRORS))) {
                 store = new SwapStore(config.sizeBytes(), pool, counters);
                 setKnob(knobs, Knob.POOL_MAX_BYTES, config.poolLimitBytes());
@@ -539,12 +532,7 @@ final class Daemon {
     /** This node's remote tier; its incarnation is random, so that no page of an earlier life authenticates. */
     private ClusterTier startTier(ClusterNode m, Knobs knobs, Counters counters) {
         long incarnation = new java.security.SecureRandom().nextLong();
-        if (CallTier.chosen()) {
-            return CallTier.start(m, knobs, counters, incarnation, TIER_SWEEP);
-        }
-        say("remote store: the blocks map, pages on the members that own their partitions (" + CallTier.PROPERTY
-                + "=map)");
-        return HazelcastRemoteTier.start(m, knobs, counters, incarnation, TIER_SWEEP);
+        return CallTier.start(m, knobs, counters, incarnation, TIER_SWEEP);
     }
 
     /** Refuses a mount directory where a live ramswap or somebody else's file system is mounted. */

@@ -207,71 +207,34 @@ public record DaemonConfig(
         return new NodeRole(lendBytes, swap);
     }
 
-    /**
-     * Hazelcast's open-source edition keeps map data on the heap. What a lender holds of other
-     * nodes' pages may take at most this fraction of the heap it adds for them: the rest is room
-     * for the collector to copy and compact (docs/lending.md measures it).
-     */
-    public static final double LEND_HEAP_FRACTION = 0.6;
-
-    /**
-     * Heap added for a lend quota: 16 MiB for the page calls' buffers (the pages are off the heap),
-     * or, with the map's tier, quota / 0.6 in whole MiB.
-     */
+    /** Heap added for a lend quota: the page calls' buffers (the pages and their index are off the heap). */
     public static long lendHeapBytes(long lendBytes) {
-        if (lendBytes == 0) {
-            return 0;
-        }
-        if (ramswap.cluster.CallTier.chosen()) {
-            // the pages and their index are off the heap (LentPages): the heap holds the calls' buffers
-            return 16L << 20;
-        }
-        long bytes = (long) Math.ceil(lendBytes / LEND_HEAP_FRACTION);
-        return (bytes + (1 << 20) - 1) >> 20 << 20;
+        return lendBytes == 0 ? 0 : LEND_CALLS_HEAP_BYTES;
     }
+
+    /** The lender's heap for the page calls in flight: batches of sealed pages on their way in and out. */
+    static final long LEND_CALLS_HEAP_BYTES = 16L << 20;
 
     /**
      * Why this machine cannot hold the lend quota, with the figures, or null. What the daemon
-     * locks at start (heap with the quota, pool reserve, runtime) must fit in MemAvailable; a
-     * quota is memory taken from this machine for as long as the daemon runs.
+     * locks at start (heap, pool reserve, runtime) and the quota it can grow to must fit in
+     * MemAvailable; a quota is memory taken from this machine for as long as the daemon runs.
      */
     public String lendRefusal(long memTotalBytes, long memAvailableBytes) {
         if (lendBytes == 0 || memAvailableBytes < 0) {
             return null;
         }
-        if (ramswap.cluster.CallTier.chosen()) {
-            // the quota is off the heap, locked as pages arrive: what it can grow to must fit too
-            long most = lockedBytes() + lendBytes;
-            if (most <= memAvailableBytes) {
-                return null;
-            }
-            long largest = Math.max(0, memAvailableBytes - lockedBytes()) >> 20 << 20;
-            return "--lend " + Sizes.human(lendBytes) + " does not fit: the daemon would lock up to "
-                    + Sizes.human(most) + " (the quota's pages off the heap, heap " + Sizes.human(heapBytes())
-                    + ", pool reserve " + Sizes.human(poolReserveBytes) + ", JVM and cluster "
-                    + Sizes.human(RUNTIME_BYTES) + ") but this machine has " + Sizes.human(memAvailableBytes)
-                    + " available of " + Sizes.human(memTotalBytes) + " in all; "
-                    + (largest > 0
-                            ? "at most --lend " + (largest >> 20) + "M fits now"
-                            : "nothing can be lent now (choose a smaller --size or --pool-reserve)");
-        }
-        long need = lockedBytes();
-        if (need <= memAvailableBytes) {
+        // the quota is off the heap, locked as pages arrive: what it can grow to must fit too
+        long most = lockedBytes() + lendBytes;
+        if (most <= memAvailableBytes) {
             return null;
         }
-        long room = memAvailableBytes - (need - lendHeapBytes(lendBytes));
-        long largest = room <= 0 ? 0 : (long) (room * LEND_HEAP_FRACTION) >> 20 << 20;
-        while (largest > 0 && lendHeapBytes(largest) > room) {
-            largest -= 1L << 20; // the heap is rounded up to whole MiB
-        }
-        return "--lend " + Sizes.human(lendBytes) + " does not fit: the daemon would lock " + Sizes.human(need)
-                + " (heap "
-                + Sizes.human(heapBytes()) + " of which " + Sizes.human(lendHeapBytes(lendBytes)) + " for the quota at "
-                + (int) (LEND_HEAP_FRACTION * 100) + "% use, pool reserve " + Sizes.human(poolReserveBytes)
-                + ", JVM and cluster "
+        long largest = Math.max(0, memAvailableBytes - lockedBytes()) >> 20 << 20;
+        return "--lend " + Sizes.human(lendBytes) + " does not fit: the daemon would lock up to "
+                + Sizes.human(most) + " (the quota's pages off the heap, heap " + Sizes.human(heapBytes())
+                + ", pool reserve " + Sizes.human(poolReserveBytes) + ", JVM and cluster "
                 + Sizes.human(RUNTIME_BYTES) + ") but this machine has " + Sizes.human(memAvailableBytes)
-                + " available of "
-                + Sizes.human(memTotalBytes) + " in all; "
+                + " available of " + Sizes.human(memTotalBytes) + " in all; "
                 + (largest > 0
                         ? "at most --lend " + (largest >> 20) + "M fits now"
                         : "nothing can be lent now (choose a smaller --size or --pool-reserve)");

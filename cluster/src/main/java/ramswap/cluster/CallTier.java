@@ -33,21 +33,36 @@ import ramswap.store.Knobs;
  * The remote tier on lenders' own stores: each batch goes to the lender that RAMster's rule names
  * (the first usable of {@code remote_target_nodenum}) with one {@link PageCall}, its second copy to
  * the next usable target with another, and a read asks each lender once for all the pages of a
- * request it holds. Which lenders hold a handle is {@link CopyPlaces}'s. Pages are sealed as in
- * {@link HazelcastRemoteTier}.
+ * request it holds. Which lenders hold a handle is {@link CopyPlaces}'s; each page travels sealed
+ * ({@link PageSeal}).
  *
- * <p>The default tier: it sends, reads, late-binds, frees, re-places the pages of a lender that
- * left or is leaving, drops a node's earlier lives at start, and frees leaked copies; a copy on a
- * lender gone for less than a split takes to heal reads as no answer, not as missing. The map's
- * tier ({@link HazelcastRemoteTier}) is chosen instead with {@code -Dramswap.remote.store=map} on
- * every daemon, until it is removed (docs/decisions.md).
+ * <p>It sends, reads, late-binds, frees, re-places the pages of a lender that left or is leaving,
+ * drops a node's earlier lives at start, and frees leaked copies; a copy on a lender gone for less
+ * than a split takes to heal reads as no answer, not as missing.
  */
 public final class CallTier implements ClusterTier {
 
-    /** Chooses the map's tier instead of this one on a daemon: {@code -D}{@value} {@code =map}. */
-    public static final String PROPERTY = "ramswap.remote.store";
-
     static final Duration REFUSAL_BACKOFF = Duration.ofSeconds(1);
+    /**
+     * A page stored with one copy while two were wanted is not re-placed (for a second copy) until
+     * this long after a second copy last could not be had, so that full targets are not asked again
+     * and again.
+     */
+    static final Duration SECOND_COPY_QUIET = Duration.ofSeconds(30);
+    /**
+     * A copy no block uses is freed once found so this far apart: longer than any send can go on
+     * before its pages commit (the remotifier gives a send up after 60 s, the repairer after at most
+     * remote_timeout_ms, at most 60 s).
+     */
+    static final Duration LEAK_CONFIRM = Duration.ofSeconds(90);
+    /**
+     * How long after a lender left its copies still read as no answer rather than missing: a split's
+     * sides find each other and merge within about the heartbeat timeout and a few merge rounds.
+     */
+    static final Duration REJOIN_WINDOW = Duration.ofSeconds(MemberConfig.MAX_NO_HEARTBEAT_SECONDS
+            + MemberConfig.MERGE_FIRST_RUN_DELAY_SECONDS
+            + 4L * MemberConfig.MERGE_NEXT_RUN_DELAY_SECONDS);
+
     static final int FLUSH_BATCH = 256;
     /** Threads that open fetched pages and go on with sends: one per core of the machines measured. */
     static final int ANSWER_THREADS = 2;
@@ -100,11 +115,6 @@ public final class CallTier implements ClusterTier {
     private final Flusher flusher = new Flusher();
     /** Where a completing thread opens a sealed page before the slot takes it. */
     private static final ThreadLocal<byte[]> OPENED = new ThreadLocal<>();
-
-    /** Whether the daemons run this tier rather than the map's. */
-    public static boolean chosen() {
-        return !"map".equals(System.getProperty(PROPERTY));
-    }
 
     private CallTier(ClusterNode member, Knobs knobs, Counters counters, long incarnation, NanoClock clock) {
         this.clock = Objects.requireNonNull(clock, "clock");
@@ -640,7 +650,7 @@ public final class CallTier implements ClusterTier {
 
     /**
      * What a copy on an absent lender reads as: no answer ({@link #TIMEOUT}, the page is not given
-     * up) while the lender left within {@link HazelcastRemoteTier#REJOIN_WINDOW}, since a split's
+     * up) while the lender left within {@link #REJOIN_WINDOW}, since a split's
      * sides find each other again within it; missing later. A copy was placed only on a lender
      * present then, so one found absent before the membership listener heard of its leaving left
      * just now: its time starts here.
@@ -648,7 +658,7 @@ public final class CallTier implements ClusterTier {
     private int absentCode(int lender) {
         long now = clock.nanoTime();
         Long at = departedAt.putIfAbsent(lender, now);
-        return at == null || now - at < HazelcastRemoteTier.REJOIN_WINDOW.toNanos() ? TIMEOUT : MISSING;
+        return at == null || now - at < REJOIN_WINDOW.toNanos() ? TIMEOUT : MISSING;
     }
 
     /** The failure that says more: unauthentic, then no answer, then missing. */
@@ -677,7 +687,7 @@ public final class CallTier implements ClusterTier {
     /**
      * True when a copy is on a lender no longer here or leaving, or the page has one copy while two are
      * wanted and another target could take one now (not within {@link
-     * HazelcastRemoteTier#SECOND_COPY_QUIET} of the last time none could).
+     * #SECOND_COPY_QUIET} of the last time none could).
      */
     @Override
     public boolean needsReplacing(long handle) {
@@ -694,7 +704,7 @@ public final class CallTier implements ClusterTier {
         }
         return second == CopyPlaces.NONE
                 && knobs.get(Knob.REMOTE_COPIES) >= 2
-                && clock.nanoTime() - secondCopyShortAt > HazelcastRemoteTier.SECOND_COPY_QUIET.toNanos()
+                && clock.nanoTime() - secondCopyShortAt > SECOND_COPY_QUIET.toNanos()
                 && targetTakingCopiesBut(first);
     }
 
@@ -751,7 +761,7 @@ public final class CallTier implements ClusterTier {
      * Lists this incarnation's keys on every lender (one call each) and frees those whose page no
      * live handle names, or that sit on a lender the handle's place does not name (a store call
      * that failed after the lender stored, the batch then sent elsewhere under the same handles),
-     * once found so {@link HazelcastRemoteTier#LEAK_CONFIRM} apart: longer than any send can take,
+     * once found so {@link #LEAK_CONFIRM} apart: longer than any send can take,
      * so that a page sent but not yet committed is never taken for a leak. A run's place of a
      * handle no block uses is forgotten with it.
      */
@@ -795,7 +805,7 @@ public final class CallTier implements ClusterTier {
             Long since = leakCandidates.get(key);
             if (since == null) {
                 next.put(key, now);
-            } else if (now - since >= HazelcastRemoteTier.LEAK_CONFIRM.toNanos()) {
+            } else if (now - since >= LEAK_CONFIRM.toNanos()) {
                 flusher.add(e.getValue(), key);
                 if (!used) {
                     places.forgot(handle);
@@ -824,7 +834,7 @@ public final class CallTier implements ClusterTier {
 
     /** Lets pages with one copy try for a second at once: the quiet after a short send is over. */
     private void secondCopiesWorthTrying() {
-        secondCopyShortAt = clock.nanoTime() - HazelcastRemoteTier.SECOND_COPY_QUIET.toNanos() - 1;
+        secondCopyShortAt = clock.nanoTime() - SECOND_COPY_QUIET.toNanos() - 1;
     }
 
     /** Pages whose lenders this tier keeps: sent and neither forgotten nor found leaked. */

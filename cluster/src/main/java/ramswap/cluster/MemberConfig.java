@@ -2,7 +2,6 @@ package ramswap.cluster;
 
 import com.hazelcast.config.Config;
 import com.hazelcast.config.EvictionPolicy;
-import com.hazelcast.config.InMemoryFormat;
 import com.hazelcast.config.JoinConfig;
 import com.hazelcast.config.MapConfig;
 import com.hazelcast.config.NetworkConfig;
@@ -98,27 +97,7 @@ final class MemberConfig {
         MapConfig stats = new MapConfig(StatsPublisher.MAP_NAME).setBackupCount(1);
         stats.getEvictionConfig().setEvictionPolicy(EvictionPolicy.NONE);
         config.addMapConfig(stats);
-        config.addMapConfig(blocksMapConfig());
         config.addExecutorConfig(PageCall.executorConfig());
         return config;
-    }
-
-    /**
-     * The map of sealed pages. No Hazelcast backup: the tier places a page's two copies itself, on
-     * two members other than its own node's (a backup would sit on the page's own node as often as
-     * not). No eviction ever, since it would drop swap data: each lender's quota keeps its heap from
-     * filling. After a split brain, the side that merges in brings nothing
-     * ({@code DiscardMergePolicy}): its copies were replaced while it was away, and a deleted page
-     * must never come back.
-     */
-    static MapConfig blocksMapConfig() {
-        MapConfig blocks = new MapConfig(HazelcastRemoteTier.MAP_NAME)
-                .setBackupCount(0)
-                .setAsyncBackupCount(0)
-                .setInMemoryFormat(InMemoryFormat.BINARY)
-                .setStatisticsEnabled(true);
-        blocks.getMergePolicyConfig().setPolicy(com.hazelcast.spi.merge.DiscardMergePolicy.class.getName());
-        blocks.getEvictionConfig().setEvictionPolicy(EvictionPolicy.NONE);
-        return blocks;
     }
 }

@@ -42,9 +42,8 @@ class CallTierIT {
 
     private static Lending lender(TestCluster cluster, int node, long quota) throws ClusterException {
         ClusterMember m = cluster.start(node);
-        Lender lender = cluster.own(new Lender(m, quota, new Knobs(), new Counters()));
         LentPages store = cluster.own(new LentPages(Posix.load(), quota, false));
-        lender.serve(store);
+        Lender lender = cluster.own(new Lender(m, store, new Knobs(), new Counters()));
         return new Lending(m, lender, store);
     }
 
@@ -69,7 +68,7 @@ class CallTierIT {
             CallTier tier = cluster.own(CallTier.start(t.borrower(), t.knobs(), counters, 42, Duration.ofSeconds(10)));
             assertTrue(tier.canSend());
 
-            Batch b = HazelcastRemoteTierIT.batch(100, 1);
+            Batch b = TestPages.batch(100, 1);
             Sent sent = tier.send(b).get(10, TimeUnit.SECONDS);
             for (int k = 0; k < b.count; k++) {
                 assertTrue(sent.handles[k] >= 0, "page " + k + ": " + sent.handles[k]);
@@ -133,7 +132,7 @@ class CallTierIT {
             assertEquals(null, knobs.set(Knob.REMOTE_TARGET_NODENUM, "1,2"));
             assertEquals(null, knobs.set(Knob.REMOTE_COPIES, 1));
             CallTier tier = cluster.own(CallTier.start(borrower, knobs, counters, 43, Duration.ofSeconds(10)));
-            Batch b = HazelcastRemoteTierIT.batch(300, 2);
+            Batch b = TestPages.batch(300, 2);
             Sent sent = tier.send(b).get(10, TimeUnit.SECONDS);
             int onSmall = small.store().pages();
             assertTrue(onSmall > 0 && onSmall < 300, onSmall + " on the small lender");
@@ -143,7 +142,7 @@ class CallTierIT {
                 assertEquals(1, tier.copies(h));
             }
             assertEquals(null, knobs.set(Knob.REMOTE_TARGET_NODENUM, "1"));
-            Sent refused = tier.send(HazelcastRemoteTierIT.batch(300, 3)).get(10, TimeUnit.SECONDS);
+            Sent refused = tier.send(TestPages.batch(300, 3)).get(10, TimeUnit.SECONDS);
             assertEquals(RemoteTier.REFUSED, refused.handles[299], "the only target is full");
             assertTrue(counters.get(Counter.PERS_PAGES_LOCAL_TARGETS_FULL) > 0);
         }
@@ -155,7 +154,7 @@ class CallTierIT {
             Three t = three(cluster);
             CallTier tier =
                     cluster.own(CallTier.start(t.borrower(), t.knobs(), new Counters(), 44, Duration.ofSeconds(10)));
-            Sent before = tier.send(HazelcastRemoteTierIT.batch(20, 4)).get(10, TimeUnit.SECONDS);
+            Sent before = tier.send(TestPages.batch(20, 4)).get(10, TimeUnit.SECONDS);
             assertEquals(20, t.one().lender().heldOfPresentNodes(), "a present borrower's pages are handed over");
             long epoch = tier.placementEpoch();
 
@@ -163,7 +162,7 @@ class CallTierIT {
             TestCluster.await("the borrower sees the lender leaving", () -> tier.leaving(before.handles[0]));
             assertTrue(tier.needsReplacing(before.handles[0]), "its pages are due to move off it");
             assertTrue(tier.placementEpoch() != epoch, "a repair sweep is due");
-            Sent after = tier.send(HazelcastRemoteTierIT.batch(20, 5)).get(10, TimeUnit.SECONDS);
+            Sent after = tier.send(TestPages.batch(20, 5)).get(10, TimeUnit.SECONDS);
             assertEquals(20, t.one().store().pages(), "nothing more goes to a leaving lender");
             assertEquals(40, t.two().store().pages());
             assertEquals(1, tier.copies(after.handles[0]), "no other target for a second copy");
@@ -186,11 +185,11 @@ class CallTierIT {
             SteppedClock clock = new SteppedClock();
             CallTier tier =
                     cluster.own(CallTier.start(borrower, knobs, new Counters(), 45, Duration.ofSeconds(10), clock));
-            Sent sent = tier.send(HazelcastRemoteTierIT.batch(10, 6)).get(10, TimeUnit.SECONDS);
+            Sent sent = tier.send(TestPages.batch(10, 6)).get(10, TimeUnit.SECONDS);
             long leaked = sent.handles[3]; // sent, but no block took it (a move given up)
             java.util.function.LongPredicate live = h -> h != leaked;
             assertEquals(0, tier.sweepLeaks(live), "found once: a send may still be committing it");
-            clock.step(HazelcastRemoteTier.LEAK_CONFIRM.minusSeconds(1));
+            clock.step(CallTier.LEAK_CONFIRM.minusSeconds(1));
             assertEquals(0, tier.sweepLeaks(live));
             clock.step(Duration.ofSeconds(2));
             assertEquals(1, tier.sweepLeaks(live), "found so again, far enough apart");
@@ -209,7 +208,7 @@ class CallTierIT {
             SteppedClock clock = new SteppedClock();
             CallTier tier = cluster.own(
                     CallTier.start(t.borrower(), t.knobs(), new Counters(), 47, Duration.ofSeconds(10), clock));
-            Batch b = HazelcastRemoteTierIT.batch(10, 8);
+            Batch b = TestPages.batch(10, 8);
             Sent sent = tier.send(b).get(10, TimeUnit.SECONDS);
             assertEquals(10, t.one().store().pages(), "every first copy on the first target");
             // a store call to lender 2 that failed after it stored: the batch then went to lender 1
@@ -227,7 +226,7 @@ class CallTierIT {
             assertTrue(t.one().store().put(RemoteKey.of(5, 47, forgotten), b.pages[7], 0, b.lengths[7]));
 
             assertEquals(0, tier.sweepLeaks(live), "found once");
-            clock.step(HazelcastRemoteTier.LEAK_CONFIRM.plusSeconds(1));
+            clock.step(CallTier.LEAK_CONFIRM.plusSeconds(1));
             assertEquals(2, tier.sweepLeaks(live), "the stray copy and the forgotten one");
             assertEquals(9, tier.placedPages(), "the forgotten handle is not forgotten twice");
             tier.agents().get(0).doWork();
@@ -260,7 +259,7 @@ class CallTierIT {
             SteppedClock clock = new SteppedClock();
             CallTier tier =
                     cluster.own(CallTier.start(borrower, knobs, new Counters(), 46, Duration.ofSeconds(10), clock));
-            Batch b = HazelcastRemoteTierIT.batch(5, 7);
+            Batch b = TestPages.batch(5, 7);
             Sent sent = tier.send(b).get(10, TimeUnit.SECONDS);
             one.lender().close();
             one.member().close();
@@ -272,7 +271,7 @@ class CallTierIT {
                 assertEquals(RemoteTier.TIMEOUT, code, "a split may heal: not given up yet");
             }
             assertTrue(tier.lost(sent.handles[0]), "its only copy is with a lender that is not here");
-            clock.step(HazelcastRemoteTier.REJOIN_WINDOW);
+            clock.step(CallTier.REJOIN_WINDOW);
             tier.fetch(b.count, b.blocks, b.generations, sent.handles, into, lengths, 2000);
             for (int code : lengths) {
                 assertEquals(RemoteTier.MISSING, code, "gone for longer than a split takes to heal");
@@ -289,7 +288,7 @@ class CallTierIT {
             Knobs knobs = new Knobs();
             assertEquals(null, knobs.set(Knob.REMOTE_TARGET_NODENUM, "1,2"));
             CallTier tier = cluster.own(CallTier.start(borrower, knobs, new Counters(), 47, Duration.ofSeconds(10)));
-            Sent sent = tier.send(HazelcastRemoteTierIT.batch(5, 8)).get(10, TimeUnit.SECONDS);
+            Sent sent = tier.send(TestPages.batch(5, 8)).get(10, TimeUnit.SECONDS);
             assertEquals(1, tier.copies(sent.handles[0]), "one lender: one copy");
             assertFalse(tier.needsReplacing(sent.handles[0]), "no other lender could take a second");
             lender(cluster, 2, 64L << 20);
@@ -304,9 +303,8 @@ class CallTierIT {
             ClusterMember m = cluster.start(1);
             Knobs knobs = new Knobs();
             SteppedClock clock = new SteppedClock();
-            Lender lender = cluster.own(new Lender(m, 64L << 20, knobs, new Counters(), clock));
             LentPages store = cluster.own(new LentPages(Posix.load(), 64L << 20, false));
-            lender.serve(store);
+            Lender lender = cluster.own(new Lender(m, store, knobs, new Counters(), clock));
             byte[] page = new byte[100];
             for (int i = 0; i < 10; i++) {
                 assertTrue(store.put(RemoteKey.of(9, 1, i), page, 0, page.length)); // node 9 is not here
@@ -317,6 +315,64 @@ class CallTierIT {
             assertEquals(10, lender.sweepOrphans(), "gone for the grace");
             assertEquals(10, store.pages(), "a present node's pages stay");
             assertFalse(store.contains(RemoteKey.of(9, 1, 0)));
+        }
+    }
+
+    @Test
+    void shouldAnswerUnauthenticForAnAlteredPageAndForAnotherBlockOrGeneration() throws Exception {
+        try (TestCluster cluster = new TestCluster(FreePorts.base())) {
+            Three t = three(cluster);
+            CallTier tier =
+                    cluster.own(CallTier.start(t.borrower(), t.knobs(), new Counters(), 45, Duration.ofSeconds(10)));
+            Batch b = TestPages.batch(3, 2);
+            Sent sent = tier.send(b).get(10, TimeUnit.SECONDS);
+            for (Lending l : new Lending[] {t.one(), t.two()}) { // both copies of page 0, as a lender could
+                java.util.List<Long> keys = new java.util.ArrayList<>();
+                l.store().forEachKey(key -> {
+                    if ((RemoteKey.sequence(key) & ~RemoteKey.COPY_BIT) == sent.handles[0]) {
+                        keys.add(key);
+                    }
+                });
+                assertEquals(1, keys.size(), "one copy of page 0 on each lender");
+                byte[] sealed = new byte[PAGE + 64];
+                int n = l.store().get(keys.get(0), sealed, 0);
+                sealed[PageSeal.NONCE_BYTES + 1] ^= 1;
+                assertTrue(l.store().remove(keys.get(0)));
+                assertTrue(l.store().put(keys.get(0), sealed, 0, n));
+            }
+            b.blocks[1]++; // page 1 asked for under another block
+            b.generations[2]++; // page 2 under another generation
+            byte[][] got = TestPages.pages(3);
+            int[] lengths = new int[3];
+            tier.fetch(3, b.blocks, b.generations, sent.handles, got, lengths, 5000);
+
+            assertArrayEquals(
+                    new int[] {RemoteTier.UNAUTHENTIC, RemoteTier.UNAUTHENTIC, RemoteTier.UNAUTHENTIC}, lengths);
+            for (byte[] page : got) {
+                assertArrayEquals(new byte[PAGE], page, "bytes that failed authentication were handed out");
+            }
+        }
+    }
+
+    @Test
+    void shouldDropThePagesOfThisNodesEarlierLifeAtStart() throws Exception {
+        try (TestCluster cluster = new TestCluster(FreePorts.base())) {
+            Three t = three(cluster);
+            ClusterMember other = cluster.startLite(6);
+            TestCluster.await("four members", () -> other.memberCount() == 4);
+            CallTier first = CallTier.start(t.borrower(), t.knobs(), new Counters(), 1, Duration.ofSeconds(10));
+            CallTier others = cluster.own(CallTier.start(other, t.knobs(), new Counters(), 1, Duration.ofSeconds(10)));
+            first.send(TestPages.batch(20, 10)).get(10, TimeUnit.SECONDS);
+            others.send(TestPages.batch(5, 11)).get(10, TimeUnit.SECONDS);
+            assertEquals(25, t.one().store().pages());
+            first.close(); // a daemon that died: its pages stay on the lenders
+
+            cluster.own(CallTier.start(t.borrower(), t.knobs(), new Counters(), 2, Duration.ofSeconds(10)));
+
+            for (Lending l : new Lending[] {t.one(), t.two()}) {
+                assertEquals(5, l.store().pages(), "only node 6's pages are left");
+                l.store().forEachKey(key -> assertEquals(6, RemoteKey.node(key)));
+            }
         }
     }
 

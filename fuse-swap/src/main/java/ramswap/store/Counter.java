@@ -47,7 +47,7 @@ public enum Counter {
             "remote pages none of whose copies can be read any more (every copy was with a lender that left without handing it over); their reads fail with EIO and they are not repaired"),
     REMOTE_PARTITIONS_SETTLED(
             "remote_partitions_settled",
-            "1 once the repair has looked at every remote page since a member last came or went (with the map's tier, also once the partition table has settled); 0 meanwhile"),
+            "1 once the repair has looked at every remote page since a member last came or went; 0 meanwhile"),
     REMOTE_PAGES_ONE_COPY(
             "remote_pages_one_copy",
             "remote pages stored with one copy only (remote_copies is 1, or only one other lender could take them)"),
@@ -57,12 +57,9 @@ public enum Counter {
     REMOTE_LEAKS_FREED(
             "remote_leaks_freed",
             "copies of this node's pages that no block used any more (a delete or a send that failed midway), found and freed"),
-    REMOTE_PARTITIONS_LOST(
-            "remote_partitions_lost",
-            "partitions this node saw lost with a lender that left without handing them over"),
     REMOTE_LENDERS_LEFT(
             "remote_lenders_left",
-            "lenders this node saw leave the cluster, gracefully or not (with the lenders' own stores; a copy on one that left without handing it over is re-placed from the other)"),
+            "lenders this node saw leave the cluster, gracefully or not (a copy on one that left without handing it over is re-placed from the other)"),
     REMOTE_FLUSH_FAILED(
             "remote_flush_failed",
             "deletes of remote pages that failed (retried; the lender may hold them until orphan cleanup)"),

@@ -5,35 +5,19 @@ import com.hazelcast.core.IExecutorService;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import ramswap.cluster.CallTier;
 import ramswap.cluster.PageCall;
-import ramswap.cluster.RemoteKey;
 
 /**
- * Where a node's remote copies are, as a Hazelcast client sees them, whichever store the lenders
- * keep them in: each lender's own store (asked with one {@link PageCall} per lender member), or the
- * blocks map of the map's tier ({@code -Dramswap.remote.store=map}, where a copy is on the member
- * that owns its partition).
+ * Where a node's remote copies are, as a Hazelcast client sees them: each lender's own store, asked
+ * with one {@link PageCall} per lender member.
  */
 final class LentCopies {
-
-    private static final String BLOCKS_MAP = "ramswap-blocks";
 
     private LentCopies() {}
 
     /** Every copy of {@code node}'s pages: its key, and the address of the member that holds it ("none" if none). */
     static Map<Long, String> of(RemoteSwapIT.Client client, int node) {
         Map<Long, String> at = new HashMap<>();
-        if (!CallTier.chosen()) {
-            com.hazelcast.partition.PartitionService partitions = client.hz.getPartitionService();
-            for (Long key : client.hz.<Long, byte[]>getMap(BLOCKS_MAP).keySet()) {
-                if (RemoteKey.node(key) == node) {
-                    Member m = partitions.getPartition(key).getOwner();
-                    at.put(key, m == null ? "none" : address(m));
-                }
-            }
-            return at;
-        }
         IExecutorService calls = client.hz.getExecutorService(PageCall.EXECUTOR_NAME);
         for (Member m : client.hz.getCluster().getMembers()) {
             if (m.isLiteMember()) {
@@ -54,16 +38,6 @@ final class LentCopies {
      * named it), as an attacker on the network could: false if it holds it no more.
      */
     static boolean tamper(RemoteSwapIT.Client client, long key, String holder) {
-        if (!CallTier.chosen()) {
-            com.hazelcast.map.IMap<Long, byte[]> blocks = client.hz.getMap(BLOCKS_MAP);
-            byte[] v = blocks.get(key);
-            if (v == null) {
-                return false;
-            }
-            v[v.length / 2] ^= 0x5A;
-            blocks.set(key, v);
-            return true;
-        }
         IExecutorService calls = client.hz.getExecutorService(PageCall.EXECUTOR_NAME);
         for (Member m : client.hz.getCluster().getMembers()) {
             if (!address(m).equals(holder)) {

@@ -121,18 +121,14 @@ final class Node implements AutoCloseable {
         return v;
     }
 
-    /**
-     * Losses of lenders this node has seen: partitions lost with a lender (the map's tier), or
-     * lenders gone from the cluster (the lenders' own stores). It grows once a killed or cut-off
-     * lender is removed.
-     */
+    /** Lenders this node has seen leave the cluster: it grows once a killed or cut-off lender is removed. */
     long lendersSeenGone() {
         return lendersSeenGone(counters());
     }
 
     /** {@link #lendersSeenGone()} in a snapshot {@code c} of a node's counters. */
     static long lendersSeenGone(Map<String, Long> c) {
-        return c.get("remote_partitions_lost") + c.get("remote_lenders_left");
+        return c.get("remote_lenders_left");
     }
 
     /** The sum of counter {@code name} over {@code nodes}. */

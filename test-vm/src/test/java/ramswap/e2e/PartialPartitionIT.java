@@ -32,7 +32,7 @@ import org.junit.jupiter.api.parallel.ResourceLock;
  * it, the other from lender 2, which is not the master (docs/reliability.md says what Hazelcast
  * does in each case, and why). Through the cut, a workload rewrites and verifies the borrower's
  * pages through its swap file (no swapon, so that a failed read kills no process). Afterwards every
- * page verifies, no read failed, and the map holds exactly the copies of the pages still allocated,
+ * page verifies, no read failed, and the lenders hold exactly the copies of the pages still allocated,
  * which the lenders count: nothing was lost and no freed page came back.
  * <p>
  * The borrower lends nothing, so it is a Hazelcast client: no member can drop it. As a lite member
@@ -195,7 +195,6 @@ class PartialPartitionIT {
             {"remote get timeouts", "remote_get_timeouts"},
             {"remote gets that found no copy", "remote_get_missing"},
             {"remote requests failed", "remote_failed_requests"},
-            {"partitions seen lost", "remote_partitions_lost"},
             {"lenders seen leave", "remote_lenders_left"},
             {"pages given new copies", "remote_pages_replaced"},
         };

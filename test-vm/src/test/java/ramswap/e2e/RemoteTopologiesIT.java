@@ -269,11 +269,9 @@ class RemoteTopologiesIT {
     }
 
     /**
-     * A lender leaves gracefully. With the lenders' own stores, the borrower moves its pages off
-     * the leaving lender; with the map's tier, its partitions move to the other members, about half
-     * of them onto the borrower's own member (it lends too). Either way the borrower's pages must
-     * not end on its own member, nor keep two copies on one member: they get new copies on the
-     * remaining target (one each, the only lender left), and all of them verify.
+     * A lender leaves gracefully: the borrower moves its pages off the leaving lender. Its pages
+     * must not end on its own member (it lends too), nor keep two copies on one member: they get
+     * new copies on the remaining target (one each, the only lender left), and all of them verify.
      */
     @Test
     void shouldMoveItsPagesOffItsOwnMemberAfterALenderLeaves() throws Exception {
