@@ -307,16 +307,7 @@ final class UpCommand implements Callable<Integer> {
         try {
             Files.createDirectories(config.log().toAbsolutePath().getParent());
             ProcessBuilder builder = new ProcessBuilder(cmd);
-            // glibc gives each thread that mallocs an arena of its own, up to this many, then
-            // shares them. Shared is a hang: a thread growing its arena holds the arena's lock
-            // while its page faults reclaim and wait on a swap write to this daemon; if that arena
-            // is also the serving thread's (libfuse mallocs each request's bookkeeping), the write is never
-            // served (docs/memory-pressure.md). Enough arenas for every thread of the daemon.
-            builder.environment().put("MALLOC_ARENA_MAX", Integer.toString(MALLOC_ARENAS));
-            // and keeps what it freed instead of returning it to the kernel: a page given back
-            // is a page to fault in again, maybe in the middle of a shortage
-            builder.environment().put("MALLOC_TRIM_THRESHOLD_", Long.toString(1L << 30));
-            builder.environment().put("MALLOC_MMAP_THRESHOLD_", Long.toString(32L << 20));
+            builder.environment().putAll(mallocEnvironment(config));
             daemon = builder.redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
                     .redirectOutput(
                             ProcessBuilder.Redirect.appendTo(config.log().toFile()))
@@ -376,8 +367,33 @@ final class UpCommand implements Callable<Integer> {
         }
     }
 
+    /**
+     * glibc's malloc settings for the daemon. glibc gives each thread that mallocs an arena of its
+     * own, up to {@code MALLOC_ARENA_MAX}, then shares them. Shared is a hang: a thread growing its
+     * arena holds the arena's lock while its page faults reclaim and wait on a swap write to this
+     * daemon; if that arena is also the serving thread's (libfuse mallocs each request's
+     * bookkeeping), the write is never served (docs/memory-pressure.md). So a node with swap gets
+     * enough arenas for every thread. A node without swap serves no swap write, so its threads share
+     * a few: each arena keeps its peak (locked pages cannot be given back), and one arena per thread
+     * kept about 60 MiB of an idle lender (docs/memory.md). Either keeps what it freed instead of
+     * returning it to the kernel: a page given back is a page to fault in again, maybe in the
+     * middle of a shortage.
+     */
+    static Map<String, String> mallocEnvironment(DaemonConfig config) {
+        return Map.of(
+                "MALLOC_ARENA_MAX",
+                Integer.toString(config.swap() ? MALLOC_ARENAS : MALLOC_ARENAS_WITHOUT_SWAP),
+                "MALLOC_TRIM_THRESHOLD_",
+                Long.toString(1L << 30),
+                "MALLOC_MMAP_THRESHOLD_",
+                Long.toString(32L << 20));
+    }
+
     /** More than the daemon's threads (about 45), so that the serving thread's malloc arena is its own. */
     static final int MALLOC_ARENAS = 128;
+
+    /** Arenas for a node without swap (a lender with {@code --no-swap}): as the JVM advises for small containers. */
+    static final int MALLOC_ARENAS_WITHOUT_SWAP = 2;
 
     /**
      * The JIT's code memory, committed (and so locked) whole at start. A node's compiled code, at
@@ -410,8 +426,8 @@ final class UpCommand implements Callable<Integer> {
                 // A safepoint stops the serving thread until every thread reaches it, and a thread
                 // that is committing memory in a full cgroup may be waiting on a swap write that
                 // only the serving thread can complete (docs/memory-pressure.md). So, while serving:
-                // no safepoint every second to clean inline caches (they are cleaned when full),
-                // and code memory committed up front instead of in 64 KiB steps by the compiler
+                // no safepoint every second to clean inline caches (they are cleaned when full), and
+                // (below) code memory committed up front instead of in 64 KiB steps by the compiler
                 // threads, in the middle of a shortage.
                 "-XX:+UnlockDiagnosticVMOptions",
                 "-XX:GuaranteedSafepointInterval=0",
@@ -420,7 +436,6 @@ final class UpCommand implements Callable<Integer> {
                 // and a serving thread that meets its first null on a path the warm-up did not take
                 // (a remote page's fetch) would wait for that lock (seen in RemoteSwapIT's trace).
                 "-XX:-ImplicitNullChecks",
-                "-XX:InitialCodeCacheSize=" + CODE_CACHE_MIB + "m",
                 // Hazelcast asks for these to use its fast internal paths instead of fallbacks. (It
                 // also asks for --add-modules java.se, which a class-path application on Java 11+
                 // resolves anyway, and which the daemon's cut-down runtime does not have.)
@@ -434,6 +449,12 @@ final class UpCommand implements Callable<Integer> {
                 "java.management/sun.management=ALL-UNNAMED",
                 "--add-opens",
                 "jdk.management/com.sun.management.internal=ALL-UNNAMED"));
+        if (config.swap()) {
+            // committed whole at start, so that no compiler thread commits it in a shortage; a node
+            // without swap serves no swap write, and commits it as its code grows (idle, about a
+            // third of it)
+            options.add("-XX:InitialCodeCacheSize=" + CODE_CACHE_MIB + "m");
+        }
         if (config.protections()) {
             options.add("-XX:+AlwaysPreTouch"); // the whole heap resident before the first request
         }

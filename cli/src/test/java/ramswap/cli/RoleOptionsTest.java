@@ -132,6 +132,30 @@ class RoleOptionsTest {
         }
 
         @Test
+        void shouldCommitCodeMemoryAndGiveArenasToEachThreadOnlyOnANodeWithSwap() throws RamswapException {
+            DaemonConfig swapping = up("--size", "64M", "--lend", "600M", "--mount", MOUNT);
+            DaemonConfig lender = up("--no-swap", "--lend", "600M", "--mount", MOUNT);
+            assertTrue(
+                    UpCommand.jvmOptions(swapping)
+                            .contains("-XX:InitialCodeCacheSize=" + UpCommand.CODE_CACHE_MIB + "m"),
+                    "a node that serves swap commits its code memory at start");
+            assertTrue(
+                    UpCommand.jvmOptions(lender).stream().noneMatch(o -> o.startsWith("-XX:InitialCodeCacheSize")),
+                    "a node without swap commits it as its code grows");
+            assertTrue(UpCommand.jvmOptions(lender)
+                    .contains("-XX:ReservedCodeCacheSize=" + UpCommand.CODE_CACHE_MIB + "m"));
+            assertEquals(
+                    Integer.toString(UpCommand.MALLOC_ARENAS),
+                    UpCommand.mallocEnvironment(swapping).get("MALLOC_ARENA_MAX"));
+            assertEquals(
+                    Integer.toString(UpCommand.MALLOC_ARENAS_WITHOUT_SWAP),
+                    UpCommand.mallocEnvironment(lender).get("MALLOC_ARENA_MAX"));
+            assertEquals(
+                    UpCommand.mallocEnvironment(swapping).get("MALLOC_TRIM_THRESHOLD_"),
+                    UpCommand.mallocEnvironment(lender).get("MALLOC_TRIM_THRESHOLD_"));
+        }
+
+        @Test
         void shouldAddTheSameHeapForAnyQuota() {
             assertEquals(0, DaemonConfig.lendHeapBytes(0));
             assertEquals(16L << 20, DaemonConfig.lendHeapBytes(4096));
