@@ -38,21 +38,12 @@ class CallTierIT {
 
     private static final int PAGE = 4096;
 
-    private record Lending(ClusterMember member, Lender lender, LentPages store) {}
-
-    private static Lending lender(TestCluster cluster, int node, long quota) throws ClusterException {
-        ClusterMember m = cluster.start(node);
-        LentPages store = cluster.own(new LentPages(Posix.load(), quota, false));
-        Lender lender = cluster.own(new Lender(m, store, new Knobs(), new Counters()));
-        return new Lending(m, lender, store);
-    }
-
     /** Lenders 1 and 2 with 64 MiB each, and a lite borrower, node 5, whose targets are 1 and 2. */
     private record Three(Lending one, Lending two, ClusterMember borrower, Knobs knobs) {}
 
     private static Three three(TestCluster cluster) throws ClusterException {
-        Lending one = lender(cluster, 1, 64L << 20);
-        Lending two = lender(cluster, 2, 64L << 20);
+        Lending one = Lending.start(cluster, 1, 64L << 20);
+        Lending two = Lending.start(cluster, 2, 64L << 20);
         ClusterMember borrower = cluster.startLite(5);
         TestCluster.await("three members", () -> borrower.memberCount() == 3);
         Knobs knobs = new Knobs();
@@ -123,8 +114,8 @@ class CallTierIT {
     @Test
     void shouldSendPastAFullLenderAndKeepWhatNoLenderTakes() throws Exception {
         try (TestCluster cluster = new TestCluster(FreePorts.base())) {
-            Lending small = lender(cluster, 1, 2 * ramswap.store.LocalPool.SLAB_BYTES);
-            Lending big = lender(cluster, 2, 64L << 20);
+            Lending small = Lending.start(cluster, 1, 2 * ramswap.store.LocalPool.SLAB_BYTES);
+            Lending big = Lending.start(cluster, 2, 64L << 20);
             ClusterMember borrower = cluster.startLite(5);
             TestCluster.await("three members", () -> borrower.memberCount() == 3);
             Knobs knobs = new Knobs();
@@ -177,7 +168,7 @@ class CallTierIT {
     @Test
     void shouldFreeACopyNoBlockUsesOnceFoundSoTwiceFarApart() throws Exception {
         try (TestCluster cluster = new TestCluster(FreePorts.base())) {
-            Lending one = lender(cluster, 1, 64L << 20);
+            Lending one = Lending.start(cluster, 1, 64L << 20);
             ClusterMember borrower = cluster.startLite(5);
             TestCluster.await("two members", () -> borrower.memberCount() == 2);
             Knobs knobs = new Knobs();
@@ -251,7 +242,7 @@ class CallTierIT {
     @Test
     void shouldReadACopyOnALenderJustGoneAsNoAnswerAndLaterAsMissing() throws Exception {
         try (TestCluster cluster = new TestCluster(FreePorts.base())) {
-            Lending one = lender(cluster, 1, 64L << 20);
+            Lending one = Lending.start(cluster, 1, 64L << 20);
             ClusterMember borrower = cluster.startLite(5);
             TestCluster.await("two members", () -> borrower.memberCount() == 2);
             Knobs knobs = new Knobs();
@@ -282,7 +273,7 @@ class CallTierIT {
     @Test
     void shouldAskForASecondCopyOnceASecondLenderJoins() throws Exception {
         try (TestCluster cluster = new TestCluster(FreePorts.base())) {
-            lender(cluster, 1, 64L << 20);
+            Lending.start(cluster, 1, 64L << 20);
             ClusterMember borrower = cluster.startLite(5);
             TestCluster.await("two members", () -> borrower.memberCount() == 2);
             Knobs knobs = new Knobs();
@@ -291,7 +282,7 @@ class CallTierIT {
             Sent sent = tier.send(TestPages.batch(5, 8)).get(10, TimeUnit.SECONDS);
             assertEquals(1, tier.copies(sent.handles[0]), "one lender: one copy");
             assertFalse(tier.needsReplacing(sent.handles[0]), "no other lender could take a second");
-            lender(cluster, 2, 64L << 20);
+            Lending.start(cluster, 2, 64L << 20);
             TestCluster.await("the second lender", () -> borrower.memberCount() == 3);
             assertTrue(tier.needsReplacing(sent.handles[0]), "now a second copy can be had");
         }
@@ -300,21 +291,17 @@ class CallTierIT {
     @Test
     void shouldFreeTheStoresPagesOfANodeGoneForTheGraceOnTheMapsClock() throws Exception {
         try (TestCluster cluster = new TestCluster(FreePorts.base())) {
-            ClusterMember m = cluster.start(1);
-            Knobs knobs = new Knobs();
-            SteppedClock clock = new SteppedClock();
-            LentPages store = cluster.own(new LentPages(Posix.load(), 64L << 20, false));
-            Lender lender = cluster.own(new Lender(m, store, knobs, new Counters(), clock));
+            Lending one = Lending.start(cluster, 1, 64L << 20);
             byte[] page = new byte[100];
             for (int i = 0; i < 10; i++) {
-                assertTrue(store.put(RemoteKey.of(9, 1, i), page, 0, page.length)); // node 9 is not here
-                assertTrue(store.put(RemoteKey.of(1, 1, i), page, 0, page.length)); // node 1 is
+                assertTrue(one.store().put(RemoteKey.of(9, 1, i), page, 0, page.length)); // node 9 is not here
+                assertTrue(one.store().put(RemoteKey.of(1, 1, i), page, 0, page.length)); // node 1 is
             }
-            assertEquals(0, lender.sweepOrphans(), "absent since now: within the grace");
-            clock.step(Duration.ofSeconds(knobs.get(Knob.ORPHAN_GRACE_SECONDS) + 1));
-            assertEquals(10, lender.sweepOrphans(), "gone for the grace");
-            assertEquals(10, store.pages(), "a present node's pages stay");
-            assertFalse(store.contains(RemoteKey.of(9, 1, 0)));
+            assertEquals(0, one.lender().sweepOrphans(), "absent since now: within the grace");
+            one.clock().step(Duration.ofSeconds(one.knobs().get(Knob.ORPHAN_GRACE_SECONDS) + 1));
+            assertEquals(10, one.lender().sweepOrphans(), "gone for the grace");
+            assertEquals(10, one.store().pages(), "a present node's pages stay");
+            assertFalse(one.store().contains(RemoteKey.of(9, 1, 0)));
         }
     }
 

@@ -17,7 +17,6 @@ import ramswap.store.Knob;
 import ramswap.store.Knobs;
 import ramswap.store.RemoteTier.Batch;
 import ramswap.store.RemoteTier.Sent;
-import ramswap.sys.Posix;
 
 /**
  * A node that only borrows, connected as a Hazelcast client to real lending members in this JVM
@@ -55,23 +54,12 @@ class ClusterClientIT {
         }
     }
 
-    /** A lending member: its store, and the clock of its orphan grace. */
-    record Lending(ClusterMember member, LentPages store, Lender lender, Knobs knobs, SteppedClock clock) {}
-
-    static Lending lender(TestCluster cluster, int nodeNumber, long quotaBytes) throws ClusterException {
-        ClusterMember m = cluster.start(nodeNumber);
-        LentPages store = cluster.own(new LentPages(Posix.load(), quotaBytes, false));
-        Knobs knobs = new Knobs();
-        SteppedClock clock = new SteppedClock();
-        return new Lending(m, store, cluster.own(new Lender(m, store, knobs, new Counters(), clock)), knobs, clock);
-    }
-
     @Test
     void shouldSendTwoCopiesAndReadEveryPageThroughTheSecondAfterALenderCrashes() throws Exception {
         try (TestCluster cluster = new TestCluster(BASE_PORT)) {
-            Lending a = lender(cluster, 1, 64 * MIB);
-            Lending b = lender(cluster, 2, 64 * MIB);
-            Lending c = lender(cluster, 3, 64 * MIB);
+            Lending a = Lending.start(cluster, 1, 64 * MIB);
+            Lending b = Lending.start(cluster, 2, 64 * MIB);
+            Lending c = Lending.start(cluster, 3, 64 * MIB);
             TestCluster.await("three members", () -> a.member().memberCount() == 3);
             ClientNode borrower = new ClientNode(cluster, 0, "1,2,3");
             assertTrue(borrower.client.client());
@@ -124,7 +112,7 @@ class ClusterClientIT {
     @Test
     void shouldKeepThePagesOfAClientWithALiveLeaseAndFreeThemOnceItLapsedForTheGrace() throws Exception {
         try (TestCluster cluster = new TestCluster(BASE_PORT)) {
-            Lending lender = lender(cluster, 1, 16 * MIB);
+            Lending lender = Lending.start(cluster, 1, 16 * MIB);
             ClientNode borrower = new ClientNode(cluster, 0, "1");
             NodeLease lease = new NodeLease(borrower.client);
             lease.doWork();
@@ -153,7 +141,7 @@ class ClusterClientIT {
     @Test
     void shouldRefuseANodeNumberAClientHolds() throws Exception {
         try (TestCluster cluster = new TestCluster(BASE_PORT)) {
-            Lending lender = lender(cluster, 1, 16 * MIB);
+            Lending lender = Lending.start(cluster, 1, 16 * MIB);
             List<String> join = cluster.settings(5, true).members();
             // another machine's address: in one JVM, a lease of this process at this address is its own earlier life
             cluster.own(ClusterClient.connect(
