@@ -32,6 +32,8 @@ public interface LibFuse3 {
 
     void fuse_session_exit(long session);
 
+    void fuse_opt_free_args(long args);
+
     @IgnoreError
     int fuse_reply_err(long req, int errno);
 

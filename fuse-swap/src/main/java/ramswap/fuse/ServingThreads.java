@@ -68,13 +68,13 @@ final class ServingThreads {
         long fuseArgs = fuseArgs(args);
         long session = fuse.fuse_session_new(fuseArgs, ops, LibFuse3.OPS_BYTES, 0);
         if (session == 0) {
-            freeArgs(fuseArgs);
+            freeArgs(fuse, fuseArgs);
             throw new IOException(
                     "libfuse refused the options " + String.join(" ", args) + " (its reason is on standard error)");
         }
         if (fuse.fuse_session_mount(session, dir.toAbsolutePath().toString()) != 0) {
             fuse.fuse_session_destroy(session);
-            freeArgs(fuseArgs);
+            freeArgs(fuse, fuseArgs);
             throw new IOException("libfuse could not mount on " + dir + " (its reason is on standard error)");
         }
         ServingThreads s = new ServingThreads(fuse, session, fuseArgs, count);
@@ -113,18 +113,27 @@ final class ServingThreads {
         fuse.fuse_session_unmount(session);
     }
 
-    /** {@code struct fuse_args} with its own copies of the strings: argc, argv, allocated = 0. */
+    /**
+     * {@code struct fuse_args} (argc, argv, allocated = 0), its argv and its strings, in one block
+     * of native memory that {@link #freeArgs} gives back.
+     */
     private static long fuseArgs(String[] args) {
-        long argv = OffHeap.allocate(8L * (args.length + 1));
+        byte[][] encoded = new byte[args.length][];
+        long bytes = LibFuse3.ARGS_BYTES + 8L * (args.length + 1);
         for (int i = 0; i < args.length; i++) {
-            byte[] bytes = args[i].getBytes(StandardCharsets.UTF_8);
-            long c = OffHeap.allocate(bytes.length + 1L);
-            OffHeap.copyToNative(bytes, 0, c, bytes.length);
-            OffHeap.putByte(c + bytes.length, (byte) 0);
+            encoded[i] = args[i].getBytes(StandardCharsets.UTF_8);
+            bytes += encoded[i].length + 1L;
+        }
+        long fuseArgs = OffHeap.allocate(bytes);
+        long argv = fuseArgs + LibFuse3.ARGS_BYTES;
+        long c = argv + 8L * (args.length + 1);
+        for (int i = 0; i < args.length; i++) {
+            OffHeap.copyToNative(encoded[i], 0, c, encoded[i].length);
+            OffHeap.putByte(c + encoded[i].length, (byte) 0);
             OffHeap.putLong(argv + 8L * i, c);
+            c += encoded[i].length + 1L;
         }
         OffHeap.putLong(argv + 8L * args.length, 0);
-        long fuseArgs = OffHeap.allocate(LibFuse3.ARGS_BYTES);
         OffHeap.putInt(fuseArgs, args.length);
         OffHeap.putInt(fuseArgs + 4, 0);
         OffHeap.putLong(fuseArgs + 8, argv);
@@ -132,12 +141,13 @@ final class ServingThreads {
         return fuseArgs;
     }
 
-    private static void freeArgs(long fuseArgs) {
-        long argv = OffHeap.getLong(fuseArgs + 8);
-        for (long p = argv; OffHeap.getLong(p) != 0; p += 8) {
-            OffHeap.free(OffHeap.getLong(p));
-        }
-        OffHeap.free(argv);
+    /**
+     * Gives back the block of {@link #fuseArgs}. libfuse's option parser replaces the struct's
+     * argv with a copy of its own, malloc'ed, with allocated = 1: that copy is libfuse's to free
+     * ({@code fuse_opt_free_args} frees it only when allocated is set), the block is ours.
+     */
+    private static void freeArgs(LibFuse3 fuse, long fuseArgs) {
+        fuse.fuse_opt_free_args(fuseArgs);
         OffHeap.free(fuseArgs);
     }
 
@@ -232,7 +242,7 @@ final class ServingThreads {
         }
         fuse.fuse_session_unmount(session); // the mount is gone already: this closes /dev/fuse
         fuse.fuse_session_destroy(session);
-        freeArgs(args);
+        freeArgs(fuse, args);
         buffers.forEach(OffHeap::free);
         tornDown = true;
         return true;
