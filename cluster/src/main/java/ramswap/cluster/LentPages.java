@@ -97,17 +97,17 @@ public final class LentPages implements AutoCloseable {
         return true;
     }
 
-    /** Copies the page under {@code key} into {@code dst} from {@code offset}: its length, or -1 if none. */
-    public synchronized int get(long key, byte[] dst, int offset) {
+    /** A copy of the page under {@code key}, of its length, or null if none. */
+    public synchronized byte[] get(long key) {
         checkOpen();
         int e = at(probe(key));
         if (e == EMPTY) {
-            return -1;
+            return null;
         }
         long at = pool.address(unpack(e));
-        int length = length(at);
-        OffHeap.copyFromNative(at + HEADER_BYTES, dst, offset, length);
-        return length;
+        byte[] page = new byte[length(at)];
+        OffHeap.copyFromNative(at + HEADER_BYTES, page, 0, page.length);
+        return page;
     }
 
     /** Whether a page is stored under {@code key}. */

@@ -130,10 +130,8 @@ public final class PageCall implements Callable<PageCall.Answer>, DataSerializab
             }
             case READ -> {
                 byte[][] found = new byte[keys.length][];
-                byte[] buffer = new byte[LentPages.MAX_PAGE_BYTES];
                 for (int i = 0; i < keys.length; i++) {
-                    int length = store.get(keys[i], buffer, 0);
-                    found[i] = length < 0 ? null : java.util.Arrays.copyOf(buffer, length);
+                    found[i] = store.get(keys[i]); // of the page's length: no buffer per call
                 }
                 return new Answer(keys.length, found);
             }

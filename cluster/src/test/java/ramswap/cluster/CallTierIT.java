@@ -321,11 +321,10 @@ class CallTierIT {
                     }
                 });
                 assertEquals(1, keys.size(), "one copy of page 0 on each lender");
-                byte[] sealed = new byte[PAGE + 64];
-                int n = l.store().get(keys.get(0), sealed, 0);
+                byte[] sealed = l.store().get(keys.get(0));
                 sealed[PageSeal.NONCE_BYTES + 1] ^= 1;
                 assertTrue(l.store().remove(keys.get(0)));
-                assertTrue(l.store().put(keys.get(0), sealed, 0, n));
+                assertTrue(l.store().put(keys.get(0), sealed, 0, sealed.length));
             }
             b.blocks[1]++; // page 1 asked for under another block
             b.generations[2]++; // page 2 under another generation
