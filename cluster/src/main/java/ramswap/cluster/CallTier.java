@@ -84,6 +84,7 @@ public final class CallTier implements ClusterTier {
     private final Knobs knobs;
     private final Counters counters;
     private final PageSeal seal;
+    private final PresentLenders lenders;
     private final CopyPlaces places = new CopyPlaces();
     private final Map<Integer, Long> refusedAt = new ConcurrentHashMap<>();
     /** Node number of a lender that left -> when (its copies read as no answer for a while: a split heals). */
@@ -126,6 +127,7 @@ public final class CallTier implements ClusterTier {
         this.knobs = Objects.requireNonNull(knobs, "knobs");
         this.counters = Objects.requireNonNull(counters, "counters");
         this.seal = new PageSeal(member.clusterName(), node, incarnation, new SecureRandom());
+        this.lenders = new PresentLenders(hazelcast);
         this.answers = new ThreadPoolExecutor(
                 ANSWER_THREADS,
                 ANSWER_THREADS,
@@ -161,12 +163,14 @@ public final class CallTier implements ClusterTier {
                 if (n != null) {
                     departedAt.remove(n);
                 }
+                lenders.refresh();
                 secondCopiesWorthTrying(); // a lender may have come: pages with one copy may get their second
                 placementEpoch.incrementAndGet();
             }
 
             @Override
             public void memberRemoved(MembershipEvent event) {
+                lenders.refresh();
                 Integer n = ClusterMember.nodeNumberOf(event.getMember());
                 // redundancy unknown until the repairer's next sweep, before the count: whoever sees
                 // the lender gone counted sees that too
@@ -178,6 +182,7 @@ public final class CallTier implements ClusterTier {
                 }
             }
         });
+        lenders.refresh(); // after the listener, so that no change falls between the two
     }
 
     /**
@@ -729,12 +734,7 @@ public final class CallTier implements ClusterTier {
 
     @Override
     public boolean holdersPresent() {
-        for (Member m : hazelcast.getCluster().getMembers()) {
-            if (!m.isLiteMember() && !m.localMember()) {
-                return true;
-            }
-        }
-        return false;
+        return lenders.anyHolder();
     }
 
     @Override
@@ -918,13 +918,7 @@ public final class CallTier implements ClusterTier {
     }
 
     private Member presentMember(int number) {
-        for (Member m : hazelcast.getCluster().getMembers()) {
-            Integer n = ClusterMember.nodeNumberOf(m);
-            if (n != null && n == number) {
-                return m.isLiteMember() || m.localMember() ? null : m;
-            }
-        }
-        return null;
+        return lenders.member(number);
     }
 
     private boolean refusedRecently(int target) {
