@@ -1,7 +1,7 @@
 package ramswap.cluster;
 
-import java.util.Map;
-import java.util.TreeMap;
+import java.util.Arrays;
+import org.agrona.collections.Long2ObjectHashMap;
 
 /**
  * Where a borrower's remote pages are, for a tier that sends each batch to lenders it names: for
@@ -11,9 +11,16 @@ import java.util.TreeMap;
  * batch in two runs). A run is dropped once its last page is forgotten.
  *
  * <p>The store keeps 40 bits per handle, too few to also name two lenders of 16 bits each and a
- * sequence that is never reused; a run costs {@link #RUN_BYTES} bytes and a bit per page (one word
- * per 64): about 2 bytes a page for a batch of 64, and at worst, when one page of each batch
- * outlives the others, that much for a page. The bit says whether the page is forgotten, so that
+ * sequence that is never reused; a run costs {@link #RUN_BYTES} bytes, a bit per page (one word
+ * per 64) and {@link #CHUNK_BYTES} for each chunk of 64 handles it spans: about 2 bytes a page
+ * for a batch of 64, and at worst, when one page of each batch outlives the others, that much for
+ * a page.
+ *
+ * <p>Runs are found by their chunks (handle / 64) in a hash map of primitive keys, each chunk
+ * holding the few runs that overlap it: a look-up is one probe and a scan of one or two runs,
+ * allocating nothing. (A tree of runs by their first handle cost 10% of a borrower's Java time
+ * in the all-remote benchmark: every send, fetch and repair sweep looks pages up, and each look
+ * walked a dozen boxed keys and allocated an entry.) The bit says whether the page is forgotten, so that
  * forgetting a handle twice (the store forgot it, its free failed, and the leak sweep found its
  * copy later) cannot drop its run while other pages of the run are still away.
  *
@@ -24,12 +31,18 @@ public final class CopyPlaces {
 
     /** No lender: a run with one copy has no second. */
     public static final int NONE = -1;
+    /** Heap per run beside its words of bits and its chunks: the run 40 bytes, its array's header 16. */
+    static final int RUN_BYTES = 56;
+
     /**
-     * Heap per run beside its words of bits, at most: with compressed references, the tree's entry
-     * is 40 bytes, the key's box 24, the run 40 and its array's header 16 (120); 128 leaves room
-     * for a JVM that aligns differently.
+     * Heap per chunk a run spans, at most, as if it shared the chunk with no other run: its
+     * reference in the chunk's array of runs (4), that array's header (16) and the chunk's slot in
+     * the map (a key of 8 and a value of 4 at a load of 0.65, 19), rounded up.
      */
-    static final int RUN_BYTES = 128;
+    static final int CHUNK_BYTES = 40;
+
+    private static final int CHUNK_SHIFT = 6;
+    private static final Run[] NO_RUNS = new Run[0];
 
     private static final long MAX_HANDLE = RemoteKey.COPY_BIT - 1;
 
@@ -52,12 +65,27 @@ public final class CopyPlaces {
             this.live = length;
         }
 
+        long firstChunk() {
+            return start >>> CHUNK_SHIFT;
+        }
+
+        long lastChunk() {
+            return (start + length - 1) >>> CHUNK_SHIFT;
+        }
+
+        boolean holds(long handle) {
+            return handle >= start && handle < start + length;
+        }
+
         long bytes() {
-            return RUN_BYTES + 8L * forgotten.length;
+            return RUN_BYTES + 8L * forgotten.length + CHUNK_BYTES * (lastChunk() - firstChunk() + 1);
         }
     }
 
-    private final TreeMap<Long, Run> runs = new TreeMap<>();
+    /** Chunk (handle / 64) -> the runs that overlap it. */
+    private final Long2ObjectHashMap<Run[]> chunks = new Long2ObjectHashMap<>();
+
+    private int runs;
     private long nextHandle;
     private long pages;
     private long bytes;
@@ -86,13 +114,22 @@ public final class CopyPlaces {
         if (first < 0 || first == second) {
             throw new IllegalArgumentException("copies on nodes " + first + " and " + second);
         }
-        Map.Entry<Long, Run> before = runs.floorEntry(start + length - 1);
-        if (before != null && before.getValue().start + before.getValue().length > start) {
-            throw new IllegalArgumentException(
-                    "handles " + start + ".." + (start + length - 1) + " are placed already");
-        }
         Run r = new Run(start, length, first, second);
-        runs.put(start, r);
+        for (long c = r.firstChunk(); c <= r.lastChunk(); c++) {
+            for (Run other : runsOf(c)) {
+                if (other.start < start + length && start < other.start + other.length) {
+                    throw new IllegalArgumentException(
+                            "handles " + start + ".." + (start + length - 1) + " are placed already");
+                }
+            }
+        }
+        for (long c = r.firstChunk(); c <= r.lastChunk(); c++) {
+            Run[] old = runsOf(c);
+            Run[] now = Arrays.copyOf(old, old.length + 1);
+            now[old.length] = r;
+            chunks.put(c, now);
+        }
+        runs++;
         pages += length;
         bytes += r.bytes();
     }
@@ -134,8 +171,7 @@ public final class CopyPlaces {
         r.forgotten[i >>> 6] |= bit;
         pages--;
         if (--r.live == 0) {
-            runs.remove(r.start);
-            bytes -= r.bytes();
+            drop(r);
         }
         return true;
     }
@@ -157,7 +193,7 @@ public final class CopyPlaces {
 
     /** Runs kept. */
     public synchronized int runs() {
-        return runs.size();
+        return runs;
     }
 
     /** Heap these places cost, at most. */
@@ -166,11 +202,39 @@ public final class CopyPlaces {
     }
 
     private Run runOf(long handle) {
-        Map.Entry<Long, Run> e = runs.floorEntry(handle);
-        if (e == null) {
-            return null;
+        Run[] rs = chunks.get(handle >>> CHUNK_SHIFT);
+        if (rs != null) {
+            for (Run r : rs) {
+                if (r.holds(handle)) {
+                    return r;
+                }
+            }
         }
-        Run r = e.getValue();
-        return handle < r.start + r.length ? r : null;
+        return null;
+    }
+
+    private Run[] runsOf(long chunk) {
+        Run[] rs = chunks.get(chunk);
+        return rs == null ? NO_RUNS : rs;
+    }
+
+    private void drop(Run r) {
+        for (long c = r.firstChunk(); c <= r.lastChunk(); c++) {
+            Run[] old = runsOf(c);
+            if (old.length == 1) {
+                chunks.remove(c);
+                continue;
+            }
+            Run[] now = new Run[old.length - 1];
+            int n = 0;
+            for (Run other : old) {
+                if (other != r) {
+                    now[n++] = other;
+                }
+            }
+            chunks.put(c, now);
+        }
+        runs--;
+        bytes -= r.bytes();
     }
 }

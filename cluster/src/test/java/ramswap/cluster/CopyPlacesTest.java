@@ -46,7 +46,10 @@ class CopyPlacesTest {
         CopyPlaces places = new CopyPlaces();
         long a = places.take(70);
         places.placed(a, 70, 1, 2);
-        assertEquals(CopyPlaces.RUN_BYTES + 16, places.bytes(), "a word of bits per 64 pages");
+        assertEquals(
+                CopyPlaces.RUN_BYTES + 16 + 2 * CopyPlaces.CHUNK_BYTES,
+                places.bytes(),
+                "a word of bits per 64 pages, and the two chunks of 64 handles the run spans");
         assertTrue(places.forgot(a + 65));
         assertFalse(places.placed(a + 65));
         assertTrue(places.placed(a + 64));
@@ -66,6 +69,31 @@ class CopyPlacesTest {
         assertEquals(0, places.runs());
         assertEquals(0, places.bytes());
         assertFalse(places.placed(a + 69));
+    }
+
+    @Test
+    void shouldFindPagesOfARunThatSpansManyChunksBesideShortOnes() {
+        CopyPlaces places = new CopyPlaces();
+        long a = places.take(3);
+        long b = places.take(300); // 64-handle chunks 0 to 4
+        long c = places.take(1);
+        places.placed(b, 300, 4, 5);
+        places.placed(a, 3, 1, CopyPlaces.NONE);
+        places.placed(c, 1, 2, 3);
+        assertEquals(1, places.first(a + 2));
+        assertEquals(4, places.first(b));
+        assertEquals(5, places.second(b + 150));
+        assertEquals(4, places.first(b + 299));
+        assertEquals(2, places.first(c));
+        assertEquals(CopyPlaces.NONE, places.first(c + 1), "never placed");
+        assertThrows(IllegalArgumentException.class, () -> places.placed(b + 100, 1, 1, 2), "inside the long run");
+        for (long h = b; h < b + 300; h++) {
+            assertTrue(places.forgot(h));
+        }
+        assertEquals(2, places.runs());
+        assertEquals(CopyPlaces.NONE, places.first(b + 150));
+        assertEquals(1, places.first(a));
+        assertEquals(3, places.second(c), "the short runs in the long one's first and last chunks stay");
     }
 
     @Test
