@@ -14,15 +14,15 @@ import org.agrona.collections.Long2ObjectHashMap;
  * sequence that is never reused; a run costs {@link #RUN_BYTES} bytes, a bit per page (one word
  * per 64) and {@link #CHUNK_BYTES} for each chunk of 64 handles it spans: about 2 bytes a page
  * for a batch of 64, and at worst, when one page of each batch outlives the others, that much for
- * a page.
+ * a page. The bit says whether the page is forgotten, so that forgetting a handle twice (the
+ * store forgot it, its free failed, and the leak sweep found its copy later) cannot drop its run
+ * while other pages of the run are still away.
  *
  * <p>Runs are found by their chunks (handle / 64) in a hash map of primitive keys, each chunk
  * holding the few runs that overlap it: a look-up is one probe and a scan of one or two runs,
  * allocating nothing. (A tree of runs by their first handle cost 10% of a borrower's Java time
  * in the all-remote benchmark: every send, fetch and repair sweep looks pages up, and each look
- * walked a dozen boxed keys and allocated an entry.) The bit says whether the page is forgotten, so that
- * forgetting a handle twice (the store forgot it, its free failed, and the leak sweep found its
- * copy later) cannot drop its run while other pages of the run are still away.
+ * walked a dozen boxed keys and allocated an entry.)
  *
  * <p>Thread-safe: the senders record runs, the serving path's fetches and the movers look them up,
  * the flusher forgets.
