@@ -86,9 +86,10 @@ public final class LentPages implements AutoCloseable {
         }
         int hash = hash(key);
         int i = probe(key, hash);
-        boolean held = at(i) != EMPTY;
+        long old = at(i);
+        boolean held = old != EMPTY;
         if (held) {
-            freePage(at(i));
+            freePage(old);
         }
         long handle = pool.allocate(length + HEADER_BYTES);
         if (handle < 0) {
