@@ -69,7 +69,7 @@ enum msg_type { M_FILLED = 1, M_PASS = 2, M_DONE = 3 };
 struct msg {
     int32_t type;
     int32_t child;
-    int32_t pass;           /* 1-based for M_PASS */
+    int32_t pass;           /* 1-based for M_PASS; M_DONE: passes made */
     int32_t pad;
     uint64_t pages;
     uint64_t mismatches;    /* M_PASS: pages failing this pass; M_DONE: distinct pages */
@@ -88,6 +88,7 @@ struct config {
     unsigned timeout_s;     /* 0 = none */
     int corrupt;            /* hidden self-test: 0 none, 1 flip, 2 page, 3 child */
     const char *hold_file;  /* after the fill, wait until this file exists; NULL = no wait */
+    const char *until_file; /* after the passes, go on verifying until this file exists; NULL = stop */
 };
 
 /* ---------------------------------------------------------------- PRNG --- */
@@ -366,7 +367,11 @@ static int run_child(const struct config *c, unsigned child, int wfd)
     uint64_t total_mism = 0, distinct = 0;
     unsigned reported = 0;
     double verify = 0;
-    for (unsigned pass = 1; pass <= c->passes; pass++) {
+    /* the passes asked for, then more until the until-file exists: a test that must see faults land during
+       the verify stops it when they have, however fast the machine runs it */
+    unsigned pass = 1;
+    for (; pass <= c->passes || (c->until_file && pass <= MAX_PASSES && access(c->until_file, F_OK) != 0);
+         pass++) {
         uint64_t m0 = self_majflt();
         double p0 = now_s();
         uint64_t mism = 0;
@@ -399,7 +404,7 @@ static int run_child(const struct config *c, unsigned child, int wfd)
         total_mism += mism;
         send_msg(wfd, M_PASS, child, pass, npages, mism, mism, self_majflt() - m0, secs);
     }
-    send_msg(wfd, M_DONE, child, c->passes, npages, distinct, total_mism, self_majflt(), verify);
+    send_msg(wfd, M_DONE, child, pass - 1, npages, distinct, total_mism, self_majflt(), verify);
     free(bad);
     if (mem)
         munmap(mem, len);
@@ -412,7 +417,8 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: pagetest --procs N --mib M --passes P --seed S\n"
-            "                [--mix ZERO:TEXT:RANDOM] [--timeout SEC] [--hold-file FILE] [--quiet]\n"
+            "                [--mix ZERO:TEXT:RANDOM] [--timeout SEC] [--hold-file FILE]\n"
+            "                [--until-file FILE] [--quiet]\n"
             "  --procs N     child processes (1..%d)\n"
             "  --mib M       total MiB mapped, split over the children (1..%u)\n"
             "  --passes P    verification passes over every page (1..%d)\n"
@@ -420,8 +426,10 @@ static void usage(FILE *f)
             "  --mix Z:T:R   percent zero / text / random pages, sums to 100 (default 34:33:33)\n"
             "  --timeout SEC kill the children after SEC seconds, exit 3 (default 3600, 0 = none)\n"
             "  --hold-file F after writing every page, wait until file F exists, then verify\n"
+            "  --until-file F after the P passes, go on verifying until file F exists\n"
+            "                (at most %d passes in all; the timeout still holds)\n"
             "  --quiet       no progress lines on stderr\n",
-            MAX_PROCS, MAX_MIB, MAX_PASSES);
+            MAX_PROCS, MAX_MIB, MAX_PASSES, MAX_PASSES);
 }
 
 static int parse_args(int argc, char **argv, struct config *c)
@@ -484,6 +492,11 @@ static int parse_args(int argc, char **argv, struct config *c)
             if (!v || !*v)
                 return -1;
             c->hold_file = v;
+            i++;
+        } else if (!strcmp(a, "--until-file")) {
+            if (!v || !*v)
+                return -1;
+            c->until_file = v;
             i++;
         } else if (!strcmp(a, "--selftest-corrupt")) {
             if (!v)
@@ -575,7 +588,8 @@ int main(int argc, char **argv)
     int killed_on_timeout = 0;
 
     /* One message per child for fill, each pass and done; EOF when every child is gone. */
-    uint64_t max_msgs = (uint64_t)started * (c.passes + 2) + 1;
+    uint64_t max_msgs = (uint64_t)started * ((c.until_file ? MAX_PASSES : c.passes) + 2) + 1;
+    unsigned passes_done = c.until_file ? MAX_PASSES : c.passes; /* the fewest passes a child made */
     for (uint64_t n = 0; n < max_msgs;) {
         struct msg m;
         size_t got = 0;
@@ -623,6 +637,8 @@ int main(int argc, char **argv)
                         ", elapsed %.2f s\n",
                         p, c.passes, pass_mism[p], pass_max[p], pass_majflt[p], el);
         } else if (m.type == M_DONE) {
+            if (m.pass >= 0 && (unsigned)m.pass < passes_done)
+                passes_done = (unsigned)m.pass;
             pages += m.pages;
             mismatches += m.mismatches;
             checks_failed += m.checks_failed;
@@ -668,7 +684,7 @@ int main(int argc, char **argv)
 
     printf("procs %u\n", c.procs);
     printf("mib %u\n", c.mib);
-    printf("passes %u\n", c.passes);
+    printf("passes %u\n", done > 0 ? passes_done : 0);
     printf("seed %" PRIu64 "\n", c.seed);
     printf("mix %u:%u:%u\n", c.mix[0], c.mix[1], c.mix[2]);
     printf("pages %" PRIu64 "\n", pages);
