@@ -188,7 +188,7 @@ public final class LentPages implements AutoCloseable {
                 continue;
             }
             OffHeap.copyNative(at, pool.address(to), slotLength);
-            set(i, entry((int) (e >>> 32), to));
+            set(i, entry(hashOf(e), to));
             pool.free(from, slotLength);
             moved++;
         }
@@ -307,7 +307,7 @@ public final class LentPages implements AutoCloseable {
         int mask = tableSize - 1;
         for (int i = hash & mask; ; i = (i + 1) & mask) {
             long e = at(i);
-            if (e == EMPTY || (int) (e >>> 32) == hash && OffHeap.getLong(pool.address(handle(e))) == key) {
+            if (e == EMPTY || hashOf(e) == hash && OffHeap.getLong(pool.address(handle(e))) == key) {
                 return i;
             }
         }
@@ -338,7 +338,7 @@ public final class LentPages implements AutoCloseable {
         int mask = tableSize - 1;
         int hole = i;
         for (int j = (i + 1) & mask; at(j) != EMPTY; j = (j + 1) & mask) {
-            int home = (int) (at(j) >>> 32) & mask;
+            int home = hashOf(at(j)) & mask;
             if (((j - home) & mask) >= ((j - hole) & mask)) {
                 set(hole, at(j));
                 hole = j;
@@ -356,7 +356,7 @@ public final class LentPages implements AutoCloseable {
         for (int t = 0; t < oldSize; t++) {
             long e = OffHeap.getLong(old + (long) t * Long.BYTES);
             if (e != EMPTY) {
-                int i = (int) (e >>> 32) & mask;
+                int i = hashOf(e) & mask;
                 while (at(i) != EMPTY) {
                     i = (i + 1) & mask;
                 }
@@ -411,6 +411,11 @@ public final class LentPages implements AutoCloseable {
     private static long entry(int hash, long handle) {
         long packed = (handle >>> POOL_SLOT_BITS) << SLOT_BITS | (handle & ((1 << SLOT_BITS) - 1));
         return (long) hash << 32 | packed;
+    }
+
+    /** The key's hash kept in entry {@code e}. */
+    private static int hashOf(long e) {
+        return (int) (e >>> 32);
     }
 
     /** The pool handle of entry {@code e}. */
